@@ -1,0 +1,142 @@
+"""OpSpec: the one place an op is defined (attributes, inference, references), and its registry."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from tfc.errors import ShapeError, UnsupportedError, VerificationError
+from tfc.ir.types import DType, TensorType
+
+_REQUIRED = object()
+ATTR_TYPES = ("int", "float", "ints", "floats", "str", "bool")
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute of an op: its type (one of ATTR_TYPES) and default (none = required)."""
+
+    type: str
+    default: Any = _REQUIRED
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    def coerce(self, value: Any) -> Any:
+        if self.type == "int":
+            if isinstance(value, (bool, float)) or int(value) != value:
+                raise TypeError(f"expected an int, got {value!r}")
+            return int(value)
+        if self.type == "float":
+            return float(value)
+        if self.type == "bool":
+            if value not in (True, False, 0, 1):
+                raise TypeError(f"expected a bool, got {value!r}")
+            return bool(value)
+        if self.type == "str":
+            if not isinstance(value, str):
+                raise TypeError(f"expected a string, got {value!r}")
+            return value
+        if self.type == "ints":
+            return [Attr("int").coerce(v) for v in value]
+        if self.type == "floats":
+            return [float(v) for v in value]
+        raise AssertionError(self.type)
+
+
+class OpSpec:
+    """Base class of op definitions. Subclasses set `name`, `attrs`, `num_inputs` and implement
+    `infer` (output types) and `reference` (numpy float semantics)."""
+
+    name: ClassVar[str]
+    attrs: ClassVar[dict[str, Attr]] = {}
+    num_inputs: ClassVar[tuple[int, int]] = (1, 1)   # (min, max)
+    doc: ClassVar[str] = ""
+    # Data movement (reshape, transpose, ...): works on the stored integers of a quantized tensor,
+    # and its outputs keep the input's QuantParams.
+    moves_data: ClassVar[bool] = False
+
+    def check_attrs(self, attrs: dict[str, Any], where: str = "") -> dict[str, Any]:
+        """Coerce attribute values to their declared types and fill defaults; sorted by name."""
+        unknown = set(attrs) - set(self.attrs)
+        if unknown:
+            raise VerificationError(f"unknown attribute(s) {sorted(unknown)} for op {self.name}",
+                                    node=where or None)
+        out = {}
+        for key, spec in sorted(self.attrs.items()):
+            if key in attrs:
+                try:
+                    out[key] = spec.coerce(attrs[key])
+                except (TypeError, ValueError) as e:
+                    raise VerificationError(f"attribute {key} of {self.name}: {e}",
+                                            node=where or None) from None
+            elif spec.required:
+                raise VerificationError(f"op {self.name} needs attribute {key}", node=where or None)
+            else:
+                out[key] = spec.default if not isinstance(spec.default, list) else list(spec.default)
+        return out
+
+    def check_arity(self, node) -> None:
+        lo, hi = self.num_inputs
+        if not lo <= len(node.inputs) <= hi:
+            raise VerificationError(
+                f"{self.name} takes {lo}..{hi} inputs, got {len(node.inputs)}", node=node.name)
+
+    def infer(self, node) -> list[TensorType]:
+        raise NotImplementedError
+
+    def reference(self, node, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Float semantics in numpy; inputs already dequantized where they carry QuantParams."""
+        raise NotImplementedError
+
+    # Optional integer semantics, filled in by the int8 layer: bit-exact with the C kernels.
+    reference_int8 = None
+
+
+_REGISTRY: dict[str, OpSpec] = {}
+
+
+def register_op(cls):
+    """Class decorator: register an OpSpec subclass under its `name`."""
+    if cls.name in _REGISTRY:
+        raise ValueError(f"op {cls.name} registered twice")
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def get_op(name: str) -> OpSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnsupportedError(f"unknown IR op '{name}'",
+                               hint=f"known ops: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def registered_ops() -> dict[str, OpSpec]:
+    return dict(sorted(_REGISTRY.items()))
+
+
+def real_type(value) -> TensorType:
+    """The type a float op sees: integer tensors that carry QuantParams read as f32 reals."""
+    if value.quant is not None and not value.dtype.is_float:
+        return value.type.with_dtype(DType.F32)
+    return value.type
+
+
+def shape_error(node, message: str) -> ShapeError:
+    return ShapeError(message, node=node.name, op=node.op)
+
+
+def broadcast_shapes(node, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise shape_error(node, f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast") from None
+
+
+def normalize_axis(node, axis: int, rank: int) -> int:
+    if not -rank <= axis < rank:
+        raise shape_error(node, f"axis {axis} out of range for rank {rank}")
+    return axis % rank

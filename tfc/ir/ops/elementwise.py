@@ -1,0 +1,162 @@
+"""Elementwise ops: unary activations and broadcasting binary arithmetic."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tfc.ir.ops.base import Attr, OpSpec, broadcast_shapes, real_type, register_op, shape_error
+from tfc.ir.types import DType, TensorType
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+class UnaryOp(OpSpec):
+    num_inputs = (1, 1)
+
+    def infer(self, node):
+        return [real_type(node.inputs[0])]
+
+    def reference(self, node, inputs):
+        x = inputs[0]
+        return [np.asarray(self.compute(x, node.attrs)).astype(x.dtype, copy=False)]
+
+    def compute(self, x, attrs):
+        raise NotImplementedError
+
+
+@register_op
+class Relu(UnaryOp):
+    name = "relu"
+    compute = staticmethod(lambda x, a: np.maximum(x, 0))
+
+
+@register_op
+class Clip(UnaryOp):
+    """Clamp to [min, max]; ReLU6 is clip{min=0, max=6}."""
+    name = "clip"
+    attrs = {"min": Attr("float", -math.inf), "max": Attr("float", math.inf)}
+    compute = staticmethod(lambda x, a: np.clip(x, a["min"], a["max"]))
+
+
+@register_op
+class Sigmoid(UnaryOp):
+    name = "sigmoid"
+    compute = staticmethod(lambda x, a: 1.0 / (1.0 + np.exp(-x.astype(np.float64))))
+
+
+@register_op
+class Tanh(UnaryOp):
+    name = "tanh"
+    compute = staticmethod(lambda x, a: np.tanh(x))
+
+
+@register_op
+class HardSigmoid(UnaryOp):
+    name = "hardsigmoid"
+    attrs = {"alpha": Attr("float", 0.2), "beta": Attr("float", 0.5)}
+    compute = staticmethod(lambda x, a: np.clip(np.float32(a["alpha"]) * x + np.float32(a["beta"]), 0, 1))
+
+
+@register_op
+class HardSwish(UnaryOp):
+    name = "hardswish"
+    compute = staticmethod(lambda x, a: x * np.clip(x / np.float32(6) + np.float32(0.5), 0, 1))
+
+
+@register_op
+class Gelu(UnaryOp):
+    """GELU, exact (erf) or with the tanh approximation."""
+    name = "gelu"
+    attrs = {"approximate": Attr("str", "none")}
+
+    def compute(self, x, a):
+        x64 = x.astype(np.float64)
+        if a["approximate"] == "tanh":
+            return 0.5 * x64 * (1 + np.tanh(math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64 ** 3)))
+        return 0.5 * x64 * (1 + _erf(x64 / math.sqrt(2)))
+
+
+@register_op
+class Erf(UnaryOp):
+    name = "erf"
+    compute = staticmethod(lambda x, a: _erf(x.astype(np.float64)))
+
+
+@register_op
+class Sqrt(UnaryOp):
+    name = "sqrt"
+    compute = staticmethod(lambda x, a: np.sqrt(x))
+
+
+@register_op
+class Exp(UnaryOp):
+    name = "exp"
+    compute = staticmethod(lambda x, a: np.exp(x))
+
+
+@register_op
+class Neg(UnaryOp):
+    name = "neg"
+    compute = staticmethod(lambda x, a: -x)
+
+
+@register_op
+class Abs(UnaryOp):
+    name = "abs"
+    compute = staticmethod(lambda x, a: np.abs(x))
+
+
+@register_op
+class Reciprocal(UnaryOp):
+    name = "reciprocal"
+    compute = staticmethod(lambda x, a: 1 / x)
+
+
+@register_op
+class Cast(OpSpec):
+    name = "cast"
+    attrs = {"to": Attr("str")}
+
+    def infer(self, node):
+        try:
+            return [node.inputs[0].type.with_dtype(DType(node.attrs["to"]))]
+        except ValueError:
+            raise shape_error(node, f"cannot cast to '{node.attrs['to']}'") from None
+
+    def reference(self, node, inputs):
+        return [inputs[0].astype(DType(node.attrs["to"]).numpy)]
+
+
+class BinaryOp(OpSpec):
+    num_inputs = (2, 2)
+
+    def infer(self, node):
+        a, b = (real_type(v) for v in node.inputs)
+        dtype = a.dtype if a.dtype.is_float or not b.dtype.is_float else b.dtype
+        return [TensorType(broadcast_shapes(node, a.shape, b.shape), dtype)]
+
+    def reference(self, node, inputs):
+        out_dtype = node.outputs[0].dtype.numpy if node.outputs else np.result_type(*inputs)
+        return [np.asarray(self.compute(inputs[0], inputs[1])).astype(out_dtype, copy=False)]
+
+
+def _binary(op_name, fn, doc=""):
+    cls = type(op_name.capitalize(), (BinaryOp,), {"name": op_name, "doc": doc,
+                                                   "compute": staticmethod(fn)})
+    return register_op(cls)
+
+
+def _divide(a, b):
+    if np.issubdtype(np.result_type(a, b), np.integer):
+        return np.trunc(a / b).astype(np.result_type(a, b))  # ONNX integer Div truncates
+    return a / b
+
+
+Add = _binary("add", np.add)
+Sub = _binary("sub", np.subtract)
+Mul = _binary("mul", np.multiply)
+Div = _binary("div", _divide)
+Pow = _binary("pow", np.power)
+Maximum = _binary("max", np.maximum)
+Minimum = _binary("min", np.minimum)

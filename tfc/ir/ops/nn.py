@@ -1,0 +1,256 @@
+"""Neural-network ops, activations in NHWC: convolution, linear layers, pooling, normalization."""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from tfc.ir.ops.base import (Attr, OpSpec, broadcast_shapes, normalize_axis, real_type,
+                             register_op, shape_error)
+from tfc.ir.types import TensorType
+
+
+def conv_out_size(size: int, kernel: int, stride: int, dilation: int, pad_begin: int, pad_end: int) -> int:
+    return (size + pad_begin + pad_end - (dilation * (kernel - 1) + 1)) // stride + 1
+
+
+def _windows(x: np.ndarray, kernel, stride, dilation, pad, fill) -> np.ndarray:
+    """[N,H,W,C] -> [N,OH,OW,Kh,Kw,C] windows of a padded NHWC tensor (a strided view)."""
+    top, left, bottom, right = pad
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
+    kh, kw = kernel
+    dh, dw = dilation
+    win = sliding_window_view(xp, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), axis=(1, 2))
+    win = win[:, ::stride[0], ::stride[1], :, ::dh, ::dw]          # [N,OH,OW,C,Kh,Kw]
+    return win.transpose(0, 1, 2, 4, 5, 3)
+
+
+class _Windowed(OpSpec):
+    """Shared shape rule of convolution and pooling over NHWC inputs."""
+
+    def _spatial(self, node, x_shape, kernel):
+        if len(x_shape) != 4:
+            raise shape_error(node, f"expects a 4-D NHWC input, got shape {list(x_shape)}")
+        a = node.attrs
+        if len(a["stride"]) != 2 or len(a["pad"]) != 4 or len(a.get("dilation", [1, 1])) != 2:
+            raise shape_error(node, "stride and dilation take 2 values, pad takes 4 (top, left, bottom, right)")
+        dil = a.get("dilation", [1, 1])
+        oh = conv_out_size(x_shape[1], kernel[0], a["stride"][0], dil[0], a["pad"][0], a["pad"][2])
+        ow = conv_out_size(x_shape[2], kernel[1], a["stride"][1], dil[1], a["pad"][1], a["pad"][3])
+        if oh <= 0 or ow <= 0:
+            raise shape_error(node, f"window {kernel} does not fit input {list(x_shape)} with the given padding")
+        return oh, ow
+
+
+@register_op
+class Conv2d(_Windowed):
+    """2-D convolution. x: [N,H,W,Cin]; w: [Cout,Kh,Kw,Cin/group] (OHWI); b: [Cout].
+
+    group == Cin == (Cout / multiplier) is a depthwise convolution."""
+
+    name = "conv2d"
+    num_inputs = (2, 3)
+    attrs = {"stride": Attr("ints", [1, 1]), "dilation": Attr("ints", [1, 1]),
+             "pad": Attr("ints", [0, 0, 0, 0]), "group": Attr("int", 1)}
+
+    def infer(self, node):
+        x, w = real_type(node.inputs[0]), real_type(node.inputs[1])
+        g = node.attrs["group"]
+        if len(w.shape) != 4:
+            raise shape_error(node, f"weight must be 4-D [Cout,Kh,Kw,Cin/group], got {list(w.shape)}")
+        if g <= 0 or x.shape[3] % g or w.shape[0] % g or w.shape[3] * g != x.shape[3]:
+            raise shape_error(node, f"input channels {x.shape[3]}, weight {list(w.shape)} and group {g} disagree")
+        if len(node.inputs) == 3 and tuple(node.inputs[2].shape) != (w.shape[0],):
+            raise shape_error(node, f"bias shape {list(node.inputs[2].shape)} != [{w.shape[0]}]")
+        oh, ow = self._spatial(node, x.shape, w.shape[1:3])
+        return [TensorType((x.shape[0], oh, ow, w.shape[0]), x.dtype)]
+
+    def reference(self, node, inputs):
+        x, w = inputs[0].astype(np.float64), inputs[1].astype(np.float64)
+        a = node.attrs
+        g = a["group"]
+        win = _windows(x, w.shape[1:3], a["stride"], a["dilation"], a["pad"], 0.0)
+        cin_g, cout_g = w.shape[3], w.shape[0] // g
+        outs = []
+        for gi in range(g):
+            wg = w[gi * cout_g:(gi + 1) * cout_g]
+            xg = win[..., gi * cin_g:(gi + 1) * cin_g]
+            outs.append(np.einsum("nhwijc,oijc->nhwo", xg, wg, optimize=True))
+        y = np.concatenate(outs, axis=-1)
+        if len(inputs) == 3:
+            y = y + inputs[2].astype(np.float64)
+        return [y.astype(np.float32)]
+
+
+@register_op
+class Linear(OpSpec):
+    """Fully connected: y = x @ w.T + b, with w: [out, in] over the last axis of x."""
+
+    name = "linear"
+    num_inputs = (2, 3)
+
+    def infer(self, node):
+        x, w = real_type(node.inputs[0]), real_type(node.inputs[1])
+        if len(w.shape) != 2 or x.shape[-1] != w.shape[1]:
+            raise shape_error(node, f"input {list(x.shape)} does not match weight [out,in] {list(w.shape)}")
+        if len(node.inputs) == 3 and tuple(node.inputs[2].shape) != (w.shape[0],):
+            raise shape_error(node, f"bias shape {list(node.inputs[2].shape)} != [{w.shape[0]}]")
+        return [TensorType(x.shape[:-1] + (w.shape[0],), x.dtype)]
+
+    def reference(self, node, inputs):
+        y = inputs[0].astype(np.float64) @ inputs[1].astype(np.float64).T
+        if len(inputs) == 3:
+            y = y + inputs[2]
+        return [y.astype(np.float32)]
+
+
+@register_op
+class MatMul(OpSpec):
+    """numpy/ONNX matmul of two tensors (activations or constants), broadcasting batch dims."""
+
+    name = "matmul"
+    num_inputs = (2, 2)
+
+    def infer(self, node):
+        a, b = (real_type(v) for v in node.inputs)
+        try:
+            shape = np.matmul(np.empty(a.shape, np.int8), np.empty(b.shape, np.int8)).shape
+        except ValueError:
+            raise shape_error(node, f"cannot multiply {list(a.shape)} by {list(b.shape)}") from None
+        return [TensorType(shape, a.dtype)]
+
+    def reference(self, node, inputs):
+        return [np.matmul(inputs[0].astype(np.float64), inputs[1].astype(np.float64)).astype(np.float32)]
+
+
+@register_op
+class AvgPool2d(_Windowed):
+    name = "avgpool2d"
+    attrs = {"kernel": Attr("ints"), "stride": Attr("ints", [1, 1]), "pad": Attr("ints", [0, 0, 0, 0]),
+             "count_include_pad": Attr("bool", False)}
+
+    def infer(self, node):
+        x = real_type(node.inputs[0])
+        oh, ow = self._spatial(node, x.shape, node.attrs["kernel"])
+        return [TensorType((x.shape[0], oh, ow, x.shape[3]), x.dtype)]
+
+    def reference(self, node, inputs):
+        a = node.attrs
+        x = inputs[0].astype(np.float64)
+        win = _windows(x, a["kernel"], a["stride"], [1, 1], a["pad"], 0.0)
+        total = win.sum(axis=(3, 4))
+        if a["count_include_pad"]:
+            count = a["kernel"][0] * a["kernel"][1]
+        else:
+            ones = np.ones(x.shape[:3] + (1,))
+            count = _windows(ones, a["kernel"], a["stride"], [1, 1], a["pad"], 0.0).sum(axis=(3, 4))
+        return [(total / count).astype(np.float32)]
+
+
+@register_op
+class MaxPool2d(_Windowed):
+    name = "maxpool2d"
+    attrs = {"kernel": Attr("ints"), "stride": Attr("ints", [1, 1]), "pad": Attr("ints", [0, 0, 0, 0]),
+             "dilation": Attr("ints", [1, 1])}
+
+    def infer(self, node):
+        x = real_type(node.inputs[0])
+        oh, ow = self._spatial(node, x.shape, node.attrs["kernel"])
+        return [TensorType((x.shape[0], oh, ow, x.shape[3]), x.dtype)]
+
+    def reference(self, node, inputs):
+        a = node.attrs
+        x = inputs[0]
+        win = _windows(x, a["kernel"], a["stride"], a["dilation"], a["pad"], -np.inf)
+        return [win.max(axis=(3, 4)).astype(x.dtype)]
+
+
+@register_op
+class ReduceMean(OpSpec):
+    name = "reduce_mean"
+    attrs = {"axes": Attr("ints"), "keepdims": Attr("bool", True)}
+
+    def _axes(self, node, rank):
+        return sorted({normalize_axis(node, a, rank) for a in node.attrs["axes"]})
+
+    def infer(self, node):
+        x = real_type(node.inputs[0])
+        axes = self._axes(node, x.rank)
+        if node.attrs["keepdims"]:
+            shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+        else:
+            shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        return [x.with_shape(shape)]
+
+    def reference(self, node, inputs):
+        x = inputs[0]
+        axes = tuple(self._axes(node, x.ndim))
+        return [x.astype(np.float64).mean(axis=axes, keepdims=node.attrs["keepdims"]).astype(x.dtype)]
+
+
+@register_op
+class Softmax(OpSpec):
+    name = "softmax"
+    attrs = {"axis": Attr("int", -1)}
+
+    def infer(self, node):
+        x = real_type(node.inputs[0])
+        normalize_axis(node, node.attrs["axis"], x.rank)
+        return [x]
+
+    def reference(self, node, inputs):
+        x = inputs[0].astype(np.float64)
+        axis = node.attrs["axis"]
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return [(e / e.sum(axis=axis, keepdims=True)).astype(np.float32)]
+
+
+@register_op
+class LayerNorm(OpSpec):
+    """Normalize over axes [axis, rank), then scale by gamma and shift by beta (optional)."""
+
+    name = "layernorm"
+    num_inputs = (2, 3)
+    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5)}
+
+    def infer(self, node):
+        x = real_type(node.inputs[0])
+        axis = normalize_axis(node, node.attrs["axis"], x.rank)
+        norm_shape = x.shape[axis:]
+        for v in node.inputs[1:]:
+            broadcast_shapes(node, norm_shape, v.shape)
+        return [x]
+
+    def reference(self, node, inputs):
+        x = inputs[0].astype(np.float64)
+        axes = tuple(range(normalize_axis(node, node.attrs["axis"], x.ndim), x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        y = (x - mean) / np.sqrt(var + node.attrs["epsilon"]) * inputs[1]
+        if len(inputs) == 3:
+            y = y + inputs[2]
+        return [y.astype(np.float32)]
+
+
+@register_op
+class BatchNorm(OpSpec):
+    """Inference batch normalization along `axis`: inputs x, scale, bias, mean, var."""
+
+    name = "batchnorm"
+    num_inputs = (5, 5)
+    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5)}
+
+    def infer(self, node):
+        x = real_type(node.inputs[0])
+        axis = normalize_axis(node, node.attrs["axis"], x.rank)
+        for v in node.inputs[1:]:
+            if v.shape != (x.shape[axis],):
+                raise shape_error(node, f"parameter shape {list(v.shape)} != [{x.shape[axis]}]")
+        return [x]
+
+    def reference(self, node, inputs):
+        x, scale, bias, mean, var = (np.asarray(v, np.float64) for v in inputs)
+        shape = [1] * x.ndim
+        shape[node.attrs["axis"]] = -1
+        r = lambda v: v.reshape(shape)
+        y = (x - r(mean)) / np.sqrt(r(var) + node.attrs["epsilon"]) * r(scale) + r(bias)
+        return [y.astype(np.float32)]

@@ -1,0 +1,73 @@
+"""The IR verifier: checks the invariants every pass must keep.
+
+SSA (each value defined once), execution order (a value is defined before it is read),
+producer/user links, registered ops with valid attributes and arity, recorded types equal to
+the op's inferred types, and graph outputs that exist.
+"""
+from __future__ import annotations
+
+from tfc.errors import TfcError, VerificationError
+from tfc.ir.graph import Graph
+
+
+def verify(graph: Graph) -> None:
+    """Raise VerificationError naming the first broken invariant."""
+    defined: set[int] = set()
+    names: set[str] = set()
+
+    def define(value, where):
+        if id(value) in defined or value.name in names:
+            raise VerificationError(f"value {value.ref} defined twice", node=where)
+        defined.add(id(value))
+        names.add(value.name)
+
+    for v in graph.inputs:
+        if v.producer is not None or v.is_constant:
+            raise VerificationError(f"graph input {v.ref} has a producer or data")
+        define(v, None)
+    for name, v in graph.constants.items():
+        if not v.is_constant or v.name != name:
+            raise VerificationError(f"constant @{name} has no data or a mismatched name")
+        if tuple(v.data.shape) != v.shape or v.data.dtype != v.dtype.numpy:
+            raise VerificationError(f"constant {v.ref}: data {v.data.dtype}{list(v.data.shape)} != type {v.type}")
+        define(v, None)
+    node_names: set[str] = set()
+    for node in graph.nodes:
+        if node.name in node_names:
+            raise VerificationError("node name used twice", node=node.name, op=node.op)
+        node_names.add(node.name)
+        try:
+            spec = node.spec
+            spec.check_arity(node)
+            if spec.check_attrs(node.attrs, node.name) != node.attrs:
+                raise VerificationError("attributes are not in canonical form", node=node.name, op=node.op)
+        except TfcError as e:
+            raise VerificationError(e.message, node=node.name, op=node.op) from None
+        for i, value in enumerate(node.inputs):
+            if id(value) not in defined:
+                raise VerificationError(f"input {i} ({value.ref}) is read before it is defined",
+                                        node=node.name, op=node.op)
+            if (node, i) not in value.uses:
+                raise VerificationError(f"{value.ref} does not list this node as a user",
+                                        node=node.name, op=node.op)
+        try:
+            inferred = spec.infer(node)
+        except TfcError as e:
+            raise VerificationError(f"type inference failed: {e.message}", node=node.name, op=node.op) from None
+        if len(inferred) != len(node.outputs):
+            raise VerificationError(f"{len(node.outputs)} outputs, op defines {len(inferred)}",
+                                    node=node.name, op=node.op)
+        for out, t in zip(node.outputs, inferred):
+            if out.producer is not node:
+                raise VerificationError(f"{out.ref} does not name this node as its producer", node=node.name)
+            if out.type.shape != t.shape:
+                raise VerificationError(f"{out.ref} has shape {list(out.type.shape)}, op infers {list(t.shape)}",
+                                        node=node.name, op=node.op)
+            define(out, node.name)
+    for v in graph.values():
+        for user, i in v.uses:
+            if user not in graph.nodes or user.inputs[i] is not v:
+                raise VerificationError(f"{v.ref} lists a stale user {user.name}")
+    for v in graph.outputs:
+        if id(v) not in defined:
+            raise VerificationError(f"graph output {v.ref} is not defined")

@@ -13,7 +13,6 @@ import numpy as np
 from tfc.errors import ShapeError, TfcError
 from tfc.ir.graph import Graph, Value
 from tfc.ir.ops.quant import dequantize_array, quantize_array
-from tfc.ir.types import DType
 
 
 def _as_real(array: np.ndarray, value: Value) -> np.ndarray:
@@ -24,8 +23,7 @@ def _as_real(array: np.ndarray, value: Value) -> np.ndarray:
 
 def _fake_quant(array: np.ndarray, value: Value) -> np.ndarray:
     q = value.quant
-    storage = DType.I8 if min(q.zero_point) < 0 or max(q.zero_point) < 128 else DType.U8
-    return dequantize_array(quantize_array(array, q, storage), q)
+    return dequantize_array(quantize_array(array, q, q.storage), q)
 
 
 def bind_inputs(graph: Graph, inputs) -> dict[int, np.ndarray]:

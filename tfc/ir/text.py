@@ -57,11 +57,13 @@ def format_attr(value: Any) -> str:
 
 
 def format_quant(q: QuantParams) -> str:
+    storage = "" if q.storage == DType.I8 else f",{q.storage.value}"
     if q.axis is None:
-        return f"q({_f32(q.scale[0])},{q.zero_point[0]})"
+        return f"q({_f32(q.scale[0])},{q.zero_point[0]}{storage})"
     scales = ",".join(_f32(s) for s in q.scale)
     zps = ",".join(str(z) for z in q.zero_point)
-    return f"q(axis={q.axis}, scale=[{scales}], zp=[{zps}])"
+    storage = "" if q.storage == DType.I8 else f", storage={q.storage.value}"
+    return f"q(axis={q.axis}, scale=[{scales}], zp=[{zps}]{storage})"
 
 
 def format_value_type(v: Value) -> str:
@@ -203,18 +205,23 @@ def _parse_type(tok: _Tokens) -> tuple[TensorType, QuantParams | None, SparseLay
             scale = float(np.float32(tok.literal()))
             tok.expect(",")
             zp = tok.literal()
-            quant = QuantParams((scale,), (zp,))
+            storage = DType.I8
+            if tok.peek(","):
+                tok.next()
+                storage = DType.parse(tok.next("ident"))
+            quant = QuantParams((scale,), (zp,), None, storage)
         else:
             fields = {}
             while not tok.peek(")"):
                 key = tok.next("ident")
                 tok.expect("=")
-                fields[key] = tok.literal()
+                fields[key] = DType.parse(tok.next("ident")) if key == "storage" else tok.literal()
                 if not tok.peek(")"):
                     tok.expect(",")
             try:
                 if word == "q":
-                    quant = QuantParams(tuple(fields["scale"]), tuple(fields["zp"]), fields["axis"])
+                    quant = QuantParams(tuple(fields["scale"]), tuple(fields["zp"]), fields["axis"],
+                                        fields.get("storage", DType.I8))
                 else:
                     sparse = SparseLayout(**fields)
             except (KeyError, TypeError, ValueError) as e:

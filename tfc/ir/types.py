@@ -102,6 +102,7 @@ class QuantParams:
     scale: tuple[float, ...]
     zero_point: tuple[int, ...]
     axis: int | None = None
+    storage: DType = DType.I8   # the integer type of the quantized tensor (its clamp range)
 
     def __post_init__(self):
         scale = tuple(float(np.float32(s)) for s in np.atleast_1d(self.scale))
@@ -112,6 +113,8 @@ class QuantParams:
             raise ValueError(f"{len(scale)} scales but {len(zp)} zero points")
         if self.axis is None and len(scale) != 1:
             raise ValueError("per-tensor quantization takes exactly one scale")
+        if self.storage.is_float or self.storage == DType.BOOL:
+            raise ValueError(f"quantized storage type must be an integer type, not {self.storage.value}")
         object.__setattr__(self, "scale", scale)
         object.__setattr__(self, "zero_point", zp)
 

@@ -1,0 +1,122 @@
+/*
+ * tfc runtime: the Armv7E-M DSP (SIMD32) instructions the fast kernel paths use.
+ *
+ * TFC_NN_DSP is 1 when the fast paths are compiled: on an Arm core with the DSP extension
+ * (__ARM_FEATURE_DSP), or on any host when TFC_EMULATE_DSP is defined. On Arm the helpers map to
+ * ACLE intrinsics (one instruction each); under TFC_EMULATE_DSP they are portable C with the
+ * same results, so the host test suite exercises the DSP loops bit for bit.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TFC_NN_DSP_H
+#define TFC_NN_DSP_H
+
+#include "arm_nn_math_types.h"
+
+#if defined(TFC_EMULATE_DSP) || defined(__ARM_FEATURE_DSP)
+#define TFC_NN_DSP 1
+#else
+#define TFC_NN_DSP 0
+#endif
+
+#if TFC_NN_DSP
+
+/* Unaligned little-endian loads: memcpy compiles to one LDR on Cortex-M7. */
+__STATIC_FORCEINLINE int32_t tfc_read_s8x4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+__STATIC_FORCEINLINE int32_t tfc_read_s16x2(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+__STATIC_FORCEINLINE void tfc_write_s16x2(int16_t *p, int32_t v) { memcpy(p, &v, 4); }
+
+/* CMSIS-Core (cmsis_gcc.h / cmsis_armclang.h) already defines these names on a real target. */
+#if !defined(__CMSIS_GCC_H) && !defined(__CMSIS_ARMCLANG_H) && !defined(__CMSIS_ARMCC_H)
+
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#include <arm_acle.h>
+
+__STATIC_FORCEINLINE uint32_t __ROR(uint32_t x, uint32_t n) { return __ror(x, n); }
+__STATIC_FORCEINLINE uint32_t __SXTB16(uint32_t x) { return (uint32_t)__sxtb16((int8x4_t)x); }
+__STATIC_FORCEINLINE uint32_t __SXTAB16(uint32_t a, uint32_t b)
+{
+    return (uint32_t)__sxtab16((int16x2_t)a, (int8x4_t)b);
+}
+__STATIC_FORCEINLINE uint32_t __SMLAD(uint32_t x, uint32_t y, uint32_t acc)
+{
+    return (uint32_t)__smlad((int16x2_t)x, (int16x2_t)y, (int32_t)acc);
+}
+__STATIC_FORCEINLINE int32_t __SMLABB(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
+__STATIC_FORCEINLINE int32_t __SMLATT(int32_t x, int32_t y, int32_t acc) { return __smlatt(x, y, acc); }
+
+#else /* portable definitions with identical results */
+
+__STATIC_FORCEINLINE uint32_t __ROR(uint32_t x, uint32_t n)
+{
+    n &= 31U;
+    return n == 0U ? x : (x >> n) | (x << (32U - n));
+}
+
+/* Low and high halfword of a packed pair, as signed 16-bit values. */
+__STATIC_FORCEINLINE int32_t tfc_lo16(uint32_t x) { return (int32_t)(int16_t)(uint16_t)(x & 0xFFFFU); }
+__STATIC_FORCEINLINE int32_t tfc_hi16(uint32_t x) { return (int32_t)(int16_t)(uint16_t)(x >> 16); }
+
+__STATIC_FORCEINLINE uint32_t tfc_pack16(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)lo & 0xFFFFU) | (((uint32_t)hi & 0xFFFFU) << 16);
+}
+
+/* Bytes 0 and 2, sign-extended into the two halfwords. */
+__STATIC_FORCEINLINE uint32_t __SXTB16(uint32_t x)
+{
+    return tfc_pack16((int8_t)(uint8_t)(x & 0xFFU), (int8_t)(uint8_t)((x >> 16) & 0xFFU));
+}
+
+/* Halfwords of a plus the sign-extended bytes 0 and 2 of b (each sum wraps to 16 bits). */
+__STATIC_FORCEINLINE uint32_t __SXTAB16(uint32_t a, uint32_t b)
+{
+    const uint32_t e = __SXTB16(b);
+    return tfc_pack16(tfc_lo16(a) + tfc_lo16(e), tfc_hi16(a) + tfc_hi16(e));
+}
+
+/* acc + lo*lo + hi*hi (wraps modulo 2^32 like the instruction; it only sets the Q flag). */
+__STATIC_FORCEINLINE uint32_t __SMLAD(uint32_t x, uint32_t y, uint32_t acc)
+{
+    const uint32_t p0 = (uint32_t)(tfc_lo16(x) * tfc_lo16(y));
+    const uint32_t p1 = (uint32_t)(tfc_hi16(x) * tfc_hi16(y));
+    return acc + p0 + p1;
+}
+
+__STATIC_FORCEINLINE int32_t __SMLABB(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(tfc_lo16((uint32_t)x) * tfc_lo16((uint32_t)y)));
+}
+
+__STATIC_FORCEINLINE int32_t __SMLATT(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(tfc_hi16((uint32_t)x) * tfc_hi16((uint32_t)y)));
+}
+
+#endif /* ACLE or portable */
+
+/* SXTB16 of x rotated right by n (8, 16 or 24): bytes 1 and 3 for n = 8. */
+#define __SXTB16_RORn(x, n) __SXTB16(__ROR((uint32_t)(x), (n)))
+
+/* Pack low halfword of a with (b << sh)'s high halfword. */
+__STATIC_FORCEINLINE uint32_t __PKHBT(uint32_t a, uint32_t b, uint32_t sh)
+{
+    return (a & 0xFFFFU) | ((b << sh) & 0xFFFF0000U);
+}
+
+#endif /* not CMSIS-Core */
+
+#endif /* TFC_NN_DSP */
+
+#endif /* TFC_NN_DSP_H */

@@ -1,0 +1,322 @@
+/*
+ * tfc runtime: arm_convolve_s8 and arm_convolve_1x1_s8_fast, with their buffer sizes.
+ *
+ * Arithmetic: acc = bias + sum (x + input_offset) * w over the receptive field (modulo 2^32),
+ * then requantize per output channel, add output_offset, clamp. Padded taps contribute 0 (an
+ * input equal to the zero point), as in TFLite Micro's reference ConvPerChannel.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "arm_nnfunctions.h"
+#include "tfc_nn_dsp.h"
+#include "tfc_nn_support.h"
+
+/* Geometry of one convolution call, read once from the CMSIS-NN structs. */
+typedef struct
+{
+    int32_t in_h, in_w, in_c;     /* virtual input size (after upscaling) and channels */
+    int32_t data_h, data_w;       /* stored input size */
+    int32_t up_y, up_x;           /* 1 when zeros are inserted between rows / columns */
+    int32_t k_h, k_w, k_c;        /* filter size; k_c < in_c for grouped convolution */
+    int32_t out_h, out_w, out_c;
+    int32_t stride_y, stride_x, pad_y, pad_x, dil_y, dil_x;
+    int32_t groups, out_c_per_group;
+} conv_geometry;
+
+/* The stored pixel behind virtual position (y, x), or NULL where the tap reads padding or an
+ * inserted zero (both contribute 0 after the input offset). */
+static const int8_t *conv_pixel(const conv_geometry *g, const int8_t *input, int32_t y, int32_t x)
+{
+    if (y < 0 || y >= g->in_h || x < 0 || x >= g->in_w)
+    {
+        return NULL;
+    }
+    if ((g->up_y && (y & 1)) || (g->up_x && (x & 1)))
+    {
+        return NULL;
+    }
+    y >>= g->up_y;
+    x >>= g->up_x;
+    if (y >= g->data_h || x >= g->data_w)
+    {
+        return NULL;
+    }
+    return input + (y * g->data_w + x) * g->in_c;
+}
+
+static int32_t aligned_rhs_cols(int32_t rhs_cols) { return (rhs_cols + 3) & ~3; }
+
+int32_t arm_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
+{
+    /* CMSIS-NN's rule for every non-MVE build: two im2col columns of int16. */
+    const int32_t rhs_cols = filter_dims->w * filter_dims->h * input_dims->c;
+    return 2 * aligned_rhs_cols(rhs_cols) * (int32_t)sizeof(int16_t);
+}
+
+int32_t arm_convolve_1x1_s8_fast_get_buffer_size(const cmsis_nn_dims *input_dims)
+{
+#if TFC_NN_DSP && defined(__ARMCC_VERSION) && (__ARMCC_VERSION >= 6010050)
+    /* CMSIS-NN asks for a buffer only when built by Arm Compiler 6 for a DSP core. */
+    return 2 * input_dims->c * (int32_t)sizeof(int16_t);
+#else
+    (void)input_dims;
+    return 0;
+#endif
+}
+
+static void conv_portable(const conv_geometry *g, const cmsis_nn_conv_params *p,
+                          const cmsis_nn_per_channel_quant_params *q, const int8_t *input, const int8_t *filter,
+                          const int32_t *bias, int8_t *output)
+{
+    for (int32_t grp = 0; grp < g->groups; grp++)
+    {
+        for (int32_t oy = 0; oy < g->out_h; oy++)
+        {
+            for (int32_t ox = 0; ox < g->out_w; ox++)
+            {
+                int8_t *out = output + (oy * g->out_w + ox) * g->out_c;
+                for (int32_t j = 0; j < g->out_c_per_group; j++)
+                {
+                    const int32_t oc = grp * g->out_c_per_group + j;
+                    const int8_t *w = filter + oc * g->k_h * g->k_w * g->k_c;
+                    uint32_t acc = bias ? (uint32_t)bias[oc] : 0U;
+                    for (int32_t ky = 0; ky < g->k_h; ky++)
+                    {
+                        for (int32_t kx = 0; kx < g->k_w; kx++, w += g->k_c)
+                        {
+                            const int8_t *px = conv_pixel(g, input, oy * g->stride_y - g->pad_y + ky * g->dil_y,
+                                                          ox * g->stride_x - g->pad_x + kx * g->dil_x);
+                            if (px == NULL)
+                            {
+                                continue;
+                            }
+                            px += grp * g->k_c;
+                            for (int32_t c = 0; c < g->k_c; c++)
+                            {
+                                acc += (uint32_t)((px[c] + p->input_offset) * w[c]);
+                            }
+                        }
+                    }
+                    out[oc] = tfc_requantize_to_s8((int32_t)acc, q->multiplier[oc], q->shift[oc], p->output_offset,
+                                                   p->activation.min, p->activation.max);
+                }
+            }
+        }
+    }
+}
+
+#if TFC_NN_DSP
+/* im2col of one output pixel and group into int16 with the input offset added. Each full group
+ * of 4 values is stored as x0 x2 x1 x3, the order SXTB16 / SXTB16_ROR8 unpack the weights in;
+ * the last rhs_cols % 4 values are stored in order. */
+static void im2col_s16(const conv_geometry *g, const int8_t *input, int32_t grp, int32_t oy, int32_t ox,
+                       int32_t input_offset, int16_t *col)
+{
+    int32_t n = 0;
+    for (int32_t ky = 0; ky < g->k_h; ky++)
+    {
+        for (int32_t kx = 0; kx < g->k_w; kx++)
+        {
+            const int8_t *px = conv_pixel(g, input, oy * g->stride_y - g->pad_y + ky * g->dil_y,
+                                          ox * g->stride_x - g->pad_x + kx * g->dil_x);
+            for (int32_t c = 0; c < g->k_c; c++, n++)
+            {
+                col[n] = px ? (int16_t)(px[grp * g->k_c + c] + input_offset) : 0;
+            }
+        }
+    }
+    const int32_t full = n & ~3;
+    for (int32_t i = 0; i < full; i += 4)
+    {
+        const int16_t x1 = col[i + 1];
+        col[i + 1] = col[i + 2];
+        col[i + 2] = x1;
+    }
+}
+
+/* Dot product of one int8 weight row with one unordered int16 column. */
+static uint32_t dot_w_col(const int8_t *w, const int16_t *col, int32_t cols, uint32_t acc)
+{
+    const int32_t full = cols & ~3;
+    for (int32_t c = 0; c < full; c += 4)
+    {
+        const uint32_t wv = (uint32_t)tfc_read_s8x4(w + c);
+        acc = __SMLAD(__SXTB16(wv), (uint32_t)tfc_read_s16x2(col + c), acc);
+        acc = __SMLAD(__SXTB16_RORn(wv, 8), (uint32_t)tfc_read_s16x2(col + c + 2), acc);
+    }
+    for (int32_t c = full; c < cols; c++)
+    {
+        acc += (uint32_t)(w[c] * col[c]);
+    }
+    return acc;
+}
+
+/* Two im2col columns (two output pixels) at a time; two output channels per pass share each
+ * column load, so one SXTB16 pair of weights feeds two SMLADs. */
+static void conv_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p, const cmsis_nn_per_channel_quant_params *q,
+                     const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output, int16_t *buf)
+{
+    const int32_t cols = g->k_h * g->k_w * g->k_c;
+    const int32_t stride = aligned_rhs_cols(cols);
+    const int32_t full = cols & ~3;
+    const int32_t n_pix = g->out_h * g->out_w;
+    const int32_t act_min = p->activation.min, act_max = p->activation.max, out_off = p->output_offset;
+    for (int32_t grp = 0; grp < g->groups; grp++)
+    {
+        for (int32_t pix = 0; pix < n_pix; pix += 2)
+        {
+            const int32_t two = pix + 1 < n_pix;
+            int16_t *col0 = buf;
+            int16_t *col1 = buf + stride;
+            im2col_s16(g, input, grp, pix / g->out_w, pix % g->out_w, p->input_offset, col0);
+            if (two)
+            {
+                im2col_s16(g, input, grp, (pix + 1) / g->out_w, (pix + 1) % g->out_w, p->input_offset, col1);
+            }
+            int8_t *out0 = output + pix * g->out_c;
+            int8_t *out1 = out0 + g->out_c;
+            const int32_t oc_begin = grp * g->out_c_per_group;
+            const int32_t oc_end = oc_begin + g->out_c_per_group;
+            int32_t oc = oc_begin;
+            for (; two && oc + 1 < oc_end; oc += 2)
+            {
+                const int8_t *w0 = filter + oc * cols;
+                const int8_t *w1 = w0 + cols;
+                uint32_t a00 = bias ? (uint32_t)bias[oc] : 0U, a10 = bias ? (uint32_t)bias[oc + 1] : 0U;
+                uint32_t a01 = a00, a11 = a10;
+                for (int32_t c = 0; c < full; c += 4)
+                {
+                    const uint32_t wv0 = (uint32_t)tfc_read_s8x4(w0 + c);
+                    const uint32_t wv1 = (uint32_t)tfc_read_s8x4(w1 + c);
+                    const uint32_t w0e = __SXTB16(wv0), w0o = __SXTB16_RORn(wv0, 8);
+                    const uint32_t w1e = __SXTB16(wv1), w1o = __SXTB16_RORn(wv1, 8);
+                    const uint32_t x0e = (uint32_t)tfc_read_s16x2(col0 + c), x0o = (uint32_t)tfc_read_s16x2(col0 + c + 2);
+                    const uint32_t x1e = (uint32_t)tfc_read_s16x2(col1 + c), x1o = (uint32_t)tfc_read_s16x2(col1 + c + 2);
+                    a00 = __SMLAD(w0o, x0o, __SMLAD(w0e, x0e, a00));
+                    a01 = __SMLAD(w0o, x1o, __SMLAD(w0e, x1e, a01));
+                    a10 = __SMLAD(w1o, x0o, __SMLAD(w1e, x0e, a10));
+                    a11 = __SMLAD(w1o, x1o, __SMLAD(w1e, x1e, a11));
+                }
+                for (int32_t c = full; c < cols; c++)
+                {
+                    a00 += (uint32_t)(w0[c] * col0[c]);
+                    a01 += (uint32_t)(w0[c] * col1[c]);
+                    a10 += (uint32_t)(w1[c] * col0[c]);
+                    a11 += (uint32_t)(w1[c] * col1[c]);
+                }
+                out0[oc] = tfc_requantize_to_s8((int32_t)a00, q->multiplier[oc], q->shift[oc], out_off, act_min, act_max);
+                out1[oc] = tfc_requantize_to_s8((int32_t)a01, q->multiplier[oc], q->shift[oc], out_off, act_min, act_max);
+                out0[oc + 1] = tfc_requantize_to_s8((int32_t)a10, q->multiplier[oc + 1], q->shift[oc + 1], out_off,
+                                                    act_min, act_max);
+                out1[oc + 1] = tfc_requantize_to_s8((int32_t)a11, q->multiplier[oc + 1], q->shift[oc + 1], out_off,
+                                                    act_min, act_max);
+            }
+            for (; oc < oc_end; oc++)
+            {
+                const int8_t *w0 = filter + oc * cols;
+                const uint32_t b = bias ? (uint32_t)bias[oc] : 0U;
+                out0[oc] = tfc_requantize_to_s8((int32_t)dot_w_col(w0, col0, cols, b), q->multiplier[oc], q->shift[oc],
+                                                out_off, act_min, act_max);
+                if (two)
+                {
+                    out1[oc] = tfc_requantize_to_s8((int32_t)dot_w_col(w0, col1, cols, b), q->multiplier[oc],
+                                                    q->shift[oc], out_off, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+#endif /* TFC_NN_DSP */
+
+arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
+                                    const cmsis_nn_conv_params *conv_params,
+                                    const cmsis_nn_per_channel_quant_params *quant_params,
+                                    const cmsis_nn_dims *input_dims,
+                                    const int8_t *input_data,
+                                    const cmsis_nn_dims *filter_dims,
+                                    const int8_t *filter_data,
+                                    const cmsis_nn_dims *bias_dims,
+                                    const int32_t *bias_data,
+                                    const cmsis_nn_dims *upscale_dims,
+                                    const cmsis_nn_dims *output_dims,
+                                    int8_t *output_data)
+{
+    (void)bias_dims;
+    /* CMSIS-NN always requires the scratch buffer; keep the same contract. */
+    if (ctx == NULL || ctx->buf == NULL || filter_dims->c <= 0 || input_dims->c % filter_dims->c != 0)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    conv_geometry g;
+    g.in_h = input_dims->h;
+    g.in_w = input_dims->w;
+    g.in_c = input_dims->c;
+    g.up_y = (upscale_dims != NULL && upscale_dims->h == 2) ? 1 : 0;
+    g.up_x = (upscale_dims != NULL && upscale_dims->w == 2) ? 1 : 0;
+    g.data_h = g.in_h >> g.up_y;
+    g.data_w = g.in_w >> g.up_x;
+    g.k_h = filter_dims->h;
+    g.k_w = filter_dims->w;
+    g.k_c = filter_dims->c;
+    g.out_h = output_dims->h;
+    g.out_w = output_dims->w;
+    g.out_c = output_dims->c;
+    g.stride_y = conv_params->stride.h;
+    g.stride_x = conv_params->stride.w;
+    g.pad_y = conv_params->padding.h;
+    g.pad_x = conv_params->padding.w;
+    g.dil_y = conv_params->dilation.h;
+    g.dil_x = conv_params->dilation.w;
+    g.groups = g.in_c / g.k_c;
+    if (g.out_c % g.groups != 0)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    g.out_c_per_group = g.out_c / g.groups;
+
+    const int32_t in_batch = g.data_h * g.data_w * g.in_c;
+    const int32_t out_batch = g.out_h * g.out_w * g.out_c;
+    for (int32_t b = 0; b < input_dims->n; b++)
+    {
+#if TFC_NN_DSP
+        /* The int16 im2col holds x + input_offset; CMSIS-NN's documented offsets always fit. */
+        if (conv_params->input_offset >= -32640 && conv_params->input_offset <= 32640)
+        {
+            conv_dsp(&g, conv_params, quant_params, input_data + b * in_batch, filter_data, bias_data,
+                     output_data + b * out_batch, (int16_t *)ctx->buf);
+            continue;
+        }
+#endif
+        conv_portable(&g, conv_params, quant_params, input_data + b * in_batch, filter_data, bias_data,
+                      output_data + b * out_batch);
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
+                                             const cmsis_nn_conv_params *conv_params,
+                                             const cmsis_nn_per_channel_quant_params *quant_params,
+                                             const cmsis_nn_dims *input_dims,
+                                             const int8_t *input_data,
+                                             const cmsis_nn_dims *filter_dims,
+                                             const int8_t *filter_data,
+                                             const cmsis_nn_dims *bias_dims,
+                                             const int32_t *bias_data,
+                                             const cmsis_nn_dims *output_dims,
+                                             int8_t *output_data)
+{
+    (void)ctx;
+    (void)filter_dims;
+    (void)bias_dims;
+    if (conv_params->padding.w != 0 || conv_params->padding.h != 0 || conv_params->stride.w != 1 ||
+        conv_params->stride.h != 1)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    /* Every pixel is one row of a GEMM against the [C_OUT, C_IN] weights. */
+    const int32_t rows = input_dims->n * input_dims->h * input_dims->w;
+    tfc_nn_mat_mult_nt_t_s8(input_data, filter_data, bias_data, output_data, quant_params->multiplier,
+                            quant_params->shift, 1, rows, output_dims->c, input_dims->c, conv_params->input_offset, 0,
+                            conv_params->output_offset, output_dims->c, conv_params->activation.min,
+                            conv_params->activation.max);
+    return ARM_CMSIS_NN_SUCCESS;
+}

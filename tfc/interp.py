@@ -53,24 +53,34 @@ def run(graph: Graph, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | 
     for value in graph.constants.values():
         env[id(value)] = value.data
     for node in graph.nodes:
-        spec = node.spec
-        args = [env[id(v)] for v in node.inputs]
-        integer_kernel = spec.reference_int8 is not None and all(
-            not v.dtype.is_float for v in node.inputs + node.outputs)
-        if integer_kernel:
-            results = spec.reference_int8(node, args)
-        else:
-            if not spec.moves_data:
-                args = [_as_real(a, v) for a, v in zip(args, node.inputs)]
-            results = spec.reference(node, args)
+        results = eval_node(node, [env[id(v)] for v in node.inputs])
         for value, result in zip(node.outputs, results):
-            result = np.asarray(result)
-            if result.shape != value.shape:
-                raise TfcError(f"reference produced shape {list(result.shape)} for {value.ref} "
-                               f"typed {value.type}", node=node.name, op=node.op)
-            if value.quant is not None and value.dtype.is_float:
-                result = _fake_quant(result, value)
-            env[id(value)] = result.astype(value.dtype.numpy, copy=False)
+            env[id(value)] = result
     if keep:
         return {v.name: env[id(v)] for v in graph.values()}
     return [env[id(v)] for v in graph.outputs]
+
+
+def eval_node(node, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """One node's outputs from its input arrays, with the interpreter's quantization rules.
+
+    Constant folding uses this too, so a folded constant holds exactly what `run` computes."""
+    spec = node.spec
+    integer_kernel = spec.reference_int8 is not None and all(
+        not v.dtype.is_float for v in node.inputs + node.outputs)
+    if integer_kernel:
+        results = spec.reference_int8(node, list(args))
+    else:
+        if not spec.moves_data:
+            args = [_as_real(a, v) for a, v in zip(args, node.inputs)]
+        results = spec.reference(node, list(args))
+    out = []
+    for value, result in zip(node.outputs, results):
+        result = np.asarray(result)
+        if result.shape != value.shape:
+            raise TfcError(f"reference produced shape {list(result.shape)} for {value.ref} "
+                           f"typed {value.type}", node=node.name, op=node.op)
+        if value.quant is not None and value.dtype.is_float:
+            result = _fake_quant(result, value)
+        out.append(result.astype(value.dtype.numpy, copy=False))
+    return out

@@ -35,6 +35,27 @@ arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
     return ARM_CMSIS_NN_SUCCESS;
 }
 
+arm_cmsis_nn_status arm_fully_connected_per_channel_s8(const cmsis_nn_context *ctx,
+                                                       const cmsis_nn_fc_params *fc_params,
+                                                       const cmsis_nn_per_channel_quant_params *quant_params,
+                                                       const cmsis_nn_dims *input_dims,
+                                                       const int8_t *input_data,
+                                                       const cmsis_nn_dims *filter_dims,
+                                                       const int8_t *filter_data,
+                                                       const cmsis_nn_dims *bias_dims,
+                                                       const int32_t *bias_data,
+                                                       const cmsis_nn_dims *output_dims,
+                                                       int8_t *output_data)
+{
+    (void)ctx;
+    (void)bias_dims;
+    tfc_nn_mat_mult_nt_t_s8(input_data, filter_data, bias_data, output_data, quant_params->multiplier,
+                            quant_params->shift, 1, input_dims->n, output_dims->c, filter_dims->n,
+                            fc_params->input_offset, fc_params->filter_offset, fc_params->output_offset,
+                            output_dims->c, fc_params->activation.min, fc_params->activation.max);
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
 /* Index of the operand matrix for output batch (n, h) under broadcasting of size-1 dims. */
 static int32_t bcast_index(const cmsis_nn_dims *d, int32_t n, int32_t h)
 {

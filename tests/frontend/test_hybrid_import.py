@@ -47,7 +47,7 @@ def import_onnx():
 
 
 @pytest.fixture(scope="module")
-def imported(export, import_onnx):
+def imported(import_onnx, export):
     config, path = export
     return config, import_onnx(str(path))
 

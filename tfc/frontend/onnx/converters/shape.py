@@ -1,0 +1,64 @@
+"""Shape arithmetic that exporters emit around Reshape/Expand (Shape -> Gather -> Concat ...).
+
+Shapes are static in tfc, so these ops fold to constants at import; they must see constant
+inputs (or, for Shape/Size, any tensor of known shape)."""
+from __future__ import annotations
+
+import numpy as np
+
+from tfc.frontend.onnx.context import ImportContext
+from tfc.frontend.onnx.loader import tensor_to_array
+from tfc.frontend.onnx.registry import OnnxNode, converter
+
+
+@converter("Shape")
+def convert_shape(ctx: ImportContext, node: OnnxNode) -> None:
+    shape = ctx.shape_of(node.input(0))
+    start, end = node.attr("start", 0), node.attr("end", len(shape))
+    ctx.set_const(node.output(0), np.array(shape[slice(start, end)], dtype=np.int64))
+
+
+@converter("Size")
+def convert_size(ctx: ImportContext, node: OnnxNode) -> None:
+    ctx.set_const(node.output(0), np.array(int(np.prod(ctx.shape_of(node.input(0)))), dtype=np.int64))
+
+
+@converter("ConstantOfShape")
+def convert_constant_of_shape(ctx: ImportContext, node: OnnxNode) -> None:
+    shape = ctx.require_const(node.input(0), "ConstantOfShape shape").astype(np.int64).ravel()
+    if np.any(shape < 0):
+        raise ctx.unsupported(f"negative dim in shape {shape.tolist()}")
+    fill = node.attr("value")
+    fill = (tensor_to_array(fill, file=ctx.file, what="ConstantOfShape value").ravel()
+            if fill is not None else np.zeros(1, np.float32))
+    if fill.size != 1:
+        raise ctx.unsupported("ConstantOfShape value must hold one element")
+    ctx.set_const(node.output(0), np.full(tuple(shape), fill[0], dtype=fill.dtype))
+
+
+@converter("Range")
+def convert_range(ctx: ImportContext, node: OnnxNode) -> None:
+    start, limit, delta = (ctx.require_const(node.input(i), f"Range {w}").reshape(())
+                           for i, w in enumerate(("start", "limit", "delta")))
+    if delta == 0:
+        raise ctx.unsupported("Range delta is 0")
+    count = max(int(np.ceil((limit - start) / delta)), 0)
+    ctx.set_const(node.output(0), (start + np.arange(count, dtype=start.dtype) * delta).astype(start.dtype))
+
+
+_COMPARE = {"Equal": np.equal, "Less": np.less, "Greater": np.greater,
+            "LessOrEqual": np.less_equal, "GreaterOrEqual": np.greater_equal}
+_LOGIC = {"Not": np.logical_not, "And": np.logical_and, "Or": np.logical_or}
+
+
+@converter(*_COMPARE, *_LOGIC)
+def convert_boolean(ctx: ImportContext, node: OnnxNode) -> None:
+    fn = _COMPARE.get(node.op_type) or _LOGIC[node.op_type]
+    args = [ctx.require_const(n, f"{node.op_type} input") for n in node.inputs]
+    ctx.set_const(node.output(0), np.asarray(fn(*args)))
+
+
+@converter("Where")
+def convert_where(ctx: ImportContext, node: OnnxNode) -> None:
+    cond, a, b = (ctx.require_const(n, f"Where input {i}") for i, n in enumerate(node.inputs[:3]))
+    ctx.set_const(node.output(0), np.where(cond.astype(bool), a, b).astype(np.result_type(a, b)))

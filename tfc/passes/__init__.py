@@ -1,0 +1,10 @@
+"""Passes over the IR and the manager that runs them (see docs/writing-a-pass.md)."""
+from tfc.passes.base import (Declined, Pass, PassContext, PassResult, get_pass,  # noqa: F401
+                             register_pass, registered_passes)
+from tfc.passes.instruments import DumpIR, Instrument, PassTiming, RunInfo, Timing, VerifyEach  # noqa: F401
+from tfc.passes.pipeline import (DESIGN_ORDER, default_pipeline, format_pipeline,  # noqa: F401
+                                 parse_pipeline)
+from tfc.passes.manager import PassManager, PipelineRun, run_pipeline  # noqa: F401
+
+# Built-in passes register on import.
+from tfc.passes import canonicalize  # noqa: F401,E402

@@ -36,12 +36,14 @@ class Canonicalize(Pass):
             rules.append(("fold-constants", fold.fold_constants))
         if o.fold_qdq:
             rules += [("read-int-constant", qdq.read_int_constants_directly),
-                      ("fold-qdq", qdq.fold_qdq_pairs)]
+                      ("fold-qdq", qdq.fold_qdq_pairs),
+                      ("dequantize-before-moving", qdq.dequantize_before_moving)]
         rules.append(("remove-identity", identity.remove_identities))
         if o.fold_batchnorm:
             rules.append(("fold-batchnorm", batchnorm.fold_batchnorm_into_producer))
         if o.layout:
-            rules += [("compose-transposes", layout.compose_transposes),
+            rules += [("round-before-moving", layout.round_before_moving),
+                      ("compose-transposes", layout.compose_transposes),
                       ("transpose-to-reshape", layout.transposes_to_reshapes),
                       ("merge-reshapes", layout.merge_reshapes),
                       ("sink-transpose", layout.sink_transposes),
@@ -61,7 +63,10 @@ class Canonicalize(Pass):
 
     def _fixpoint(self, graph, ctx, stats) -> None:
         rules = self.rules()
+        start = len(ctx.declined)
         for _ in range(self.options.max_rounds):
+            # Keep only the last round's declines: earlier ones may have fired since.
+            del ctx.declined[start:]
             fired = 0
             for rule_name, rule in rules:
                 n = rule(graph, ctx)

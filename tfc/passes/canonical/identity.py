@@ -19,13 +19,20 @@ def _is_identity(node) -> bool:
     return False
 
 
+def _keeps_values(node) -> bool:
+    """The result means the same reals as the input: same params, or a float result that does not
+    round (no params) reading a value whose params it would only repeat."""
+    x, y = node.inputs[0], node.output
+    return y.quant == x.quant or (y.dtype.is_float and y.quant is None)
+
+
 def remove_identities(graph, ctx) -> int:
     removed = 0
     for node in list(graph.nodes):
         if len(node.outputs) != 1 or not _is_identity(node):
             continue
         x, y = node.inputs[0], node.output
-        if x.quant != y.quant or x.type != y.type:
+        if x.type != y.type or not _keeps_values(node):
             ctx.decline("remove-identity", node,
                         f"input {x.ref} ({x.type}, quant {x.quant}) and result ({y.type}, quant {y.quant}) differ")
             continue

@@ -42,10 +42,16 @@ def permute_quant(q: QuantParams | None, perm) -> QuantParams | None:
     return dataclasses.replace(q, axis=list(perm).index(q.axis))
 
 
-def _passes_values_through(t) -> bool:
-    """True if `t`'s result holds exactly its input's values, permuted (it rounds nothing)."""
-    x, y = t.inputs[0], t.output
-    return y.quant == permute_quant(x.quant, t.attrs["perm"])
+def passes_values_through(node) -> bool:
+    """True if a data-movement node's result holds exactly its input's values, moved.
+
+    A float result rounds onto its grid only if it carries QuantParams other than those its input
+    already holds; an integer result must keep its input's params to mean the same reals."""
+    x, y = node.inputs[0], node.outputs[0]
+    expected = permute_quant(x.quant, node.attrs["perm"]) if node.op == "transpose" else x.quant
+    if y.dtype.is_float and y.quant is None:
+        return True
+    return y.quant == expected
 
 
 def _is_transpose(value) -> bool:
@@ -61,7 +67,7 @@ def compose_transposes(graph, ctx) -> int:
         if t2.op != "transpose" or not _is_transpose(t2.inputs[0]):
             continue
         t1 = t2.inputs[0].producer
-        if not _passes_values_through(t1):
+        if not passes_values_through(t1):
             ctx.decline("compose-transposes", t2, f"{t1.output.ref} is re-quantized by the first transpose")
             continue
         t2.attrs = t2.spec.check_attrs({"perm": compose(t1.attrs["perm"], t2.attrs["perm"])})
@@ -78,7 +84,7 @@ def transposes_to_reshapes(graph, ctx) -> int:
             continue
         x = t.inputs[0]
         order = [p for p in t.attrs["perm"] if x.shape[p] != 1]
-        if order != sorted(order) or t.output.quant != x.quant:
+        if order != sorted(order):
             continue
         t.op = "reshape"
         t.attrs = t.spec.check_attrs({"shape": list(t.output.shape)})
@@ -93,9 +99,33 @@ def merge_reshapes(graph, ctx) -> int:
         if outer.op != "reshape":
             continue
         inner = outer.inputs[0].producer
-        if inner is None or inner.op != "reshape" or inner.output.quant != inner.inputs[0].quant:
+        if inner is None or inner.op != "reshape" or not passes_values_through(inner):
             continue
         outer.set_input(0, inner.inputs[0])
+        rewrites += 1
+    return rewrites
+
+
+def round_before_moving(graph, ctx) -> int:
+    """`y = transpose(x) q(P)` with x an unrounded float: round x instead (`x q(P')`).
+
+    Rounding commutes with moving data (a per-channel axis moves with it), and afterwards the
+    transpose passes values through, so it may cancel or sink."""
+    rewrites = 0
+    for node in graph.nodes:
+        if node.op not in ("transpose", "reshape") or passes_values_through(node):
+            continue
+        x, y = node.inputs[0], node.output
+        if not x.dtype.is_float or x.quant is not None or x.producer is None:
+            continue
+        if len(x.uses) != 1 or is_output(graph, x):
+            continue
+        if node.op == "transpose":
+            x.quant = permute_quant(y.quant, inverse(node.attrs["perm"]))
+        elif y.quant.axis is None:
+            x.quant = y.quant
+        else:
+            continue
         rewrites += 1
     return rewrites
 
@@ -113,7 +143,7 @@ def _sink_blocker(graph, node, single_reader: bool = True):
             return None, f"input {v.ref} is not transposed (mixed layouts)"
         t = v.producer
         perms.append(list(t.attrs["perm"]))
-        if not _passes_values_through(t):
+        if not passes_values_through(t):
             return None, f"{v.ref} is re-quantized by its transpose"
         if single_reader and (len(v.uses) != 1 or is_output(graph, v)):
             return None, f"{v.ref} has other readers"

@@ -78,3 +78,32 @@ def read_int_constants_directly(graph, ctx) -> int:
         bypass(graph, dq, c)
         rewrites += 1
     return rewrites
+
+
+MOVERS = ("reshape", "transpose", "slice", "expand")  # not pad: its fill value is a raw integer
+
+
+def dequantize_before_moving(graph, ctx) -> int:
+    """`dequantize(reshape(%q_int8))` -> `reshape(dequantize(%q_int8))`: moving integers and then
+    reading them as reals is moving the reals, and the dequantize then meets its quantize."""
+    from tfc.passes.canonical.layout import passes_values_through
+    rewrites = 0
+    for dq in list(graph.nodes):
+        if dq.op != "dequantize" or dq not in graph.nodes:
+            continue
+        mover = dq.inputs[0].producer
+        if mover is None or mover.op not in MOVERS or len(mover.inputs) != 1:
+            continue
+        m_out = mover.output
+        if len(m_out.uses) != 1 or is_output(graph, m_out) or not passes_values_through(mover):
+            continue
+        v = mover.inputs[0]
+        if v.quant is None or (v.quant.axis is not None and mover.op != "transpose"):
+            continue
+        new_dq = graph.add_node("dequantize", [v], name=dq.name, before=mover)
+        new_mover = graph.add_node(mover.op, [new_dq.output], dict(mover.attrs), name=mover.name,
+                                   before=mover)
+        bypass(graph, dq, new_mover.output)
+        graph.remove_node(mover)
+        rewrites += 1
+    return rewrites

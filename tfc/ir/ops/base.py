@@ -95,6 +95,18 @@ class OpSpec:
     reference_int8 = None
 
 
+# A fused output clamp (ReLU = [0, inf], ReLU6 = [0, 6]) in real units; the int8 kernels turn it
+# into a clamp on the quantized output exactly as TFLite Micro's CalculateActivationRange does.
+ACTIVATION_ATTRS = {"act_min": Attr("float", float("-inf")), "act_max": Attr("float", float("inf"))}
+
+
+def apply_activation(y: np.ndarray, attrs: dict) -> np.ndarray:
+    lo, hi = attrs["act_min"], attrs["act_max"]
+    if lo == float("-inf") and hi == float("inf"):
+        return y
+    return np.clip(y, lo, hi)
+
+
 _REGISTRY: dict[str, OpSpec] = {}
 
 

@@ -5,7 +5,8 @@ import math
 
 import numpy as np
 
-from tfc.ir.ops.base import Attr, OpSpec, broadcast_shapes, real_type, register_op, shape_error
+from tfc.ir.ops.base import (ACTIVATION_ATTRS, Attr, OpSpec, apply_activation, broadcast_shapes,
+                             real_type, register_op, shape_error)
 from tfc.ir.types import DType, TensorType
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -138,12 +139,16 @@ class BinaryOp(OpSpec):
 
     def reference(self, node, inputs):
         out_dtype = node.outputs[0].dtype.numpy if node.outputs else np.result_type(*inputs)
-        return [np.asarray(self.compute(inputs[0], inputs[1])).astype(out_dtype, copy=False)]
+        y = np.asarray(self.compute(inputs[0], inputs[1]))
+        if "act_min" in self.attrs:
+            y = apply_activation(y, node.attrs)
+        return [y.astype(out_dtype, copy=False)]
 
 
-def _binary(op_name, fn, doc=""):
-    cls = type(op_name.capitalize(), (BinaryOp,), {"name": op_name, "doc": doc,
-                                                   "compute": staticmethod(fn)})
+def _binary(op_name, fn, doc="", fused_activation=False):
+    cls = type(op_name.capitalize(), (BinaryOp,), {
+        "name": op_name, "doc": doc, "compute": staticmethod(fn),
+        "attrs": dict(ACTIVATION_ATTRS) if fused_activation else {}})
     return register_op(cls)
 
 
@@ -153,9 +158,9 @@ def _divide(a, b):
     return a / b
 
 
-Add = _binary("add", np.add)
-Sub = _binary("sub", np.subtract)
-Mul = _binary("mul", np.multiply)
+Add = _binary("add", np.add, fused_activation=True)
+Sub = _binary("sub", np.subtract, fused_activation=True)
+Mul = _binary("mul", np.multiply, fused_activation=True)
 Div = _binary("div", _divide)
 Pow = _binary("pow", np.power)
 Maximum = _binary("max", np.maximum)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tfc.ir.ops.base import (Attr, OpSpec, broadcast_shapes, normalize_axis, real_type,
-                             register_op, shape_error)
+from tfc.ir.ops.base import (ACTIVATION_ATTRS, Attr, OpSpec, apply_activation, broadcast_shapes,
+                             normalize_axis, real_type, register_op, shape_error)
 from tfc.ir.types import TensorType
 
 
@@ -50,7 +50,7 @@ class Conv2d(_Windowed):
     name = "conv2d"
     num_inputs = (2, 3)
     attrs = {"stride": Attr("ints", [1, 1]), "dilation": Attr("ints", [1, 1]),
-             "pad": Attr("ints", [0, 0, 0, 0]), "group": Attr("int", 1)}
+             "pad": Attr("ints", [0, 0, 0, 0]), "group": Attr("int", 1), **ACTIVATION_ATTRS}
 
     def infer(self, node):
         x, w = real_type(node.inputs[0]), real_type(node.inputs[1])
@@ -78,7 +78,7 @@ class Conv2d(_Windowed):
         y = np.concatenate(outs, axis=-1)
         if len(inputs) == 3:
             y = y + inputs[2].astype(np.float64)
-        return [y.astype(np.float32)]
+        return [apply_activation(y, a).astype(np.float32)]
 
 
 @register_op
@@ -87,6 +87,7 @@ class Linear(OpSpec):
 
     name = "linear"
     num_inputs = (2, 3)
+    attrs = dict(ACTIVATION_ATTRS)
 
     def infer(self, node):
         x, w = real_type(node.inputs[0]), real_type(node.inputs[1])
@@ -100,7 +101,7 @@ class Linear(OpSpec):
         y = inputs[0].astype(np.float64) @ inputs[1].astype(np.float64).T
         if len(inputs) == 3:
             y = y + inputs[2]
-        return [y.astype(np.float32)]
+        return [apply_activation(y, node.attrs).astype(np.float32)]
 
 
 @register_op
@@ -126,7 +127,7 @@ class MatMul(OpSpec):
 class AvgPool2d(_Windowed):
     name = "avgpool2d"
     attrs = {"kernel": Attr("ints"), "stride": Attr("ints", [1, 1]), "pad": Attr("ints", [0, 0, 0, 0]),
-             "count_include_pad": Attr("bool", False)}
+             "count_include_pad": Attr("bool", False), **ACTIVATION_ATTRS}
 
     def infer(self, node):
         x = real_type(node.inputs[0])
@@ -143,14 +144,14 @@ class AvgPool2d(_Windowed):
         else:
             ones = np.ones(x.shape[:3] + (1,))
             count = _windows(ones, a["kernel"], a["stride"], [1, 1], a["pad"], 0.0).sum(axis=(3, 4))
-        return [(total / count).astype(np.float32)]
+        return [apply_activation(total / count, a).astype(np.float32)]
 
 
 @register_op
 class MaxPool2d(_Windowed):
     name = "maxpool2d"
     attrs = {"kernel": Attr("ints"), "stride": Attr("ints", [1, 1]), "pad": Attr("ints", [0, 0, 0, 0]),
-             "dilation": Attr("ints", [1, 1])}
+             "dilation": Attr("ints", [1, 1]), **ACTIVATION_ATTRS}
 
     def infer(self, node):
         x = real_type(node.inputs[0])
@@ -161,7 +162,7 @@ class MaxPool2d(_Windowed):
         a = node.attrs
         x = inputs[0]
         win = _windows(x, a["kernel"], a["stride"], a["dilation"], a["pad"], -np.inf)
-        return [win.max(axis=(3, 4)).astype(x.dtype)]
+        return [apply_activation(win.max(axis=(3, 4)), a).astype(x.dtype)]
 
 
 @register_op

@@ -145,7 +145,7 @@ class Graph:
 
     def add_constant(self, name: str, data: np.ndarray, *, quant: QuantParams | None = None,
                      sparse: SparseLayout | None = None) -> Value:
-        data = np.ascontiguousarray(data)
+        data = np.require(data, requirements="C")  # keeps 0-d arrays 0-d
         type = TensorType(data.shape, DType.from_numpy(data.dtype))
         value = Value(self._claim(self.fresh_name(name)), type, quant=quant, data=data,
                       sparse=sparse)

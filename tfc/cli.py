@@ -1,0 +1,129 @@
+"""The `tfc` command: `tfc inspect`, `tfc compile`, `tfc passes`.
+
+Every TfcError prints as one message on stderr and exits with code 2; `--debug` shows the
+traceback instead (for reporting a bug in tfc).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from tfc.errors import TfcError
+
+EXIT_USER_ERROR = 2
+
+
+def _input_shape(text: str) -> tuple[str, list[int]]:
+    name, sep, dims = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        shape = [int(d) for d in dims.split(",")]
+        if any(d <= 0 for d in shape):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=D0,D1,... with positive dims, got {text!r}") from None
+    return name, shape
+
+
+def _shapes(pairs) -> dict[str, list[int]] | None:
+    return dict(pairs) if pairs else None
+
+
+def cmd_inspect(args) -> int:
+    from tfc.compiler import load_model
+    from tfc.ir.text import print_graph
+    graph = load_model(args.model, input_shapes=_shapes(args.input_shape))
+    if args.pipeline:
+        from tfc.passes import PassContext, PassManager
+        PassManager(args.pipeline).run(graph, PassContext())
+    sys.stdout.write(print_graph(graph, with_data=args.with_data))
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from tfc.compiler import compile
+    cm = compile(args.model, target=args.target, dump_ir=args.dump_ir, pipeline=args.pipeline,
+                 input_shapes=_shapes(args.input_shape), verbose=args.verbose)
+    if args.print_ir:
+        print(cm.ir)
+    print(f"compiled {args.model} for {cm.target.name} with pipeline: {cm.pipeline}")
+    print(cm.report)
+    if cm.dumps:
+        print(f"\nIR dumps: {', '.join(str(p) for p in cm.dumps)}")
+    if args.verbose and cm.declined:
+        print("\nrewrites that did not fire:")
+        for entry in cm.declined:
+            print(f"  {entry}")
+    return 0
+
+
+def cmd_passes(args) -> int:
+    from tfc.passes import DESIGN_ORDER, registered_passes
+    passes = registered_passes()
+    width = max(len(n) for n in passes)
+    for name, cls in passes.items():
+        print(f"{name:<{width}}  {cls.description}")
+    default = [n for n in DESIGN_ORDER if n in passes]
+    print(f"\ndefault pipeline: {','.join(default)}")
+    return 0
+
+
+def cmd_targets(args) -> int:
+    from tfc.target import TARGETS
+    for name, t in TARGETS.items():
+        print(f"{name:<10}  {t.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tfc", description="tfc, the TinyFormer compiler")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (for bug reports)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("inspect", help="import a model and print its IR")
+    p.add_argument("model", help="an .onnx model or a .tfcir file")
+    p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
+                   help="static shape of an input with unknown dims (repeatable)")
+    p.add_argument("--pipeline", help="run these passes first, e.g. canonicalize")
+    p.add_argument("--with-data", action="store_true", help="include the constants' bytes (replayable)")
+    p.set_defaults(run=cmd_inspect)
+
+    p = sub.add_parser("compile", help="compile a model and print its report")
+    p.add_argument("model", help="an .onnx model or a .tfcir file")
+    p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4 or host")
+    p.add_argument("--dump-ir", metavar="DIR", help="write the IR before and after each pass to DIR")
+    p.add_argument("--pipeline", help="passes to run, e.g. 'canonicalize,sparsify{block=4}'")
+    p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
+                   help="static shape of an input with unknown dims (repeatable)")
+    p.add_argument("--print-ir", action="store_true", help="print the final IR")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log each pass and the rewrites that declined to fire, with why")
+    p.set_defaults(run=cmd_compile)
+
+    p = sub.add_parser("passes", help="list the registered passes")
+    p.set_defaults(run=cmd_passes)
+
+    p = sub.add_parser("targets", help="list the targets")
+    p.set_defaults(run=cmd_targets)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except TfcError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"tfc: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("tfc: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

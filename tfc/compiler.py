@@ -1,0 +1,175 @@
+"""`tfc.compile`: load a model, run the pass pipeline, and hand back a CompiledModel.
+
+The pipeline defaults to the passes DESIGN.md lists (canonicalize, sparsify, quantize-int8, fuse,
+plan-memory), those that are registered today, in that order.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfc.errors import ModelLoadError, ParseError, TfcError
+from tfc.ir.graph import Graph, Value
+from tfc.passes import Declined, PassContext, PassManager, PassTiming
+from tfc.target import Target
+
+
+# ------------------------------------------------------------------------------------ report
+@dataclass(frozen=True)
+class CompileReport:
+    """What the compiled model costs, as far as the passes that ran can tell."""
+
+    target: Target
+    op_counts: dict[str, int]
+    parameter_count: int
+    parameter_bytes: int
+    largest_activation: tuple[str, str, int] | None     # (value name, type, bytes)
+    timings: tuple[PassTiming, ...] = ()
+
+    @classmethod
+    def of(cls, graph: Graph, target: Target, timings=()) -> "CompileReport":
+        params = list(graph.constants.values())
+        activations: list[Value] = list(graph.inputs) + [v for n in graph.nodes for v in n.outputs]
+        largest = max(activations, key=lambda v: v.type.nbytes, default=None)
+        return cls(target=target,
+                   op_counts=dict(sorted(Counter(n.op for n in graph.nodes).items())),
+                   parameter_count=sum(v.type.size for v in params),
+                   parameter_bytes=sum(v.type.nbytes for v in params),
+                   largest_activation=(largest.name, str(largest.type), largest.type.nbytes)
+                   if largest is not None else None,
+                   timings=tuple(timings))
+
+    def __str__(self) -> str:
+        t = self.target
+        lines = [f"target     {t.name}: flash {_bytes(t.flash_bytes)}, SRAM {_bytes(t.sram_bytes)}",
+                 f"parameters {self.parameter_count:,} values, {_bytes(self.parameter_bytes)}"
+                 f" ({100 * self.parameter_bytes / t.flash_bytes:.1f}% of flash)"]
+        if self.largest_activation:
+            name, type_, nbytes = self.largest_activation
+            lines.append(f"largest activation %{name} : {type_}, {_bytes(nbytes)}"
+                         f" ({100 * nbytes / t.sram_bytes:.1f}% of SRAM)")
+        lines.append("")
+        lines.append(f"{'op':<16}{'count':>6}")
+        for op, n in self.op_counts.items():
+            lines.append(f"{op:<16}{n:>6}")
+        lines.append(f"{'total':<16}{sum(self.op_counts.values()):>6}")
+        if self.timings:
+            lines.append("")
+            lines.append(f"{'pass':<40}{'ms':>9}  changed")
+            for r in self.timings:
+                lines.append(f"{r.spec:<40}{r.seconds * 1e3:>9.1f}  {'yes' if r.changed else 'no'}")
+        return "\n".join(lines)
+
+
+def _bytes(n: int) -> str:
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.2f} MiB"
+    if n >= 1 << 10:
+        return f"{n / (1 << 10):.1f} KiB"
+    return f"{n} B"
+
+
+# --------------------------------------------------------------------------------- compiled
+@dataclass
+class CompiledModel:
+    ir: Graph                          # the final IR
+    graph_before: Graph                # the IR as imported, before any pass
+    report: CompileReport
+    pipeline: str                      # the pipeline that ran, as text
+    target: Target
+    declined: list[Declined] = field(default_factory=list)   # rewrites that chose not to fire
+    dumps: list[Path] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"CompiledModel({self.ir.name!r}, target={self.target.name}, pipeline={self.pipeline!r}, "
+                f"{len(self.ir.nodes)} nodes)")
+
+
+# ----------------------------------------------------------------------------------- loading
+def load_model(model, *, input_shapes: dict[str, list[int]] | None = None) -> Graph:
+    """A fresh IR graph from a path (.onnx or .tfcir), ONNX bytes, an onnx.ModelProto or a Graph
+    (which is copied: compiling never changes the caller's graph)."""
+    if isinstance(model, Graph):
+        if input_shapes:
+            raise TfcError("input_shapes applies to ONNX models; this is already an IR graph")
+        return model.copy()
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if not path.is_file():
+            raise ModelLoadError("no such file" if not path.exists() else "not a file", file=str(path),
+                                 hint="give the path of an .onnx model or a .tfcir dump")
+        if path.suffix == ".tfcir":
+            if input_shapes:
+                raise TfcError("input_shapes applies to ONNX models, not to .tfcir files", file=str(path))
+            try:
+                text = path.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as e:
+                raise ModelLoadError(f"cannot read the IR file: {e}", file=str(path)) from None
+            try:
+                return _parse(text)
+            except ParseError as e:
+                raise ParseError(e.message, file=str(path), hint=e.hint) from None
+    return _import_onnx(model, input_shapes)
+
+
+def _parse(text: str) -> Graph:
+    from tfc.ir.text import parse_graph
+    return parse_graph(text)
+
+
+def _import_onnx(model, input_shapes) -> Graph:
+    try:
+        from tfc.frontend.onnx import import_onnx
+    except ImportError as e:  # the importer is a separate module: say so instead of a traceback
+        raise TfcError(f"the ONNX importer is not available ({e})") from None
+    return import_onnx(model, input_shapes=input_shapes)
+
+
+# ----------------------------------------------------------------------------------- compile
+def compile(model, target: str | Target = "cortex-m7", *, calibration=None, sparsity=None,
+            dump_ir=None, pipeline=None, input_shapes=None, verbose: bool = False) -> CompiledModel:
+    """Compile `model` (a path, an onnx.ModelProto, ONNX bytes or a tfc Graph) for `target`.
+
+    calibration: samples for post-training quantization (float models); sparsity: settings for the
+    sparsify pass; dump_ir: a directory for `00-import.tfcir`, `01-canonicalize.tfcir`, ...;
+    pipeline: pipeline text or a list of passes (default: the registered passes in DESIGN order);
+    input_shapes: {input name: shape} for ONNX inputs with unknown dims; verbose: log each pass
+    and each rewrite that declined to fire.
+    """
+    target = Target.from_string(target)
+    manager = PassManager(pipeline, dump_ir=dump_ir)   # a bad pipeline fails before any work
+    graph = load_model(model, input_shapes=input_shapes)
+    before = graph.copy()
+    options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity}
+    ctx = PassContext(target=target, options=options, logger=logging.getLogger("tfc.passes"))
+    with _verbose_logging(verbose):
+        run = manager.run(graph, ctx)
+        for entry in ctx.declined:
+            ctx.logger.info("%s", entry)
+    return CompiledModel(ir=graph, graph_before=before, report=CompileReport.of(graph, target, run.timings),
+                         pipeline=run.pipeline, target=target, declined=list(ctx.declined),
+                         dumps=run.dumps)
+
+
+@contextmanager
+def _verbose_logging(verbose: bool):
+    if not verbose:
+        yield
+        return
+    logger = logging.getLogger("tfc")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tfc: %(message)s"))
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)

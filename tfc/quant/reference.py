@@ -135,24 +135,25 @@ def batch_matmul(lhs: np.ndarray, rhs_t: np.ndarray, p: BatchMatmulParams) -> np
 
 
 def _pool_windows(x: np.ndarray, p: PoolParams, output_hw):
-    """Yield (oy, ox, window) with the window clipped to the input (padding is never counted)."""
-    _, h, w, _ = x.shape
+    """The output array and, per output pixel, (oy, ox, window) with the window clipped to the
+    input (padding is never counted)."""
+    n, h, w, c = x.shape
     oh, ow = _out_hw((h, w), p.filter, p.stride, p.padding, (1, 1), output_hw)
+    out = np.zeros((n, oh, ow, c), dtype=np.int8)
+    wins = []
     for oy in range(oh):
         y0 = oy * p.stride[0] - p.padding[0]
         for ox in range(ow):
             x0 = ox * p.stride[1] - p.padding[1]
-            win = x[:, max(y0, 0):min(y0 + p.filter[0], h), max(x0, 0):min(x0 + p.filter[1], w), :]
-            yield oy, ox, (oh, ow), win
+            wins.append((oy, ox, x[:, max(y0, 0):min(y0 + p.filter[0], h),
+                                   max(x0, 0):min(x0 + p.filter[1], w), :]))
+    return out, wins
 
 
 def avg_pool(x: np.ndarray, p: PoolParams, *, output_hw: tuple[int, int] | None = None) -> np.ndarray:
     """arm_avgpool_s8: sum / count of the in-bounds taps, rounded half away from zero."""
-    x = _check_int8("input", x)
-    out = None
-    for oy, ox, shape, win in _pool_windows(x, p, output_hw):
-        if out is None:
-            out = np.zeros((x.shape[0], *shape, x.shape[3]), dtype=np.int8)
+    out, wins = _pool_windows(_check_int8("input", x), p, output_hw)
+    for oy, ox, win in wins:
         count = win.shape[1] * win.shape[2]
         if count == 0:
             raise QuantizationError(f"average pool window at ({oy}, {ox}) covers no input pixel")
@@ -165,11 +166,8 @@ def avg_pool(x: np.ndarray, p: PoolParams, *, output_hw: tuple[int, int] | None 
 
 def max_pool(x: np.ndarray, p: PoolParams, *, output_hw: tuple[int, int] | None = None) -> np.ndarray:
     """arm_max_pool_s8: maximum of the in-bounds taps (-128 for none), then clamped."""
-    x = _check_int8("input", x)
-    out = None
-    for oy, ox, shape, win in _pool_windows(x, p, output_hw):
-        if out is None:
-            out = np.zeros((x.shape[0], *shape, x.shape[3]), dtype=np.int8)
+    out, wins = _pool_windows(_check_int8("input", x), p, output_hw)
+    for oy, ox, win in wins:
         m = win.max(axis=(1, 2)) if win.size else np.full((x.shape[0], x.shape[3]), -128)
         out[:, oy, ox, :] = np.clip(m.astype(np.int64), p.activation.min, p.activation.max)
     return out

@@ -1,0 +1,290 @@
+"""Every C kernel of tfc's CMSIS-NN runtime equals the numpy reference bit for bit.
+
+Runs against both builds (plain C and TFC_EMULATE_DSP, which executes the SIMD loops) over
+random shapes, strides, paddings, dilations, groups, channel multipliers, zero points,
+multipliers, shifts and activation ranges.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tfc.quant import reference as ref
+from tfc.quant.kernel_params import (
+    ActivationRange, BatchMatmulParams, ConvParams, DepthwiseConvParams, FullyConnectedParams,
+    PoolParams, add_params, conv_output_size, mul_params, softmax_params,
+)
+
+CI = settings.get_profile("ci")
+
+
+def assert_same(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    """Exact equality; on failure say where and by how much the C output differs."""
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    diff = got.astype(np.int32) - want.astype(np.int32)
+    if np.any(diff):
+        idx = np.argwhere(diff)
+        first = tuple(int(i) for i in idx[0])
+        raise AssertionError(
+            f"{what}: {len(idx)} of {diff.size} outputs differ; first at {first}: "
+            f"C={int(got[first])} reference={int(want[first])}; max |diff|={int(np.abs(diff).max())}")
+
+
+@st.composite
+def quant(draw, channels: int):
+    """Per-channel multipliers in [2^30, 2^31) and shifts around a drawn base, as numpy arrays."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    base = draw(st.integers(-20, 2))
+    mult = rng.integers(1 << 30, (1 << 31) - 1, size=channels, endpoint=True)
+    shift = np.clip(base + rng.integers(-2, 3, size=channels), -31, 30)
+    return tuple(int(m) for m in mult), tuple(int(s) for s in shift)
+
+
+@st.composite
+def activation(draw):
+    lo = draw(st.integers(-128, 127))
+    hi = draw(st.integers(lo, 127))
+    return draw(st.sampled_from([ActivationRange(), ActivationRange(lo, hi)]))
+
+
+offsets_in = st.integers(-127, 128)  # minus an int8 zero point
+offsets_out = st.integers(-128, 127)
+
+
+def _rng(draw):
+    return np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+
+def _int8(rng, shape):
+    return rng.integers(-128, 127, size=shape, endpoint=True).astype(np.int8)
+
+
+def _bias(draw, rng, n):
+    if draw(st.booleans()):
+        return None
+    return rng.integers(-(1 << 16), 1 << 16, size=n).astype(np.int32)
+
+
+@st.composite
+def conv_case(draw):
+    rng = _rng(draw)
+    groups = draw(st.sampled_from([1, 1, 1, 2, 3]))
+    ck, cpg = draw(st.integers(1, 9)), draw(st.integers(1, 5))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    upscale = draw(st.sampled_from([(1, 1), (1, 1), (1, 1), (2, 2), (1, 2)]))
+    x = _int8(rng, (draw(st.integers(1, 2)), draw(st.integers(1, 7)), draw(st.integers(1, 7)), groups * ck))
+    w = _int8(rng, (groups * cpg, kh, kw, ck))
+    mult, shift = draw(quant(groups * cpg))
+    p = ConvParams(
+        input_offset=draw(offsets_in), output_offset=draw(offsets_out), multipliers=mult, shifts=shift,
+        stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        padding=(draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))),
+        dilation=(draw(st.integers(1, 3)), draw(st.integers(1, 3))), activation=draw(activation()))
+    # Any output size is legal: taps past the input read padding.
+    output_hw = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    return x, w, _bias(draw, rng, groups * cpg), p, output_hw, upscale
+
+
+@given(conv_case())
+@settings(CI)
+def test_convolve_s8(runtime, case):
+    x, w, bias, p, output_hw, upscale = case
+    want = ref.conv2d(x, w, bias, p, output_hw=output_hw, upscale=upscale)
+    got = runtime.conv2d(x, w, bias, p, output_hw=output_hw, upscale=upscale)
+    assert_same(got, want, f"arm_convolve_s8 ({'dsp' if runtime.dsp else 'portable'})")
+
+
+@st.composite
+def conv_1x1_case(draw):
+    rng = _rng(draw)
+    cin, cout = draw(st.integers(1, 24)), draw(st.integers(1, 9))
+    x = _int8(rng, (draw(st.integers(1, 2)), draw(st.integers(1, 5)), draw(st.integers(1, 5)), cin))
+    w = _int8(rng, (cout, 1, 1, cin))
+    mult, shift = draw(quant(cout))
+    p = ConvParams(input_offset=draw(offsets_in), output_offset=draw(offsets_out), multipliers=mult,
+                   shifts=shift, activation=draw(activation()))
+    return x, w, _bias(draw, rng, cout), p
+
+
+@given(conv_1x1_case())
+@settings(CI)
+def test_convolve_1x1_s8_fast(runtime, case):
+    x, w, bias, p = case
+    assert_same(runtime.conv2d(x, w, bias, p, fast_1x1=True), ref.conv2d(x, w, bias, p),
+                "arm_convolve_1x1_s8_fast")
+
+
+@st.composite
+def depthwise_case(draw):
+    rng = _rng(draw)
+    cin, ch_mult = draw(st.integers(1, 11)), draw(st.sampled_from([1, 1, 2, 3]))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x = _int8(rng, (draw(st.integers(1, 2)), draw(st.integers(1, 8)), draw(st.integers(1, 8)), cin))
+    w = _int8(rng, (1, kh, kw, cin * ch_mult))
+    mult, shift = draw(quant(cin * ch_mult))
+    p = DepthwiseConvParams(
+        input_offset=draw(offsets_in), output_offset=draw(offsets_out), ch_mult=ch_mult, multipliers=mult,
+        shifts=shift, stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        padding=(draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))),
+        dilation=(draw(st.integers(1, 2)), draw(st.integers(1, 2))), activation=draw(activation()))
+    output_hw = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    return x, w, _bias(draw, rng, cin * ch_mult), p, output_hw
+
+
+@given(depthwise_case())
+@settings(CI)
+def test_depthwise_conv_s8(runtime, case):
+    x, w, bias, p, output_hw = case
+    want = ref.depthwise_conv2d(x, w, bias, p, output_hw=output_hw)
+    assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw), want, "arm_depthwise_conv_s8")
+    if p.ch_mult == 1:
+        assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw, opt=True), want,
+                    "arm_depthwise_conv_s8_opt")
+
+
+@st.composite
+def fc_case(draw):
+    rng = _rng(draw)
+    depth, out_c = draw(st.integers(1, 40)), draw(st.integers(1, 9))
+    per_channel = draw(st.booleans())
+    mult, shift = draw(quant(out_c if per_channel else 1))
+    p = FullyConnectedParams(
+        input_offset=draw(offsets_in), filter_offset=draw(st.sampled_from([0, 0, 5, -127, 128])),
+        output_offset=draw(offsets_out), multipliers=mult, shifts=shift, activation=draw(activation()))
+    x = _int8(rng, (draw(st.integers(1, 5)), depth))
+    return x, _int8(rng, (out_c, depth)), _bias(draw, rng, out_c), p
+
+
+@given(fc_case())
+@settings(CI)
+def test_fully_connected_s8(runtime, case):
+    x, w, bias, p = case
+    assert_same(runtime.fully_connected(x, w, bias, p), ref.fully_connected(x, w, bias, p),
+                "arm_fully_connected_s8" + ("_per_channel" if p.per_channel else ""))
+
+
+@st.composite
+def bmm_case(draw):
+    rng = _rng(draw)
+    n, h = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    rows, cols, out_cols = draw(st.integers(1, 6)), draw(st.integers(1, 20)), draw(st.integers(1, 6))
+    ln, lh = draw(st.sampled_from([1, n])), draw(st.sampled_from([1, h]))
+    rn, rh = draw(st.sampled_from([1, n])), draw(st.sampled_from([1, h]))
+    (m,), (s,) = draw(quant(1))
+    p = BatchMatmulParams(input_offset=draw(offsets_in), filter_offset=draw(offsets_in),
+                          output_offset=draw(offsets_out), multiplier=m, shift=s, activation=draw(activation()))
+    return _int8(rng, (ln, lh, rows, cols)), _int8(rng, (rn, rh, out_cols, cols)), p
+
+
+@given(bmm_case())
+@settings(CI)
+def test_batch_matmul_s8(runtime, case):
+    lhs, rhs, p = case
+    want = ref.batch_matmul(lhs, rhs, p)
+    got = runtime.batch_matmul(lhs, rhs, p)
+    assert_same(got, np.broadcast_to(want, got.shape), "arm_batch_matmul_s8")
+
+
+@st.composite
+def pool_case(draw):
+    rng = _rng(draw)
+    fh, fw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x = _int8(rng, (draw(st.integers(1, 2)), draw(st.integers(1, 7)), draw(st.integers(1, 7)),
+                    draw(st.integers(1, 10))))
+    p = PoolParams(filter=(fh, fw), stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+                   padding=(draw(st.integers(0, fh - 1)), draw(st.integers(0, fw - 1))),
+                   activation=draw(activation()))
+    # Windows larger than the input still cover pixels: at least one output per axis.
+    out_hw = tuple(max(1, conv_output_size(x.shape[1 + i], p.filter[i], p.stride[i], p.padding[i], p.padding[i]))
+                   for i in range(2))
+    return x, p, out_hw
+
+
+@given(pool_case())
+@settings(CI)
+def test_avgpool_s8(runtime, case):
+    x, p, out_hw = case
+    want = ref.avg_pool(x, p, output_hw=out_hw)
+    assert_same(runtime.avg_pool(x, p, output_hw=out_hw), want, "arm_avgpool_s8")
+
+
+@given(pool_case())
+@settings(CI)
+def test_max_pool_s8(runtime, case):
+    x, p, out_hw = case
+    assert_same(runtime.max_pool(x, p, output_hw=out_hw), ref.max_pool(x, p, output_hw=out_hw), "arm_max_pool_s8")
+
+
+@st.composite
+def softmax_case(draw):
+    rng = _rng(draw)
+    scale = draw(st.floats(1e-3, 2.0))
+    beta = draw(st.sampled_from([1.0, 1.0, 0.5, 2.0]))
+    x = _int8(rng, (draw(st.integers(1, 4)), draw(st.integers(1, 70))))
+    if draw(st.booleans()):  # many equal maxima and deep negatives exercise diff_min
+        x[..., ::3] = 127
+    return x, softmax_params(scale, beta)
+
+
+@given(softmax_case())
+@settings(CI)
+def test_softmax_s8(runtime, case):
+    x, p = case
+    assert_same(runtime.softmax(x, p), ref.softmax(x, p), "arm_softmax_s8")
+
+
+scales = st.floats(1e-4, 1.0)
+zero_points = st.integers(-128, 127)
+
+
+@given(st.data())
+@settings(CI)
+def test_elementwise_add_s8(runtime, data):
+    rng = _rng(data.draw)
+    p = add_params(data.draw(scales), data.draw(zero_points), data.draw(scales), data.draw(zero_points),
+                   data.draw(scales), data.draw(zero_points),
+                   activation=data.draw(st.sampled_from([None, "relu", "relu6"])))
+    n = data.draw(st.integers(1, 300))
+    a, b = _int8(rng, n), _int8(rng, n)
+    assert_same(runtime.add(a, b, p), ref.add(a, b, p), "arm_elementwise_add_s8")
+
+
+@given(st.data())
+@settings(CI)
+def test_elementwise_mul_s8(runtime, data):
+    rng = _rng(data.draw)
+    p = mul_params(data.draw(scales), data.draw(zero_points), data.draw(scales), data.draw(zero_points),
+                   data.draw(scales), data.draw(zero_points),
+                   activation=data.draw(st.sampled_from([None, "relu", "relu6"])))
+    n = data.draw(st.integers(1, 300))
+    a, b = _int8(rng, n), _int8(rng, n)
+    assert_same(runtime.mul(a, b, p), ref.mul(a, b, p), "arm_elementwise_mul_s8")
+
+
+def test_relu_and_relu6(runtime):
+    x = np.arange(-128, 128, dtype=np.int8)
+    assert_same(runtime.relu(x), ref.relu(x), "arm_relu_q7")
+    assert_same(runtime.relu6(x), ref.relu6(x), "arm_relu6_s8")
+
+
+def test_requantize_extremes_through_fc(runtime):
+    """Shifts from -31 to +30 and accumulators near the int32 limits (wrapping left shifts)."""
+    rng = np.random.default_rng(7)
+    x = _int8(rng, (64, 1))
+    w = np.ones((1, 1), dtype=np.int8)
+    for shift in (-31, -30, -1, 0, 1, 7, 30):
+        for mult in (1 << 30, (1 << 31) - 1, 1, 0):
+            bias = np.array([rng.integers(-(1 << 31), (1 << 31) - 200)], dtype=np.int32)
+            p = FullyConnectedParams(input_offset=0, filter_offset=0, output_offset=0,
+                                     multipliers=(mult,), shifts=(shift,))
+            assert_same(runtime.fully_connected(x, w, bias, p), ref.fully_connected(x, w, bias, p),
+                        f"requantize mult={mult} shift={shift}")
+
+
+def test_avgpool_empty_window_is_an_error(runtime):
+    x = np.zeros((1, 2, 2, 1), dtype=np.int8)
+    p = PoolParams(filter=(1, 1), stride=(1, 1), padding=(1, 1))
+    with pytest.raises(RuntimeError):
+        runtime.avg_pool(x, p, output_hw=(3, 3))

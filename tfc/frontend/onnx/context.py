@@ -123,7 +123,7 @@ class ImportContext:
         self._values[name] = value
 
     def set_const(self, name: str, array: np.ndarray) -> None:
-        self._arrays[name] = np.ascontiguousarray(array)
+        self._arrays[name] = np.require(array, requirements="C")
 
     def set_pending_dequantize(self, name: str, pending: PendingDequantize) -> None:
         self._pending[name] = pending

@@ -116,4 +116,4 @@ def tensor_to_array(tensor: onnx.TensorProto, *, file: str | None, what: str) ->
     except (ValueError, TypeError, IndexError, KeyError) as e:
         raise ModelLoadError(f"{what} is malformed: {e}", file=file,
                              hint="the file is corrupt; re-export it") from None
-    return np.ascontiguousarray(array)
+    return np.require(array, requirements="C")

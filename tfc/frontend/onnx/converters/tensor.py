@@ -8,6 +8,7 @@ from tfc.frontend.onnx.context import ImportContext
 from tfc.frontend.onnx.loader import tensor_to_array, to_dtype
 from tfc.frontend.onnx.registry import OnnxNode, converter
 from tfc.ir.graph import Value
+from tfc.ir.types import DType
 
 _INT_MAX = (1 << 63) - 1
 
@@ -180,6 +181,13 @@ def convert_cast(ctx: ImportContext, node: OnnxNode) -> None:
     ctx.emit("cast", ctx.values(node.inputs[:1]), {"to": dtype.value}, outputs=node.outputs[:1])
 
 
+@converter("CastLike")
+def convert_cast_like(ctx: ImportContext, node: OnnxNode) -> None:
+    target = ctx.const(node.input(1))
+    dtype = DType.from_numpy(target.dtype) if target is not None else ctx.value(node.input(1)).dtype
+    ctx.emit("cast", ctx.values(node.inputs[:1]), {"to": dtype.value}, outputs=node.outputs[:1])
+
+
 @converter("Identity")
 def convert_identity(ctx: ImportContext, node: OnnxNode) -> None:
     _alias(ctx, node.input(0), node.output(0))
@@ -188,7 +196,7 @@ def convert_identity(ctx: ImportContext, node: OnnxNode) -> None:
 @converter("Dropout")
 def convert_dropout(ctx: ImportContext, node: OnnxNode) -> None:
     """Inference Dropout is the identity; its mask is all true."""
-    if node.input(2) and ctx.const(node.input(2)) is not None and bool(ctx.const(node.input(2))):
+    if node.input(2) and bool(ctx.require_const(node.input(2), "Dropout training_mode").reshape(-1)[0]):
         raise ctx.unsupported("Dropout with training_mode=true", hint="export the model in eval mode")
     _alias(ctx, node.input(0), node.output(0))
     if node.output(1):

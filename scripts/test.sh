@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: install tfc with its test extras and run the fast
+# tests with the Hypothesis `ci` profile. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+
+"$PYTHON" -m pip install --quiet -e ".[test]"
+export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
+exec "$PYTHON" -m pytest -m "not slow" -q "$@"

@@ -13,6 +13,8 @@ import numpy as np
 from tfc.errors import ShapeError, TfcError
 from tfc.ir.graph import Graph, Value
 from tfc.ir.ops.quant import dequantize_array, quantize_array
+from tfc.quant import int8_ops  # noqa: F401  (attaches the ops' integer semantics)
+
 
 
 def _as_real(array: np.ndarray, value: Value) -> np.ndarray:

@@ -1,0 +1,75 @@
+"""Rewrites that put a quantized float graph into the forms the int8 kernels implement.
+
+- matmul(x, constant [in,out]) becomes linear(x, weight [out,in]) (a fully connected layer);
+- a constant added right after a conv2d/linear is folded into its bias (TFLite's
+  FULLY_CONNECTED/CONV_2D carry the bias; tf2onnx and PyTorch exports split it out).
+Each returns how many times it fired.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tfc.ir.graph import Graph, Node
+from tfc.ir.types import QuantParams
+
+
+def _sole_user(graph: Graph, node: Node) -> Node | None:
+    out = node.output
+    if len(out.uses) != 1 or out in graph.outputs:
+        return None
+    return out.uses[0][0]
+
+
+def matmul_to_linear(graph: Graph) -> int:
+    fired = 0
+    for node in list(graph.nodes_of("matmul")):
+        x, w = node.inputs
+        if not w.is_constant or w.type.rank != 2 or w.dtype.is_float and w.quant is not None:
+            continue
+        q = w.quant
+        if q is not None and q.axis is not None:
+            q = QuantParams(q.scale, q.zero_point, 1 - q.axis, q.storage)
+        weight = graph.add_constant(w.name + "_t", np.ascontiguousarray(w.data.T), quant=q)
+        linear = graph.add_node("linear", [x, weight], name=node.name, before=node,
+                                output_types=[node.output.type])
+        linear.output.quant = node.output.quant
+        graph.replace_all_uses(node.output, linear.output)
+        graph.remove_node(node)
+        graph.rename_value(linear.output, node.name)
+        fired += 1
+    return fired
+
+
+def fold_bias_add(graph: Graph) -> int:
+    """conv2d/linear followed by add(constant vector over channels) -> the add becomes the bias."""
+    fired = 0
+    for node in list(graph.nodes_of("conv2d", "linear")):
+        add = _sole_user(graph, node)
+        if add is None or add.op != "add" or node.output.quant is not None:
+            continue
+        other = add.inputs[1] if add.inputs[0] is node.output else add.inputs[0]
+        channels = node.output.shape[-1]
+        if not other.is_constant:
+            continue
+        if int(np.prod(other.shape)) != channels or other.shape[-1:] != (channels,):
+            continue
+        if len(node.inputs) == 3:
+            old = node.inputs[2]
+            if old.quant != other.quant or old.dtype != other.dtype:
+                continue
+            total = old.data.astype(np.float64 if old.dtype.is_float else np.int64) + other.data.reshape(-1)
+            bias = graph.add_constant(old.name + "_plus", total.astype(old.dtype.numpy), quant=old.quant)
+            node.set_input(2, bias)
+        else:
+            q = other.quant
+            if q is not None and q.axis is not None:
+                q = QuantParams(q.scale, q.zero_point, 0, q.storage)
+            bias = graph.add_constant(other.name + "_bias", other.data.reshape(channels), quant=q)
+            node.inputs.append(bias)
+            bias.uses.append((node, 2))
+        node.attrs["act_min"], node.attrs["act_max"] = add.attrs["act_min"], add.attrs["act_max"]
+        node.output.quant = add.output.quant
+        graph.replace_all_uses(add.output, node.output)
+        graph.remove_node(add)
+        fired += 1
+    return fired

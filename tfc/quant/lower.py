@@ -1,0 +1,139 @@
+"""Lower a quantized float graph (every activation annotated with QuantParams) to the int8 IR.
+
+Input: the form canonicalize gives a QDQ model, or ptq.annotate gives a float model: float
+values carrying QuantParams, int8 weights and int32 biases carrying theirs. Output: every
+activation is an int8 tensor, every op one the int8 kernels run (tfc.quant.node_params), and
+`dequantize`/`quantize` remain only where params really change (then `quantize` requantizes).
+"""
+from __future__ import annotations
+
+from tfc.errors import QuantizationError, UnsupportedError
+from tfc.ir.graph import Graph, Node, Value
+from tfc.ir.types import DType, QuantParams
+from tfc.passes.rewrite import bypass
+from tfc.quant import node_params
+
+# Ops whose int8 kernels need the output on the input's grid (TFLite requires the same).
+SAME_PARAMS_OPS = ("maxpool2d", "avgpool2d", "reshape", "transpose")
+# Single-input ops a quantization annotation can move backwards through: a producer feeding only
+# one of these can compute straight onto the consumer's output grid (clamping is exact there).
+_TRANSPARENT_BACKWARD = ("relu", "clip", "reshape", "transpose", "maxpool2d", "quantize")
+
+
+def _sole_reader(graph: Graph, value: Value) -> Node | None:
+    if len(value.uses) != 1 or value in graph.outputs:
+        return None
+    return value.uses[0][0]
+
+
+def as_int8_storage(q: QuantParams) -> QuantParams:
+    """uint8 activations become int8 with zero point - 128: the same reals, CMSIS-NN's type."""
+    if q.storage == DType.I8:
+        return q
+    if q.storage == DType.U8:
+        return QuantParams(q.scale, tuple(z - 128 for z in q.zero_point), q.axis, DType.I8)
+    raise QuantizationError(f"activations stored as {q.storage.value} are not supported (int8 only)")
+
+
+def propagate_params(graph: Graph) -> int:
+    """Give unannotated float activations the params their neighbours imply."""
+    changed, total = True, 0
+    while changed:
+        changed = False
+        for node in graph.nodes:
+            for out in node.outputs:
+                if out.quant is not None or not out.dtype.is_float:
+                    continue
+                reader = _sole_reader(graph, out)
+                if reader is not None and reader.op in _TRANSPARENT_BACKWARD and reader.output.quant is not None:
+                    out.quant = reader.output.quant
+                elif node.spec.moves_data or node.op in ("maxpool2d", "dequantize"):
+                    src = node.inputs[0]
+                    if src.quant is not None and src.quant.axis is None:
+                        out.quant = src.quant
+                if out.quant is not None:
+                    changed = True
+                    total += 1
+    return total
+
+
+def check_annotated(graph: Graph) -> None:
+    missing = [v for v in graph.values() if not v.is_constant and v.dtype.is_float and v.quant is None]
+    if missing:
+        lines = [f"{v.ref} (from {v.producer.op} '{v.producer.name}')" if v.producer else f"{v.ref} (graph input)"
+                 for v in missing[:12]]
+        more = f" and {len(missing) - 12} more" if len(missing) > 12 else ""
+        raise QuantizationError(
+            f"{len(missing)} activation(s) have no int8 quantization parameters: " + ", ".join(lines) + more,
+            hint="pass calibration samples for a float model, or quantize the model with Q/DQ nodes on every activation")
+
+
+def convert_types(graph: Graph) -> None:
+    """Float activations carrying params become int8 tensors."""
+    for value in graph.values():
+        if value.is_constant or not value.dtype.is_float or value.quant is None:
+            continue
+        value.quant = as_int8_storage(value.quant)
+        value.type = value.type.with_dtype(value.quant.storage)
+
+
+def drop_identity_conversions(graph: Graph) -> int:
+    """dequantize/quantize between equal params are no-ops on int8 data: remove them."""
+    fired = 0
+    for node in list(graph.nodes_of("dequantize", "quantize")):
+        src, out = node.inputs[0], node.output
+        if src.quant is not None and out.quant is not None and src.type == out.type \
+                and as_int8_storage(src.quant) == as_int8_storage(out.quant):
+            bypass(graph, node)  # keeps a graph output's name
+            fired += 1
+    return fired
+
+
+def requantize_for_same_params(graph: Graph) -> int:
+    """Pooling/reshape/transpose whose output grid differs from the input's compute on the
+    input's grid, then a requantize moves the result onto the wanted grid."""
+    fired = 0
+    for node in list(graph.nodes_of(*SAME_PARAMS_OPS)):
+        src, out = node.inputs[0], node.output
+        if src.quant is None or out.quant is None or src.quant == out.quant:
+            continue
+        wanted = out.quant
+        out.quant = src.quant
+        req = graph.add_node("quantize", [out], {"dtype": "i8"}, name=node.name + "_requant", after=node,
+                             output_types=[out.type])
+        req.output.quant = wanted
+        for reader, idx in list(out.uses):
+            if reader is not req:
+                reader.set_input(idx, req.output)
+        graph.outputs = [req.output if v is out else v for v in graph.outputs]
+        fired += 1
+    return fired
+
+
+def check_kernels(graph: Graph) -> None:
+    """Every node must map to an int8 kernel; list all that do not, at once."""
+    problems = []
+    for node in graph.nodes:
+        try:
+            node_params.kernel_for(node)
+            node_params.params_for(node)
+        except (UnsupportedError, QuantizationError) as e:
+            problems.append(f"{node.op} '{node.name}': {e.message}")
+    if problems:
+        raise UnsupportedError("the int8 graph has nodes tfc cannot run yet:\n    " + "\n    ".join(problems),
+                               hint="see docs/ir.md for the ops with int8 kernels")
+
+
+def lower_to_int8(graph: Graph) -> dict[str, int]:
+    """The whole lowering; returns counters of what it did."""
+    from tfc.quant import legalize
+    stats = {"matmul-to-linear": legalize.matmul_to_linear(graph),
+             "fold-bias-add": legalize.fold_bias_add(graph),
+             "propagate-params": propagate_params(graph)}
+    check_annotated(graph)
+    convert_types(graph)
+    stats["drop-identity-conversions"] = drop_identity_conversions(graph)
+    stats["requantize-for-same-params"] = requantize_for_same_params(graph)
+    graph.remove_unused_constants()
+    check_kernels(graph)
+    return stats

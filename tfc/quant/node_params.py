@@ -1,0 +1,194 @@
+"""From a node of the int8 IR to the kernel that runs it and that kernel's integer parameters.
+
+The one place that decides "which CMSIS-NN call, with which multipliers/shifts/offsets": the
+int8 interpreter and the C backend both ask here, so the two cannot drift apart.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfc.errors import QuantizationError, UnsupportedError
+from tfc.ir.graph import Node, Value
+from tfc.ir.types import QuantParams
+from tfc.quant import kernel_params as kp
+from tfc.quant.fixed_point import quantize_multiplier
+
+
+@dataclass(frozen=True)
+class RequantizeParams:
+    """out = clamp(requantize(x - in_zp, mult, shift) + out_zp): int8 -> int8 with new params
+    (TFLite's QUANTIZE int8->int8), also a standalone ReLU/clip; identity params skip the multiply."""
+
+    input_offset: int
+    multiplier: int
+    shift: int
+    output_offset: int
+    activation: kp.ActivationRange
+    identity: bool
+
+
+def _per_tensor(value: Value, what: str, node: Node) -> QuantParams:
+    q = value.quant
+    if q is None or value.dtype.is_float:
+        raise QuantizationError(f"{what} {value.ref} is not an int8 tensor with quantization params",
+                                node=node.name, op=node.op,
+                                hint="run the quantize-int8 pass first (with calibration data for float models)")
+    if q.axis is not None:
+        raise QuantizationError(f"{what} {value.ref} must be quantized per tensor", node=node.name, op=node.op)
+    return q
+
+
+def _round_half_away_f32(x: np.float32) -> int:
+    t = np.trunc(x)
+    return int(t + (np.sign(x) if abs(x - t) >= 0.5 else 0))
+
+
+def clamp_range(act_min: float, act_max: float, out: QuantParams) -> kp.ActivationRange:
+    """A real-valued clamp [act_min, act_max] on the int8 grid of `out`, computed as TFLite's
+    CalculateActivationRangeQuantized does (float32 division, round half away from zero)."""
+    scale, zp = np.float32(out.scale[0]), out.zero_point[0]
+    lo, hi = kp.INT8_MIN, kp.INT8_MAX
+    if not math.isinf(act_min):
+        lo = max(lo, zp + _round_half_away_f32(np.float32(act_min) / scale))
+    if not math.isinf(act_max):
+        hi = min(hi, zp + _round_half_away_f32(np.float32(act_max) / scale))
+    if lo > hi:
+        raise QuantizationError(f"activation range [{act_min}, {act_max}] is empty on the output grid")
+    return kp.ActivationRange(lo, hi)
+
+
+def is_depthwise(node: Node) -> bool:
+    x, w = node.inputs[0], node.inputs[1]
+    group = node.attrs["group"]
+    return group > 1 and group == x.shape[3] and w.shape[3] == 1
+
+
+def is_pointwise_fast(node: Node) -> bool:
+    """arm_convolve_1x1_s8_fast: 1x1, no padding, stride 1, no dilation, no groups."""
+    a, w = node.attrs, node.inputs[1]
+    return (w.shape[1:3] == (1, 1) and a["pad"] == [0, 0, 0, 0] and a["stride"] == [1, 1]
+            and a["dilation"] == [1, 1] and a["group"] == 1)
+
+
+def conv_kernel(node: Node) -> str:
+    if is_depthwise(node):
+        return "depthwise_conv"
+    if node.attrs["group"] != 1:
+        return "conv"  # arm_convolve_s8 handles groups (C_IN = groups * CK)
+    return "conv_1x1" if is_pointwise_fast(node) else "conv"
+
+
+def conv_params(node: Node):
+    x, w = node.inputs[0], node.inputs[1]
+    xq, yq = _per_tensor(x, "input", node), _per_tensor(node.output, "output", node)
+    wq = w.quant
+    if wq is None or any(z != 0 for z in wq.zero_point):
+        raise QuantizationError("conv weights must be int8, symmetric (zero point 0)", node=node.name, op=node.op)
+    a = node.attrs
+    act = clamp_range(a["act_min"], a["act_max"], yq)
+    common = dict(out_channels=w.shape[0], stride=tuple(a["stride"]), padding=(a["pad"][0], a["pad"][1]),
+                  dilation=tuple(a["dilation"]))
+    if is_depthwise(node):
+        p = kp.depthwise_conv_params(xq.scale[0], xq.zero_point[0], wq.scale, yq.scale[0], yq.zero_point[0],
+                                     ch_mult=w.shape[0] // x.shape[3], **common)
+    else:
+        p = kp.conv_params(xq.scale[0], xq.zero_point[0], wq.scale, yq.scale[0], yq.zero_point[0], **common)
+    return _with_activation(p, act)
+
+
+def _with_activation(p, act: kp.ActivationRange):
+    from dataclasses import replace
+    return replace(p, activation=act)
+
+
+def linear_params(node: Node) -> kp.FullyConnectedParams:
+    x, w = node.inputs[0], node.inputs[1]
+    xq, yq = _per_tensor(x, "input", node), _per_tensor(node.output, "output", node)
+    wq = w.quant
+    if wq is None or any(z != 0 for z in wq.zero_point):
+        raise QuantizationError("linear weights must be int8, symmetric (zero point 0)", node=node.name, op=node.op)
+    p = kp.fully_connected_params(xq.scale[0], xq.zero_point[0], wq.scale, yq.scale[0], yq.zero_point[0])
+    return _with_activation(p, clamp_range(node.attrs["act_min"], node.attrs["act_max"], yq))
+
+
+def binary_params(node: Node):
+    a, b = node.inputs
+    aq, bq, yq = (_per_tensor(v, n, node) for v, n in ((a, "input 1"), (b, "input 2"), (node.output, "output")))
+    if a.shape != b.shape:
+        raise UnsupportedError(f"int8 {node.op} of shapes {list(a.shape)} and {list(b.shape)}: "
+                               "broadcasting is not supported by the int8 kernels", node=node.name, op=node.op)
+    act = clamp_range(node.attrs["act_min"], node.attrs["act_max"], yq)
+    if node.op == "add":
+        p = kp.add_params(aq.scale[0], aq.zero_point[0], bq.scale[0], bq.zero_point[0], yq.scale[0], yq.zero_point[0])
+    elif node.op == "mul":
+        p = kp.mul_params(aq.scale[0], aq.zero_point[0], bq.scale[0], bq.zero_point[0], yq.scale[0], yq.zero_point[0])
+    else:
+        raise UnsupportedError(f"no int8 kernel for {node.op}", node=node.name, op=node.op)
+    return _with_activation(p, act)
+
+
+def pool_params(node: Node) -> kp.PoolParams:
+    xq, yq = _per_tensor(node.inputs[0], "input", node), _per_tensor(node.output, "output", node)
+    if xq != yq:
+        raise QuantizationError("int8 pooling needs the same quantization on input and output",
+                                node=node.name, op=node.op, hint="the quantize-int8 pass shares them")
+    a = node.attrs
+    if node.op == "avgpool2d" and a["count_include_pad"] and any(a["pad"]):
+        raise UnsupportedError("int8 average pooling that counts padded pixels", node=node.name, op=node.op,
+                               hint="CMSIS-NN averages over in-bounds pixels only (count_include_pad=0)")
+    return kp.PoolParams(filter=tuple(a["kernel"]), stride=tuple(a["stride"]), padding=(a["pad"][0], a["pad"][1]),
+                         activation=clamp_range(a["act_min"], a["act_max"], yq))
+
+
+def softmax_params(node: Node) -> kp.SoftmaxParams:
+    x = node.inputs[0]
+    if node.attrs["axis"] % x.type.rank != x.type.rank - 1:
+        raise UnsupportedError("int8 softmax runs over the last axis only", node=node.name, op=node.op)
+    xq, yq = _per_tensor(x, "input", node), _per_tensor(node.output, "output", node)
+    return kp.softmax_params(xq.scale[0], output_scale=yq.scale[0], output_zero_point=yq.zero_point[0])
+
+
+def requantize_params(node: Node) -> RequantizeParams:
+    """For quantize (int8 -> int8), relu and clip: rescale, then clamp."""
+    xq, yq = _per_tensor(node.inputs[0], "input", node), _per_tensor(node.output, "output", node)
+    if node.op == "relu":
+        act = clamp_range(0.0, math.inf, yq)
+    elif node.op == "clip":
+        act = clamp_range(node.attrs["min"], node.attrs["max"], yq)
+    else:
+        act = kp.ActivationRange()
+    same = xq.scale == yq.scale
+    mult, shift = (0, 0) if same else quantize_multiplier(float(np.float32(xq.scale[0])) / float(np.float32(yq.scale[0])))
+    return RequantizeParams(-xq.zero_point[0], mult, shift, yq.zero_point[0], act, same)
+
+
+_KERNELS = {
+    "linear": "fully_connected", "add": "add", "mul": "mul", "avgpool2d": "avgpool", "maxpool2d": "maxpool",
+    "softmax": "softmax", "quantize": "requantize", "relu": "requantize", "clip": "requantize",
+    "reshape": "reshape", "transpose": "transpose",
+}
+
+
+def kernel_for(node: Node) -> str:
+    """The name of the int8 kernel family that runs `node`."""
+    if node.op == "conv2d":
+        return conv_kernel(node)
+    try:
+        return _KERNELS[node.op]
+    except KeyError:
+        raise UnsupportedError(f"no int8 kernel for op {node.op}", node=node.name, op=node.op) from None
+
+
+def params_for(node: Node):
+    """The integer parameters of `node`'s kernel (None for pure data movement)."""
+    kernel = kernel_for(node)
+    if kernel in ("conv", "conv_1x1", "depthwise_conv"):
+        return conv_params(node)
+    return {
+        "fully_connected": linear_params, "add": binary_params, "mul": binary_params,
+        "avgpool": pool_params, "maxpool": pool_params, "softmax": softmax_params,
+        "requantize": requantize_params,
+    }.get(kernel, lambda n: None)(node)

@@ -1,0 +1,143 @@
+"""Post-training quantization of a float graph from calibration samples.
+
+`annotate` gives the graph exactly the form canonicalize gives a QDQ model: every activation
+carries per-tensor asymmetric int8 params (from observed ranges), conv/linear weights become
+per-channel symmetric int8 constants and their biases int32 constants at input x weight scale.
+tfc.quant.lower then turns that into the int8 graph.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from tfc.errors import QuantizationError
+from tfc.interp import run
+from tfc.ir.graph import Graph, Value
+from tfc.ir.types import QuantParams
+from tfc.quant import calibration as cal
+from tfc.quant import legalize
+from tfc.quant.lower import propagate_params
+
+# Ops whose int8 output grid is fixed by TFLite Micro / CMSIS-NN.
+FIXED_OUTPUT_PARAMS = {
+    "softmax": QuantParams((1 / 256,), (-128,)),
+    "sigmoid": QuantParams((1 / 256,), (-128,)),
+    "tanh": QuantParams((1 / 128,), (0,)),
+}
+_SAME_AS_INPUT = ("maxpool2d", "avgpool2d")
+_ABSORBED_BY_READER = ("relu", "clip")
+
+
+def needs_calibration(graph: Graph) -> bool:
+    """True for a float model: nothing in it carries quantization parameters yet."""
+    return not any(v.quant is not None for v in graph.values())
+
+
+def _sample_list(graph: Graph, samples) -> list[list[np.ndarray]]:
+    """Calibration data as a list of per-sample input lists, validated against the graph inputs."""
+    if isinstance(samples, Mapping):
+        per_input = [samples.get(v.name) for v in graph.inputs]
+        if any(a is None for a in per_input):
+            raise QuantizationError(f"calibration data must name every input: {[v.name for v in graph.inputs]}")
+    elif len(graph.inputs) == 1:
+        per_input = [samples]
+    else:
+        per_input = list(samples)
+        if len(per_input) != len(graph.inputs):
+            raise QuantizationError(f"the model has {len(graph.inputs)} inputs: give calibration data as a dict "
+                                    f"{{name: array}} for {[v.name for v in graph.inputs]}")
+    arrays = []
+    for value, data in zip(graph.inputs, per_input):
+        try:
+            data = np.asarray(data)
+        except (ValueError, TypeError) as e:
+            raise QuantizationError(f"calibration data for input {value.name} is not an array: {e}") from None
+        if not (np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.integer)):
+            raise QuantizationError(f"calibration data for input {value.name} has dtype {data.dtype}",
+                                    hint="give float samples")
+        one = value.shape
+        if data.shape == one:
+            data = data[None]
+        elif data.shape[1:] == one[1:] and one[0] == 1:
+            data = data[:, None]
+        elif data.shape[1:] != one:
+            raise QuantizationError(
+                f"calibration data for input {value.name} has shape {list(data.shape)}; "
+                f"expected [N, {', '.join(str(d) for d in one[1:])}] or [N, {', '.join(str(d) for d in one)}]")
+        data = data.astype(np.float32)
+        if not np.isfinite(data).all():
+            raise QuantizationError(f"calibration data for input {value.name} holds NaN or inf")
+        if len(data) == 0:
+            raise QuantizationError("calibration data holds no samples")
+        arrays.append(data)
+    counts = {len(a) for a in arrays}
+    if len(counts) != 1:
+        raise QuantizationError(f"calibration inputs have different sample counts {sorted(counts)}")
+    return [[a[i] for a in arrays] for i in range(counts.pop())]
+
+
+def _check_weights(graph: Graph) -> None:
+    for value in graph.constants.values():
+        if value.dtype.is_float and not np.isfinite(value.data).all():
+            users = ", ".join(f"{n.op} '{n.name}'" for n in value.users) or "no node"
+            raise QuantizationError(f"constant {value.ref} (read by {users}) holds NaN or inf",
+                                    hint="fix the model's weights; tfc cannot quantize non-finite values")
+
+
+def _assigns_own_params(graph: Graph, value: Value) -> bool:
+    node = value.producer
+    if node is None:
+        return True
+    if node.spec.moves_data or node.op in _SAME_AS_INPUT:
+        return False
+    if len(value.uses) == 1 and value not in graph.outputs and value.uses[0][0].op in _ABSORBED_BY_READER:
+        return False
+    return True
+
+
+def _quantize_weights(graph: Graph) -> None:
+    for node in graph.nodes_of("conv2d", "linear"):
+        w = node.inputs[1]
+        if w.is_constant and w.dtype.is_float:
+            q = cal.symmetric_weight_params(w.data, axis=0)
+            node.set_input(1, graph.add_constant(w.name + "_q", cal.quantize_weights(w.data, q), quant=q))
+        if len(node.inputs) == 3 and node.inputs[2].is_constant and node.inputs[2].dtype.is_float:
+            b, xq = node.inputs[2], node.inputs[0].quant
+            data, q = cal.quantize_bias(b.data, xq.scale[0], node.inputs[1].quant)
+            node.set_input(2, graph.add_constant(b.name + "_q", data, quant=q))
+    for node in graph.nodes:
+        for i, value in enumerate(node.inputs):
+            if value.is_constant and value.dtype.is_float and not node.spec.moves_data:
+                lo, hi = float(value.data.min(initial=0.0)), float(value.data.max(initial=0.0))
+                q = cal.activation_params(lo, hi)
+                from tfc.ir.ops.quant import quantize_array
+                node.set_input(i, graph.add_constant(value.name + "_q", quantize_array(value.data, q, q.storage), quant=q))
+    graph.remove_unused_constants()
+
+
+def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float = 99.99) -> int:
+    """Calibrate on `samples` and annotate the graph in place; returns the number of activations
+    that got their own parameters."""
+    legalize.matmul_to_linear(graph)
+    legalize.fold_bias_add(graph)
+    _check_weights(graph)
+    batches = _sample_list(graph, samples)
+    observed = [v for v in graph.values() if not v.is_constant and v.dtype.is_float and _assigns_own_params(graph, v)]
+    observers = {v.name: cal.RangeObserver(method, percentile) for v in observed}
+    for inputs in batches:
+        values = run(graph, inputs, keep=True)
+        for name, obs in observers.items():
+            x = values[name]
+            if not np.isfinite(x).all():
+                raise QuantizationError(f"value %{name} becomes NaN or inf on a calibration sample",
+                                        hint="check the model and the samples' range")
+            obs.observe(x)
+    for value in observed:
+        fixed = FIXED_OUTPUT_PARAMS.get(value.producer.op) if value.producer else None
+        value.quant = fixed or cal.activation_params(*observers[value.name].range())
+    for node in graph.nodes_of(*_SAME_AS_INPUT):
+        node.output.quant = node.output.quant or node.inputs[0].quant
+    propagate_params(graph)
+    _quantize_weights(graph)
+    return len(observed)

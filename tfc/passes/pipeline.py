@@ -135,6 +135,8 @@ def _parse_text(text: str) -> list[Pass]:
         if reader.peek("{"):
             reader.next()
             while not reader.peek("}"):
+                if not reader.peek():
+                    reader.fail(f"missing '}}' after the options of {name}")
                 key = reader.next("word", "an option name")
                 if key in options:
                     reader.fail(f"option {key} given twice")
@@ -142,6 +144,8 @@ def _parse_text(text: str) -> list[Pass]:
                     reader.i -= 1
                     reader.fail("expected '=' after the option name")
                 options[key] = reader.value()
+                if not reader.peek():
+                    reader.fail(f"missing '}}' after the options of {name}")
                 if not reader.peek("}"):
                     if reader.next() != ",":
                         reader.i -= 1

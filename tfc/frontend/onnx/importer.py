@@ -142,12 +142,10 @@ def _convert(ctx: ImportContext, node: OnnxNode) -> None:
     try:
         get_converter(node.op_type)(ctx, node)
     except TfcError as e:
-        if e.node is None:      # an IR-level error (shape inference): say which ONNX node
-            raise type(e)(e.message, file=ctx.file, node=node.onnx_name or node.name, op=node.op_type,
-                          hint=e.hint) from None
-        if e.file is None:
-            e.file = ctx.file
-            e.args = (e.format(),)
+        if e.file is None:      # raised by the IR (shape inference, attributes): name the ONNX node
+            detail = f" (in IR op {e.op})" if e.op and e.op != node.op_type else ""
+            raise type(e)(e.message + detail, file=ctx.file, node=node.onnx_name or node.name,
+                          op=node.op_type, hint=e.hint) from None
         raise
     ctx.node = None
 

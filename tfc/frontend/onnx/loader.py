@@ -94,6 +94,7 @@ def _check(proto: onnx.ModelProto, label: str) -> None:
         raise UnsupportedError(
             f"the model uses ONNX opset {version}; tfc imports opsets {MIN_OPSET}..{MAX_OPSET}",
             file=label, hint="convert it with onnx.version_converter.convert_version(model, 17)")
+    _check_defined(proto, label)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
@@ -103,6 +104,21 @@ def _check(proto: onnx.ModelProto, label: str) -> None:
     except (ValueError, RuntimeError, DecodeError) as e:   # checker internals on garbage protos
         raise ModelLoadError(f"the ONNX checker could not read the model: {e}", file=label,
                              hint="the file is corrupt; re-export it") from None
+
+
+def _check_defined(proto: onnx.ModelProto, label: str) -> None:
+    """Every node input is a graph input, an initializer or an earlier node's output (the ONNX
+    checker says so too, but without naming the node and op in a way tfc can report)."""
+    graph = proto.graph
+    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    for index, node in enumerate(graph.node):
+        for name in node.input:
+            if name not in defined:
+                raise ModelLoadError(
+                    f"input '{name}' is not defined: no initializer, graph input or earlier node produces it",
+                    file=label, node=node.name or f"{node.op_type}_{index}", op=node.op_type,
+                    hint="an initializer is missing or the nodes are out of order; re-export the model")
+        defined.update(node.output)
 
 
 def tensor_to_array(tensor: onnx.TensorProto, *, file: str | None, what: str) -> np.ndarray:

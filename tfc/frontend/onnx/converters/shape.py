@@ -58,6 +58,21 @@ def convert_boolean(ctx: ImportContext, node: OnnxNode) -> None:
     ctx.set_const(node.output(0), np.asarray(fn(*args)))
 
 
+@converter("Mod")
+def convert_mod(ctx: ImportContext, node: OnnxNode) -> None:
+    a, b = (ctx.require_const(n, "Mod input") for n in node.inputs[:2])
+    if np.issubdtype(np.result_type(a, b), np.integer) and np.any(b == 0):
+        raise ctx.unsupported("Mod by zero")
+    result = np.fmod(a, b) if node.attr("fmod", 0) else np.mod(a, b)
+    ctx.set_const(node.output(0), result.astype(np.result_type(a, b)))
+
+
+@converter("Floor", "Ceil")
+def convert_rounding(ctx: ImportContext, node: OnnxNode) -> None:
+    x = ctx.require_const(node.input(0), f"{node.op_type} input")
+    ctx.set_const(node.output(0), (np.floor if node.op_type == "Floor" else np.ceil)(x))
+
+
 @converter("Where")
 def convert_where(ctx: ImportContext, node: OnnxNode) -> None:
     cond, a, b = (ctx.require_const(n, f"Where input {i}") for i, n in enumerate(node.inputs[:3]))

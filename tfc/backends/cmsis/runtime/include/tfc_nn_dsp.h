@@ -40,10 +40,16 @@ __STATIC_FORCEINLINE void tfc_write_s16x2(int16_t *p, int32_t v) { memcpy(p, &v,
 /* CMSIS-Core (cmsis_gcc.h / cmsis_armclang.h) already defines these names on a real target. */
 #if !defined(__CMSIS_GCC_H) && !defined(__CMSIS_ARMCLANG_H) && !defined(__CMSIS_ARMCC_H)
 
+/* Rotate right; compilers turn this into one ROR (GCC's arm_acle.h has no __ror). */
+__STATIC_FORCEINLINE uint32_t __ROR(uint32_t x, uint32_t n)
+{
+    n &= 31U;
+    return n == 0U ? x : (x >> n) | (x << (32U - n));
+}
+
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
 #include <arm_acle.h>
 
-__STATIC_FORCEINLINE uint32_t __ROR(uint32_t x, uint32_t n) { return __ror(x, n); }
 __STATIC_FORCEINLINE uint32_t __SXTB16(uint32_t x) { return (uint32_t)__sxtb16((int8x4_t)x); }
 __STATIC_FORCEINLINE uint32_t __SXTAB16(uint32_t a, uint32_t b)
 {
@@ -57,12 +63,6 @@ __STATIC_FORCEINLINE int32_t __SMLABB(int32_t x, int32_t y, int32_t acc) { retur
 __STATIC_FORCEINLINE int32_t __SMLATT(int32_t x, int32_t y, int32_t acc) { return __smlatt(x, y, acc); }
 
 #else /* portable definitions with identical results */
-
-__STATIC_FORCEINLINE uint32_t __ROR(uint32_t x, uint32_t n)
-{
-    n &= 31U;
-    return n == 0U ? x : (x >> n) | (x << (32U - n));
-}
 
 /* Low and high halfword of a packed pair, as signed 16-bit values. */
 __STATIC_FORCEINLINE int32_t tfc_lo16(uint32_t x) { return (int32_t)(int16_t)(uint16_t)(x & 0xFFFFU); }

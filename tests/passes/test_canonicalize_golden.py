@@ -310,3 +310,24 @@ def test_canonicalize_golden(name, before_text, expected_text):
     got, want = body(graph), normalize(expected_text)
     assert got == want, f"{name}: IR after canonicalize differs\n--- got\n{got}\n--- expected\n{want}"
     assert_same_results(before, graph, exact=any(v.quant for v in before.values()))
+
+
+def test_batchnorm_not_folded_into_a_conv_with_a_fused_clamp():
+    graph = parse_with_data("""
+    graph @m {
+      input %x : f32[1,4,4,2]
+      const @w : f32[3,1,1,2]
+      const @g : f32[3]
+      const @beta : f32[3]
+      const @mean : f32[3]
+      const @var : f32[3]
+      %c = conv2d(%x, @w) {act_max=6.0, act_min=0.0} : f32[1,4,4,3] loc("c")
+      %y = batchnorm(%c, @g, @beta, @mean, @var) {axis=3, epsilon=0.001} : f32[1,4,4,3] loc("bn")
+      output %y
+    }""")
+    before = graph.copy()
+    ctx = PassContext()
+    run_pipeline(graph, "canonicalize", ctx)
+    assert [n.op for n in graph.nodes] == ["conv2d", "mul", "add"]
+    assert any("clamps its result" in str(d) for d in ctx.declined), [str(d) for d in ctx.declined]
+    assert_same_results(before, graph)

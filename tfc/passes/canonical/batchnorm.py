@@ -7,6 +7,8 @@ conv's result has no other reader and is not rounded (quantized) in between. The
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tfc.passes.rewrite import bypass
@@ -65,6 +67,9 @@ def _blocker(bn, producer) -> str | None:
         return f"{y.ref} has other readers: {', '.join(u.name for u in y.users if u is not bn)}"
     if y.quant is not None:
         return f"{y.ref} is quantized between the {producer.op} and the batchnorm"
+    lo, hi = producer.attrs.get("act_min", -math.inf), producer.attrs.get("act_max", math.inf)
+    if (lo, hi) != (-math.inf, math.inf):
+        return f"the {producer.op} clamps its result to [{lo}, {hi}] before the batchnorm"
     params = producer.inputs[1:]
     if not all(v.is_constant and v.dtype.is_float and v.quant is None for v in params):
         return f"the {producer.op} weights/bias are not float constants (quantized weights keep their grid)"

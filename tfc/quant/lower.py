@@ -57,6 +57,27 @@ def propagate_params(graph: Graph) -> int:
     return total
 
 
+def quantize_on_entry(graph: Graph) -> int:
+    """A float graph input read only by `quantize` nodes with one set of params (onnxruntime's QDQ
+    models start so) becomes an int8 input with those params: the int8 model takes integers, as
+    the MLPerf Tiny int8 models and a PTQ-calibrated model do."""
+    fired = 0
+    for value in graph.inputs:
+        if not value.dtype.is_float or value.quant is not None or not value.uses:
+            continue
+        readers = value.users
+        if any(r.op != "quantize" or r.output.quant is None for r in readers):
+            continue
+        params = {as_int8_storage(r.output.quant) for r in readers}
+        if len(params) != 1:
+            continue
+        value.quant = params.pop()
+        for reader in readers:
+            bypass(graph, reader)
+        fired += 1
+    return fired
+
+
 def check_annotated(graph: Graph) -> None:
     missing = [v for v in graph.values() if not v.is_constant and v.dtype.is_float and v.quant is None]
     if missing:
@@ -129,6 +150,7 @@ def lower_to_int8(graph: Graph) -> dict[str, int]:
     from tfc.quant import legalize
     stats = {"matmul-to-linear": legalize.matmul_to_linear(graph),
              "fold-bias-add": legalize.fold_bias_add(graph),
+             "quantize-on-entry": quantize_on_entry(graph),
              "propagate-params": propagate_params(graph)}
     check_annotated(graph)
     convert_types(graph)

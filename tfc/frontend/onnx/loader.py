@@ -94,6 +94,7 @@ def _check(proto: onnx.ModelProto, label: str) -> None:
         raise UnsupportedError(
             f"the model uses ONNX opset {version}; tfc imports opsets {MIN_OPSET}..{MAX_OPSET}",
             file=label, hint="convert it with onnx.version_converter.convert_version(model, 17)")
+    _check_names(proto, label)
     _check_defined(proto, label)
     try:
         onnx.checker.check_model(proto)
@@ -104,6 +105,20 @@ def _check(proto: onnx.ModelProto, label: str) -> None:
     except (ValueError, RuntimeError, DecodeError) as e:   # checker internals on garbage protos
         raise ModelLoadError(f"the ONNX checker could not read the model: {e}", file=label,
                              hint="the file is corrupt; re-export it") from None
+
+
+def _check_names(proto: onnx.ModelProto, label: str) -> None:
+    """Protobuf hands back bytes for string fields that are not valid UTF-8: a corrupt file."""
+    graph = proto.graph
+    names = [graph.name] + [v.name for v in list(graph.input) + list(graph.output)]
+    names += [t.name for t in graph.initializer]
+    for node in graph.node:
+        names += [node.name, node.op_type, node.domain, *node.input, *node.output]
+        names += [a.name for a in node.attribute]
+    for name in names:
+        if not isinstance(name, str):
+            raise ModelLoadError(f"a name in the graph is not valid UTF-8 text ({bytes(name)[:40]!r})",
+                                 file=label, hint="the file is corrupt; re-export it")
 
 
 def _check_defined(proto: onnx.ModelProto, label: str) -> None:

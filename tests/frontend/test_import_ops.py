@@ -33,7 +33,7 @@ def _w(*shape):
 
 
 @pytest.mark.parametrize("attrs, out_hw", [
-    X
+    ({"pads": [0, 0, 1, 1], "strides": [2, 2]}, 3),            # asymmetric, like VWW's first conv
     ({"auto_pad": "SAME_UPPER", "strides": [2, 2]}, 4),
     ({"auto_pad": "SAME_LOWER", "strides": [2, 2]}, 4),
     ({"auto_pad": "VALID", "dilations": [2, 2]}, 3),

@@ -219,6 +219,11 @@ class Graph:
             self._value_names.discard(name)
         return len(dead)
 
+    def rename_node(self, node: Node, new_name: str) -> None:
+        self._node_names.discard(node.name)
+        node.name = self._fresh_node_name(sanitize_name(new_name))
+        self._node_names.add(node.name)
+
     def rename_value(self, value: Value, new_name: str) -> None:
         if self.constants.get(value.name) is value:
             del self.constants[value.name]

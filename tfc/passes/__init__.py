@@ -9,3 +9,4 @@ from tfc.passes.manager import PassManager, PipelineRun, run_pipeline  # noqa: F
 # Built-in passes register on import.
 from tfc.passes import canonicalize  # noqa: F401,E402
 from tfc.passes import quantize_int8  # noqa: F401,E402
+from tfc.passes import fuse  # noqa: F401,E402

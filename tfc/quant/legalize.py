@@ -33,9 +33,11 @@ def matmul_to_linear(graph: Graph) -> int:
         linear = graph.add_node("linear", [x, weight], name=node.name, before=node,
                                 output_types=[node.output.type])
         linear.output.quant = node.output.quant
+        out_name = node.output.name
         graph.replace_all_uses(node.output, linear.output)
         graph.remove_node(node)
-        graph.rename_value(linear.output, node.name)
+        graph.rename_node(linear, node.name)
+        graph.rename_value(linear.output, out_name)
         fired += 1
     return fired
 
@@ -69,7 +71,9 @@ def fold_bias_add(graph: Graph) -> int:
             bias.uses.append((node, 2))
         node.attrs["act_min"], node.attrs["act_max"] = add.attrs["act_min"], add.attrs["act_max"]
         node.output.quant = add.output.quant
+        out_name = add.output.name
         graph.replace_all_uses(add.output, node.output)
         graph.remove_node(add)
+        graph.rename_value(node.output, out_name)  # the result keeps the name readers know
         fired += 1
     return fired

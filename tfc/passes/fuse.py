@@ -1,0 +1,62 @@
+"""fuse: fold small ops into their neighbours so fewer kernels run and fewer buffers live.
+
+Rules: activations (ReLU, ReLU6, Clip) into the producing conv/linear/add/pool as its output
+clamp; MatMul with a constant weight (+ bias Add) into a fully connected layer; a zero Pad into
+the following conv. Every rule that declines says why (`tfc compile -v`). Rules keep the
+interpreter's results exactly, integer graphs bit for bit.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from tfc.passes.base import Pass, PassContext, PassResult, register_pass
+from tfc.passes.fusion import activation, pad
+from tfc.quant import legalize
+
+
+def _matmul_to_linear(graph, ctx) -> int:
+    return legalize.matmul_to_linear(graph)
+
+
+def _bias_add(graph, ctx) -> int:
+    return legalize.fold_bias_add(graph)
+
+
+@register_pass
+class Fuse(Pass):
+    name = "fuse"
+    description = "fold activations, bias adds and pads into conv/linear/add/pool; MatMul(+Add) into linear"
+
+    @dataclass(frozen=True)
+    class Options:
+        activations: bool = True
+        linear: bool = True
+        pad: bool = True
+        max_rounds: int = 20
+
+    def rules(self):
+        o = self.options
+        rules = []
+        if o.linear:
+            rules += [("matmul-to-linear", _matmul_to_linear), ("fold-bias-add", _bias_add)]
+        if o.pad:
+            rules.append(("fuse-pad", pad.fuse_pad_into_conv))
+        if o.activations:
+            rules.append(("fuse-activation", activation.fuse_activations))
+        return rules
+
+    def run(self, graph, ctx: PassContext) -> PassResult:
+        stats: Counter[str] = Counter()
+        start = len(ctx.declined)
+        for _ in range(self.options.max_rounds):
+            del ctx.declined[start:]
+            fired = 0
+            for name, rule in self.rules():
+                n = rule(graph, ctx)
+                stats[name] += n
+                fired += n
+            if not fired:
+                break
+        graph.remove_unused_constants()
+        return PassResult(changed=sum(stats.values()) > 0, stats=dict(+stats))

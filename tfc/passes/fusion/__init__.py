@@ -1,0 +1,1 @@
+"""The fuse pass's rewrite rules, one module per family."""

@@ -1,0 +1,109 @@
+"""The tfc command: output, exit codes, and one clear message (no traceback) on bad input."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfc.cli import main
+from tfc.data import DEMO_MODEL
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = """
+graph @tiny {
+  input %x : f32[1,4]
+  %a = relu(%x) : f32[1,4] loc("a")
+  %y = relu(%a) : f32[1,4] loc("y")
+  output %y
+}
+"""
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    path = tmp_path / "tiny.tfcir"
+    path.write_text(TINY)
+    return path
+
+
+def test_passes_lists_registered_passes_with_descriptions(capsys):
+    code, out, _ = run_cli(capsys, "passes")
+    assert code == 0
+    assert re.search(r"^canonicalize +fold constants", out, re.M), out
+    assert "\ndefault pipeline: canonicalize" in out
+
+
+def test_inspect_prints_the_imported_ir(capsys):
+    code, out, err = run_cli(capsys, "inspect", str(DEMO_MODEL))
+    assert code == 0, err
+    assert out.startswith("graph @") and "conv2d(" in out and "data {" not in out
+
+
+def test_compile_prints_report_and_writes_dumps(capsys, tmp_path):
+    dumps = tmp_path / "dumps"
+    code, out, err = run_cli(capsys, "compile", str(DEMO_MODEL), "--target", "cortex-m7",
+                             "--dump-ir", str(dumps), "--pipeline", "canonicalize", "-v")
+    assert code == 0, err
+    assert "target     cortex-m7: flash 1.00 MiB, SRAM 320.0 KiB" in out
+    assert "conv2d" in out and "canonicalize" in out
+    assert sorted(p.name for p in dumps.iterdir()) == ["00-import.tfcir", "01-canonicalize.tfcir"]
+    assert "rewrites that did not fire" in out and "graph output" in out
+
+
+def test_compile_replays_a_dump(capsys, tiny):
+    code, out, err = run_cli(capsys, "compile", str(tiny), "--pipeline", "canonicalize", "--print-ir")
+    assert code == 0, err
+    assert "relu" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["compile", "{missing}"], "no such file"),
+    (["compile", "{not_onnx}"], "not a valid ONNX file"),
+    (["inspect", "{not_onnx}"], "not a valid ONNX file"),
+    (["compile", "{bad_ir}"], "line 2"),
+    (["compile", "{tiny}", "--target", "cortex-m99"], "unknown target 'cortex-m99'"),
+    (["compile", "{tiny}", "--pipeline", "canonicalize,nope"], "unknown pass 'nope'"),
+    (["compile", "{tiny}", "--pipeline", "canonicalize{nope=1}"], "has no option(s) nope"),
+    (["compile", "{tiny}", "--dump-ir", "{not_onnx}"], "cannot write IR dumps"),
+])
+def test_bad_input_is_one_message_and_exit_code_2(capsys, tmp_path, tiny, args, message):
+    not_onnx = tmp_path / "model.onnx"
+    not_onnx.write_text("this is not a protobuf")
+    bad_ir = tmp_path / "bad.tfcir"
+    bad_ir.write_text("graph @g {\n  input %x : q32[1]\n}\n")
+    paths = {"missing": tmp_path / "missing.onnx", "not_onnx": not_onnx, "bad_ir": bad_ir, "tiny": tiny}
+    for key, path in paths.items():
+        args = [str(path) if a == "{" + key + "}" else a for a in args]
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2, f"exit code {code}; stderr: {err}"
+    assert err.startswith("tfc: error: ") and message in err, err
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "--debug", "compile", str(tmp_path / "missing.onnx"))
+    assert code == 2 and "Traceback" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["compile"])
+    assert e.value.code == 2
+
+
+def test_console_script_entry_point_runs_as_a_process(tmp_path):
+    """The real process: stderr holds the message only, exit status 2."""
+    proc = subprocess.run([sys.executable, "-m", "tfc.cli", "compile", str(tmp_path / "nope.onnx")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[0] == f"tfc: error: file {tmp_path / 'nope.onnx'}: no such file"
+    assert "Traceback" not in proc.stderr

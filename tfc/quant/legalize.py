@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from tfc.ir.graph import Graph, Node
-from tfc.ir.types import QuantParams
+from tfc.ir.ops.quant import dequantize_array
+from tfc.ir.types import DType, QuantParams
 
 
 def _sole_user(graph: Graph, node: Node) -> Node | None:
@@ -47,13 +48,16 @@ def fold_bias_add(graph: Graph) -> int:
     fired = 0
     for node in list(graph.nodes_of("conv2d", "linear")):
         add = _sole_user(graph, node)
-        if add is None or add.op != "add" or node.output.quant is not None:
+        if add is None or add.op != "add":
             continue
         other = add.inputs[1] if add.inputs[0] is node.output else add.inputs[0]
         channels = node.output.shape[-1]
         if not other.is_constant:
             continue
         if int(np.prod(other.shape)) != channels or other.shape[-1:] != (channels,):
+            continue
+        if node.output.quant is not None:
+            fired += _fold_quantized_bias_add(graph, node, add, other)
             continue
         if len(node.inputs) == 3:
             old = node.inputs[2]
@@ -77,3 +81,41 @@ def fold_bias_add(graph: Graph) -> int:
         graph.rename_value(node.output, out_name)  # the result keeps the name readers know
         fired += 1
     return fired
+
+
+def _fold_quantized_bias_add(graph: Graph, node: Node, add: Node, other) -> int:
+    """The QDQ form (onnxruntime quantizes a MatMul's output before the bias Add, as PyTorch
+    exports nn.Linear on 3-d inputs): the int8 kernels have no broadcasting add, so the bias joins
+    the int32 accumulator at input x weight scale, as TFLite's FULLY_CONNECTED does. This drops
+    the intermediate rounding onto the MatMul output's grid (and the bias's int8 rounding): the
+    result is the exact sum rounded once, within one output LSB of the twice-rounded QDQ graph."""
+    x, w = node.inputs[0], node.inputs[1]
+    if add.output.quant is None or x.quant is None or x.quant.axis is not None or w.quant is None \
+            or w.dtype.is_float:
+        return 0
+    real = other.data.reshape(channels := node.output.shape[-1])
+    if not other.dtype.is_float:
+        if other.quant is None:
+            return 0
+        real = dequantize_array(other.data, other.quant).reshape(channels)
+    if len(node.inputs) == 3:
+        old = node.inputs[2]
+        if old.quant is None or old.dtype.is_float:
+            return 0
+        real = real.astype(np.float64) + dequantize_array(old.data, old.quant).astype(np.float64)
+    scales = (np.float32(x.quant.scale[0]) * w.quant.scale_array()).astype(np.float64)
+    scales = np.broadcast_to(scales, (channels,))
+    info = np.iinfo(np.int32)
+    data = np.clip(np.round(real / scales), info.min, info.max).astype(np.int32)
+    q = QuantParams(tuple(float(s) for s in scales.astype(np.float32)), (0,) * channels, 0, DType.I32)
+    bias = graph.add_constant(other.name + "_bias", data, quant=q)
+    if len(node.inputs) == 3:
+        node.set_input(2, bias)
+    else:
+        node.inputs.append(bias)
+        bias.uses.append((node, 2))
+    node.attrs["act_min"], node.attrs["act_max"] = add.attrs["act_min"], add.attrs["act_max"]
+    node.output.quant = add.output.quant
+    graph.replace_all_uses(add.output, node.output)
+    graph.remove_node(add)
+    return 1

@@ -149,9 +149,10 @@ def lower_to_int8(graph: Graph) -> dict[str, int]:
     """The whole lowering; returns counters of what it did."""
     from tfc.quant import legalize
     stats = {"matmul-to-linear": legalize.matmul_to_linear(graph),
-             "fold-bias-add": legalize.fold_bias_add(graph),
              "quantize-on-entry": quantize_on_entry(graph),
              "propagate-params": propagate_params(graph)}
+    # After propagation: folding a QDQ bias add needs the params of the layer's input.
+    stats["fold-bias-add"] = legalize.fold_bias_add(graph)
     check_annotated(graph)
     convert_types(graph)
     stats["drop-identity-conversions"] = drop_identity_conversions(graph)

@@ -68,8 +68,11 @@ def eval_node(node, args: Sequence[np.ndarray]) -> list[np.ndarray]:
 
     Constant folding uses this too, so a folded constant holds exactly what `run` computes."""
     spec = node.spec
+    # Integer kernels are for quantized tensors; plain integer arithmetic (an ONNX int8 Add with
+    # no scale, int64 shape math) keeps numpy's integer semantics through the float reference.
     integer_kernel = spec.reference_int8 is not None and all(
-        not v.dtype.is_float for v in node.inputs + node.outputs)
+        not v.dtype.is_float for v in node.inputs + node.outputs) and all(
+        v.quant is not None for v in (node.inputs[0], node.outputs[0]))
     if integer_kernel:
         results = spec.reference_int8(node, list(args))
     else:

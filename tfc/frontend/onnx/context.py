@@ -12,10 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
-from tfc.errors import ShapeError, TfcError, UnsupportedError
+from tfc.errors import TfcError, UnsupportedError
 from tfc.frontend.onnx.registry import OnnxNode
 from tfc.ir.graph import Graph, Value, sanitize_name
-from tfc.ir.ops.quant import dequantize_array
 from tfc.ir.types import QuantParams
 
 
@@ -149,10 +148,8 @@ class ImportContext:
         return node.outputs
 
     def _fold(self, node, outputs) -> list[Value]:
-        spec = node.spec
-        args = [v.data if spec.moves_data or v.quant is None or v.dtype.is_float
-                else dequantize_array(v.data, v.quant) for v in node.inputs]
-        results = spec.reference(node, args)
+        from tfc.interp import eval_node     # the interpreter's rules, so folding == running
+        results = eval_node(node, [v.data for v in node.inputs])
         types = [(v.type, v.quant) for v in node.outputs]
         self.graph.remove_node(node)
         values = []
@@ -168,7 +165,3 @@ class ImportContext:
                     self._values[onnx_name] = value
                 values.append(value)
         return values
-
-
-def static_shape_error(ctx: ImportContext, message: str) -> ShapeError:
-    return ctx.error(ShapeError, message)

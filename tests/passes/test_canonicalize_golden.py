@@ -299,6 +299,75 @@ graph @m {
   output %y
 }
 """),
+    ("float_weight_quantized_by_folding", """
+graph @m {
+  input %x : f32[1,2,2,2]
+  const @wf : f32[3,1,1,2]
+  %wq = quantize(@wf) {dtype="i8"} : i8[3,1,1,2] q(axis=0, scale=[0.01,0.02,0.03], zp=[0,0,0]) loc("wq")
+  %w = dequantize(%wq) : f32[3,1,1,2] loc("w")
+  %y = conv2d(%x, %w) {dilation=[1,1], group=1, pad=[0,0,0,0], stride=[1,1]} : f32[1,2,2,3] loc("y")
+  output %y
+}
+""", """
+graph @m {
+  input %x : f32[1,2,2,2]
+  const @wq : i8[3,1,1,2] q(axis=0, scale=[0.01,0.02,0.03], zp=[0,0,0])
+  %y = conv2d(%x, @wq) {act_max=inf, act_min=-inf, dilation=[1,1], group=1, pad=[0,0,0,0], stride=[1,1]} : f32[1,2,2,3] loc("y")
+  output %y
+}
+"""),
+    ("sink_through_dequantize_and_pad", """
+graph @m {
+  input %x : i8[1,4,4,3] q(0.5,-1)
+  %t = transpose(%x) {perm=[0,3,1,2]} : i8[1,3,4,4] q(0.5,-1) loc("t")
+  %d = dequantize(%t) : f32[1,3,4,4] loc("d")
+  %p = pad(%d) {mode="constant", pads=[0,0,1,2,0,0,3,4], value=0.0} : f32[1,3,8,10] loc("p")
+  %b = transpose(%p) {perm=[0,2,3,1]} : f32[1,8,10,3] loc("b")
+  %y = maxpool2d(%b) {dilation=[1,1], kernel=[2,2], pad=[0,0,0,0], stride=[2,2]} : f32[1,4,5,3] loc("y")
+  output %y
+}
+""", """
+graph @m {
+  input %x : i8[1,4,4,3] q(0.5,-1)
+  %d_1 = dequantize(%x) : f32[1,4,4,3] loc("d_1")
+  %p = pad(%d_1) {mode="constant", pads=[0,1,2,0,0,3,4,0], value=0.0} : f32[1,8,10,3] loc("p")
+  %y = maxpool2d(%p) {act_max=inf, act_min=-inf, dilation=[1,1], kernel=[2,2], pad=[0,0,0,0], stride=[2,2]} : f32[1,4,5,3] loc("y")
+  output %y
+}
+"""),
+    ("split_axis_remapped", """
+graph @m {
+  input %x : f32[1,4,4,6]
+  %t = transpose(%x) {perm=[0,3,1,2]} : f32[1,6,4,4] loc("t")
+  %s0, %s1 = split(%t) {axis=1, sizes=[2,4]} : f32[1,2,4,4], f32[1,4,4,4] loc("s")
+  %a = transpose(%s0) {perm=[0,2,3,1]} : f32[1,4,4,2] loc("a")
+  %b = transpose(%s1) {perm=[0,2,3,1]} : f32[1,4,4,4] loc("b")
+  %y = concat(%b, %a) {axis=3} : f32[1,4,4,6] loc("y")
+  output %y
+}
+""", """
+graph @m {
+  input %x : f32[1,4,4,6]
+  %s0, %s1 = split(%x) {axis=3, sizes=[2,4]} : f32[1,4,4,2], f32[1,4,4,4] loc("s")
+  %y = concat(%s1, %s0) {axis=3} : f32[1,4,4,6] loc("y")
+  output %y
+}
+"""),
+    ("transpose_output_keeps_its_name", """
+graph @m {
+  input %x : f32[1,4,4,3]
+  %t = transpose(%x) {perm=[0,3,1,2]} : f32[1,3,4,4] loc("t")
+  %y = relu(%t) : f32[1,3,4,4] loc("y")
+  output %y
+}
+""", """
+graph @m {
+  input %x : f32[1,4,4,3]
+  %y_pre = relu(%x) : f32[1,4,4,3] loc("y")
+  %y = transpose(%y_pre) {perm=[0,3,1,2]} : f32[1,3,4,4] loc("y.t")
+  output %y
+}
+"""),
 ]
 
 

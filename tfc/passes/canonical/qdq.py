@@ -103,7 +103,10 @@ def dequantize_before_moving(graph, ctx) -> int:
         new_dq = graph.add_node("dequantize", [v], name=dq.name, before=mover)
         new_mover = graph.add_node(mover.op, [new_dq.output], dict(mover.attrs), name=mover.name,
                                    before=mover)
+        old_name = dq.output.name
         bypass(graph, dq, new_mover.output)
         graph.remove_node(mover)
+        if new_mover.output.name != old_name and not is_output(graph, new_mover.output):
+            graph.rename_value(new_mover.output, old_name)   # readers keep reading "the same" value
         rewrites += 1
     return rewrites

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
-"$PYTHON" -m pip install --quiet .
+"$PYTHON" -m pip install --quiet -e .
 
 OUT="${OUT_DIR:-out/demo}"
 MODEL="$("$PYTHON" -c 'import tfc.data; print(tfc.data.DEMO_MODEL)')"

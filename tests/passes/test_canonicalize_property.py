@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from tests.ir.test_text_roundtrip import graphs
+from tests.ir.strategies import graphs
 from tests.passes.golden import assert_same_results
 from tfc.ir.verify import verify
 from tfc.passes import PassContext, run_pipeline

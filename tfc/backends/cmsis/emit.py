@@ -1,0 +1,65 @@
+"""Rendering a lowered model into the files of a C project (jinja2, StrictUndefined).
+
+Templates get the typed records of tfc.backends.cmsis.layers and format them themselves; the
+filters below only spell numbers as C literals.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from tfc.backends.cmsis.lower import LoweredModel
+
+TEMPLATES = Path(__file__).parent / "templates"
+RUNTIME = Path(__file__).parent / "runtime"
+
+
+def c_int(v: int) -> str:
+    """An integer literal valid for int32_t (INT32_MIN has no literal of its own)."""
+    v = int(v)
+    return "(-2147483647 - 1)" if v == -(1 << 31) else str(v)
+
+
+def c_float(v: float) -> str:
+    """A float literal that reads back as the same float32."""
+    f = np.float32(v)
+    if not math.isfinite(f):
+        raise ValueError(f"no C literal for {v!r}")
+    for digits in range(6, 10):
+        text = f"{float(f):.{digits}g}"
+        if np.float32(text) == f:
+            break
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return text + "f"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["c_int"] = c_int
+    env.filters["c_float"] = c_float
+    return env
+
+
+def runtime_files() -> tuple[list[str], list[str], list[str]]:
+    """(headers, CMSIS-NN function sources, tfc-only kernel sources), sorted by name."""
+    headers = sorted(p.name for p in (RUNTIME / "include").glob("*.h"))
+    sources = sorted(p.name for p in (RUNTIME / "src").glob("*.c"))
+    return headers, [s for s in sources if not s.startswith("tfc_")], [s for s in sources if s.startswith("tfc_")]
+
+
+def render(model: LoweredModel, *, target: str, graph_name: str, version: str) -> dict[str, str]:
+    """Relative path -> text of every generated file (the runtime sources are copied separately)."""
+    _, cmsis_sources, tfc_sources = runtime_files()
+    env = environment()
+    context = dict(model=model, target=target, graph_name=graph_name, version=version,
+                   cmsis_sources=cmsis_sources, tfc_sources=tfc_sources)
+    files = {"model.h": "model.h.j2", "model.c": "model.c.j2", "weights.h": "weights.h.j2",
+             "weights.c": "weights.c.j2", "main_host.c": "main_host.c.j2", "Makefile": "Makefile.j2",
+             "CMakeLists.txt": "CMakeLists.txt.j2"}
+    return {path: env.get_template(template).render(**context) for path, template in files.items()}

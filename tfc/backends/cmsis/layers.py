@@ -1,0 +1,152 @@
+"""The typed records the templates render: one Layer per IR node, with the arena slices it reads
+and writes, its CMSIS-NN function, and a family-specific `args` record of plain integers and
+the parameter dataclasses of tfc.quant.kernel_params. Nothing here is C text."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tfc.quant import kernel_params as kp
+from tfc.quant.node_params import RequantizeParams
+
+
+@dataclass(frozen=True)
+class Dims:
+    """cmsis_nn_dims."""
+
+    n: int
+    h: int
+    w: int
+    c: int
+
+
+@dataclass(frozen=True)
+class ArenaSlice:
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True, eq=False)
+class ConstArray:
+    """A const array in flash: weights, biases (weights.c) or multipliers/shifts (model.c)."""
+
+    symbol: str
+    ctype: str          # "int8_t" or "int32_t"
+    values: np.ndarray  # 1-D, in the order the kernel reads them
+    source: str         # what it holds, for the comment above it
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.nbytes)
+
+    def as_ints(self) -> list[int]:
+        return self.values.tolist()
+
+
+@dataclass(frozen=True)
+class ConvArgs:
+    params: kp.ConvParams | kp.DepthwiseConvParams
+    input_dims: Dims
+    filter_dims: Dims
+    bias_dims: Dims
+    output_dims: Dims
+    weights: ConstArray
+    bias: ConstArray | None
+    multipliers: ConstArray
+    shifts: ConstArray
+
+
+@dataclass(frozen=True)
+class FullyConnectedArgs:
+    params: kp.FullyConnectedParams
+    input_dims: Dims
+    filter_dims: Dims
+    bias_dims: Dims
+    output_dims: Dims
+    weights: ConstArray
+    bias: ConstArray | None
+    multipliers: ConstArray | None  # per-channel only
+    shifts: ConstArray | None
+
+
+@dataclass(frozen=True)
+class AddArgs:
+    params: kp.AddParams
+    size: int
+
+
+@dataclass(frozen=True)
+class MulArgs:
+    params: kp.MulParams
+    size: int
+
+
+@dataclass(frozen=True)
+class PoolArgs:
+    params: kp.PoolParams
+    input_dims: Dims
+    filter_dims: Dims
+    output_dims: Dims
+
+
+@dataclass(frozen=True)
+class SoftmaxArgs:
+    params: kp.SoftmaxParams
+    rows: int
+    row_size: int
+
+
+@dataclass(frozen=True)
+class RequantizeArgs:
+    params: RequantizeParams
+    size: int
+
+
+@dataclass(frozen=True)
+class TransposeArgs:
+    shape: tuple[int, int, int, int]  # input shape, padded to rank 4 with leading 1s
+    perm: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ReshapeArgs:
+    """No code: the output is the input's arena bytes (the planner aliases them)."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    index: int
+    node: str
+    op: str
+    kernel: str                   # tfc.quant.node_params.kernel_for
+    function: str                 # the C function called ("" for a reshape)
+    inputs: tuple[ArenaSlice, ...]
+    input_refs: tuple[str, ...]   # IR names, for the comment
+    output: ArenaSlice
+    output_ref: str
+    scratch: ArenaSlice | None
+    args: Any
+
+    @property
+    def template(self) -> str:
+        return f"kernels/{_TEMPLATES.get(self.kernel, self.kernel)}.c.j2"
+
+    @property
+    def weight_arrays(self) -> tuple[ConstArray, ...]:
+        return tuple(a for a in (getattr(self.args, "weights", None), getattr(self.args, "bias", None))
+                     if a is not None)
+
+    @property
+    def quant_arrays(self) -> tuple[ConstArray, ...]:
+        return tuple(a for a in (getattr(self.args, "multipliers", None), getattr(self.args, "shifts", None))
+                     if a is not None)
+
+    @property
+    def scratch_bytes(self) -> int:
+        return self.scratch.size if self.scratch else 0
+
+
+# Kernel families that share a template.
+_TEMPLATES = {"conv_1x1": "conv", "avgpool": "pool", "maxpool": "pool"}

@@ -1,0 +1,159 @@
+"""`write_project`: the int8 IR to a standalone C project directory, written atomically."""
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tfc.backends.cmsis import emit
+from tfc.backends.cmsis.lower import LoweredModel, lower
+from tfc.errors import BuildError, TfcError
+from tfc.ir.graph import Graph
+from tfc.quant.buffer_sizes import build_for_target
+from tfc.target import Target
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of the per-layer table."""
+
+    index: int
+    node: str
+    op: str
+    kernel: str
+    function: str
+    output_bytes: int
+    scratch_bytes: int
+    weight_bytes: int   # weights + bias in flash (shared constants counted at first use)
+
+
+@dataclass(frozen=True)
+class IoSpec:
+    """A model input or output as the C API sees it: int8, real = scale * (q - zero_point)."""
+
+    name: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    name: str
+    target: str
+    build: str                 # scratch-size rules: "dsp" or "portable"
+    files: tuple[str, ...]     # relative paths, sorted
+    arena_bytes: int           # SRAM: activations, inputs, outputs and scratch
+    arena_lower_bound: int     # the most bytes live at one step (no plan can do better)
+    scratch_bytes: int         # the largest kernel scratch buffer (inside the arena)
+    weight_bytes: int          # flash: weights.c
+    quant_param_bytes: int     # flash: per-channel multipliers and shifts in model.c
+    layers: tuple[LayerInfo, ...]
+    inputs: tuple[IoSpec, ...]
+    outputs: tuple[IoSpec, ...]
+    path: Path | None = None   # where the project was written (None when only planned)
+
+    def table(self) -> str:
+        """The per-layer table as text."""
+        head = f"{'#':>3}  {'node':<34} {'kernel':<16} {'function':<34} {'out B':>8} {'scratch B':>9} {'weights B':>9}"
+        rows = [head, "-" * len(head)]
+        for r in self.layers:
+            node = r.node if len(r.node) <= 34 else r.node[:31] + "..."
+            rows.append(f"{r.index:>3}  {node:<34} {r.kernel:<16} {r.function or '(alias)':<34} "
+                        f"{r.output_bytes:>8} {r.scratch_bytes:>9} {r.weight_bytes:>9}")
+        return "\n".join(rows)
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise TfcError(f"model name {name!r} is not a C identifier",
+                       hint="use letters, digits and underscores, not starting with a digit")
+    return name
+
+
+def c_name(text: str) -> str:
+    """A C identifier made from any text (a file stem, a graph name)."""
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_").lower() or "model"
+    return "m_" + name if name[0].isdigit() else name
+
+
+def _info(model: LoweredModel, target: str, files, path) -> ProjectInfo:
+    seen: set[str] = set()
+    layers = []
+    for layer in model.layers:
+        fresh = [a for a in layer.weight_arrays if a.symbol not in seen]
+        seen.update(a.symbol for a in fresh)
+        layers.append(LayerInfo(layer.index, layer.node, layer.op, layer.kernel, layer.function,
+                                layer.output.size, layer.scratch_bytes, sum(a.nbytes for a in fresh)))
+    return ProjectInfo(name=model.name, target=target, build=model.build, files=tuple(sorted(files)),
+                       arena_bytes=model.arena_bytes, arena_lower_bound=model.lower_bound,
+                       scratch_bytes=model.scratch_bytes, weight_bytes=model.weight_bytes,
+                       quant_param_bytes=model.quant_param_bytes, layers=tuple(layers),
+                       inputs=tuple(IoSpec(t.name, t.shape, t.scale, t.zero_point) for t in model.inputs),
+                       outputs=tuple(IoSpec(t.name, t.shape, t.scale, t.zero_point) for t in model.outputs),
+                       path=path)
+
+
+def lower_for(graph: Graph, *, target: str | Target, name: str) -> tuple[LoweredModel, str]:
+    target = Target.from_string(target)
+    return lower(graph, name=check_name(name), build=build_for_target(target.name)), target.name
+
+
+def plan_project(graph: Graph, *, target: str | Target, name: str = "model") -> ProjectInfo:
+    """The project's numbers (arena, weights, per-layer table) without writing anything."""
+    model, target_name = lower_for(graph, target=target, name=name)
+    return _info(model, target_name, (), None)
+
+
+def write_project(graph: Graph, out_dir, *, target: str | Target, name: str = "model") -> ProjectInfo:
+    """Write the C project for `graph` (int8 IR) to `out_dir`, replacing what was there.
+
+    Everything is written to a temporary sibling directory first and renamed into place at the
+    end, so a failure leaves `out_dir` as it was (absent, or the previous project).
+    """
+    from tfc import __version__
+    model, target_name = lower_for(graph, target=target, name=name)
+    texts = emit.render(model, target=target_name, graph_name=graph.name, version=__version__)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"{out} exists and is not a directory", hint="choose another output directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        files = _write_tree(tmp, texts)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / "project")
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _info(model, target_name, files, out)
+
+
+def _write_tree(root: Path, texts: dict[str, str]) -> list[str]:
+    os.chmod(root, 0o755)  # mkdtemp makes it 0700
+    files = []
+    for rel, text in texts.items():
+        (root / rel).write_text(text, encoding="ascii")
+        files.append(rel)
+    headers, cmsis_sources, tfc_sources = emit.runtime_files()
+    for sub, names in (("include", headers), ("src", cmsis_sources + tfc_sources)):
+        (root / "runtime" / sub).mkdir(parents=True, exist_ok=True)
+        for n in names:
+            shutil.copyfile(emit.RUNTIME / sub / n, root / "runtime" / sub / n)
+            files.append(f"runtime/{sub}/{n}")
+    return files

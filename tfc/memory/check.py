@@ -1,0 +1,51 @@
+"""Checks on a plan, independent of the planner that made it: no two buffers alive at the same
+step share a byte, every offset is aligned, everything fits; and the lower bound any plan needs."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from tfc.memory.buffers import Buffer, Plan
+
+
+class PlanError(AssertionError):
+    """A plan that would corrupt data (a bug in a planner, never a user error)."""
+
+
+def check_plan(buffers: Sequence[Buffer], plan: Plan) -> None:
+    """Raise PlanError naming the first offending buffers; return None when the plan is sound."""
+    names = [b.name for b in buffers]
+    if len(set(names)) != len(names):
+        raise PlanError("buffer names are not unique")
+    missing = [n for n in names if n not in plan.offsets]
+    if missing:
+        raise PlanError(f"no offset for buffer(s) {missing}")
+    for b in buffers:
+        off = plan.offsets[b.name]
+        if off < 0 or off % b.alignment:
+            raise PlanError(f"buffer {b.name} at offset {off} is not aligned to {b.alignment}")
+        if off + b.size > plan.arena_size:
+            raise PlanError(f"buffer {b.name} [{off}, {off + b.size}) ends past the arena ({plan.arena_size} B)")
+    # Sweep in offset order: only buffers whose byte ranges overlap need a lifetime comparison.
+    placed = sorted((b for b in buffers if b.size > 0), key=lambda b: plan.offsets[b.name])
+    for i, a in enumerate(placed):
+        a_end = plan.offsets[a.name] + a.size
+        for b in placed[i + 1:]:
+            if plan.offsets[b.name] >= a_end:
+                break
+            if a.overlaps_in_time(b):
+                raise PlanError(
+                    f"buffers {a.name} [{plan.offsets[a.name]}, {a_end}) steps {a.first}..{a.last} and "
+                    f"{b.name} [{plan.offsets[b.name]}, {plan.offsets[b.name] + b.size}) steps "
+                    f"{b.first}..{b.last} overlap while both are live")
+
+
+def live_at(buffers: Sequence[Buffer], step: int) -> list[Buffer]:
+    return [b for b in buffers if b.first <= step <= b.last]
+
+
+def lower_bound(buffers: Sequence[Buffer]) -> int:
+    """The most bytes live at any one step: no plan can use a smaller arena (alignment aside)."""
+    if not buffers:
+        return 0
+    steps = range(min(b.first for b in buffers), max(b.last for b in buffers) + 1)
+    return max(sum(b.size for b in live_at(buffers, s)) for s in steps)

@@ -1,0 +1,119 @@
+"""From a graph in execution order to the buffers a static arena must hold.
+
+Step i is the i-th node. Every activation (graph inputs and outputs included: the arena holds
+them) gets a buffer live from the step that writes it to the last step that reads it; graph
+inputs are live from step 0, graph outputs to the last step. Aliases share storage:
+- a reshape never copies: its output is its input's bytes under another shape (values are never
+  written twice, so sharing is safe whatever else reads the input);
+- a node that `in_place` allows (an elementwise kernel reading each byte before writing it)
+  writes over its input when no later step reads that input or any reshape of it.
+Kernel scratch buffers are live during their node only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable, Mapping
+
+from tfc.ir.graph import Graph, Node, Value
+from tfc.memory.buffers import DEFAULT_ALIGNMENT, Buffer
+
+
+def is_reshape(node: Node) -> bool:
+    return node.op == "reshape"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The buffers to place, and which buffer holds each value and each node's scratch."""
+
+    buffers: tuple[Buffer, ...]
+    value_buffer: Mapping[str, str]    # value name -> buffer name (aliases share one)
+    scratch_buffer: Mapping[str, str]  # node name -> its scratch buffer name (nodes with scratch only)
+
+    def __post_init__(self):
+        object.__setattr__(self, "value_buffer", MappingProxyType(dict(self.value_buffer)))
+        object.__setattr__(self, "scratch_buffer", MappingProxyType(dict(self.scratch_buffer)))
+
+    def buffer(self, name: str) -> Buffer:
+        return next(b for b in self.buffers if b.name == name)
+
+
+class _Sets:
+    """Union-find keyed by id(Value); the root is the earliest-written member."""
+
+    def __init__(self):
+        self.parent: dict[int, int] = {}
+
+    def add(self, v: Value) -> None:
+        self.parent.setdefault(id(v), id(v))
+
+    def find(self, k: int) -> int:
+        while self.parent[k] != k:
+            self.parent[k] = self.parent[self.parent[k]]
+            k = self.parent[k]
+        return k
+
+    def join(self, earlier: Value, later: Value) -> None:
+        self.parent[self.find(id(later))] = self.find(id(earlier))
+
+
+def graph_buffers(graph: Graph, *, scratch_bytes: Callable[[Node], int] = lambda node: 0,
+                  in_place: Callable[[Node], bool] = lambda node: False,
+                  alignment: int = DEFAULT_ALIGNMENT) -> Allocation:
+    """The arena buffers of `graph` (nodes in execution order). `scratch_bytes(node)` is the
+    kernel's scratch size; `in_place(node)` says the node's kernel may overwrite input 0."""
+    n_steps = len(graph.nodes)
+    end = max(n_steps - 1, 0)
+    consts = {id(v) for v in graph.constants.values()}
+    written: dict[int, int] = {id(v): 0 for v in graph.inputs}       # value -> step that writes it
+    values: dict[int, Value] = {id(v): v for v in graph.inputs}
+    for i, node in enumerate(graph.nodes):
+        for v in node.outputs:
+            written[id(v)], values[id(v)] = i, v
+
+    # 1. reshape classes: one piece of data under several shapes.
+    data = _Sets()
+    for v in values.values():
+        data.add(v)
+    for node in graph.nodes:
+        if is_reshape(node) and id(node.inputs[0]) not in consts:
+            data.join(node.inputs[0], node.output)
+    outputs = {id(v) for v in graph.outputs}
+    step = {id(node): i for i, node in enumerate(graph.nodes)}
+    last_read: dict[int, int] = {}
+    for k, v in values.items():
+        root = data.find(k)
+        uses = [step[id(n)] for n, _ in v.uses if id(n) in step]
+        last = end if k in outputs else max(uses + [written[k]])
+        last_read[root] = max(last_read.get(root, 0), last)
+
+    # 2. in-place writes: the output joins its input's storage when that data dies here.
+    storage = _Sets()
+    for k in values:
+        storage.add(values[data.find(k)])
+    for i, node in enumerate(graph.nodes):
+        x = node.inputs[0] if node.inputs else None
+        if (x is not None and id(x) in values and in_place(node) and last_read[data.find(id(x))] == i
+                and data.find(id(x)) not in {data.find(o) for o in outputs}
+                and node.output.type.nbytes == x.type.nbytes):
+            storage.join(values[data.find(id(x))], values[data.find(id(node.output))])
+
+    # 3. one buffer per storage: the union of its members' lifetimes.
+    spans: dict[int, list[int]] = {}
+    for k, v in values.items():
+        root = storage.find(data.find(k))
+        lo, hi = written[k], last_read[data.find(k)]
+        span = spans.setdefault(root, [lo, hi, 0])
+        span[0], span[1], span[2] = min(span[0], lo), max(span[1], hi), max(span[2], v.type.nbytes)
+    order = sorted(spans, key=lambda r: (spans[r][0], values[r].name))
+    buffers = [Buffer(values[r].name, spans[r][2], spans[r][0], spans[r][1], alignment) for r in order]
+    value_buffer = {v.name: values[storage.find(data.find(k))].name for k, v in values.items()}
+    scratch_buffer = {}
+    for i, node in enumerate(graph.nodes):
+        size = scratch_bytes(node)
+        if size > 0:
+            name = f"scratch:{node.name}"
+            buffers.append(Buffer(name, size, i, i, alignment))
+            scratch_buffer[node.name] = name
+    return Allocation(tuple(buffers), value_buffer, scratch_buffer)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what tfc needs to build for and run on the emulated Cortex-M7 (tfc.targets.cortex_m):
+# the Arm bare-metal GCC with newlib and QEMU's system emulator for Arm. Debian/Ubuntu, as root
+# (or with sudo). Idempotent: does nothing when everything is already installed.
+set -euo pipefail
+
+# gcc (host) builds the instruction-counting QEMU plugin.
+PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "target tools already installed: ${PACKAGES[*]}"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+arm-none-eabi-gcc --version | head -n 1
+qemu-system-arm --version | head -n 1

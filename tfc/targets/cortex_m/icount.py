@@ -1,4 +1,4 @@
-"""The instruction-counting QEMU plugin: built from icount/tfc_icount.c with the host gcc at first
+"""The instruction-counting QEMU plugin: built from qemu_plugin/tfc_icount.c with the host gcc at first
 use into a cache directory, and its output parsed into counts.
 
 Cache: $TFC_CACHE_DIR, else $XDG_CACHE_HOME/tfc, else ~/.cache/tfc. The file name carries a hash
@@ -16,7 +16,7 @@ from pathlib import Path
 from tfc.errors import BuildError
 from tfc.targets.cortex_m.tools import find_tool
 
-PLUGIN_SOURCE = Path(__file__).resolve().parent / "icount" / "tfc_icount.c"
+PLUGIN_SOURCE = Path(__file__).resolve().parent / "qemu_plugin" / "tfc_icount.c"
 
 
 @dataclass(frozen=True)

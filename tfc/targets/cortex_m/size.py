@@ -38,6 +38,7 @@ class SizeReport:
 def parse_size_output(text: str, target: Target) -> SizeReport:
     """Classifies the sections of `arm-none-eabi-size -A -d` output by address."""
     flash, sram = {}, {}
+    flash_end, sram_end = FLASH_ORIGIN, SRAM_ORIGIN
     for line in text.splitlines():
         parts = line.split()
         if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
@@ -47,11 +48,15 @@ def parse_size_output(text: str, target: Target) -> SizeReport:
             continue
         if FLASH_ORIGIN <= addr < FLASH_ORIGIN + target.flash_bytes:
             flash[name] = size
+            flash_end = max(flash_end, addr + size)
         elif SRAM_ORIGIN <= addr < SRAM_ORIGIN + target.sram_bytes:
             sram[name] = size
-            if name == ".data":                      # its initial image lives in flash
-                flash[".data (init)"] = size
-    return SizeReport(flash_bytes=sum(flash.values()), sram_bytes=sum(sram.values()),
+            sram_end = max(sram_end, addr + size)
+    if ".data" in sram:                              # its initial image follows the flash sections
+        flash[".data (init)"] = sram[".data"]
+    # Totals are extents, so the alignment gaps between sections count, as they do for the linker.
+    return SizeReport(flash_bytes=flash_end - FLASH_ORIGIN + flash.get(".data (init)", 0),
+                      sram_bytes=sram_end - SRAM_ORIGIN,
                       flash_sections=flash, sram_sections=sram,
                       flash_budget=target.flash_bytes, sram_budget=target.sram_bytes)
 

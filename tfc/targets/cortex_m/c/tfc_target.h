@@ -6,7 +6,7 @@
  *   tfc_read_file / tfc_write_file               whole-file I/O on the host via semihosting.
  *   Standard C stdio (printf, fopen, fread, ...) also works: its system calls go to semihosting.
  *
- * main's return value becomes the emulator's exit code (SYS_EXIT_EXTENDED).
+ * main's return value (or exit()'s argument) becomes the emulator's exit code (SYS_EXIT_EXTENDED).
  */
 #ifndef TFC_TARGET_H
 #define TFC_TARGET_H
@@ -31,8 +31,5 @@ int tfc_write_file(const char *path, const void *buf, size_t n);
 
 /* Bytes of stack used so far (high-water mark of the painted stack). */
 size_t tfc_stack_peak(void);
-
-/* Ends the program with `code` as the emulator's exit status (as returning from main does). */
-void tfc_exit(int code) __attribute__((noreturn));
 
 #endif

@@ -1,0 +1,178 @@
+"""run_elf on QEMU's mps2-an500: exit codes, console and file I/O, and the failures a program
+can have (hang, fault, stack overflow) reported as errors."""
+from __future__ import annotations
+
+import pytest
+
+from tfc.errors import BuildError, TargetError
+from tfc.targets.cortex_m import run_elf
+
+HELLO = """
+    #include <stdio.h>
+    int main(int argc, char **argv) {
+        printf("hello from the Cortex-M7, argc=%d", argc);
+        for (int i = 1; i < argc; i++) printf(" %s", argv[i]);
+        printf("\\n");
+        return 42;
+    }
+"""
+
+
+def test_hello_prints_and_returns_its_exit_code(build_c, qemu):
+    result = run_elf(build_c(HELLO), args=["alpha", "beta"], timeout=30)
+    assert result.exit_code == 42
+    assert result.stdout == b"hello from the Cortex-M7, argc=3 alpha beta\n", result.stdout
+    assert result.files == {}
+    assert 0 < result.stack_peak < result.stack_size
+
+
+def test_exit_from_a_nested_call_and_negative_codes(build_c, qemu):
+    src = """
+        #include <stdlib.h>
+        static void give_up(int code) { exit(code); }
+        int main(int argc, char **argv) { (void)argv; if (argc > 1) give_up(-7); return 0; }
+    """
+    info = build_c(src)
+    assert run_elf(info, args=["x"], timeout=30).exit_code == -7
+    assert run_elf(info, timeout=30).exit_code == 0
+
+
+def test_file_round_trip_many_inputs_in_one_run(build_c, qemu):
+    """The program inverts every input file's bytes into out<i>.bin (whole-file helpers) and
+    logs the sizes through stdio's fopen/fprintf."""
+    src = """
+        #include <stdio.h>
+        #include "tfc_target.h"
+        static unsigned char buf[4096];
+        int main(int argc, char **argv) {
+            FILE *log = fopen("log.txt", "w");
+            if (!log) return 2;
+            for (int i = 1; i < argc; i++) {
+                long n = tfc_read_file(argv[i], buf, sizeof buf);
+                if (n < 0) return 3;
+                for (long k = 0; k < n; k++) buf[k] = (unsigned char)~buf[k];
+                char name[32];
+                snprintf(name, sizeof name, "out%d.bin", i);
+                if (tfc_write_file(name, buf, (size_t)n) != 0) return 4;
+                fprintf(log, "%s %ld\\n", argv[i], n);
+            }
+            fclose(log);
+            return tfc_read_file("does-not-exist.bin", buf, 1) == -1 ? 0 : 5;
+        }
+    """
+    inputs = {f"in{i}.bin": bytes((i * 37 + k) % 256 for k in range(100 * i + 1)) for i in range(1, 4)}
+    result = run_elf(build_c(src), args=list(inputs), files=inputs, timeout=30)
+    assert result.exit_code == 0, result.stdout
+    for i, data in enumerate(inputs.values(), start=1):
+        got, want = result.files[f"out{i}.bin"], bytes(255 - b for b in data)
+        assert got == want, f"out{i}.bin: {len(got)} bytes, first difference at " \
+                            f"{next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), None)}"
+    assert result.files["log.txt"] == b"in1.bin 101\nin2.bin 201\nin3.bin 301\n"
+    assert set(result.files) == {"out1.bin", "out2.bin", "out3.bin", "log.txt"}
+
+
+def test_files_can_come_from_host_paths_and_run_dir_is_kept(build_c, qemu, tmp_path):
+    src = """
+        #include "tfc_target.h"
+        int main(void) {
+            static char buf[64];
+            long n = tfc_read_file("data/in.txt", buf, sizeof buf);
+            return n < 0 ? 1 : tfc_write_file("copy.txt", buf, (size_t)n);
+        }
+    """
+    host_file = tmp_path / "source.txt"
+    host_file.write_bytes(b"from a host path\n")
+    run_dir = tmp_path / "run"
+    result = run_elf(build_c(src), files={"data/in.txt": host_file}, run_dir=run_dir, timeout=30)
+    assert result.exit_code == 0
+    assert result.files == {"copy.txt": b"from a host path\n"}
+    assert (run_dir / "copy.txt").read_bytes() == b"from a host path\n"
+
+
+def test_floating_point_runs_on_the_fpu(build_c, qemu):
+    src = """
+        int main(void) {
+            volatile float x = 1.5f;
+            float acc = 0.0f;
+            for (int i = 0; i < 10; i++) acc = acc * x + 0.25f;
+            return (int)(acc * 100.0f) % 256;
+        }
+    """
+    acc = 0.0
+    for _ in range(10):
+        acc = acc * 1.5 + 0.25
+    assert run_elf(build_c(src), timeout=30).exit_code == int(acc * 100) % 256
+
+
+def test_a_hang_is_a_timeout_error(build_c, qemu):
+    src = "int main(void) { for (;;) { __asm__ volatile(\"nop\"); } }\n"
+    with pytest.raises(BuildError, match=r"did not finish within 2 s"):
+        run_elf(build_c(src), timeout=2)
+
+
+def test_access_past_the_sram_budget_faults(build_c, qemu):
+    """QEMU's board has RAM at 0x20050000, the STM32F746 (320 KiB) does not: the MPU faults."""
+    src = """
+        #include <stdio.h>
+        #include <stdint.h>
+        int main(void) {
+            printf("before\\n");
+            volatile uint32_t *past_sram = (uint32_t *)(0x20000000u + 320u * 1024u);
+            *past_sram = 1;
+            return 0;
+        }
+    """
+    with pytest.raises(BuildError) as err:
+        run_elf(build_c(src), timeout=30)
+    text = str(err.value)
+    assert "faulted" in text and "DACCVIOL" in text and "0x20050000" in text, text
+    assert "before" in text
+
+
+def test_undefined_instruction_faults(build_c, qemu):
+    with pytest.raises(BuildError, match="UNDEFINSTR"):
+        run_elf(build_c('int main(void) { __asm__ volatile("udf #7"); return 0; }\n'), timeout=30)
+
+
+def test_without_mpu_the_board_memory_is_reachable(build_c, qemu):
+    src = """
+        #include <stdint.h>
+        int main(void) {
+            volatile uint32_t *past_sram = (uint32_t *)(0x20000000u + 320u * 1024u);
+            *past_sram = 5;
+            return (int)*past_sram;
+        }
+    """
+    assert run_elf(build_c(src, mpu=False), timeout=30).exit_code == 5
+
+
+def test_stack_peak_is_measured(build_c, qemu):
+    src = """
+        __attribute__((noinline)) static int deep(void) {
+            volatile char frame[3000];
+            for (int i = 0; i < 3000; i++) frame[i] = 1;
+            return frame[17];
+        }
+        int main(void) { return deep() - 1; }
+    """
+    result = run_elf(build_c(src), timeout=30)
+    assert result.exit_code == 0
+    assert 3000 <= result.stack_peak < 3300, result.stack_peak
+
+
+def test_stack_overflow_is_a_target_error(build_c, qemu):
+    src = """
+        __attribute__((noinline)) static int deep(void) {
+            volatile char frame[3000];
+            for (int i = 0; i < 3000; i++) frame[i] = 1;
+            return frame[17];
+        }
+        int main(void) { return deep() - 1; }
+    """
+    with pytest.raises(TargetError, match="overflowed its 2048-byte stack"):
+        run_elf(build_c(src, stack_size=2048), timeout=30)
+
+
+def test_arguments_with_spaces_are_rejected(build_c, qemu):
+    with pytest.raises(BuildError, match="whitespace"):
+        run_elf(build_c(HELLO), args=["two words"])

@@ -4,7 +4,8 @@
  *
  * File: int32 case count, then per case (little-endian, each part padded to 4 bytes):
  *   int32 n, depth, out_c, input_offset, filter_offset, output_offset, multiplier, shift,
- *         act_min, act_max; int32 bias[out_c]; int8 input[n * depth]; int8 filter[out_c * depth]
+ *         act_min, act_max, has_bias; int32 bias[out_c]; int8 input[n * depth];
+ *   int8 filter[out_c * depth]
  */
 #include <stdint.h>
 #include <string.h>
@@ -36,7 +37,7 @@ int main(int argc, char **argv)
         cmsis_nn_fc_params fc = {.input_offset = h[3], .filter_offset = h[4], .output_offset = h[5],
                                  .activation = {.min = h[8], .max = h[9]}};
         cmsis_nn_per_tensor_quant_params quant = {.multiplier = h[6], .shift = h[7]};
-        const int32_t *bias = h + 10;
+        const int32_t *bias = h + 11;
         const int8_t *input = (const int8_t *)(bias + out_c);
         const int8_t *filter = input + PAD4((uint32_t)(n * depth));
         p = (const uint8_t *)(filter + PAD4((uint32_t)(out_c * depth)));
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
         cmsis_nn_dims bias_dims = {1, 1, 1, out_c}, output_dims = {n, 1, 1, out_c};
         TFC_REGION_BEGIN(1);
         arm_cmsis_nn_status status = arm_fully_connected_s8(&ctx, &fc, &quant, &input_dims, input, &filter_dims,
-                                                            filter, &bias_dims, bias, &output_dims,
+                                                            filter, &bias_dims, h[10] ? bias : NULL, &output_dims,
                                                             outputs + out_used);
         TFC_REGION_END(1);
         if (status != ARM_CMSIS_NN_SUCCESS) {

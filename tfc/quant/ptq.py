@@ -43,8 +43,10 @@ def _sample_list(graph: Graph, samples) -> list[list[np.ndarray]]:
     elif len(graph.inputs) == 1:
         per_input = [samples]
     else:
-        per_input = list(samples)
-        if len(per_input) != len(graph.inputs):
+        # A bare array would be split along its first axis, mistaking N samples of one input
+        # for one array per input whenever N happens to equal the number of inputs.
+        per_input = None if isinstance(samples, np.ndarray) else list(samples)
+        if per_input is None or len(per_input) != len(graph.inputs):
             raise QuantizationError(f"the model has {len(graph.inputs)} inputs: give calibration data as a dict "
                                     f"{{name: array}} for {[v.name for v in graph.inputs]}")
     arrays = []
@@ -56,6 +58,9 @@ def _sample_list(graph: Graph, samples) -> list[list[np.ndarray]]:
         if not (np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.integer)):
             raise QuantizationError(f"calibration data for input {value.name} has dtype {data.dtype}",
                                     hint="give float samples")
+        if data.size == 0:
+            raise QuantizationError(f"calibration data for input {value.name} holds no samples",
+                                    hint="give at least one sample (more give better ranges)")
         one = value.shape
         if data.shape == one:
             data = data[None]

@@ -87,8 +87,10 @@ def _fold_quantized_bias_add(graph: Graph, node: Node, add: Node, other) -> int:
     """The QDQ form (onnxruntime quantizes a MatMul's output before the bias Add, as PyTorch
     exports nn.Linear on 3-d inputs): the int8 kernels have no broadcasting add, so the bias joins
     the int32 accumulator at input x weight scale, as TFLite's FULLY_CONNECTED does. This drops
-    the intermediate rounding onto the MatMul output's grid (and the bias's int8 rounding): the
-    result is the exact sum rounded once, within one output LSB of the twice-rounded QDQ graph."""
+    the intermediate rounding onto the MatMul output's grid and the bias's int8 rounding: tfc
+    rounds the exact sum once, so it differs from the QDQ graph by at most 1 + (s_matmul + s_bias)
+    / (2 s_out) output LSB while the MatMul output stays inside its calibrated range (beyond it
+    QDQ clamps before adding the bias; tfc does not, which is closer to the float model)."""
     x, w = node.inputs[0], node.inputs[1]
     if add.output.quant is None or x.quant is None or x.quant.axis is not None or w.quant is None \
             or w.dtype.is_float:

@@ -49,13 +49,8 @@ def random_case(rng, n, depth, out_c, *, with_bias=True):
 
 
 @pytest.fixture(scope="module", params=list(PATHS))
-def fc_elf(request, tmp_path_factory):
+def fc_elf(request, tmp_path_factory, qemu_plugins):
     """The FC harness with the whole runtime, DSP path or portable C."""
-    from .conftest import _newlib_missing  # noqa: F401  (the toolchain fixture cannot be module-scoped here)
-    from tfc.targets.cortex_m.tools import missing_tools
-    if missing_tools("arm-none-eabi-gcc", "qemu-system-arm"):
-        pytest.skip(f"missing {', '.join(missing_tools('arm-none-eabi-gcc', 'qemu-system-arm'))}; "
-                    "run scripts/install-target-tools.sh")
     sources = [PROGRAMS / "fc_s8_cases.c", *sorted((RUNTIME / "src").glob("*.c"))]
     info = build_elf(sources, tmp_path_factory.mktemp(f"fc_{request.param}"),
                      include_dirs=[RUNTIME / "include"], extra_cflags=PATHS[request.param],

@@ -176,3 +176,29 @@ def test_stack_overflow_is_a_target_error(build_c, qemu):
 def test_arguments_with_spaces_are_rejected(build_c, qemu):
     with pytest.raises(BuildError, match="whitespace"):
         run_elf(build_c(HELLO), args=["two words"])
+
+
+def test_cortex_m4_runs_on_its_own_board_and_budget(build_c, qemu):
+    """cortex-m4 programs run on mps2-an386 (a Cortex-M4); its 192 KiB SRAM ends at 0x20030000."""
+    src = """
+        #include <stdint.h>
+        int main(int argc, char **argv) {
+            (void)argv;
+            volatile uint32_t *last = (uint32_t *)(0x20000000u + 192u * 1024u - 4u);
+            *last = 3;
+            if (argc > 1) last[1] = 1;      /* one word past the budget */
+            return (int)*last;
+        }
+    """
+    info = build_c(src, target="cortex-m4")
+    assert run_elf(info, timeout=30).exit_code == 3
+    with pytest.raises(BuildError, match="0x20030000"):
+        run_elf(info, args=["past"], timeout=30)
+
+
+def test_missing_tools_name_their_debian_package(monkeypatch):
+    from tfc.targets.cortex_m import tools
+    monkeypatch.setattr(tools.shutil, "which", lambda name: None)
+    assert tools.missing_tools("qemu-system-arm") == ["qemu-system-arm (Debian package qemu-system-arm)"]
+    with pytest.raises(BuildError, match="gcc-arm-none-eabi"):
+        tools.find_tool("arm-none-eabi-gcc")

@@ -1,4 +1,5 @@
-"""Run a bare-metal ELF on QEMU's mps2-an500 (Cortex-M7) and collect what it did.
+"""Run a bare-metal ELF on QEMU's mps2-an500 (Cortex-M7; mps2-an386 for the Cortex-M4) and
+collect what it did.
 
     result = run_elf(info, files={"input.bin": data}, timeout=30, count_instructions=True)
     result.exit_code, result.stdout, result.files["output.bin"], result.stack_peak
@@ -21,11 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfc.errors import BuildError, TargetError
+from tfc.target import Target
 from tfc.targets.cortex_m.build import FAULT_EXIT, STATS_FILE, ElfInfo
 from tfc.targets.cortex_m.icount import InstructionCounts, parse_counts, plugin_path
 from tfc.targets.cortex_m.tools import find_tool
 
-MACHINE = ("-M", "mps2-an500", "-cpu", "cortex-m7")
+# QEMU board per target CPU. Both have 4 MiB of RAM at 0x0 and at 0x20000000 (QEMU 7.2,
+# hw/arm/mps2.c), so the same linker script fits either.
+MACHINES = {"cortex-m7": ("-M", "mps2-an500", "-cpu", "cortex-m7"),
+            "cortex-m4": ("-M", "mps2-an386", "-cpu", "cortex-m4")}
 COUNTS_FILE = "tfc-icount.txt"
 FAULT_BANNER = b"\n*** tfc: the program faulted\n"      # printed by startup.c's fault handler
 _HARNESS_FILES = {STATS_FILE, COUNTS_FILE}
@@ -55,8 +60,12 @@ class RunResult:
 
 def run_elf(elf: ElfInfo | str | os.PathLike, *, args: Iterable[str] = (),
             files: Mapping[str, bytes | os.PathLike] | None = None, timeout: float = 60.0,
-            count_instructions: bool = False, run_dir: str | os.PathLike | None = None) -> RunResult:
-    """Runs `elf` on the emulated Cortex-M7 until it exits (main returns or exit() is called).
+            count_instructions: bool = False, run_dir: str | os.PathLike | None = None,
+            target: str | Target | None = None) -> RunResult:
+    """Runs `elf` on the emulated core until it exits (main returns or exit() is called).
+
+    The core is the ElfInfo's target (mps2-an500 for cortex-m7, mps2-an386 for cortex-m4), or
+    `target` for an ELF given by path (default cortex-m7).
 
     `args` become argv[1:]; `files` (name -> bytes, or a host path to copy) are placed in the
     run directory (`run_dir`, kept, or a temporary one). Raises BuildError if the program does
@@ -66,6 +75,12 @@ def run_elf(elf: ElfInfo | str | os.PathLike, *, args: Iterable[str] = (),
     if not elf_path.is_file():
         raise BuildError(f"no ELF at {elf_path}", file=str(elf_path))
     qemu = find_tool("qemu-system-arm")
+    if target is None:
+        target = elf.target if isinstance(elf, ElfInfo) else "cortex-m7"
+    target = Target.from_string(target)
+    if target.cpu not in MACHINES:
+        raise TargetError(f"no emulated board for target '{target.name}'",
+                          hint=f"emulated: {', '.join(MACHINES)}")
     args = list(args)
     for a in args:
         if not a or any(c.isspace() for c in a):
@@ -73,16 +88,18 @@ def run_elf(elf: ElfInfo | str | os.PathLike, *, args: Iterable[str] = (),
                              "(semihosting passes one space-separated command line)")
     if run_dir is None:
         with tempfile.TemporaryDirectory(prefix="tfc-run-") as tmp:
-            return _run(qemu, elf_path, args, files or {}, timeout, count_instructions, Path(tmp))
+            return _run(qemu, MACHINES[target.cpu], elf_path, args, files or {}, timeout,
+                        count_instructions, Path(tmp))
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    return _run(qemu, elf_path, args, files or {}, timeout, count_instructions, Path(run_dir))
+    return _run(qemu, MACHINES[target.cpu], elf_path, args, files or {}, timeout, count_instructions,
+                Path(run_dir))
 
 
 def _qemu_escape(text: str) -> str:
     return text.replace(",", ",,")        # QEMU option values double their commas
 
 
-def _run(qemu: str, elf: Path, args: list[str], files: Mapping, timeout: float,
+def _run(qemu: str, machine: tuple[str, ...], elf: Path, args: list[str], files: Mapping, timeout: float,
          count_instructions: bool, run_dir: Path) -> RunResult:
     for name in _HARNESS_FILES:
         (run_dir / name).unlink(missing_ok=True)
@@ -98,7 +115,7 @@ def _run(qemu: str, elf: Path, args: list[str], files: Mapping, timeout: float,
 
     semihosting = ",".join(["enable=on", "target=native", "chardev=sh0",
                             *(f"arg={_qemu_escape(a)}" for a in [elf.stem, *args])])
-    cmd = [qemu, *MACHINE, "-display", "none", "-monitor", "none", "-serial", "none",
+    cmd = [qemu, *machine, "-display", "none", "-monitor", "none", "-serial", "none",
            "-chardev", "stdio,id=sh0", "-semihosting-config", semihosting, "-kernel", str(elf)]
     if count_instructions:
         cmd += ["-plugin", f"{_qemu_escape(str(plugin_path()))},out={_qemu_escape(str(run_dir / COUNTS_FILE))}"]
@@ -107,7 +124,7 @@ def _run(qemu: str, elf: Path, args: list[str], files: Mapping, timeout: float,
         res = subprocess.run(cmd, cwd=run_dir, stdin=subprocess.DEVNULL, capture_output=True,
                              timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise BuildError(f"the program did not finish within {timeout:g} s on the emulated Cortex-M7",
+        raise BuildError(f"the program did not finish within {timeout:g} s on the emulated {machine[3]}",
                          file=str(elf),
                          hint="an endless loop, a wait for an interrupt, or a CPU lockup "
                               "(a fault while handling a fault); raise timeout= if it is just slow") from None
@@ -156,7 +173,7 @@ def _read_stats(path: Path) -> dict[str, list[str]]:
 
 def _describe_fault(lines: list[str], stdout: bytes) -> str:
     regs = dict(line.split(" ", 1) for line in lines if " " in line)
-    text = "the program faulted on the emulated Cortex-M7: " + ", ".join(f"{k}={v}" for k, v in regs.items())
+    text = "the program faulted: " + ", ".join(f"{k}={v}" for k, v in regs.items())
     cfsr = int(regs.get("cfsr", "0x0"), 16)
     causes = [why for bit, why in _CFSR_BITS.items() if cfsr >> bit & 1 and ":" in why]
     if causes:

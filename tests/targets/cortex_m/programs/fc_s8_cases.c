@@ -24,8 +24,8 @@ int main(int argc, char **argv)
         return 10;
     }
     long size = tfc_read_file(argv[1], blob, sizeof blob);
-    if (size < 4) {
-        return 11;
+    if (size < 4 || (size_t)size == sizeof blob) {
+        return 11; /* missing, or possibly cut short by the buffer */
     }
     const uint8_t *p = (const uint8_t *)blob;
     int32_t count = *(const int32_t *)p;
@@ -41,6 +41,9 @@ int main(int argc, char **argv)
         const int8_t *input = (const int8_t *)(bias + out_c);
         const int8_t *filter = input + PAD4((uint32_t)(n * depth));
         p = (const uint8_t *)(filter + PAD4((uint32_t)(out_c * depth)));
+        if (p > (const uint8_t *)blob + size) {
+            return 15; /* the case runs past the end of the file */
+        }
         if (out_used + (size_t)(n * out_c) > sizeof outputs) {
             return 12;
         }

@@ -229,3 +229,38 @@ def test_chain_lsb_survey(capsys):
               f"median max {np.median(maxima):.0f} LSB, mean |diff| {np.mean(means):.3f} LSB")
     assert max(maxima) <= CHAIN_LSB_BOUND, f"max LSB per model: {maxima}"
     assert np.median(maxima) <= 2, f"max LSB per model: {maxima}"
+
+
+# ------------------------------------------------------------------------------ the generated C
+@pytest.fixture(scope="module")
+def c_cache(tmp_path_factory):
+    import shutil
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed: the generated C cannot be built here")
+    return tmp_path_factory.mktemp("qdq-c")
+
+
+@settings(max_examples=_examples(10))
+@given(st.one_of(conv_models(), linear_models(), pool_models(), add_models(), chain_models()))
+def test_generated_c_equals_interpreter(c_cache, spec):
+    """The C project for the same int8 graph (built with gcc on the host) gives the interpreter's
+    bytes exactly, so everything above about onnxruntime holds for the C too."""
+    from tfc.backends.cmsis import HostRunner, write_project
+    from tfc.interp import run
+    from tests.quant.qdq_models import quantize
+    qdq = ort_quantize(build_float_model(spec), random_feeds(spec, CALIBRATION_SAMPLES, spec.seed + 1))
+    graph = tfc_int8(qdq)
+    project = c_cache / f"m{abs(hash(spec)) % 10**8}"
+    info = write_project(graph, project / "src", target="cortex-m7", name="qdq")
+    runner = HostRunner(info, cache_dir=project / "cache")
+    feeds = random_feeds(spec, TEST_INPUTS, spec.seed + 2)
+    ints = [np.stack([quantize(f[v.name], v.quant.scale[0], v.quant.zero_point[0]) for f in feeds])
+            for v in graph.inputs]
+    got = runner.run_raw(ints)[0]
+    want = np.stack([run(graph, [x[i] for x in ints])[0] for i in range(len(feeds))])
+    got = got.reshape(want.shape)
+    if not np.array_equal(got, want):
+        d = np.abs(got.astype(np.int32) - want)
+        at = np.unravel_index(int(np.argmax(d)), d.shape)
+        pytest.fail(f"{spec}\ngenerated C vs int8 interpreter: {int((d > 0).sum())} of {d.size} outputs differ, "
+                    f"worst {int(d[at])} LSB at {list(at)} (C {int(got[at])}, interpreter {int(want[at])})")

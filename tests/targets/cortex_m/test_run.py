@@ -173,9 +173,17 @@ def test_stack_overflow_is_a_target_error(build_c, qemu):
         run_elf(build_c(src, stack_size=2048), timeout=30)
 
 
-def test_arguments_with_spaces_are_rejected(build_c, qemu):
+def test_arguments_startup_cannot_take_are_rejected(build_c, qemu):
+    info = build_c(HELLO)
     with pytest.raises(BuildError, match="whitespace"):
-        run_elf(build_c(HELLO), args=["two words"])
+        run_elf(info, args=["two words"])
+    with pytest.raises(BuildError, match="command line is too long"):
+        run_elf(info, args=["x" * 300])
+    with pytest.raises(BuildError, match="command line is too long"):
+        run_elf(info, args=["a"] * 16)
+    # the longest command line it takes arrives whole
+    arg = "y" * (255 - len(info.path.stem) - 1)
+    assert run_elf(info, args=[arg], timeout=30).stdout.endswith(arg.encode() + b"\n")
 
 
 def test_cortex_m4_runs_on_its_own_board_and_budget(build_c, qemu):

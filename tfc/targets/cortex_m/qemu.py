@@ -32,6 +32,7 @@ from tfc.targets.cortex_m.tools import find_tool
 MACHINES = {"cortex-m7": ("-M", "mps2-an500", "-cpu", "cortex-m7"),
             "cortex-m4": ("-M", "mps2-an386", "-cpu", "cortex-m4")}
 COUNTS_FILE = "tfc-icount.txt"
+CMDLINE_MAX, ARGV_MAX = 256, 16          # startup.c's cmdline[] and argv[] sizes
 FAULT_BANNER = b"\n*** tfc: the program faulted\n"      # printed by startup.c's fault handler
 _HARNESS_FILES = {STATS_FILE, COUNTS_FILE}
 
@@ -86,6 +87,10 @@ def run_elf(elf: ElfInfo | str | os.PathLike, *, args: Iterable[str] = (),
         if not a or any(c.isspace() for c in a):
             raise BuildError(f"program argument {a!r} is empty or holds whitespace "
                              "(semihosting passes one space-separated command line)")
+    if len(" ".join([elf_path.stem, *args])) >= CMDLINE_MAX or len(args) >= ARGV_MAX:
+        raise BuildError(f"the program's command line is too long: startup.c takes under "
+                         f"{CMDLINE_MAX} characters and {ARGV_MAX - 1} arguments",
+                         hint="pass long lists in a file")
     if run_dir is None:
         with tempfile.TemporaryDirectory(prefix="tfc-run-") as tmp:
             return _run(qemu, MACHINES[target.cpu], elf_path, args, files or {}, timeout,

@@ -1,4 +1,4 @@
-"""The `tfc` command: `tfc inspect`, `tfc compile`, `tfc passes`.
+"""The `tfc` command: `tfc inspect`, `tfc compile`, `tfc run`, `tfc passes`, `tfc targets`.
 
 Every TfcError prints as one message on stderr and exits with code 2; `--debug` shows the
 traceback instead (for reporting a bug in tfc).
@@ -52,10 +52,38 @@ def cmd_compile(args) -> int:
     print(cm.report)
     if cm.dumps:
         print(f"\nIR dumps: {', '.join(str(p) for p in cm.dumps)}")
+    if args.output:
+        info = cm.save(args.output, name=args.name)
+        print(f"\nC project: {info.path} ({len(info.files)} files; API tfc_{info.name}_run in model.h; "
+              f"build on this machine with: make -C {info.path})")
     if args.verbose and cm.declined:
         print("\nrewrites that did not fire:")
         for entry in cm.declined:
             print(f"  {entry}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+
+    from tfc.compiler import compile
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise TfcError(f"cannot read the input array: {e}", file=args.input,
+                        hint="give a .npy file: one sample, or a batch with a leading sample axis") from None
+    cm = compile(args.model, target=args.target, pipeline=args.pipeline,
+                 input_shapes=_shapes(args.input_shape))
+    y = cm.run(x, raw=args.raw)
+    outputs = y if isinstance(y, list) else [y]
+    if args.output:
+        np.save(args.output, outputs[0]) if len(outputs) == 1 else np.savez(args.output, *outputs)
+        print(f"wrote {args.output}")
+    else:
+        with np.printoptions(threshold=200, linewidth=110):
+            for spec, out in zip(cm.ir.outputs, outputs):
+                print(f"{spec.name}: {out.dtype}{list(out.shape)}")
+                print(out)
     return 0
 
 
@@ -98,9 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
     p.add_argument("--print-ir", action="store_true", help="print the final IR")
+    p.add_argument("-o", "--output", metavar="OUTDIR", help="write the C project to OUTDIR")
+    p.add_argument("--name", help="C name of the model (API tfc_<name>_run); default: the file's stem")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log each pass and the rewrites that declined to fire, with why")
     p.set_defaults(run=cmd_compile)
+
+    p = sub.add_parser("run", help="compile a model, build the C with gcc and run it on this machine")
+    p.add_argument("model", help="an .onnx model or a .tfcir file")
+    p.add_argument("--input", required=True, metavar="FILE.npy",
+                   help="one sample, or a batch with a leading sample axis (float, or int8 with --raw)")
+    p.add_argument("--raw", action="store_true", help="int8 in and out (no (de)quantization)")
+    p.add_argument("--output", metavar="FILE", help="save the outputs (.npy; .npz for several outputs)")
+    p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4 or host")
+    p.add_argument("--pipeline", help="passes to run (default: the standard pipeline)")
+    p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
+                   help="static shape of an input with unknown dims (repeatable)")
+    p.set_defaults(run=cmd_run)
 
     p = sub.add_parser("passes", help="list the registered passes")
     p.set_defaults(run=cmd_passes)

@@ -31,6 +31,20 @@ class CompileReport:
     parameter_bytes: int
     largest_activation: tuple[str, str, int] | None     # (value name, type, bytes)
     timings: tuple[PassTiming, ...] = ()
+    # The C backend's numbers (arena, scratch, weights, per-layer table) for an int8 graph;
+    # None with the reason in memory_note when the graph cannot be emitted (yet).
+    memory: Any = None                                  # tfc.backends.cmsis.ProjectInfo
+    memory_note: str = ""
+
+    @property
+    def flash_bytes(self) -> int | None:
+        """Model data in flash: weights, biases, requantization parameters (code not counted)."""
+        return self.memory.weight_bytes + self.memory.quant_param_bytes if self.memory else None
+
+    @property
+    def sram_bytes(self) -> int | None:
+        """The static arena: activations, inputs, outputs and kernel scratch (stack not counted)."""
+        return self.memory.arena_bytes if self.memory else None
 
     @classmethod
     def of(cls, graph: Graph, target: Target, timings=()) -> "CompileReport":
@@ -43,7 +57,7 @@ class CompileReport:
                    parameter_bytes=sum(v.type.nbytes for v in params),
                    largest_activation=(largest.name, str(largest.type), largest.type.nbytes)
                    if largest is not None else None,
-                   timings=tuple(timings))
+                   timings=tuple(timings), **_memory(graph, target))
 
     def __str__(self) -> str:
         t = self.target
@@ -54,6 +68,16 @@ class CompileReport:
             name, type_, nbytes = self.largest_activation
             lines.append(f"largest activation %{name} : {type_}, {_bytes(nbytes)}"
                          f" ({100 * nbytes / t.sram_bytes:.1f}% of SRAM)")
+        m = self.memory
+        if m is not None:
+            lines.append(f"flash      {self.flash_bytes:,} B model data = weights {m.weight_bytes:,} B + requantization "
+                         f"params {m.quant_param_bytes:,} B ({100 * self.flash_bytes / t.flash_bytes:.1f}% of flash;"
+                         " code not counted)")
+            lines.append(f"SRAM       {m.arena_bytes:,} B arena = activations, I/O and scratch (largest scratch "
+                         f"{m.scratch_bytes:,} B; lower bound {m.arena_lower_bound:,} B) "
+                         f"({100 * m.arena_bytes / t.sram_bytes:.1f}% of SRAM; stack not counted)")
+        elif self.memory_note:
+            lines.append(f"memory     not planned: {self.memory_note}")
         lines.append("")
         lines.append(f"{'op':<16}{'count':>6}")
         for op, n in self.op_counts.items():
@@ -64,7 +88,18 @@ class CompileReport:
             lines.append(f"{'pass':<40}{'ms':>9}  changed")
             for r in self.timings:
                 lines.append(f"{r.spec:<40}{r.seconds * 1e3:>9.1f}  {'yes' if r.changed else 'no'}")
+        if m is not None:
+            lines += ["", m.table()]
         return "\n".join(lines)
+
+
+def _memory(graph: Graph, target: Target) -> dict:
+    """The C backend's plan for `graph`, or why there is none (e.g. a float graph)."""
+    from tfc.backends.cmsis import plan_project
+    try:
+        return {"memory": plan_project(graph, target=target)}
+    except TfcError as e:
+        return {"memory_note": e.message + (f"; {e.hint}" if e.hint else "")}
 
 
 def _bytes(n: int) -> str:
@@ -85,6 +120,28 @@ class CompiledModel:
     target: Target
     declined: list[Declined] = field(default_factory=list)   # rewrites that chose not to fire
     dumps: list[Path] = field(default_factory=list)
+    name: str = "model"                # C prefix of the generated API: tfc_<name>_run
+    _host: Any = field(default=None, repr=False, compare=False)
+
+    def save(self, out_dir, *, name: str | None = None):
+        """Write the C project (model.h/.c, weights, kernels, Makefile, CMakeLists.txt) to
+        `out_dir`; returns its tfc.backends.cmsis.ProjectInfo."""
+        from tfc.backends.cmsis import write_project
+        return write_project(self.ir, out_dir, target=self.target, name=name or self.name)
+
+    def run(self, inputs, raw: bool = False):
+        """Build the generated C with gcc on this machine (once) and run it on `inputs`: one
+        sample or a batch; float values are quantized with the model's input parameters and the
+        outputs dequantized, or int8 in and out with raw=True."""
+        if self._host is None:
+            import tempfile
+            import weakref
+            import shutil
+            from tfc.backends.cmsis import HostRunner
+            tmp = tempfile.mkdtemp(prefix="tfc-project-")
+            weakref.finalize(self, shutil.rmtree, tmp, True)
+            self._host = HostRunner(self.save(Path(tmp) / self.name))
+        return self._host.run(inputs, raw=raw)
 
     def __repr__(self) -> str:
         return (f"CompiledModel({self.ir.name!r}, target={self.target.name}, pipeline={self.pipeline!r}, "
@@ -154,7 +211,15 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
             ctx.logger.info("%s", entry)
     return CompiledModel(ir=graph, graph_before=before, report=CompileReport.of(graph, target, run.timings),
                          pipeline=run.pipeline, target=target, declined=list(ctx.declined),
-                         dumps=run.dumps)
+                         dumps=run.dumps, name=_model_name(model, graph))
+
+
+def _model_name(model, graph: Graph) -> str:
+    """A C identifier for the generated API: the file's stem, else the graph's name."""
+    from tfc.backends.cmsis.project import c_name
+    if isinstance(model, (str, os.PathLike)):
+        return c_name(Path(model).stem)
+    return c_name(graph.name or "model")
 
 
 @contextmanager

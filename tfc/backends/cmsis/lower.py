@@ -75,15 +75,23 @@ def _dims4(shape) -> L.Dims:
     return L.Dims(*(int(d) for d in shape))
 
 
-def _check_io(graph: Graph) -> None:
+_INT8_HINT = ("the C backend runs int8 graphs: run canonicalize,quantize-int8 first "
+              "(with calibration samples for a float model)")
+
+
+def _check_int8(graph: Graph) -> None:
+    for node in graph.nodes:
+        for v in node.outputs:
+            if v.dtype.is_float:
+                raise UnsupportedError(f"{node.op} computes {v.ref} in {v.type.dtype.value}: the graph is not "
+                                       "an int8 graph", node=node.name, op=node.op, hint=_INT8_HINT)
     for kind, values in (("input", graph.inputs), ("output", graph.outputs)):
         for v in values:
             q = v.quant
             if v.dtype != DType.I8 or q is None or q.axis is not None:
                 raise UnsupportedError(
                     f"graph {kind} {v.ref} is {v.type.dtype.value} without per-tensor int8 quantization",
-                    hint="the C backend runs int8 graphs: run canonicalize,quantize-int8 first "
-                         "(with calibration samples for a float model)")
+                    hint=_INT8_HINT)
 
 
 class _Lowering:
@@ -205,7 +213,7 @@ class _Lowering:
 
 def lower(graph: Graph, *, name: str, build: str) -> LoweredModel:
     """Choose the kernels, plan the arena and resolve every operand of `graph` (int8 IR)."""
-    _check_io(graph)
+    _check_int8(graph)
     lw = _Lowering(graph, name, build)
     allocation = graph_buffers(graph, scratch_bytes=lw.scratch_bytes,
                                in_place=lambda n: lw.kernels[id(n)] in IN_PLACE_KERNELS)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, from a fresh machine: install tfc, import the bundled demo model (MLPerf Tiny
-# ResNet-8, int8), run the pipeline with IR dumps, print the final IR and a summary.
+# ResNet-8, int8), run the pipeline with IR dumps, print the final IR and the report (flash and
+# SRAM bytes, per-layer table), write the C project, build it with gcc and run it on a few inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -15,5 +16,16 @@ echo "== imported IR (before any pass): $OUT/imported.tfcir"
 "$PYTHON" -m tfc.cli inspect "$MODEL" > "$OUT/imported.tfcir"
 echo "   $(grep -c ' = ' "$OUT/imported.tfcir") ops"
 echo
-echo "== tfc compile $MODEL --target cortex-m7 --dump-ir $OUT/dumps"
-"$PYTHON" -m tfc.cli compile "$MODEL" --target cortex-m7 --dump-ir "$OUT/dumps" --print-ir -v
+echo "== tfc compile $MODEL --target cortex-m7 --dump-ir $OUT/dumps -o $OUT/project"
+"$PYTHON" -m tfc.cli compile "$MODEL" --target cortex-m7 --dump-ir "$OUT/dumps" --print-ir -v \
+    -o "$OUT/project" --name resnet8
+echo
+echo "== the generated project, built standalone with gcc (make -C $OUT/project), on 4 random inputs"
+make -s -C "$OUT/project"
+"$PYTHON" -c 'import numpy as np; np.save("'"$OUT"'/x.npy", np.random.default_rng(0).integers(-128, 128, (4, 1, 32, 32, 3), dtype=np.int8))'
+"$PYTHON" -c 'import numpy as np; np.load("'"$OUT"'/x.npy").tofile("'"$OUT"'/x.bin")'
+"$OUT/project/build/resnet8_host" "$OUT/x.bin" "$OUT/y.bin"
+"$PYTHON" -c 'import numpy as np; print("   int8 class scores:"); print(np.fromfile("'"$OUT"'/y.bin", dtype=np.int8).reshape(4, 10))'
+echo
+echo "== tfc run $MODEL --input $OUT/x.npy --raw   (compiles, builds and runs the C on this machine)"
+"$PYTHON" -m tfc.cli run "$MODEL" --input "$OUT/x.npy" --raw

@@ -1,0 +1,267 @@
+"""Dense int8 kernels on the emulated Cortex-M7: tfc's runtime against the real CMSIS-NN.
+
+    python benchmarks/dense_kernels.py [--cmsis-nn /path/to/CMSIS-NN] [--json out.json]
+
+Four layers with random int8 data and per-channel multipliers/shifts like a calibrated model's:
+a 3x3 convolution 16x16x32 -> 32 (pad 1), a 1x1 convolution 16x16x64 -> 64, a 3x3 depthwise
+convolution 16x16x64 (pad 1) and a 256 -> 256 fully connected layer. Each runs through the same
+C driver (dense_kernels.c) linked against tfc's runtime and, given --cmsis-nn, against CMSIS-NN
+built from its sources; both are compiled with the cortex-m7 target's flags
+(-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-sp-d16) and -O2 (tfc.targets.cortex_m).
+The executed instructions of each kernel call are counted exactly on QEMU's mps2-an500, the
+outputs are checked against the numpy reference (tfc.quant.reference) and, byte for byte,
+between the two libraries.
+
+Functions called: arm_convolve_s8, arm_convolve_1x1_s8_fast, arm_fully_connected_s8 in both;
+depthwise: tfc's arm_depthwise_conv_s8_opt (what tfc's lowering emits) against CMSIS-NN's
+arm_depthwise_conv_3x3_s8 (arm_depthwise_conv_wrapper_s8's choice for this layer on a DSP
+core); the extra row "depthwise 3x3 (_opt)" runs arm_depthwise_conv_s8_opt in both.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):          # run as a script: make `tfc` importable from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tfc.quant import reference as ref
+from tfc.quant.kernel_params import ConvParams, DepthwiseConvParams, FullyConnectedParams
+from tfc.targets.cortex_m import ElfInfo, build_elf, run_elf
+
+HERE = Path(__file__).resolve().parent
+DRIVER = HERE / "dense_kernels.c"
+RUNTIME = HERE.parent / "tfc" / "backends" / "cmsis" / "runtime"
+TARGET = "cortex-m7"
+KINDS = {"conv": 0, "conv_1x1": 1, "depthwise": 2, "fully_connected": 3, "depthwise_opt": 4}
+# The CMSIS-NN sources the driver's calls need (the linker drops what they do not use).
+CMSIS_NN_SOURCES = (
+    "ConvolutionFunctions/arm_convolve_s8.c", "ConvolutionFunctions/arm_convolve_1x1_s8_fast.c",
+    "ConvolutionFunctions/arm_convolve_get_buffer_sizes_s8.c", "ConvolutionFunctions/arm_depthwise_conv_3x3_s8.c",
+    "ConvolutionFunctions/arm_depthwise_conv_s8_opt.c", "ConvolutionFunctions/arm_depthwise_conv_get_buffer_sizes_s8.c",
+    "ConvolutionFunctions/arm_nn_mat_mult_kernel_s8_s16.c",
+    "ConvolutionFunctions/arm_nn_mat_mult_kernel_row_offset_s8_s16.c",
+    "NNSupportFunctions/arm_nn_mat_mult_nt_t_s8.c", "NNSupportFunctions/arm_nn_vec_mat_mult_t_s8.c",
+    "NNSupportFunctions/arm_q7_to_q15_with_offset.c", "NNSupportFunctions/arm_s8_to_s16_unordered_with_offset.c",
+    "NNSupportFunctions/arm_nn_mat_mul_core_1x_s8.c", "NNSupportFunctions/arm_nn_mat_mul_core_4x_s8.c",
+    "FullyConnectedFunctions/arm_fully_connected_s8.c",
+    "FullyConnectedFunctions/arm_fully_connected_get_buffer_sizes_s8.c",
+)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One benchmark layer: NHWC input in_hw x in_c, a k x k kernel (1 for FC), out_c outputs."""
+
+    name: str
+    kind: str
+    in_hw: tuple[int, int]
+    in_c: int
+    out_c: int
+    k: int = 1
+    pad: int = 0
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return tuple(h + 2 * self.pad - self.k + 1 for h in self.in_hw)
+
+    @property
+    def macs(self) -> int:
+        oh, ow = self.out_hw
+        per_output = self.k * self.k * (1 if self.kind.startswith("depthwise") else self.in_c)
+        return oh * ow * self.out_c * per_output
+
+
+def layers(size: str = "full") -> list[Layer]:
+    """The benchmark's layers; "small" keeps their shapes' character at a fraction of the work."""
+    hw, c = ((16, 16), 1) if size == "full" else ((5, 6), 4)
+    return [Layer("conv 3x3", "conv", hw, 32 // c, 32 // c, 3, 1),
+            Layer("conv 1x1", "conv_1x1", hw, 64 // c, 64 // c),
+            Layer("depthwise 3x3", "depthwise", hw, 64 // c, 64 // c, 3, 1),
+            Layer("fully connected", "fully_connected", (1, 1), 256 // c, 256 // c),
+            Layer("depthwise 3x3 (_opt)", "depthwise_opt", hw, 64 // c, 64 // c, 3, 1)]
+
+
+@dataclass(frozen=True)
+class Case:
+    layer: Layer
+    x: np.ndarray
+    w: np.ndarray
+    bias: np.ndarray
+    params: object          # ConvParams | DepthwiseConvParams | FullyConnectedParams
+
+    def reference(self) -> np.ndarray:
+        """The numpy reference output (TFLite Micro's arithmetic), as int8 bytes in NHWC order."""
+        p, lay = self.params, self.layer
+        if lay.kind in ("conv", "conv_1x1"):
+            return ref.conv2d(self.x, self.w, self.bias, p)
+        if lay.kind.startswith("depthwise"):
+            return ref.depthwise_conv2d(self.x, self.w, self.bias, p)
+        return ref.fully_connected(self.x, self.w, self.bias, p)
+
+
+def make_case(layer: Layer, rng: np.random.Generator) -> Case:
+    """Random int8 data; multipliers in [2^30, 2^31) and shifts that bring a typical
+    accumulator into int8 range (about 2^-9..2^-12, per channel), input zero point -128
+    (after a ReLU), output zero point drawn, the full int8 activation range."""
+    h, w = layer.in_hw
+    x = rng.integers(-128, 128, size=(1, h, w, layer.in_c)).astype(np.int8)
+    if layer.kind.startswith("depthwise"):
+        wt = rng.integers(-127, 128, size=(1, layer.k, layer.k, layer.out_c)).astype(np.int8)
+        shifts = rng.integers(-9, -6, size=layer.out_c)
+    elif layer.kind == "fully_connected":
+        x = x.reshape(1, layer.in_c)
+        wt = rng.integers(-127, 128, size=(layer.out_c, layer.in_c)).astype(np.int8)
+        shifts = np.full(1, -11)
+    else:
+        wt = rng.integers(-127, 128, size=(layer.out_c, layer.k, layer.k, layer.in_c)).astype(np.int8)
+        shifts = rng.integers(-12, -9, size=layer.out_c)
+    mults = rng.integers(1 << 30, 1 << 31, size=len(shifts))
+    bias = rng.integers(-(1 << 12), 1 << 12, size=layer.out_c).astype(np.int32)
+    common = dict(input_offset=128, output_offset=int(rng.integers(-20, 21)),
+                  multipliers=tuple(int(m) for m in mults), shifts=tuple(int(s) for s in shifts))
+    if layer.kind == "fully_connected":
+        p = FullyConnectedParams(filter_offset=0, **common)
+    elif layer.kind.startswith("depthwise"):
+        p = DepthwiseConvParams(ch_mult=1, padding=(layer.pad, layer.pad), **common)
+    else:
+        p = ConvParams(padding=(layer.pad, layer.pad), **common)
+    return Case(layer, x, wt, bias, p)
+
+
+def _pad4(b: bytes) -> bytes:
+    return b + bytes(-len(b) % 4)
+
+
+def encode_cases(cases: list[Case]) -> bytes:
+    """The case file dense_kernels.c reads (its header comment gives the layout)."""
+    out = [struct.pack("<i", len(cases))]
+    for c in cases:
+        lay, p = c.layer, c.params
+        (oh, ow), (h, w) = lay.out_hw, lay.in_hw
+        out.append(struct.pack("<15i", KINDS[lay.kind], h, w, lay.in_c, oh, ow, lay.out_c, lay.k, lay.k, 1,
+                               lay.pad, p.input_offset, p.output_offset, p.activation.min, p.activation.max))
+        mults = np.resize(np.asarray(p.multipliers, "<i4"), lay.out_c)
+        shifts = np.resize(np.asarray(p.shifts, "<i4"), lay.out_c)
+        out += [mults.tobytes(), shifts.tobytes(), c.bias.astype("<i4").tobytes()]
+        out += [_pad4(c.x.tobytes()), _pad4(c.w.tobytes())]
+    return b"".join(out)
+
+
+def build(library: str, out_dir: Path, cmsis_nn: Path | None = None) -> ElfInfo:
+    """The driver linked against tfc's runtime ("tfc") or CMSIS-NN built from `cmsis_nn`."""
+    if library == "tfc":
+        sources = [DRIVER, *sorted((RUNTIME / "src").glob("*.c"))]
+        return build_elf(sources, out_dir, include_dirs=[RUNTIME / "include"], target=TARGET,
+                         name="dense_tfc")
+    if cmsis_nn is None:
+        raise ValueError("CMSIS-NN needs its source directory")
+    root = Path(cmsis_nn)
+    missing = [s for s in CMSIS_NN_SOURCES if not (root / "Source" / s).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{root} is not a CMSIS-NN checkout: missing Source/{missing[0]}")
+    sources = [DRIVER, *(root / "Source" / s for s in CMSIS_NN_SOURCES)]
+    # CMSIS-NN is not ours to keep warning-free under -Wextra -Werror.
+    return build_elf(sources, out_dir, include_dirs=[root / "Include"], defines={"TFC_BENCH_CMSIS_NN": 1},
+                     target=TARGET, extra_cflags=("-Wno-error",), name="dense_cmsis_nn")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    outputs: list[bytes]            # per case
+    instructions: list[int]         # per case: executed inside the kernel call
+
+
+def measure(elf: ElfInfo, cases: list[Case]) -> Measurement:
+    """Runs every case once on the emulated core (one case per kind)."""
+    kinds = [c.layer.kind for c in cases]
+    if len(set(kinds)) != len(kinds):
+        raise ValueError("one case per layer kind per run (the kind is the instruction region)")
+    res = run_elf(elf, args=["cases.bin", "out.bin"], files={"cases.bin": encode_cases(cases)},
+                  count_instructions=True, timeout=300)
+    if res.exit_code != 0:
+        raise RuntimeError(f"{elf.path.name}: driver exit code {res.exit_code}: {res.stdout!r}")
+    data, outputs, offset = res.files["out.bin"], [], 0
+    for c in cases:
+        n = int(np.prod(c.layer.out_hw)) * c.layer.out_c
+        outputs.append(data[offset:offset + n])
+        offset += n
+    counts = res.instructions.regions
+    return Measurement(outputs, [counts[KINDS[c.layer.kind] + 1].instructions for c in cases])
+
+
+def first_difference(got: bytes, want: bytes) -> str:
+    a, b = np.frombuffer(got, np.int8), np.frombuffer(want, np.int8)
+    if a.size != b.size:
+        return f"{a.size} bytes, expected {b.size}"
+    bad = np.flatnonzero(a != b)
+    return (f"{bad.size} of {a.size} bytes differ; first at {bad[0]}: {a[bad[0]]} vs {b[bad[0]]}"
+            if bad.size else "identical")
+
+
+def run_benchmark(cmsis_nn: Path | None, work: Path, size: str = "full", seed: int = 2024) -> list[dict]:
+    """Builds, runs and cross-checks; returns one row per layer. Raises on any output mismatch."""
+    rng = np.random.default_rng(seed)
+    cases = [make_case(lay, rng) for lay in layers(size)]
+    libs = {"tfc": build("tfc", work / "tfc")}
+    if cmsis_nn is not None:
+        libs["cmsis_nn"] = build("cmsis-nn", work / "cmsis_nn", cmsis_nn)
+    results = {name: measure(elf, cases) for name, elf in libs.items()}
+    rows = []
+    for i, case in enumerate(cases):
+        want = case.reference().tobytes()
+        row = {"layer": case.layer.name, "macs": case.layer.macs}
+        for name, m in results.items():
+            if m.outputs[i] != want:
+                raise AssertionError(f"{name} {case.layer.name}: output != numpy reference: "
+                                     f"{first_difference(m.outputs[i], want)}")
+            row[f"{name}_instructions"] = m.instructions[i]
+            row[f"{name}_per_mac"] = m.instructions[i] / case.layer.macs
+        if "cmsis_nn" in results:
+            row["outputs_identical"] = results["tfc"].outputs[i] == results["cmsis_nn"].outputs[i]
+            row["cmsis_nn_over_tfc"] = m.instructions[i] / results["tfc"].instructions[i]
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    has_cmsis = "cmsis_nn_instructions" in rows[0]
+    head = f"{'layer':<22}{'MACs':>9}{'tfc instr':>12}{'tfc /MAC':>10}"
+    if has_cmsis:
+        head += f"{'CMSIS-NN instr':>16}{'CMSIS /MAC':>12}{'CMSIS/tfc':>11}  outputs"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        line = f"{r['layer']:<22}{r['macs']:>9}{r['tfc_instructions']:>12}{r['tfc_per_mac']:>10.4f}"
+        if has_cmsis:
+            line += (f"{r['cmsis_nn_instructions']:>16}{r['cmsis_nn_per_mac']:>12.4f}"
+                     f"{r['cmsis_nn_over_tfc']:>10.3f}x  {'identical' if r['outputs_identical'] else 'DIFFER'}")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cmsis-nn", type=Path, help="CMSIS-NN source tree (Include/, Source/) to compare with")
+    ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    ap.add_argument("--size", choices=["full", "small"], default="full")
+    ap.add_argument("--work-dir", type=Path, help="keep the builds here (default: a temporary directory)")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="tfc-bench-") as tmp:
+        rows = run_benchmark(args.cmsis_nn, args.work_dir or Path(tmp), args.size)
+    print(f"target {TARGET}: -O2 -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-sp-d16; "
+          "executed instructions inside each kernel call (QEMU mps2-an500)")
+    print(format_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0 if all(r.get("outputs_identical", True) for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -160,7 +160,9 @@ def requantize_params(node: Node) -> RequantizeParams:
         act = clamp_range(node.attrs["min"], node.attrs["max"], yq)
     else:
         act = kp.ActivationRange()
-    same = xq.scale == yq.scale
+    # Identity only when scale AND zero point agree; equal scales with other zero points still
+    # shift the integers (the multiplier is then exactly 1.0 and requantize adds the offset).
+    same = xq.scale == yq.scale and xq.zero_point == yq.zero_point
     mult, shift = (0, 0) if same else quantize_multiplier(float(np.float32(xq.scale[0])) / float(np.float32(yq.scale[0])))
     return RequantizeParams(-xq.zero_point[0], mult, shift, yq.zero_point[0], act, same)
 

@@ -5,8 +5,9 @@ them) gets a buffer live from the step that writes it to the last step that read
 inputs are live from step 0, graph outputs to the last step. Aliases share storage:
 - a reshape never copies: its output is its input's bytes under another shape (values are never
   written twice, so sharing is safe whatever else reads the input);
-- a node that `in_place` allows (an elementwise kernel reading each byte before writing it)
-  writes over its input when no later step reads that input or any reshape of it.
+- a node that `in_place` allows (an elementwise kernel reading each byte before writing it, or
+  conv2d_add writing over its skip tensor) writes over an input when no later step reads that
+  input or any reshape of it.
 Kernel scratch buffers are live during their node only.
 """
 from __future__ import annotations
@@ -58,11 +59,21 @@ class _Sets:
         self.parent[self.find(id(later))] = self.find(id(earlier))
 
 
+def _overwritable(answer) -> tuple[int, ...]:
+    """`in_place(node)` may answer a bool (input 0 or none) or the input indices it may overwrite."""
+    if answer is True:
+        return (0,)
+    if not answer:
+        return ()
+    return tuple(answer)
+
+
 def graph_buffers(graph: Graph, *, scratch_bytes: Callable[[Node], int] = lambda node: 0,
-                  in_place: Callable[[Node], bool] = lambda node: False,
+                  in_place: Callable[[Node], bool | tuple[int, ...]] = lambda node: False,
                   alignment: int = DEFAULT_ALIGNMENT) -> Allocation:
     """The arena buffers of `graph` (nodes in execution order). `scratch_bytes(node)` is the
-    kernel's scratch size; `in_place(node)` says the node's kernel may overwrite input 0."""
+    kernel's scratch size; `in_place(node)` says which inputs the node's kernel may overwrite:
+    True for input 0, or a tuple of input indices in order of preference."""
     n_steps = len(graph.nodes)
     end = max(n_steps - 1, 0)
     consts = {id(v) for v in graph.constants.values()}
@@ -88,16 +99,21 @@ def graph_buffers(graph: Graph, *, scratch_bytes: Callable[[Node], int] = lambda
         last = end if k in outputs else max(uses + [written[k]])
         last_read[root] = max(last_read.get(root, 0), last)
 
-    # 2. in-place writes: the output joins its input's storage when that data dies here.
+    # 2. in-place writes: the output joins an input's storage when that data dies here (the
+    #    first such input among those the kernel may overwrite).
     storage = _Sets()
     for k in values:
         storage.add(values[data.find(k)])
+    output_roots = {data.find(o) for o in outputs}
     for i, node in enumerate(graph.nodes):
-        x = node.inputs[0] if node.inputs else None
-        if (x is not None and id(x) in values and in_place(node) and last_read[data.find(id(x))] == i
-                and data.find(id(x)) not in {data.find(o) for o in outputs}
-                and node.output.type.nbytes == x.type.nbytes):
-            storage.join(values[data.find(id(x))], values[data.find(id(node.output))])
+        for index in _overwritable(in_place(node)):
+            x = node.inputs[index] if index < len(node.inputs) else None
+            if (x is not None and id(x) in values and last_read[data.find(id(x))] == i
+                    and data.find(id(x)) not in output_roots
+                    and storage.find(data.find(id(x))) != storage.find(data.find(id(node.output)))
+                    and node.output.type.nbytes == x.type.nbytes):
+                storage.join(values[data.find(id(x))], values[data.find(id(node.output))])
+                break
 
     # 3. one buffer per storage: the union of its members' lifetimes.
     spans: dict[int, list[int]] = {}

@@ -2,7 +2,8 @@
 
 Rules: activations (ReLU, ReLU6, Clip) into the producing conv/linear/add/pool as its output
 clamp; MatMul with a constant weight (+ bias Add) into a fully connected layer; a zero Pad into
-the following conv. Every rule that declines says why (`tfc compile -v`). Rules keep the
+the following conv; a residual Add into the conv computing one operand (conv2d_add, written
+over the skip tensor, which saves the conv output buffer). Every rule that declines says why (`tfc compile -v`). Rules keep the
 interpreter's results exactly, integer graphs bit for bit.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.passes.fusion import activation, pad
+from tfc.passes.fusion import activation, pad, residual
 from tfc.quant import legalize
 
 
@@ -33,6 +34,7 @@ class Fuse(Pass):
         activations: bool = True
         linear: bool = True
         pad: bool = True
+        residual: bool = True        # conv + residual add -> conv2d_add, written over the skip tensor
         max_rounds: int = 20
 
     def rules(self):
@@ -44,6 +46,9 @@ class Fuse(Pass):
             rules.append(("fuse-pad", pad.fuse_pad_into_conv))
         if o.activations:
             rules.append(("fuse-activation", activation.fuse_activations))
+        if o.residual:
+            # After the activation rule: the add's ReLU must already be its clamp.
+            rules.append(("fuse-residual-add", residual.fuse_residual_adds))
         return rules
 
     def run(self, graph, ctx: PassContext) -> PassResult:

@@ -30,6 +30,14 @@ def conv2d_int8(node, inputs):
     return [ref.conv2d(inputs[0], inputs[1], _bias(inputs), p, output_hw=out_hw)]
 
 
+def conv2d_add_int8(node, inputs):
+    """conv2d onto the mid grid, then the add: the same integers as the two unfused nodes."""
+    p = npar.conv_add_params(node)
+    conv = ref.conv2d(inputs[0], inputs[1], _bias(inputs[:3]), p.conv, output_hw=node.output.shape[1:3])
+    first, second = (inputs[3], conv) if p.residual_first else (conv, inputs[3])
+    return [ref.add(first, second, p.add)]
+
+
 def linear_int8(node, inputs):
     y = ref.fully_connected(inputs[0], inputs[1], _bias(inputs), npar.linear_params(node))
     return [y.reshape(node.output.shape)]
@@ -68,7 +76,7 @@ def requantize_int8(node, inputs):
 
 
 _INT8 = {
-    "conv2d": conv2d_int8, "linear": linear_int8, "add": add_int8, "mul": mul_int8,
+    "conv2d": conv2d_int8, "conv2d_add": conv2d_add_int8, "linear": linear_int8, "add": add_int8, "mul": mul_int8,
     "avgpool2d": avgpool_int8, "maxpool2d": maxpool_int8, "softmax": softmax_int8,
     "quantize": requantize_int8, "relu": requantize_int8, "clip": requantize_int8,
 }

@@ -99,6 +99,40 @@ def conv_params(node: Node):
     return _with_activation(p, act)
 
 
+@dataclass(frozen=True)
+class ConvAddParams:
+    """conv2d_add: the conv onto the mid grid, then the add of residual and conv result."""
+
+    conv: kp.ConvParams
+    add: kp.AddParams
+    residual_first: bool
+
+
+def mid_params(node: Node) -> QuantParams:
+    a = node.attrs
+    if a["mid_scale"] <= 0:
+        raise QuantizationError("conv2d_add has no mid grid (mid_scale) on an int8 graph", node=node.name, op=node.op)
+    return QuantParams((a["mid_scale"],), (a["mid_zero_point"],))
+
+
+def conv_add_params(node: Node) -> ConvAddParams:
+    x, w, residual, y = node.inputs[0], node.inputs[1], node.inputs[3], node.output
+    xq, rq, yq = _per_tensor(x, "input", node), _per_tensor(residual, "residual", node), _per_tensor(y, "output", node)
+    mq = mid_params(node)
+    if node.attrs["group"] != 1:
+        raise UnsupportedError("conv2d_add with groups", node=node.name, op=node.op)
+    a = node.attrs
+    conv = kp.conv_params(xq.scale[0], xq.zero_point[0], w.quant.scale, mq.scale[0], mq.zero_point[0],
+                          out_channels=w.shape[0], stride=tuple(a["stride"]), padding=(a["pad"][0], a["pad"][1]),
+                          dilation=tuple(a["dilation"]))
+    conv = _with_activation(conv, clamp_range(a["act_min"], a["act_max"], mq))
+    first, second = (rq, mq) if a["residual_first"] else (mq, rq)
+    add = kp.add_params(first.scale[0], first.zero_point[0], second.scale[0], second.zero_point[0],
+                        yq.scale[0], yq.zero_point[0])
+    add = _with_activation(add, clamp_range(a["add_act_min"], a["add_act_max"], yq))
+    return ConvAddParams(conv, add, a["residual_first"])
+
+
 def _with_activation(p, act: kp.ActivationRange):
     from dataclasses import replace
     return replace(p, activation=act)
@@ -178,6 +212,8 @@ def kernel_for(node: Node) -> str:
     """The name of the int8 kernel family that runs `node`."""
     if node.op == "conv2d":
         return conv_kernel(node)
+    if node.op == "conv2d_add":
+        return "conv_add"
     try:
         return _KERNELS[node.op]
     except KeyError:
@@ -189,6 +225,8 @@ def params_for(node: Node):
     kernel = kernel_for(node)
     if kernel in ("conv", "conv_1x1", "depthwise_conv"):
         return conv_params(node)
+    if kernel == "conv_add":
+        return conv_add_params(node)
     return {
         "fully_connected": linear_params, "add": binary_params, "mul": binary_params,
         "avgpool": pool_params, "maxpool": pool_params, "softmax": softmax_params,

@@ -59,6 +59,22 @@ class ConvArgs:
 
 
 @dataclass(frozen=True)
+class ConvAddArgs:
+    """tfc_convolve_add_s8: the conv's args, the add's params; inputs are (x, residual)."""
+
+    params: Any  # tfc.quant.node_params.ConvAddParams
+    input_dims: Dims
+    filter_dims: Dims
+    bias_dims: Dims
+    output_dims: Dims
+    weights: ConstArray
+    bias: ConstArray | None
+    multipliers: ConstArray
+    shifts: ConstArray
+    size: int
+
+
+@dataclass(frozen=True)
 class FullyConnectedArgs:
     params: kp.FullyConnectedParams
     input_dims: Dims

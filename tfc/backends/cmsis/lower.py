@@ -21,8 +21,9 @@ from tfc.quant import node_params as npar
 from tfc.quant.int8_ops import depthwise_weights
 from tfc.backends.cmsis import layers as L
 
-# Kernels that read each byte before writing it, so they may overwrite their input.
-IN_PLACE_KERNELS = frozenset({"requantize"})
+# Kernels that read each byte before writing it, so they may write over an input: the input
+# indices they may overwrite, in order of preference. conv_add must (it adds into its skip tensor).
+IN_PLACE_INPUTS = {"requantize": (0,), "add": (0, 1), "mul": (0, 1), "conv_add": (3,)}
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class _Lowering:
         return {"conv": "arm_convolve_s8", "conv_1x1": "arm_convolve_1x1_s8_fast", "add": "arm_elementwise_add_s8",
                 "mul": "arm_elementwise_mul_s8", "avgpool": "arm_avgpool_s8", "maxpool": "arm_max_pool_s8",
                 "softmax": "arm_softmax_s8", "requantize": "tfc_requantize_s8", "transpose": "tfc_transpose_s8",
+                "conv_add": "tfc_convolve_add_s8",
                 "reshape": ""}[kernel]
 
     def _dw_opt(self, node: Node) -> bool:
@@ -131,6 +133,10 @@ class _Lowering:
             return bs.depthwise_conv_s8_opt(x.shape[3], kh, kw, self.build) if self._dw_opt(node) else 0
         if kernel == "avgpool":
             return bs.avgpool_s8(node.output.shape[2], x.shape[3], self.build)
+        if kernel == "conv_add":
+            _, kh, kw, _ = node.inputs[1].shape
+            conv = bs.convolve_s8(x.shape[3], kh, kw, self.build)
+            return (conv + 3) // 4 * 4 + node.output.shape[2] * node.output.shape[3]
         return 0
 
     # ---- constants ------------------------------------------------------------------------
@@ -162,6 +168,12 @@ class _Lowering:
         def bias():  # after the weights, so weights.c lists each layer's weights first
             return self.const(node.inputs[2], i, "bias") if len(node.inputs) > 2 else None
 
+        if kernel == "conv_add":
+            w = node.inputs[1]
+            cout, kh, kw, ck = w.shape
+            mult, shift = self.quant_arrays(i, p.conv)
+            return L.ConvAddArgs(p, _dims4(x.shape), L.Dims(cout, kh, kw, ck), L.Dims(1, 1, 1, cout),
+                                 _dims4(y.shape), self.const(w, i, "weights"), bias(), mult, shift, y.type.size)
         if kernel not in ("conv", "conv_1x1", "depthwise_conv", "fully_connected"):
             for v in node.inputs:
                 if v.data is not None:
@@ -216,7 +228,7 @@ def lower(graph: Graph, *, name: str, build: str) -> LoweredModel:
     _check_int8(graph)
     lw = _Lowering(graph, name, build)
     allocation = graph_buffers(graph, scratch_bytes=lw.scratch_bytes,
-                               in_place=lambda n: lw.kernels[id(n)] in IN_PLACE_KERNELS)
+                               in_place=lambda n: IN_PLACE_INPUTS.get(lw.kernels[id(n)], ()))
     plan = plan_memory(allocation.buffers)
 
     def value_slice(v: Value) -> L.ArenaSlice:

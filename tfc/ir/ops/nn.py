@@ -255,3 +255,41 @@ class BatchNorm(OpSpec):
         r = lambda v: v.reshape(shape)
         y = (x - r(mean)) / np.sqrt(r(var) + node.attrs["epsilon"]) * r(scale) + r(bias)
         return [y.astype(np.float32)]
+
+
+@register_op
+class Conv2dAdd(Conv2d):
+    """conv2d whose result is added to `residual`, written over the residual's bytes.
+
+    Inputs: x, w, b, residual. The conv part is conv2d's (its clamp is act_min/act_max); on an
+    int8 graph the conv result is first rounded onto the grid (mid_scale, mid_zero_point) the
+    separate conv2d wrote, so the fused op computes exactly what conv2d then add computed. The
+    add's own clamp is add_act_min/add_act_max; `residual_first` keeps the add's operand order
+    (it decides which int8 rescaling each operand gets). The fuse pass makes this op so a
+    residual block never holds the conv output and the skip tensor at once.
+    """
+
+    name = "conv2d_add"
+    num_inputs = (4, 4)
+    attrs = {**Conv2d.attrs, "residual_first": Attr("bool", True), "mid_scale": Attr("float", 0.0),
+             "mid_zero_point": Attr("int", 0), "add_act_min": Attr("float", float("-inf")),
+             "add_act_max": Attr("float", float("inf"))}
+
+    def infer(self, node):
+        [conv] = super().infer(node)
+        residual = real_type(node.inputs[3])
+        if residual.shape != conv.shape:
+            raise shape_error(node, f"residual shape {list(residual.shape)} != conv output {list(conv.shape)}")
+        return [conv.with_dtype(residual.dtype) if not residual.dtype.is_float else conv]
+
+    def reference(self, node, inputs):
+        from tfc.ir.ops.quant import dequantize_array, quantize_array
+        from tfc.ir.types import QuantParams
+        a = node.attrs
+        [y] = super().reference(node, inputs[:3])
+        if a["mid_scale"] > 0:  # the grid the unfused conv2d wrote on
+            mid = QuantParams((a["mid_scale"],), (a["mid_zero_point"],))
+            y = dequantize_array(quantize_array(y, mid, mid.storage), mid)
+        total = y.astype(np.float64) + inputs[3].astype(np.float64)
+        total = np.clip(total, a["add_act_min"], a["add_act_max"])
+        return [total.astype(np.float32)]

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "arm_nn_types.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,6 +32,43 @@ void tfc_requantize_s8(const int8_t *input,
 /* Transpose of a rank-4 tensor of shape dims[0..3]: output axis i is input axis perm[i].
  * Lower ranks are padded with leading 1s. out must not overlap in. */
 void tfc_transpose_s8(const int8_t *input, int8_t *output, const int32_t dims[4], const int32_t perm[4]);
+
+/* The add half of tfc_convolve_add_s8: arm_elementwise_add_s8's arguments. `residual_first`
+ * says whether the skip tensor is the add's first operand (each operand has its own rescaling). */
+typedef struct
+{
+    int32_t input_1_offset, input_1_mult, input_1_shift;
+    int32_t input_2_offset, input_2_mult, input_2_shift;
+    int32_t left_shift;
+    int32_t out_offset, out_mult, out_shift;
+    int32_t out_activation_min, out_activation_max;
+    int32_t residual_first;
+} tfc_add_params;
+
+/* conv2d then a residual add, written over the skip tensor: for each output row, arm_convolve_s8
+ * computes the row into a row buffer, then arm_elementwise_add_s8 adds it to the same row of
+ * `residual_and_output` in place. The integers equal the unfused conv + add (the conv's output
+ * quantization is in quant_params/conv_params, the add's in add), but the full conv output never
+ * exists. ctx->buf holds arm_convolve_s8's scratch followed by one output row:
+ * tfc_convolve_add_s8_get_buffer_size bytes. Batch and rows are looped here; each row call crops
+ * the input to the rows its window reads and moves the top padding accordingly. */
+arm_cmsis_nn_status tfc_convolve_add_s8(const cmsis_nn_context *ctx,
+                                        const cmsis_nn_conv_params *conv_params,
+                                        const cmsis_nn_per_channel_quant_params *quant_params,
+                                        const cmsis_nn_dims *input_dims,
+                                        const int8_t *input_data,
+                                        const cmsis_nn_dims *filter_dims,
+                                        const int8_t *filter_data,
+                                        const cmsis_nn_dims *bias_dims,
+                                        const int32_t *bias_data,
+                                        const cmsis_nn_dims *output_dims,
+                                        const tfc_add_params *add,
+                                        int8_t *residual_and_output);
+
+/* Bytes of ctx->buf tfc_convolve_add_s8 needs: the conv scratch (rounded up to 4) + one output row. */
+int32_t tfc_convolve_add_s8_get_buffer_size(const cmsis_nn_dims *input_dims,
+                                            const cmsis_nn_dims *filter_dims,
+                                            const cmsis_nn_dims *output_dims);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@ import jinja2
 import numpy as np
 
 from tfc.backends.cmsis.lower import LoweredModel
+from tfc.targets.cortex_m.project import project_support
 
 TEMPLATES = Path(__file__).parent / "templates"
 RUNTIME = Path(__file__).parent / "runtime"
@@ -57,9 +58,17 @@ def render(model: LoweredModel, *, target: str, graph_name: str, version: str) -
     """Relative path -> text of every generated file (the runtime sources are copied separately)."""
     _, cmsis_sources, tfc_sources = runtime_files()
     env = environment()
+    # A Cortex-M target's project also builds bare-metal: tfc's start-up code, linker script, driver.
+    support = project_support(target)
     context = dict(model=model, target=target, graph_name=graph_name, version=version,
-                   cmsis_sources=cmsis_sources, tfc_sources=tfc_sources)
+                   cmsis_sources=cmsis_sources, tfc_sources=tfc_sources, support=support)
     files = {"model.h": "model.h.j2", "model.c": "model.c.j2", "weights.h": "weights.h.j2",
              "weights.c": "weights.c.j2", "main_host.c": "main_host.c.j2", "Makefile": "Makefile.j2",
              "CMakeLists.txt": "CMakeLists.txt.j2"}
-    return {path: env.get_template(template).render(**context) for path, template in files.items()}
+    if support is not None:
+        files["main_target.c"] = "main_target.c.j2"
+        files[f"target/{support.target.name}.cmake"] = "toolchain.cmake.j2"
+    texts = {path: env.get_template(template).render(**context) for path, template in files.items()}
+    if support is not None:
+        texts.update(support.files)
+    return texts

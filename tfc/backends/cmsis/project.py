@@ -148,6 +148,7 @@ def _write_tree(root: Path, texts: dict[str, str]) -> list[str]:
     os.chmod(root, 0o755)  # mkdtemp makes it 0700
     files = []
     for rel, text in texts.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="ascii")
         files.append(rel)
     headers, cmsis_sources, tfc_sources = emit.runtime_files()

@@ -1,0 +1,108 @@
+/*
+ * tfc runtime: block-sparse int8 convolution and fully connected kernels (SparseEngine).
+ *
+ * Bit-exact with the dense kernels (arm_convolve_s8, arm_fully_connected_per_channel_s8) on the
+ * same weights: every skipped block is exactly zero, integer sums are exact, and the
+ * requantization below gives the integers of TFLite Micro's MultiplyByQuantizedMultiplier.
+ *
+ * Weights come in blockwise run-length coding (docs/sparse-format.md, tfc/sparse/encoding.py):
+ * per output channel a record (stored block count, bias, requantization constants, the output of
+ * an empty channel), then per stored block a skip byte and its `block` int8 values. The
+ * per-channel quantization (bias, multiplier, shift) lives in the records, and the records were
+ * built for one output offset and activation range, which the weights carry and the kernels check.
+ *
+ * The kernels first widen the input once into the scratch buffer: int16 values x + input_offset
+ * (zero in the padding), laid out [row][channel group][x][block channels]; inside each group of 4
+ * channels the order is c0, c2, c1, c3 so that SXTB16 of 4 weights pairs with one 32-bit load.
+ * Then each output channel's block list is run for 4 output pixels at a time (each weight block
+ * loaded once for 4 pixels), and the 4 sums are requantized (5 instructions each on Armv7E-M).
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TFC_SPARSE_H
+#define TFC_SPARSE_H
+
+#include <stdint.h>
+
+#include "arm_nn_types.h"
+
+#define TFC_SPARSE_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How a record requantizes (chosen per channel by tfc/sparse/records.py, which proves the fast
+ * forms exact for every accumulator the channel can produce). */
+enum
+{
+    TFC_SPARSE_RQ_RIGHT = 0,   /* shift < 0: smmlar(acc * 2, m, rounding - (acc < 0)) >> shift */
+    TFC_SPARSE_RQ_LEFT = 1,    /* shift >= 0: smmlar(acc << shift, m, rounding) */
+    TFC_SPARSE_RQ_GENERIC = 2, /* the full double-rounding arithmetic (large accumulators) */
+};
+
+/* One output channel; 20 bytes. A record with count < 0 ends the list (the sentinel). */
+typedef struct
+{
+    int32_t count;      /* stored blocks of this channel, escapes included */
+    int32_t bias;       /* int32 bias (0 without one) */
+    int32_t multiplier; /* the channel's requantization multiplier, >= 0 */
+    int32_t rounding;   /* RIGHT: 2^(shift-1) + output_offset * 2^shift; LEFT: output_offset */
+    int8_t kind;        /* TFC_SPARSE_RQ_* */
+    int8_t shift;       /* RIGHT: right shift (>= 1); LEFT: left shift + 1; GENERIC: CMSIS-NN's shift */
+    int8_t empty;       /* the output of every pixel when count == 0 */
+    int8_t reserved;    /* 0 */
+} tfc_sparse_row;
+
+/* A sparse weight tensor [rows][kh][kw][cin] (OHWI; a linear layer: kh = kw = 1, cin = in). */
+typedef struct
+{
+    int32_t rows;   /* output channels */
+    int32_t block;  /* 1, 2, 4, 8 or 16 */
+    int32_t kh;
+    int32_t kw;
+    int32_t cin;
+    int32_t width;  /* padded input width the skips were encoded for (linear: number of vectors) */
+    int32_t output_offset;          /* folded into the records */
+    cmsis_nn_activation activation; /* folded into the records */
+    const tfc_sparse_row *records;  /* rows + 1 (sentinel) */
+    const uint8_t *skips;           /* one per stored block */
+    const int8_t *values;           /* block per stored block; 8-byte aligned */
+} tfc_sparse_weights;
+
+/* Scratch bytes tfc_sparse_convolve_s8 needs: the widened, zero-padded input image. */
+int32_t tfc_sparse_convolve_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
+                                               const cmsis_nn_dims *input_dims,
+                                               const tfc_sparse_weights *weights,
+                                               const cmsis_nn_dims *output_dims);
+
+/* Convolution NHWC -> NHWC, any kernel size (1x1 included), any stride and padding, dilation 1,
+ * one group. The output size comes from output_dims; input_dims->w + padding must equal
+ * weights->width. ARM_CMSIS_NN_ARG_ERROR when the weights do not fit the call. */
+arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
+                                           const cmsis_nn_conv_params *conv_params,
+                                           const cmsis_nn_dims *input_dims,
+                                           const int8_t *input_data,
+                                           const tfc_sparse_weights *weights,
+                                           const cmsis_nn_dims *output_dims,
+                                           int8_t *output_data);
+
+/* Scratch bytes tfc_sparse_fully_connected_s8 needs: the widened input vectors. */
+int32_t tfc_sparse_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *input_dims,
+                                                      const tfc_sparse_weights *weights);
+
+/* Fully connected over input_dims->n vectors of weights->cin values (linear over N tokens):
+ * output [n][rows]. fc_params->filter_offset must be 0 (symmetric weights keep zeros zero), and
+ * weights->width must equal n (the skips address the vectors' interleaved layout). */
+arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
+                                                  const cmsis_nn_fc_params *fc_params,
+                                                  const cmsis_nn_dims *input_dims,
+                                                  const int8_t *input_data,
+                                                  const tfc_sparse_weights *weights,
+                                                  const cmsis_nn_dims *output_dims,
+                                                  int8_t *output_data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TFC_SPARSE_H */

@@ -1,0 +1,517 @@
+/*
+ * tfc runtime: block-sparse int8 convolution and fully connected (see tfc_sparse.h, and
+ * docs/sparse-format.md for the weight encoding and the widened input layout).
+ *
+ * DSP paths (Armv7E-M SXTB16/SMLAD/SMMLAR/SSAT) are compiled under __ARM_FEATURE_DSP, or on a
+ * host under TFC_EMULATE_DSP with portable twins of those instructions; without either, plain C.
+ * All three give the same bytes. Signed right shifts are arithmetic (GCC and Clang define them so).
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "tfc_sparse.h"
+
+#if defined(TFC_EMULATE_DSP) || defined(__ARM_FEATURE_DSP)
+#define SP_DSP 1
+#else
+#define SP_DSP 0
+#endif
+#if defined(__ARM_FEATURE_DSP) && !defined(TFC_EMULATE_DSP)
+#define SP_ARM 1
+#include <arm_acle.h>
+#else
+#define SP_ARM 0
+#endif
+
+#define SP_INLINE __attribute__((always_inline)) static inline
+
+typedef char sp_arithmetic_right_shift[(-8 >> 1) == -4 ? 1 : -1];
+
+/* ---- instructions ------------------------------------------------------------------------------ */
+
+SP_INLINE int32_t sp_ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* A word of the widened image: cells of 2 or more int16 start on 4-byte boundaries. */
+SP_INLINE int32_t sp_ld32a(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, __builtin_assume_aligned(p, 4), 4);
+    return v;
+}
+
+SP_INLINE int32_t sp_lo16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xFFFFU); }
+SP_INLINE int32_t sp_hi16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x >> 16); }
+
+/* Rotate right by 8: one ROR, or folded into SXTB16's operand rotation. */
+SP_INLINE uint32_t sp_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
+
+#if SP_ARM
+SP_INLINE int32_t sp_sxtb16(int32_t x) { return (int32_t)__sxtb16((int8x4_t)x); }
+/* GCC does not fold the rotation into SXTB16's operand by itself. */
+SP_INLINE int32_t sp_sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+SP_INLINE int32_t sp_sxtab16(int32_t a, int32_t x) { return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)x); }
+SP_INLINE int32_t sp_sxtab16_ror8(int32_t a, int32_t x)
+{
+    return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)sp_ror8((uint32_t)x));
+}
+SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc) { return __smlad((int16x2_t)x, (int16x2_t)y, acc); }
+SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
+SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc) { return __smlabt(x, y, acc); }
+/* (acc * 2^32 + a * b + 2^31) >> 32: one instruction, no ACLE intrinsic. */
+SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+SP_INLINE int32_t sp_ssat8(int32_t x) { return __ssat(x, 8); }
+#else
+SP_INLINE int32_t sp_pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)lo & 0xFFFFU) | ((uint32_t)hi << 16)); }
+SP_INLINE int32_t sp_sxtb16(int32_t x) { return sp_pack16((int8_t)(uint8_t)x, (int8_t)(uint8_t)((uint32_t)x >> 16)); }
+SP_INLINE int32_t sp_sxtb16_ror8(int32_t x)
+{
+    return sp_pack16((int8_t)(uint8_t)((uint32_t)x >> 8), (int8_t)(uint8_t)((uint32_t)x >> 24));
+}
+SP_INLINE int32_t sp_sxtab16(int32_t a, int32_t x)
+{
+    const int32_t e = sp_sxtb16(x);
+    return sp_pack16(sp_lo16(a) + sp_lo16(e), sp_hi16(a) + sp_hi16(e));
+}
+SP_INLINE int32_t sp_sxtab16_ror8(int32_t a, int32_t x)
+{
+    const int32_t e = sp_sxtb16_ror8(x);
+    return sp_pack16(sp_lo16(a) + sp_lo16(e), sp_hi16(a) + sp_hi16(e));
+}
+SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_lo16(y)) + (uint32_t)(sp_hi16(x) * sp_hi16(y)));
+}
+SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_lo16(y)));
+}
+SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_hi16(y)));
+}
+SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    const uint64_t sum = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * (int64_t)b) + 0x80000000U;
+    return (int32_t)(uint32_t)(sum >> 32);
+}
+SP_INLINE int32_t sp_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+#endif
+
+/* ---- requantization ------------------------------------------------------------------------------ */
+
+/* TFLite's MultiplyByQuantizedMultiplier with gemmlowp's double rounding, in 64-bit arithmetic
+ * (for the channels whose accumulators are too large for the fast forms). */
+static int32_t sp_requantize_generic(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int64_t a = (int32_t)((uint32_t)acc << left);
+    int64_t x = a * mult + ((int64_t)1 << 30);
+    x = (a == INT32_MIN && mult == INT32_MIN) ? INT32_MAX : x >> 31;
+    const int64_t mask = ((int64_t)1 << right) - 1;
+    const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    int64_t y = (x >> right) + ((x & mask) > threshold ? 1 : 0) + out_offset;
+    return (int32_t)(y < -128 ? -128 : (y > 127 ? 127 : y));
+}
+
+/* The proofs behind the fast forms are in tfc/sparse/reference.py (fast_requantize). */
+SP_INLINE int32_t sp_rq_right(int32_t acc, int32_t mult, int32_t rounding, int32_t shift)
+{
+    const int32_t h = sp_smmlar((int32_t)((uint32_t)acc << 1), mult, rounding - (int32_t)((uint32_t)acc >> 31));
+    return sp_ssat8(h >> shift);
+}
+
+SP_INLINE int32_t sp_rq_left(int32_t acc, int32_t mult, int32_t rounding, int32_t shift)
+{
+    return sp_ssat8(sp_smmlar((int32_t)((uint32_t)acc << shift), mult, rounding));
+}
+
+SP_INLINE int32_t sp_clamp(int32_t y, int32_t lo, int32_t hi, const int clamp)
+{
+    if (clamp)
+    {
+        y = y < lo ? lo : y;
+        y = y > hi ? hi : y;
+    }
+    return y;
+}
+
+/* Requantize n (1 or 4) accumulators of one channel into out[k * stride]. */
+SP_INLINE void sp_store(const tfc_sparse_row *rec, int32_t *acc, const int n, int8_t *out, int32_t stride,
+                        int32_t lo, int32_t hi, const int clamp)
+{
+    const int32_t m = rec->multiplier, rnd = rec->rounding, sh = rec->shift;
+    if (rec->kind == TFC_SPARSE_RQ_RIGHT)
+    {
+        _Pragma("GCC unroll 4")
+        for (int k = 0; k < n; k++)
+        {
+            out[k * stride] = (int8_t)sp_clamp(sp_rq_right(acc[k], m, rnd, sh), lo, hi, clamp);
+        }
+    }
+    else if (rec->kind == TFC_SPARSE_RQ_LEFT)
+    {
+        _Pragma("GCC unroll 4")
+        for (int k = 0; k < n; k++)
+        {
+            out[k * stride] = (int8_t)sp_clamp(sp_rq_left(acc[k], m, rnd, sh), lo, hi, clamp);
+        }
+    }
+    else
+    {
+        _Pragma("GCC unroll 4")
+        for (int k = 0; k < n; k++)
+        {
+            out[k * stride] = (int8_t)sp_clamp(sp_requantize_generic(acc[k], m, sh, rnd), lo, hi, 1);
+        }
+    }
+}
+
+/* ---- one weight block against n pixels ------------------------------------------------------------- */
+
+/* acc[k] += dot(block weights wv, cell of pixel k); pixel k's cell starts at p + k * B. */
+SP_INLINE void sp_block(const int16_t *p, const int8_t *wv, const int32_t B, const int n, int32_t *acc)
+{
+#if SP_DSP
+    if (B >= 4)
+    {
+        _Pragma("GCC unroll 4")
+        for (int32_t s = 0; s < B; s += 4)
+        {
+            int32_t wq;
+            memcpy(&wq, __builtin_assume_aligned(wv + s, 4), 4);
+            const int32_t w02 = sp_sxtb16(wq), w13 = sp_sxtb16_ror8(wq);
+            _Pragma("GCC unroll 4")
+            for (int k = 0; k < n; k++)
+            {
+                acc[k] = sp_smlad(w02, sp_ld32a(p + k * B + s), acc[k]);
+                acc[k] = sp_smlad(w13, sp_ld32a(p + k * B + s + 2), acc[k]);
+            }
+        }
+    }
+    else if (B == 2)
+    {
+        const int32_t w01 = (int32_t)(((uint32_t)(uint8_t)wv[0]) | ((uint32_t)(uint8_t)wv[1] << 16));
+        const int32_t wp = sp_sxtb16(w01);
+        _Pragma("GCC unroll 4")
+        for (int k = 0; k < n; k++)
+        {
+            acc[k] = sp_smlad(wp, sp_ld32a(p + 2 * k), acc[k]);
+        }
+    }
+    else
+    {
+        const int32_t w0 = wv[0];
+        if (n == 4)
+        {
+            const int32_t x01 = sp_ld32(p), x23 = sp_ld32(p + 2);
+            acc[0] = sp_smlabb(w0, x01, acc[0]);
+            acc[1] = sp_smlabt(w0, x01, acc[1]);
+            acc[2] = sp_smlabb(w0, x23, acc[2]);
+            acc[3] = sp_smlabt(w0, x23, acc[3]);
+        }
+        else
+        {
+            acc[0] += w0 * p[0];
+        }
+    }
+#else
+    /* Inside a group of 4 channels the cell holds c0, c2, c1, c3. */
+    static const uint8_t order[4] = {0, 2, 1, 3};
+    _Pragma("GCC unroll 4")
+    for (int k = 0; k < n; k++)
+    {
+        int32_t sum = 0;
+        for (int32_t c = 0; c < B; c++)
+        {
+            const int32_t at = B >= 4 ? (c & ~3) + order[c & 3] : c;
+            sum += wv[c] * p[k * B + at];
+        }
+        acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)sum);
+    }
+#endif
+}
+
+/* ---- every channel against n pixels (n = 4: x, x+1, x+2, x+3; n = 1) ----------------------------- */
+
+SP_INLINE void sp_rows(const tfc_sparse_weights *w, const int16_t *base, int8_t *out, int32_t stride,
+                       const int32_t B, const int n, const int clamp)
+{
+    const tfc_sparse_row *rec = w->records;
+    const uint8_t *sk = w->skips;
+    const int8_t *wv = w->values;
+    const int32_t lo = w->activation.min, hi = w->activation.max;
+    for (; rec->count >= 0; rec++, out++)
+    {
+        int32_t count = rec->count;
+        if (count == 0)
+        {
+            _Pragma("GCC unroll 4")
+            for (int k = 0; k < n; k++)
+            {
+                out[k * stride] = rec->empty;
+            }
+            continue;
+        }
+        int32_t acc[4];
+        _Pragma("GCC unroll 4")
+        for (int k = 0; k < n; k++)
+        {
+            acc[k] = rec->bias;
+        }
+        const int16_t *p = base;
+        if (n == 1)
+        {
+            /* One vector: two blocks per iteration halve the loop overhead. */
+            for (; count >= 2; count -= 2)
+            {
+                p += (int32_t)sk[0] * B;
+                sp_block(p, wv, B, 1, acc);
+                p += (int32_t)sk[1] * B + B;
+                sp_block(p, wv + B, B, 1, acc);
+                p += B;
+                sk += 2;
+                wv += 2 * B;
+            }
+        }
+        for (; count > 0; count--)
+        {
+            p += (int32_t)*sk++ * B;
+            sp_block(p, wv, B, n, acc);
+            p += B;
+            wv += B;
+        }
+        sp_store(rec, acc, n, out, stride, lo, hi, clamp);
+    }
+}
+
+typedef void (*sp_rows_fn)(const tfc_sparse_weights *, const int16_t *, int8_t *, int32_t);
+
+#define SP_ROWS_VARIANTS(B)                                                                          \
+    static void sp_rows4_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s)  \
+    {                                                                                                \
+        if (w->activation.min <= -128 && w->activation.max >= 127)                                   \
+            sp_rows(w, b, o, s, B, 4, 0);                                                            \
+        else                                                                                         \
+            sp_rows(w, b, o, s, B, 4, 1);                                                            \
+    }                                                                                                \
+    static void sp_rows1_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s)  \
+    {                                                                                                \
+        if (w->activation.min <= -128 && w->activation.max >= 127)                                   \
+            sp_rows(w, b, o, s, B, 1, 0);                                                            \
+        else                                                                                         \
+            sp_rows(w, b, o, s, B, 1, 1);                                                            \
+    }
+
+SP_ROWS_VARIANTS(1)
+SP_ROWS_VARIANTS(2)
+SP_ROWS_VARIANTS(4)
+SP_ROWS_VARIANTS(8)
+SP_ROWS_VARIANTS(16)
+
+static int sp_pick(int32_t block, sp_rows_fn *rows4, sp_rows_fn *rows1)
+{
+    switch (block)
+    {
+    case 1: *rows4 = sp_rows4_b1; *rows1 = sp_rows1_b1; return 1;
+    case 2: *rows4 = sp_rows4_b2; *rows1 = sp_rows1_b2; return 1;
+    case 4: *rows4 = sp_rows4_b4; *rows1 = sp_rows1_b4; return 1;
+    case 8: *rows4 = sp_rows4_b8; *rows1 = sp_rows1_b8; return 1;
+    case 16: *rows4 = sp_rows4_b16; *rows1 = sp_rows1_b16; return 1;
+    default: return 0;
+    }
+}
+
+/* ---- the widened image ------------------------------------------------------------------------------ */
+
+typedef struct
+{
+    int32_t hp, wp, groups, block; /* cells [hp][groups][wp], each `block` int16 */
+} sp_image;
+
+static int32_t sp_image_bytes(const sp_image *im)
+{
+    return im->hp * im->groups * im->wp * im->block * (int32_t)sizeof(int16_t);
+}
+
+/* img = x + input_offset at (y + top, x + left), zero elsewhere; channel c of group g sits at
+ * position c % block, permuted c0 c2 c1 c3 inside each 4 when block >= 4. */
+static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_t top, int32_t left,
+                     int32_t input_offset, const sp_image *im, int16_t *img)
+{
+    const int32_t B = im->block;
+    const int32_t full = top == 0 && left == 0 && h == im->hp && w == im->wp && cin == im->groups * B;
+    if (!full)
+    {
+        memset(img, 0, (size_t)sp_image_bytes(im));
+    }
+    const int32_t row_cells = im->groups * im->wp;
+    for (int32_t y = 0; y < h; y++)
+    {
+        for (int32_t x = 0; x < w; x++)
+        {
+            const int8_t *src = in + (y * w + x) * cin;
+            int16_t *cell = img + ((y + top) * row_cells + x + left) * B;
+            int32_t c = 0;
+#if SP_DSP
+            if (B >= 4)
+            {
+                const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
+                for (; c + 4 <= cin; c += 4)
+                {
+                    const int32_t v = sp_ld32(src + c);
+                    int16_t *d = cell + (c / B) * im->wp * B + (c % B);
+                    const int32_t e = sp_sxtab16(off2, v), o = sp_sxtab16_ror8(off2, v);
+                    memcpy(d, &e, 4);
+                    memcpy(d + 2, &o, 4);
+                }
+            }
+#endif
+            for (; c < cin; c++)
+            {
+                const int32_t r = c % B;
+                const int32_t at = B >= 4 ? (r & ~3) + (int32_t)((0x3120U >> (4 * (r & 3))) & 0xFU) : r;
+                cell[(c / B) * im->wp * B + at] = (int16_t)(src[c] + input_offset);
+            }
+        }
+    }
+}
+
+/* ---- drivers ---------------------------------------------------------------------------------- */
+
+static int sp_weights_fit(const tfc_sparse_weights *w, int32_t output_offset, const cmsis_nn_activation *act)
+{
+    return w->records != NULL && w->output_offset == output_offset && w->activation.min == act->min &&
+           w->activation.max == act->max && w->rows > 0 && w->cin > 0;
+}
+
+/* Every output pixel of one image: rows of 4 pixels along x where the stride allows. */
+static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const int16_t *img, int32_t out_h,
+                         int32_t out_w, int32_t stride_y, int32_t stride_x, int8_t *out)
+{
+    sp_rows_fn rows4 = NULL, rows1 = NULL;
+    (void)sp_pick(w->block, &rows4, &rows1);
+    const int32_t B = im->block, cout = w->rows;
+    for (int32_t oy = 0; oy < out_h; oy++)
+    {
+        const int16_t *row = img + (oy * stride_y) * im->groups * im->wp * B;
+        int8_t *o = out + oy * out_w * cout;
+        int32_t ox = 0;
+        if (stride_x == 1)
+        {
+            for (; ox + 4 <= out_w; ox += 4)
+            {
+                rows4(w, row + ox * B, o + ox * cout, cout);
+            }
+        }
+        for (; ox < out_w; ox++)
+        {
+            rows1(w, row + ox * stride_x * B, o + ox * cout, cout);
+        }
+    }
+}
+
+static int sp_conv_image(const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in, const tfc_sparse_weights *w,
+                         const cmsis_nn_dims *out, sp_image *im)
+{
+    if (w->block != 1 && w->block != 2 && w->block != 4 && w->block != 8 && w->block != 16)
+    {
+        return 0;
+    }
+    if (cp->dilation.w != 1 || cp->dilation.h != 1 || cp->stride.w < 1 || cp->stride.h < 1 || in->c != w->cin ||
+        out->c != w->rows || cp->padding.w < 0 || cp->padding.h < 0 || out->n != in->n)
+    {
+        return 0;
+    }
+    const int32_t need_w = (out->w - 1) * cp->stride.w + w->kw;
+    const int32_t need_h = (out->h - 1) * cp->stride.h + w->kh;
+    im->block = w->block;
+    im->groups = (w->cin + w->block - 1) / w->block;
+    im->wp = w->width;
+    im->hp = TFC_SPARSE_MAX(need_h, in->h + cp->padding.h);
+    return need_w <= im->wp && in->w + cp->padding.w <= im->wp;
+}
+
+int32_t tfc_sparse_convolve_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
+                                               const cmsis_nn_dims *input_dims,
+                                               const tfc_sparse_weights *weights,
+                                               const cmsis_nn_dims *output_dims)
+{
+    sp_image im;
+    return sp_conv_image(conv_params, input_dims, weights, output_dims, &im) ? sp_image_bytes(&im) : 0;
+}
+
+arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
+                                           const cmsis_nn_conv_params *conv_params,
+                                           const cmsis_nn_dims *input_dims,
+                                           const int8_t *input_data,
+                                           const tfc_sparse_weights *weights,
+                                           const cmsis_nn_dims *output_dims,
+                                           int8_t *output_data)
+{
+    sp_image im;
+    if (!sp_conv_image(conv_params, input_dims, weights, output_dims, &im) ||
+        !sp_weights_fit(weights, conv_params->output_offset, &conv_params->activation) || ctx == NULL ||
+        ctx->buf == NULL || ctx->size < sp_image_bytes(&im))
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    int16_t *img = (int16_t *)ctx->buf;
+    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
+    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
+    for (int32_t b = 0; b < input_dims->n; b++)
+    {
+        sp_widen(input_data + b * in_size, input_dims->h, input_dims->w, input_dims->c, conv_params->padding.h,
+                 conv_params->padding.w, conv_params->input_offset, &im, img);
+        sp_run_image(weights, &im, img, output_dims->h, output_dims->w, conv_params->stride.h,
+                     conv_params->stride.w, output_data + b * out_size);
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+int32_t tfc_sparse_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *input_dims,
+                                                      const tfc_sparse_weights *weights)
+{
+    const int32_t groups = (weights->cin + weights->block - 1) / weights->block;
+    return groups * input_dims->n * weights->block * (int32_t)sizeof(int16_t);
+}
+
+arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
+                                                  const cmsis_nn_fc_params *fc_params,
+                                                  const cmsis_nn_dims *input_dims,
+                                                  const int8_t *input_data,
+                                                  const tfc_sparse_weights *weights,
+                                                  const cmsis_nn_dims *output_dims,
+                                                  int8_t *output_data)
+{
+    sp_rows_fn rows4 = NULL, rows1 = NULL;
+    const int32_t n = input_dims->n;
+    if (!sp_pick(weights->block, &rows4, &rows1) ||
+        !sp_weights_fit(weights, fc_params->output_offset, &fc_params->activation) || fc_params->filter_offset != 0 ||
+        weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows || ctx == NULL ||
+        ctx->buf == NULL || ctx->size < tfc_sparse_fully_connected_s8_get_buffer_size(input_dims, weights))
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
+    const sp_image im = {1, n, (weights->cin + weights->block - 1) / weights->block, weights->block};
+    int16_t *img = (int16_t *)ctx->buf;
+    sp_widen(input_data, 1, n, weights->cin, 0, 0, fc_params->input_offset, &im, img);
+    sp_run_image(weights, &im, img, 1, n, 1, 1, output_data);
+    return ARM_CMSIS_NN_SUCCESS;
+}

@@ -42,9 +42,12 @@ class ElasticConvBN(nn.Module):
         w = self.sliced_weight(cin, cout, k)
         y = F.conv2d(x, w, None, self.stride, k // 2, 1, cin if self.depthwise else 1)
         bn = self.bn
+        factor = bn.momentum if bn.momentum is not None else 0.0
+        if self.training and bn.momentum is None:          # cumulative average (recalibration)
+            bn.num_batches_tracked += 1
+            factor = 1.0 / float(bn.num_batches_tracked)
         return F.batch_norm(y, bn.running_mean[:cout], bn.running_var[:cout], bn.weight[:cout], bn.bias[:cout],
-                            self.training or not bn.track_running_stats, bn.momentum if bn.momentum is not None
-                            else 0.0, bn.eps)
+                            self.training, factor, bn.eps)
 
 
 class ElasticLinear(nn.Module):

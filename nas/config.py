@@ -1,0 +1,117 @@
+"""The run's configuration: one frozen dataclass, read from JSON or TOML and overridden by CLI flags.
+
+Everything that changes the result is in here (and so in the run directory's config.json, which a
+resumed run must match exactly).
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from nas.errors import ConfigError
+
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: str = "digits"
+    target: str = "cortex-m7"
+    flash_bytes: int | None = None          # None: the target's flash
+    sram_bytes: int | None = None           # None: the target's SRAM
+    flash_reserve: int = 24 * KIB           # code (runtime kernels, startup) in the linked ELF
+    sram_reserve: int = 6 * KIB             # stack, .data/.bss outside the arena
+    seed: int = 0
+    # SuperNAS
+    resolutions: tuple[int, ...] = (16,)
+    width_mults: tuple[float, ...] = (0.5, 1.0)
+    transformer_starts: tuple[int | None, ...] = (None, 2)
+    supernas_samples: int = 12
+    # supernet training
+    epochs: int = 40
+    batch: int = 64
+    lr: float = 3e-3
+    n_random: int = 2
+    # SparseNAS
+    population: int = 16
+    generations: int = 8
+    mutation_p: float = 0.25
+    accuracy_tolerance: float = 0.005       # "equal accuracy" for the densest-subnet comparison
+    # final model
+    finetune_epochs: int = 30
+    finetune_lr: float = 2e-3
+    train_limit: int | None = None          # cap training samples (smoke runs)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "config") -> "RunConfig":
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {', '.join(unknown)}", file=source,
+                              hint="known keys: " + ", ".join(known))
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        cfg = cls(**values)
+        cfg.validate(source)
+        return cfg
+
+    def validate(self, source: str = "config") -> None:
+        def bad(msg):
+            raise ConfigError(msg, file=source)
+        for name in ("epochs", "batch", "population", "generations", "supernas_samples"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                bad(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.population < 4:
+            bad(f"population must be at least 4, got {self.population}")
+        for name in ("flash_bytes", "sram_bytes"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or v <= 0):
+                bad(f"{name} must be a positive number of bytes, got {v!r}")
+        if not self.resolutions or any(r < 8 for r in self.resolutions):
+            bad(f"resolutions must be at least 8 pixels, got {self.resolutions}")
+        if not self.width_mults or any(w <= 0 for w in self.width_mults):
+            bad(f"width_mults must be positive, got {self.width_mults}")
+
+    def with_overrides(self, **kw) -> "RunConfig":
+        cfg = replace(self, **{k: v for k, v in kw.items() if v is not None})
+        cfg.validate("command line")
+        return cfg
+
+
+def load_config(path: str | Path | None) -> RunConfig:
+    if path is None:
+        return RunConfig()
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("no such config file", file=str(p))
+    try:
+        text = p.read_text()
+        d = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot parse the config: {e}", file=str(p)) from None
+    if not isinstance(d, dict):
+        raise ConfigError("the config must be an object of keys", file=str(p))
+    return RunConfig.from_dict(d, str(p))
+
+
+def parse_bytes(text: str) -> int:
+    """'64KiB', '1MiB', '32768' -> bytes."""
+    t = text.strip().lower().replace(" ", "")
+    for suffix, mult in (("kib", KIB), ("kb", KIB), ("k", KIB), ("mib", KIB * KIB), ("mb", KIB * KIB),
+                         ("m", KIB * KIB), ("b", 1)):
+        if t.endswith(suffix):
+            t, m = t[: -len(suffix)], mult
+            break
+    else:
+        m = 1
+    try:
+        v = float(t) * m
+    except ValueError:
+        raise ConfigError(f"not a size: {text!r}", hint="e.g. 64KiB, 1MiB or 32768") from None
+    if v <= 0:
+        raise ConfigError(f"size must be positive: {text!r}")
+    return int(v)

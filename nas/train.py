@@ -1,0 +1,93 @@
+"""Training: the supernet with the sandwich rule and in-place distillation, and fine-tuning.
+
+Each supernet step trains the largest sub-network on the labels, then the smallest and `n_random`
+random ones on the largest one's soft predictions (in-place distillation, BigNAS/OFA); gradients
+of all of them are summed before one optimizer step.
+"""
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nas.space import Arch, SearchSpace, sample_arch
+from nas.supernet import SuperNet, recalibrate_bn
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch: int, rng: np.random.Generator | None, augment: bool = False):
+    order = rng.permutation(len(y)) if rng is not None else np.arange(len(y))
+    for i in range(0, len(order), batch):
+        idx = order[i:i + batch]
+        xb = torch.from_numpy(x[idx])
+        if augment and rng is not None:
+            xb = _shift(xb, rng)
+        yield xb, torch.from_numpy(y[idx])
+
+
+def _shift(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Random translation by up to 1/8 of the image (cheap augmentation)."""
+    s = max(1, x.shape[-1] // 8)
+    dx, dy = (int(v) for v in rng.integers(-s, s + 1, 2))
+    return torch.roll(x, (dy, dx), (2, 3))
+
+
+def train_supernet_epoch(net: SuperNet, opt, x, y, *, batch: int, n_random: int, rng: np.random.Generator,
+                         arch_rng: random.Random, kd_weight: float = 1.0) -> float:
+    net.train()
+    space: SearchSpace = net.space
+    total, n = 0.0, 0
+    for xb, yb in batches(x, y, batch, rng, augment=True):
+        opt.zero_grad()
+        logits = net(xb, sample_arch(space, arch_rng, "max"))
+        loss = F.cross_entropy(logits, yb)
+        loss.backward()
+        soft = F.softmax(logits.detach(), -1)
+        for arch in [sample_arch(space, arch_rng, "min")] + [sample_arch(space, arch_rng) for _ in range(n_random)]:
+            out = net(xb, arch)
+            kd = F.kl_div(F.log_softmax(out, -1), soft, reduction="batchmean")
+            (kd_weight * kd + (1 - kd_weight) * F.cross_entropy(out, yb)).backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        total += float(loss) * len(yb)
+        n += len(yb)
+    return total / max(n, 1)
+
+
+@torch.no_grad()
+def accuracy(model: Callable, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
+    correct = 0
+    for xb, yb in batches(x, y, batch, None):
+        correct += int((model(xb).argmax(-1) == yb).sum())
+    return correct / max(len(y), 1)
+
+
+@torch.no_grad()
+def subnet_accuracy(net: SuperNet, arch: Arch, x_cal: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of one sub-network after BN recalibration on `x_cal`."""
+    recalibrate_bn(net, arch, [torch.from_numpy(c) for c in np.array_split(x_cal, max(1, len(x_cal) // 128))])
+    net.eval()
+    return accuracy(lambda xb: net(xb, arch), x, y)
+
+
+def finetune(static: nn.Module, masks: dict, x, y, *, epochs: int, lr: float, batch: int,
+             rng: np.random.Generator, on_epoch=None) -> None:
+    """Fine-tune a (pruned) StaticNet; masks are re-applied after every step so pruned blocks stay 0."""
+    from nas.prune import apply_masks
+    opt = torch.optim.AdamW(static.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
+    apply_masks(masks)
+    for epoch in range(epochs):
+        static.train()
+        for xb, yb in batches(x, y, batch, rng, augment=True):
+            opt.zero_grad()
+            F.cross_entropy(static(xb), yb).backward()
+            opt.step()
+            apply_masks(masks)
+        sched.step()
+        if on_epoch:
+            on_epoch(epoch)
+    static.eval()

@@ -72,6 +72,23 @@ def test_counts_are_identical_across_runs(build_c, qemu_plugins):
     assert first.instructions.regions[9].instructions > 500 * 3
 
 
+def test_a_marker_just_before_a_page_boundary_is_seen(build_c, qemu_plugins):
+    # QEMU 7.2 appends its look-ahead halfword to an instruction ending 2 bytes before a 1 KiB page
+    # boundary (the plugin then sees 6 bytes for the MOVW). Here the begin marker's MOVW sits at
+    # page + 0x3FA, one 16-bit NOP at 0x3FE, the end marker on the next page.
+    src = """
+        int main(void) {
+            __asm__ volatile(".balign 1024\\n.rept 507\\nnop\\n.endr\\n"
+                             "dbg #14\\nmovw r12, #7\\n"
+                             "nop\\n"
+                             "dbg #13\\nmovw r12, #7\\n" : : : "r12", "memory");
+            return 0;
+        }
+    """
+    counts = run_elf(build_c(src), count_instructions=True, timeout=30).instructions
+    assert counts.regions == {7: RegionCount(1, 1)}, f"got {counts.regions}, want region 7: 1 instruction, entered once"
+
+
 def test_counting_is_off_unless_asked(build_c, qemu):
     result = run_elf(build_c("int main(void) { return 0; }\n"), timeout=30)
     assert result.instructions is None

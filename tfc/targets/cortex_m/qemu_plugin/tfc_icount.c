@@ -105,10 +105,15 @@ static void on_movw_r12(unsigned int vcpu, void *imm)
     pending = MARK_NONE;
 }
 
+/* QEMU 7.2 hands a plugin more than an instruction's own bytes when the instruction ends 2 bytes
+ * before a page boundary: its look-ahead halfword (read to see whether the next Thumb instruction
+ * crosses the page) is appended, so a 32-bit instruction can arrive with n == 6. Decoding looks
+ * at the first 4 bytes only; a 16-bit instruction never starts with these prefixes. */
+
 /* Thumb-2 DBG #option: F3AF 80F<option>. Returns the option, or -1. */
 static int dbg_option(const uint8_t *d, size_t n)
 {
-    if (n != 4) {
+    if (n < 4) {
         return -1;
     }
     unsigned hw1 = d[0] | (unsigned)d[1] << 8, hw2 = d[2] | (unsigned)d[3] << 8;
@@ -118,7 +123,7 @@ static int dbg_option(const uint8_t *d, size_t n)
 /* Thumb-2 MOVW r12, #imm16 (encoding T3). Returns imm16, or -1. */
 static long movw_r12_imm(const uint8_t *d, size_t n)
 {
-    if (n != 4) {
+    if (n < 4) {
         return -1;
     }
     unsigned hw1 = d[0] | (unsigned)d[1] << 8, hw2 = d[2] | (unsigned)d[3] << 8;

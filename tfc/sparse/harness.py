@@ -157,7 +157,7 @@ def cmsis_nn_sources(root: Path | str) -> tuple[list[Path], list[Path]]:
         raise BuildError(f"{root} is not a CMSIS-NN checkout (no Include/arm_nnfunctions.h)")
     wanted = ("ConvolutionFunctions", "FullyConnectedFunctions", "NNSupportFunctions")
     sources = [p for d in wanted for p in sorted((root / "Source" / d).glob("*.c"))
-               if not any(t in p.name for t in ("_f16", "_f32", "_s4", "_s16", "_fp"))]
+               if not p.stem.endswith(("_f16", "_f32"))]
     return sources, [root / "Include"]
 
 

@@ -259,6 +259,9 @@ SP_INLINE void sp_rows(const tfc_sparse_weights *w, const int16_t *base, int8_t 
     for (; rec->count >= 0; rec++, out++)
     {
         int32_t count = rec->count;
+        /* Opaque to the optimizer, so it addresses the 4 outputs from one register instead of
+         * keeping (and spilling) 4 output pointers across the block loop. */
+        __asm__("" : "+r"(out));
         if (count == 0)
         {
             _Pragma("GCC unroll 4")
@@ -275,10 +278,21 @@ SP_INLINE void sp_rows(const tfc_sparse_weights *w, const int16_t *base, int8_t 
             acc[k] = rec->bias;
         }
         const int16_t *p = base;
+        if (n == 1 && (count & 1) == 0)
+        {
+            /* One vector: two blocks per iteration (an odd block first, below) halve the loop
+             * overhead. */
+            goto pairs;
+        }
+        p += (int32_t)*sk++ * B;
+        sp_block(p, wv, B, n, acc);
+        p += B;
+        wv += B;
+        count--;
         if (n == 1)
         {
-            /* One vector: two blocks per iteration halve the loop overhead. */
-            for (; count >= 2; count -= 2)
+        pairs:
+            for (count >>= 1; count > 0; count--)
             {
                 p += (int32_t)sk[0] * B;
                 sp_block(p, wv, B, 1, acc);

@@ -42,41 +42,16 @@ def project_digest(project: Path, extra: Sequence[str]) -> str:
     return h.hexdigest()[:20]
 
 
-class HostRunner:
-    """Runs the project `info` describes (written by write_project) as a host executable."""
+class Runner:
+    """Runs a written project on many samples at once: float or raw int8 in, batches. Subclasses
+    (HostRunner here, TargetRunner on the emulated Cortex-M) implement `_execute`: the packed
+    input samples' bytes in, the packed outputs' bytes out."""
 
-    def __init__(self, info: ProjectInfo, *, cache_dir: Path | str | None = None,
-                 cflags: Sequence[str] = DEFAULT_CFLAGS, sanitize: bool = False, cc: str = "gcc"):
-        if info.path is None:
-            raise TfcError("this project was only planned, not written", hint="use write_project(...)")
-        self.info = info
-        self.cflags = tuple(cflags) + (SANITIZE_CFLAGS if sanitize else ())
-        self.cc = cc
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.executable = self._build()
+    info: ProjectInfo
 
-    # ---- build ---------------------------------------------------------------------------------
-    def _build(self) -> Path:
-        project = Path(self.info.path)
-        key = project_digest(project, [self.cc, *self.cflags])
-        exe = self.cache_dir / key / f"{self.info.name}_host"
-        if exe.is_file():
-            return exe
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.cache_dir))
-        cmd = ["make", "-s", "-C", str(project), f"BUILD={tmp}", f"CC={self.cc}", f"CFLAGS={' '.join(self.cflags)}"]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise BuildError(f"building the generated project failed:\n{res.stdout}{res.stderr}",
-                             file=str(project), hint="this is a bug in tfc's C backend; please report it")
-        try:
-            os.replace(tmp, exe.parent)
-        except OSError:  # built meanwhile by another runner
-            shutil.rmtree(tmp, ignore_errors=True)
-        return exe
+    def _execute(self, data: bytes, n: int) -> bytes:
+        raise NotImplementedError
 
-    # ---- run -----------------------------------------------------------------------------------
     def run_raw(self, samples: Sequence[np.ndarray]) -> list[np.ndarray]:
         """int8 in, int8 out: samples[i] is input i with a leading sample axis [N, *shape];
         returns the outputs, each [N, *shape]."""
@@ -92,14 +67,7 @@ class HostRunner:
                                  f"got {list(x.shape)}")
             n = x.shape[0]
         data = np.concatenate([x.reshape(n, -1) for x in samples], axis=1) if samples else np.zeros((0, 0), np.int8)
-        with tempfile.TemporaryDirectory(prefix="tfc-run-") as tmp:
-            fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
-            fin.write_bytes(np.ascontiguousarray(data).tobytes())
-            res = subprocess.run([str(self.executable), str(fin), str(fout)], capture_output=True, text=True)
-            if res.returncode != 0:
-                raise BuildError(f"the generated program failed (exit {res.returncode}):\n{res.stderr}",
-                                 file=str(self.info.path))
-            out = np.frombuffer(fout.read_bytes(), dtype=np.int8)
+        out = np.frombuffer(self._execute(np.ascontiguousarray(data).tobytes(), n), dtype=np.int8)
         total = sum(s.size for s in self.info.outputs)
         if out.size != n * total:
             raise BuildError(f"the generated program wrote {out.size} bytes for {n} samples, expected {n * total}")
@@ -135,6 +103,52 @@ class HostRunner:
             outs = [y.reshape(-1, *spec.shape[1:]) if spec.shape[:1] == (1,) else y
                     for y, spec in zip(outs, self.info.outputs)]
         return outs[0] if len(outs) == 1 else outs
+
+
+class HostRunner(Runner):
+    """Runs the project `info` describes (written by write_project) as a host executable."""
+
+    def __init__(self, info: ProjectInfo, *, cache_dir: Path | str | None = None,
+                 cflags: Sequence[str] = DEFAULT_CFLAGS, sanitize: bool = False, cc: str = "gcc"):
+        if info.path is None:
+            raise TfcError("this project was only planned, not written", hint="use write_project(...)")
+        self.info = info
+        self.cflags = tuple(cflags) + (SANITIZE_CFLAGS if sanitize else ())
+        self.cc = cc
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.executable = self._build()
+
+    # ---- build ---------------------------------------------------------------------------------
+    def _build(self) -> Path:
+        project = Path(self.info.path)
+        key = project_digest(project, [self.cc, *self.cflags])
+        exe = self.cache_dir / key / f"{self.info.name}_host"
+        if exe.is_file():
+            return exe
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.cache_dir))
+        cmd = ["make", "-s", "-C", str(project), f"BUILD={tmp}", f"CC={self.cc}", f"CFLAGS={' '.join(self.cflags)}"]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BuildError(f"building the generated project failed:\n{res.stdout}{res.stderr}",
+                             file=str(project), hint="this is a bug in tfc's C backend; please report it")
+        try:
+            os.replace(tmp, exe.parent)
+        except OSError:  # built meanwhile by another runner
+            shutil.rmtree(tmp, ignore_errors=True)
+        return exe
+
+    # ---- run ----------------------------------------------------------------------------------
+    def _execute(self, data: bytes, n: int) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="tfc-run-") as tmp:
+            fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+            fin.write_bytes(data)
+            res = subprocess.run([str(self.executable), str(fin), str(fout)], capture_output=True, text=True)
+            if res.returncode != 0:
+                raise BuildError(f"the generated program failed (exit {res.returncode}):\n{res.stderr}",
+                                 file=str(self.info.path))
+            return fout.read_bytes()
 
 
 def _batch_mode(x: np.ndarray, spec: IoSpec) -> str | None:

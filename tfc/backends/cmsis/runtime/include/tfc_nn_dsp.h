@@ -117,6 +117,60 @@ __STATIC_FORCEINLINE uint32_t __PKHBT(uint32_t a, uint32_t b, uint32_t sh)
 
 #endif /* not CMSIS-Core */
 
+/* Signed saturation of x to n bits (SSAT); n a constant. */
+#if !defined(__SSAT) && defined(__ARM_FEATURE_SAT) && !defined(TFC_EMULATE_DSP)
+#include <arm_acle.h>
+#define __SSAT(x, n) __ssat((x), (n))
+#elif !defined(__SSAT)
+__STATIC_FORCEINLINE int32_t __SSAT(int32_t x, int32_t n)
+{
+    const int32_t hi = (int32_t)((1U << (n - 1)) - 1U), lo = -hi - 1;
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+#endif
+
+/* SXTB16 / SXTAB16 of x rotated right by 8 (bytes 1 and 3): one instruction, the rotation folded
+ * in. GCC does not fold a separate __ROR into the ACLE intrinsic, hence the inline assembly. */
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+__STATIC_FORCEINLINE uint32_t tfc_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+__STATIC_FORCEINLINE uint32_t tfc_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+#else
+__STATIC_FORCEINLINE uint32_t tfc_sxtb16_ror8(uint32_t x) { return __SXTB16(__ROR(x, 8)); }
+__STATIC_FORCEINLINE uint32_t tfc_sxtab16_ror8(uint32_t a, uint32_t x) { return __SXTAB16(a, __ROR(x, 8)); }
+#endif
+
+/* A pair of packed int16x2 words kept as one uint64_t, so GCC loads and stores it with one
+ * LDRD / STRD (it splits 64-bit accesses it cannot prove 8-byte aligned). */
+__STATIC_FORCEINLINE uint64_t tfc_pair(uint32_t lo, uint32_t hi) { return (uint64_t)lo | ((uint64_t)hi << 32); }
+__STATIC_FORCEINLINE uint32_t tfc_pair_lo(uint64_t v) { return (uint32_t)v; }
+__STATIC_FORCEINLINE uint32_t tfc_pair_hi(uint64_t v) { return (uint32_t)(v >> 32); }
+
+/* *p++ as two words: one post-incrementing LDRD. GCC, short of registers, splits plain 64-bit
+ * loads into two LDRs just before each use, which costs an instruction per pair in the MAC loops. */
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#define TFC_LOAD_PAIR_INC(p, lo, hi) \
+    __asm__("ldrd %0, %1, [%2], #8" : "=&r"(lo), "=&r"(hi), "+r"(p) : "m"(*(const uint64_t(*)[1])(p)))
+#else
+#define TFC_LOAD_PAIR_INC(p, lo, hi) \
+    do \
+    { \
+        const uint64_t v_ = *(p)++; \
+        (lo) = tfc_pair_lo(v_); \
+        (hi) = tfc_pair_hi(v_); \
+    } while (0)
+#endif
+
 #endif /* TFC_NN_DSP */
 
 #endif /* TFC_NN_DSP_H */

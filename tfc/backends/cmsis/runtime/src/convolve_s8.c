@@ -8,6 +8,7 @@
  */
 #include "arm_nnfunctions.h"
 #include "tfc_nn_dsp.h"
+#include "tfc_nn_requant.h"
 #include "tfc_nn_support.h"
 
 /* Geometry of one convolution call, read once from the CMSIS-NN structs. */
@@ -225,6 +226,163 @@ static void conv_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p, cons
         }
     }
 }
+
+/* ---- Four output pixels per pass over a widened input patch ---------------------------------
+ * Four horizontally adjacent output pixels (stride_x 1, no dilation) read a k_h x (k_w + 3)
+ * window of input pixels. That window, widened once to (x + input_offset) int16, takes
+ * k_h * (k_w + 3) * C * 2 bytes, which fits CMSIS-NN's scratch size (4 * k_h * k_w * C bytes)
+ * whenever k_w >= 3. Each pixel's im2col column is then, for every kernel row, a contiguous run
+ * of the patch row starting p * C values in, so each weight word is loaded and widened once
+ * for four pixels (15 instructions per 16 MACs). Blocks of 4 channels are stored as the words
+ * (x0, x2), (x1, x3): the order SXTB16 / SXTB16-ROR8 unpack the weights in. */
+
+static int conv_patch_applies(const conv_geometry *g, const cmsis_nn_context *ctx, int32_t input_offset)
+{
+    const int32_t patch_bytes = g->k_h * (g->k_w + 3) * g->in_c * (int32_t)sizeof(int16_t);
+    return g->groups == 1 && g->up_x == 0 && g->up_y == 0 && g->dil_x == 1 && g->dil_y == 1 && g->stride_x == 1 &&
+           (g->in_c & 3) == 0 && g->k_w >= 3 && ((uintptr_t)ctx->buf & 7U) == 0 &&
+           patch_bytes <= 4 * aligned_rhs_cols(g->k_h * g->k_w * g->in_c) && input_offset >= -32640 &&
+           input_offset <= 32640;
+}
+
+/* The patch under output row oy, columns ox .. ox + 3: k_h rows of (k_w + 3) pixels of C / 4
+ * blocks; taps outside the input are 0 (an input equal to the zero point). */
+static void conv_fill_patch(const conv_geometry *g, const int8_t *input, int32_t oy, int32_t ox, uint32_t off2,
+                            uint64_t *patch)
+{
+    const int32_t blocks = g->in_c / 4;
+    for (int32_t ky = 0; ky < g->k_h; ky++)
+    {
+        const int32_t iy = oy * g->stride_y - g->pad_y + ky;
+        for (int32_t px = 0; px < g->k_w + 3; px++, patch += blocks)
+        {
+            const int32_t ix = ox - g->pad_x + px;
+            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+            {
+                memset(patch, 0, (size_t)blocks * sizeof(uint64_t));
+                continue;
+            }
+            const int8_t *src = input + (iy * g->in_w + ix) * g->in_c;
+            for (int32_t b = 0; b < blocks; b++, src += 4)
+            {
+                const uint32_t x = (uint32_t)tfc_read_s8x4(src);
+                patch[b] = tfc_pair(__SXTAB16(off2, x), tfc_sxtab16_ror8(off2, x));
+            }
+        }
+    }
+}
+
+/* Sums of one kernel row: for each 4-channel block i < n, the weights w[4i .. 4i + 3] times the
+ * same block of each pixel's column (x0[i] .. x3[i]). Returns the advanced weight pointer. */
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+/* One block: LDR, two SXTB16, four LDRD, eight SMLAD (15 instructions, 16 MACs). */
+#define CONV_PATCH_BLOCK_ASM                                                                                       \
+    "ldr %[wv], [%[w]], #4\n\t"                                                                                    \
+    "sxtb16 %[wo], %[wv], ror #8\n\t"                                                                              \
+    "sxtb16 %[wv], %[wv]\n\t"                                                                                      \
+    "ldrd %[xe], %[xo], [%[x0]], #8\n\t"                                                                           \
+    "smlad %[a0], %[wv], %[xe], %[a0]\n\t"                                                                         \
+    "smlad %[a0], %[wo], %[xo], %[a0]\n\t"                                                                         \
+    "ldrd %[xe], %[xo], [%[x1]], #8\n\t"                                                                           \
+    "smlad %[a1], %[wv], %[xe], %[a1]\n\t"                                                                         \
+    "smlad %[a1], %[wo], %[xo], %[a1]\n\t"                                                                         \
+    "ldrd %[xe], %[xo], [%[x2]], #8\n\t"                                                                           \
+    "smlad %[a2], %[wv], %[xe], %[a2]\n\t"                                                                         \
+    "smlad %[a2], %[wo], %[xo], %[a2]\n\t"                                                                         \
+    "ldrd %[xe], %[xo], [%[x3]], #8\n\t"                                                                           \
+    "smlad %[a3], %[wv], %[xe], %[a3]\n\t"                                                                         \
+    "smlad %[a3], %[wo], %[xo], %[a3]\n\t"
+
+/* Written out because GCC 12 spills two of the 14 live values (4 sums, 5 pointers, the end,
+ * 4 temporaries) inside the loop, 5 extra instructions per 15. Here the end lives on the stack
+ * and is reloaded into a dead temporary for the loop test, which runs once per two blocks. */
+static inline const int8_t *conv_patch_row(const int8_t *w, const uint64_t *x0, const uint64_t *x1,
+                                           const uint64_t *x2, const uint64_t *x3, int32_t n, uint32_t acc[4])
+{
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const uint64_t *const end = x0 + n;
+    uint32_t wv, wo, xe, xo;
+#define CONV_PATCH_OPERANDS                                                                                        \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x0] "+r"(x0), [x1] "+r"(x1),      \
+      [x2] "+r"(x2), [x3] "+r"(x3), [wv] "=&r"(wv), [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)                 \
+    : [end] "m"(end)                                                                                               \
+    : "cc", "memory"
+    if (n & 1)
+    {
+        __asm__ volatile(CONV_PATCH_BLOCK_ASM CONV_PATCH_OPERANDS);
+    }
+    if (n > 1)
+    {
+        __asm__ volatile("1:\n\t" CONV_PATCH_BLOCK_ASM CONV_PATCH_BLOCK_ASM "ldr %[xe], %[end]\n\t"
+                         "cmp %[x0], %[xe]\n\t"
+                         "bne 1b" CONV_PATCH_OPERANDS);
+    }
+#undef CONV_PATCH_OPERANDS
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    return w;
+}
+#else
+static inline const int8_t *conv_patch_row(const int8_t *w, const uint64_t *x0, const uint64_t *x1,
+                                           const uint64_t *x2, const uint64_t *x3, int32_t n, uint32_t acc[4])
+{
+    for (int32_t i = 0; i < n; i++, w += 4)
+    {
+        const uint32_t wv = (uint32_t)tfc_read_s8x4(w);
+        const uint32_t we = __SXTB16(wv), wo = tfc_sxtb16_ror8(wv);
+        acc[0] = __SMLAD(wo, tfc_pair_hi(x0[i]), __SMLAD(we, tfc_pair_lo(x0[i]), acc[0]));
+        acc[1] = __SMLAD(wo, tfc_pair_hi(x1[i]), __SMLAD(we, tfc_pair_lo(x1[i]), acc[1]));
+        acc[2] = __SMLAD(wo, tfc_pair_hi(x2[i]), __SMLAD(we, tfc_pair_lo(x2[i]), acc[2]));
+        acc[3] = __SMLAD(wo, tfc_pair_hi(x3[i]), __SMLAD(we, tfc_pair_lo(x3[i]), acc[3]));
+    }
+    return w;
+}
+#endif
+
+static void conv_patch_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p,
+                           const cmsis_nn_per_channel_quant_params *q, const int8_t *input, const int8_t *filter,
+                           const int32_t *bias, int8_t *output, uint64_t *patch)
+{
+    const uint32_t off2 = __PKHBT((uint32_t)p->input_offset, (uint32_t)p->input_offset, 16);
+    const int32_t act_min = p->activation.min, act_max = p->activation.max, out_off = p->output_offset;
+    const int32_t all_right = tfc_rq_all_right(q->multiplier, q->shift, g->out_c, out_off, act_max);
+    const int32_t blocks = g->in_c / 4;         /* per pixel */
+    const int32_t row_blocks = g->k_w * blocks; /* per kernel row of one column */
+    const int32_t patch_row = (g->k_w + 3) * blocks;
+    for (int32_t oy = 0; oy < g->out_h; oy++)
+    {
+        for (int32_t ox = 0; ox < g->out_w; ox += 4)
+        {
+            conv_fill_patch(g, input, oy, ox, off2, patch);
+            const int32_t n = TFC_MIN(4, g->out_w - ox);
+            int8_t *out = output + (oy * g->out_w + ox) * g->out_c;
+            const int8_t *w = filter;
+            for (int32_t oc = 0; oc < g->out_c; oc++, out++)
+            {
+                const uint32_t b = bias ? (uint32_t)bias[oc] : 0U;
+                uint32_t acc[4] = {b, b, b, b};
+                for (int32_t ky = 0; ky < g->k_h; ky++)
+                {
+                    const uint64_t *x0 = patch + ky * patch_row;
+                    w = conv_patch_row(w, x0, x0 + blocks, x0 + 2 * blocks, x0 + 3 * blocks, row_blocks, acc);
+                }
+                const tfc_rq rq = all_right ? tfc_rq_make_right(q->multiplier[oc], q->shift[oc])
+                                            : tfc_rq_make(q->multiplier[oc], q->shift[oc], out_off, act_max);
+                if (n == 4)
+                {
+                    tfc_rq_store4(&rq, acc[0], acc[1], acc[2], acc[3], out, g->out_c, out_off, act_min, act_max);
+                    continue;
+                }
+                for (int32_t i = 0; i < n; i++)
+                {
+                    out[i * g->out_c] = tfc_rq_s8(&rq, acc[i], out_off, act_min, act_max);
+                }
+            }
+        }
+    }
+}
 #endif /* TFC_NN_DSP */
 
 arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
@@ -279,6 +437,12 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     {
 #if TFC_NN_DSP
         /* The int16 im2col holds x + input_offset; CMSIS-NN's documented offsets always fit. */
+        if (conv_patch_applies(&g, ctx, conv_params->input_offset))
+        {
+            conv_patch_dsp(&g, conv_params, quant_params, input_data + b * in_batch, filter_data, bias_data,
+                           output_data + b * out_batch, (uint64_t *)ctx->buf);
+            continue;
+        }
         if (conv_params->input_offset >= -32640 && conv_params->input_offset <= 32640)
         {
             conv_dsp(&g, conv_params, quant_params, input_data + b * in_batch, filter_data, bias_data,

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "tfc_nn_dsp.h"
+#include "tfc_nn_requant.h"
 #include "tfc_nn_support.h"
 
 /* One output: requantized dot product of lhs row and rhs row, accumulated modulo 2^32. */
@@ -22,109 +23,181 @@ static int8_t dot_scalar(const int8_t *lhs, const int8_t *rhs, int32_t cols, int
 /* The packed SIMD path keeps (x + offset) in 16 bits; larger offsets take the scalar path. */
 static int offset_fits_s16(int32_t offset) { return offset >= -32640 && offset <= 32640; }
 
-/* 2 lhs rows x 2 rhs rows per pass: each pair of loaded words feeds two SMLADs. */
-static void mat_mult_dsp(const int8_t *lhs, const int8_t *rhs, const int32_t *bias, int8_t *out, const int32_t *mult,
-                         const int32_t *shift, int32_t per_channel, int32_t lhs_rows, int32_t rhs_rows, int32_t cols,
-                         int32_t lhs_offset, int32_t rhs_offset, int32_t out_offset, int32_t out_stride,
-                         int32_t act_min, int32_t act_max)
+/* Four lhs rows are widened once into this many int16 columns on the stack (1 KiB at 128);
+ * longer rows take the one-row path. CMSIS-NN's API gives these kernels no scratch buffer. */
+#ifndef TFC_MAT_MULT_STACK_COLS
+#define TFC_MAT_MULT_STACK_COLS 128
+#endif
+
+/* The arguments every inner kernel needs, gathered once. */
+typedef struct
 {
-    const uint32_t lo2 = __PKHBT((uint32_t)lhs_offset, (uint32_t)lhs_offset, 16);
-    const uint32_t ro2 = __PKHBT((uint32_t)rhs_offset, (uint32_t)rhs_offset, 16);
-    const int32_t cols4 = cols & ~3;
-    int32_t r = 0;
-    for (; r + 1 < lhs_rows; r += 2)
+    const int32_t *bias, *mult, *shift;
+    int32_t per_channel, cols, cols4, out_offset, out_stride, act_min, act_max;
+    uint32_t lo2, ro2; /* lhs_offset and rhs_offset in both halfwords */
+    int32_t lhs_offset, rhs_offset;
+    int32_t all_right; /* every channel takes the four-instruction requantization */
+} mm_args;
+
+__STATIC_FORCEINLINE tfc_rq mm_rq(const mm_args *a, int32_t k)
+{
+    const int32_t i = a->per_channel ? k : 0;
+    return a->all_right ? tfc_rq_make_right(a->mult[i], a->shift[i])
+                        : tfc_rq_make(a->mult[i], a->shift[i], a->out_offset, a->act_max);
+}
+
+/* Four rows widened to (x + lhs_offset) int16, interleaved per 4-column block: buf[4b + p] holds
+ * block b of row p as the words (x0, x2) and (x1, x3), the order SXTB16 and SXTB16-ROR8 unpack
+ * the weights in, so one LDRD per row feeds two SMLADs. */
+static void widen_rows4(const int8_t *lhs, int32_t cols, int32_t cols4, uint32_t lo2, uint64_t *buf)
+{
+    for (int32_t p = 0; p < 4; p++)
     {
-        const int8_t *l0 = lhs + r * cols;
-        const int8_t *l1 = l0 + cols;
-        int32_t k = 0;
-        for (; k + 1 < rhs_rows; k += 2)
+        const int8_t *row = lhs + p * cols;
+        uint64_t *dst = buf + p;
+        for (int32_t c = 0; c < cols4; c += 4, dst += 4)
         {
-            const int8_t *r0 = rhs + k * cols;
-            const int8_t *r1 = r0 + cols;
-            uint32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-            for (int32_t c = 0; c < cols4; c += 4)
-            {
-                const uint32_t x0 = (uint32_t)tfc_read_s8x4(l0 + c);
-                const uint32_t x1 = (uint32_t)tfc_read_s8x4(l1 + c);
-                const uint32_t w0 = (uint32_t)tfc_read_s8x4(r0 + c);
-                const uint32_t w1 = (uint32_t)tfc_read_s8x4(r1 + c);
-                const uint32_t x0e = __SXTAB16(lo2, x0), x0o = __SXTAB16(lo2, __ROR(x0, 8));
-                const uint32_t x1e = __SXTAB16(lo2, x1), x1o = __SXTAB16(lo2, __ROR(x1, 8));
-                const uint32_t w0e = __SXTAB16(ro2, w0), w0o = __SXTAB16(ro2, __ROR(w0, 8));
-                const uint32_t w1e = __SXTAB16(ro2, w1), w1o = __SXTAB16(ro2, __ROR(w1, 8));
-                a00 = __SMLAD(x0o, w0o, __SMLAD(x0e, w0e, a00));
-                a01 = __SMLAD(x0o, w1o, __SMLAD(x0e, w1e, a01));
-                a10 = __SMLAD(x1o, w0o, __SMLAD(x1e, w0e, a10));
-                a11 = __SMLAD(x1o, w1o, __SMLAD(x1e, w1e, a11));
-            }
-            for (int32_t c = cols4; c < cols; c++)
-            {
-                const int32_t x0 = l0[c] + lhs_offset, x1 = l1[c] + lhs_offset;
-                const int32_t w0 = r0[c] + rhs_offset, w1 = r1[c] + rhs_offset;
-                a00 += (uint32_t)(x0 * w0);
-                a01 += (uint32_t)(x0 * w1);
-                a10 += (uint32_t)(x1 * w0);
-                a11 += (uint32_t)(x1 * w1);
-            }
-            const uint32_t b0 = bias ? (uint32_t)bias[k] : 0U, b1 = bias ? (uint32_t)bias[k + 1] : 0U;
-            const int32_t m0 = per_channel ? mult[k] : mult[0], m1 = per_channel ? mult[k + 1] : mult[0];
-            const int32_t s0 = per_channel ? shift[k] : shift[0], s1 = per_channel ? shift[k + 1] : shift[0];
-            int8_t *o0 = out + r * out_stride + k;
-            int8_t *o1 = o0 + out_stride;
-            o0[0] = tfc_requantize_to_s8((int32_t)(a00 + b0), m0, s0, out_offset, act_min, act_max);
-            o0[1] = tfc_requantize_to_s8((int32_t)(a01 + b1), m1, s1, out_offset, act_min, act_max);
-            o1[0] = tfc_requantize_to_s8((int32_t)(a10 + b0), m0, s0, out_offset, act_min, act_max);
-            o1[1] = tfc_requantize_to_s8((int32_t)(a11 + b1), m1, s1, out_offset, act_min, act_max);
+            const uint32_t x = (uint32_t)tfc_read_s8x4(row + c);
+            *dst = tfc_pair(__SXTAB16(lo2, x), tfc_sxtab16_ror8(lo2, x));
         }
-        for (; k < rhs_rows; k++)
+    }
+}
+
+/* One 4-column block of the weight row at wp against the four widened rows at x: 15 instructions
+ * (LDR, two SXTAB16, four LDRD, eight SMLAD) for 16 MACs. */
+#define MM_ROWS4_BLOCK(wp)                                                                                         \
+    do                                                                                                             \
+    {                                                                                                              \
+        const uint32_t wv = (uint32_t)tfc_read_s8x4(wp);                                                           \
+        const uint32_t we = __SXTAB16(ro2, wv), wo = tfc_sxtab16_ror8(ro2, wv);                                    \
+        uint32_t xe, xo;                                                                                           \
+        TFC_LOAD_PAIR_INC(x, xe, xo);                                                                              \
+        a0 = __SMLAD(wo, xo, __SMLAD(we, xe, a0));                                                                 \
+        TFC_LOAD_PAIR_INC(x, xe, xo);                                                                              \
+        a1 = __SMLAD(wo, xo, __SMLAD(we, xe, a1));                                                                 \
+        TFC_LOAD_PAIR_INC(x, xe, xo);                                                                              \
+        a2 = __SMLAD(wo, xo, __SMLAD(we, xe, a2));                                                                 \
+        TFC_LOAD_PAIR_INC(x, xe, xo);                                                                              \
+        a3 = __SMLAD(wo, xo, __SMLAD(we, xe, a3));                                                                 \
+    } while (0)
+
+/* Four lhs rows (already widened in buf) against every rhs row: each weight word is loaded and
+ * widened once for four rows (15 instructions per 16 MACs in the loop). */
+static void mm_rows4(const mm_args *a, const int8_t *lhs, const uint64_t *buf, const int8_t *rhs, int32_t rhs_rows,
+                     int8_t *out)
+{
+    const int32_t cols = a->cols, cols4 = a->cols4;
+    const uint32_t ro2 = a->ro2;
+    for (int32_t k = 0; k < rhs_rows; k++)
+    {
+        const int8_t *w = rhs + k * cols;
+        const uint32_t b = a->bias ? (uint32_t)a->bias[k] : 0U;
+        uint32_t a0 = b, a1 = b, a2 = b, a3 = b;
+        const uint64_t *x = buf;
+        /* Two blocks per iteration halve the loop's compare-and-branch. */
+        int32_t c = 0;
+        for (; c + 8 <= cols4; c += 8)
         {
-            const uint32_t b = bias ? (uint32_t)bias[k] : 0U;
-            const int32_t m = per_channel ? mult[k] : mult[0], s = per_channel ? shift[k] : shift[0];
-            const int8_t *rk = rhs + k * cols;
-            out[r * out_stride + k] = dot_scalar(l0, rk, cols, lhs_offset, rhs_offset, b, m, s, out_offset, act_min,
-                                                 act_max);
-            out[(r + 1) * out_stride + k] = dot_scalar(l1, rk, cols, lhs_offset, rhs_offset, b, m, s, out_offset,
-                                                       act_min, act_max);
+            MM_ROWS4_BLOCK(w + c);
+            MM_ROWS4_BLOCK(w + c + 4);
+        }
+        for (; c < cols4; c += 4)
+        {
+            MM_ROWS4_BLOCK(w + c);
+        }
+        for (int32_t c = cols4; c < cols; c++)
+        {
+            const int32_t wc = w[c] + a->rhs_offset;
+            a0 += (uint32_t)((lhs[c] + a->lhs_offset) * wc);
+            a1 += (uint32_t)((lhs[cols + c] + a->lhs_offset) * wc);
+            a2 += (uint32_t)((lhs[2 * cols + c] + a->lhs_offset) * wc);
+            a3 += (uint32_t)((lhs[3 * cols + c] + a->lhs_offset) * wc);
+        }
+        const tfc_rq q = mm_rq(a, k);
+        tfc_rq_store4(&q, a0, a1, a2, a3, out + k, a->out_stride, a->out_offset, a->act_min, a->act_max);
+    }
+}
+
+/* Dot product of one lhs row and one rhs row, both widened on the fly. */
+static uint32_t mm_dot1(const mm_args *a, const int8_t *x, const int8_t *w, uint32_t acc)
+{
+    for (int32_t c = 0; c < a->cols4; c += 4)
+    {
+        const uint32_t xv = (uint32_t)tfc_read_s8x4(x + c), wv = (uint32_t)tfc_read_s8x4(w + c);
+        acc = __SMLAD(__SXTAB16(a->lo2, xv), __SXTAB16(a->ro2, wv), acc);
+        acc = __SMLAD(tfc_sxtab16_ror8(a->lo2, xv), tfc_sxtab16_ror8(a->ro2, wv), acc);
+    }
+    for (int32_t c = a->cols4; c < a->cols; c++)
+    {
+        acc += (uint32_t)((x[c] + a->lhs_offset) * (w[c] + a->rhs_offset));
+    }
+    return acc;
+}
+
+/* One lhs row (a fully connected layer's input vector) against four rhs rows at a time: each
+ * input word is widened once for four weight rows. */
+static void mm_row1(const mm_args *a, const int8_t *x, const int8_t *rhs, int32_t rhs_rows, int8_t *out)
+{
+    const int32_t cols = a->cols;
+    int32_t k = 0;
+    for (; k + 3 < rhs_rows; k += 4)
+    {
+        const int8_t *w0 = rhs + k * cols;
+        const int8_t *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
+        uint32_t a0 = a->bias ? (uint32_t)a->bias[k] : 0U, a1 = a->bias ? (uint32_t)a->bias[k + 1] : 0U;
+        uint32_t a2 = a->bias ? (uint32_t)a->bias[k + 2] : 0U, a3 = a->bias ? (uint32_t)a->bias[k + 3] : 0U;
+        for (int32_t c = 0; c < a->cols4; c += 4)
+        {
+            const uint32_t xv = (uint32_t)tfc_read_s8x4(x + c);
+            const uint32_t xe = __SXTAB16(a->lo2, xv), xo = tfc_sxtab16_ror8(a->lo2, xv);
+            uint32_t wv = (uint32_t)tfc_read_s8x4(w0 + c);
+            a0 = __SMLAD(xo, tfc_sxtab16_ror8(a->ro2, wv), __SMLAD(xe, __SXTAB16(a->ro2, wv), a0));
+            wv = (uint32_t)tfc_read_s8x4(w1 + c);
+            a1 = __SMLAD(xo, tfc_sxtab16_ror8(a->ro2, wv), __SMLAD(xe, __SXTAB16(a->ro2, wv), a1));
+            wv = (uint32_t)tfc_read_s8x4(w2 + c);
+            a2 = __SMLAD(xo, tfc_sxtab16_ror8(a->ro2, wv), __SMLAD(xe, __SXTAB16(a->ro2, wv), a2));
+            wv = (uint32_t)tfc_read_s8x4(w3 + c);
+            a3 = __SMLAD(xo, tfc_sxtab16_ror8(a->ro2, wv), __SMLAD(xe, __SXTAB16(a->ro2, wv), a3));
+        }
+        for (int32_t c = a->cols4; c < cols; c++)
+        {
+            const int32_t xc = x[c] + a->lhs_offset;
+            a0 += (uint32_t)(xc * (w0[c] + a->rhs_offset));
+            a1 += (uint32_t)(xc * (w1[c] + a->rhs_offset));
+            a2 += (uint32_t)(xc * (w2[c] + a->rhs_offset));
+            a3 += (uint32_t)(xc * (w3[c] + a->rhs_offset));
+        }
+        const uint32_t acc[4] = {a0, a1, a2, a3};
+        for (int32_t i = 0; i < 4; i++)
+        {
+            const tfc_rq q = mm_rq(a, k + i);
+            out[k + i] = tfc_rq_s8(&q, acc[i], a->out_offset, a->act_min, a->act_max);
+        }
+    }
+    for (; k < rhs_rows; k++)
+    {
+        const tfc_rq q = mm_rq(a, k);
+        const uint32_t acc = mm_dot1(a, x, rhs + k * cols, a->bias ? (uint32_t)a->bias[k] : 0U);
+        out[k] = tfc_rq_s8(&q, acc, a->out_offset, a->act_min, a->act_max);
+    }
+}
+
+static void mat_mult_dsp(const mm_args *a, const int8_t *lhs, const int8_t *rhs, int8_t *out, int32_t lhs_rows,
+                         int32_t rhs_rows)
+{
+    int32_t r = 0;
+    if (a->cols <= TFC_MAT_MULT_STACK_COLS)
+    {
+        uint64_t buf[TFC_MAT_MULT_STACK_COLS]; /* cols / 4 blocks x 4 rows */
+        for (; r + 3 < lhs_rows; r += 4)
+        {
+            widen_rows4(lhs + r * a->cols, a->cols, a->cols4, a->lo2, buf);
+            mm_rows4(a, lhs + r * a->cols, buf, rhs, rhs_rows, out + r * a->out_stride);
         }
     }
     for (; r < lhs_rows; r++)
     {
-        /* Last odd row: one row against two rhs rows per pass. */
-        const int8_t *l0 = lhs + r * cols;
-        int32_t k = 0;
-        for (; k + 1 < rhs_rows; k += 2)
-        {
-            const int8_t *r0 = rhs + k * cols;
-            const int8_t *r1 = r0 + cols;
-            uint32_t a0 = 0, a1 = 0;
-            for (int32_t c = 0; c < cols4; c += 4)
-            {
-                const uint32_t x0 = (uint32_t)tfc_read_s8x4(l0 + c);
-                const uint32_t w0 = (uint32_t)tfc_read_s8x4(r0 + c);
-                const uint32_t w1 = (uint32_t)tfc_read_s8x4(r1 + c);
-                const uint32_t x0e = __SXTAB16(lo2, x0), x0o = __SXTAB16(lo2, __ROR(x0, 8));
-                a0 = __SMLAD(x0o, __SXTAB16(ro2, __ROR(w0, 8)), __SMLAD(x0e, __SXTAB16(ro2, w0), a0));
-                a1 = __SMLAD(x0o, __SXTAB16(ro2, __ROR(w1, 8)), __SMLAD(x0e, __SXTAB16(ro2, w1), a1));
-            }
-            for (int32_t c = cols4; c < cols; c++)
-            {
-                const int32_t x0 = l0[c] + lhs_offset;
-                a0 += (uint32_t)(x0 * (r0[c] + rhs_offset));
-                a1 += (uint32_t)(x0 * (r1[c] + rhs_offset));
-            }
-            const uint32_t b0 = bias ? (uint32_t)bias[k] : 0U, b1 = bias ? (uint32_t)bias[k + 1] : 0U;
-            int8_t *o0 = out + r * out_stride + k;
-            o0[0] = tfc_requantize_to_s8((int32_t)(a0 + b0), per_channel ? mult[k] : mult[0],
-                                         per_channel ? shift[k] : shift[0], out_offset, act_min, act_max);
-            o0[1] = tfc_requantize_to_s8((int32_t)(a1 + b1), per_channel ? mult[k + 1] : mult[0],
-                                         per_channel ? shift[k + 1] : shift[0], out_offset, act_min, act_max);
-        }
-        for (; k < rhs_rows; k++)
-        {
-            out[r * out_stride + k] = dot_scalar(l0, rhs + k * cols, cols, lhs_offset, rhs_offset,
-                                                 bias ? (uint32_t)bias[k] : 0U, per_channel ? mult[k] : mult[0],
-                                                 per_channel ? shift[k] : shift[0], out_offset, act_min, act_max);
-        }
+        mm_row1(a, lhs + r * a->cols, rhs, rhs_rows, out + r * a->out_stride);
     }
 }
 #endif /* TFC_NN_DSP */
@@ -149,8 +222,11 @@ void tfc_nn_mat_mult_nt_t_s8(const int8_t *lhs,
 #if TFC_NN_DSP
     if (offset_fits_s16(lhs_offset) && offset_fits_s16(rhs_offset))
     {
-        mat_mult_dsp(lhs, rhs, bias, out, mult, shift, per_channel, lhs_rows, rhs_rows, cols, lhs_offset, rhs_offset,
-                     out_offset, out_stride, act_min, act_max);
+        const mm_args a = {bias, mult, shift, per_channel, cols, cols & ~3, out_offset, out_stride, act_min, act_max,
+                           __PKHBT((uint32_t)lhs_offset, (uint32_t)lhs_offset, 16),
+                           __PKHBT((uint32_t)rhs_offset, (uint32_t)rhs_offset, 16), lhs_offset, rhs_offset,
+                           tfc_rq_all_right(mult, shift, per_channel ? rhs_rows : 1, out_offset, act_max)};
+        mat_mult_dsp(&a, lhs, rhs, out, lhs_rows, rhs_rows);
         return;
     }
 #endif

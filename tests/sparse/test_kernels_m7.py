@@ -1,0 +1,48 @@
+"""The sparse kernels built for the Cortex-M7 (DSP instructions, and portable C) and run on QEMU give
+the bytes of the dense numpy reference."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tfc.quant import reference as ref
+from tfc.quant.kernel_params import ActivationRange, ConvParams, FullyConnectedParams
+from tfc.sparse import harness as H
+from tfc.sparse.layer import sparse_conv_layer, sparse_linear_layer
+from tfc.sparse.prune import random_block_sparse
+
+from tests.targets.cortex_m.conftest import qemu, qemu_plugins, toolchain  # noqa: F401
+
+
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_m7_sparse_kernels_match_reference(qemu_plugins, tmp_path, dsp):  # noqa: F811
+    info = H.build_m7(tmp_path, dsp=dsp)
+    rng = np.random.default_rng(2)
+    cases, wants = [], []
+    for k, cin, cout, hw, block, density in [(3, 16, 8, 6, 4, 0.3), (1, 12, 8, 5, 8, 0.5), (3, 6, 5, 7, 1, 0.5),
+                                             (3, 8, 6, 5, 2, 0.0), (1, 32, 4, 4, 16, 1.0)]:
+        w = random_block_sparse(rng, (cout, k * k * cin), block=block, density=density).reshape(cout, k, k, cin)
+        bias = rng.integers(-4000, 4000, cout).astype(np.int32)
+        p = ConvParams(input_offset=9, output_offset=-4, multipliers=tuple(int(m) for m in rng.integers(1 << 30, 1 << 31, cout)),
+                       shifts=tuple(int(s) for s in rng.integers(-10, 1, cout)), padding=(k // 2, k // 2),
+                       activation=ActivationRange(-100, 110))
+        x = rng.integers(-128, 128, (1, hw, hw, cin)).astype(np.int8)
+        out_hw = H.conv_out_hw(x.shape, k, k, p)
+        layer = sparse_conv_layer(w, bias, p.multipliers, p.shifts, block=block,
+                                  width=H.padded_width(hw, k, 1, k // 2, out_hw[1]), output_offset=-4,
+                                  activation=p.activation)
+        cases.append(H.sparse_conv_case(x, layer, p))
+        wants.append(ref.conv2d(x, w, bias, p))
+    for n in (1, 6):
+        w = random_block_sparse(rng, (10, 50), block=4, density=0.4)
+        p = FullyConnectedParams(input_offset=-5, filter_offset=0, output_offset=3, multipliers=(1 << 30,),
+                                 shifts=(-7,))
+        x = rng.integers(-128, 128, (n, 50)).astype(np.int8)
+        layer = sparse_linear_layer(w, None, [1 << 30], [-7], block=4, vectors=n, output_offset=3)
+        cases.append(H.sparse_fc_case(x, layer, p))
+        wants.append(ref.fully_connected(x, w, None, p))
+    outs, _ = H.run_m7(info, cases, count=False)
+    for i, (got, want) in enumerate(zip(outs, wants)):
+        bad = np.argwhere(got != want)
+        assert bad.size == 0, f"case {i}: {len(bad)} outputs differ, first at {tuple(bad[0])}: " \
+                              f"{got[tuple(bad[0])]} != {want[tuple(bad[0])]}"

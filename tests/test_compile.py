@@ -50,9 +50,10 @@ def test_compile_accepts_paths_protos_and_bytes(kind):
 
 
 def test_default_pipeline_is_the_registered_passes_in_design_order():
-    from tfc.passes import DESIGN_ORDER, registered_passes
+    from tfc.passes import default_pipeline, format_pipeline
     cm = tfc.compile(DEMO_MODEL)
-    assert cm.pipeline == ",".join(n for n in DESIGN_ORDER if n in registered_passes())
+    assert cm.pipeline == format_pipeline(default_pipeline())
+    assert cm.pipeline.startswith("canonicalize,fuse{residual=false},")
 
 
 def test_report_counts_ops_parameters_and_activations():

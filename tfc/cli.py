@@ -88,13 +88,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_passes(args) -> int:
-    from tfc.passes import DESIGN_ORDER, registered_passes
+    from tfc.passes import default_pipeline, format_pipeline, registered_passes
     passes = registered_passes()
     width = max(len(n) for n in passes)
     for name, cls in passes.items():
         print(f"{name:<{width}}  {cls.description}")
-    default = [n for n in DESIGN_ORDER if n in passes]
-    print(f"\ndefault pipeline: {','.join(default)}")
+    print(f"\ndefault pipeline: {format_pipeline(default_pipeline())}")
     return 0
 
 

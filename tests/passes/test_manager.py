@@ -120,7 +120,8 @@ def test_registration_checks_names(scratch_registry):
 
 def test_default_pipeline_is_design_order_of_registered_passes(scratch_registry):
     assert [p.name for p in default_pipeline()] == [n for n in
-                                                   ("canonicalize", "sparsify", "quantize-int8", "fuse", "plan-memory")
+                                                   ("canonicalize", "fuse", "sparsify", "quantize-int8", "fuse",
+                                                    "plan-memory")
                                                    if n in registered_passes()]
 
     class PlanMemory(Pass):

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.passes.fusion import activation, pad, residual
+from tfc.passes.fusion import activation, attention, gelu, layernorm, pad, residual
 from tfc.quant import legalize
 
 
@@ -35,11 +35,15 @@ class Fuse(Pass):
         linear: bool = True
         pad: bool = True
         residual: bool = True        # conv + residual add -> conv2d_add, written over the skip tensor
+        transformer: bool = True     # decomposed GELU/LayerNorm into one op; activation matmuls -> batch_matmul
         max_rounds: int = 20
 
     def rules(self):
         o = self.options
         rules = []
+        if o.transformer:
+            rules += [("fuse-gelu", gelu.fuse_gelu), ("fuse-layernorm", layernorm.fuse_layernorm),
+                      ("fuse-batch-matmul", attention.fuse_batch_matmul)]
         if o.linear:
             rules += [("matmul-to-linear", _matmul_to_linear), ("fold-bias-add", _bias_add)]
         if o.pad:

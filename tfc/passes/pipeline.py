@@ -13,8 +13,11 @@ from typing import Any, Sequence
 from tfc.errors import TfcError
 from tfc.passes.base import Pass, get_pass, registered_passes
 
-# The order DESIGN.md fixes. `default_pipeline()` keeps the ones registered so far.
-DESIGN_ORDER = ("canonicalize", "sparsify", "quantize-int8", "fuse", "plan-memory")
+# The order DESIGN.md fixes, as (pass, options); `default_pipeline()` keeps the ones registered
+# so far. `fuse` runs twice, for two different jobs (see default_pipeline).
+DEFAULT_STAGES = (("canonicalize", {}), ("fuse", {"residual": False}), ("sparsify", {}),
+                  ("quantize-int8", {}), ("fuse", {}), ("plan-memory", {}))
+DESIGN_ORDER = tuple(name for name, _ in DEFAULT_STAGES)
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
@@ -26,9 +29,20 @@ _TOKEN = re.compile(r"""
 
 
 def default_pipeline() -> list[Pass]:
-    """canonicalize, sparsify, quantize-int8, fuse, plan-memory: those registered, in that order."""
+    """canonicalize, fuse{residual=false}, sparsify, quantize-int8, fuse, plan-memory: those
+    registered, in that order.
+
+    `fuse` runs before quantization as well as after it. Before: composite ops that exporters
+    decompose (GELU from Erf, LayerNorm from ReduceMean/Sub/Pow/Sqrt/Div, attention's scaled
+    MatMuls) must be whole ops when quantize-int8 calibrates and lowers them: the int8 kernels
+    exist for the composites (a GELU table, the integer LayerNorm, batch_matmul with the scale in
+    its multiplier), not for Erf or a Div by sqrt(2), and calibration should observe only the
+    tensors the kernels really write. After: the rules that need the int8 grids (activations
+    into their producer's clamp, the residual Add into a conv with its mid grid), so the first
+    run leaves the residual rule off.
+    """
     registered = registered_passes()
-    return [registered[name]() for name in DESIGN_ORDER if name in registered]
+    return [registered[name](**options) for name, options in DEFAULT_STAGES if name in registered]
 
 
 def parse_pipeline(spec: str | Sequence[str | Pass] | None) -> list[Pass]:

@@ -83,3 +83,5 @@ _INT8 = {
 
 for _op, _fn in _INT8.items():
     get_op(_op).reference_int8 = _fn
+
+from tfc.quant import transformer_ops  # noqa: E402,F401  (the transformer ops' integer semantics)

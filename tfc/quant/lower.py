@@ -154,6 +154,8 @@ def lower_to_int8(graph: Graph) -> dict[str, int]:
     # After propagation: folding a QDQ bias add needs the params of the layer's input.
     stats["fold-bias-add"] = legalize.fold_bias_add(graph)
     check_annotated(graph)
+    from tfc.quant.transformer_lower import layernorm_constants_to_int32
+    stats["layernorm-constants"] = layernorm_constants_to_int32(graph)
     convert_types(graph)
     stats["drop-identity-conversions"] = drop_identity_conversions(graph)
     stats["requantize-for-same-params"] = requantize_for_same_params(graph)

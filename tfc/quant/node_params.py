@@ -14,6 +14,7 @@ from tfc.errors import QuantizationError, UnsupportedError
 from tfc.ir.graph import Node, Value
 from tfc.ir.types import QuantParams
 from tfc.quant import kernel_params as kp
+from tfc.quant import transformer_params as tp
 from tfc.quant.fixed_point import quantize_multiplier
 
 
@@ -214,6 +215,8 @@ def kernel_for(node: Node) -> str:
         return conv_kernel(node)
     if node.op == "conv2d_add":
         return "conv_add"
+    if node.op in tp.KERNELS:
+        return tp.KERNELS[node.op]
     try:
         return _KERNELS[node.op]
     except KeyError:
@@ -223,6 +226,8 @@ def kernel_for(node: Node) -> str:
 def params_for(node: Node):
     """The integer parameters of `node`'s kernel (None for pure data movement)."""
     kernel = kernel_for(node)
+    if kernel in tp.PARAMS:
+        return tp.PARAMS[kernel](node)
     if kernel in ("conv", "conv_1x1", "depthwise_conv"):
         return conv_params(node)
     if kernel == "conv_add":

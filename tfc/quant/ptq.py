@@ -18,6 +18,7 @@ from tfc.ir.types import QuantParams
 from tfc.quant import calibration as cal
 from tfc.quant import legalize
 from tfc.quant.lower import propagate_params
+from tfc.quant.transformer_lower import layernorm_constants_to_int32
 
 # Ops whose int8 output grid is fixed by TFLite Micro / CMSIS-NN.
 FIXED_OUTPUT_PARAMS = {
@@ -144,5 +145,6 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
     for node in graph.nodes_of(*_SAME_AS_INPUT):
         node.output.quant = node.output.quant or node.inputs[0].quant
     propagate_params(graph)
+    layernorm_constants_to_int32(graph)
     _quantize_weights(graph)
     return len(observed)

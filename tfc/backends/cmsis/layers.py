@@ -91,12 +91,15 @@ class FullyConnectedArgs:
 class AddArgs:
     params: kp.AddParams
     size: int
+    # Per operand: an index into Layer.inputs, or a ConstArray in flash; () = the two inputs.
+    operands: tuple = ()
 
 
 @dataclass(frozen=True)
 class MulArgs:
     params: kp.MulParams
     size: int
+    operands: tuple = ()  # as AddArgs.operands
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from tfc.quant import buffer_sizes as bs
 from tfc.quant import node_params as npar
 from tfc.quant.int8_ops import depthwise_weights
 from tfc.backends.cmsis import layers as L
+from tfc.backends.cmsis import transformer_layers as TL
 
 # Kernels that read each byte before writing it, so they may write over an input: the input
 # indices they may overwrite, in order of preference. conv_add must (it adds into its skip tensor).
-IN_PLACE_INPUTS = {"requantize": (0,), "add": (0, 1), "mul": (0, 1), "conv_add": (3,)}
+IN_PLACE_INPUTS = {"requantize": (0,), "add": (0, 1), "mul": (0, 1), "conv_add": (3,), "lut": (0,), "layernorm": (0,)}
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class _Lowering:
     # ---- choices that do not depend on the arena ------------------------------------------
     def function(self, node: Node) -> str:
         kernel = self.kernels[id(node)]
+        if kernel in TL.FUNCTIONS:
+            return TL.FUNCTIONS[kernel]
         if kernel == "depthwise_conv":
             return "arm_depthwise_conv_s8_opt" if self._dw_opt(node) else "arm_depthwise_conv_s8"
         if kernel == "fully_connected":
@@ -174,7 +177,9 @@ class _Lowering:
             mult, shift = self.quant_arrays(i, p.conv)
             return L.ConvAddArgs(p, _dims4(x.shape), L.Dims(cout, kh, kw, ck), L.Dims(1, 1, 1, cout),
                                  _dims4(y.shape), self.const(w, i, "weights"), bias(), mult, shift, y.type.size)
-        if kernel not in ("conv", "conv_1x1", "depthwise_conv", "fully_connected"):
+        if kernel in TL.FAMILIES:
+            return TL.args(self, i, node, kernel, p)
+        if kernel not in ("conv", "conv_1x1", "depthwise_conv", "fully_connected", "add", "mul"):
             for v in node.inputs:
                 if v.data is not None:
                     raise UnsupportedError(f"constant operand {v.ref} of an int8 {node.op}", node=node.name,
@@ -198,10 +203,13 @@ class _Lowering:
             return L.FullyConnectedArgs(p, L.Dims(batches, 1, 1, depth), L.Dims(depth, 1, 1, out_c),
                                         L.Dims(1, 1, 1, out_c), L.Dims(batches, 1, 1, out_c),
                                         weights, bias(), mult, shift)
-        if kernel == "add":
-            return L.AddArgs(p, y.type.size)
-        if kernel == "mul":
-            return L.MulArgs(p, y.type.size)
+        if kernel in ("add", "mul"):
+            operands = ()
+            if any(v.data is not None for v in node.inputs):
+                live = iter(range(len(node.inputs)))  # index into the layer's arena inputs
+                operands = tuple(TL.constant_operand(self, i, node, k) if v.data is not None else next(live)
+                                 for k, v in enumerate(node.inputs))
+            return (L.AddArgs if kernel == "add" else L.MulArgs)(p, y.type.size, operands)
         if kernel in ("avgpool", "maxpool"):
             return L.PoolArgs(p, _dims4(x.shape), L.Dims(1, p.filter[0], p.filter[1], 1), _dims4(y.shape))
         if kernel == "softmax":
@@ -209,12 +217,13 @@ class _Lowering:
         if kernel == "requantize":
             return L.RequantizeArgs(p, y.type.size)
         if kernel == "transpose":
-            perm = list(node.attrs["perm"])
+            shape, perm = TL.simplify_transpose(tuple(x.shape), tuple(node.attrs["perm"]))
+            perm = list(perm)
             if len(perm) > 4:
                 raise UnsupportedError(f"transpose of rank {len(perm)} (the C kernel handles rank <= 4)",
                                        node=node.name, op=node.op)
             pad = 4 - len(perm)
-            return L.TransposeArgs(tuple([1] * pad + list(x.shape)), tuple(list(range(pad)) + [d + pad for d in perm]))
+            return L.TransposeArgs(tuple([1] * pad + list(shape)), tuple(list(range(pad)) + [d + pad for d in perm]))
         if kernel == "reshape":
             if x.data is not None:
                 raise UnsupportedError("reshape of a constant reached the backend", node=node.name, op=node.op,

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "arm_nn_types.h"
+#include "tfc_transformer_kernels.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,68 @@
+/*
+ * tfc runtime: the transformer kernels CMSIS-NN lacks (integer LayerNorm, lookup-table
+ * activations, mean over an axis, gather). Included by tfc_kernels.h.
+ * Python twins (bit-exact): tfc/quant/transformer_ops.py; parameters: tfc/quant/transformer_params.py.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TFC_TRANSFORMER_KERNELS_H
+#define TFC_TRANSFORMER_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Integer-only LayerNorm over the last axis, `rows` rows of `width` int8 values. Per row:
+ *   d_i = width * q_i - sum(q)                   exact; the input zero point cancels
+ *   V   = sum(d_i^2) + eps_term                  64-bit; eps_term = round(width^3 * eps / s_x^2)
+ *   k   = max(0, (clz64(V) - 2) / 2), r = isqrt(V << 2k), R = (2^62 + r/2) / r
+ *   N_i = round(d_i * R / 2^(42 - k))            = round(2^20 * d_i / sqrt(V)), halves away from 0
+ *   T_i = requantize(N_i, mult[c], shift[c])     gamma_c * sqrt(width) * 2^P / (s_y * 2^20)
+ *   out = clamp(out_offset + rdbpot(T_i + bias[c], extra_bits), act_min, act_max)
+ * with bias[c] = round(beta_c * 2^P / s_y), P = extra_bits. No floating point; one integer square
+ * root and one 64-bit division per row. in and out may be the same buffer. */
+void tfc_layernorm_s8(const int8_t *input,
+                      int8_t *output,
+                      int32_t rows,
+                      int32_t width,
+                      uint64_t eps_term,
+                      const int32_t *mult,
+                      const int32_t *shift,
+                      const int32_t *bias,
+                      int32_t extra_bits,
+                      int32_t out_offset,
+                      int32_t act_min,
+                      int32_t act_max);
+
+/* out[i] = table[in[i] + 128]: GELU, HardSwish, Sigmoid, Tanh, ... tabulated at compile time as
+ * quantize(f(dequantize(q))). in and out may be the same buffer. */
+void tfc_lut_s8(const int8_t *input, int8_t *output, int32_t size, const int8_t table[256]);
+
+/* Mean over the middle axis of [outer, reduce, inner]:
+ * out[o][i] = clamp(requantize(sum_r (in[o][r][i] + input_offset), mult, shift) + out_offset). */
+void tfc_mean_s8(const int8_t *input,
+                 int8_t *output,
+                 int32_t outer,
+                 int32_t reduce,
+                 int32_t inner,
+                 int32_t input_offset,
+                 int32_t mult,
+                 int32_t shift,
+                 int32_t out_offset);
+
+/* Gather along the middle axis of [outer, axis_len, inner] with constant indices:
+ * out[o][j][:] = in[o][indices[j]][:]. out must not overlap in. */
+void tfc_gather_s8(const int8_t *input,
+                   int8_t *output,
+                   int32_t outer,
+                   int32_t axis_len,
+                   int32_t inner,
+                   const int32_t *indices,
+                   int32_t num_indices);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TFC_TRANSFORMER_KERNELS_H */

@@ -1,0 +1,120 @@
+"""Backend records for the transformer kernel families (lut, layernorm, batch_matmul, mean,
+gather) and the constant operands of add/mul, built from tfc.quant.transformer_params.
+
+Every table, multiplier and index array goes to weights.c (flash) as a ConstArray; the
+templates in templates/kernels/ render the calls.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfc.backends.cmsis import layers as L
+from tfc.errors import UnsupportedError
+from tfc.ir.graph import Node
+from tfc.quant import kernel_params as kp
+from tfc.quant import transformer_params as tp
+
+FAMILIES = ("lut", "layernorm", "batch_matmul", "mean", "gather")
+FUNCTIONS = {"lut": "tfc_lut_s8", "layernorm": "tfc_layernorm_s8", "batch_matmul": "arm_batch_matmul_s8",
+             "mean": "tfc_mean_s8", "gather": "tfc_gather_s8"}
+
+
+@dataclass(frozen=True)
+class LutArgs:
+    table: L.ConstArray
+    size: int
+
+
+@dataclass(frozen=True)
+class LayerNormArgs:
+    params: tp.LayerNormParams
+    rows: int
+    multipliers: L.ConstArray
+    shifts: L.ConstArray
+    biases: L.ConstArray
+
+
+@dataclass(frozen=True)
+class BatchMatmulArgs:
+    params: kp.BatchMatmulParams
+    lhs_dims: L.Dims
+    rhs_dims: L.Dims
+    output_dims: L.Dims
+
+
+@dataclass(frozen=True)
+class MeanArgs:
+    params: tp.MeanParams
+
+
+@dataclass(frozen=True)
+class GatherArgs:
+    params: tp.GatherParams
+    indices: L.ConstArray
+
+
+def _flash(lw, symbol: str, ctype: str, values, source: str) -> L.ConstArray:
+    """A const array in weights.c, registered with the lowering's constants (deduplicated by name)."""
+    key = (symbol, "generated")
+    if key not in lw.consts:
+        dtype = np.int8 if ctype == "int8_t" else np.int32
+        lw.consts[key] = L.ConstArray(symbol, ctype, np.asarray(values, dtype=dtype).reshape(-1), source)
+    return lw.consts[key]
+
+
+def args(lw, i: int, node: Node, kernel: str, p):
+    prefix = f"tfc_{lw.name}_l{i}"
+    x, y = node.inputs[0], node.output
+    if kernel == "lut":
+        table = _flash(lw, f"{prefix}_table", "int8_t", p.table,
+                       f"layer {i}: {node.op} as a table, out = table[in + 128]")
+        return LutArgs(table, y.type.size)
+    if kernel == "layernorm":
+        arr = lambda role, vals: _flash(lw, f"{prefix}_{role}", "int32_t", vals,  # noqa: E731
+                                        f"layer {i}: layernorm {role}, per channel")
+        return LayerNormArgs(p, math.prod(x.shape[:-1]), arr("multipliers", p.multipliers),
+                             arr("shifts", p.shifts), arr("biases", p.biases))
+    if kernel == "batch_matmul":
+        tp.check_batch_broadcast(node)
+        a, b = node.inputs
+        an, ah = tp.batch_dims(a.shape)
+        bn, bh = tp.batch_dims(b.shape)
+        return BatchMatmulArgs(p, L.Dims(an, ah, a.shape[-2], a.shape[-1]), L.Dims(bn, bh, b.shape[-2], b.shape[-1]),
+                               L.Dims(max(an, bn), max(ah, bh), a.shape[-2], b.shape[-2]))
+    if kernel == "mean":
+        return MeanArgs(p)
+    if kernel == "gather":
+        return GatherArgs(p, _flash(lw, f"{prefix}_indices", "int32_t", p.indices, f"layer {i}: gather indices"))
+    raise UnsupportedError(f"no C emitter for kernel {kernel}", node=node.name, op=node.op)
+
+
+def constant_operand(lw, i: int, node: Node, index: int) -> L.ConstArray:
+    """An add/mul operand that is a constant (a position embedding, a scale): int8 in flash,
+    broadcast to the output shape at compile time (the CMSIS-NN kernels do not broadcast)."""
+    v = node.inputs[index]
+    data = np.broadcast_to(v.data, node.output.shape)
+    if v.quant is None or data.dtype != np.int8 or v.quant.axis is not None:
+        raise UnsupportedError(f"constant operand {v.ref} of an int8 {node.op} must be int8, quantized per tensor",
+                               node=node.name, op=node.op, hint="run quantize-int8")
+    return _flash(lw, f"tfc_{lw.name}_l{i}_operand{index}", "int8_t", data,
+                  f"layer {i}: {v.ref} : {v.type}, broadcast to {list(node.output.shape)}")
+
+
+def simplify_transpose(shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The same permutation with size-1 axes dropped and axes that stay neighbours merged, so a
+    rank-5 head split such as [1,16,1,3,96] perm [3,1,2,0,4] runs as a rank-2 transpose."""
+    keep = [a for a in range(len(shape)) if shape[a] != 1]
+    order = [a for a in perm if shape[a] != 1]
+    groups: list[list[int]] = []        # runs of input axes that stay adjacent and in order
+    for a in order:
+        if groups and keep.index(a) == keep.index(groups[-1][-1]) + 1:
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    by_input = sorted(groups, key=lambda g: g[0])
+    new_shape = tuple(math.prod(shape[a] for a in g) for g in by_input)
+    new_perm = tuple(by_input.index(g) for g in groups)
+    return new_shape or (1,), new_perm or (0,)

@@ -1,0 +1,232 @@
+"""Integer parameters of the transformer kernels: LayerNorm, lookup tables (GELU, HardSwish,
+Sigmoid, Tanh, Erf), batch matmul of two activations, mean over tokens and gather.
+
+tfc.quant.node_params dispatches here for these ops, so the int8 interpreter
+(tfc.quant.transformer_ops) and the C backend read the same integers.
+
+Integer-only LayerNorm (`tfc_layernorm_s8`), per row of width C, from the int8 input q:
+    sum   = sum_i q_i                          the zero point cancels in (q - mean): not needed
+    d_i   = C * q_i - sum                      = C (q_i - mean), exact, |d_i| <= 255 C
+    V     = sum_i d_i^2 + eps_term             = C^3 (var_q + eps / s_x^2), eps_term = round(C^3 eps / s_x^2)
+    k     = max(0, (clz64(V) - 2) / 2)         normalise: V << 2k lies in [2^60, 2^62)
+    r     = isqrt(V << 2k)                     floor square root, r in [2^30, 2^31): sqrt(V) ~ r / 2^k
+    R     = (2^62 + r / 2) / r                 rounded reciprocal, in (2^31, 2^32]
+    N_i   = round(d_i * R / 2^(62 - F - k))    = round(2^F d_i / sqrt(V)), |N_i| <= 2^F, F = 20
+Since (x - mean) / sqrt(var + eps) = sqrt(C) * d_i / sqrt(V) = sqrt(C) N_i / 2^F, the affine part is
+    T_i   = requantize(N_i, mult_c, shift_c)   real multiplier gamma_c sqrt(C) 2^P / (s_y 2^F)
+    y_i   = clamp(z_y + rdbpot(T_i + bias_c, P))   bias_c = round(beta_c 2^P / s_y)
+with P (extra fraction bits) the largest <= 16 that keeps |T_i + bias_c| < 2^30. Rounding
+"round(a / 2^s)" is half away from zero; everything is exact integer arithmetic (64-bit for V,
+one 64-bit division and one integer square root per row), so C and numpy agree bit for bit.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfc.errors import QuantizationError, UnsupportedError
+from tfc.ir.graph import Node, Value
+from tfc.ir.ops.quant import dequantize_array, quantize_array
+from tfc.ir.types import DType, QuantParams
+from tfc.quant import kernel_params as kp
+from tfc.quant.fixed_point import quantize_multiplier
+
+LAYERNORM_FRAC_BITS = 20           # F: N_i = round(2^F d_i / sqrt(V))
+LAYERNORM_MAX_EXTRA_BITS = 16      # P: fraction bits kept between the affine and the output rounding
+LAYERNORM_MAX_WIDTH = 4096         # keeps |d_i| < 2^20 and sum d_i^2 < 2^52
+EPS_TERM_MAX = 1 << 61             # keeps V < 2^62
+LUT_OPS = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp")
+
+
+def _per_tensor(value: Value, what: str, node: Node) -> QuantParams:
+    q = value.quant
+    if q is None or value.dtype.is_float:
+        raise QuantizationError(f"{what} {value.ref} is not an int8 tensor with quantization params",
+                                node=node.name, op=node.op,
+                                hint="run the quantize-int8 pass first (with calibration data for float models)")
+    if q.axis is not None:
+        raise QuantizationError(f"{what} {value.ref} must be quantized per tensor", node=node.name, op=node.op)
+    return q
+
+
+def _f32(x: float) -> float:
+    return float(np.float32(x))
+
+
+# ---- lookup tables ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LutParams:
+    """tfc_lut_s8: out = table[in + 128]; the table is quantize(f(dequantize(q))) for q in -128..127."""
+
+    table: tuple[int, ...]
+
+
+def lut_params(node: Node) -> LutParams:
+    xq = _per_tensor(node.inputs[0], "input", node)
+    yq = _per_tensor(node.output, "output", node)
+    real = dequantize_array(np.arange(-128, 128, dtype=np.int8), xq)
+    y = node.spec.compute(real, node.attrs)
+    lo, hi = node.attrs.get("act_min", -math.inf), node.attrs.get("act_max", math.inf)
+    y = np.clip(np.asarray(y, dtype=np.float64), lo, hi).astype(np.float32)
+    table = quantize_array(y, yq, DType.I8)
+    return LutParams(tuple(int(v) for v in table))
+
+
+# ---- LayerNorm ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerNormParams:
+    """tfc_layernorm_s8 over the last axis (see the module docstring for the arithmetic)."""
+
+    width: int
+    eps_term: int                   # uint64 in C
+    multipliers: tuple[int, ...]    # per channel, signed (gamma's sign)
+    shifts: tuple[int, ...]
+    biases: tuple[int, ...]         # round(beta_c 2^P / s_y)
+    extra_bits: int                 # P
+    output_offset: int
+    activation: kp.ActivationRange = kp.ActivationRange()
+
+
+def layernorm_params(node: Node) -> LayerNormParams:
+    x = node.inputs[0]
+    xq, yq = _per_tensor(x, "input", node), _per_tensor(node.output, "output", node)
+    rank = x.type.rank
+    if node.attrs["axis"] % rank != rank - 1:
+        raise UnsupportedError("int8 layernorm normalizes over the last axis only", node=node.name, op=node.op)
+    width = x.shape[-1]
+    if not 1 <= width <= LAYERNORM_MAX_WIDTH:
+        raise UnsupportedError(f"int8 layernorm over {width} channels (at most {LAYERNORM_MAX_WIDTH})",
+                               node=node.name, op=node.op)
+    gamma = _real_constant(node, 1, width, "gamma")
+    beta = _real_constant(node, 2, width, "beta") if len(node.inputs) > 2 else np.zeros(width)
+    sx, sy = float(np.float32(xq.scale[0])), float(np.float32(yq.scale[0]))
+    eps_term = min(int(round(width ** 3 * node.attrs["epsilon"] / (sx * sx))), EPS_TERM_MAX)
+    worst = float(np.max(np.abs(gamma) * math.sqrt(width) + np.abs(beta))) / sy
+    extra = LAYERNORM_MAX_EXTRA_BITS if worst == 0 else min(LAYERNORM_MAX_EXTRA_BITS,
+                                                            math.floor(math.log2((1 << 30) / worst)))
+    if extra < 0:
+        raise QuantizationError(f"layernorm output scale {sy:g} is too fine for gamma/beta up to {worst * sy:g}",
+                                node=node.name, op=node.op, hint="recalibrate: the output range is implausibly small")
+    mults, shifts = [], []
+    for g in gamma:
+        m, s = quantize_multiplier(float(g) * math.sqrt(width) * 2.0 ** (extra - LAYERNORM_FRAC_BITS) / sy)
+        mults.append(m)
+        shifts.append(s)
+    biases = tuple(int(np.round(b * 2.0 ** extra / sy)) for b in beta)
+    return LayerNormParams(width, eps_term, tuple(mults), tuple(shifts), biases, extra, yq.zero_point[0])
+
+
+def _real_constant(node: Node, index: int, width: int, what: str) -> np.ndarray:
+    v = node.inputs[index]
+    if v.data is None:
+        raise UnsupportedError(f"layernorm {what} {v.ref} must be a constant", node=node.name, op=node.op)
+    data = v.data.astype(np.float64)
+    if v.quant is not None and not v.dtype.is_float:
+        data = dequantize_array(v.data, v.quant).astype(np.float64)
+    return np.broadcast_to(data.reshape(-1) if data.size == width else data, (width,)).astype(np.float64)
+
+
+# ---- batch matmul -------------------------------------------------------------------------------
+
+def batch_matmul_params(node: Node) -> kp.BatchMatmulParams:
+    """TFLite's BatchMatMul rule (float32 product of the input scales), times the folded alpha."""
+    a, b = node.inputs
+    aq, bq = _per_tensor(a, "lhs", node), _per_tensor(b, "rhs", node)
+    yq = _per_tensor(node.output, "output", node)
+    product = float(np.float32(aq.scale[0]) * np.float32(bq.scale[0]))
+    m, s = quantize_multiplier(product * node.attrs["alpha"] / _f32(yq.scale[0]))
+    if m < 0:
+        # arm_batch_matmul_s8 takes the multiplier as it is, but a negative alpha would also
+        # flip the roles of the activation clamp; the graphs tfc sees never need it.
+        raise UnsupportedError("batch_matmul with a negative alpha", node=node.name, op=node.op)
+    return kp.BatchMatmulParams(input_offset=-aq.zero_point[0], filter_offset=-bq.zero_point[0],
+                                output_offset=yq.zero_point[0], multiplier=m, shift=s)
+
+
+def batch_dims(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Leading dims of a batch_matmul operand folded into CMSIS-NN's (n, h)."""
+    lead = tuple(shape[:-2])
+    if len(lead) <= 2:
+        return tuple([1] * (2 - len(lead)) + list(lead))
+    return (math.prod(lead[:-1]), lead[-1])
+
+
+def check_batch_broadcast(node: Node) -> None:
+    """arm_batch_matmul_s8 broadcasts n and h; more leading dims must agree exactly."""
+    a, b = node.inputs
+    la, lb = a.shape[:-2], b.shape[:-2]
+    if len(la) > 2 or len(lb) > 2:
+        if la != lb:
+            raise UnsupportedError(f"batch_matmul of {list(a.shape)} and {list(b.shape)}: broadcasting over "
+                                   "more than two leading dims", node=node.name, op=node.op)
+
+
+# ---- mean over axes -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MeanParams:
+    """tfc_mean_s8: input viewed as [outer, reduce, inner]; out = clamp(z_y + requantize(
+    sum_r (q + input_offset), multiplier, shift)) with multiplier = s_x / (s_y * reduce)
+    (TFLite Micro's MEAN for differing input/output params, one rounding)."""
+
+    outer: int
+    reduce: int
+    inner: int
+    input_offset: int
+    multiplier: int
+    shift: int
+    output_offset: int
+
+
+def mean_params(node: Node) -> MeanParams:
+    x = node.inputs[0]
+    xq, yq = _per_tensor(x, "input", node), _per_tensor(node.output, "output", node)
+    rank = x.type.rank
+    axes = sorted({a % rank for a in node.attrs["axes"]})
+    # Axes of size 1 do not matter; the others must be contiguous.
+    real_axes = [a for a in axes if x.shape[a] != 1] or axes[:1]
+    if real_axes != list(range(real_axes[0], real_axes[-1] + 1)):
+        raise UnsupportedError(f"int8 reduce_mean over non-contiguous axes {axes} of {list(x.shape)}",
+                               node=node.name, op=node.op)
+    lo, hi = real_axes[0], real_axes[-1] + 1
+    outer = math.prod(x.shape[:lo])
+    reduce = math.prod(x.shape[a] for a in axes)
+    inner = math.prod(d for i, d in enumerate(x.shape) if i >= hi and i not in axes)
+    m, s = quantize_multiplier(float(np.float32(xq.scale[0])) / (float(np.float32(yq.scale[0])) * reduce))
+    return MeanParams(outer, reduce, inner, -xq.zero_point[0], m, s, yq.zero_point[0])
+
+
+# ---- gather with constant indices ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GatherParams:
+    """tfc_gather_s8: input viewed as [outer, axis_len, inner]; out[o, j, :] = in[o, indices[j], :]."""
+
+    outer: int
+    axis_len: int
+    inner: int
+    indices: tuple[int, ...]
+
+
+def gather_params(node: Node) -> GatherParams:
+    x, idx = node.inputs
+    if idx.data is None:
+        raise UnsupportedError("int8 gather needs constant indices", node=node.name, op=node.op)
+    axis = node.attrs["axis"] % x.type.rank
+    n = x.shape[axis]
+    flat = [int(i) + n if int(i) < 0 else int(i) for i in np.asarray(idx.data).reshape(-1)]
+    if any(not 0 <= i < n for i in flat):
+        raise UnsupportedError(f"gather index out of range 0..{n - 1}", node=node.name, op=node.op)
+    return GatherParams(math.prod(x.shape[:axis]), n, math.prod(x.shape[axis + 1:]), tuple(flat))
+
+
+# ---- dispatch -----------------------------------------------------------------------------------
+
+KERNELS = {**{op: "lut" for op in LUT_OPS}, "layernorm": "layernorm", "batch_matmul": "batch_matmul",
+           "reduce_mean": "mean", "gather": "gather"}
+PARAMS = {"lut": lut_params, "layernorm": layernorm_params, "batch_matmul": batch_matmul_params,
+          "mean": mean_params, "gather": gather_params}

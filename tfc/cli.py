@@ -1,4 +1,4 @@
-"""The `tfc` command: `tfc inspect`, `tfc compile`, `tfc run`, `tfc passes`, `tfc targets`.
+"""The `tfc` command: `tfc inspect`, `tfc compile`, `tfc run`, `tfc bench`, `tfc passes`, `tfc targets`.
 
 Every TfcError prints as one message on stderr and exits with code 2; `--debug` shows the
 traceback instead (for reporting a bug in tfc).
@@ -74,7 +74,7 @@ def cmd_run(args) -> int:
                         hint="give a .npy file: one sample, or a batch with a leading sample axis") from None
     cm = compile(args.model, target=args.target, pipeline=args.pipeline,
                  input_shapes=_shapes(args.input_shape))
-    y = cm.run(x, raw=args.raw)
+    y = cm.run(x, raw=args.raw, on=args.on)
     outputs = y if isinstance(y, list) else [y]
     if args.output:
         np.save(args.output, outputs[0]) if len(outputs) == 1 else np.savez(args.output, *outputs)
@@ -84,6 +84,33 @@ def cmd_run(args) -> int:
             for spec, out in zip(cm.ir.outputs, outputs):
                 print(f"{spec.name}: {out.dtype}{list(out.shape)}")
                 print(out)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import json
+    import os
+
+    from tfc.bench import bench, bench_json, format_bench
+    from tfc.compiler import compile
+    inputs = None
+    if args.input:
+        import numpy as np
+        try:
+            inputs = np.load(args.input, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise TfcError(f"cannot read the input array: {e}", file=args.input,
+                           hint="give a .npy file of raw int8 samples with a leading sample axis") from None
+    cmsis_nn = args.cmsis_nn or os.environ.get("CMSIS_NN_ROOT") or None
+    cm = compile(args.model, target=args.target, pipeline=args.pipeline,
+                 input_shapes=_shapes(args.input_shape))
+    result = bench(cm, cmsis_nn_root=cmsis_nn, inputs=inputs, samples=args.samples)
+    print(format_bench(result))
+    if args.json:
+        with open(args.json, "w", encoding="ascii") as f:
+            json.dump(bench_json(result), f, indent=1)
+            f.write("\n")
+        print(f"\nwrote {args.json}")
     return 0
 
 
@@ -131,17 +158,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="log each pass and the rewrites that declined to fire, with why")
     p.set_defaults(run=cmd_compile)
 
-    p = sub.add_parser("run", help="compile a model, build the C with gcc and run it on this machine")
+    p = sub.add_parser("run", help="compile a model, build the C and run it: on the emulated Cortex-M "
+                                   "(QEMU) for a Cortex-M target, with gcc on this machine for host")
     p.add_argument("model", help="an .onnx model or a .tfcir file")
     p.add_argument("--input", required=True, metavar="FILE.npy",
                    help="one sample, or a batch with a leading sample axis (float, or int8 with --raw)")
     p.add_argument("--raw", action="store_true", help="int8 in and out (no (de)quantization)")
     p.add_argument("--output", metavar="FILE", help="save the outputs (.npy; .npz for several outputs)")
     p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4 or host")
+    p.add_argument("--on", choices=("target", "host"),
+                   help="where to run: 'target' (the emulated core; default for Cortex-M targets) or "
+                        "'host' (gcc on this machine)")
     p.add_argument("--pipeline", help="passes to run (default: the standard pipeline)")
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
     p.set_defaults(run=cmd_run)
+
+    p = sub.add_parser("bench", help="measure a model on the emulated Cortex-M: instructions per layer, "
+                                     "flash and SRAM")
+    p.add_argument("model", help="an .onnx model or a .tfcir file")
+    p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default) or cortex-m4")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    p.add_argument("--cmsis-nn", metavar="PATH",
+                   help="also build against Arm's CMSIS-NN checkout at PATH (default: $CMSIS_NN_ROOT) "
+                        "and compare per layer")
+    p.add_argument("--input", metavar="FILE.npy", help="raw int8 samples [N, *shape] (default: random, seed 0)")
+    p.add_argument("--samples", type=int, default=1, help="random samples to average over (default 1)")
+    p.add_argument("--pipeline", help="passes to run (default: the standard pipeline)")
+    p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
+                   help="static shape of an input with unknown dims (repeatable)")
+    p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("passes", help="list the registered passes")
     p.set_defaults(run=cmd_passes)

@@ -121,7 +121,7 @@ class CompiledModel:
     declined: list[Declined] = field(default_factory=list)   # rewrites that chose not to fire
     dumps: list[Path] = field(default_factory=list)
     name: str = "model"                # C prefix of the generated API: tfc_<name>_run
-    _host: Any = field(default=None, repr=False, compare=False)
+    _runners: dict = field(default_factory=dict, repr=False, compare=False)   # "host"/"target" -> runner
 
     def save(self, out_dir, *, name: str | None = None):
         """Write the C project (model.h/.c, weights, kernels, Makefile, CMakeLists.txt) to
@@ -129,19 +129,33 @@ class CompiledModel:
         from tfc.backends.cmsis import write_project
         return write_project(self.ir, out_dir, target=self.target, name=name or self.name)
 
-    def run(self, inputs, raw: bool = False):
-        """Build the generated C with gcc on this machine (once) and run it on `inputs`: one
-        sample or a batch; float values are quantized with the model's input parameters and the
-        outputs dequantized, or int8 in and out with raw=True."""
-        if self._host is None:
-            import tempfile
-            import weakref
-            import shutil
-            from tfc.backends.cmsis import HostRunner
-            tmp = tempfile.mkdtemp(prefix="tfc-project-")
-            weakref.finalize(self, shutil.rmtree, tmp, True)
-            self._host = HostRunner(self.save(Path(tmp) / self.name))
-        return self._host.run(inputs, raw=raw)
+    def run(self, inputs, raw: bool = False, *, on: str | None = None):
+        """Build the generated C (once) and run it on `inputs`: one sample or a batch (all in one
+        process); float values are quantized with the model's input parameters and the outputs
+        dequantized, or int8 in and out with raw=True.
+
+        on: "target" (the default for a Cortex-M target) runs the ELF on QEMU's emulated core
+        (needs arm-none-eabi-gcc and qemu-system-arm: scripts/install-target-tools.sh); "host"
+        (the default for target="host") builds with gcc and runs on this machine."""
+        where = on or ("target" if self.target.is_embedded else "host")
+        if where not in ("target", "host"):
+            raise TfcError(f"run(on={on!r}): expected 'target' or 'host'")
+        if where not in self._runners:
+            self._runners[where] = self._make_runner(where)
+        return self._runners[where].run(inputs, raw=raw)
+
+    def _make_runner(self, where: str):
+        import shutil
+        import tempfile
+        import weakref
+        from tfc.backends.cmsis import HostRunner, TargetRunner
+        if where == "target" and not self.target.is_embedded:
+            raise TfcError("run(on='target') needs a Cortex-M target; this model was compiled for "
+                           f"'{self.target.name}'", hint="compile with target='cortex-m7'")
+        tmp = tempfile.mkdtemp(prefix="tfc-project-")
+        weakref.finalize(self, shutil.rmtree, tmp, True)
+        info = self.save(Path(tmp) / self.name)
+        return TargetRunner(info) if where == "target" else HostRunner(info)
 
     def __repr__(self) -> str:
         return (f"CompiledModel({self.ir.name!r}, target={self.target.name}, pipeline={self.pipeline!r}, "

@@ -1,0 +1,266 @@
+"""`tfc bench`: what a compiled model costs on its Cortex-M target, measured on the emulated core.
+
+    result = bench(compiled_model)                       # tfc's kernels
+    both = bench(compiled_model, cmsis_nn_root="/path/CMSIS-NN")   # and Arm's, same model
+    print(format_bench(both)); json.dumps(bench_json(both))
+
+Instructions: the project is built with -DTFC_PROFILE (each layer and each inference is a region
+for tfc's QEMU counting plugin) and run on one or more inputs; counts are executed instructions,
+exact and repeatable (QEMU has no cycle model). Flash: every input section of the linked ELF,
+attributed by its object file through the link map (weights.c, model.c's requantization
+parameters, model code, kernels, start-up/driver/C library). SRAM: the arena (activations, I/O,
+kernel scratch), other static data, the stack reservation and the stack's painted peak.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tfc.errors import BuildError, TfcError
+
+INVOKE_REGION = 65535        # main_target.c's region around each inference
+MARKER_INSTRUCTIONS = 4      # a nested region's two markers (DBG + MOVW each) count in its parent
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    index: int
+    node: str
+    op: str
+    kernel: str
+    function: str
+    instructions: int        # per inference
+
+
+@dataclass(frozen=True)
+class FlashUse:
+    """Bytes of flash by what they hold (the sum is the ELF's flash extent, less alignment gaps)."""
+    weights: int             # weights.c: weights and biases
+    quant_params: int        # model.c's constants: per-channel multipliers and shifts
+    model_code: int          # model.c's code: the layer calls
+    kernel_code: int         # the kernels (tfc's runtime or CMSIS-NN): code and their tables
+    harness: int             # start-up code, the test driver, the C library, the vector table
+    data_init: int           # initial values of .data
+    total: int               # the linked image (arm-none-eabi-size), alignment included
+
+
+@dataclass(frozen=True)
+class SramUse:
+    arena: int               # activations, inputs, outputs and kernel scratch (one static array)
+    scratch: int             # the largest kernel scratch buffer, inside the arena
+    other_static: int        # .data and .bss besides the arena (C library, driver)
+    stack_reserved: int
+    stack_peak: int          # painted high-water mark over the whole run
+    total_static: int        # static SRAM with the stack reservation (the link-time budget check)
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    model: str
+    target: str
+    kernels: str             # "tfc" or "CMSIS-NN"
+    samples: int
+    instructions: int        # per inference, inside tfc_<name>_invoke (markers excluded)
+    layers: tuple[LayerCost, ...]
+    flash: FlashUse
+    sram: SramUse
+    outputs: tuple[bytes, ...] = ()     # the raw outputs, to compare builds
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One model's measurements: tfc's kernels, and Arm's CMSIS-NN when asked."""
+    tfc: BenchResult
+    cmsis_nn: BenchResult | None = None
+
+    @property
+    def outputs_agree(self) -> bool | None:
+        return None if self.cmsis_nn is None else self.tfc.outputs == self.cmsis_nn.outputs
+
+
+# ------------------------------------------------------------------------------------ measuring
+def bench(model, target: str = "cortex-m7", *, cmsis_nn_root=None, inputs: np.ndarray | None = None,
+          samples: int = 1, seed: int = 0, cache_dir=None) -> Bench:
+    """Measures `model` (a CompiledModel, or anything tfc.compile takes) on the emulated
+    `target`. Inputs: raw int8 `inputs` ([N, *shape] for a one-input model, or a list), else
+    `samples` random int8 samples drawn with `seed`."""
+    from tfc.compiler import CompiledModel, compile
+    cm = model if isinstance(model, CompiledModel) else compile(model, target=target)
+    if not cm.target.is_embedded:
+        raise TfcError(f"tfc bench measures a Cortex-M target, not '{cm.target.name}'",
+                       hint="use --target cortex-m7")
+    with tempfile.TemporaryDirectory(prefix="tfc-bench-") as tmp:
+        info = cm.save(Path(tmp) / cm.name)
+        raw = _inputs(info, inputs, samples, seed)
+        ours = _measure(info, raw, cache_dir=cache_dir, cmsis_nn_root=None)
+        theirs = _measure(info, raw, cache_dir=cache_dir, cmsis_nn_root=cmsis_nn_root) if cmsis_nn_root else None
+    return Bench(ours, theirs)
+
+
+def _inputs(info, inputs, samples: int, seed: int) -> list[np.ndarray]:
+    if inputs is None:
+        if samples < 1:
+            raise TfcError(f"bench needs at least one sample, got {samples}")
+        rng = np.random.default_rng(seed)
+        return [rng.integers(-128, 128, size=(samples, *s.shape), dtype=np.int8) for s in info.inputs]
+    arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+    return [np.asarray(a) for a in arrays]
+
+
+def _measure(info, raw: list[np.ndarray], *, cache_dir, cmsis_nn_root) -> BenchResult:
+    from tfc.backends.cmsis import TargetRunner
+    runner = TargetRunner(info, profile=True, cmsis_nn_root=cmsis_nn_root, cache_dir=cache_dir)
+    outputs = runner.run_raw(raw)
+    run = runner.last_run
+    n = raw[0].shape[0]
+    regions = run.instructions.regions
+    layers = tuple(LayerCost(layer.index, layer.node, layer.op, layer.kernel, layer.function,
+                             _per_inference(regions, layer.index, n)) for layer in info.layers)
+    total = _per_inference(regions, INVOKE_REGION, n) - MARKER_INSTRUCTIONS * len(info.layers)
+    placed = parse_map(runner.elf.map_path.read_text(errors="replace"))
+    flash, sram = _memory(placed, runner.elf, info, run)
+    return BenchResult(model=info.name, target=info.target, kernels="CMSIS-NN" if cmsis_nn_root else "tfc",
+                       samples=n, instructions=total, layers=layers, flash=flash, sram=sram,
+                       outputs=tuple(o.tobytes() for o in outputs))
+
+
+def _per_inference(regions, region: int, n: int) -> int:
+    count = regions.get(region)
+    if count is None or count.entered != n:
+        raise BuildError(f"instruction region {region} ran {0 if count is None else count.entered} times "
+                         f"for {n} inference(s)", hint="the profiled build's markers are missing or broken")
+    return count.instructions // n
+
+
+# ------------------------------------------------------------------------------------ link map
+@dataclass(frozen=True)
+class Placed:
+    """One input section the linker placed: its name, address, size and the file it came from."""
+    section: str
+    address: int
+    size: int
+    origin: str              # path after the build's obj/ directory, or the archive(member)
+
+
+_PLACED = re.compile(r"^ (\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+
+
+def parse_map(text: str) -> list[Placed]:
+    """The input sections of a GNU ld map's "Linker script and memory map" part (a long section
+    name sits on its own line, its address, size and file on the next)."""
+    _, found, body = text.partition("Linker script and memory map")
+    if not found:
+        raise BuildError("the link map has no 'Linker script and memory map' part")
+    placed, pending = [], None
+    for line in body.splitlines():
+        if line.startswith(" ") and not line.startswith("  ") and len(line.split()) == 1:
+            pending = line.strip()                  # " .text.long_name" alone on its line
+            continue
+        m = _PLACED.match(line)
+        if m:
+            name = m.group(1) or pending
+            size = int(m.group(3), 16)
+            if name and size and not name.startswith("*") and name[0] in ".C":
+                origin = m.group(4).strip()
+                origin = origin.rsplit("/obj/", 1)[-1] if "/obj/" in origin else Path(origin).name
+                placed.append(Placed(name, int(m.group(2), 16), size, origin))
+        pending = None
+    return placed
+
+
+def _role(origin: str) -> str:
+    if origin == "weights.o":
+        return "weights"
+    if origin == "model.o":
+        return "model"
+    if origin == "main_target.o" or origin.startswith("target/") or "(" in origin or origin.endswith(".a"):
+        return "harness"
+    return "kernels"
+
+
+def _memory(placed: list[Placed], elf, info, run) -> tuple[FlashUse, SramUse]:
+    from tfc.targets.cortex_m.size import FLASH_ORIGIN, SRAM_ORIGIN
+    target = elf.target
+    sums: dict[str, int] = {}
+    arena = other = 0
+    for p in placed:
+        in_flash = FLASH_ORIGIN <= p.address < FLASH_ORIGIN + target.flash_bytes
+        in_sram = SRAM_ORIGIN <= p.address < SRAM_ORIGIN + target.sram_bytes
+        role = _role(p.origin)
+        if in_flash:
+            kind = "code" if p.section.startswith(".text") else "const"
+            key = {"weights": "weights", "model": f"model_{kind}", "kernels": "kernels"}.get(role, "harness")
+            sums[key] = sums.get(key, 0) + p.size
+        elif in_sram:
+            if role == "model" and p.section.startswith(".bss") and "arena" in p.section:
+                arena += p.size
+            else:
+                other += p.size
+    size = elf.size
+    data_init = size.flash_sections.get(".data (init)", 0)
+    flash = FlashUse(weights=sums.get("weights", 0), quant_params=sums.get("model_const", 0),
+                     model_code=sums.get("model_code", 0), kernel_code=sums.get("kernels", 0),
+                     harness=sums.get("harness", 0) + size.flash_sections.get(".vectors", 0),
+                     data_init=data_init, total=size.flash_bytes)
+    sram = SramUse(arena=arena, scratch=info.scratch_bytes, other_static=other,
+                   stack_reserved=elf.stack_size, stack_peak=run.stack_peak, total_static=size.sram_bytes)
+    return flash, sram
+
+
+# ------------------------------------------------------------------------------------ output
+def format_bench(b: Bench) -> str:
+    """The per-layer table, then flash and SRAM, as text (CMSIS-NN beside tfc when measured)."""
+    t, c = b.tfc, b.cmsis_nn
+    lines = [f"{t.model} on the emulated {t.target}: executed instructions per inference "
+             f"({t.samples} sample{'s' if t.samples > 1 else ''}; exact, from QEMU)", ""]
+    head = f"{'#':>3}  {'op':<12} {'function':<34} {'tfc':>12}"
+    if c:
+        head += f" {'CMSIS-NN':>12} {'CMSIS/tfc':>9}"
+    lines += [head, "-" * len(head)]
+    for i, layer in enumerate(t.layers):
+        row = f"{layer.index:>3}  {layer.op:<12} {(layer.function or '(alias)'):<34} {layer.instructions:>12,}"
+        if c:
+            theirs = c.layers[i].instructions
+            row += f" {theirs:>12,} {_ratio(theirs, layer.instructions):>9}"
+        lines.append(row)
+    total = f"{'':>3}  {'total':<12} {'(tfc_' + t.model + '_invoke)':<34} {t.instructions:>12,}"
+    if c:
+        total += f" {c.instructions:>12,} {_ratio(c.instructions, t.instructions):>9}"
+    lines += ["-" * len(head), total, ""]
+    builds = [t] + ([c] if c else [])
+    names = "".join(f"{r.kernels:>12}" for r in builds)
+    lines.append(f"{'flash (bytes)':<44}{names}")
+    for label, field in (("weights (weights.c)", "weights"), ("requantization params (model.c)", "quant_params"),
+                         ("model code (model.c)", "model_code"), ("kernels (code + tables)", "kernel_code"),
+                         ("start-up, driver, C library, vectors", "harness"), (".data initial values", "data_init"),
+                         ("total (linked image)", "total")):
+        lines.append(f"  {label:<42}" + "".join(f"{getattr(r.flash, field):>12,}" for r in builds))
+    lines.append(f"{'SRAM (bytes)':<44}{names}")
+    for label, field in (("arena (activations, I/O, scratch)", "arena"), ("  of which largest kernel scratch", "scratch"),
+                         ("other static data (.data, .bss)", "other_static"), ("stack reserved", "stack_reserved"),
+                         ("stack peak (painted)", "stack_peak"), ("total static (with stack)", "total_static")):
+        lines.append(f"  {label:<42}" + "".join(f"{getattr(r.sram, field):>12,}" for r in builds))
+    if c:
+        lines += ["", "outputs of the two builds: " + ("identical" if b.outputs_agree else "DIFFERENT")]
+    return "\n".join(lines)
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def bench_json(b: Bench) -> dict:
+    def one(r: BenchResult) -> dict:
+        d = asdict(r)
+        d.pop("outputs")
+        return d
+    out = {"model": b.tfc.model, "target": b.tfc.target, "unit": "executed instructions per inference",
+           "tfc": one(b.tfc)}
+    if b.cmsis_nn:
+        out["cmsis_nn"] = one(b.cmsis_nn)
+        out["outputs_identical"] = b.outputs_agree
+    return out

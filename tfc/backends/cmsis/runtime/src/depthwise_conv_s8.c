@@ -8,6 +8,7 @@
  */
 #include "arm_nnfunctions.h"
 #include "tfc_nn_dsp.h"
+#include "tfc_nn_requant.h"
 #include "tfc_nn_support.h"
 
 typedef struct
@@ -79,8 +80,35 @@ static void dw_portable(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
 }
 
 #if TFC_NN_DSP
-/* ch_mult == 1: four channels per pass; one word load each of input and weights feeds four
- * 16x16 MACs (SMLABB/SMLATT on the even and odd byte pairs). Padded taps are skipped. */
+/* Kernel taps at most this many (k_h * k_w) have their widened weights cached on the stack. */
+#define DW_MAX_TAPS 64
+
+/* First and one-past-last kernel index whose tap at i0 + k * dil lies inside [0, size). */
+static void dw_valid_taps(int32_t i0, int32_t dil, int32_t k, int32_t size, int32_t *first, int32_t *end)
+{
+    *first = i0 < 0 ? (-i0 + dil - 1) / dil : 0;
+    *end = i0 >= size ? 0 : TFC_MIN(k, (size - i0 + dil - 1) / dil);
+}
+
+/* ch_mult == 1, four channels per pass, channel blocks outermost: the block's weights are widened
+ * once into wbuf (words (w0, w2), (w1, w3) per tap) and its four requantization constants made
+ * once, then every output pixel costs, per valid tap, one input load, two SXTAB16, one LDRD and
+ * four 16x16 MACs (SMLABB/SMLATT on the even and odd channel pairs); padded taps are skipped by
+ * computing each pixel's valid kernel window up front. */
+/* One tap of four channels: input word at xp, widened weights wpair. */
+#define DW_TAP(xp, wpair)                                                                                          \
+    do                                                                                                             \
+    {                                                                                                              \
+        const uint32_t xv = (uint32_t)tfc_read_s8x4(xp);                                                           \
+        const int32_t xe = (int32_t)__SXTAB16(off2, xv), xo = (int32_t)tfc_sxtab16_ror8(off2, xv);                 \
+        const uint64_t wv = (wpair);                                                                               \
+        const int32_t we = (int32_t)tfc_pair_lo(wv), wo = (int32_t)tfc_pair_hi(wv);                                \
+        a0 = __SMLABB(xe, we, a0);                                                                                 \
+        a2 = __SMLATT(xe, we, a2);                                                                                 \
+        a1 = __SMLABB(xo, wo, a1);                                                                                 \
+        a3 = __SMLATT(xo, wo, a3);                                                                                 \
+    } while (0)
+
 static void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
                          const cmsis_nn_per_channel_quant_params *q, const int8_t *input, const int8_t *filter,
                          const int32_t *bias, int8_t *output)
@@ -88,49 +116,79 @@ static void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
     const uint32_t off2 = __PKHBT((uint32_t)p->input_offset, (uint32_t)p->input_offset, 16);
     const int32_t C = g->in_c;
     const int32_t act_min = p->activation.min, act_max = p->activation.max, out_off = p->output_offset;
-    for (int32_t oy = 0; oy < g->out_h; oy++)
+    const int32_t full_range = act_min == -128 && act_max == 127;
+    const int32_t x_step = g->dil_x * C;
+    uint64_t wbuf[DW_MAX_TAPS];
+    int32_t c = 0;
+    for (; c + 3 < C; c += 4)
     {
-        const int32_t iy0 = oy * g->stride_y - g->pad_y;
-        for (int32_t ox = 0; ox < g->out_w; ox++)
+        for (int32_t t = 0; t < g->k_h * g->k_w; t++)
         {
-            const int32_t ix0 = ox * g->stride_x - g->pad_x;
-            int8_t *out = output + (oy * g->out_w + ox) * C;
-            int32_t c = 0;
-            for (; c + 3 < C; c += 4)
+            const uint32_t w = (uint32_t)tfc_read_s8x4(filter + t * C + c);
+            wbuf[t] = tfc_pair(__SXTB16(w), tfc_sxtb16_ror8(w));
+        }
+        tfc_rq rq[4];
+        int32_t all_right = 1;
+        for (int32_t i = 0; i < 4; i++)
+        {
+            rq[i] = tfc_rq_make(q->multiplier[c + i], q->shift[c + i], out_off, act_max);
+            all_right &= rq[i].mode == TFC_RQ_RIGHT;
+        }
+        const int32_t b0 = bias ? bias[c] : 0, b1 = bias ? bias[c + 1] : 0;
+        const int32_t b2 = bias ? bias[c + 2] : 0, b3 = bias ? bias[c + 3] : 0;
+        for (int32_t oy = 0; oy < g->out_h; oy++)
+        {
+            const int32_t iy0 = oy * g->stride_y - g->pad_y;
+            int32_t ky0, ky1;
+            dw_valid_taps(iy0, g->dil_y, g->k_h, g->in_h, &ky0, &ky1);
+            for (int32_t ox = 0; ox < g->out_w; ox++)
             {
-                int32_t a0 = bias ? bias[c] : 0, a1 = bias ? bias[c + 1] : 0;
-                int32_t a2 = bias ? bias[c + 2] : 0, a3 = bias ? bias[c + 3] : 0;
-                for (int32_t ky = 0; ky < g->k_h; ky++)
+                const int32_t ix0 = ox * g->stride_x - g->pad_x;
+                int32_t kx0, kx1;
+                dw_valid_taps(ix0, g->dil_x, g->k_w, g->in_w, &kx0, &kx1);
+                int32_t a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+                for (int32_t ky = ky0; ky < ky1; ky++)
                 {
-                    const int32_t iy = iy0 + ky * g->dil_y;
-                    if (iy < 0 || iy >= g->in_h)
+                    const int8_t *x = input + ((iy0 + ky * g->dil_y) * g->in_w + ix0 + kx0 * g->dil_x) * C + c;
+                    const uint64_t *w = wbuf + ky * g->k_w + kx0;
+                    if (kx1 - kx0 == 3 && g->dil_x == 1)
                     {
+                        /* The common full 3-tap row, unrolled: no loop state to keep in registers. */
+                        DW_TAP(x, w[0]);
+                        DW_TAP(x + C, w[1]);
+                        DW_TAP(x + 2 * C, w[2]);
                         continue;
                     }
-                    for (int32_t kx = 0; kx < g->k_w; kx++)
+                    /* Looping on the weight pointer: a separate counter made GCC spill. */
+                    for (const uint64_t *const w_end = w + (kx1 - kx0); w != w_end; w++, x += x_step)
                     {
-                        const int32_t ix = ix0 + kx * g->dil_x;
-                        if (ix < 0 || ix >= g->in_w)
-                        {
-                            continue;
-                        }
-                        const uint32_t x = (uint32_t)tfc_read_s8x4(input + (iy * g->in_w + ix) * C + c);
-                        const uint32_t w = (uint32_t)tfc_read_s8x4(filter + (ky * g->k_w + kx) * C + c);
-                        const int32_t xe = (int32_t)__SXTAB16(off2, x), xo = (int32_t)__SXTAB16(off2, __ROR(x, 8));
-                        const int32_t we = (int32_t)__SXTB16(w), wo = (int32_t)__SXTB16_RORn(w, 8);
-                        a0 = __SMLABB(xe, we, a0);
-                        a2 = __SMLATT(xe, we, a2);
-                        a1 = __SMLABB(xo, wo, a1);
-                        a3 = __SMLATT(xo, wo, a3);
+                        DW_TAP(x, *w);
                     }
                 }
-                out[c] = tfc_requantize_to_s8(a0, q->multiplier[c], q->shift[c], out_off, act_min, act_max);
-                out[c + 1] = tfc_requantize_to_s8(a1, q->multiplier[c + 1], q->shift[c + 1], out_off, act_min, act_max);
-                out[c + 2] = tfc_requantize_to_s8(a2, q->multiplier[c + 2], q->shift[c + 2], out_off, act_min, act_max);
-                out[c + 3] = tfc_requantize_to_s8(a3, q->multiplier[c + 3], q->shift[c + 3], out_off, act_min, act_max);
+                int8_t *out = output + (oy * g->out_w + ox) * C + c;
+                if (all_right && full_range)
+                {
+                    out[0] = (int8_t)tfc_rq_out_full(tfc_rq_right(&rq[0], a0), out_off);
+                    out[1] = (int8_t)tfc_rq_out_full(tfc_rq_right(&rq[1], a1), out_off);
+                    out[2] = (int8_t)tfc_rq_out_full(tfc_rq_right(&rq[2], a2), out_off);
+                    out[3] = (int8_t)tfc_rq_out_full(tfc_rq_right(&rq[3], a3), out_off);
+                    continue;
+                }
+                out[0] = tfc_rq_s8(&rq[0], (uint32_t)a0, out_off, act_min, act_max);
+                out[1] = tfc_rq_s8(&rq[1], (uint32_t)a1, out_off, act_min, act_max);
+                out[2] = tfc_rq_s8(&rq[2], (uint32_t)a2, out_off, act_min, act_max);
+                out[3] = tfc_rq_s8(&rq[3], (uint32_t)a3, out_off, act_min, act_max);
             }
-            for (; c < C; c++)
+        }
+    }
+    for (; c < C; c++)
+    {
+        for (int32_t oy = 0; oy < g->out_h; oy++)
+        {
+            const int32_t iy0 = oy * g->stride_y - g->pad_y;
+            for (int32_t ox = 0; ox < g->out_w; ox++)
             {
+                const int32_t ix0 = ox * g->stride_x - g->pad_x;
                 uint32_t acc = bias ? (uint32_t)bias[c] : 0U;
                 for (int32_t ky = 0; ky < g->k_h; ky++)
                 {
@@ -145,7 +203,8 @@ static void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
                         }
                     }
                 }
-                out[c] = tfc_requantize_to_s8((int32_t)acc, q->multiplier[c], q->shift[c], out_off, act_min, act_max);
+                output[(oy * g->out_w + ox) * C + c] =
+                    tfc_requantize_to_s8((int32_t)acc, q->multiplier[c], q->shift[c], out_off, act_min, act_max);
             }
         }
     }
@@ -164,7 +223,7 @@ static void dw_run(const cmsis_nn_dw_conv_params *p, const cmsis_nn_per_channel_
     for (int32_t b = 0; b < input_dims->n; b++)
     {
 #if TFC_NN_DSP
-        if (g.ch_mult == 1 && p->input_offset >= -32640 && p->input_offset <= 32640)
+        if (g.ch_mult == 1 && g.k_h * g.k_w <= DW_MAX_TAPS && p->input_offset >= -32640 && p->input_offset <= 32640)
         {
             dw_dsp_mult1(&g, p, q, input + b * in_batch, filter, bias, output + b * out_batch);
             continue;

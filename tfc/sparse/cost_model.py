@@ -1,0 +1,93 @@
+"""Instruction estimates for one conv/linear layer on the Cortex-M7: tfc's dense kernels and the
+sparse kernels by block size and density. The form is DESIGN's:
+
+    sparse ≈ F × outputs + (R × non-empty channels + c[B] × stored blocks) × pixel passes
+             + W × widened input values
+    dense  ≈ m × MACs + f × outputs
+
+A pixel pass is a group of 4 output pixels (stride 1), or a single pixel (the leftovers, strided
+convs, one-vector linear layers: `c1` then). Constants were FITTED by least squares to instruction
+counts of the emulated Cortex-M7 (QEMU 7.2 mps2-an500, arm-none-eabi-gcc 12.2 -O2, DSP path) with
+`python benchmarks/fit_sparse_cost.py`, which prints this table; refit after changing the kernels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ---- fitted constants (benchmarks/fit_sparse_cost.py; max fit error 16 % at density ~0) ---------
+SPARSE_F4 = 6.350      # per output, 4-pixel passes
+SPARSE_F1 = 12.399     # per output, single-pixel passes
+SPARSE_R4 = 36.411     # per non-empty output channel per 4-pixel pass (block-loop entry, requantization)
+SPARSE_R1 = 21.687     # per non-empty output channel per single pass
+SPARSE_C4 = {1: 11.940, 2: 17.867, 4: 24.482, 8: 45.713, 16: 84.004}  # per stored block per 4-pixel pass
+SPARSE_C1 = {1: 7.979, 2: 11.031, 4: 12.062, 8: 19.850, 16: 34.089}   # per stored block per single pass
+SPARSE_W = {4: 2.755, 1: 10.887}  # per widened input value: block >= 4 (SIMD widening) / block < 4
+DENSE_CONV_MAC, DENSE_CONV_OUT = 1.2481, 22.754
+DENSE_FC_MAC, DENSE_FC_OUT = 2.0354, 49.563
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """A conv (kh, kw > 0) or linear (kh = kw = 1, out_h = 1, out_w = vectors) layer."""
+
+    cout: int
+    cin: int
+    kh: int = 1
+    kw: int = 1
+    out_h: int = 1
+    out_w: int = 1
+    stride: int = 1
+    in_h: int | None = None
+    in_w: int | None = None
+    linear: bool = False
+
+    @property
+    def outputs(self) -> int:
+        return self.cout * self.out_h * self.out_w
+
+    @property
+    def macs(self) -> int:
+        return self.outputs * self.kh * self.kw * self.cin
+
+    def passes(self) -> tuple[int, int]:
+        """(4-pixel passes, single-pixel passes) over the output."""
+        if self.stride != 1:
+            return 0, self.out_h * self.out_w
+        return self.out_h * (self.out_w // 4), self.out_h * (self.out_w % 4)
+
+    def widened_values(self, block: int) -> int:
+        g = -(-self.cin // block)
+        h = self.in_h if self.in_h is not None else self.out_h + self.kh - 1
+        w = self.in_w if self.in_w is not None else self.out_w + self.kw - 1
+        return h * w * g * block
+
+
+def dense_instructions(layer: LayerShape) -> float:
+    if layer.linear:
+        return DENSE_FC_MAC * layer.macs + DENSE_FC_OUT * layer.outputs
+    return DENSE_CONV_MAC * layer.macs + DENSE_CONV_OUT * layer.outputs
+
+
+def sparse_instructions(layer: LayerShape, block: int, stored_blocks: float,
+                        nonempty_rows: float | None = None) -> float:
+    """stored_blocks: over all output channels (escapes included), e.g. BlockSparse.stored_blocks;
+    nonempty_rows: channels with a stored block (default: all)."""
+    p4, p1 = layer.passes()
+    rows = layer.cout if nonempty_rows is None else nonempty_rows
+    w = SPARSE_W[4 if block >= 4 else 1]
+    return (SPARSE_F4 * 4 * p4 * layer.cout + SPARSE_F1 * p1 * layer.cout
+            + (SPARSE_R4 * p4 + SPARSE_R1 * p1) * rows
+            + (SPARSE_C4[block] * p4 + SPARSE_C1[block] * p1) * stored_blocks
+            + w * layer.widened_values(block))
+
+
+def expected_stored_blocks(layer: LayerShape, block: int, density: float) -> float:
+    """Non-zero blocks for a block density (escapes ignored)."""
+    return density * layer.cout * layer.kh * layer.kw * -(-layer.cin // block)
+
+
+def expected_nonempty_rows(layer: LayerShape, block: int, density: float) -> float:
+    """Channels with at least one non-zero block when blocks are non-zero independently."""
+    nb = layer.kh * layer.kw * -(-layer.cin // block)
+    return layer.cout * (1.0 - (1.0 - density) ** nb)

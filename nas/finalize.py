@@ -1,0 +1,108 @@
+"""The winner, made deployable: extract, prune blockwise, fine-tune with masks, export ONNX (dynamo),
+compile with tfc, check tfc's numbers against the search's, and measure int8 accuracy.
+
+The int8 model runs on the emulated Cortex-M7 when tfc's target runner is available (it builds the
+ELF with tfc's linker script, whose sizes are then checked against the budget), else on the host
+with gcc; `run_on` in the result says which.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from nas.cost import compile_cost, estimate_instructions, export_onnx, layer_shapes
+from nas.evolution import Genome
+from nas.prune import make_masks, measured_density
+from nas.supernet import extract, recalibrate_bn
+from nas.train import accuracy, finetune
+
+log = logging.getLogger("nas")
+
+
+def _static(ctx, net, arch, space):
+    x = ctx.x("train", space.resolution)[:256]
+    recalibrate_bn(net, arch, [torch.from_numpy(c) for c in np.array_split(x, 2)])
+    net.eval()
+    return extract(net, arch)
+
+
+def finalize(ctx, space, net, search: dict) -> dict:
+    from nas.cost import default_estimator
+    from nas.pipeline import _progress
+    cfg, run = ctx.cfg, ctx.run
+    winner = search["winner"]
+    genome = Genome.from_dict(winner["genome"])
+    res = space.resolution
+    x_train, x_val, x_test = ctx.x("train", res), ctx.x("val", res), ctx.x("test", res)
+    static = _static(ctx, net, genome.arch, space)
+    masks = make_masks(static, genome.sparsity_dict())
+    if run.has("final.pt"):
+        static.load_state_dict(run.load_torch("final.pt"))
+    else:
+        bar = _progress(total=cfg.finetune_epochs, desc="fine-tune", disable=ctx.quiet)
+        finetune(static, masks, x_train, ctx.data.y_train, epochs=cfg.finetune_epochs, lr=cfg.finetune_lr,
+                 batch=cfg.batch, rng=np.random.default_rng(cfg.seed + 3), on_epoch=lambda e: bar.update())
+        bar.close()
+        run.save_torch("final.pt", static.state_dict())
+    float_val = accuracy(static, x_val, ctx.data.y_val)
+    float_test = accuracy(static, x_test, ctx.data.y_test)
+
+    onnx_path = run.file("model.onnx")
+    if not onnx_path.exists():
+        run.write_bytes("model.onnx", export_onnx(static, torch.from_numpy(x_train[:1]), dynamo=True))
+    cost, cm = compile_cost(onnx_path.read_bytes(), x_train[:128], cfg.target)
+    if cm is None or not cost.supported:
+        from nas.errors import NasError
+        raise NasError(f"tfc could not compile the searched model: {cost.note}", file=str(onnx_path))
+    shapes = layer_shapes(static, torch.from_numpy(x_train[:1]))
+    result = {
+        "genome": genome.to_dict(), "arch": genome.arch.key(),
+        "search": {k: winner.get(k) for k in ("flash", "sram", "accuracy", "instructions", "density")},
+        "compiled": {"flash": cost.flash_bytes, "sram": cost.sram_bytes},
+        "search_equals_compiled": cost.flash_bytes == winner["flash"] and cost.sram_bytes == winner["sram"],
+        "instructions_estimate": estimate_instructions(shapes, genome.sparsity_dict(), default_estimator()),
+        "measured_density": measured_density(static),
+        "float_accuracy": {"val": float_val, "test": float_test},
+        "report_table": cm.report.memory.table(),
+    }
+    result.update(_run_int8(ctx, cm, x_test, ctx.data.y_test))
+    if not run.has("compile.json"):
+        run.write_json("compile.json", {k: v for k, v in result.items() if k != "report_table"})
+    return result
+
+
+def _run_int8(ctx, cm, x_test, y_test) -> dict:
+    """int8 accuracy on the held-out test set: emulated Cortex-M7 if tfc can, else host gcc."""
+    out: dict = {}
+    try:
+        from tfc.backends.cmsis.target_runner import TargetRunner
+    except ImportError:
+        TargetRunner = None
+    if TargetRunner is not None and ctx.cfg.target in ("cortex-m7", "cortex-m4"):
+        import tempfile
+        from pathlib import Path
+        tmp = Path(tempfile.mkdtemp(prefix="nas-project-"))
+        try:
+            info = cm.save(tmp / "model")
+            runner = TargetRunner(info)
+            y = runner.run(x_test)
+            size = runner.elf.size
+            out.update(run_on=f"emulated {ctx.cfg.target} (QEMU)",
+                       elf={"flash": size.flash_bytes, "sram": size.sram_bytes,
+                            "flash_sections": size.flash_sections, "sram_sections": size.sram_sections,
+                            "fits_budget": size.flash_bytes <= ctx.budget.flash_bytes
+                            and size.sram_bytes <= ctx.budget.sram_bytes})
+        except Exception as e:  # the runner is new; fall back to the host and say why
+            log.warning("emulated run failed (%s: %s); running on the host", type(e).__name__, e)
+            out["emulator_error"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+            y = None
+    else:
+        y = None
+    if y is None:
+        y = cm.run(x_test)
+        out.setdefault("run_on", "host (gcc): tfc's emulated Cortex-M7 runner is not available")
+    pred = np.asarray(y).reshape(len(y_test), -1).argmax(-1)
+    out["int8_test_accuracy"] = float((pred == y_test).mean())
+    return out

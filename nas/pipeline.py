@@ -1,0 +1,202 @@
+"""The whole run, as resumable steps in a run directory:
+
+  1 supernas.json          SuperNAS: the chosen search space and every candidate's score
+  2 supernet-epoch-N.pt    supernet training checkpoints (model, optimizer, RNG), then supernet.pt
+  3 sparsenas-gen-N.json   SparseNAS generations (population, every evaluation, RNG), then sparsenas.json
+  4 final.pt               the winner, pruned and fine-tuned with its masks
+  5 model.onnx, compile.json, report.json / report.md / pareto.png
+
+A finished step is read back instead of recomputed; nothing is overwritten.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nas import data as data_mod
+from nas.checkpoint import RunDir
+from nas.config import RunConfig
+from nas.cost import Budget, TfcCostModel, default_estimator
+from nas.errors import BudgetError
+from nas.evolution import Genome
+from nas.space import SearchSpace, candidate_spaces
+from nas.supernas import choose_space, score_space
+from nas.supernet import SuperNet
+
+log = logging.getLogger("nas")
+
+
+def _progress(iterable=None, **kw):
+    from tqdm.auto import tqdm
+    return tqdm(iterable, dynamic_ncols=True, leave=False, **kw)
+
+
+def make_budget(cfg: RunConfig) -> Budget:
+    from tfc.target import Target
+    t = Target.from_string(cfg.target)
+    return Budget(cfg.flash_bytes or t.flash_bytes, cfg.sram_bytes or t.sram_bytes, cfg.flash_reserve, cfg.sram_reserve)
+
+
+@dataclass
+class Context:
+    cfg: RunConfig
+    run: RunDir
+    data: data_mod.Dataset
+    budget: Budget
+    quiet: bool = False
+    timings: dict | None = None
+
+    def x(self, split: str, resolution: int) -> np.ndarray:
+        return data_mod.resized(getattr(self.data, f"x_{split}"), resolution)
+
+
+def run_pipeline(cfg: RunConfig, out, *, resume: bool = False, quiet: bool = False) -> dict:
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    run = RunDir(out, cfg, resume=resume)
+    ds = data_mod.load(cfg.data, seed=cfg.seed, limit=cfg.train_limit)
+    ctx = Context(cfg, run, ds, make_budget(cfg), quiet, {})
+    log.info("%s; budget %s", ds.summary(), ctx.budget.describe())
+    t0 = time.time()
+    space = _timed(ctx, "supernas", step_supernas)
+    net = _timed(ctx, "supernet", lambda c: step_supernet(c, space))
+    search = _timed(ctx, "sparsenas", lambda c: step_sparsenas(c, space, net))
+    final = _timed(ctx, "finalize", lambda c: step_finalize(c, space, net, search))
+    from nas.report import write_report
+    return write_report(ctx, space, search, final, time.time() - t0)
+
+
+def _timed(ctx: Context, name: str, fn):
+    t = time.time()
+    out = fn(ctx)
+    ctx.timings[name] = round(time.time() - t, 1)
+    log.info("step %s: %.1f s", name, ctx.timings[name])
+    return out
+
+
+def _calibration(ctx: Context, resolution: int) -> np.ndarray:
+    return ctx.x("train", resolution)[:64]
+
+
+# ------------------------------------------------------------------------------ 1: SuperNAS
+def step_supernas(ctx: Context) -> SearchSpace:
+    if ctx.run.has("supernas.json"):
+        return SearchSpace.from_dict(ctx.run.read_json("supernas.json")["chosen"])
+    cfg = ctx.cfg
+    spaces = candidate_spaces(in_channels=ctx.data.in_channels, num_classes=ctx.data.num_classes,
+                              resolutions=cfg.resolutions, width_mults=cfg.width_mults,
+                              transformer_starts=cfg.transformer_starts)
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    scores = []
+    for space in _progress(spaces, desc="SuperNAS", disable=ctx.quiet):
+        cm = TfcCostModel(cfg.target, _calibration(ctx, space.resolution))
+        scores.append(score_space(space, ctx.budget, cm, _calibration(ctx, space.resolution),
+                                  cfg.supernas_samples, rng))
+    best, values = choose_space(scores, ctx.budget)
+    ctx.run.write_json("supernas.json", {"chosen": best.space.to_dict(),
+                                          "candidates": [s.to_dict(v) for s, v in zip(scores, values)]})
+    return best.space
+
+
+# ------------------------------------------------------------------------- 2: supernet training
+def step_supernet(ctx: Context, space: SearchSpace) -> SuperNet:
+    from nas.train import train_supernet_epoch
+    cfg = ctx.cfg
+    net = SuperNet(space)
+    if ctx.run.has("supernet.pt"):
+        net.load_state_dict(ctx.run.load_torch("supernet.pt"))
+        return net
+    torch.manual_seed(cfg.seed)
+    net = SuperNet(space)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs, pct_start=0.15)
+    rng, arch_rng, start = np.random.default_rng(cfg.seed), random.Random(cfg.seed + 1), 0
+    latest = ctx.run.latest("supernet-epoch-")
+    if latest:
+        ck = ctx.run.load_torch(latest)
+        net.load_state_dict(ck["net"]); opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])
+        rng.bit_generator.state = ck["np_rng"]; arch_rng.setstate(ck["arch_rng"]); start = ck["epoch"] + 1
+        torch.set_rng_state(ck["torch_rng"])
+    x, y = ctx.x("train", space.resolution), ctx.data.y_train
+    bar = _progress(range(start, cfg.epochs), desc="supernet", disable=ctx.quiet, initial=start, total=cfg.epochs)
+    every = max(1, cfg.epochs // 5)
+    for epoch in bar:
+        loss = train_supernet_epoch(net, opt, x, y, batch=cfg.batch, n_random=cfg.n_random, rng=rng,
+                                    arch_rng=arch_rng)
+        sched.step()
+        bar.set_postfix(loss=f"{loss:.3f}")
+        if (epoch + 1) % every == 0 and epoch + 1 < cfg.epochs:
+            ctx.run.save_torch(f"supernet-epoch-{epoch:04d}.pt", {
+                "net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
+                "np_rng": rng.bit_generator.state, "arch_rng": arch_rng.getstate(), "torch_rng": torch.get_rng_state()})
+    ctx.run.save_torch("supernet.pt", net.state_dict())
+    return net
+
+
+# ------------------------------------------------------------------------------ 3: SparseNAS
+def _json_state(state):
+    return [state[0], list(state[1]), state[2]]
+
+
+def _py_state(state):
+    return (state[0], tuple(state[1]), state[2])
+
+
+def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
+    from nas.sparsenas import Evaluator, fitness, initial_population, next_generation
+    if ctx.run.has("sparsenas.json"):
+        return ctx.run.read_json("sparsenas.json")
+    cfg = ctx.cfg
+    res = space.resolution
+    ev = Evaluator(net, ctx.budget, TfcCostModel(cfg.target, _calibration(ctx, res)), default_estimator(),
+                   ctx.x("train", res)[:256], ctx.x("val", res), ctx.data.y_val)
+    rng = random.Random(cfg.seed + 2)
+    torch.manual_seed(cfg.seed)
+    latest, start = ctx.run.latest("sparsenas-gen-"), 0
+    if latest:
+        ck = ctx.run.read_json(latest)
+        pop = [Genome.from_dict(g) for g in ck["population"]]
+        ev.records = {r["key"]: r for r in ck["records"]}
+        ev.cost_model.cache.update({})
+        rng.setstate(_py_state(ck["rng"]))
+        reference, start = ck["reference"], ck["generation"] + 1
+    else:
+        pop = initial_population(space, cfg.population, rng)
+        recs = [ev.evaluate(g) for g in _progress(pop, desc="SparseNAS init", disable=ctx.quiet)]
+        ok = [r["instructions"] for r in recs if r["fits"]]
+        if not ok:
+            smallest = min(recs, key=lambda r: (r["flash"], r["sram"]))
+            raise BudgetError(f"no sub-network of space {space.name} meets the budget ({ctx.budget.describe()}); the "
+                              f"smallest needs flash {smallest['flash']:,} B, SRAM {smallest['sram']:,} B "
+                              f"{'(' + smallest['note'] + ')' if smallest['note'] else ''}",
+                              hint="raise --flash/--sram or lower the reserves")
+        reference = float(np.median(ok))
+    bar = _progress(range(start, cfg.generations), desc="SparseNAS", disable=ctx.quiet, initial=start,
+                    total=cfg.generations)
+    for gen in bar:
+        pop = next_generation(pop, ev, space, rng, mutation_p=cfg.mutation_p, reference=reference)
+        for g in pop:
+            ev.evaluate(g)
+        best = max(pop, key=lambda g: fitness(ev.evaluate(g), reference))
+        bar.set_postfix(acc=f"{ev.evaluate(best).get('accuracy', 0):.3f}")
+        ctx.run.write_json(f"sparsenas-gen-{gen:03d}.json", {
+            "generation": gen, "population": [g.to_dict() for g in pop], "records": list(ev.records.values()),
+            "rng": _json_state(rng.getstate()), "reference": reference})
+    records = list(ev.records.values())
+    best = max(records, key=lambda r: fitness(r, reference))
+    result = {"winner": best, "records": records, "reference_instructions": reference,
+              "estimator": ev.estimator.name, "estimator_measured": ev.estimator.measured,
+              "tfc_compiles": ev.cost_model.compiles}
+    ctx.run.write_json("sparsenas.json", result)
+    return result
+
+
+# -------------------------------------------------------------------- 4-5: the deployable model
+def step_finalize(ctx: Context, space: SearchSpace, net: SuperNet, search: dict) -> dict:
+    from nas.finalize import finalize
+    return finalize(ctx, space, net, search)

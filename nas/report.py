@@ -1,0 +1,94 @@
+"""The run's report: report.json (everything), report.md (a summary) and pareto.png."""
+from __future__ import annotations
+
+import json
+
+from nas.sparsenas import densest_of_equal_accuracy, pareto_front
+
+
+def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:
+    records = search["records"]
+    winner = search["winner"]
+    dense = densest_of_equal_accuracy(records, winner["accuracy"], ctx.cfg.accuracy_tolerance)
+    front = pareto_front(records)
+    supernas = ctx.run.read_json("supernas.json")
+    report = {
+        "config": ctx.cfg.to_dict(), "data": ctx.data.summary(), "budget": ctx.budget.describe(),
+        "space": space.name, "supernas": [{k: c[k] for k in ("fit_fraction", "mean_fit_macs", "score")}
+                                          | {"space": c["space"]["name"]} for c in supernas["candidates"]],
+        "estimator": search["estimator"], "estimator_measured": search["estimator_measured"],
+        "evaluated": len(records), "feasible": sum(r["fits"] for r in records), "tfc_compiles": search["tfc_compiles"],
+        "winner": {k: winner.get(k) for k in ("key", "accuracy", "instructions", "flash", "sram", "density")},
+        "densest_equal_accuracy": {k: dense.get(k) for k in ("key", "accuracy", "instructions", "flash", "sram",
+                                                             "density")} if dense else None,
+        "pareto": [{k: r[k] for k in ("key", "accuracy", "instructions", "flash", "sram")} for r in front],
+        "final": {k: v for k, v in final.items() if k != "report_table"},
+        "seconds": {**ctx.timings, "total": round(seconds, 1)},
+    }
+    name = "report.json"
+    if not ctx.run.has(name):
+        ctx.run.write_json(name, report)
+    if not ctx.run.has("pareto.png"):
+        _plot(ctx.run.file("pareto.png"), records, front, winner, dense)
+    if not ctx.run.has("report.md"):
+        ctx.run.write_bytes("report.md", _markdown(report, final).encode())
+    return report
+
+
+def _plot(path, records, front, winner, dense) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ok = [r for r in records if r["fits"]]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    sc = ax.scatter([r["instructions"] / 1e6 for r in ok], [100 * r["accuracy"] for r in ok],
+                    c=[r["flash"] / 1024 for r in ok], s=[8 + r["sram"] / 1024 for r in ok], cmap="viridis",
+                    alpha=0.7)
+    fig.colorbar(sc, label="flash (KiB, tfc)")
+    ax.plot([r["instructions"] / 1e6 for r in front], [100 * r["accuracy"] for r in front], "r-", lw=1,
+            label="Pareto front (acc, instr, flash)")
+    ax.scatter([winner["instructions"] / 1e6], [100 * winner["accuracy"]], marker="*", s=220, c="red",
+               label="searched (sparse)")
+    if dense:
+        ax.scatter([dense["instructions"] / 1e6], [100 * dense["accuracy"]], marker="s", s=90,
+                   facecolors="none", edgecolors="k", label="densest of equal accuracy")
+    ax.set_xlabel("instructions (M, estimated)")
+    ax.set_ylabel("supernet accuracy after pruning (%)")
+    ax.set_title("SparseNAS: feasible sub-networks (marker size ~ SRAM)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _markdown(r: dict, final: dict) -> str:
+    f = final
+    d = r["densest_equal_accuracy"]
+    w = r["winner"]
+    lines = [f"# tfc-nas report", "",
+             f"- data: {r['data']}", f"- budget: {r['budget']}", f"- chosen space: `{r['space']}`",
+             f"- evaluated {r['evaluated']} genomes, {r['feasible']} within budget, {r['tfc_compiles']} tfc compiles",
+             f"- instruction estimator: {r['estimator']}" + ("" if r["estimator_measured"] else
+                                                           " **(stand-in; not checked against tfc bench)**"),
+             f"- time: " + ", ".join(f"{k} {v} s" for k, v in r["seconds"].items()), "",
+             "## SuperNAS", "", "| space | fit fraction | mean MACs of fitting | score |", "|---|---|---|---|"]
+    lines += [f"| {c['space']} | {c['fit_fraction']:.2f} | {c['mean_fit_macs']:,.0f} | {c['score']:.3f} |"
+              for c in r["supernas"]]
+    lines += ["", "## Searched model vs densest sub-network of equal accuracy", "",
+              "| | arch#sparsity | acc (supernet, pruned) | instructions (est.) | flash B | SRAM B | density |",
+              "|---|---|---|---|---|---|---|",
+              f"| searched | `{w['key']}` | {w['accuracy']:.4f} | {w['instructions']:,.0f} | {w['flash']:,} | "
+              f"{w['sram']:,} | {w['density']:.2f} |"]
+    if d:
+        lines.append(f"| densest equal-acc. | `{d['key']}` | {d['accuracy']:.4f} | {d['instructions']:,.0f} | "
+                     f"{d['flash']:,} | {d['sram']:,} | {d['density']:.2f} |")
+    lines += ["", "## Final model", "",
+              f"- float accuracy: val {f['float_accuracy']['val']:.4f}, test {f['float_accuracy']['test']:.4f}",
+              f"- int8 test accuracy: **{f['int8_test_accuracy']:.4f}** (run on {f['run_on']})",
+              f"- tfc flash/SRAM in the search: {f['search']['flash']:,} / {f['search']['sram']:,} B; compiled: "
+              f"{f['compiled']['flash']:,} / {f['compiled']['sram']:,} B; equal: {f['search_equals_compiled']}"]
+    if "elf" in f:
+        e = f["elf"]
+        lines.append(f"- linked ELF: flash {e['flash']:,} B, SRAM {e['sram']:,} B; fits the budget: {e['fits_budget']}")
+    lines += ["", "```", f.get("report_table", ""), "```", "", "![Pareto front](pareto.png)", ""]
+    return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""SparseNAS: evolution over (sub-network, per-layer sparsity and block size).
+
+Fitness: the supernet's accuracy for the sub-network after blockwise pruning (no fine-tuning) on
+held-out data, minus a small penalty for instructions; constraints: tfc's flash and SRAM for the
+sub-network (`TfcCostModel`) and, when set, an instruction budget from the estimator.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nas.cost import Budget, InstructionEstimator, TfcCostModel, estimate_instructions, layer_shapes
+from nas.evolution import Genome, crossover, mutate, random_genome, with_sparsity
+from nas.prune import apply_masks, make_masks
+from nas.space import sample_arch
+from nas.supernet import SuperNet, extract, recalibrate_bn
+from nas.train import accuracy
+
+INSTRUCTION_PENALTY = 0.02     # accuracy points traded per 'reference' worth of instructions
+
+
+@dataclass
+class Evaluator:
+    net: SuperNet
+    budget: Budget
+    cost_model: TfcCostModel
+    estimator: InstructionEstimator
+    x_cal: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    max_instructions: float | None = None
+
+    def __post_init__(self):
+        self.records: dict[str, dict] = {}
+        self._cal = [torch.from_numpy(c) for c in np.array_split(self.x_cal, max(1, len(self.x_cal) // 128))]
+
+    def static(self, arch):
+        recalibrate_bn(self.net, arch, self._cal)
+        self.net.eval()
+        return extract(self.net, arch)
+
+    def evaluate(self, g: Genome) -> dict:
+        key = g.key()
+        if key in self.records:
+            return self.records[key]
+        static = None
+
+        def make():
+            nonlocal static
+            static = self.static(g.arch)
+            return static
+        cost = self.cost_model.cost(g.arch, make)
+        rec = {"genome": g.to_dict(), "key": key, "flash": cost.flash_bytes, "sram": cost.sram_bytes,
+               "supported": cost.supported, "note": cost.note, "fits": self.budget.fits(cost)}
+        if rec["fits"]:
+            static = static or self.static(g.arch)
+            shapes = layer_shapes(static, torch.from_numpy(self.x_val[:1]))
+            rec["instructions"] = estimate_instructions(shapes, g.sparsity_dict(), self.estimator)
+            rec["density"] = _weighted_density(shapes, g.sparsity_dict())
+            if self.max_instructions is not None and rec["instructions"] > self.max_instructions:
+                rec["fits"] = False
+                rec["note"] = "over the instruction budget"
+            else:
+                apply_masks(make_masks(static, g.sparsity_dict()))
+                rec["accuracy"] = accuracy(static, self.x_val, self.y_val)
+        self.records[key] = rec
+        return rec
+
+
+def _weighted_density(shapes, sparsity) -> float:
+    """Non-zero fraction of all prunable weights."""
+    total = kept = 0.0
+    for s in shapes:
+        if s.prunable:
+            n = s.rows * s.reduction
+            total += n
+            kept += n * sparsity.get(s.prunable, (1.0, 1))[0]
+    return kept / total if total else 1.0
+
+
+def fitness(rec: dict, reference: float) -> float:
+    if not rec["fits"]:
+        return -1.0
+    return rec["accuracy"] - INSTRUCTION_PENALTY * rec["instructions"] / reference
+
+
+def initial_population(space, n: int, rng: random.Random) -> list[Genome]:
+    """Half dense, half random sparsity; the smallest arch (dense) is always in, so the budget check
+    sees the cheapest network."""
+    pop = [with_sparsity(sample_arch(space, rng, "min"), {}, rng, dense=True)]
+    while len(pop) < n:
+        pop.append(random_genome(space, rng, dense=len(pop) % 2 == 0))
+    return pop
+
+
+def next_generation(pop: list[Genome], ev: Evaluator, space, rng: random.Random, *, mutation_p: float,
+                    reference: float) -> list[Genome]:
+    """Keep the top quarter, fill the rest with children (half mutation, half crossover + mutation)."""
+    ranked = sorted(pop, key=lambda g: fitness(ev.evaluate(g), reference), reverse=True)
+    parents = ranked[: max(2, len(pop) // 4)]
+    children = list(parents)
+    tries = 0
+    while len(children) < len(pop) and tries < 50 * len(pop):
+        tries += 1
+        if rng.random() < 0.5:
+            child = mutate(rng.choice(parents), space, rng, mutation_p)
+        else:
+            child = mutate(crossover(rng.choice(parents), rng.choice(parents), rng), space, rng, mutation_p / 2)
+        if child.key() not in {c.key() for c in children}:
+            children.append(child)
+    return children
+
+
+def pareto_front(records: list[dict]) -> list[dict]:
+    """Records no other beats on accuracy (higher), instructions and flash (lower) at once."""
+    ok = [r for r in records if r["fits"]]
+    front = []
+    for r in ok:
+        dominated = any(o["accuracy"] >= r["accuracy"] and o["instructions"] <= r["instructions"]
+                        and o["flash"] <= r["flash"] and (o["accuracy"], -o["instructions"], -o["flash"])
+                        != (r["accuracy"], -r["instructions"], -r["flash"]) for o in ok)
+        if not dominated:
+            front.append(r)
+    return sorted(front, key=lambda r: r["instructions"])
+
+
+def densest_of_equal_accuracy(records: list[dict], accuracy: float, tolerance: float) -> dict | None:
+    """The feasible record with the highest weight density among those at least as accurate as
+    `accuracy - tolerance` (the dense baseline for the same accuracy); ties: fewer instructions."""
+    ok = [r for r in records if r["fits"] and r["accuracy"] >= accuracy - tolerance]
+    return max(ok, key=lambda r: (r["density"], -r["instructions"]), default=None)

@@ -1,0 +1,50 @@
+"""sparsify: SparseLayout where the cost model says sparse wins, dense otherwise; pruning on request."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from tfc.ir.graph import Graph
+from tfc.ir.types import DType, SparseLayout, TensorType
+from tfc.passes.base import PassContext
+from tfc.passes.sparsify import Sparsify
+from tfc.sparse.encoding import block_mask
+from tfc.sparse.prune import random_block_sparse
+
+
+def _conv_graph(w: np.ndarray):
+    g = Graph()
+    x = g.add_input("x", TensorType((1, 16, 16, w.shape[3]), DType.F32))
+    wc = g.add_constant("conv.w", w)
+    g.add_node("conv2d", [x, wc], {"pad": [1, 1, 1, 1]}, name="conv")
+    return g, wc
+
+
+def test_block_sparse_int8_weights_get_a_layout():
+    w = random_block_sparse(np.random.default_rng(0), (32, 288), block=8, density=0.2).reshape(32, 3, 3, 32)
+    g, wc = _conv_graph(w)
+    res = Sparsify().run(g, PassContext())
+    assert res.changed and wc.sparse is not None, f"no layout; stats {res.stats}"
+    assert wc.sparse.block in (4, 8, 16), f"block {wc.sparse.block} for weights made of 8-blocks"
+    assert abs(wc.sparse.density - block_mask(w.reshape(32, -1), wc.sparse.block).mean()) < 1e-6
+
+
+def test_dense_weights_stay_dense_and_say_why():
+    w = np.random.default_rng(1).standard_normal((32, 3, 3, 32)).astype(np.float32)
+    g, wc = _conv_graph(w)
+    ctx = PassContext()
+    res = Sparsify().run(g, ctx)
+    assert wc.sparse is None and not res.changed
+    assert any("dense" in d.reason for d in ctx.declined), [str(d) for d in ctx.declined]
+
+
+def test_pruning_from_context_options(caplog):
+    w = np.random.default_rng(2).standard_normal((32, 3, 3, 32)).astype(np.float32)
+    g, wc = _conv_graph(w)
+    ctx = PassContext(options={"sparsity": {"density": 0.25, "block": 4}})
+    with caplog.at_level(logging.WARNING, logger="tfc.passes"):
+        Sparsify().run(g, ctx)
+    assert wc.sparse == SparseLayout(4, 0.25), wc.sparse
+    assert abs(block_mask(wc.data.reshape(32, -1), 4).mean() - 0.25) < 1e-9
+    assert "fine-tuning" in caplog.text

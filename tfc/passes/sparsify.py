@@ -1,0 +1,130 @@
+"""sparsify: find (or make, by blockwise pruning) block sparsity in conv2d/linear weights and
+record a SparseLayout(block, density) where the sparse kernels beat the dense ones.
+
+Per layer the block size (1, 2, 4, 8, 16) with the fewest estimated instructions wins
+(tfc.sparse.cost_model); a layer stays dense where sparse would be slower, or would not save flash
+unless `speed_over_size`. Pruning (`density` < 1, or ctx.options["sparsity"] = {"density": 0.25,
+"block": 4, "layers": {"conv1": {...}}}) zeroes the smallest-magnitude blocks of each output
+channel and changes the model: accuracy needs fine-tuning afterwards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfc.errors import PassError
+from tfc.ir.types import SparseLayout
+from tfc.passes.base import Pass, PassContext, PassResult, register_pass
+from tfc.sparse import cost_model as cm
+from tfc.sparse.encoding import BLOCK_SIZES, block_mask
+from tfc.sparse.layer import RECORD_BYTES
+from tfc.sparse.prune import prune_blocks
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    block: int
+    density: float
+    sparse_instructions: float
+    dense_instructions: float
+    sparse_flash: int
+    dense_flash: int
+
+
+def layer_shape(node) -> cm.LayerShape | None:
+    """The cost model's view of a conv2d/linear node (None when its shapes are not static)."""
+    w = node.inputs[1].type.shape
+    out = node.output.type.shape
+    if node.op == "linear":
+        vectors = int(np.prod(out[:-1])) if len(out) > 1 else 1
+        return cm.LayerShape(w[0], w[1], out_h=1, out_w=vectors, in_h=1, in_w=vectors, linear=True)
+    x = node.inputs[0].type.shape
+    stride = node.attrs.get("stride", [1, 1])
+    pad = node.attrs.get("pad", [0, 0, 0, 0])
+    return cm.LayerShape(w[0], w[3], w[1], w[2], out[1], out[2], stride=max(stride),
+                         in_h=x[1] + pad[0] + pad[2], in_w=x[2] + pad[1] + pad[3])
+
+
+def choose_block(w_rows: np.ndarray, shape: cm.LayerShape, blocks=BLOCK_SIZES, *,
+                 speed_over_size: bool = False) -> tuple[LayerChoice | None, str]:
+    """The best block size for these weights, or None and why sparse loses."""
+    rows, cols = w_rows.shape
+    dense = cm.dense_instructions(shape)
+    best, why = None, "no block size given"
+    for b in blocks:
+        mask = block_mask(w_rows, b)
+        stored = int(mask.sum())
+        nonempty = int(mask.any(axis=1).sum())
+        est = cm.sparse_instructions(shape, b, stored, nonempty)
+        flash = stored * (b + 1) + RECORD_BYTES * (rows + 1)
+        choice = LayerChoice(b, stored / mask.size, est, dense, flash, rows * cols + 4 * rows)
+        if est >= dense:
+            why = f"block {b}: {est:.0f} estimated instructions >= dense {dense:.0f}"
+            continue
+        if not speed_over_size and flash >= choice.dense_flash:
+            why = f"block {b}: {flash} bytes of flash >= dense {choice.dense_flash}"
+            continue
+        if best is None or est < best.sparse_instructions:
+            best = choice
+    return best, why
+
+
+def _layer_settings(options, ctx: PassContext, name: str) -> tuple[float, int]:
+    """(density to prune to, block to use; 0 = choose) from the pass options and ctx.options."""
+    user = dict(ctx.options.get("sparsity") or {})
+    per_layer = dict(user.pop("layers", {}) or {})
+    settings = {**user, **per_layer.get(name, {})}
+    density = float(settings.get("density", options.density))
+    block = int(settings.get("block", options.block))
+    return density, block
+
+
+@register_pass
+class Sparsify(Pass):
+    name = "sparsify"
+    description = "choose block-sparse encodings (SparseLayout) for conv2d/linear weights; optional blockwise pruning"
+
+    @dataclass(frozen=True)
+    class Options:
+        block: int = 0              # 0: the cost model picks among 1, 2, 4, 8, 16
+        density: float = 1.0        # < 1: prune blockwise by magnitude to this block density
+        speed_over_size: bool = False
+
+    def run(self, graph, ctx: PassContext) -> PassResult:
+        stats = {"sparse": 0, "dense": 0, "pruned": 0}
+        for node in list(graph.nodes):
+            if node.op not in ("conv2d", "linear") or len(node.inputs) < 2:
+                continue
+            weight = node.inputs[1]
+            if weight.data is None:
+                ctx.decline("sparse-weights", node, "the weight is not a constant")
+                continue
+            if node.op == "conv2d" and (node.attrs.get("group", 1) != 1 or
+                                        any(d != 1 for d in node.attrs.get("dilation", [1, 1]))):
+                ctx.decline("sparse-weights", node, "grouped or dilated convolution (no sparse kernel)")
+                continue
+            density, block = _layer_settings(self.options, ctx, node.name)
+            if block and block not in BLOCK_SIZES:
+                raise PassError(f"sparsity block {block} for '{node.name}' is not one of {BLOCK_SIZES}",
+                                node=node.name, op=node.op)
+            rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
+            if density < 1.0:
+                pruned = prune_blocks(rows, block or 4, density)
+                if not np.array_equal(pruned, rows):
+                    weight.data = pruned.reshape(weight.data.shape).astype(weight.data.dtype)
+                    rows = pruned
+                    stats["pruned"] += 1
+                    ctx.logger.warning("sparsify: pruned '%s' to block density %.2f (block %d); accuracy "
+                                       "needs fine-tuning", node.name, density, block or 4)
+            shape = layer_shape(node)
+            choice, why = choose_block(rows, shape, (block,) if block else BLOCK_SIZES,
+                                       speed_over_size=self.options.speed_over_size)
+            if choice is None:
+                weight.sparse = None
+                stats["dense"] += 1
+                ctx.decline("sparse-weights", node, why)
+                continue
+            weight.sparse = SparseLayout(choice.block, round(choice.density, 6))
+            stats["sparse"] += 1
+        return PassResult(changed=stats["sparse"] > 0 or stats["pruned"] > 0, stats=stats)

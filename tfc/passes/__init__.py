@@ -10,3 +10,5 @@ from tfc.passes.manager import PassManager, PipelineRun, run_pipeline  # noqa: F
 from tfc.passes import canonicalize  # noqa: F401,E402
 from tfc.passes import quantize_int8  # noqa: F401,E402
 from tfc.passes import fuse  # noqa: F401,E402
+from tfc.passes import plan_memory  # noqa: F401,E402
+from tfc.passes import sparsify  # noqa: F401,E402

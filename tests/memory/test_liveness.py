@@ -58,10 +58,11 @@ def test_scratch_lives_during_its_node_only():
 # tflite-micro's non-persistent arena ("head") for the reference kernels, which need no scratch:
 # ../shared/data/mlperf_tiny/README.md. TFLite fuses each ReLU into its producer; tfc's IR has
 # them standalone (no fuse pass here), and writing them in place is the equivalent. tfc's plan is
-# then as small as tflite-micro's, and smaller for VWW (73,728 -> 64,512 B).
+# then as small as tflite-micro's, and smaller for VWW (73,728 -> 55,296 B, its lower bound, since
+# the planner tries several placement orders).
 TFLM_HEAD = {"pretrainedResnet_quant": 49152, "kws_ref_model": 16000, "vww_96_int8": 73728,
              "ad01_int8": 768, "str_ww_ref_model": 6656}
-TFC_IN_PLACE = dict(TFLM_HEAD, vww_96_int8=64512)
+TFC_IN_PLACE = dict(TFLM_HEAD, vww_96_int8=55296)
 
 
 @pytest.mark.parametrize("model", sorted(TFLM_HEAD))

@@ -6,11 +6,19 @@ from typing import Callable, Sequence
 from tfc.memory.buffers import Buffer, Plan
 from tfc.memory.check import check_plan
 from tfc.memory.greedy import greedy_by_size
+from tfc.memory.strategies import exhaustive, greedy_by_area, greedy_by_first_use, greedy_by_lifetime
 
 Strategy = Callable[[Sequence[Buffer]], Plan]
 
-# A later plan-memory pass adds strategies here (greedy by breadth, by first use, ...).
-STRATEGIES: dict[str, Strategy] = {"greedy-by-size": greedy_by_size}
+# All are tried and the smallest arena wins (ties: the first listed), so the plan is a pure,
+# deterministic function of the buffers.
+STRATEGIES: dict[str, Strategy] = {
+    "greedy-by-size": greedy_by_size,          # TFLite Micro's GreedyMemoryPlanner
+    "greedy-by-first-use": greedy_by_first_use,
+    "greedy-by-lifetime": greedy_by_lifetime,
+    "greedy-by-area": greedy_by_area,
+    "exhaustive": exhaustive,                  # every placement order, for small graphs
+}
 
 
 def plan_memory(buffers: Sequence[Buffer], strategies: Sequence[str] | None = None, *,

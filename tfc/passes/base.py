@@ -24,6 +24,7 @@ class PassResult:
 
     changed: bool
     stats: dict[str, int] = field(default_factory=dict)
+    notes: str = ""   # for humans: written as comments into this pass's IR dump (e.g. a memory timeline)
 
 
 @dataclass(frozen=True)

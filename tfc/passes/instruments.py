@@ -60,8 +60,10 @@ class DumpIR(Instrument):
         self._write(f"00-{info.source}.tfcir", graph, dump_header(info, f"after {info.source}"))
 
     def pass_end(self, index, pass_, graph, info, result):
-        self._write(f"{index + 1:02d}-{pass_.name}.tfcir", graph,
-                    dump_header(info, f"after pass {index + 1}: {pass_.spec}"))
+        header = dump_header(info, f"after pass {index + 1}: {pass_.spec}")
+        if result is not None and getattr(result, "notes", ""):
+            header += "\n\n" + result.notes
+        self._write(f"{index + 1:02d}-{pass_.name}.tfcir", graph, header)
 
     def _write(self, filename: str, graph, header: str) -> None:
         path = self.directory / filename

@@ -102,6 +102,7 @@ class _Lowering:
         self.consts: dict[tuple[str, str], L.ConstArray] = {}
         self.kernels = {id(n): npar.kernel_for(n) for n in graph.nodes}
         self.params = {id(n): npar.params_for(n) for n in graph.nodes}
+        self.low_memory: set[int] = set()  # nodes given a scratch-free kernel variant
 
     # ---- choices that do not depend on the arena ------------------------------------------
     def function(self, node: Node) -> str:
@@ -120,9 +121,11 @@ class _Lowering:
                 "reshape": ""}[kernel]
 
     def _dw_opt(self, node: Node) -> bool:
-        # CMSIS-NN's _opt kernel: one output channel per input channel, no dilation, batch 1.
+        # CMSIS-NN's _opt kernel: one output channel per input channel, no dilation, batch 1;
+        # faster, but it needs a scratch buffer: nodes in `low_memory` take the generic kernel.
         p = self.params[id(node)]
-        return p.ch_mult == 1 and p.dilation == (1, 1) and node.inputs[0].shape[0] == 1
+        return (p.ch_mult == 1 and p.dilation == (1, 1) and node.inputs[0].shape[0] == 1
+                and id(node) not in self.low_memory)
 
     def scratch_bytes(self, node: Node) -> int:
         kernel, x = self.kernels[id(node)], node.inputs[0]
@@ -232,13 +235,41 @@ class _Lowering:
         raise UnsupportedError(f"no C emitter for kernel {kernel}", node=node.name, op=node.op)
 
 
+def _plan(graph: Graph, lw: _Lowering) -> tuple[Allocation, Plan]:
+    allocation = graph_buffers(graph, scratch_bytes=lw.scratch_bytes,
+                               in_place=lambda n: IN_PLACE_INPUTS.get(lw.kernels[id(n)], ()))
+    return allocation, plan_memory(allocation.buffers)
+
+
+def _plan_with_lean_kernels(graph: Graph, lw: _Lowering) -> tuple[Allocation, Plan]:
+    """Plan; if the fast kernels' scratch buffers make the arena bigger, give every such layer its
+    scratch-free variant (depthwise _opt -> generic), then hand the fast kernel back to each
+    layer where that costs no arena bytes. Deterministic, so every caller gets the same kernels
+    and the same plan."""
+    allocation, plan = _plan(graph, lw)
+    lean = [n for n in graph.nodes if lw.kernels[id(n)] == "depthwise_conv" and lw._dw_opt(n)]
+    if not lean:
+        return allocation, plan
+    lw.low_memory.update(id(n) for n in lean)
+    best = _plan(graph, lw)
+    if best[1].arena_size >= plan.arena_size:
+        lw.low_memory.clear()
+        return allocation, plan
+    for node in lean:  # keep speed wherever memory allows it
+        lw.low_memory.discard(id(node))
+        trial = _plan(graph, lw)
+        if trial[1].arena_size <= best[1].arena_size:
+            best = trial
+        else:
+            lw.low_memory.add(id(node))
+    return best
+
+
 def lower(graph: Graph, *, name: str, build: str) -> LoweredModel:
     """Choose the kernels, plan the arena and resolve every operand of `graph` (int8 IR)."""
     _check_int8(graph)
     lw = _Lowering(graph, name, build)
-    allocation = graph_buffers(graph, scratch_bytes=lw.scratch_bytes,
-                               in_place=lambda n: IN_PLACE_INPUTS.get(lw.kernels[id(n)], ()))
-    plan = plan_memory(allocation.buffers)
+    allocation, plan = _plan_with_lean_kernels(graph, lw)
 
     def value_slice(v: Value) -> L.ArenaSlice:
         return L.ArenaSlice(plan.offsets[allocation.value_buffer[v.name]], v.type.nbytes)

@@ -11,8 +11,10 @@
  *     r = S + x                             for e == 0      (khi = 0)
  * Why: x * m2 = 2xm - x * 2^32, so S + x = floor((2xm + 2^31) / 2^32) + khi = y + khi exactly;
  * [y < 0] may be replaced by [x < 0] because y < 0 implies x < 0, and x < 0 with y = 0 gives 0
- * either way; nested floors of divisions by powers of two compose. S itself stays within
- * (-2^30, 2^30], so SMMLAR loses nothing. Only y + khi can pass INT32_MAX (large positive x);
+ * either way; nested floors of divisions by powers of two compose. y - x lies in [-2^30, 2^30]
+ * (|y| <= |x| and y has x's sign up to rounding), so for e <= 30 (khi <= 2^29) S fits in int32
+ * and SMMLAR loses nothing; e = 31 takes the general path (x = INT32_MIN, m = 2^30 would wrap).
+ * Only y + khi can pass INT32_MAX (large positive x);
  * QADD then saturates, giving (2^31 - 1) >> e instead of a value >= 2^(31 - e): after adding the
  * output offset and clamping to the activation range both clamp to act_max whenever
  * ((2^31 - 1) >> e) + out_offset >= act_max, so channels failing that test (e close to 31) take
@@ -96,7 +98,7 @@ __STATIC_FORCEINLINE tfc_rq tfc_rq_make(int32_t mult, int32_t shift, int32_t out
         return q;
     }
     const int32_t e = -shift;
-    if ((int64_t)(NN_Q31_MAX >> e) + out_offset >= act_max)
+    if (e <= 30 && (int64_t)(NN_Q31_MAX >> e) + out_offset >= act_max)
     {
         q.mode = TFC_RQ_RIGHT;
         q.shift = e;

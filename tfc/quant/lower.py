@@ -159,6 +159,8 @@ def lower_to_int8(graph: Graph) -> dict[str, int]:
     convert_types(graph)
     stats["drop-identity-conversions"] = drop_identity_conversions(graph)
     stats["requantize-for-same-params"] = requantize_for_same_params(graph)
+    from tfc.quant.transformer_lower import softmax_onto_fixed_grid
+    stats["softmax-fixed-grid"] = softmax_onto_fixed_grid(graph)
     graph.remove_unused_constants()
     check_kernels(graph)
     return stats

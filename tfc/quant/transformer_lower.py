@@ -31,3 +31,28 @@ def layernorm_constants_to_int32(graph: Graph) -> int:
             fired += 1
     graph.remove_unused_constants()
     return fired
+
+
+SOFTMAX_OUTPUT = QuantParams((1 / 256,), (-128,))
+
+
+def softmax_onto_fixed_grid(graph: Graph) -> int:
+    """arm_softmax_s8 writes on the grid scale 1/256, zero point -128. A softmax whose output
+    carries other params (onnxruntime's QDQ uses 1/255) computes onto the fixed grid, then a
+    requantize moves it to the wanted one (one extra rounding: at most 1 LSB)."""
+    fired = 0
+    for node in list(graph.nodes_of("softmax")):
+        out = node.output
+        if out.quant is None or out.dtype.is_float or out.quant == SOFTMAX_OUTPUT:
+            continue
+        wanted = out.quant
+        out.quant = SOFTMAX_OUTPUT
+        req = graph.add_node("quantize", [out], {"dtype": "i8"}, name=node.name + "_requant", after=node,
+                             output_types=[out.type])
+        req.output.quant = wanted
+        for reader, idx in list(out.uses):
+            if reader is not req:
+                reader.set_input(idx, req.output)
+        graph.outputs = [req.output if v is out else v for v in graph.outputs]
+        fired += 1
+    return fired

@@ -65,11 +65,13 @@ def fuse_batch_matmul(graph, ctx) -> int:
             t = graph.add_node("transpose", [rhs], {"perm": rhs_perm}, name=mm.name + "_rhs_t", before=mm)
             t.output.quant = rhs.quant
             rhs = t.output
+        node_name = mm.name
         bmm = graph.add_node("batch_matmul", [lhs, rhs], {"alpha": alpha}, name=mm.name,
                              after=result.producer)
         bmm.output.quant = result.quant
         take_over(graph, result, bmm.output)
         remove_dead(graph, dead + [mm])
+        graph.rename_node(bmm, node_name)
         fired += 1
     return fired
 

@@ -72,9 +72,11 @@ def fuse_gelu(graph, ctx) -> int:
         if x.quant is not None and out.quant is None:
             ctx.decline(RULE, erf, "the input is quantized but the result is not")
             continue
+        node_name = out.producer.name
         gelu = graph.add_node("gelu", [x], {"approximate": "none"}, name=out.producer.name, after=out.producer)
         gelu.output.quant = out.quant
         take_over(graph, out, gelu.output)
         remove_dead(graph, tail + [add, erf, erf.inputs[0].producer])
+        graph.rename_node(gelu, node_name)
         fired += 1
     return fired

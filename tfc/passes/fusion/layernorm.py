@@ -59,11 +59,13 @@ def fuse_layernorm(graph, ctx) -> int:
         if gamma is None:
             gamma = graph.add_constant(graph.fresh_name(sqrt.name + "_gamma"), np.ones(width, np.float32))
         inputs = [x, gamma] + ([beta] if beta is not None else [])
+        node_name = out.producer.name
         ln = graph.add_node("layernorm", inputs, {"axis": -1, "epsilon": eps},
                             name=out.producer.name, after=out.producer)
         ln.output.quant = out.quant
         take_over(graph, out, ln.output)
         remove_dead(graph, tail + [sqrt, add_eps, var_mean, square, sub, sub.inputs[1].producer])
+        graph.rename_node(ln, node_name)
         fired += 1
     return fired
 

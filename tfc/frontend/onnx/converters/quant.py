@@ -23,6 +23,8 @@ def _params(ctx: ImportContext, node: OnnxNode, rank: int, storage: DType) -> Qu
     scale = ctx.require_const(node.input(1), f"{node.op_type} scale").astype(np.float32)
     zp = (ctx.require_const(node.input(2), f"{node.op_type} zero point") if node.input(2)
           else np.zeros(scale.shape, storage.numpy))
+    if scale.size == 1 and zp.size == 1:  # onnxruntime writes scale [1] beside a scalar zero point
+        scale, zp = scale.reshape(()), zp.reshape(())
     if scale.ndim > 1 or zp.shape != scale.shape:
         raise ctx.unsupported(f"scale shape {list(scale.shape)} and zero point shape {list(zp.shape)} "
                               "must be equal and at most 1-D", hint="use per-tensor or per-axis scales")

@@ -46,6 +46,7 @@ def _size(parse):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="tfc-nas: %(message)s")
+    logging.getLogger("tfc").setLevel(logging.WARNING)     # tfc's per-pass log is for tfc's own CLI
     try:
         from nas.config import load_config
         from nas.pipeline import run_pipeline

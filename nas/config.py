@@ -30,10 +30,10 @@ class RunConfig:
     transformer_starts: tuple[int | None, ...] = (None, 2)
     supernas_samples: int = 12
     # supernet training
-    epochs: int = 40
+    epochs: int = 20
     batch: int = 64
     lr: float = 3e-3
-    n_random: int = 2
+    n_random: int = 1
     # SparseNAS
     population: int = 16
     generations: int = 8

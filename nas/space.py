@@ -172,7 +172,7 @@ def _scaled(widths, mult: float) -> tuple[int, ...]:
 def make_space(*, in_channels: int, num_classes: int, resolution: int, width_mult: float = 1.0,
                transformer_start: int | None = None) -> SearchSpace:
     """The template space, scaled: three inverted-residual stages (strides 1, 2, 2) after a stem
-    that halves inputs of 24 pixels and more; a transformer after stage `transformer_start`."""
+    that halves inputs of 16 pixels and more; a transformer after stage `transformer_start`."""
     stages = (StageSpace(_scaled((8, 12, 16), width_mult), (1, 2), 1),
               StageSpace(_scaled((16, 24, 32), width_mult), (1, 2, 3), 2),
               StageSpace(_scaled((24, 32, 48), width_mult), (1, 2, 3), 2))
@@ -184,7 +184,7 @@ def make_space(*, in_channels: int, num_classes: int, resolution: int, width_mul
                                        heads=(1, 2), mlp_ratios=(1, 2), depths=(0, 1, 2))
     name = f"w{width_mult:g}-r{resolution}" + (f"-t{transformer_start}" if transformer_start else "")
     return SearchSpace(name=name, in_channels=in_channels, num_classes=num_classes, resolution=resolution,
-                       stem_widths=_scaled((8, 12, 16), width_mult), stem_stride=2 if resolution >= 24 else 1,
+                       stem_widths=_scaled((8, 12, 16), width_mult), stem_stride=2 if resolution >= 16 else 1,
                        stages=stages, transformer=transformer)
 
 

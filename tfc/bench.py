@@ -45,7 +45,7 @@ class FlashUse:
     kernel_code: int         # the kernels (tfc's runtime or CMSIS-NN): code and their tables
     harness: int             # start-up code, the test driver, the C library, the vector table
     data_init: int           # initial values of .data
-    total: int               # the linked image (arm-none-eabi-size), alignment included
+    total: int               # the linked image (arm-none-eabi-size): the above plus alignment gaps
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,8 @@ class Placed:
     origin: str              # path after the build's obj/ directory, or the archive(member)
 
 
+# Sections the map lists at address 0 that are never loaded (comments, attributes, debug info).
+_NOT_LOADED = (".comment", ".ARM.attributes", ".debug", ".stab", ".note", ".gnu.build.attributes")
 _PLACED = re.compile(r"^ (\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 
 
@@ -164,7 +166,7 @@ def parse_map(text: str) -> list[Placed]:
         if m:
             name = m.group(1) or pending
             size = int(m.group(3), 16)
-            if name and size and not name.startswith("*") and name[0] in ".C":
+            if name and size and name[0] in ".C" and not name.startswith(_NOT_LOADED):
                 origin = m.group(4).strip()
                 origin = origin.rsplit("/obj/", 1)[-1] if "/obj/" in origin else Path(origin).name
                 placed.append(Placed(name, int(m.group(2), 16), size, origin))
@@ -204,7 +206,7 @@ def _memory(placed: list[Placed], elf, info, run) -> tuple[FlashUse, SramUse]:
     data_init = size.flash_sections.get(".data (init)", 0)
     flash = FlashUse(weights=sums.get("weights", 0), quant_params=sums.get("model_const", 0),
                      model_code=sums.get("model_code", 0), kernel_code=sums.get("kernels", 0),
-                     harness=sums.get("harness", 0) + size.flash_sections.get(".vectors", 0),
+                     harness=sums.get("harness", 0),
                      data_init=data_init, total=size.flash_bytes)
     sram = SramUse(arena=arena, scratch=info.scratch_bytes, other_static=other,
                    stack_reserved=elf.stack_size, stack_peak=run.stack_peak, total_static=size.sram_bytes)

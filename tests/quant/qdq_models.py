@@ -133,6 +133,14 @@ def _apply(b: _Builder, lay: Layer, x: str, shape: tuple[int, ...]) -> tuple[str
         y = b.node("Conv", [x, b.const("W", wgt), b.const("B", b.rng.normal(0, 0.2, size=c))],
                    kernel_shape=[3, 3], pads=[1, 1, 1, 1])
         return b.node("Add", [x, y]), shape
+    if op == "residual2":  # x + conv3x3(relu(conv3x3(x))): the skip is not the last conv's input
+        c = shape[1]
+        h = b.node("Conv", [x, b.const("W", _weights(b.rng, (c, c, 3, 3), 9 * c)),
+                            b.const("B", b.rng.normal(0, 0.2, size=c))], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        h = b.node("Relu", [h])
+        y = b.node("Conv", [h, b.const("W", _weights(b.rng, (c, c, 3, 3), 9 * c)),
+                            b.const("B", b.rng.normal(0, 0.2, size=c))], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        return b.node("Add", [x, y]), shape
     raise ValueError(f"unknown layer {op}")
 
 

@@ -103,6 +103,7 @@ class _Lowering:
         self.kernels = {id(n): npar.kernel_for(n) for n in graph.nodes}
         self.params = {id(n): npar.params_for(n) for n in graph.nodes}
         self.low_memory: set[int] = set()  # nodes given a scratch-free kernel variant
+        self.strategies: tuple[str, ...] | None = None  # placement strategies (None: all, best kept)
 
     # ---- choices that do not depend on the arena ------------------------------------------
     def function(self, node: Node) -> str:
@@ -238,7 +239,7 @@ class _Lowering:
 def _plan(graph: Graph, lw: _Lowering) -> tuple[Allocation, Plan]:
     allocation = graph_buffers(graph, scratch_bytes=lw.scratch_bytes,
                                in_place=lambda n: IN_PLACE_INPUTS.get(lw.kernels[id(n)], ()))
-    return allocation, plan_memory(allocation.buffers)
+    return allocation, plan_memory(allocation.buffers, lw.strategies)
 
 
 def _plan_with_lean_kernels(graph: Graph, lw: _Lowering) -> tuple[Allocation, Plan]:
@@ -265,10 +266,12 @@ def _plan_with_lean_kernels(graph: Graph, lw: _Lowering) -> tuple[Allocation, Pl
     return best
 
 
-def lower(graph: Graph, *, name: str, build: str) -> LoweredModel:
-    """Choose the kernels, plan the arena and resolve every operand of `graph` (int8 IR)."""
+def lower(graph: Graph, *, name: str, build: str, strategies=None) -> LoweredModel:
+    """Choose the kernels, plan the arena and resolve every operand of `graph` (int8 IR).
+    `strategies` restricts the arena planner to the named strategies (tests compare them)."""
     _check_int8(graph)
     lw = _Lowering(graph, name, build)
+    lw.strategies = tuple(strategies) if strategies else None
     allocation, plan = _plan_with_lean_kernels(graph, lw)
 
     def value_slice(v: Value) -> L.ArenaSlice:

@@ -104,9 +104,10 @@ def _info(model: LoweredModel, target: str, files, path) -> ProjectInfo:
                        path=path)
 
 
-def lower_for(graph: Graph, *, target: str | Target, name: str) -> tuple[LoweredModel, str]:
+def lower_for(graph: Graph, *, target: str | Target, name: str, strategies=None) -> tuple[LoweredModel, str]:
     target = Target.from_string(target)
-    return lower(graph, name=check_name(name), build=build_for_target(target.name)), target.name
+    return lower(graph, name=check_name(name), build=build_for_target(target.name),
+                 strategies=strategies), target.name
 
 
 def plan_project(graph: Graph, *, target: str | Target, name: str = "model") -> ProjectInfo:
@@ -115,14 +116,15 @@ def plan_project(graph: Graph, *, target: str | Target, name: str = "model") -> 
     return _info(model, target_name, (), None)
 
 
-def write_project(graph: Graph, out_dir, *, target: str | Target, name: str = "model") -> ProjectInfo:
+def write_project(graph: Graph, out_dir, *, target: str | Target, name: str = "model",
+                  strategies=None) -> ProjectInfo:
     """Write the C project for `graph` (int8 IR) to `out_dir`, replacing what was there.
 
     Everything is written to a temporary sibling directory first and renamed into place at the
     end, so a failure leaves `out_dir` as it was (absent, or the previous project).
     """
     from tfc import __version__
-    model, target_name = lower_for(graph, target=target, name=name)
+    model, target_name = lower_for(graph, target=target, name=name, strategies=strategies)
     texts = emit.render(model, target=target_name, graph_name=graph.name, version=__version__)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

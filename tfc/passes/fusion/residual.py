@@ -10,6 +10,13 @@ from __future__ import annotations
 from tfc.passes.rewrite import is_output
 
 
+def _storage_root(value):
+    """The value whose bytes `value` is (through reshapes, which never copy)."""
+    while value.producer is not None and value.producer.op == "reshape":
+        value = value.producer.inputs[0]
+    return value
+
+
 def _last_reader_index(graph, value, order) -> int:
     return max((order[id(n)] for n in value.users), default=-1)
 
@@ -26,6 +33,9 @@ def _candidate(graph, add, i, order, ctx):
         why = f"{conv_out.ref} has other readers"
     elif residual.is_constant or residual.producer is None and residual not in graph.inputs:
         why = "the other operand is not an activation"
+    elif _storage_root(residual) is _storage_root(conv.inputs[0]):
+        why = ("the skip tensor is the conv's own input: writing the sum over it row by row would "
+               "overwrite rows the conv still reads")
     elif residual.shape != conv_out.shape or residual.dtype != conv_out.dtype:
         why = "operand shapes or types differ (no broadcasting)"
     elif is_output(graph, residual) or _last_reader_index(graph, residual, order) != order[id(add)]:

@@ -52,7 +52,7 @@ def train_supernet_epoch(net: SuperNet, opt, x, y, *, batch: int, n_random: int,
             (kd_weight * kd + (1 - kd_weight) * F.cross_entropy(out, yb)).backward()
         nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
-        total += float(loss) * len(yb)
+        total += float(loss.detach()) * len(yb)
         n += len(yb)
     return total / max(n, 1)
 

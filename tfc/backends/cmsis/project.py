@@ -31,6 +31,7 @@ class LayerInfo:
     output_bytes: int
     scratch_bytes: int
     weight_bytes: int   # weights + bias in flash (shared constants counted at first use)
+    live_bytes: int = 0  # arena bytes live while this layer runs (buffers + its scratch)
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,15 @@ class ProjectInfo:
 
     def table(self) -> str:
         """The per-layer table as text."""
-        head = f"{'#':>3}  {'node':<34} {'kernel':<16} {'function':<34} {'out B':>8} {'scratch B':>9} {'weights B':>9}"
+        head = (f"{'#':>3}  {'node':<34} {'kernel':<16} {'function':<34} {'out B':>8} {'scratch B':>9} "
+                f"{'live B':>8} {'weights B':>9}")
         rows = [head, "-" * len(head)]
+        peak = max((r.live_bytes for r in self.layers), default=0)
         for r in self.layers:
             node = r.node if len(r.node) <= 34 else r.node[:31] + "..."
+            mark = " <- peak" if r.live_bytes == peak and peak else ""
             rows.append(f"{r.index:>3}  {node:<34} {r.kernel:<16} {r.function or '(alias)':<34} "
-                        f"{r.output_bytes:>8} {r.scratch_bytes:>9} {r.weight_bytes:>9}")
+                        f"{r.output_bytes:>8} {r.scratch_bytes:>9} {r.live_bytes:>8} {r.weight_bytes:>9}{mark}")
         return "\n".join(rows)
 
 
@@ -88,13 +92,15 @@ def c_name(text: str) -> str:
 
 
 def _info(model: LoweredModel, target: str, files, path) -> ProjectInfo:
+    from tfc.memory import live_at
     seen: set[str] = set()
     layers = []
     for layer in model.layers:
         fresh = [a for a in layer.weight_arrays if a.symbol not in seen]
         seen.update(a.symbol for a in fresh)
+        live = sum(b.size for b in live_at(model.allocation.buffers, layer.index))
         layers.append(LayerInfo(layer.index, layer.node, layer.op, layer.kernel, layer.function,
-                                layer.output.size, layer.scratch_bytes, sum(a.nbytes for a in fresh)))
+                                layer.output.size, layer.scratch_bytes, sum(a.nbytes for a in fresh), live))
     return ProjectInfo(name=model.name, target=target, build=model.build, files=tuple(sorted(files)),
                        arena_bytes=model.arena_bytes, arena_lower_bound=model.lower_bound,
                        scratch_bytes=model.scratch_bytes, weight_bytes=model.weight_bytes,

@@ -28,16 +28,17 @@ def layernorm_rows(x: np.ndarray, p: tp.LayerNormParams) -> np.ndarray:
     c = p.width
     q = x.astype(np.int64).reshape(-1, c)
     d = q * c - q.sum(axis=1, keepdims=True)
-    v = (d * d).sum(axis=1) + p.eps_term
+    v = [(int(s) << (2 * p.prescale)) + p.eps_term for s in (d * d).sum(axis=1).tolist()]
     n = np.zeros_like(d)
     f = tp.LAYERNORM_FRAC_BITS
-    for row, vr in enumerate(v.tolist()):
+    for row, vr in enumerate(v):
         if vr == 0:
             continue  # constant row and no epsilon: normalized value 0
         k = max(0, (64 - vr.bit_length() - 2) // 2)
         r = math.isqrt(vr << (2 * k))
         recip = ((1 << 62) + r // 2) // r
-        n[row] = _round_shift(d[row] * recip, np.int64(62 - f - k))
+        # A shift below 1 happens only for constant rows (d = 0), where N is 0 anyway.
+        n[row] = _round_shift(d[row] * recip, np.int64(max(1, 62 - f - p.prescale - k)))
     t = fp.requantize(n, np.asarray(p.multipliers), np.asarray(p.shifts)).astype(np.int64)
     t = t + np.asarray(p.biases, dtype=np.int64)
     y = fp.rounding_divide_by_pot(fp.wrap_int32(t), p.extra_bits).astype(np.int64) + p.output_offset

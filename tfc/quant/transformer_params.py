@@ -7,12 +7,14 @@ tfc.quant.node_params dispatches here for these ops, so the int8 interpreter
 Integer-only LayerNorm (`tfc_layernorm_s8`), per row of width C, from the int8 input q:
     sum   = sum_i q_i                          the zero point cancels in (q - mean): not needed
     d_i   = C * q_i - sum                      = C (q_i - mean), exact, |d_i| <= 255 C
-    V     = sum_i d_i^2 + eps_term             = C^3 (var_q + eps / s_x^2), eps_term = round(C^3 eps / s_x^2)
+    V     = (sum_i d_i^2 << 2E) + eps_term     = 4^E C^3 (var_q + eps / s_x^2), eps_term = round(4^E C^3 eps / s_x^2)
     k     = max(0, (clz64(V) - 2) / 2)         normalise: V << 2k lies in [2^60, 2^62)
     r     = isqrt(V << 2k)                     floor square root, r in [2^30, 2^31): sqrt(V) ~ r / 2^k
     R     = (2^62 + r / 2) / r                 rounded reciprocal, in (2^31, 2^32]
-    N_i   = round(d_i * R / 2^(62 - F - k))    = round(2^F d_i / sqrt(V)), |N_i| <= 2^F, F = 20
-Since (x - mean) / sqrt(var + eps) = sqrt(C) * d_i / sqrt(V) = sqrt(C) N_i / 2^F, the affine part is
+    N_i   = round(d_i * R / 2^(62 - F - E - k))  = round(2^F d_i / sqrt(V / 4^E)), |N_i| <= 2^F, F = 20
+E (0..15, the most that keeps V < 2^62 for this width) gives epsilon fraction bits: without them
+eps / s_x^2 rounds away when the input scale is coarse and the row nearly constant.
+Since (x - mean) / sqrt(var + eps) = sqrt(C) * d_i / sqrt(V / 4^E) = sqrt(C) N_i / 2^F, the affine part is
     T_i   = requantize(N_i, mult_c, shift_c)   real multiplier gamma_c sqrt(C) 2^P / (s_y 2^F)
     y_i   = clamp(z_y + rdbpot(T_i + bias_c, P))   bias_c = round(beta_c 2^P / s_y)
 with P (extra fraction bits) the largest <= 16 that keeps |T_i + bias_c| < 2^30. Rounding
@@ -82,6 +84,7 @@ class LayerNormParams:
     """tfc_layernorm_s8 over the last axis (see the module docstring for the arithmetic)."""
 
     width: int
+    prescale: int                   # E: sum d_i^2 is shifted left by 2E before adding eps_term
     eps_term: int                   # uint64 in C
     multipliers: tuple[int, ...]    # per channel, signed (gamma's sign)
     shifts: tuple[int, ...]
@@ -104,7 +107,8 @@ def layernorm_params(node: Node) -> LayerNormParams:
     gamma = _real_constant(node, 1, width, "gamma")
     beta = _real_constant(node, 2, width, "beta") if len(node.inputs) > 2 else np.zeros(width)
     sx, sy = float(np.float32(xq.scale[0])), float(np.float32(yq.scale[0]))
-    eps_term = min(int(round(width ** 3 * node.attrs["epsilon"] / (sx * sx))), EPS_TERM_MAX)
+    prescale = layernorm_prescale(width)
+    eps_term = min(int(round(4.0 ** prescale * width ** 3 * node.attrs["epsilon"] / (sx * sx))), EPS_TERM_MAX)
     worst = float(np.max(np.abs(gamma) * math.sqrt(width) + np.abs(beta))) / sy
     extra = LAYERNORM_MAX_EXTRA_BITS if worst == 0 else min(LAYERNORM_MAX_EXTRA_BITS,
                                                             math.floor(math.log2((1 << 30) / worst)))
@@ -117,7 +121,13 @@ def layernorm_params(node: Node) -> LayerNormParams:
         mults.append(m)
         shifts.append(s)
     biases = tuple(int(np.round(b * 2.0 ** extra / sy)) for b in beta)
-    return LayerNormParams(width, eps_term, tuple(mults), tuple(shifts), biases, extra, yq.zero_point[0])
+    return LayerNormParams(width, prescale, eps_term, tuple(mults), tuple(shifts), biases, extra, yq.zero_point[0])
+
+
+def layernorm_prescale(width: int) -> int:
+    """E: the largest shift (at most 15) with (sum d_i^2 << 2E) < 2^61 for every int8 row."""
+    worst = 65025 * width ** 3          # sum of (255 C)^2 over C channels
+    return max(0, min(15, (61 - worst.bit_length()) // 2))
 
 
 def _real_constant(node: Node, index: int, width: int, what: str) -> np.ndarray:

@@ -15,9 +15,9 @@ extern "C" {
 
 /* Integer-only LayerNorm over the last axis, `rows` rows of `width` int8 values. Per row:
  *   d_i = width * q_i - sum(q)                   exact; the input zero point cancels
- *   V   = sum(d_i^2) + eps_term                  64-bit; eps_term = round(width^3 * eps / s_x^2)
+ *   V   = (sum(d_i^2) << 2 prescale) + eps_term     64-bit; eps_term = round(4^prescale width^3 eps / s_x^2)
  *   k   = max(0, (clz64(V) - 2) / 2), r = isqrt(V << 2k), R = (2^62 + r/2) / r
- *   N_i = round(d_i * R / 2^(42 - k))            = round(2^20 * d_i / sqrt(V)), halves away from 0
+ *   N_i = round(d_i * R / 2^(42 - prescale - k))     = round(2^20 * d_i / sqrt(V / 4^prescale)), halves away from 0
  *   T_i = requantize(N_i, mult[c], shift[c])     gamma_c * sqrt(width) * 2^P / (s_y * 2^20)
  *   out = clamp(out_offset + rdbpot(T_i + bias[c], extra_bits), act_min, act_max)
  * with bias[c] = round(beta_c * 2^P / s_y), P = extra_bits. No floating point; one integer square
@@ -26,6 +26,7 @@ void tfc_layernorm_s8(const int8_t *input,
                       int8_t *output,
                       int32_t rows,
                       int32_t width,
+                      int32_t prescale,
                       uint64_t eps_term,
                       const int32_t *mult,
                       const int32_t *shift,

@@ -60,6 +60,7 @@ void tfc_layernorm_s8(const int8_t *input,
                       int8_t *output,
                       int32_t rows,
                       int32_t width,
+                      int32_t prescale,
                       uint64_t eps_term,
                       const int32_t *mult,
                       const int32_t *shift,
@@ -74,7 +75,7 @@ void tfc_layernorm_s8(const int8_t *input,
         const int8_t *in = input + row * width;
         int8_t *out = output + row * width;
         int32_t sum = 0;
-        uint64_t v = eps_term;
+        uint64_t v = 0;
         for (int32_t i = 0; i < width; i++)
         {
             sum += in[i];
@@ -84,6 +85,7 @@ void tfc_layernorm_s8(const int8_t *input,
             const int32_t d = width * in[i] - sum;
             v += (uint64_t)((int64_t)d * d);
         }
+        v = (v << (2 * prescale)) + eps_term;
         int64_t recip = 0;
         int32_t down = 1;
         if (v != 0)
@@ -92,7 +94,11 @@ void tfc_layernorm_s8(const int8_t *input,
             const int32_t k = lz >= 2 ? (lz - 2) / 2 : 0;
             const uint32_t r = tfc_isqrt_u64(v << (2 * k));
             recip = (int64_t)((((uint64_t)1 << 62) + r / 2) / r);
-            down = 62 - TFC_LN_FRAC_BITS - k;
+            down = 62 - TFC_LN_FRAC_BITS - prescale - k;
+            if (down < 1)
+            {
+                down = 1; /* only for constant rows (every d is 0) */
+            }
         }
         for (int32_t i = 0; i < width; i++)
         {

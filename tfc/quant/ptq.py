@@ -107,7 +107,9 @@ def _quantize_weights(graph: Graph) -> None:
         w = node.inputs[1]
         if w.is_constant and w.dtype.is_float:
             q = cal.symmetric_weight_params(w.data, axis=0)
-            node.set_input(1, graph.add_constant(w.name + "_q", cal.quantize_weights(w.data, q), quant=q))
+            # The SparseLayout sparsify chose stays with the weight (zeros stay zero: symmetric).
+            node.set_input(1, graph.add_constant(w.name + "_q", cal.quantize_weights(w.data, q), quant=q,
+                                                 sparse=w.sparse))
         if len(node.inputs) == 3 and node.inputs[2].is_constant and node.inputs[2].dtype.is_float:
             b, xq = node.inputs[2], node.inputs[0].quant
             data, q = cal.quantize_bias(b.data, xq.scale[0], node.inputs[1].quant)

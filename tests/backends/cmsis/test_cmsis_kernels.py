@@ -97,6 +97,32 @@ def test_convolve_s8(runtime, case):
 
 
 @st.composite
+def conv_patch_case(draw):
+    """Shapes that take the 4-pixel widened-patch path of the DSP build: channels a multiple of 4,
+    kernel width >= 3, stride_x 1, no dilation or groups; any height stride, padding, output size."""
+    rng = _rng(draw)
+    cin, cout = 4 * draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(3, 5))
+    x = _int8(rng, (draw(st.integers(1, 2)), draw(st.integers(1, 7)), draw(st.integers(1, 9)), cin))
+    w = _int8(rng, (cout, kh, kw, cin))
+    mult, shift = draw(quant(cout))
+    p = ConvParams(input_offset=draw(offsets_in), output_offset=draw(offsets_out), multipliers=mult, shifts=shift,
+                   stride=(draw(st.integers(1, 3)), 1), padding=(draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))),
+                   activation=draw(activation()))
+    output_hw = (draw(st.integers(1, 5)), draw(st.integers(1, 9)))
+    return x, w, _bias(draw, rng, cout), p, output_hw
+
+
+@given(conv_patch_case())
+@settings(CI)
+def test_convolve_s8_patch_path(runtime, case):
+    x, w, bias, p, output_hw = case
+    want = ref.conv2d(x, w, bias, p, output_hw=output_hw)
+    assert_same(runtime.conv2d(x, w, bias, p, output_hw=output_hw), want,
+                f"arm_convolve_s8 patch path ({'dsp' if runtime.dsp else 'portable'})")
+
+
+@st.composite
 def conv_1x1_case(draw):
     rng = _rng(draw)
     cin, cout = draw(st.integers(1, 24)), draw(st.integers(1, 9))

@@ -42,10 +42,22 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def _load_calibration(path: str):
+    """Calibration samples from a .npy file ([N, *input shape]) or an .npz file (one array per input name)."""
+    import numpy as np
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as e:
+        raise TfcError(f"cannot read calibration samples from {path}: {e}",
+                       hint="give a .npy array [N, *input shape] or an .npz with one array per input") from None
+    return dict(data) if hasattr(data, "files") else data
+
+
 def cmd_compile(args) -> int:
     from tfc.compiler import compile
+    calibration = _load_calibration(args.calibration) if args.calibration else None
     cm = compile(args.model, target=args.target, dump_ir=args.dump_ir, pipeline=args.pipeline,
-                 input_shapes=_shapes(args.input_shape), verbose=args.verbose)
+                 input_shapes=_shapes(args.input_shape), verbose=args.verbose, calibration=calibration)
     if args.print_ir:
         print(cm.ir)
     print(f"compiled {args.model} for {cm.target.name} with pipeline: {cm.pipeline}")
@@ -152,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
     p.add_argument("--print-ir", action="store_true", help="print the final IR")
+    p.add_argument("--calibration", metavar="FILE.npy",
+                   help="samples for post-training quantization of a float model ([N, *input shape]; "
+                        ".npz: one array per input name)")
     p.add_argument("-o", "--output", metavar="OUTDIR", help="write the C project to OUTDIR")
     p.add_argument("--name", help="C name of the model (API tfc_<name>_run); default: the file's stem")
     p.add_argument("-v", "--verbose", action="store_true",

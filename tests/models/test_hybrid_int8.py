@@ -125,3 +125,21 @@ def test_hybrid_quantized_by_onnxruntime_compiles_and_agrees(config, hybrid_expo
     assert diff.max() <= 3, f"{config.id}: C vs onnxruntime QDQ up to {diff.max()} LSB"
     if diff.max() > 2:
         pytest.xfail(f"{config.id}: {int((diff > 2).sum())} of {diff.size} outputs 3 LSB from onnxruntime (goal: 2)")
+
+
+def test_tfc_compile_prints_the_hybrids_flash_and_sram_within_budget(hybrid_export_dir, tmp_path, capsys):
+    import re
+
+    from tfc.cli import main
+    from tfc.target import TARGETS
+    path = export_path(ExportConfig("legacy", 17, "explicit"), hybrid_export_dir)
+    np.save(tmp_path / "calibration.npy", samples(0, CALIBRATION))
+    assert main(["compile", str(path), "--target", "cortex-m7", "--calibration", str(tmp_path / "calibration.npy")]) == 0
+    out = capsys.readouterr().out
+    flash = re.search(r"^flash\s+([\d,]+) B", out, re.M)
+    sram = re.search(r"^SRAM\s+([\d,]+) B", out, re.M)
+    assert flash and sram, f"tfc compile did not print flash and SRAM lines:\n{out}"
+    flash, sram = (int(m.group(1).replace(",", "")) for m in (flash, sram))
+    target = TARGETS["cortex-m7"]
+    print(f"\n[tfc compile legacy17-explicit] flash {flash} B of {target.flash_bytes}, SRAM {sram} B of {target.sram_bytes}")
+    assert flash <= target.flash_bytes and sram <= target.sram_bytes, out

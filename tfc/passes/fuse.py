@@ -1,6 +1,9 @@
 """fuse: fold small ops into their neighbours so fewer kernels run and fewer buffers live.
 
-Rules: activations (ReLU, ReLU6, Clip) into the producing conv/linear/add/pool as its output
+Rules: exported decompositions of GELU and LayerNorm back into one op, and MatMuls of two
+activations into batch_matmul with their transposes and scalar scales folded in (these run
+before quantization: see tfc.passes.pipeline.default_pipeline); activations (ReLU, ReLU6, Clip)
+into the producing conv/linear/add/pool as its output
 clamp; MatMul with a constant weight (+ bias Add) into a fully connected layer; a zero Pad into
 the following conv; a residual Add into the conv computing one operand (conv2d_add, written
 over the skip tensor, which saves the conv output buffer). Every rule that declines says why (`tfc compile -v`). Rules keep the

@@ -53,7 +53,8 @@ def test_bypass_and_graph_outputs_follow():
 def test_names_are_fresh_and_sanitized():
     g, *_ = small()
     assert g.fresh_name("conv") == "conv_1" and g.fresh_name("new") == "new"
-    assert sanitize_name("model/conv:0;x") == "model_conv_0_x"
+    assert sanitize_name("model/conv:0") == "model_conv_0"
+    assert sanitize_name("model/relu;model/bn/FusedBatchNormV3;model/conv") == "model_relu"  # TFLite fused names
     node = g.add_node("relu", [g.inputs[0]], name="conv")
     assert node.name == "conv_1" and node.output.name == "conv_1"
 

@@ -16,8 +16,13 @@ _NAME_OK = re.compile(r"[A-Za-z0-9_.]+")
 
 
 def sanitize_name(name: str) -> str:
-    """Turn any string (ONNX tensor names hold '/', ':', ';' ...) into an IR identifier."""
-    clean = re.sub(r"[^A-Za-z0-9_.]", "_", name).strip("_") or "v"
+    """Turn any string (ONNX tensor names hold '/', ':', ';' ...) into an IR identifier.
+
+    TFLite-converted models name a fused tensor by joining every op it came from with ';'
+    ("model/activation/Relu;model/batch_normalization/...;model/conv2d/Conv2D"); the first part
+    names it well enough, and keeps dumps and per-layer tables readable."""
+    head = name.split(";", 1)[0] or name
+    clean = re.sub(r"[^A-Za-z0-9_.]", "_", head).strip("_") or "v"
     return clean
 
 

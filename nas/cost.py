@@ -8,10 +8,9 @@ final model goes through the dynamo exporter, and `tests/nas/test_cost.py` plus 
 final check show both give the same numbers. Sizes do not depend on weight values (dense kernels),
 so results are cached per architecture.
 
-Instructions: an `InstructionEstimator` maps per-layer shapes + (block, density) to instructions.
-`tfc/sparse/cost_model.py` (the SparseEngine's) is not in the tree yet; `DesignFormulaStandIn`
-is a clearly labelled stand-in using DESIGN.md's measured form, cost = F x outputs + c x non-zero
-blocks x output pixels (CMSIS-NN-like dense F, tuned sparse F, c per 4-block and pixel).
+The sub-network is compiled with its pruned weights, so tfc's sparsify pass sees the real zero
+pattern (costs are cached per genome: arch + sparsity). Instructions: `nas.kernel_costs.estimate`
+on the compiled model (fitted per-kernel models + tfc's SparseEngine cost model).
 """
 from __future__ import annotations
 
@@ -19,15 +18,12 @@ import contextlib
 import io
 import warnings
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from tfc.errors import TfcError
-
-from nas.space import Arch
 
 
 @dataclass(frozen=True)
@@ -62,6 +58,9 @@ class TfcCost:
     sram_bytes: int           # the arena incl. scratch (CompileReport.sram_bytes)
     supported: bool = True    # False when tfc cannot compile the sub-network (note says why)
     note: str = ""
+    instructions: float = 0.0             # estimate with the SparseEngine's kernels (nas.kernel_costs)
+    instructions_as_compiled: float = 0.0  # estimate for the kernels the backend emits today
+    sparse_layers: int = 0                # layers the sparsify pass gave a SparseLayout
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor, path=None, *, dynamo: bool = True):
@@ -110,21 +109,31 @@ def compile_cost(onnx_model, calibration: np.ndarray, target: str) -> tuple[TfcC
     r = cm.report
     if r.memory is None:
         return TfcCost(0, 0, False, r.memory_note.splitlines()[0] if r.memory_note else "not planned"), cm
-    return TfcCost(r.flash_bytes, r.sram_bytes), cm
+    from nas.kernel_costs import estimate
+    est = estimate(cm)
+    return TfcCost(r.flash_bytes, r.sram_bytes, instructions=est.sparse_engine,
+                   instructions_as_compiled=est.as_compiled, sparse_layers=est.sparse_layers), cm
+
+
+def compile_model(onnx_model, calibration: np.ndarray, target: str):
+    """tfc.compile on ONNX bytes or a proto (errors propagate)."""
+    import onnx
+    import tfc
+    proto = onnx.load_from_string(onnx_model) if isinstance(onnx_model, bytes) else onnx_model
+    return tfc.compile(proto, target=target, calibration=calibration)
 
 
 class TfcCostModel:
-    """Flash/SRAM per architecture, from tfc, cached by `Arch.key()`."""
+    """Flash/SRAM/instructions per genome (arch + sparsity), from tfc, cached by key."""
 
     def __init__(self, target: str, calibration: np.ndarray, cache: dict | None = None):
         self.target = target
-        self.calibration = calibration.astype(np.float32)
+        self.calibration = calibration[:8].astype(np.float32)   # sizes do not depend on it
         self.cache: dict[str, TfcCost] = cache if cache is not None else {}
         self.compiles = 0
 
-    def cost(self, arch: Arch, make_static) -> TfcCost:
-        """`make_static()` builds the StaticNet for `arch` (only called on a cache miss)."""
-        key = arch.key()
+    def cost(self, key: str, make_static) -> TfcCost:
+        """`make_static()` builds the (pruned) StaticNet that `key` names; called on a cache miss."""
         if key not in self.cache:
             static = make_static()
             data = export_onnx(static, torch.from_numpy(self.calibration[:1]), dynamo=False)
@@ -133,60 +142,16 @@ class TfcCostModel:
         return self.cache[key]
 
 
-# ------------------------------------------------------------------------------- instructions
+# ------------------------------------------------------------------------------- layer shapes
 @dataclass(frozen=True)
 class LayerShape:
-    """One layer as the cost model sees it: a matrix (rows = outputs per pixel, reduction length)
-    applied at `pixels` positions; depthwise/elementwise layers have reduction = per-output work."""
+    """A layer's work (MACs, weight density statistics); instructions come from the compiled model."""
     name: str
-    kind: str                 # "conv", "dwconv", "linear", "matmul", "elementwise"
+    kind: str                 # "conv", "dwconv", "linear", "elementwise"
     rows: int                 # output channels
     reduction: int            # Kh*Kw*Cin for conv, in for linear, Kh*Kw for depthwise
     pixels: int               # output positions (H*W, tokens, 1)
     prunable: str | None = None   # the Arch.prunable_layers() name, if any
-
-
-class InstructionEstimator(Protocol):
-    name: str
-    measured: bool            # False for stand-ins that nobody has checked against tfc bench
-
-    def layer(self, shape: LayerShape, block: int, density: float) -> float: ...
-
-
-@dataclass(frozen=True)
-class DesignFormulaStandIn:
-    """STAND-IN until tfc/sparse/cost_model.py lands: DESIGN.md's form with its quoted constants.
-    dense: F_dense x outputs + 0.5 x MACs (SMLAD, 2 MACs per instruction) + per-pixel overhead;
-    sparse: F_sparse x outputs + c(block) x non-zero blocks x pixels, c(4) = 4.25 (4 pixels share
-    each weight load), c(b) = 4.25 x b / 4 + 1 (skip decode). The cheaper of the two is taken,
-    as the sparsify pass keeps a layer dense where sparse would not be faster."""
-    name: str = "design-formula stand-in (not measured)"
-    measured: bool = False
-    f_dense: float = 50.0
-    f_sparse: float = 11.0
-    elementwise_per_output: float = 6.0
-
-    def layer(self, s: LayerShape, block: int, density: float) -> float:
-        outputs = s.rows * s.pixels
-        if s.kind in ("elementwise", "dwconv"):
-            return outputs * (self.elementwise_per_output + (s.reduction if s.kind == "dwconv" else 0))
-        dense = self.f_dense * outputs + 0.5 * outputs * s.reduction
-        if density >= 1.0:
-            return dense
-        blocks_per_row = -(-s.reduction // block)
-        nnz = max(1, round(blocks_per_row * density)) * s.rows
-        sparse = self.f_sparse * outputs + (4.25 * block / 4 + 1.0) * nnz * s.pixels
-        return min(dense, sparse)
-
-
-def default_estimator() -> InstructionEstimator:
-    """The SparseEngine's cost model when tfc ships one, else the stand-in (labelled as such)."""
-    try:
-        from tfc.sparse import cost_model  # noqa: F401
-    except ImportError:
-        return DesignFormulaStandIn()
-    adapter = getattr(cost_model, "nas_estimator", None)   # plug-in point for the SparseEngine
-    return adapter() if adapter is not None else DesignFormulaStandIn()
 
 
 def layer_shapes(static: nn.Module, example: torch.Tensor) -> list[LayerShape]:
@@ -223,16 +188,6 @@ def layer_shapes(static: nn.Module, example: torch.Tensor) -> list[LayerShape]:
         if b.residual:
             shapes.append(LayerShape("add", "elementwise", b.project.out_channels, 1, 1))
     return shapes
-
-
-def estimate_instructions(shapes: list[LayerShape], sparsity: dict[str, tuple[float, int]],
-                          estimator: InstructionEstimator) -> float:
-    """Total instructions; sparsity maps prunable layer names to (density, block)."""
-    total = 0.0
-    for s in shapes:
-        density, block = sparsity.get(s.prunable, (1.0, 1)) if s.prunable else (1.0, 1)
-        total += estimator.layer(s, block, density)
-    return total
 
 
 def macs(shapes: list[LayerShape]) -> int:

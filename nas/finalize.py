@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import torch
 
-from nas.cost import compile_cost, estimate_instructions, export_onnx, layer_shapes
+from nas.cost import compile_cost, export_onnx
 from nas.evolution import Genome
 from nas.prune import make_masks, measured_density
 from nas.supernet import extract, recalibrate_bn
@@ -29,7 +29,6 @@ def _static(ctx, net, arch, space):
 
 
 def finalize(ctx, space, net, search: dict) -> dict:
-    from nas.cost import default_estimator
     from nas.pipeline import _progress
     cfg, run = ctx.cfg, ctx.run
     winner = search["winner"]
@@ -56,53 +55,72 @@ def finalize(ctx, space, net, search: dict) -> dict:
     if cm is None or not cost.supported:
         from nas.errors import NasError
         raise NasError(f"tfc could not compile the searched model: {cost.note}", file=str(onnx_path))
-    shapes = layer_shapes(static, torch.from_numpy(x_train[:1]))
     result = {
         "genome": genome.to_dict(), "arch": genome.arch.key(),
-        "search": {k: winner.get(k) for k in ("flash", "sram", "accuracy", "instructions", "density")},
-        "compiled": {"flash": cost.flash_bytes, "sram": cost.sram_bytes},
+        "search": {k: winner.get(k) for k in ("flash", "sram", "accuracy", "instructions",
+                                              "instructions_as_compiled", "density")},
+        "compiled": {"flash": cost.flash_bytes, "sram": cost.sram_bytes, "instructions": cost.instructions,
+                     "instructions_as_compiled": cost.instructions_as_compiled, "sparse_layers": cost.sparse_layers},
         "search_equals_compiled": cost.flash_bytes == winner["flash"] and cost.sram_bytes == winner["sram"],
-        "instructions_estimate": estimate_instructions(shapes, genome.sparsity_dict(), default_estimator()),
         "measured_density": measured_density(static),
         "float_accuracy": {"val": float_val, "test": float_test},
         "report_table": cm.report.memory.table(),
     }
     result.update(_run_int8(ctx, cm, x_test, ctx.data.y_test))
+    result["bench"] = _bench(ctx, cm, cost)
+    dense = search.get("densest_equal_accuracy")
+    if dense is not None and dense["key"] != winner["key"]:
+        result["bench_densest"] = _bench_genome(ctx, space, net, Genome.from_dict(dense["genome"]))
     if not run.has("compile.json"):
         run.write_json("compile.json", {k: v for k, v in result.items() if k != "report_table"})
     return result
 
 
-def _run_int8(ctx, cm, x_test, y_test) -> dict:
-    """int8 accuracy on the held-out test set: emulated Cortex-M7 if tfc can, else host gcc."""
-    out: dict = {}
+def _bench(ctx, cm, cost) -> dict | None:
+    """tfc bench on the emulated core: instructions per inference and the linked ELF's sizes."""
+    if ctx.cfg.target not in ("cortex-m7", "cortex-m4"):
+        return None
     try:
-        from tfc.backends.cmsis.target_runner import TargetRunner
-    except ImportError:
-        TargetRunner = None
-    if TargetRunner is not None and ctx.cfg.target in ("cortex-m7", "cortex-m4"):
-        import tempfile
-        from pathlib import Path
-        tmp = Path(tempfile.mkdtemp(prefix="nas-project-"))
+        from tfc.bench import bench
+        b = bench(cm).tfc
+    except Exception as e:  # no toolchain/emulator, or a build failure: report, do not lose the run
+        log.warning("tfc bench failed (%s: %s)", type(e).__name__, str(e).splitlines()[0])
+        return {"error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
+    return {"instructions": b.instructions, "estimate_as_compiled": cost.instructions_as_compiled,
+            "estimate_error": (cost.instructions_as_compiled - b.instructions) / b.instructions,
+            "elf_flash": b.flash.total, "elf_sram": b.sram.total_static, "stack_peak": b.sram.stack_peak,
+            "elf_fits_budget": b.flash.total <= ctx.budget.flash_bytes and b.sram.total_static <= ctx.budget.sram_bytes}
+
+
+def _bench_genome(ctx, space, net, genome: Genome) -> dict | None:
+    """The same measurement for another genome (the densest of equal accuracy), not fine-tuned:
+    instructions and sizes do not depend on the weight values beyond the zero pattern."""
+    static = _static(ctx, net, genome.arch, space)
+    from nas.prune import apply_masks
+    apply_masks(make_masks(static, genome.sparsity_dict()))
+    x = ctx.x("train", space.resolution)
+    cost, cm = compile_cost(export_onnx(static, torch.from_numpy(x[:1]), dynamo=True), x[:128], ctx.cfg.target)
+    if cm is None:
+        return {"error": cost.note}
+    out = _bench(ctx, cm, cost) or {}
+    return {"key": genome.key(), "estimate": cost.instructions, **out}
+
+
+def _run_int8(ctx, cm, x_test, y_test) -> dict:
+    """int8 accuracy on the held-out test set: on the emulated core for a Cortex-M target (host
+    gcc if that fails, saying why), on the host for the host target."""
+    out: dict = {}
+    y = None
+    if ctx.cfg.target in ("cortex-m7", "cortex-m4"):
         try:
-            info = cm.save(tmp / "model")
-            runner = TargetRunner(info)
-            y = runner.run(x_test)
-            size = runner.elf.size
-            out.update(run_on=f"emulated {ctx.cfg.target} (QEMU)",
-                       elf={"flash": size.flash_bytes, "sram": size.sram_bytes,
-                            "flash_sections": size.flash_sections, "sram_sections": size.sram_sections,
-                            "fits_budget": size.flash_bytes <= ctx.budget.flash_bytes
-                            and size.sram_bytes <= ctx.budget.sram_bytes})
-        except Exception as e:  # the runner is new; fall back to the host and say why
+            y = cm.run(x_test, on="target")
+            out["run_on"] = f"emulated {ctx.cfg.target} (QEMU)"
+        except Exception as e:  # keep the run: fall back to the host and say why
             log.warning("emulated run failed (%s: %s); running on the host", type(e).__name__, e)
             out["emulator_error"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
-            y = None
-    else:
-        y = None
     if y is None:
-        y = cm.run(x_test)
-        out.setdefault("run_on", "host (gcc): tfc's emulated Cortex-M7 runner is not available")
+        y = cm.run(x_test, on="host")
+        out.setdefault("run_on", "host (gcc)")
     pred = np.asarray(y).reshape(len(y_test), -1).argmax(-1)
     out["int8_test_accuracy"] = float((pred == y_test).mean())
     return out

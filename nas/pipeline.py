@@ -21,7 +21,7 @@ import torch
 from nas import data as data_mod
 from nas.checkpoint import RunDir
 from nas.config import RunConfig
-from nas.cost import Budget, TfcCostModel, default_estimator
+from nas.cost import Budget, TfcCostModel
 from nas.errors import BudgetError
 from nas.evolution import Genome
 from nas.space import SearchSpace, candidate_spaces
@@ -153,7 +153,7 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
         return ctx.run.read_json("sparsenas.json")
     cfg = ctx.cfg
     res = space.resolution
-    ev = Evaluator(net, ctx.budget, TfcCostModel(cfg.target, _calibration(ctx, res)), default_estimator(),
+    ev = Evaluator(net, ctx.budget, TfcCostModel(cfg.target, _calibration(ctx, res)),
                    ctx.x("train", res)[:256], ctx.x("val", res), ctx.data.y_val)
     rng = random.Random(cfg.seed + 2)
     torch.manual_seed(cfg.seed)
@@ -162,7 +162,6 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
         ck = ctx.run.read_json(latest)
         pop = [Genome.from_dict(g) for g in ck["population"]]
         ev.records = {r["key"]: r for r in ck["records"]}
-        ev.cost_model.cache.update({})
         rng.setstate(_py_state(ck["rng"]))
         reference, start = ck["reference"], ck["generation"] + 1
     else:
@@ -189,8 +188,10 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
             "rng": _json_state(rng.getstate()), "reference": reference})
     records = list(ev.records.values())
     best = max(records, key=lambda r: fitness(r, reference))
+    from nas.sparsenas import densest_of_equal_accuracy
     result = {"winner": best, "records": records, "reference_instructions": reference,
-              "estimator": ev.estimator.name, "estimator_measured": ev.estimator.measured,
+              "densest_equal_accuracy": densest_of_equal_accuracy(records, best["accuracy"], cfg.accuracy_tolerance),
+              "estimator": "nas.kernel_costs (fitted to tfc bench) + tfc.sparse.cost_model for sparse layers",
               "tfc_compiles": ev.cost_model.compiles}
     ctx.run.write_json("sparsenas.json", result)
     return result

@@ -6,21 +6,24 @@ import json
 from nas.sparsenas import densest_of_equal_accuracy, pareto_front
 
 
+FIELDS = ("key", "accuracy", "instructions", "instructions_as_compiled", "flash", "sram", "density", "sparse_layers")
+
+
 def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:
     records = search["records"]
     winner = search["winner"]
-    dense = densest_of_equal_accuracy(records, winner["accuracy"], ctx.cfg.accuracy_tolerance)
+    dense = search.get("densest_equal_accuracy") or densest_of_equal_accuracy(records, winner["accuracy"],
+                                                                              ctx.cfg.accuracy_tolerance)
     front = pareto_front(records)
     supernas = ctx.run.read_json("supernas.json")
     report = {
         "config": ctx.cfg.to_dict(), "data": ctx.data.summary(), "budget": ctx.budget.describe(),
         "space": space.name, "supernas": [{k: c[k] for k in ("fit_fraction", "mean_fit_macs", "score")}
                                           | {"space": c["space"]["name"]} for c in supernas["candidates"]],
-        "estimator": search["estimator"], "estimator_measured": search["estimator_measured"],
+        "estimator": search["estimator"],
         "evaluated": len(records), "feasible": sum(r["fits"] for r in records), "tfc_compiles": search["tfc_compiles"],
-        "winner": {k: winner.get(k) for k in ("key", "accuracy", "instructions", "flash", "sram", "density")},
-        "densest_equal_accuracy": {k: dense.get(k) for k in ("key", "accuracy", "instructions", "flash", "sram",
-                                                             "density")} if dense else None,
+        "winner": {k: winner.get(k) for k in FIELDS},
+        "densest_equal_accuracy": {k: dense.get(k) for k in FIELDS} if dense else None,
         "pareto": [{k: r[k] for k in ("key", "accuracy", "instructions", "flash", "sram")} for r in front],
         "final": {k: v for k, v in final.items() if k != "report_table"},
         "seconds": {**ctx.timings, "total": round(seconds, 1)},
@@ -68,27 +71,33 @@ def _markdown(r: dict, final: dict) -> str:
     lines = [f"# tfc-nas report", "",
              f"- data: {r['data']}", f"- budget: {r['budget']}", f"- chosen space: `{r['space']}`",
              f"- evaluated {r['evaluated']} genomes, {r['feasible']} within budget, {r['tfc_compiles']} tfc compiles",
-             f"- instruction estimator: {r['estimator']}" + ("" if r["estimator_measured"] else
-                                                           " **(stand-in; not checked against tfc bench)**"),
+             f"- instruction estimator: {r['estimator']}",
              f"- time: " + ", ".join(f"{k} {v} s" for k, v in r["seconds"].items()), "",
              "## SuperNAS", "", "| space | fit fraction | mean MACs of fitting | score |", "|---|---|---|---|"]
     lines += [f"| {c['space']} | {c['fit_fraction']:.2f} | {c['mean_fit_macs']:,.0f} | {c['score']:.3f} |"
               for c in r["supernas"]]
-    lines += ["", "## Searched model vs densest sub-network of equal accuracy", "",
-              "| | arch#sparsity | acc (supernet, pruned) | instructions (est.) | flash B | SRAM B | density |",
-              "|---|---|---|---|---|---|---|",
-              f"| searched | `{w['key']}` | {w['accuracy']:.4f} | {w['instructions']:,.0f} | {w['flash']:,} | "
-              f"{w['sram']:,} | {w['density']:.2f} |"]
-    if d:
-        lines.append(f"| densest equal-acc. | `{d['key']}` | {d['accuracy']:.4f} | {d['instructions']:,.0f} | "
-                     f"{d['flash']:,} | {d['sram']:,} | {d['density']:.2f} |")
+    lines += ["", "## Searched model vs densest sub-network of equal accuracy (same run)", "",
+              "Instructions: estimates per inference with the SparseEngine's kernels where tfc's sparsify pass "
+              "chose them (`est. sparse`), and for the kernels the backend emits today (`est. as compiled`).", "",
+              "| | arch#density/block per layer | acc (supernet, pruned) | est. sparse | est. as compiled | flash B | "
+              "SRAM B | weight density | sparse layers |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, rec in (("searched", w), ("densest equal-acc.", d)):
+        if rec:
+            lines.append(f"| {label} | `{rec['key']}` | {rec['accuracy']:.4f} | {rec['instructions']:,.0f} | "
+                         f"{rec['instructions_as_compiled']:,.0f} | {rec['flash']:,} | {rec['sram']:,} | "
+                         f"{rec['density']:.2f} | {rec['sparse_layers']} |")
     lines += ["", "## Final model", "",
               f"- float accuracy: val {f['float_accuracy']['val']:.4f}, test {f['float_accuracy']['test']:.4f}",
               f"- int8 test accuracy: **{f['int8_test_accuracy']:.4f}** (run on {f['run_on']})",
               f"- tfc flash/SRAM in the search: {f['search']['flash']:,} / {f['search']['sram']:,} B; compiled: "
               f"{f['compiled']['flash']:,} / {f['compiled']['sram']:,} B; equal: {f['search_equals_compiled']}"]
-    if "elf" in f:
-        e = f["elf"]
-        lines.append(f"- linked ELF: flash {e['flash']:,} B, SRAM {e['sram']:,} B; fits the budget: {e['fits_budget']}")
+    for label, b in (("searched", f.get("bench")), ("densest equal-acc.", f.get("bench_densest"))):
+        if b and "instructions" in b:
+            lines.append(f"- tfc bench ({label}): {b['instructions']:,} instructions; estimate as compiled "
+                         f"{b['estimate_as_compiled']:,.0f} ({100 * b['estimate_error']:+.1f} %); linked ELF flash "
+                         f"{b['elf_flash']:,} B, static SRAM {b['elf_sram']:,} B (stack peak {b['stack_peak']:,} B); "
+                         f"fits the budget: {b['elf_fits_budget']}")
+        elif b:
+            lines.append(f"- tfc bench ({label}): not measured ({b.get('error')})")
     lines += ["", "```", f.get("report_table", ""), "```", "", "![Pareto front](pareto.png)", ""]
     return "\n".join(lines)

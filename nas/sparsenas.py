@@ -2,7 +2,9 @@
 
 Fitness: the supernet's accuracy for the sub-network after blockwise pruning (no fine-tuning) on
 held-out data, minus a small penalty for instructions; constraints: tfc's flash and SRAM for the
-sub-network (`TfcCostModel`) and, when set, an instruction budget from the estimator.
+pruned sub-network (`TfcCostModel`, which compiles it: the sparsify pass sees its zero pattern) and,
+when set, an instruction budget. Instructions: `nas.kernel_costs` on the compiled model, with the
+SparseEngine cost model for the layers tfc chose to run sparse.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nas.cost import Budget, InstructionEstimator, TfcCostModel, estimate_instructions, layer_shapes
+from nas.cost import Budget, TfcCostModel, layer_shapes
 from nas.evolution import Genome, crossover, mutate, random_genome, with_sparsity
 from nas.prune import apply_masks, make_masks
 from nas.space import sample_arch
@@ -27,7 +29,6 @@ class Evaluator:
     net: SuperNet
     budget: Budget
     cost_model: TfcCostModel
-    estimator: InstructionEstimator
     x_cal: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
@@ -46,25 +47,21 @@ class Evaluator:
         key = g.key()
         if key in self.records:
             return self.records[key]
-        static = None
-
-        def make():
-            nonlocal static
-            static = self.static(g.arch)
-            return static
-        cost = self.cost_model.cost(g.arch, make)
+        static = self.static(g.arch)
+        apply_masks(make_masks(static, g.sparsity_dict()))
+        cost = self.cost_model.cost(key, lambda: static)
         rec = {"genome": g.to_dict(), "key": key, "flash": cost.flash_bytes, "sram": cost.sram_bytes,
                "supported": cost.supported, "note": cost.note, "fits": self.budget.fits(cost)}
         if rec["fits"]:
-            static = static or self.static(g.arch)
             shapes = layer_shapes(static, torch.from_numpy(self.x_val[:1]))
-            rec["instructions"] = estimate_instructions(shapes, g.sparsity_dict(), self.estimator)
+            rec["instructions"] = cost.instructions
+            rec["instructions_as_compiled"] = cost.instructions_as_compiled
+            rec["sparse_layers"] = cost.sparse_layers
             rec["density"] = _weighted_density(shapes, g.sparsity_dict())
             if self.max_instructions is not None and rec["instructions"] > self.max_instructions:
                 rec["fits"] = False
                 rec["note"] = "over the instruction budget"
             else:
-                apply_masks(make_masks(static, g.sparsity_dict()))
                 rec["accuracy"] = accuracy(static, self.x_val, self.y_val)
         self.records[key] = rec
         return rec

@@ -51,11 +51,11 @@ def score_space(space: SearchSpace, budget: Budget, cost_model: TfcCostModel, x_
             recalibrate_bn(net, arch, [xb])    # non-zero folded biases, as a trained net has
             net.eval()
             return extract(net, arch)
-        cost = cost_model.cost(arch, make)
+        cost = cost_model.cost(arch.key(), make)
         static = extract(net, arch)
         result.samples.append({"arch": arch.key(), "flash": cost.flash_bytes, "sram": cost.sram_bytes,
                                "fits": budget.fits(cost), "supported": cost.supported, "note": cost.note,
-                               "macs": macs(layer_shapes(static, xb))})
+                               "macs": macs(layer_shapes(static, xb)), "instructions": cost.instructions})
     return result
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from nas.cost import Budget, DesignFormulaStandIn, TfcCostModel, compile_cost, estimate_instructions, \
-    export_onnx, layer_shapes  # noqa: E402
+from nas.cost import Budget, TfcCostModel, compile_cost, export_onnx  # noqa: E402
+from nas.prune import apply_masks, make_masks  # noqa: E402
 from nas.errors import BudgetError  # noqa: E402
 from nas.space import make_space, sample_arch  # noqa: E402
 from nas.supernas import choose_space, score_space  # noqa: E402
@@ -28,7 +28,7 @@ def test_search_cost_equals_compiled_dynamo_model():
     for mode in ("min", "random"):
         arch = sample_arch(SPACE, random.Random(3), mode)
         static = _static(net, arch, x)
-        fast = model.cost(arch, lambda: static)
+        fast = model.cost(arch.key(), lambda: static)
         final, cm = compile_cost(export_onnx(static, x[:1], dynamo=True), x.numpy(), "cortex-m7")
         assert fast.supported, fast.note
         assert (fast.flash_bytes, fast.sram_bytes) == (final.flash_bytes, final.sram_bytes), \
@@ -36,16 +36,35 @@ def test_search_cost_equals_compiled_dynamo_model():
         assert final.flash_bytes == cm.report.memory.weight_bytes + cm.report.memory.quant_param_bytes
 
 
-def test_sparsity_lowers_the_instruction_estimate_monotonically():
-    net, x = SuperNet(SPACE), torch.randn(4, 1, 16, 16)
-    arch = sample_arch(SPACE, random.Random(0), "max")
-    shapes = layer_shapes(_static(net, arch, x), x)
-    est = DesignFormulaStandIn()
-    dense = estimate_instructions(shapes, {}, est)
-    sparse = [estimate_instructions(shapes, {n: (d, 4) for n in arch.prunable_layers()}, est)
-              for d in (0.75, 0.5, 0.25)]
-    assert dense >= sparse[0] >= sparse[1] >= sparse[2], (dense, sparse)
-    assert sparse[2] < dense, "25% density should beat dense for 4-blocks"
+def _pruned_compile(density, block=8):
+    torch.manual_seed(0)
+    space = make_space(in_channels=1, num_classes=10, resolution=16, width_mult=1.0)
+    net, x = SuperNet(space), torch.randn(16, 1, 16, 16)
+    arch = sample_arch(space, random.Random(0), "max")
+    static = _static(net, arch, x)
+    apply_masks(make_masks(static, {n: (density, block) for n in arch.prunable_layers()}))
+    return compile_cost(export_onnx(static, x[:1], dynamo=False), x.numpy(), "cortex-m7")
+
+
+def test_sparse_layers_lower_the_sparse_engine_estimate():
+    dense, _ = _pruned_compile(1.0)
+    sparse, cm = _pruned_compile(0.25)
+    assert dense.sparse_layers == 0 and dense.instructions == pytest.approx(dense.instructions_as_compiled)
+    assert sparse.sparse_layers > 0, "sparsify chose no sparse layer at 25% block density"
+    assert sparse.instructions < sparse.instructions_as_compiled, (sparse.instructions, sparse.instructions_as_compiled)
+
+
+@pytest.mark.slow
+def test_estimate_within_10_percent_of_tfc_bench():
+    import shutil
+    if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")):
+        pytest.skip("needs the Arm toolchain and QEMU (scripts/install-target-tools.sh)")
+    from tfc.bench import bench
+    for density in (1.0, 0.5):
+        cost, cm = _pruned_compile(density)
+        measured = bench(cm).tfc.instructions
+        err = (cost.instructions_as_compiled - measured) / measured
+        assert abs(err) <= 0.10, f"density {density}: estimate {cost.instructions_as_compiled:,.0f} vs bench {measured:,} ({err:+.1%})"
 
 
 def test_budget_nothing_fits_is_a_clear_error():

@@ -19,6 +19,8 @@ def _broadcast_params(q, rank: int):
         shape = [1] * rank
         shape[q.axis] = -1
         scale, zp = scale.reshape(shape), zp.reshape(shape)
+    elif scale.size == 1:  # per tensor: scalars, so a 0-d tensor stays 0-d
+        scale, zp = scale.reshape(()), zp.reshape(())
     return scale, zp
 
 

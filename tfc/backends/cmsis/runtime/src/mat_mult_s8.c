@@ -81,11 +81,107 @@ static void widen_rows4(const int8_t *lhs, int32_t cols, int32_t cols4, uint32_t
         a3 = __SMLAD(wo, xo, __SMLAD(we, xe, a3));                                                                 \
     } while (0)
 
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+/* One symmetric (rhs_offset 0) weight block against the four widened rows: LDR, two SXTB16,
+ * four LDRD, eight SMLAD (15 instructions, 16 MACs). */
+#define MM_ROWS4_SYM_BLOCK_ASM                                                                                     \
+    "ldr %[wv], [%[w]], #4\n\t"                                                                                    \
+    "sxtb16 %[wo], %[wv], ror #8\n\t"                                                                              \
+    "sxtb16 %[wv], %[wv]\n\t"                                                                                      \
+    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
+    "smlad %[a0], %[wv], %[xe], %[a0]\n\t"                                                                         \
+    "smlad %[a0], %[wo], %[xo], %[a0]\n\t"                                                                         \
+    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
+    "smlad %[a1], %[wv], %[xe], %[a1]\n\t"                                                                         \
+    "smlad %[a1], %[wo], %[xo], %[a1]\n\t"                                                                         \
+    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
+    "smlad %[a2], %[wv], %[xe], %[a2]\n\t"                                                                         \
+    "smlad %[a2], %[wo], %[xo], %[a2]\n\t"                                                                         \
+    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
+    "smlad %[a3], %[wv], %[xe], %[a3]\n\t"                                                                         \
+    "smlad %[a3], %[wo], %[xo], %[a3]\n\t"
+
+/* n >= 1 blocks of the weight row w against buf; returns w advanced by 4n. Written out because
+ * GCC, with the channel loop's state live around it, spilled; four blocks per loop iteration
+ * (after 1 and 2 odd ones) keep the compare-and-branch at 2 instructions per 60. */
+static inline const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint64_t *x, int32_t n, uint32_t acc[4])
+{
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const uint64_t *const end = x + 4 * n;
+    uint32_t wv, wo, xe, xo;
+#define MM_ROWS4_OPERANDS                                                                                          \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x), [wv] "=&r"(wv),      \
+      [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)                                                               \
+    : [end] "r"(end)                                                                                               \
+    : "cc", "memory"
+    if (n & 1)
+    {
+        __asm__ volatile(MM_ROWS4_SYM_BLOCK_ASM MM_ROWS4_OPERANDS);
+    }
+    if (n & 2)
+    {
+        __asm__ volatile(MM_ROWS4_SYM_BLOCK_ASM MM_ROWS4_SYM_BLOCK_ASM MM_ROWS4_OPERANDS);
+    }
+    if (n > 3)
+    {
+        __asm__ volatile("1:\n\t" MM_ROWS4_SYM_BLOCK_ASM MM_ROWS4_SYM_BLOCK_ASM MM_ROWS4_SYM_BLOCK_ASM
+                             MM_ROWS4_SYM_BLOCK_ASM "cmp %[x], %[end]\n\t"
+                                                    "bne 1b" MM_ROWS4_OPERANDS);
+    }
+#undef MM_ROWS4_OPERANDS
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    return w;
+}
+#else
+static inline const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint64_t *x, int32_t n, uint32_t acc[4])
+{
+    for (int32_t i = 0; i < n; i++, w += 4, x += 4)
+    {
+        const uint32_t wv = (uint32_t)tfc_read_s8x4(w);
+        const uint32_t we = __SXTB16(wv), wo = tfc_sxtb16_ror8(wv);
+        acc[0] = __SMLAD(wo, tfc_pair_hi(x[0]), __SMLAD(we, tfc_pair_lo(x[0]), acc[0]));
+        acc[1] = __SMLAD(wo, tfc_pair_hi(x[1]), __SMLAD(we, tfc_pair_lo(x[1]), acc[1]));
+        acc[2] = __SMLAD(wo, tfc_pair_hi(x[2]), __SMLAD(we, tfc_pair_lo(x[2]), acc[2]));
+        acc[3] = __SMLAD(wo, tfc_pair_hi(x[3]), __SMLAD(we, tfc_pair_lo(x[3]), acc[3]));
+    }
+    return w;
+}
+#endif
+
+/* Four widened rows against every symmetric weight row (rhs_offset 0, cols a multiple of 4, at
+ * least 4), every channel on the four-instruction requantization: the case of every 1x1
+ * convolution. Per channel only the bias, two quantization words and the 4 stores surround the
+ * dot products, with the loop's constants in locals rather than behind the args pointer. */
+static void mm_rows4_sym(const mm_args *a, const uint64_t *buf, const int8_t *rhs, int32_t rhs_rows, int8_t *out)
+{
+    const int32_t n = a->cols4 / 4, stride = a->out_stride, out_off = a->out_offset;
+    const int32_t act_min = a->act_min, act_max = a->act_max;
+    const int32_t *bias = a->bias, *mult = a->mult, *shift = a->shift;
+    const int32_t step = a->per_channel ? 1 : 0;
+    const int8_t *w = rhs;
+    for (int32_t k = 0; k < rhs_rows; k++, out++, mult += step, shift += step)
+    {
+        const uint32_t b = bias ? (uint32_t)bias[k] : 0U;
+        uint32_t acc[4] = {b, b, b, b};
+        w = mm_rows4_dot_sym(w, buf, n, acc);
+        const tfc_rq q = tfc_rq_make_right(*mult, *shift);
+        tfc_rq_store4(&q, acc[0], acc[1], acc[2], acc[3], out, stride, out_off, act_min, act_max);
+    }
+}
+
 /* Four lhs rows (already widened in buf) against every rhs row: each weight word is loaded and
  * widened once for four rows (15 instructions per 16 MACs in the loop). */
 static void mm_rows4(const mm_args *a, const int8_t *lhs, const uint64_t *buf, const int8_t *rhs, int32_t rhs_rows,
                      int8_t *out)
 {
+    if (a->rhs_offset == 0 && a->all_right && a->cols4 == a->cols && a->cols >= 4)
+    {
+        mm_rows4_sym(a, buf, rhs, rhs_rows, out);
+        return;
+    }
     const int32_t cols = a->cols, cols4 = a->cols4;
     const uint32_t ro2 = a->ro2;
     for (int32_t k = 0; k < rhs_rows; k++)

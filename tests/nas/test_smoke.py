@@ -38,3 +38,14 @@ def test_budget_too_small_exits_2(tmp_path, capsys):
     assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "r"), "--quiet", "--flash", "25KiB",
                  "--sram", "7KiB"]) == 2
     assert "no sub-network" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_pipeline_on_a_tiny_cifar_folder(tmp_path):
+    from nas.data import write_cifar10_folder
+    folder = write_cifar10_folder(tmp_path / "cifar", per_batch=30)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({**TINY, "data": f"cifar10:{folder}"}))
+    assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["data"].startswith("cifar10: ") and report["final"]["search_equals_compiled"]

@@ -16,6 +16,11 @@ Functions called: arm_convolve_s8, arm_convolve_1x1_s8_fast, arm_fully_connected
 depthwise: tfc's arm_depthwise_conv_s8_opt (what tfc's lowering emits) against CMSIS-NN's
 arm_depthwise_conv_3x3_s8 (arm_depthwise_conv_wrapper_s8's choice for this layer on a DSP
 core); the extra row "depthwise 3x3 (_opt)" runs arm_depthwise_conv_s8_opt in both.
+
+Then (unless --no-models) the shapes real models use where per-call overheads dominate: the
+MLPerf Tiny models' fully connected layers at batch 1 (AD01's 640->128 ... 128->640, KWS's
+64->12, ResNet's 64->10, VWW's 256->2, str_ww's 32->3) and str_ww's depthwise layers with k x 1
+kernels, for which CMSIS-NN's wrapper picks arm_depthwise_conv_s8_opt (so both run _opt).
 """
 from __future__ import annotations
 
@@ -67,15 +72,21 @@ class Layer:
     out_c: int
     k: int = 1
     pad: int = 0
+    k_w: int | None = None  # a k x k_w kernel (str_ww's depthwise 15 x 1); None: square
+
+    @property
+    def kernel(self) -> tuple[int, int]:
+        return self.k, self.k if self.k_w is None else self.k_w
 
     @property
     def out_hw(self) -> tuple[int, int]:
-        return tuple(h + 2 * self.pad - self.k + 1 for h in self.in_hw)
+        return tuple(h + 2 * self.pad - k + 1 for h, k in zip(self.in_hw, self.kernel))
 
     @property
     def macs(self) -> int:
         oh, ow = self.out_hw
-        per_output = self.k * self.k * (1 if self.kind.startswith("depthwise") else self.in_c)
+        kh, kw = self.kernel
+        per_output = kh * kw * (1 if self.kind.startswith("depthwise") else self.in_c)
         return oh * ow * self.out_c * per_output
 
 
@@ -87,6 +98,16 @@ def layers(size: str = "full") -> list[Layer]:
             Layer("depthwise 3x3", "depthwise", hw, 64 // c, 64 // c, 3, 1),
             Layer("fully connected", "fully_connected", (1, 1), 256 // c, 256 // c),
             Layer("depthwise 3x3 (_opt)", "depthwise_opt", hw, 64 // c, 64 // c, 3, 1)]
+
+
+def model_layers() -> list[Layer]:
+    """The shapes of the MLPerf Tiny models' fully connected layers (batch 1) and str_ww's small
+    depthwise layers (k x 1 kernels, where CMSIS-NN's wrapper picks arm_depthwise_conv_s8_opt)."""
+    fc = [("AD01", 640, 128), ("AD01", 128, 128), ("AD01", 128, 8), ("AD01", 8, 128), ("AD01", 128, 640),
+          ("KWS", 64, 12), ("ResNet", 64, 10), ("VWW", 256, 2), ("str_ww", 32, 3)]
+    return [*(Layer(f"FC {m} {i}->{o}", "fully_connected", (1, 1), i, o) for m, i, o in fc),
+            Layer("dw str_ww 3x1 30x40", "depthwise_opt", (30, 1), 40, 40, 3, k_w=1),
+            Layer("dw str_ww 15x1 15x128", "depthwise_opt", (15, 1), 128, 128, 15, k_w=1)]
 
 
 @dataclass(frozen=True)
@@ -114,14 +135,14 @@ def make_case(layer: Layer, rng: np.random.Generator) -> Case:
     h, w = layer.in_hw
     x = rng.integers(-128, 128, size=(1, h, w, layer.in_c)).astype(np.int8)
     if layer.kind.startswith("depthwise"):
-        wt = rng.integers(-127, 128, size=(1, layer.k, layer.k, layer.out_c)).astype(np.int8)
+        wt = rng.integers(-127, 128, size=(1, *layer.kernel, layer.out_c)).astype(np.int8)
         shifts = rng.integers(-9, -6, size=layer.out_c)
     elif layer.kind == "fully_connected":
         x = x.reshape(1, layer.in_c)
         wt = rng.integers(-127, 128, size=(layer.out_c, layer.in_c)).astype(np.int8)
         shifts = np.full(1, -11)
     else:
-        wt = rng.integers(-127, 128, size=(layer.out_c, layer.k, layer.k, layer.in_c)).astype(np.int8)
+        wt = rng.integers(-127, 128, size=(layer.out_c, *layer.kernel, layer.in_c)).astype(np.int8)
         shifts = rng.integers(-12, -9, size=layer.out_c)
     mults = rng.integers(1 << 30, 1 << 31, size=len(shifts))
     bias = rng.integers(-(1 << 12), 1 << 12, size=layer.out_c).astype(np.int32)
@@ -146,7 +167,7 @@ def encode_cases(cases: list[Case]) -> bytes:
     for c in cases:
         lay, p = c.layer, c.params
         (oh, ow), (h, w) = lay.out_hw, lay.in_hw
-        out.append(struct.pack("<15i", KINDS[lay.kind], h, w, lay.in_c, oh, ow, lay.out_c, lay.k, lay.k, 1,
+        out.append(struct.pack("<15i", KINDS[lay.kind], h, w, lay.in_c, oh, ow, lay.out_c, *lay.kernel, 1,
                                lay.pad, p.input_offset, p.output_offset, p.activation.min, p.activation.max))
         mults = np.resize(np.asarray(p.multipliers, "<i4"), lay.out_c)
         shifts = np.resize(np.asarray(p.shifts, "<i4"), lay.out_c)
@@ -180,10 +201,24 @@ class Measurement:
 
 
 def measure(elf: ElfInfo, cases: list[Case]) -> Measurement:
-    """Runs every case once on the emulated core (one case per kind)."""
-    kinds = [c.layer.kind for c in cases]
-    if len(set(kinds)) != len(kinds):
-        raise ValueError("one case per layer kind per run (the kind is the instruction region)")
+    """Runs every case once on the emulated core: one run per group of cases of distinct kinds
+    (the kind is the driver's instruction region)."""
+    runs: list[list[int]] = []
+    for i, c in enumerate(cases):
+        run = next((r for r in runs if all(cases[j].layer.kind != c.layer.kind for j in r)), None)
+        if run is None:
+            runs.append(run := [])
+        run.append(i)
+    outputs: list[bytes] = [b""] * len(cases)
+    instructions = [0] * len(cases)
+    for run in runs:
+        m = _measure_run(elf, [cases[i] for i in run])
+        for i, out, n in zip(run, m.outputs, m.instructions):
+            outputs[i], instructions[i] = out, n
+    return Measurement(outputs, instructions)
+
+
+def _measure_run(elf: ElfInfo, cases: list[Case]) -> Measurement:
     res = run_elf(elf, args=["cases.bin", "out.bin"], files={"cases.bin": encode_cases(cases)},
                   count_instructions=True, timeout=300)
     if res.exit_code != 0:
@@ -206,10 +241,12 @@ def first_difference(got: bytes, want: bytes) -> str:
             if bad.size else "identical")
 
 
-def run_benchmark(cmsis_nn: Path | None, work: Path, size: str = "full", seed: int = 2024) -> list[dict]:
-    """Builds, runs and cross-checks; returns one row per layer. Raises on any output mismatch."""
+def run_benchmark(cmsis_nn: Path | None, work: Path, size: str = "full", seed: int = 2024,
+                  models: bool = True) -> list[dict]:
+    """Builds, runs and cross-checks; returns one row per layer (the four benchmark layers, then,
+    with `models`, the real models' small layers). Raises on any output mismatch."""
     rng = np.random.default_rng(seed)
-    cases = [make_case(lay, rng) for lay in layers(size)]
+    cases = [make_case(lay, rng) for lay in layers(size) + (model_layers() if models else [])]
     libs = {"tfc": build("tfc", work / "tfc")}
     if cmsis_nn is not None:
         libs["cmsis_nn"] = build("cmsis-nn", work / "cmsis_nn", cmsis_nn)
@@ -233,12 +270,12 @@ def run_benchmark(cmsis_nn: Path | None, work: Path, size: str = "full", seed: i
 
 def format_table(rows: list[dict]) -> str:
     has_cmsis = "cmsis_nn_instructions" in rows[0]
-    head = f"{'layer':<22}{'MACs':>9}{'tfc instr':>12}{'tfc /MAC':>10}"
+    head = f"{'layer':<24}{'MACs':>9}{'tfc instr':>12}{'tfc /MAC':>10}"
     if has_cmsis:
         head += f"{'CMSIS-NN instr':>16}{'CMSIS /MAC':>12}{'CMSIS/tfc':>11}  outputs"
     lines = [head, "-" * len(head)]
     for r in rows:
-        line = f"{r['layer']:<22}{r['macs']:>9}{r['tfc_instructions']:>12}{r['tfc_per_mac']:>10.4f}"
+        line = f"{r['layer']:<24}{r['macs']:>9}{r['tfc_instructions']:>12}{r['tfc_per_mac']:>10.4f}"
         if has_cmsis:
             line += (f"{r['cmsis_nn_instructions']:>16}{r['cmsis_nn_per_mac']:>12.4f}"
                      f"{r['cmsis_nn_over_tfc']:>10.3f}x  {'identical' if r['outputs_identical'] else 'DIFFER'}")
@@ -251,10 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cmsis-nn", type=Path, help="CMSIS-NN source tree (Include/, Source/) to compare with")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     ap.add_argument("--size", choices=["full", "small"], default="full")
+    ap.add_argument("--no-models", action="store_true", help="leave out the real models' small layers")
     ap.add_argument("--work-dir", type=Path, help="keep the builds here (default: a temporary directory)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tfc-bench-") as tmp:
-        rows = run_benchmark(args.cmsis_nn, args.work_dir or Path(tmp), args.size)
+        rows = run_benchmark(args.cmsis_nn, args.work_dir or Path(tmp), args.size, models=not args.no_models)
     print(f"target {TARGET}: -O2 -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-sp-d16; "
           "executed instructions inside each kernel call (QEMU mps2-an500)")
     print(format_table(rows))

@@ -35,7 +35,9 @@ def _run(graph, tmp, label, inputs, strategies=None, sanitize=False):
     return HostRunner(info, cache_dir=tmp / "cache", sanitize=sanitize).run(inputs, raw=True), info
 
 
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Each example builds 2-5 C projects (one with ASan): 1 in the ci profile, more in dev/slow.
+@settings(max_examples=max(1, settings.default.max_examples // 15), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=residual_cnn())
 def test_fusion_and_every_strategy_give_identical_outputs(spec, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fp")

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The main job, from a fresh machine: install tfc, import the bundled demo model (MLPerf Tiny
-# ResNet-8, int8), run the pipeline with IR dumps, print the final IR and the report (flash and
-# SRAM bytes, per-layer table), write the C project, build it with gcc and run it on a few inputs.
+# The main job, from a fresh machine: install tfc (and the Arm toolchain + QEMU), import the
+# bundled demo model (MLPerf Tiny ResNet-8, int8), run the pipeline with IR dumps, print the final
+# IR and the report (flash and SRAM bytes, per-layer table), write the C project, build it with
+# gcc and run it on a few inputs, run the same inputs on the emulated Cortex-M7 (the bytes must
+# agree), and count the instructions per layer there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
 "$PYTHON" -m pip install --quiet -e .
+bash scripts/install-target-tools.sh
 
 OUT="${OUT_DIR:-out/demo}"
 MODEL="$("$PYTHON" -c 'import tfc.data; print(tfc.data.DEMO_MODEL)')"
@@ -27,5 +30,14 @@ make -s -C "$OUT/project"
 "$OUT/project/build/resnet8_host" "$OUT/x.bin" "$OUT/y.bin"
 "$PYTHON" -c 'import numpy as np; print("   int8 class scores:"); print(np.fromfile("'"$OUT"'/y.bin", dtype=np.int8).reshape(4, 10))'
 echo
-echo "== tfc run $MODEL --input $OUT/x.npy --raw   (compiles, builds and runs the C on this machine)"
-"$PYTHON" -m tfc.cli run "$MODEL" --input "$OUT/x.npy" --raw
+echo "== tfc run $MODEL --input $OUT/x.npy --raw --output $OUT/y_m7.npy   (the same C on the emulated Cortex-M7)"
+"$PYTHON" -m tfc.cli run "$MODEL" --input "$OUT/x.npy" --raw --output "$OUT/y_m7.npy"
+"$PYTHON" -c 'import numpy as np, sys
+host = np.fromfile("'"$OUT"'/y.bin", dtype=np.int8).reshape(4, 10)
+m7 = np.load("'"$OUT"'/y_m7.npy").reshape(4, 10)
+same = np.array_equal(host, m7)
+print("   emulated Cortex-M7 == host gcc build, byte for byte:", same)
+sys.exit(0 if same else 1)'
+echo
+echo "== tfc bench $MODEL --target cortex-m7   (instructions per layer on the emulated core, flash, SRAM)"
+"$PYTHON" -m tfc.cli bench "$MODEL" --target cortex-m7 --json "$OUT/bench.json"

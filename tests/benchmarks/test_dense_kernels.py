@@ -91,6 +91,25 @@ def test_odd_sizes_equal_reference(tfc_elf):
     assert_matches_reference(dk.measure(tfc_elf, cases), cases)
 
 
+def test_1x1_block_counts_equal_reference(tfc_elf):
+    """1x1 convolutions whose depth is 1, 2, 3, 5 or 6 blocks of 4: the assembly channel loop's
+    single-block entry (n % 4 != 0) and its 4-block loop, with 25 pixels (a one-row remainder)."""
+    rng = np.random.default_rng(12)
+    cases = [dk.make_case(dk.Layer(f"conv 1x1 c{c}", "conv_1x1", (5, 5), c, 6 + c // 4), rng)
+             for c in (4, 8, 12, 20, 24)]
+    assert_matches_reference(dk.measure(tfc_elf, cases), cases)
+
+
+def test_model_layers_equal_reference(tfc_elf):
+    """The real models' fully connected shapes at batch 1 (4-, 2- and 1-row passes) and str_ww's
+    k x 1 depthwise layers, as the full benchmark runs them."""
+    rng = np.random.default_rng(13)
+    cases = [dk.make_case(lay, rng) for lay in dk.model_layers()]
+    m = dk.measure(tfc_elf, cases)
+    assert_matches_reference(m, cases)
+    assert all(n > 0 for n in m.instructions)
+
+
 def test_instruction_counts_repeat_exactly(tfc_elf):
     rng = np.random.default_rng(3)
     cases = [dk.make_case(dk.Layer("tiny conv", "conv", (4, 4), 8, 4, 3, 1), rng)]

@@ -23,8 +23,9 @@ static int8_t dot_scalar(const int8_t *lhs, const int8_t *rhs, int32_t cols, int
 /* The packed SIMD path keeps (x + offset) in 16 bits; larger offsets take the scalar path. */
 static int offset_fits_s16(int32_t offset) { return offset >= -32640 && offset <= 32640; }
 
-/* Four lhs rows are widened once into this many int16 columns on the stack (1 KiB at 128);
- * longer rows take the one-row path. CMSIS-NN's API gives these kernels no scratch buffer. */
+/* Four lhs rows are widened once into at most this many int16 columns on the stack (1 KiB at
+ * 128, 8 bytes per column used); longer rows take the one-row path. CMSIS-NN's API gives these
+ * kernels no scratch buffer (arm_convolve_1x1_s8_fast's size is 0 outside Arm Compiler 6). */
 #ifndef TFC_MAT_MULT_STACK_COLS
 #define TFC_MAT_MULT_STACK_COLS 128
 #endif
@@ -110,7 +111,7 @@ static inline const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint64_t *x,
     const uint64_t *const end = x + 4 * n;
     uint32_t wv, wo, xe, xo;
 #define MM_ROWS4_OPERANDS                                                                                          \
-    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x), [wv] "=&r"(wv),      \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x), [wv] "=&r"(wv),        \
       [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)                                                               \
     : [end] "r"(end)                                                                                               \
     : "cc", "memory"
@@ -151,6 +152,124 @@ static inline const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint64_t *x,
 }
 #endif
 
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+/* One accumulator (in place) to its int8 output value: the four-instruction requantization
+ * (tfc_rq_right), the output offset, SSAT for the full int8 range. */
+/* The requantization phase reuses the dot products' registers under these names. */
+#define MM_M2 "%[x]"    /* 2 * multiplier */
+#define MM_KHI "%[end]" /* 2^(e - 1) */
+#define MM_E "%[wv]"    /* e = -shift */
+#define MM_OFF "%[xe]"  /* output offset */
+#define MM_T "%[wo]"    /* temporary */
+
+#define MM_RQ_FULL_ASM(acc)                                                                                        \
+    "smmlar " MM_T ", %[" acc "], " MM_M2 ", " MM_KHI "\n\t"                                                       \
+    "qadd " MM_T ", " MM_T ", %[" acc "]\n\t"                                                                      \
+    "add " MM_T ", " MM_T ", %[" acc "], asr #31\n\t"                                                              \
+    "asr " MM_T ", " MM_T ", " MM_E "\n\t"                                                                         \
+    "qadd " MM_T ", " MM_T ", " MM_OFF "\n\t"                                                                      \
+    "ssat %[" acc "], #8, " MM_T "\n\t"
+
+/* The whole channel loop of mm_rows4_sym for per-channel quantization with a bias and the full
+ * int8 output range (a 1x1 convolution after calibration), written out: GCC kept four output
+ * pointers and the loop's constants on the stack, ~45 instructions per channel around the
+ * 248 of the dot products. Per channel: bias, dot products (4 blocks per loop iteration after
+ * n % 4 single ones), constants m2 = 2 * mult, khi = 2^(e - 1), e = -shift (9 instructions),
+ * 4 x 6 requantization, 4 stores, loop test. Registers change roles after the dot products
+ * (12 is all GCC can give): x holds m2, end khi, wv e, xe the output offset, wo the temporary;
+ * x and end then address the stores. */
+static void mm_rows4_sym_asm(const uint64_t *buf, const int8_t *w, int32_t n, int32_t rhs_rows, const int32_t *bias,
+                             const int32_t *mult, const int32_t *shift, int8_t *out, int32_t stride, int32_t out_off)
+{
+    const uint64_t *const xend = buf + 4 * n;
+    const int32_t n_odd = n & 3;
+    uint32_t a0, a1, a2, a3, x, end, wv, wo, xe, xo;
+    int32_t k = 0;
+#define MM_SYM_BLOCK                                                                                               \
+    "ldr %[wv], [%[w]], #4\n\t"                                                                                    \
+    "sxtb16 %[wo], %[wv], ror #8\n\t"                                                                              \
+    "sxtb16 %[wv], %[wv]\n\t"                                                                                      \
+    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
+    "smlad %[a0], %[wv], %[xe], %[a0]\n\t"                                                                         \
+    "smlad %[a0], %[wo], %[xo], %[a0]\n\t"                                                                         \
+    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
+    "smlad %[a1], %[wv], %[xe], %[a1]\n\t"                                                                         \
+    "smlad %[a1], %[wo], %[xo], %[a1]\n\t"                                                                         \
+    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
+    "smlad %[a2], %[wv], %[xe], %[a2]\n\t"                                                                         \
+    "smlad %[a2], %[wo], %[xo], %[a2]\n\t"                                                                         \
+    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
+    "smlad %[a3], %[wv], %[xe], %[a3]\n\t"                                                                         \
+    "smlad %[a3], %[wo], %[xo], %[a3]\n\t"
+    /* n % 4 single blocks: LSLS #31 puts bit 0 of n % 4 in N and bit 1 in C. */
+#define MM_SYM_ODD_BLOCKS                                                                                          \
+    "ldr %[xe], %[n_odd]\n\t"                                                                                      \
+    "lsls %[xe], %[xe], #31\n\t"                                                                                   \
+    "bpl 2f\n\t" MM_SYM_BLOCK "2:\n\t"                                                                             \
+    "bcc 3f\n\t" MM_SYM_BLOCK MM_SYM_BLOCK "3:\n\t"                                                                \
+    "cmp %[x], %[end]\n\t"                                                                                         \
+    "beq 4f\n\t"
+#define MM_SYM_CHANNEL_LOOP(odd)                                                                                   \
+    "1:\n\t"                                                                                                       \
+    "ldr %[xo], %[bias]\n\t"                                                                                       \
+    "ldr %[a0], [%[xo], %[k], lsl #2]\n\t"                                                                         \
+    "mov %[a1], %[a0]\n\t"                                                                                         \
+    "mov %[a2], %[a0]\n\t"                                                                                         \
+    "mov %[a3], %[a0]\n\t"                                                                                         \
+    "ldr %[x], %[buf]\n\t"                                                                                         \
+    "ldr %[end], %[xend]\n\t" odd "5:\n\t" MM_SYM_BLOCK MM_SYM_BLOCK MM_SYM_BLOCK MM_SYM_BLOCK                     \
+    "cmp %[x], %[end]\n\t"                                                                                         \
+    "bne 5b\n\t"                                                                                                   \
+    "4:\n\t"                                                                                                       \
+    "ldr %[xo], %[mult]\n\t"                                                                                       \
+    "ldr " MM_M2 ", [%[xo], %[k], lsl #2]\n\t"                                                                     \
+    "lsl " MM_M2 ", " MM_M2 ", #1\n\t"                                                                             \
+    "ldr %[xo], %[shift]\n\t"                                                                                      \
+    "ldr " MM_E ", [%[xo], %[k], lsl #2]\n\t"                                                                      \
+    "mvn %[xo], " MM_E "\n\t"                                                                                      \
+    "mov " MM_KHI ", #1\n\t"                                                                                       \
+    "lsl " MM_KHI ", " MM_KHI ", %[xo]\n\t"                                                                        \
+    "rsb " MM_E ", " MM_E ", #0\n\t"                                                                               \
+    "ldr " MM_OFF ", %[out_off]\n\t" MM_RQ_FULL_ASM("a0") MM_RQ_FULL_ASM("a1") MM_RQ_FULL_ASM("a2")                \
+        MM_RQ_FULL_ASM("a3") "ldr %[x], %[out]\n\t"                                                                \
+    "add %[x], %[x], %[k]\n\t"                                                                                     \
+    "ldr %[end], %[stride]\n\t"                                                                                    \
+    "strb %[a0], [%[x]]\n\t"                                                                                       \
+    "strb %[a1], [%[x], %[end]]\n\t"                                                                               \
+    "add %[x], %[x], %[end], lsl #1\n\t"                                                                           \
+    "strb %[a2], [%[x]]\n\t"                                                                                       \
+    "strb %[a3], [%[x], %[end]]\n\t"                                                                               \
+    "add %[k], %[k], #1\n\t"                                                                                       \
+    "ldr %[xo], %[rows]\n\t"                                                                                       \
+    "cmp %[k], %[xo]\n\t"                                                                                          \
+    "blt 1b\n\t"
+#define MM_SYM_OPERANDS                                                                                            \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [k] "+r"(k), [x] "=&r"(x),      \
+      [end] "=&r"(end), [wv] "=&r"(wv), [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)                             \
+    : [bias] "m"(bias), [mult] "m"(mult), [shift] "m"(shift), [out] "m"(out), [stride] "m"(stride),                \
+      [out_off] "m"(out_off), [rows] "m"(rhs_rows), [buf] "m"(buf), [xend] "m"(xend), [n_odd] "m"(n_odd)           \
+    : "cc", "memory"
+    if (n_odd != 0)
+    {
+        __asm__ volatile(MM_SYM_CHANNEL_LOOP(MM_SYM_ODD_BLOCKS) MM_SYM_OPERANDS);
+    }
+    else
+    {
+        __asm__ volatile(MM_SYM_CHANNEL_LOOP("") MM_SYM_OPERANDS);
+    }
+#undef MM_SYM_OPERANDS
+#undef MM_SYM_CHANNEL_LOOP
+#undef MM_SYM_ODD_BLOCKS
+#undef MM_SYM_BLOCK
+}
+#undef MM_M2
+#undef MM_KHI
+#undef MM_E
+#undef MM_OFF
+#undef MM_T
+#undef MM_RQ_FULL_ASM
+#endif
+
 /* Four widened rows against every symmetric weight row (rhs_offset 0, cols a multiple of 4, at
  * least 4), every channel on the four-instruction requantization: the case of every 1x1
  * convolution. Per channel only the bias, two quantization words and the 4 stores surround the
@@ -161,6 +280,13 @@ static void mm_rows4_sym(const mm_args *a, const uint64_t *buf, const int8_t *rh
     const int32_t act_min = a->act_min, act_max = a->act_max;
     const int32_t *bias = a->bias, *mult = a->mult, *shift = a->shift;
     const int32_t step = a->per_channel ? 1 : 0;
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+    if (step && bias && act_min == -128 && act_max == 127 && rhs_rows > 0)
+    {
+        mm_rows4_sym_asm(buf, rhs, n, rhs_rows, bias, mult, shift, out, stride, out_off);
+        return;
+    }
+#endif
     const int8_t *w = rhs;
     for (int32_t k = 0; k < rhs_rows; k++, out++, mult += step, shift += step)
     {
@@ -269,7 +395,7 @@ static void mm_row1_asm(const int8_t *x, const int8_t *w0, int32_t cols, int32_t
     const int8_t *const end = x + 4 * n;
     uint32_t xe, xo, wv, wo;
 #define MM_ROW1_OPERANDS                                                                                           \
-    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w0] "+r"(w0), [w2] "+r"(w2),      \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w0] "+r"(w0), [w2] "+r"(w2),       \
       [xe] "=&r"(xe), [xo] "=&r"(xo), [wv] "=&r"(wv), [wo] "=&r"(wo)                                               \
     : [cols] "r"(cols), [lo2] "r"(lo2), [end] "m"(end)                                                             \
     : "cc", "memory"
@@ -291,18 +417,52 @@ static void mm_row1_asm(const int8_t *x, const int8_t *w0, int32_t cols, int32_t
 }
 #endif
 
-/* One lhs row (a fully connected layer's input vector) against four rhs rows at a time: each
- * input word is widened once for four weight rows. */
+/* Two weight rows against one input row, both widened on the fly: the input word is widened
+ * once for the two rows (13 instructions per 8 MACs, as CMSIS-NN's vec_mat_mult). */
+static void mm_dot2(const mm_args *a, const int8_t *x, const int8_t *w0, uint32_t *p0, uint32_t *p1)
+{
+    const int8_t *w1 = w0 + a->cols;
+    const uint32_t lo2 = a->lo2, ro2 = a->ro2;
+    uint32_t a0 = *p0, a1 = *p1;
+    for (int32_t c = 0; c < a->cols4; c += 4)
+    {
+        const uint32_t xv = (uint32_t)tfc_read_s8x4(x + c);
+        const uint32_t xe = __SXTAB16(lo2, xv), xo = tfc_sxtab16_ror8(lo2, xv);
+        uint32_t wv = (uint32_t)tfc_read_s8x4(w0 + c);
+        a0 = __SMLAD(xo, tfc_sxtab16_ror8(ro2, wv), __SMLAD(xe, __SXTAB16(ro2, wv), a0));
+        wv = (uint32_t)tfc_read_s8x4(w1 + c);
+        a1 = __SMLAD(xo, tfc_sxtab16_ror8(ro2, wv), __SMLAD(xe, __SXTAB16(ro2, wv), a1));
+    }
+    for (int32_t c = a->cols4; c < a->cols; c++)
+    {
+        const int32_t xc = x[c] + a->lhs_offset;
+        a0 += (uint32_t)(xc * (w0[c] + a->rhs_offset));
+        a1 += (uint32_t)(xc * (w1[c] + a->rhs_offset));
+    }
+    *p0 = a0;
+    *p1 = a1;
+}
+
+/* One lhs row (a fully connected layer's input vector) against four rhs rows at a time, then
+ * two, then one: each input word is widened once for all the rows of a pass. A per-tensor
+ * layer's requantization constants are made once. */
 static void mm_row1(const mm_args *a, const int8_t *x, const int8_t *rhs, int32_t rhs_rows, int8_t *out)
 {
-    const int32_t cols = a->cols;
+    const int32_t cols = a->cols, out_off = a->out_offset, act_min = a->act_min, act_max = a->act_max;
+    const int32_t *bias = a->bias;
+    const tfc_rq q0 = mm_rq(a, 0);
     int32_t k = 0;
     for (; k + 3 < rhs_rows; k += 4)
     {
         const int8_t *w0 = rhs + k * cols;
-        const int8_t *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
-        uint32_t a0 = a->bias ? (uint32_t)a->bias[k] : 0U, a1 = a->bias ? (uint32_t)a->bias[k + 1] : 0U;
-        uint32_t a2 = a->bias ? (uint32_t)a->bias[k + 2] : 0U, a3 = a->bias ? (uint32_t)a->bias[k + 3] : 0U;
+        uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        if (bias)
+        {
+            a0 = (uint32_t)bias[k];
+            a1 = (uint32_t)bias[k + 1];
+            a2 = (uint32_t)bias[k + 2];
+            a3 = (uint32_t)bias[k + 3];
+        }
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
         if (a->rhs_offset == 0 && a->cols4 > 0)
         {
@@ -311,6 +471,7 @@ static void mm_row1(const mm_args *a, const int8_t *x, const int8_t *rhs, int32_
         else
 #endif
         {
+            const int8_t *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
             for (int32_t c = 0; c < a->cols4; c += 4)
             {
                 const uint32_t xv = (uint32_t)tfc_read_s8x4(x + c);
@@ -325,41 +486,70 @@ static void mm_row1(const mm_args *a, const int8_t *x, const int8_t *rhs, int32_
                 a3 = __SMLAD(xo, tfc_sxtab16_ror8(a->ro2, wv), __SMLAD(xe, __SXTAB16(a->ro2, wv), a3));
             }
         }
-        for (int32_t c = a->cols4; c < cols; c++)
+        if (a->cols4 < cols)
         {
-            const int32_t xc = x[c] + a->lhs_offset;
-            a0 += (uint32_t)(xc * (w0[c] + a->rhs_offset));
-            a1 += (uint32_t)(xc * (w1[c] + a->rhs_offset));
-            a2 += (uint32_t)(xc * (w2[c] + a->rhs_offset));
-            a3 += (uint32_t)(xc * (w3[c] + a->rhs_offset));
+            const int8_t *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
+            for (int32_t c = a->cols4; c < cols; c++)
+            {
+                const int32_t xc = x[c] + a->lhs_offset;
+                a0 += (uint32_t)(xc * (w0[c] + a->rhs_offset));
+                a1 += (uint32_t)(xc * (w1[c] + a->rhs_offset));
+                a2 += (uint32_t)(xc * (w2[c] + a->rhs_offset));
+                a3 += (uint32_t)(xc * (w3[c] + a->rhs_offset));
+            }
+        }
+        if (!a->per_channel)
+        {
+            tfc_rq_store4(&q0, a0, a1, a2, a3, out + k, 1, out_off, act_min, act_max);
+            continue;
         }
         const uint32_t acc[4] = {a0, a1, a2, a3};
         for (int32_t i = 0; i < 4; i++)
         {
             const tfc_rq q = mm_rq(a, k + i);
-            out[k + i] = tfc_rq_s8(&q, acc[i], a->out_offset, a->act_min, a->act_max);
+            out[k + i] = tfc_rq_s8(&q, acc[i], out_off, act_min, act_max);
         }
     }
-    for (; k < rhs_rows; k++)
+    for (; k + 1 < rhs_rows; k += 2)
     {
-        const tfc_rq q = mm_rq(a, k);
-        const uint32_t acc = mm_dot1(a, x, rhs + k * cols, a->bias ? (uint32_t)a->bias[k] : 0U);
-        out[k] = tfc_rq_s8(&q, acc, a->out_offset, a->act_min, a->act_max);
+        uint32_t a0 = bias ? (uint32_t)bias[k] : 0U, a1 = bias ? (uint32_t)bias[k + 1] : 0U;
+        mm_dot2(a, x, rhs + k * cols, &a0, &a1);
+        const tfc_rq q1 = a->per_channel ? mm_rq(a, k + 1) : q0;
+        const tfc_rq q = a->per_channel ? mm_rq(a, k) : q0;
+        out[k] = tfc_rq_s8(&q, a0, out_off, act_min, act_max);
+        out[k + 1] = tfc_rq_s8(&q1, a1, out_off, act_min, act_max);
     }
+    if (k < rhs_rows)
+    {
+        const tfc_rq q = a->per_channel ? mm_rq(a, k) : q0;
+        const uint32_t acc = mm_dot1(a, x, rhs + k * cols, bias ? (uint32_t)bias[k] : 0U);
+        out[k] = tfc_rq_s8(&q, acc, out_off, act_min, act_max);
+    }
+}
+
+/* Groups of four lhs rows, widened into a stack buffer sized to the rows (at most
+ * TFC_MAT_MULT_STACK_COLS words); returns how many rows it did. A function of its own so a
+ * batch-1 call (a fully connected layer) does not reserve that stack. */
+static __attribute__((noinline)) int32_t mat_mult_rows4(const mm_args *a, const int8_t *lhs, const int8_t *rhs,
+                                                        int8_t *out, int32_t lhs_rows, int32_t rhs_rows)
+{
+    uint64_t buf[TFC_MAT_MULT_STACK_COLS]; /* cols / 4 blocks x 4 rows */
+    int32_t r = 0;
+    for (; r + 3 < lhs_rows; r += 4)
+    {
+        widen_rows4(lhs + r * a->cols, a->cols, a->cols4, a->lo2, buf);
+        mm_rows4(a, lhs + r * a->cols, buf, rhs, rhs_rows, out + r * a->out_stride);
+    }
+    return r;
 }
 
 static void mat_mult_dsp(const mm_args *a, const int8_t *lhs, const int8_t *rhs, int8_t *out, int32_t lhs_rows,
                          int32_t rhs_rows)
 {
     int32_t r = 0;
-    if (a->cols <= TFC_MAT_MULT_STACK_COLS)
+    if (lhs_rows >= 4 && a->cols4 >= 4 && a->cols <= TFC_MAT_MULT_STACK_COLS)
     {
-        uint64_t buf[TFC_MAT_MULT_STACK_COLS]; /* cols / 4 blocks x 4 rows */
-        for (; r + 3 < lhs_rows; r += 4)
-        {
-            widen_rows4(lhs + r * a->cols, a->cols, a->cols4, a->lo2, buf);
-            mm_rows4(a, lhs + r * a->cols, buf, rhs, rhs_rows, out + r * a->out_stride);
-        }
+        r = mat_mult_rows4(a, lhs, rhs, out, lhs_rows, rhs_rows);
     }
     for (; r < lhs_rows; r++)
     {

@@ -30,7 +30,7 @@ class RunConfig:
     transformer_starts: tuple[int | None, ...] = (None, 2)
     supernas_samples: int = 12
     # supernet training
-    epochs: int = 20
+    epochs: int = 30
     batch: int = 64
     lr: float = 3e-3
     n_random: int = 1
@@ -39,9 +39,10 @@ class RunConfig:
     generations: int = 8
     mutation_p: float = 0.25
     accuracy_tolerance: float = 0.005       # "equal accuracy" for the densest-subnet comparison
+    instruction_weight: float = 0.005       # fitness = accuracy - weight x instructions / median instructions
     # final model
-    finetune_epochs: int = 30
-    finetune_lr: float = 2e-3
+    finetune_epochs: int = 40
+    finetune_lr: float = 1e-3
     train_limit: int | None = None          # cap training samples (smoke runs)
 
     def to_dict(self) -> dict:

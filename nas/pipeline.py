@@ -178,16 +178,17 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
     bar = _progress(range(start, cfg.generations), desc="SparseNAS", disable=ctx.quiet, initial=start,
                     total=cfg.generations)
     for gen in bar:
-        pop = next_generation(pop, ev, space, rng, mutation_p=cfg.mutation_p, reference=reference)
+        pop = next_generation(pop, ev, space, rng, mutation_p=cfg.mutation_p, reference=reference,
+                              weight=cfg.instruction_weight)
         for g in pop:
             ev.evaluate(g)
-        best = max(pop, key=lambda g: fitness(ev.evaluate(g), reference))
+        best = max(pop, key=lambda g: fitness(ev.evaluate(g), reference, cfg.instruction_weight))
         bar.set_postfix(acc=f"{ev.evaluate(best).get('accuracy', 0):.3f}")
         ctx.run.write_json(f"sparsenas-gen-{gen:03d}.json", {
             "generation": gen, "population": [g.to_dict() for g in pop], "records": list(ev.records.values()),
             "rng": _json_state(rng.getstate()), "reference": reference})
     records = list(ev.records.values())
-    best = max(records, key=lambda r: fitness(r, reference))
+    best = max(records, key=lambda r: fitness(r, reference, cfg.instruction_weight))
     from nas.sparsenas import densest_of_equal_accuracy
     result = {"winner": best, "records": records, "reference_instructions": reference,
               "densest_equal_accuracy": densest_of_equal_accuracy(records, best["accuracy"], cfg.accuracy_tolerance),

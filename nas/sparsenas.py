@@ -21,7 +21,6 @@ from nas.space import sample_arch
 from nas.supernet import SuperNet, extract, recalibrate_bn
 from nas.train import accuracy
 
-INSTRUCTION_PENALTY = 0.02     # accuracy points traded per 'reference' worth of instructions
 
 
 @dataclass
@@ -78,10 +77,12 @@ def _weighted_density(shapes, sparsity) -> float:
     return kept / total if total else 1.0
 
 
-def fitness(rec: dict, reference: float) -> float:
+def fitness(rec: dict, reference: float, weight: float) -> float:
+    """Accuracy minus `weight` per `reference` instructions: with weight = the accuracy tolerance,
+    a genome within the tolerance of another's accuracy wins by running fewer instructions."""
     if not rec["fits"]:
         return -1.0
-    return rec["accuracy"] - INSTRUCTION_PENALTY * rec["instructions"] / reference
+    return rec["accuracy"] - weight * rec["instructions"] / reference
 
 
 def initial_population(space, n: int, rng: random.Random) -> list[Genome]:
@@ -94,9 +95,9 @@ def initial_population(space, n: int, rng: random.Random) -> list[Genome]:
 
 
 def next_generation(pop: list[Genome], ev: Evaluator, space, rng: random.Random, *, mutation_p: float,
-                    reference: float) -> list[Genome]:
+                    reference: float, weight: float) -> list[Genome]:
     """Keep the top quarter, fill the rest with children (half mutation, half crossover + mutation)."""
-    ranked = sorted(pop, key=lambda g: fitness(ev.evaluate(g), reference), reverse=True)
+    ranked = sorted(pop, key=lambda g: fitness(ev.evaluate(g), reference, weight), reverse=True)
     parents = ranked[: max(2, len(pop) // 4)]
     children = list(parents)
     tries = 0

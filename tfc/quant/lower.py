@@ -118,17 +118,25 @@ def requantize_for_same_params(graph: Graph) -> int:
         src, out = node.inputs[0], node.output
         if src.quant is None or out.quant is None or src.quant == out.quant:
             continue
-        wanted = out.quant
-        out.quant = src.quant
-        req = graph.add_node("quantize", [out], {"dtype": "i8"}, name=node.name + "_requant", after=node,
-                             output_types=[out.type])
-        req.output.quant = wanted
-        for reader, idx in list(out.uses):
-            if reader is not req:
-                reader.set_input(idx, req.output)
-        graph.outputs = [req.output if v is out else v for v in graph.outputs]
+        compute_on_grid(graph, node, src.quant)
         fired += 1
     return fired
+
+
+def compute_on_grid(graph: Graph, node: Node, grid: QuantParams) -> Node:
+    """Let `node` write on `grid` (what its kernel requires) and add a requantize after it that
+    moves the result onto the grid its readers expect. Returns the requantize node."""
+    out = node.output
+    wanted = out.quant
+    out.quant = grid
+    req = graph.add_node("quantize", [out], {"dtype": "i8"}, name=node.name + "_requant", after=node,
+                         output_types=[out.type])
+    req.output.quant = wanted
+    for reader, idx in list(out.uses):
+        if reader is not req:
+            reader.set_input(idx, req.output)
+    graph.outputs = [req.output if v is out else v for v in graph.outputs]
+    return req
 
 
 def check_kernels(graph: Graph) -> None:

@@ -15,6 +15,7 @@ from tfc.ir.graph import Node, Value
 from tfc.ir.types import QuantParams
 from tfc.quant import kernel_params as kp
 from tfc.quant import transformer_params as tp
+from tfc.quant.operands import per_tensor as _per_tensor
 from tfc.quant.fixed_point import quantize_multiplier
 
 
@@ -31,15 +32,6 @@ class RequantizeParams:
     identity: bool
 
 
-def _per_tensor(value: Value, what: str, node: Node) -> QuantParams:
-    q = value.quant
-    if q is None or value.dtype.is_float:
-        raise QuantizationError(f"{what} {value.ref} is not an int8 tensor with quantization params",
-                                node=node.name, op=node.op,
-                                hint="run the quantize-int8 pass first (with calibration data for float models)")
-    if q.axis is not None:
-        raise QuantizationError(f"{what} {value.ref} must be quantized per tensor", node=node.name, op=node.op)
-    return q
 
 
 def _round_half_away_f32(x: np.float32) -> int:

@@ -45,14 +45,7 @@ def softmax_onto_fixed_grid(graph: Graph) -> int:
         out = node.output
         if out.quant is None or out.dtype.is_float or out.quant == SOFTMAX_OUTPUT:
             continue
-        wanted = out.quant
-        out.quant = SOFTMAX_OUTPUT
-        req = graph.add_node("quantize", [out], {"dtype": "i8"}, name=node.name + "_requant", after=node,
-                             output_types=[out.type])
-        req.output.quant = wanted
-        for reader, idx in list(out.uses):
-            if reader is not req:
-                reader.set_input(idx, req.output)
-        graph.outputs = [req.output if v is out else v for v in graph.outputs]
+        from tfc.quant.lower import compute_on_grid  # lower imports this module
+        compute_on_grid(graph, node, SOFTMAX_OUTPUT)
         fired += 1
     return fired

@@ -34,23 +34,13 @@ from tfc.ir.ops.quant import dequantize_array, quantize_array
 from tfc.ir.types import DType, QuantParams
 from tfc.quant import kernel_params as kp
 from tfc.quant.fixed_point import quantize_multiplier
+from tfc.quant.operands import per_tensor as _per_tensor
 
 LAYERNORM_FRAC_BITS = 20           # F: N_i = round(2^F d_i / sqrt(V))
 LAYERNORM_MAX_EXTRA_BITS = 16      # P: fraction bits kept between the affine and the output rounding
 LAYERNORM_MAX_WIDTH = 4096         # keeps |d_i| < 2^20 and sum d_i^2 < 2^52
 EPS_TERM_MAX = 1 << 61             # keeps V < 2^62
 LUT_OPS = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp")
-
-
-def _per_tensor(value: Value, what: str, node: Node) -> QuantParams:
-    q = value.quant
-    if q is None or value.dtype.is_float:
-        raise QuantizationError(f"{what} {value.ref} is not an int8 tensor with quantization params",
-                                node=node.name, op=node.op,
-                                hint="run the quantize-int8 pass first (with calibration data for float models)")
-    if q.axis is not None:
-        raise QuantizationError(f"{what} {value.ref} must be quantized per tensor", node=node.name, op=node.op)
-    return q
 
 
 def _f32(x: float) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfc.errors import QuantizationError, UnsupportedError
-from tfc.ir.graph import Node, Value
+from tfc.ir.graph import Node
 from tfc.ir.types import QuantParams
 from tfc.quant import kernel_params as kp
 from tfc.quant import transformer_params as tp

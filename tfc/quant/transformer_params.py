@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfc.errors import QuantizationError, UnsupportedError
-from tfc.ir.graph import Node, Value
+from tfc.ir.graph import Node
 from tfc.ir.ops.quant import dequantize_array, quantize_array
-from tfc.ir.types import DType, QuantParams
+from tfc.ir.types import DType
 from tfc.quant import kernel_params as kp
 from tfc.quant.fixed_point import quantize_multiplier
 from tfc.quant.operands import per_tensor as _per_tensor

@@ -97,4 +97,17 @@ void tfc_nn_mat_mult_nt_t_s8(const int8_t *lhs,
                              int32_t act_min,
                              int32_t act_max);
 
+/* arm_fully_connected_s8 at batch 1 with symmetric weights (fc->filter_offset 0, as in every
+ * TFLite int8 model): out[k] for k < rhs_rows, reached without the general product's setup.
+ * Returns 0 without writing anything when its fast path does not apply (no DSP extension, or
+ * an input offset outside int16); the caller then uses tfc_nn_mat_mult_nt_t_s8. */
+int tfc_nn_fc_vec_sym_s8(const cmsis_nn_fc_params *fc,
+                         const cmsis_nn_per_tensor_quant_params *quant,
+                         const int8_t *lhs,
+                         const int8_t *rhs,
+                         const int32_t *bias,
+                         int8_t *out,
+                         int32_t rhs_rows,
+                         int32_t cols);
+
 #endif /* TFC_NN_SUPPORT_H */

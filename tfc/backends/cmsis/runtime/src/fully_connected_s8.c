@@ -27,6 +27,12 @@ arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
 {
     (void)ctx;
     (void)bias_dims;
+    if (input_dims->n == 1 &&
+        tfc_nn_fc_vec_sym_s8(fc_params, quant_params, input_data, filter_data, bias_data, output_data,
+                             output_dims->c, filter_dims->n))
+    {
+        return ARM_CMSIS_NN_SUCCESS;
+    }
     /* One GEMM: input_dims->n rows of filter_dims->n (accumulation depth) against C_OUT rows. */
     tfc_nn_mat_mult_nt_t_s8(input_data, filter_data, bias_data, output_data, &quant_params->multiplier,
                             &quant_params->shift, 0, input_dims->n, output_dims->c, filter_dims->n,

@@ -527,6 +527,148 @@ static void mm_row1(const mm_args *a, const int8_t *x, const int8_t *rhs, int32_
     }
 }
 
+/* Dot products of the input row x with the four weight rows at w (rhs_offset 0) over the first
+ * 4n columns, added to acc. */
+static inline void vec_dot4_sym(const int8_t *x, const int8_t *w, int32_t cols, int32_t n, uint32_t lo2, uint32_t acc[4])
+{
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+    mm_row1_asm(x, w, cols, n, lo2, &acc[0], &acc[1], &acc[2], &acc[3]);
+#else
+    for (int32_t c = 0; c < 4 * n; c += 4)
+    {
+        const uint32_t xv = (uint32_t)tfc_read_s8x4(x + c);
+        const uint32_t xe = __SXTAB16(lo2, xv), xo = tfc_sxtab16_ror8(lo2, xv);
+        for (int32_t i = 0; i < 4; i++)
+        {
+            const uint32_t wv = (uint32_t)tfc_read_s8x4(w + i * cols + c);
+            acc[i] = __SMLAD(xo, tfc_sxtb16_ror8(wv), __SMLAD(xe, __SXTB16(wv), acc[i]));
+        }
+    }
+#endif
+}
+
+/* Dot products of the input row x with the two weight rows w0, w1 (rhs_offset 0) over the first
+ * 4n columns (n >= 1), added to acc: each input word widened once for both rows, 13 instructions
+ * per block and a compare-and-branch per two (GCC's loop took 16). */
+static inline void vec_dot2_sym(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n, uint32_t lo2,
+                                uint32_t *p0, uint32_t *p1)
+{
+    uint32_t a0 = *p0, a1 = *p1;
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+    const int8_t *const end = x + 4 * n;
+    uint32_t xe, xo, wv, wo;
+#define VEC2_BLOCK_ASM                                                                                             \
+    "ldr %[xe], [%[x]], #4\n\t"                                                                                    \
+    "sxtab16 %[xo], %[lo2], %[xe], ror #8\n\t"                                                                     \
+    "sxtab16 %[xe], %[lo2], %[xe]\n\t"                                                                             \
+    "ldr %[wv], [%[w0]], #4\n\t"                                                                                   \
+    "sxtb16 %[wo], %[wv], ror #8\n\t"                                                                              \
+    "sxtb16 %[wv], %[wv]\n\t"                                                                                      \
+    "smlad %[a0], %[xe], %[wv], %[a0]\n\t"                                                                         \
+    "smlad %[a0], %[xo], %[wo], %[a0]\n\t"                                                                         \
+    "ldr %[wv], [%[w1]], #4\n\t"                                                                                   \
+    "sxtb16 %[wo], %[wv], ror #8\n\t"                                                                              \
+    "sxtb16 %[wv], %[wv]\n\t"                                                                                      \
+    "smlad %[a1], %[xe], %[wv], %[a1]\n\t"                                                                         \
+    "smlad %[a1], %[xo], %[wo], %[a1]\n\t"
+#define VEC2_OPERANDS                                                                                              \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [x] "+r"(x), [w0] "+r"(w0), [w1] "+r"(w1), [xe] "=&r"(xe), [xo] "=&r"(xo),    \
+      [wv] "=&r"(wv), [wo] "=&r"(wo)                                                                               \
+    : [lo2] "r"(lo2), [end] "r"(end)                                                                               \
+    : "cc", "memory"
+    if (n & 1)
+    {
+        __asm__ volatile(VEC2_BLOCK_ASM VEC2_OPERANDS);
+    }
+    if (n > 1)
+    {
+        __asm__ volatile("1:\n\t" VEC2_BLOCK_ASM VEC2_BLOCK_ASM "cmp %[x], %[end]\n\t"
+                         "bne 1b" VEC2_OPERANDS);
+    }
+#undef VEC2_OPERANDS
+#undef VEC2_BLOCK_ASM
+#else
+    for (int32_t c = 0; c < 4 * n; c += 4)
+    {
+        const uint32_t xv = (uint32_t)tfc_read_s8x4(x + c);
+        const uint32_t xe = __SXTAB16(lo2, xv), xo = tfc_sxtab16_ror8(lo2, xv);
+        uint32_t wv = (uint32_t)tfc_read_s8x4(w0 + c);
+        a0 = __SMLAD(xo, tfc_sxtb16_ror8(wv), __SMLAD(xe, __SXTB16(wv), a0));
+        wv = (uint32_t)tfc_read_s8x4(w1 + c);
+        a1 = __SMLAD(xo, tfc_sxtb16_ror8(wv), __SMLAD(xe, __SXTB16(wv), a1));
+    }
+#endif
+    *p0 = a0;
+    *p1 = a1;
+}
+
+/* A batch-1, per-tensor product with symmetric weights (arm_fully_connected_s8 on a TFLite int8
+ * model): a small function of its own, so the few values it needs stay in registers and a
+ * small layer (str_ww's 32 -> 3) pays little around its dot products. Four weight rows per
+ * pass, then two, then one; q holds the layer's requantization constants. */
+static inline void vec_mat_sym(const int8_t *x, const int8_t *rhs, const int32_t *bias, int8_t *out, int32_t rows,
+                               int32_t cols, int32_t lhs_offset, tfc_rq q, int32_t out_off, int32_t act_min,
+                               int32_t act_max)
+{
+    const uint32_t lo2 = __PKHBT((uint32_t)lhs_offset, (uint32_t)lhs_offset, 16);
+    const int32_t cols4 = cols & ~3;
+    const int8_t *w = rhs;
+    int32_t k = 0;
+    for (; k + 3 < rows && cols4 > 0; k += 4, w += 4 * cols)
+    {
+        uint32_t acc[4] = {0U, 0U, 0U, 0U};
+        if (bias)
+        {
+            for (int32_t i = 0; i < 4; i++)
+            {
+                acc[i] = (uint32_t)bias[k + i];
+            }
+        }
+        vec_dot4_sym(x, w, cols, cols4 / 4, lo2, acc);
+        for (int32_t c = cols4; c < cols; c++)
+        {
+            const int32_t xc = x[c] + lhs_offset;
+            for (int32_t i = 0; i < 4; i++)
+            {
+                acc[i] += (uint32_t)(xc * w[i * cols + c]);
+            }
+        }
+        tfc_rq_store4(&q, acc[0], acc[1], acc[2], acc[3], out + k, 1, out_off, act_min, act_max);
+    }
+    for (; k + 1 < rows; k += 2, w += 2 * cols)
+    {
+        uint32_t a0 = bias ? (uint32_t)bias[k] : 0U, a1 = bias ? (uint32_t)bias[k + 1] : 0U;
+        const int8_t *w1 = w + cols;
+        if (cols4 > 0)
+        {
+            vec_dot2_sym(x, w, w1, cols4 / 4, lo2, &a0, &a1);
+        }
+        for (int32_t c = cols4; c < cols; c++)
+        {
+            const int32_t xc = x[c] + lhs_offset;
+            a0 += (uint32_t)(xc * w[c]);
+            a1 += (uint32_t)(xc * w1[c]);
+        }
+        out[k] = tfc_rq_s8(&q, a0, out_off, act_min, act_max);
+        out[k + 1] = tfc_rq_s8(&q, a1, out_off, act_min, act_max);
+    }
+    if (k < rows)
+    {
+        uint32_t a0 = bias ? (uint32_t)bias[k] : 0U;
+        int32_t c = 0;
+        for (; c < cols4; c += 4)
+        {
+            const uint32_t xv = (uint32_t)tfc_read_s8x4(x + c), wv = (uint32_t)tfc_read_s8x4(w + c);
+            a0 = __SMLAD(tfc_sxtab16_ror8(lo2, xv), tfc_sxtb16_ror8(wv), __SMLAD(__SXTAB16(lo2, xv), __SXTB16(wv), a0));
+        }
+        for (; c < cols; c++)
+        {
+            a0 += (uint32_t)((x[c] + lhs_offset) * w[c]);
+        }
+        out[k] = tfc_rq_s8(&q, a0, out_off, act_min, act_max);
+    }
+}
+
 /* Groups of four lhs rows, widened into a stack buffer sized to the rows (at most
  * TFC_MAT_MULT_STACK_COLS words); returns how many rows it did. A function of its own so a
  * batch-1 call (a fully connected layer) does not reserve that stack. */
@@ -558,6 +700,30 @@ static void mat_mult_dsp(const mm_args *a, const int8_t *lhs, const int8_t *rhs,
 }
 #endif /* TFC_NN_DSP */
 
+int tfc_nn_fc_vec_sym_s8(const cmsis_nn_fc_params *fc,
+                         const cmsis_nn_per_tensor_quant_params *quant,
+                         const int8_t *lhs,
+                         const int8_t *rhs,
+                         const int32_t *bias,
+                         int8_t *out,
+                         int32_t rhs_rows,
+                         int32_t cols)
+{
+#if TFC_NN_DSP
+    if (fc->filter_offset == 0 && offset_fits_s16(fc->input_offset))
+    {
+        const int32_t act_max = fc->activation.max;
+        const tfc_rq q = tfc_rq_make(quant->multiplier, quant->shift, fc->output_offset, act_max);
+        vec_mat_sym(lhs, rhs, bias, out, rhs_rows, cols, fc->input_offset, q, fc->output_offset, fc->activation.min,
+                    act_max);
+        return 1;
+    }
+#else
+    (void)fc, (void)quant, (void)lhs, (void)rhs, (void)bias, (void)out, (void)rhs_rows, (void)cols;
+#endif
+    return 0;
+}
+
 void tfc_nn_mat_mult_nt_t_s8(const int8_t *lhs,
                              const int8_t *rhs,
                              const int32_t *bias,
@@ -581,7 +747,9 @@ void tfc_nn_mat_mult_nt_t_s8(const int8_t *lhs,
         const mm_args a = {bias, mult, shift, per_channel, cols, cols & ~3, out_offset, out_stride, act_min, act_max,
                            __PKHBT((uint32_t)lhs_offset, (uint32_t)lhs_offset, 16),
                            __PKHBT((uint32_t)rhs_offset, (uint32_t)rhs_offset, 16), lhs_offset, rhs_offset,
-                           tfc_rq_all_right(mult, shift, per_channel ? rhs_rows : 1, out_offset, act_max)};
+                           /* A per-tensor call with < 4 rows makes its one set of constants itself. */
+                           (per_channel || lhs_rows >= 4) &&
+                               tfc_rq_all_right(mult, shift, per_channel ? rhs_rows : 1, out_offset, act_max)};
         mat_mult_dsp(&a, lhs, rhs, out, lhs_rows, rhs_rows);
         return;
     }

@@ -40,7 +40,7 @@ LAYERNORM_FRAC_BITS = 20           # F: N_i = round(2^F d_i / sqrt(V))
 LAYERNORM_MAX_EXTRA_BITS = 16      # P: fraction bits kept between the affine and the output rounding
 LAYERNORM_MAX_WIDTH = 4096         # keeps |d_i| < 2^20 and sum d_i^2 < 2^52
 EPS_TERM_MAX = 1 << 61             # keeps V < 2^62
-LUT_OPS = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp")
+LUT_OPS = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp", "lut")
 
 
 def _f32(x: float) -> float:
@@ -59,9 +59,18 @@ class LutParams:
 def lut_params(node: Node) -> LutParams:
     xq = _per_tensor(node.inputs[0], "input", node)
     yq = _per_tensor(node.output, "output", node)
+    lo, hi = node.attrs.get("act_min", -math.inf), node.attrs.get("act_max", math.inf)
+    if node.attrs.get("table"):
+        # `lut`: a QDQ graph's own table (tfc.passes.fusion.qdq_table); a fused clamp on top.
+        table = np.asarray(node.attrs["table"], dtype=np.int64)
+        if table.shape != (256,):
+            raise QuantizationError(f"lookup table of {table.size} entries (256 expected)", node=node.name, op=node.op)
+        for bound, pick in ((lo, np.maximum), (hi, np.minimum)):
+            if math.isfinite(bound):
+                table = pick(table, int(quantize_array(np.array([bound], dtype=np.float32), yq, DType.I8)[0]))
+        return LutParams(tuple(int(v) for v in table))
     real = dequantize_array(np.arange(-128, 128, dtype=np.int8), xq)
     y = node.spec.compute(real, node.attrs)
-    lo, hi = node.attrs.get("act_min", -math.inf), node.attrs.get("act_max", math.inf)
     y = np.clip(np.asarray(y, dtype=np.float64), lo, hi).astype(np.float32)
     table = quantize_array(y, yq, DType.I8)
     return LutParams(tuple(int(v) for v in table))

@@ -12,6 +12,23 @@ from tfc.ir.types import DType, TensorType
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
+def _int8_grid(q):
+    """The same reals on int8 codes (uint8 params shift their zero point by -128)."""
+    if q is None:
+        raise ValueError("an op with a lookup table needs QuantParams on its input and output")
+    if q.storage == DType.U8:
+        return type(q)(q.scale, tuple(z - 128 for z in q.zero_point), q.axis, DType.I8)
+    return q
+
+
+def _table_reference(node, inputs):
+    """out = table[in + 128] on the int8 grids of the node's input and output, read as reals."""
+    from tfc.ir.ops.quant import dequantize_array, quantize_array
+    xq, yq = _int8_grid(node.inputs[0].quant), _int8_grid(node.output.quant)
+    codes = quantize_array(inputs[0], xq, DType.I8).astype(np.int64) + 128
+    return [dequantize_array(np.asarray(node.attrs["table"], dtype=np.int8)[codes], yq).astype(inputs[0].dtype)]
+
+
 class UnaryOp(OpSpec):
     num_inputs = (1, 1)
 
@@ -76,6 +93,16 @@ class Gelu(UnaryOp):
         if a["approximate"] == "tanh":
             return 0.5 * x64 * (1 + np.tanh(math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64 ** 3)))
         return 0.5 * x64 * (1 + _erf(x64 / math.sqrt(2)))
+
+
+@register_op
+class Lut(UnaryOp):
+    """An elementwise chain of a QDQ graph as its int8 table: out = table[in + 128] on the
+    input's and output's grids (tfc.passes.fusion.qdq_table), with the QDQ graph's intermediate
+    roundings, so it matches onnxruntime (a QDQ GELU decomposition; attention's scalar scale)."""
+    name = "lut"
+    attrs = {"table": Attr("ints")}
+    reference = staticmethod(lambda node, inputs: _table_reference(node, inputs))
 
 
 @register_op

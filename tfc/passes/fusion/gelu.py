@@ -3,13 +3,15 @@
 PyTorch's exporters write it as Div(x, sqrt 2) -> Erf -> Add 1 -> then the two products in
 either order: Mul(x, Mul(0.5, .)) (dynamo), Mul(Mul(x, .), 0.5) (TorchScript), or
 Mul(Mul(x, 0.5), .). One `gelu` node then becomes one int8 lookup table. Runs before
-quantization (and on QDQ graphs the intermediate grids disappear with the nodes: the table
-rounds once, onto the last product's grid).
+quantization. On a QDQ graph, whose intermediate results carry their own grids, the chain becomes
+a `lut` node instead: the decomposition's own table with those roundings
+(tfc.passes.fusion.qdq_table), which matches onnxruntime; a float graph gets the exact `gelu`.
 """
 from __future__ import annotations
 
 import math
 
+from tfc.passes.fusion import qdq_table
 from tfc.passes.fusion.common import other_input, remove_dead, scalar, scalar_operand, sole_reader, take_over
 
 RULE = "fuse-gelu"
@@ -72,8 +74,12 @@ def fuse_gelu(graph, ctx) -> int:
         if x.quant is not None and out.quant is None:
             ctx.decline(RULE, erf, "the input is quantized but the result is not")
             continue
+        chain = [n for n in graph.nodes if n in set(tail + [add, erf, erf.inputs[0].producer])]
+        op, attrs = "gelu", {"approximate": "none"}
+        if x.quant is not None and qdq_table.carries_qdq_rounding(chain, out):
+            op, attrs = "lut", {"table": list(qdq_table.chain_table(x, chain, out))}
         node_name = out.producer.name
-        gelu = graph.add_node("gelu", [x], {"approximate": "none"}, name=out.producer.name, after=out.producer)
+        gelu = graph.add_node(op, [x], attrs, name=out.producer.name, after=out.producer)
         gelu.output.quant = out.quant
         take_over(graph, out, gelu.output)
         remove_dead(graph, tail + [add, erf, erf.inputs[0].producer])

@@ -7,7 +7,7 @@
  *   int32 count; per case: int32 header[24] =
  *     op (0 sparse conv, 1 sparse fc, 2 dense conv, 3 dense fc), n, h, w, cin, out_h, out_w, cout,
  *     kh, kw, stride_h, stride_w, pad_top, pad_left, input_offset, output_offset, act_min, act_max,
- *     block, width, a, b, c, 0
+ *     block, width, a, b, c, code (0: walk the streams; k: generated code tfc_bench_codes[k - 1])
  *   sparse: records [a bytes], skips [b], values [c], input [n*h*w*cin]
  *   dense:  bias int32[cout], multiplier int32[cout], shift int32[cout], filter [cout*kh*kw*cin],
  *           input [n*h*w*cin]        (dense fc: multiplier[0] and shift[0] are used)
@@ -50,6 +50,9 @@ static int tfc_write_file(const char *path, const void *buf, size_t n)
 
 #define PAD8(x) (((x) + 7u) & ~7u)
 
+/* The generated per-layer code of the cases that use it (tfc/sparse/harness.py writes gen.c). */
+extern const tfc_sparse_code *const tfc_bench_codes[];
+
 static uint64_t blob[BLOB_BYTES / 8];
 static int8_t outputs[OUT_BYTES];
 static uint64_t scratch[SCRATCH_BYTES / 8];
@@ -76,7 +79,7 @@ static arm_cmsis_nn_status run_case(const case_t *c)
         const int8_t *input = values + PAD8((uint32_t)h[22]);
         tfc_sparse_weights w = {.rows = h[7], .block = h[18], .kh = h[8], .kw = h[9], .cin = h[4], .width = h[19],
                                 .output_offset = h[15], .activation = act, .records = rec, .skips = skips,
-                                .values = values};
+                                .values = values, .code = h[23] > 0 ? tfc_bench_codes[h[23] - 1] : NULL};
         if (h[0] == 0)
         {
             cmsis_nn_conv_params cp = {.input_offset = h[14], .output_offset = h[15], .stride = {h[11], h[10]},

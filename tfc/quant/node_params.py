@@ -201,8 +201,21 @@ _KERNELS = {
 }
 
 
+def is_sparse(node: Node) -> bool:
+    """A conv2d (one group, no dilation) or linear whose constant weight carries a SparseLayout:
+    the sparse kernels run it (tfc_sparse_*; same integers as the dense ones)."""
+    if node.op not in ("conv2d", "linear") or len(node.inputs) < 2:
+        return False
+    w = node.inputs[1]
+    if w.sparse is None or w.data is None:
+        return False
+    return node.op == "linear" or (node.attrs["group"] == 1 and node.attrs["dilation"] == [1, 1])
+
+
 def kernel_for(node: Node) -> str:
     """The name of the int8 kernel family that runs `node`."""
+    if is_sparse(node):
+        return "sparse_conv" if node.op == "conv2d" else "sparse_fc"
     if node.op == "conv2d":
         return conv_kernel(node)
     if node.op == "conv2d_add":
@@ -220,12 +233,12 @@ def params_for(node: Node):
     kernel = kernel_for(node)
     if kernel in tp.PARAMS:
         return tp.PARAMS[kernel](node)
-    if kernel in ("conv", "conv_1x1", "depthwise_conv"):
+    if kernel in ("conv", "conv_1x1", "depthwise_conv", "sparse_conv"):
         return conv_params(node)
     if kernel == "conv_add":
         return conv_add_params(node)
     return {
-        "fully_connected": linear_params, "add": binary_params, "mul": binary_params,
+        "fully_connected": linear_params, "sparse_fc": linear_params, "add": binary_params, "mul": binary_params,
         "avgpool": pool_params, "maxpool": pool_params, "softmax": softmax_params,
         "requantize": requantize_params,
     }.get(kernel, lambda n: None)(node)

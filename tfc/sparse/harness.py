@@ -17,6 +17,7 @@ import numpy as np
 
 from tfc.errors import BuildError
 from tfc.quant.kernel_params import ActivationRange, ConvParams, FullyConnectedParams, conv_output_size
+from tfc.sparse.codegen import LayerCode, render_functions, render_table
 from tfc.sparse.layer import SparseLayer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,10 +49,20 @@ class Case:
 
 
 def _header(op, x_shape, out_hw, cout, kh, kw, stride, pad, in_off, out_off, act: ActivationRange,
-            block=0, width=0, a=0, b=0, c=0) -> bytes:
+            block=0, width=0, a=0, b=0, c=0, code=0) -> bytes:
     n, h, w, cin = x_shape
     return struct.pack("<24i", op, n, h, w, cin, out_hw[0], out_hw[1], cout, kh, kw, stride[0], stride[1],
-                       pad[0], pad[1], in_off, out_off, act.min, act.max, block, width, a, b, c, 0)
+                       pad[0], pad[1], in_off, out_off, act.min, act.max, block, width, a, b, c, code)
+
+
+def generated_source(codes: Sequence[LayerCode]) -> str:
+    """gen.c for the driver: the generated code of `codes`; case field `code` = k runs codes[k - 1]."""
+    parts = ["#include <stddef.h>\n#include \"tfc_sparse.h\"\n#include \"tfc_sparse_gen.h\"\n"]
+    for c in codes:
+        parts += [render_table(c), render_functions(c)]
+    refs = "".join(f"&{c.symbol}_code, " for c in codes)
+    parts.append(f"const tfc_sparse_code *const tfc_bench_codes[] = {{ {refs}NULL }};\n")
+    return "\n".join(parts)
 
 
 def conv_out_hw(x_shape, kh, kw, p: ConvParams) -> tuple[int, int]:
@@ -64,22 +75,23 @@ def padded_width(x_w: int, kw: int, stride: int, pad_left: int, out_w: int) -> i
     return max(x_w + pad_left, (out_w - 1) * stride + kw)
 
 
-def sparse_conv_case(x: np.ndarray, layer: SparseLayer, p: ConvParams, out_hw=None) -> Case:
+def sparse_conv_case(x: np.ndarray, layer: SparseLayer, p: ConvParams, out_hw=None, code: int = 0) -> Case:
+    """code: 0 walks the streams; k runs the k-th generated code of the build (generated_source)."""
     out_hw = out_hw or conv_out_hw(x.shape, layer.kh, layer.kw, p)
     rec, sk, val = layer.records_bytes(), layer.skips.tobytes(), layer.values.tobytes()
     head = _header(OP_SPARSE_CONV, x.shape, out_hw, layer.rows, layer.kh, layer.kw, p.stride, p.padding,
                    p.input_offset, p.output_offset, p.activation, layer.block, layer.width,
-                   len(rec), len(sk), len(val))
+                   len(rec), len(sk), len(val), code)
     data = head + _pad8(rec) + _pad8(sk) + _pad8(val) + _pad8(x.tobytes())
     return Case(data, x.shape[0] * out_hw[0] * out_hw[1] * layer.rows, (x.shape[0], *out_hw, layer.rows))
 
 
-def sparse_fc_case(x: np.ndarray, layer: SparseLayer, p: FullyConnectedParams) -> Case:
+def sparse_fc_case(x: np.ndarray, layer: SparseLayer, p: FullyConnectedParams, code: int = 0) -> Case:
     n, depth = x.shape
     rec, sk, val = layer.records_bytes(), layer.skips.tobytes(), layer.values.tobytes()
     head = _header(OP_SPARSE_FC, (n, 1, 1, depth), (1, 1), layer.rows, 1, 1, (1, 1), (0, 0),
                    p.input_offset, p.output_offset, p.activation, layer.block, layer.width,
-                   len(rec), len(sk), len(val))
+                   len(rec), len(sk), len(val), code)
     data = head + _pad8(rec) + _pad8(sk) + _pad8(val) + _pad8(x.tobytes())
     return Case(data, n * layer.rows, (n, layer.rows))
 
@@ -126,10 +138,17 @@ def split_outputs(cases: Sequence[Case], out: bytes) -> list[np.ndarray]:
 
 # ---- host --------------------------------------------------------------------------------------
 
-def build_host(variant: str, out_dir: Path | str) -> Path:
-    """gcc build of the driver with tfc's runtime (dense and sparse kernels)."""
+def _gen_file(out_dir: Path | str, codes: Sequence[LayerCode]) -> Path:
+    path = Path(out_dir) / "gen.c"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(generated_source(codes))
+    return path
+
+
+def build_host(variant: str, out_dir: Path | str, codes: Sequence[LayerCode] = ()) -> Path:
+    """gcc build of the driver with tfc's runtime (dense and sparse kernels) and generated `codes`."""
     out = Path(out_dir) / f"sparse_driver_{variant}"
-    sources = [DRIVER, *sorted((RUNTIME / "src").glob("*.c"))]
+    sources = [DRIVER, _gen_file(Path(out_dir) / f"gen_{variant}", codes), *sorted((RUNTIME / "src").glob("*.c"))]
     cmd = ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *HOST_VARIANTS[variant], "-DTFC_HOST",
            f"-I{RUNTIME / 'include'}", *map(str, sources), "-o", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -161,21 +180,24 @@ def cmsis_nn_sources(root: Path | str) -> tuple[list[Path], list[Path]]:
     return sources, [root / "Include"]
 
 
-def build_m7(out_dir: Path | str, *, cmsis_nn: Path | str | None = None, dsp: bool = True):
+def build_m7(out_dir: Path | str, *, cmsis_nn: Path | str | None = None, dsp: bool = True,
+             codes: Sequence[LayerCode] = ()):
     """The driver for the emulated Cortex-M7: with tfc's runtime, or the real CMSIS-NN for the dense
-    ops (the sparse kernels are tfc's either way). Same flags for both."""
+    ops (the sparse kernels are tfc's either way), and the generated `codes`. Same flags for both."""
     from tfc.targets.cortex_m import build_elf
     flags = () if dsp else ("-U__ARM_FEATURE_DSP",)
+    gen = _gen_file(Path(out_dir) / "gen", codes)
     if cmsis_nn is None:
-        sources = [DRIVER, *sorted((RUNTIME / "src").glob("*.c"))]
+        sources = [DRIVER, gen, *sorted((RUNTIME / "src").glob("*.c"))]
         includes = [RUNTIME / "include"]
     else:
         cm_sources, cm_includes = cmsis_nn_sources(cmsis_nn)
-        sources = [DRIVER, SPARSE_SOURCE, *cm_sources]
-        # tfc_sparse.h comes from tfc's include dir, everything else from CMSIS-NN's.
+        sources = [DRIVER, gen, SPARSE_SOURCE, *cm_sources]
+        # tfc's sparse headers come from tfc's include dir, everything else from CMSIS-NN's.
         sparse_inc = Path(out_dir) / "sparse_include"
         sparse_inc.mkdir(parents=True, exist_ok=True)
-        (sparse_inc / "tfc_sparse.h").write_bytes((RUNTIME / "include" / "tfc_sparse.h").read_bytes())
+        for header in ("tfc_sparse.h", "tfc_sparse_gen.h"):
+            (sparse_inc / header).write_bytes((RUNTIME / "include" / header).read_bytes())
         includes = [*cm_includes, sparse_inc]
         flags = (*flags, "-Wno-error", "-w")
     return build_elf(sources, out_dir, include_dirs=includes, extra_cflags=flags, stack_size=8192,

@@ -154,8 +154,8 @@ class Layer:
 
     @property
     def weight_arrays(self) -> tuple[ConstArray, ...]:
-        return tuple(a for a in (getattr(self.args, "weights", None), getattr(self.args, "bias", None))
-                     if a is not None)
+        return tuple(a for a in (getattr(self.args, "weights", None), getattr(self.args, "bias", None),
+                                 *getattr(self.args, "flash_arrays", ())) if a is not None)
 
     @property
     def quant_arrays(self) -> tuple[ConstArray, ...]:
@@ -168,4 +168,5 @@ class Layer:
 
 
 # Kernel families that share a template.
-_TEMPLATES = {"conv_1x1": "conv", "avgpool": "pool", "maxpool": "pool"}
+_TEMPLATES = {"conv_1x1": "conv", "avgpool": "pool", "maxpool": "pool", "sparse_conv": "sparse",
+              "sparse_fc": "sparse"}

@@ -20,6 +20,7 @@ from tfc.quant import buffer_sizes as bs
 from tfc.quant import node_params as npar
 from tfc.quant.int8_ops import depthwise_weights
 from tfc.backends.cmsis import layers as L
+from tfc.backends.cmsis import sparse_layers as SL
 from tfc.backends.cmsis import transformer_layers as TL
 
 # Kernels that read each byte before writing it, so they may write over an input: the input
@@ -110,6 +111,8 @@ class _Lowering:
         kernel = self.kernels[id(node)]
         if kernel in TL.FUNCTIONS:
             return TL.FUNCTIONS[kernel]
+        if kernel in SL.FUNCTIONS:
+            return SL.FUNCTIONS[kernel]
         if kernel == "depthwise_conv":
             return "arm_depthwise_conv_s8_opt" if self._dw_opt(node) else "arm_depthwise_conv_s8"
         if kernel == "fully_connected":
@@ -130,6 +133,8 @@ class _Lowering:
 
     def scratch_bytes(self, node: Node) -> int:
         kernel, x = self.kernels[id(node)], node.inputs[0]
+        if kernel in SL.FAMILIES:
+            return SL.scratch_bytes(kernel, node)
         if kernel == "conv":
             _, kh, kw, _ = node.inputs[1].shape
             return bs.convolve_s8(x.shape[3], kh, kw, self.build)
@@ -162,6 +167,11 @@ class _Lowering:
                                             f"{value.ref} : {value.type}" + (f", {layout} layout" if layout else ""))
         return self.consts[key]
 
+    def add_const(self, array: L.ConstArray) -> L.ConstArray:
+        """A constant made by a kernel family itself (sparse encodings), emitted into weights.c."""
+        self.consts[(array.symbol, "generated")] = array
+        return array
+
     def quant_arrays(self, index: int, p) -> tuple[L.ConstArray, L.ConstArray]:
         def arr(role, values):
             return L.ConstArray(f"l{index}_{role}", "int32_t", np.asarray(values, dtype=np.int32),
@@ -183,6 +193,8 @@ class _Lowering:
                                  _dims4(y.shape), self.const(w, i, "weights"), bias(), mult, shift, y.type.size)
         if kernel in TL.FAMILIES:
             return TL.args(self, i, node, kernel, p)
+        if kernel in SL.FAMILIES:
+            return SL.args(self, i, node, kernel, p)
         if kernel not in ("conv", "conv_1x1", "depthwise_conv", "fully_connected", "add", "mul"):
             for v in node.inputs:
                 if v.data is not None:

@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-/* How a record requantizes (chosen per channel by tfc/sparse/records.py, which proves the fast
+/* How a record requantizes (chosen per channel by tfc/sparse/reference.py, which proves the fast
  * forms exact for every accumulator the channel can produce). */
 enum
 {
@@ -53,6 +53,16 @@ typedef struct
     int8_t reserved;    /* 0 */
 } tfc_sparse_row;
 
+/* A layer's block lists compiled into code (generated per layer by tfc, docs/sparse-format.md):
+ * every channel against 4 consecutive output pixels whose cells start at cells, cells + B, ...
+ * (rows4), or against one pixel (rows1); channel c of pixel k goes to out[k * out_stride + c]. */
+typedef void (*tfc_sparse_rows_fn)(const int16_t *cells, int8_t *out, int32_t out_stride);
+typedef struct
+{
+    tfc_sparse_rows_fn rows4;
+    tfc_sparse_rows_fn rows1;
+} tfc_sparse_code;
+
 /* A sparse weight tensor [rows][kh][kw][cin] (OHWI; a linear layer: kh = kw = 1, cin = in). */
 typedef struct
 {
@@ -67,6 +77,7 @@ typedef struct
     const tfc_sparse_row *records;  /* rows + 1 (sentinel) */
     const uint8_t *skips;           /* one per stored block */
     const int8_t *values;           /* block per stored block; 8-byte aligned */
+    const tfc_sparse_code *code;    /* non-NULL: run this generated code (records/skips/values unused) */
 } tfc_sparse_weights;
 
 /* Scratch bytes tfc_sparse_convolve_s8 needs: the widened, zero-padded input image. */

@@ -10,146 +10,9 @@
 #include <string.h>
 
 #include "tfc_sparse.h"
-
-#if defined(TFC_EMULATE_DSP) || defined(__ARM_FEATURE_DSP)
-#define SP_DSP 1
-#else
-#define SP_DSP 0
-#endif
-#if defined(__ARM_FEATURE_DSP) && !defined(TFC_EMULATE_DSP)
-#define SP_ARM 1
-#include <arm_acle.h>
-#else
-#define SP_ARM 0
-#endif
-
-#define SP_INLINE __attribute__((always_inline)) static inline
+#include "tfc_sparse_gen.h"
 
 typedef char sp_arithmetic_right_shift[(-8 >> 1) == -4 ? 1 : -1];
-
-/* ---- instructions ------------------------------------------------------------------------------ */
-
-SP_INLINE int32_t sp_ld32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-/* A word of the widened image: cells of 2 or more int16 start on 4-byte boundaries. */
-SP_INLINE int32_t sp_ld32a(const int16_t *p)
-{
-    int32_t v;
-    memcpy(&v, __builtin_assume_aligned(p, 4), 4);
-    return v;
-}
-
-SP_INLINE int32_t sp_lo16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xFFFFU); }
-SP_INLINE int32_t sp_hi16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x >> 16); }
-
-/* Rotate right by 8: one ROR, or folded into SXTB16's operand rotation. */
-SP_INLINE uint32_t sp_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
-
-#if SP_ARM
-SP_INLINE int32_t sp_sxtb16(int32_t x) { return (int32_t)__sxtb16((int8x4_t)x); }
-/* GCC does not fold the rotation into SXTB16's operand by itself. */
-SP_INLINE int32_t sp_sxtb16_ror8(int32_t x)
-{
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-}
-SP_INLINE int32_t sp_sxtab16(int32_t a, int32_t x) { return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)x); }
-SP_INLINE int32_t sp_sxtab16_ror8(int32_t a, int32_t x)
-{
-    return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)sp_ror8((uint32_t)x));
-}
-SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc) { return __smlad((int16x2_t)x, (int16x2_t)y, acc); }
-SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
-SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc) { return __smlabt(x, y, acc); }
-/* (acc * 2^32 + a * b + 2^31) >> 32: one instruction, no ACLE intrinsic. */
-SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
-{
-    int32_t r;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-    return r;
-}
-SP_INLINE int32_t sp_ssat8(int32_t x) { return __ssat(x, 8); }
-#else
-SP_INLINE int32_t sp_pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)lo & 0xFFFFU) | ((uint32_t)hi << 16)); }
-SP_INLINE int32_t sp_sxtb16(int32_t x) { return sp_pack16((int8_t)(uint8_t)x, (int8_t)(uint8_t)((uint32_t)x >> 16)); }
-SP_INLINE int32_t sp_sxtb16_ror8(int32_t x)
-{
-    return sp_pack16((int8_t)(uint8_t)((uint32_t)x >> 8), (int8_t)(uint8_t)((uint32_t)x >> 24));
-}
-SP_INLINE int32_t sp_sxtab16(int32_t a, int32_t x)
-{
-    const int32_t e = sp_sxtb16(x);
-    return sp_pack16(sp_lo16(a) + sp_lo16(e), sp_hi16(a) + sp_hi16(e));
-}
-SP_INLINE int32_t sp_sxtab16_ror8(int32_t a, int32_t x)
-{
-    const int32_t e = sp_sxtb16_ror8(x);
-    return sp_pack16(sp_lo16(a) + sp_lo16(e), sp_hi16(a) + sp_hi16(e));
-}
-SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc)
-{
-    return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_lo16(y)) + (uint32_t)(sp_hi16(x) * sp_hi16(y)));
-}
-SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc)
-{
-    return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_lo16(y)));
-}
-SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc)
-{
-    return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_hi16(y)));
-}
-SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
-{
-    const uint64_t sum = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * (int64_t)b) + 0x80000000U;
-    return (int32_t)(uint32_t)(sum >> 32);
-}
-SP_INLINE int32_t sp_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
-#endif
-
-/* ---- requantization ------------------------------------------------------------------------------ */
-
-/* TFLite's MultiplyByQuantizedMultiplier with gemmlowp's double rounding, in 64-bit arithmetic
- * (for the channels whose accumulators are too large for the fast forms). */
-static int32_t sp_requantize_generic(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset)
-{
-    const int32_t left = shift > 0 ? shift : 0;
-    const int32_t right = shift > 0 ? 0 : -shift;
-    const int64_t a = (int32_t)((uint32_t)acc << left);
-    int64_t x = a * mult + ((int64_t)1 << 30);
-    x = (a == INT32_MIN && mult == INT32_MIN) ? INT32_MAX : x >> 31;
-    const int64_t mask = ((int64_t)1 << right) - 1;
-    const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    int64_t y = (x >> right) + ((x & mask) > threshold ? 1 : 0) + out_offset;
-    return (int32_t)(y < -128 ? -128 : (y > 127 ? 127 : y));
-}
-
-/* The proofs behind the fast forms are in tfc/sparse/reference.py (fast_requantize). */
-SP_INLINE int32_t sp_rq_right(int32_t acc, int32_t mult, int32_t rounding, int32_t shift)
-{
-    const int32_t h = sp_smmlar((int32_t)((uint32_t)acc << 1), mult, rounding - (int32_t)((uint32_t)acc >> 31));
-    return sp_ssat8(h >> shift);
-}
-
-SP_INLINE int32_t sp_rq_left(int32_t acc, int32_t mult, int32_t rounding, int32_t shift)
-{
-    return sp_ssat8(sp_smmlar((int32_t)((uint32_t)acc << shift), mult, rounding));
-}
-
-SP_INLINE int32_t sp_clamp(int32_t y, int32_t lo, int32_t hi, const int clamp)
-{
-    if (clamp)
-    {
-        y = y < lo ? lo : y;
-        y = y > hi ? hi : y;
-    }
-    return y;
-}
 
 /* Requantize n (1 or 4) accumulators of one channel into out[k * stride]. */
 SP_INLINE void sp_store(const tfc_sparse_row *rec, int32_t *acc, const int n, int8_t *out, int32_t stride,
@@ -410,7 +273,7 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
 
 static int sp_weights_fit(const tfc_sparse_weights *w, int32_t output_offset, const cmsis_nn_activation *act)
 {
-    return w->records != NULL && w->output_offset == output_offset && w->activation.min == act->min &&
+    return (w->records != NULL || w->code != NULL) && w->output_offset == output_offset && w->activation.min == act->min &&
            w->activation.max == act->max && w->rows > 0 && w->cin > 0;
 }
 
@@ -420,6 +283,8 @@ static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const 
 {
     sp_rows_fn rows4 = NULL, rows1 = NULL;
     (void)sp_pick(w->block, &rows4, &rows1);
+    const tfc_sparse_rows_fn code4 = w->code != NULL ? w->code->rows4 : NULL;
+    const tfc_sparse_rows_fn code1 = w->code != NULL ? w->code->rows1 : NULL;
     const int32_t B = im->block, cout = w->rows;
     for (int32_t oy = 0; oy < out_h; oy++)
     {
@@ -430,12 +295,26 @@ static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const 
         {
             for (; ox + 4 <= out_w; ox += 4)
             {
-                rows4(w, row + ox * B, o + ox * cout, cout);
+                if (code4 != NULL)
+                {
+                    code4(row + ox * B, o + ox * cout, cout);
+                }
+                else
+                {
+                    rows4(w, row + ox * B, o + ox * cout, cout);
+                }
             }
         }
         for (; ox < out_w; ox++)
         {
-            rows1(w, row + ox * stride_x * B, o + ox * cout, cout);
+            if (code1 != NULL)
+            {
+                code1(row + ox * stride_x * B, o + ox * cout, cout);
+            }
+            else
+            {
+                rows1(w, row + ox * stride_x * B, o + ox * cout, cout);
+            }
         }
     }
 }

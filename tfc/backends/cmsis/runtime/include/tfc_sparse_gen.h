@@ -1,0 +1,262 @@
+/*
+ * tfc runtime: the instructions (Armv7E-M DSP, or portable twins) and the requantization shared by
+ * the sparse kernels (tfc_sparse_s8.c) and the per-layer sparse code tfc generates into model.c
+ * (docs/sparse-format.md, "Generated code"). Internal to tfc's sparse kernels: names are sp_*.
+ *
+ * DSP paths are compiled under __ARM_FEATURE_DSP, or on a host under TFC_EMULATE_DSP with portable
+ * twins of those instructions; without either, plain C. All give the same bytes.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TFC_SPARSE_GEN_H
+#define TFC_SPARSE_GEN_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(TFC_EMULATE_DSP) || defined(__ARM_FEATURE_DSP)
+#define SP_DSP 1
+#else
+#define SP_DSP 0
+#endif
+#if defined(__ARM_FEATURE_DSP) && !defined(TFC_EMULATE_DSP)
+#define SP_ARM 1
+#include <arm_acle.h>
+#else
+#define SP_ARM 0
+#endif
+
+#define SP_INLINE __attribute__((always_inline)) static inline
+
+
+/* ---- instructions ------------------------------------------------------------------------------ */
+
+SP_INLINE int32_t sp_ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* A word of the widened image: cells of 2 or more int16 start on 4-byte boundaries. */
+SP_INLINE int32_t sp_ld32a(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, __builtin_assume_aligned(p, 4), 4);
+    return v;
+}
+
+SP_INLINE int32_t sp_lo16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xFFFFU); }
+SP_INLINE int32_t sp_hi16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x >> 16); }
+
+/* Rotate right by 8: one ROR, or folded into SXTB16's operand rotation. */
+SP_INLINE uint32_t sp_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
+
+#if SP_ARM
+SP_INLINE int32_t sp_sxtb16(int32_t x) { return (int32_t)__sxtb16((int8x4_t)x); }
+/* GCC does not fold the rotation into SXTB16's operand by itself. */
+SP_INLINE int32_t sp_sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+SP_INLINE int32_t sp_sxtab16(int32_t a, int32_t x) { return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)x); }
+SP_INLINE int32_t sp_sxtab16_ror8(int32_t a, int32_t x)
+{
+    return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)sp_ror8((uint32_t)x));
+}
+SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc) { return __smlad((int16x2_t)x, (int16x2_t)y, acc); }
+SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
+SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc) { return __smlabt(x, y, acc); }
+/* (acc * 2^32 + a * b + 2^31) >> 32: one instruction, no ACLE intrinsic. */
+SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+SP_INLINE int32_t sp_ssat8(int32_t x) { return __ssat(x, 8); }
+#else
+SP_INLINE int32_t sp_pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)lo & 0xFFFFU) | ((uint32_t)hi << 16)); }
+SP_INLINE int32_t sp_sxtb16(int32_t x) { return sp_pack16((int8_t)(uint8_t)x, (int8_t)(uint8_t)((uint32_t)x >> 16)); }
+SP_INLINE int32_t sp_sxtb16_ror8(int32_t x)
+{
+    return sp_pack16((int8_t)(uint8_t)((uint32_t)x >> 8), (int8_t)(uint8_t)((uint32_t)x >> 24));
+}
+SP_INLINE int32_t sp_sxtab16(int32_t a, int32_t x)
+{
+    const int32_t e = sp_sxtb16(x);
+    return sp_pack16(sp_lo16(a) + sp_lo16(e), sp_hi16(a) + sp_hi16(e));
+}
+SP_INLINE int32_t sp_sxtab16_ror8(int32_t a, int32_t x)
+{
+    const int32_t e = sp_sxtb16_ror8(x);
+    return sp_pack16(sp_lo16(a) + sp_lo16(e), sp_hi16(a) + sp_hi16(e));
+}
+SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_lo16(y)) + (uint32_t)(sp_hi16(x) * sp_hi16(y)));
+}
+SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_lo16(y)));
+}
+SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_hi16(y)));
+}
+SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    const uint64_t sum = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * (int64_t)b) + 0x80000000U;
+    return (int32_t)(uint32_t)(sum >> 32);
+}
+SP_INLINE int32_t sp_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+#endif
+
+/* ---- requantization ------------------------------------------------------------------------------ */
+
+/* TFLite's MultiplyByQuantizedMultiplier with gemmlowp's double rounding, in 64-bit arithmetic
+ * (for the channels whose accumulators are too large for the fast forms). */
+static inline int32_t sp_requantize_generic(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int64_t a = (int32_t)((uint32_t)acc << left);
+    int64_t x = a * mult + ((int64_t)1 << 30);
+    x = (a == INT32_MIN && mult == INT32_MIN) ? INT32_MAX : x >> 31;
+    const int64_t mask = ((int64_t)1 << right) - 1;
+    const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    int64_t y = (x >> right) + ((x & mask) > threshold ? 1 : 0) + out_offset;
+    return (int32_t)(y < -128 ? -128 : (y > 127 ? 127 : y));
+}
+
+/* The proofs behind the fast forms are in tfc/sparse/reference.py (fast_requantize). */
+SP_INLINE int32_t sp_rq_right(int32_t acc, int32_t mult, int32_t rounding, int32_t shift)
+{
+    const int32_t h = sp_smmlar((int32_t)((uint32_t)acc << 1), mult, rounding - (int32_t)((uint32_t)acc >> 31));
+    return sp_ssat8(h >> shift);
+}
+
+SP_INLINE int32_t sp_rq_left(int32_t acc, int32_t mult, int32_t rounding, int32_t shift)
+{
+    return sp_ssat8(sp_smmlar((int32_t)((uint32_t)acc << shift), mult, rounding));
+}
+
+SP_INLINE int32_t sp_clamp(int32_t y, int32_t lo, int32_t hi, const int clamp)
+{
+    if (clamp)
+    {
+        y = y < lo ? lo : y;
+        y = y > hi ? hi : y;
+    }
+    return y;
+}
+
+
+/* ---- primitives of the generated per-layer code ------------------------------------------------
+ * A generated layer walks its block list unrolled: every cell offset, bias and requantization
+ * constant is an immediate, the weights come from a const table of pre-widened int16 pairs
+ * (per 4 channels (w0, w2), (w1, w3), the cell order c0 c2 c1 c3; block 2: (w0, w1); block 1:
+ * (w0, 0)), read front to back. A cell of pixel k starts at c + k * B (4 pixels) or at c. */
+
+/* Two words from one 64-bit load (LDRD: word alignment is enough on Armv7-M). */
+SP_INLINE void sp_ld64(const void *p, int32_t *lo, int32_t *hi)
+{
+    uint64_t v;
+    memcpy(&v, __builtin_assume_aligned(p, 4), 8);
+    *lo = (int32_t)(uint32_t)v;
+    *hi = (int32_t)(uint32_t)(v >> 32);
+}
+
+SP_INLINE void sp_init4(int32_t *a, int32_t bias)
+{
+    a[0] = a[1] = a[2] = a[3] = bias;
+}
+
+/* One block of B (1, 2, 4, 8, 16) channels against 4 pixels. */
+SP_INLINE void sp_gen_block4(const int16_t *c, const int32_t *w, const int32_t B, int32_t *a)
+{
+    if (B >= 4)
+    {
+        _Pragma("GCC unroll 4")
+        for (int32_t q = 0; q < B / 4; q++)
+        {
+            int32_t w02, w13;
+            sp_ld64(w + 2 * q, &w02, &w13);
+            _Pragma("GCC unroll 4")
+            for (int k = 0; k < 4; k++)
+            {
+                int32_t x02, x13;
+                sp_ld64(c + k * B + 4 * q, &x02, &x13);
+                a[k] = sp_smlad(w02, x02, a[k]);
+                a[k] = sp_smlad(w13, x13, a[k]);
+            }
+        }
+    }
+    else if (B == 2)
+    {
+        const int32_t w01 = w[0];
+        int32_t x0, x1, x2, x3;
+        sp_ld64(c, &x0, &x1);
+        sp_ld64(c + 4, &x2, &x3);
+        a[0] = sp_smlad(w01, x0, a[0]);
+        a[1] = sp_smlad(w01, x1, a[1]);
+        a[2] = sp_smlad(w01, x2, a[2]);
+        a[3] = sp_smlad(w01, x3, a[3]);
+    }
+    else
+    {
+        const int32_t w0 = w[0];
+        int32_t x01, x23;
+        sp_ld64(c, &x01, &x23);
+        a[0] = sp_smlabb(w0, x01, a[0]);
+        a[1] = sp_smlabt(w0, x01, a[1]);
+        a[2] = sp_smlabb(w0, x23, a[2]);
+        a[3] = sp_smlabt(w0, x23, a[3]);
+    }
+}
+
+/* One block against one pixel. */
+SP_INLINE int32_t sp_gen_block1(const int16_t *c, const int32_t *w, const int32_t B, int32_t a)
+{
+    if (B >= 4)
+    {
+        _Pragma("GCC unroll 4")
+        for (int32_t q = 0; q < B / 4; q++)
+        {
+            int32_t w02, w13, x02, x13;
+            sp_ld64(w + 2 * q, &w02, &w13);
+            sp_ld64(c + 4 * q, &x02, &x13);
+            a = sp_smlad(w02, x02, a);
+            a = sp_smlad(w13, x13, a);
+        }
+        return a;
+    }
+    if (B == 2)
+    {
+        return sp_smlad(w[0], sp_ld32a(c), a);
+    }
+    return sp_smlabb(w[0], (int32_t)c[0], a);
+}
+
+/* Requantize one accumulator by a record's constants (kind: TFC_SPARSE_RQ_*), clamp when asked. */
+SP_INLINE int8_t sp_gen_out(int32_t acc, const int kind, int32_t m, int32_t rnd, int32_t sh, int32_t lo,
+                            int32_t hi, const int clamp)
+{
+    int32_t y;
+    if (kind == 0)
+    {
+        y = sp_rq_right(acc, m, rnd, sh);
+    }
+    else if (kind == 1)
+    {
+        y = sp_rq_left(acc, m, rnd, sh);
+    }
+    else
+    {
+        y = sp_requantize_generic(acc, m, sh, rnd);
+    }
+    return (int8_t)sp_clamp(y, lo, hi, clamp);
+}
+
+#endif /* TFC_SPARSE_GEN_H */

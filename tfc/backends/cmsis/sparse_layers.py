@@ -1,0 +1,129 @@
+"""Backend records for the sparse kernel families (sparse_conv, sparse_fc): int8 conv2d/linear
+whose weight carries a SparseLayout run tfc_sparse_convolve_s8 / tfc_sparse_fully_connected_s8.
+
+Encoding "brle": the records, skips and values streams (docs/sparse-format.md) go to weights.c
+and the runtime kernels walk them. Encoding "brle-unrolled": the layer's block lists are generated
+into model.c (tfc/sparse/codegen.py, templates/kernels/sparse_rows.c.j2) and only the
+pre-widened weight table goes to weights.c. Either way the outputs equal the dense kernels'.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfc.backends.cmsis import layers as L
+from tfc.ir.graph import Node
+from tfc.quant import kernel_params as kp
+from tfc.sparse import codegen
+from tfc.sparse.encoding import groups_of
+from tfc.sparse.layer import SparseLayer, sparse_conv_layer, sparse_linear_layer
+
+FAMILIES = ("sparse_conv", "sparse_fc")
+FUNCTIONS = {"sparse_conv": "tfc_sparse_convolve_s8", "sparse_fc": "tfc_sparse_fully_connected_s8"}
+
+
+@dataclass(frozen=True)
+class SparseArgs:
+    params: kp.ConvParams | kp.FullyConnectedParams
+    input_dims: L.Dims
+    output_dims: L.Dims
+    layer: SparseLayer
+    encoding: str                           # "brle" or "brle-unrolled"
+    records: L.ConstArray | None            # brle: int32 words of the tfc_sparse_row records
+    skips: L.ConstArray | None
+    values: L.ConstArray | None
+    code: codegen.LayerCode | None          # brle-unrolled
+    table: L.ConstArray | None              # brle-unrolled: the pre-widened weights
+
+    @property
+    def flash_arrays(self) -> tuple[L.ConstArray, ...]:
+        return tuple(a for a in (self.records, self.skips, self.values, self.table) if a is not None)
+
+    @property
+    def density(self) -> float:
+        return self.layer.encoded.density
+
+    @property
+    def code_bytes_estimate(self) -> int:
+        return self.code.code_bytes_estimate() if self.code is not None else 0
+
+    def storage(self) -> str:
+        """The per-layer table's description of how the weights are stored."""
+        return f"sparse b{self.layer.block} d={self.density:.2f} {self.encoding}"
+
+
+def padded_width(x_w: int, kw: int, stride: int, pad_left: int, out_w: int) -> int:
+    """The widened image's width a conv needs (its sparse weights are encoded for it)."""
+    return max(x_w + pad_left, (out_w - 1) * stride + kw)
+
+
+def conv_scratch_bytes(x_shape, w_shape, out_shape, stride, pad, block: int) -> int:
+    """tfc_sparse_convolve_s8_get_buffer_size: the whole widened, zero-padded input image."""
+    _, in_h, in_w, cin = x_shape
+    _, kh, kw, _ = w_shape
+    _, out_h, out_w, _ = out_shape
+    wp = padded_width(in_w, kw, stride[1], pad[1], out_w)
+    hp = max((out_h - 1) * stride[0] + kh, in_h + pad[0])
+    return hp * groups_of(cin, block) * wp * block * 2
+
+
+def fc_scratch_bytes(vectors: int, depth: int, block: int) -> int:
+    return groups_of(depth, block) * vectors * block * 2
+
+
+def scratch_bytes(kernel: str, node: Node) -> int:
+    x, w, y = node.inputs[0], node.inputs[1], node.output
+    block = w.sparse.block
+    if kernel == "sparse_conv":
+        return conv_scratch_bytes(x.shape, w.shape, y.shape, node.attrs["stride"], node.attrs["pad"], block)
+    depth = w.shape[1]
+    return fc_scratch_bytes(x.type.size // depth, depth, block)
+
+
+def _record_words(layer: SparseLayer) -> np.ndarray:
+    return np.frombuffer(layer.records_bytes(), dtype="<i4").astype(np.int32)
+
+
+def args(lw, i: int, node: Node, kernel: str, p) -> SparseArgs:
+    """The SparseArgs of layer i (lw: the backend's _Lowering, for its constants)."""
+    x, w, y = node.inputs[0], node.inputs[1], node.output
+    bias = node.inputs[2].data if len(node.inputs) > 2 else None
+    layout = w.sparse
+    if kernel == "sparse_conv":
+        stride, pad = node.attrs["stride"], node.attrs["pad"]
+        width = padded_width(x.shape[2], w.shape[2], stride[1], pad[1], y.shape[2])
+        layer = sparse_conv_layer(w.data, bias, p.multipliers, p.shifts, block=layout.block, width=width,
+                                  output_offset=p.output_offset, activation=p.activation)
+        in_dims, out_dims = L.Dims(*map(int, x.shape)), L.Dims(*map(int, y.shape))
+        counts = codegen.pixel_counts_for(y.shape[2], stride[1])
+    else:
+        depth = w.shape[1]
+        vectors = x.type.size // depth
+        layer = sparse_linear_layer(w.data, bias, p.multipliers, p.shifts, block=layout.block, vectors=vectors,
+                                    output_offset=p.output_offset, activation=p.activation)
+        in_dims, out_dims = L.Dims(vectors, 1, 1, depth), L.Dims(vectors, 1, 1, w.shape[0])
+        counts = codegen.pixel_counts_for(vectors, 1)
+    prefix = f"tfc_{lw.name}_l{i}"
+    where = f"{w.ref} : {w.type}, block {layout.block}"
+    if layout.encoding == codegen.UNROLLED:
+        code = codegen.layer_code(layer, f"{prefix}_sparse", table=f"{prefix}_sparse_table", pixel_counts=counts)
+        table = lw.add_const(L.ConstArray(code.table, "int32_t", code.words,
+                                          f"{where}: pre-widened int16 pairs read by the generated code"))
+        return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, None, None, None, code, table)
+    records = lw.add_const(L.ConstArray(f"{prefix}_records", "int32_t", _record_words(layer),
+                                        f"{where}: tfc_sparse_row records (+ sentinel)"))
+    skips = lw.add_const(L.ConstArray(f"{prefix}_skips", "uint8_t", layer.skips.astype(np.uint8),
+                                      f"{where}: skip per stored block"))
+    values = lw.add_const(L.ConstArray(f"{prefix}_values", "int8_t", layer.values,
+                                       f"{where}: int8 values per stored block"))
+    return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, records, skips, values, None, None)
+
+
+def flash_bound(layer: SparseLayer) -> int:
+    """The encoding's promise: nnz x (1 + 1/B) + the per-row records (escapes on top)."""
+    nnz = layer.encoded.nonzero_blocks * layer.block
+    from tfc.sparse.layer import RECORD_BYTES
+    return math.floor(nnz * (1 + 1 / layer.block)) + RECORD_BYTES * (layer.rows + 1) \
+        + layer.encoded.escapes * (layer.block + 1)

@@ -1,0 +1,132 @@
+"""Per-layer generated sparse code: a layer's block lists unrolled into C (docs/sparse-format.md,
+"Generated code").
+
+The runtime kernels walk the brle streams (a counted loop per channel, a skip byte per block).
+Generated code removes that interpretation: for every channel the cell offset of each non-zero
+block, the bias and the requantization constants are immediates; the weights come from a const
+table of pre-widened int16 pairs (so no sign extension in the block) read with 64-bit loads; the
+4 outputs of a channel are stored at immediate offsets. It is much faster and much bigger (code
+bytes per block instead of B + 1 table bytes): `sparsify` chooses it per layer (encoding
+"brle-unrolled") when the user asks for speed over size or when it still beats dense on flash.
+
+`layer_code(SparseLayer, symbol, ...)` makes the typed description; the jinja2 template
+tfc/backends/cmsis/templates/kernels/sparse_rows.c.j2 renders it (`render_functions`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfc.sparse.layer import SparseLayer
+
+UNROLLED = "brle-unrolled"
+# Code bytes per (block, pixel pass kind) of the generated functions (arm-none-eabi-gcc 12 -O2,
+# Cortex-M7, block 4); benchmarks/sparse_kernels.py prints the measured numbers.
+CODE_BYTES_PER_BLOCK = {4: 44, 1: 16}
+CODE_BYTES_PER_CHANNEL = {4: 56, 1: 18}
+
+
+@dataclass(frozen=True)
+class ChannelCode:
+    index: int
+    blocks: tuple[tuple[int, int], ...]  # (cell offset in int16 from the pixel's cell, word offset in the table)
+    words: int                           # table words this channel uses
+    bias: int
+    kind: int
+    multiplier: int
+    rounding: int
+    shift: int
+    empty: int
+
+
+@dataclass(frozen=True, eq=False)
+class LayerCode:
+    symbol: str                 # C prefix: <symbol>_rows4, <symbol>_rows1, <symbol>_code
+    table: str                  # the int32 weight table's C symbol
+    block: int
+    stride: int                 # output channels (the distance between two pixels' outputs)
+    lo: int
+    hi: int
+    clamp: bool
+    pixel_counts: tuple[int, ...]  # which functions to generate: 4 and/or 1
+    channels: tuple[ChannelCode, ...]
+    words: np.ndarray           # int32: the pre-widened weights
+
+    @property
+    def blocks(self) -> int:
+        return sum(len(c.blocks) for c in self.channels)
+
+    @property
+    def table_bytes(self) -> int:
+        return int(self.words.nbytes)
+
+    def code_bytes_estimate(self) -> int:
+        nonempty = sum(1 for c in self.channels if c.blocks)
+        return sum(CODE_BYTES_PER_BLOCK[n] * self.blocks + CODE_BYTES_PER_CHANNEL[n] * nonempty
+                   for n in self.pixel_counts)
+
+
+def _pair(lo: int, hi: int) -> int:
+    return int(np.int32(np.uint32((lo & 0xFFFF) | ((hi & 0xFFFF) << 16))))
+
+
+def widened_words(values: np.ndarray, block: int) -> list[int]:
+    """One block's int8 values as the int16 pairs the generated code multiplies with SMLAD."""
+    v = [int(x) for x in values]
+    if block == 1:
+        return [_pair(v[0], 0)]
+    if block == 2:
+        return [_pair(v[0], v[1])]
+    words = []
+    for q in range(0, block, 4):
+        words += [_pair(v[q], v[q + 2]), _pair(v[q + 1], v[q + 3])]
+    return words
+
+
+def layer_code(layer: SparseLayer, symbol: str, *, table: str | None = None,
+               pixel_counts: tuple[int, ...] = (4, 1)) -> LayerCode:
+    """The generated code of a layer; escapes (all-zero blocks) are dropped."""
+    enc, B = layer.encoded, layer.block
+    channels, words = [], []
+    k = 0
+    for r in range(enc.rows):
+        col, blocks, start = 0, [], len(words)
+        for _ in range(int(enc.counts[r])):
+            col += int(enc.skips[k])
+            vals = enc.values[k * B:(k + 1) * B]
+            if vals.any():
+                blocks.append((col * B, len(words) - start))
+                words += widened_words(vals, B)
+            col += 1
+            k += 1
+        rec = layer.records[r]
+        channels.append(ChannelCode(r, tuple(blocks), len(words) - start, int(rec["bias"]), int(rec["kind"]),
+                                    int(rec["multiplier"]), int(rec["rounding"]), int(rec["shift"]),
+                                    int(rec["empty"])))
+    act = layer.activation
+    clamp = not (act.min <= -128 and act.max >= 127)
+    return LayerCode(symbol, table or f"{symbol}_weights", B, enc.rows, act.min, act.max, clamp,
+                     tuple(pixel_counts), tuple(channels), np.asarray(words or [0], dtype=np.int32))
+
+
+def pixel_counts_for(out_w: int, stride_w: int) -> tuple[int, ...]:
+    """Which functions a conv with this output width and stride calls (the runtime's split)."""
+    counts = []
+    if stride_w == 1 and out_w >= 4:
+        counts.append(4)
+    if stride_w != 1 or out_w % 4:
+        counts.append(1)
+    return tuple(counts)
+
+
+def render_functions(code: LayerCode) -> str:
+    """The C functions and the tfc_sparse_code struct of one layer (the table is emitted apart)."""
+    from tfc.backends.cmsis.emit import environment
+    return environment().get_template("kernels/sparse_rows.c.j2").module.functions(code)
+
+
+def render_table(code: LayerCode) -> str:
+    """The weight table as a standalone definition (the benchmarks; the backend uses weights.c)."""
+    from tfc.backends.cmsis.emit import environment
+    return environment().get_template("kernels/sparse_rows.c.j2").module.table(code)

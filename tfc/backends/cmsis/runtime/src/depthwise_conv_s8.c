@@ -109,6 +109,68 @@ static void dw_valid_taps(int32_t i0, int32_t dil, int32_t k, int32_t size, int3
         a3 = __SMLATT(xo, wo, a3);                                                                                 \
     } while (0)
 
+/* The blocks of four channels of a k x 1 kernel (str_ww's 3x1 ... 15x1 layers); returns the
+ * channels done. Each pixel's taps form one column, so they are one loop with no per-row
+ * set-up, and the weights are widened at each tap (LDR, two SXTB16) rather than once per block
+ * into wbuf, which a layer with few output pixels (15x1 over 15 rows: one) would not earn back. */
+static __attribute__((noinline)) int32_t dw_dsp_col(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
+                                                    const cmsis_nn_per_channel_quant_params *q, const int8_t *input,
+                                                    const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    const uint32_t off2 = __PKHBT((uint32_t)p->input_offset, (uint32_t)p->input_offset, 16);
+    const int32_t C = g->in_c, in_w = g->in_w, out_h = g->out_h, out_w = g->out_w;
+    const int32_t act_min = p->activation.min, act_max = p->activation.max, out_off = p->output_offset;
+    const int32_t y_step = g->dil_y * in_w * C;
+    int32_t c = 0;
+    for (; c + 3 < C; c += 4)
+    {
+        tfc_rq rq[4];
+        int32_t fast = act_min == -128 && act_max == 127;
+        for (int32_t i = 0; i < 4; i++)
+        {
+            rq[i] = tfc_rq_make(q->multiplier[c + i], q->shift[c + i], out_off, act_max);
+            fast &= rq[i].mode == TFC_RQ_RIGHT;
+        }
+        const int32_t b0 = bias ? bias[c] : 0, b1 = bias ? bias[c + 1] : 0;
+        const int32_t b2 = bias ? bias[c + 2] : 0, b3 = bias ? bias[c + 3] : 0;
+        int8_t *out = output + c;
+        for (int32_t oy = 0; oy < out_h; oy++)
+        {
+            const int32_t iy0 = oy * g->stride_y - g->pad_y;
+            int32_t ky0, ky1;
+            dw_valid_taps(iy0, g->dil_y, g->k_h, g->in_h, &ky0, &ky1);
+            const int8_t *const w0 = filter + ky0 * C + c, *const w_end = filter + ky1 * C + c;
+            const int32_t row0 = (iy0 + ky0 * g->dil_y) * in_w;
+            for (int32_t ox = 0, ix = -g->pad_x; ox < out_w; ox++, ix += g->stride_x, out += C)
+            {
+                int32_t a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+                if (ix >= 0 && ix < in_w)
+                {
+                    const int8_t *x = input + (row0 + ix) * C + c;
+                    for (const int8_t *w = w0; w < w_end; w += C, x += y_step)
+                    {
+                        const uint32_t w4 = (uint32_t)tfc_read_s8x4(w);
+                        DW_TAP(x, tfc_pair(__SXTB16(w4), tfc_sxtb16_ror8(w4)));
+                    }
+                }
+                if (fast)
+                {
+                    out[0] = (int8_t)tfc_rq_out_full(tfc_rq_right(&rq[0], a0), out_off);
+                    out[1] = (int8_t)tfc_rq_out_full(tfc_rq_right(&rq[1], a1), out_off);
+                    out[2] = (int8_t)tfc_rq_out_full(tfc_rq_right(&rq[2], a2), out_off);
+                    out[3] = (int8_t)tfc_rq_out_full(tfc_rq_right(&rq[3], a3), out_off);
+                    continue;
+                }
+                out[0] = tfc_rq_s8(&rq[0], (uint32_t)a0, out_off, act_min, act_max);
+                out[1] = tfc_rq_s8(&rq[1], (uint32_t)a1, out_off, act_min, act_max);
+                out[2] = tfc_rq_s8(&rq[2], (uint32_t)a2, out_off, act_min, act_max);
+                out[3] = tfc_rq_s8(&rq[3], (uint32_t)a3, out_off, act_min, act_max);
+            }
+        }
+    }
+    return c;
+}
+
 static void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
                          const cmsis_nn_per_channel_quant_params *q, const int8_t *input, const int8_t *filter,
                          const int32_t *bias, int8_t *output)
@@ -120,6 +182,10 @@ static void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
     const int32_t x_step = g->dil_x * C;
     uint64_t wbuf[DW_MAX_TAPS];
     int32_t c = 0;
+    if (g->k_w == 1)
+    {
+        c = dw_dsp_col(g, p, q, input, filter, bias, output);
+    }
     for (; c + 3 < C; c += 4)
     {
         for (int32_t t = 0; t < g->k_h * g->k_w; t++)

@@ -6,6 +6,9 @@ multipliers, shifts and activation ranges.
 """
 from __future__ import annotations
 
+import ctypes as C
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,8 +16,8 @@ from hypothesis import strategies as st
 
 from tfc.quant import reference as ref
 from tfc.quant.kernel_params import (
-    ActivationRange, BatchMatmulParams, ConvParams, DepthwiseConvParams, FullyConnectedParams,
-    PoolParams, add_params, conv_output_size, mul_params, softmax_params,
+    ActivationRange, AddParams, BatchMatmulParams, ConvParams, DepthwiseConvParams, FullyConnectedParams,
+    MulParams, PoolParams, add_params, conv_output_size, mul_params, softmax_params,
 )
 
 CI = settings.get_profile("ci")
@@ -314,3 +317,129 @@ def test_avgpool_empty_window_is_an_error(runtime):
     p = PoolParams(filter=(1, 1), stride=(1, 1), padding=(1, 1))
     with pytest.raises(RuntimeError):
         runtime.avg_pool(x, p, output_hw=(3, 3))
+
+
+# ---- arm_elementwise_add_s8 / _mul_s8: every branch of the fast path, its fallbacks, in place ----
+
+def _elementwise(runtime, kind: str, a, b, p, in_place: int | None):
+    """The kernel's output, computed into a fresh buffer or over input 1 or 2 (`in_place`)."""
+    if in_place is None:
+        return runtime.add(a, b, p) if kind == "add" else runtime.mul(a, b, p)
+    a, b = np.array(a, np.int8), np.array(b, np.int8)
+    out = a if in_place == 1 else b
+    pa, pb, po = (x.ctypes.data_as(C.POINTER(C.c_int8)) for x in (a, b, out))
+    if kind == "add":
+        st = runtime.lib.arm_elementwise_add_s8(
+            pa, pb, p.input_1_offset, p.input_1_mult, p.input_1_shift, p.input_2_offset, p.input_2_mult,
+            p.input_2_shift, p.left_shift, po, p.out_offset, p.out_mult, p.out_shift, p.activation.min,
+            p.activation.max, a.size)
+    else:
+        st = runtime.lib.arm_elementwise_mul_s8(pa, pb, p.input_1_offset, p.input_2_offset, po, p.out_offset,
+                                                p.out_mult, p.out_shift, p.activation.min, p.activation.max, a.size)
+    assert st == 0, f"arm_elementwise_{kind}_s8 returned status {st}"
+    return out
+
+
+HALF = 1 << 30          # multiplier 2^30 with shift 0: TFLite's rescale of the larger-scale input
+NARROW = ActivationRange(-20, 90)
+# name: (AddParams changes) -- the fast path's three loops, the swap, and each reason to fall back.
+ADD_BRANCHES = {
+    "half_right": {},
+    "right_half (swapped)": dict(input_1_mult=1_415_621_248, input_1_shift=-1, input_2_mult=HALF,
+                                 input_2_shift=0),
+    "half_half": dict(input_2_mult=HALF, input_2_shift=0),
+    "right_right": dict(input_1_mult=1_300_000_000, input_1_shift=-2, input_2_shift=-3),
+    "small multipliers": dict(input_1_mult=12_345, input_1_shift=-1, input_2_mult=1, out_mult=77),
+    "shift -31 inputs": dict(input_1_mult=HALF + 5, input_1_shift=-31, input_2_shift=-31),
+    "fallback: left shift 19": dict(left_shift=19),
+    "fallback: output shift 0": dict(out_shift=0),
+    "fallback: unshifted input, multiplier not 2^30": dict(input_1_mult=HALF + 1),
+    "fallback: offset 300": dict(input_2_offset=300),
+    "fallback: offset folded past int32": dict(out_shift=-25, out_offset=100),
+    "fallback: activation past int8": dict(activation=ActivationRange(-300, 300)),
+}
+
+
+@pytest.mark.parametrize("branch", list(ADD_BRANCHES))
+@pytest.mark.parametrize("act", ["full", "narrow"])
+def test_elementwise_add_s8_branches_in_place(runtime, branch, act):
+    """Each fast-path loop (and its clamp), each fallback; sizes around multiples of 4 for the
+    tail; output over input 1, over input 2, and separate."""
+    base = add_params(0.0625, -3, 0.0412, 11, 0.0874, -7)
+    p = replace(base, **ADD_BRANCHES[branch])
+    if act == "narrow" and "activation" not in ADD_BRANCHES[branch]:
+        p = replace(p, activation=NARROW)
+    rng = np.random.default_rng(len(branch))
+    for n in (0, 1, 3, 4, 5, 7, 8, 33):
+        a, b = _int8(rng, n), _int8(rng, n)
+        a[:2], b[:2] = (-128, 127)[:min(n, 2)], (127, -128)[:min(n, 2)]   # the extremes
+        want = ref.add(a, b, p)
+        for in_place in (None, 1, 2):
+            got = _elementwise(runtime, "add", a, b, p, in_place)
+            assert_same(got, want, f"arm_elementwise_add_s8 [{branch}, {act}, n={n}, in_place={in_place}]")
+
+
+MUL_BRANCHES = {
+    "right": {},
+    "left shift 0": dict(out_shift=0),
+    "left shift 12": dict(out_shift=12, out_mult=HALF + 99),
+    "small multiplier": dict(out_mult=3),
+    "shift -31": dict(out_shift=-31),
+    "fallback: left shift 13, offsets 256": dict(out_shift=13, input_1_offset=256, input_2_offset=-256),
+    "fallback: offset 257": dict(input_1_offset=257),
+    "fallback: offset folded past int32": dict(out_shift=-25, out_offset=100),
+    "fallback: activation past int8": dict(activation=ActivationRange(-129, 127)),
+}
+
+
+@pytest.mark.parametrize("branch", list(MUL_BRANCHES))
+@pytest.mark.parametrize("act", ["full", "narrow"])
+def test_elementwise_mul_s8_branches_in_place(runtime, branch, act):
+    p = replace(mul_params(0.0625, -3, 0.0412, 11, 0.0874, -7), **MUL_BRANCHES[branch])
+    if act == "narrow" and "activation" not in MUL_BRANCHES[branch]:
+        p = replace(p, activation=NARROW)
+    rng = np.random.default_rng(len(branch))
+    for n in (0, 1, 3, 4, 5, 7, 8, 33):
+        a, b = _int8(rng, n), _int8(rng, n)
+        a[:2], b[:2] = (-128, 127)[:min(n, 2)], (-128, -128)[:min(n, 2)]
+        want = ref.mul(a, b, p)
+        for in_place in (None, 1, 2):
+            got = _elementwise(runtime, "mul", a, b, p, in_place)
+            assert_same(got, want, f"arm_elementwise_mul_s8 [{branch}, {act}, n={n}, in_place={in_place}]")
+
+
+multipliers = st.one_of(st.just(1 << 30), st.integers(1 << 30, 2**31 - 1), st.integers(0, 2**31 - 1))
+
+
+@given(st.data())
+@settings(CI)
+def test_elementwise_add_s8_raw_params(runtime, data):
+    """Raw parameters around the fast path's limits (offsets past 256, shifts -31..0, any
+    non-negative multiplier, left shifts other than 20), in place or not."""
+    d = data.draw
+    offsets = st.one_of(st.integers(-128, 128), st.integers(-300, 300))
+    p = AddParams(input_1_offset=d(offsets), input_1_mult=d(multipliers), input_1_shift=d(st.integers(-31, 0)),
+                  input_2_offset=d(offsets), input_2_mult=d(multipliers), input_2_shift=d(st.integers(-31, 0)),
+                  left_shift=d(st.sampled_from([20, 20, 20, 0, 12, 21])), out_offset=d(offsets_out),
+                  out_mult=d(multipliers), out_shift=d(st.integers(-31, 0)), activation=d(activation()))
+    rng = _rng(d)
+    n = d(st.integers(0, 40))
+    a, b = _int8(rng, n), _int8(rng, n)
+    in_place = d(st.sampled_from([None, 1, 2]))
+    assert_same(_elementwise(runtime, "add", a, b, p, in_place), ref.add(a, b, p),
+                f"arm_elementwise_add_s8 {p} in_place={in_place}")
+
+
+@given(st.data())
+@settings(CI)
+def test_elementwise_mul_s8_raw_params(runtime, data):
+    d = data.draw
+    offsets = st.one_of(st.integers(-128, 128), st.integers(-300, 300))
+    p = MulParams(input_1_offset=d(offsets), input_2_offset=d(offsets), out_offset=d(offsets_out),
+                  out_mult=d(multipliers), out_shift=d(st.integers(-31, 12)), activation=d(activation()))
+    rng = _rng(d)
+    n = d(st.integers(0, 40))
+    a, b = _int8(rng, n), _int8(rng, n)
+    in_place = d(st.sampled_from([None, 1, 2]))
+    assert_same(_elementwise(runtime, "mul", a, b, p, in_place), ref.mul(a, b, p),
+                f"arm_elementwise_mul_s8 {p} in_place={in_place}")

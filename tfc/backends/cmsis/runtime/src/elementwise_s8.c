@@ -3,26 +3,30 @@
  * Add: both inputs shifted left by left_shift (20), rescaled to a common scale, summed and
  * rescaled to the output; Mul: the product of the offset inputs rescaled to the output).
  *
- * Fast path (a DSP core, or TFC_EMULATE_DSP on a host): four elements per iteration, one 32-bit
- * load per input and one 32-bit store, every requantization in one to three instructions. The
- * values here are small (an add's shifted input is a 9-bit value times 2^20, a mul's product
- * fits 18 bits), which allows a simpler identity than tfc_nn_requant.h's (no wrapped 2m - 2^32
- * multiplier, no QADD). For a multiplier m >= 0 and an x whose double fits int32:
+ * Fast path (a DSP core, or TFC_EMULATE_DSP on a host): four elements per iteration and one
+ * 32-bit store (a mul also loads 32-bit words and splits them with SXTAB16; an add loads bytes
+ * with LDRSB, which costs what a word load and its extractions would and frees two registers for
+ * its nine constants), SSAT to int8 and, for a narrower activation range, SSUB8/SEL on the
+ * packed word. The values here are small (an add's shifted input is a 9-bit value times 2^20, a
+ * mul's product fits 18 bits), which allows a simpler identity than tfc_nn_requant.h's (no
+ * wrapped 2m - 2^32 multiplier, no QADD). For a multiplier m >= 0 and an x whose double fits:
  *     SaturatingRoundingDoublingHighMul(x, m) = y = floor((x m + 2^30) / 2^31)
  *                                                 = floor((2x m + 2^31) / 2^32),
  * so SMMLAR(2x, m, K) = y + K exactly while y + K fits int32 (|y| <= |x| since m < 2^31).
  * RoundingDivideByPOT(y, e) for e >= 1 is floor((y + 2^(e-1) - [y < 0]) / 2^e); [y < 0] may be
  * read as [x < 0] (m >= 0: y < 0 implies x < 0, and x < 0 with y = 0 gives 0 either way), and
- * adding the output offset o commutes with the floor as o 2^e. Hence, with K = 2^(e-1) + o 2^e,
- *     requantize(x, m, -e) + o = (SMMLAR(2x, m, K) + (2x >> 31)) >> e       (e >= 1)
- *     requantize(x, m, s) + o  = SMMLAR(2^(s+1) x, m, o)                    (s >= 0)
- * An add's inputs are rescaled with K = 2^(e-1) (no offset), or as SMMLAR(2x, m, 0) when e = 0
- * (the input with the larger scale always has shift 0 in TFLite's parameters).
- * At entry the kernel checks, from the offsets, the left shift and the requantized ranges
- * (monotone in the int8 input, so two end points bound them), that no value it forms can leave
- * int32; otherwise, and on cores without DSP, it runs the exact reference loop.
- * In place: every iteration loads both input words before it stores the output word, so the
- * output may be either input.
+ * adding an integer c commutes with the floor as c 2^e. Hence, with K = 2^(e-1) + c 2^e,
+ *     requantize(x, m, -e) + c = (SMMLAR(2x, m, K) + (2x >> 31)) >> e       (e >= 1)
+ *     requantize(x, m, s) + c  = SMMLAR(2^(s+1) x, m, c)                    (s >= 0)
+ * c is the output offset for the output, and for an add's second input the first input's
+ * offset times 2^19 when the first input is "half": multiplier 2^30 and shift 0, which TFLite
+ * gives the input with the larger scale, rescaled exactly to (offset + a) 2^19, no multiply.
+ * At entry the kernel checks, from the offsets, the shifts and the requantized ranges (monotone
+ * in the int8 input, so two end points bound them), that no value it forms can leave int32 and
+ * that the left shift is TFLite's 20; otherwise, and on cores without DSP, it runs the exact
+ * reference loop.
+ * In place: every iteration loads its inputs before it stores the output word, so the output
+ * may be either input.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "arm_nnfunctions.h"
@@ -62,8 +66,8 @@ static void mul_exact(const int8_t *in1, const int8_t *in2, int32_t off1, int32_
 /* Offsets up to this size keep every offset input within 9 bits and the int16 lanes exact. */
 #define EW_MAX_OFFSET 256
 
-/* A requantization by the identity above: x -> (SMMLAR(x << lsl, mult, k) + sign) >> shift,
- * the sign correction only when shift >= 1. */
+/* A requantization by the identity above: 2x -> (SMMLAR(2x, mult, k) + sign) >> shift, or
+ * SMMLAR(2^(s+1) x, mult, k) for a left shift s (shift 0). */
 typedef struct
 {
     int32_t mult;
@@ -144,9 +148,6 @@ __STATIC_FORCEINLINE int32_t ew_mul_hi(uint32_t a, uint32_t b)
 {
     return (int32_t)(int16_t)(uint16_t)(a >> 16) * (int32_t)(int16_t)(uint16_t)(b >> 16);
 }
-
-/* Byte i of w, sign-extended (SXTB / ASR with the rotation folded in). */
-__STATIC_FORCEINLINE int32_t ew_byte(uint32_t w, int i) { return (int32_t)(int8_t)(uint8_t)(w >> (8 * i)); }
 
 /* Bytes q0..q3 (each already in int8 range) into one word: three BFI. */
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)

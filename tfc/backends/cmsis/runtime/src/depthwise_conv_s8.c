@@ -38,9 +38,10 @@ static void dw_geometry_init(dw_geometry *g, const cmsis_nn_dw_conv_params *p, c
     g->dil_x = p->dilation.w;
 }
 
-static void dw_portable(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
-                        const cmsis_nn_per_channel_quant_params *q, const int8_t *input, const int8_t *filter,
-                        const int32_t *bias, int8_t *output)
+/* Not inlined: a cold path whose frame should not add to dw_run's. */
+static __attribute__((noinline)) void dw_portable(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
+                                                  const cmsis_nn_per_channel_quant_params *q, const int8_t *input,
+                                                  const int8_t *filter, const int32_t *bias, int8_t *output)
 {
     for (int32_t oy = 0; oy < g->out_h; oy++)
     {
@@ -171,9 +172,10 @@ static __attribute__((noinline)) int32_t dw_dsp_col(const dw_geometry *g, const 
     return c;
 }
 
+/* Channels c0 .. C - 1 (dw_dsp_col may have done the first ones). */
 static void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
                          const cmsis_nn_per_channel_quant_params *q, const int8_t *input, const int8_t *filter,
-                         const int32_t *bias, int8_t *output)
+                         const int32_t *bias, int8_t *output, int32_t c0)
 {
     const uint32_t off2 = __PKHBT((uint32_t)p->input_offset, (uint32_t)p->input_offset, 16);
     const int32_t C = g->in_c;
@@ -181,11 +183,7 @@ static void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
     const int32_t full_range = act_min == -128 && act_max == 127;
     const int32_t x_step = g->dil_x * C;
     uint64_t wbuf[DW_MAX_TAPS];
-    int32_t c = 0;
-    if (g->k_w == 1)
-    {
-        c = dw_dsp_col(g, p, q, input, filter, bias, output);
-    }
+    int32_t c = c0;
     for (; c + 3 < C; c += 4)
     {
         for (int32_t t = 0; t < g->k_h * g->k_w; t++)
@@ -291,7 +289,14 @@ static void dw_run(const cmsis_nn_dw_conv_params *p, const cmsis_nn_per_channel_
 #if TFC_NN_DSP
         if (g.ch_mult == 1 && g.k_h * g.k_w <= DW_MAX_TAPS && p->input_offset >= -32640 && p->input_offset <= 32640)
         {
-            dw_dsp_mult1(&g, p, q, input + b * in_batch, filter, bias, output + b * out_batch);
+            /* A k x 1 kernel's blocks of four channels take the column loop. */
+            const int32_t c0 = g.k_w == 1 ? dw_dsp_col(&g, p, q, input + b * in_batch, filter, bias,
+                                                       output + b * out_batch)
+                                          : 0;
+            if (c0 < g.in_c)
+            {
+                dw_dsp_mult1(&g, p, q, input + b * in_batch, filter, bias, output + b * out_batch, c0);
+            }
             continue;
         }
 #endif

@@ -675,7 +675,7 @@ static inline void vec_mat_sym(const int8_t *x, const int8_t *rhs, const int32_t
 static __attribute__((noinline)) int32_t mat_mult_rows4(const mm_args *a, const int8_t *lhs, const int8_t *rhs,
                                                         int8_t *out, int32_t lhs_rows, int32_t rhs_rows)
 {
-    uint64_t buf[TFC_MAT_MULT_STACK_COLS]; /* cols / 4 blocks x 4 rows */
+    uint64_t buf[a->cols4]; /* cols / 4 blocks x 4 rows; cols4 <= TFC_MAT_MULT_STACK_COLS */
     int32_t r = 0;
     for (; r + 3 < lhs_rows; r += 4)
     {
@@ -683,6 +683,18 @@ static __attribute__((noinline)) int32_t mat_mult_rows4(const mm_args *a, const 
         mm_rows4(a, lhs + r * a->cols, buf, rhs, rhs_rows, out + r * a->out_stride);
     }
     return r;
+}
+
+/* Rows one at a time (batch-1 per-channel products, batch matmul rows, the rows left after the
+ * groups of four): not inlined, so its state does not sit in the caller's frame under
+ * mat_mult_rows4's buffer. */
+static __attribute__((noinline)) void mat_mult_row1s(const mm_args *a, const int8_t *lhs, const int8_t *rhs,
+                                                     int8_t *out, int32_t lhs_rows, int32_t rhs_rows)
+{
+    for (int32_t r = 0; r < lhs_rows; r++)
+    {
+        mm_row1(a, lhs + r * a->cols, rhs, rhs_rows, out + r * a->out_stride);
+    }
 }
 
 static void mat_mult_dsp(const mm_args *a, const int8_t *lhs, const int8_t *rhs, int8_t *out, int32_t lhs_rows,
@@ -693,9 +705,9 @@ static void mat_mult_dsp(const mm_args *a, const int8_t *lhs, const int8_t *rhs,
     {
         r = mat_mult_rows4(a, lhs, rhs, out, lhs_rows, rhs_rows);
     }
-    for (; r < lhs_rows; r++)
+    if (r < lhs_rows)
     {
-        mm_row1(a, lhs + r * a->cols, rhs, rhs_rows, out + r * a->out_stride);
+        mat_mult_row1s(a, lhs + r * a->cols, rhs, out + r * a->out_stride, lhs_rows - r, rhs_rows);
     }
 }
 #endif /* TFC_NN_DSP */

@@ -34,6 +34,10 @@ class Budget:
     sram_bytes: int
     flash_reserve: int = 0
     sram_reserve: int = 0
+    sparse_code_reserve: int = 0   # extra code when the backend links its sparse kernels
+
+    def model_flash_for(self, cost: "TfcCost") -> int:
+        return self.model_flash - (self.sparse_code_reserve if cost.sparse_kernels else 0)
 
     @property
     def model_flash(self) -> int:
@@ -44,11 +48,12 @@ class Budget:
         return self.sram_bytes - self.sram_reserve
 
     def fits(self, cost: "TfcCost") -> bool:
-        return cost.supported and cost.flash_bytes <= self.model_flash and cost.sram_bytes <= self.model_sram
+        return (cost.supported and cost.flash_bytes <= self.model_flash_for(cost)
+                and cost.sram_bytes <= self.model_sram)
 
     def describe(self) -> str:
         return (f"flash {self.flash_bytes:,} B ({self.model_flash:,} B for model data after {self.flash_reserve:,} B "
-                f"for code), SRAM {self.sram_bytes:,} B ({self.model_sram:,} B arena after {self.sram_reserve:,} B "
+                f"for code, {self.sparse_code_reserve:,} B more with sparse kernels), SRAM {self.sram_bytes:,} B ({self.model_sram:,} B arena after {self.sram_reserve:,} B "
                 "for stack)")
 
 
@@ -61,6 +66,7 @@ class TfcCost:
     instructions: float = 0.0             # estimate with the SparseEngine's kernels (nas.kernel_costs)
     instructions_as_compiled: float = 0.0  # estimate for the kernels the backend emits today
     sparse_layers: int = 0                # layers the sparsify pass gave a SparseLayout
+    sparse_kernels: int = 0               # layers the backend runs with a sparse kernel
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor, path=None, *, dynamo: bool = True):
@@ -112,7 +118,8 @@ def compile_cost(onnx_model, calibration: np.ndarray, target: str) -> tuple[TfcC
     from nas.kernel_costs import estimate
     est = estimate(cm)
     return TfcCost(r.flash_bytes, r.sram_bytes, instructions=est.sparse_engine,
-                   instructions_as_compiled=est.as_compiled, sparse_layers=est.sparse_layers), cm
+                   instructions_as_compiled=est.as_compiled, sparse_layers=est.sparse_layers,
+                   sparse_kernels=est.sparse_kernels), cm
 
 
 def compile_model(onnx_model, calibration: np.ndarray, target: str):

@@ -6,7 +6,8 @@ import json
 from nas.sparsenas import densest_of_equal_accuracy, pareto_front
 
 
-FIELDS = ("key", "accuracy", "instructions", "instructions_as_compiled", "flash", "sram", "density", "sparse_layers")
+FIELDS = ("key", "accuracy", "instructions", "instructions_as_compiled", "flash", "sram", "density", "sparse_layers",
+          "sparse_kernels")
 
 
 def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:

@@ -56,6 +56,7 @@ class Evaluator:
             rec["instructions"] = cost.instructions
             rec["instructions_as_compiled"] = cost.instructions_as_compiled
             rec["sparse_layers"] = cost.sparse_layers
+            rec["sparse_kernels"] = cost.sparse_kernels
             rec["density"] = _weighted_density(shapes, g.sparsity_dict())
             if self.max_instructions is not None and rec["instructions"] > self.max_instructions:
                 rec["fits"] = False

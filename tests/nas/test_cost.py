@@ -51,7 +51,10 @@ def test_sparse_layers_lower_the_sparse_engine_estimate():
     sparse, cm = _pruned_compile(0.25)
     assert dense.sparse_layers == 0 and dense.instructions == pytest.approx(dense.instructions_as_compiled)
     assert sparse.sparse_layers > 0, "sparsify chose no sparse layer at 25% block density"
-    assert sparse.instructions < sparse.instructions_as_compiled, (sparse.instructions, sparse.instructions_as_compiled)
+    # sparsify keeps a layer dense unless the cost model says sparse is faster: the total must drop
+    assert sparse.instructions < dense.instructions, (sparse.instructions, dense.instructions)
+    assert sparse.instructions <= sparse.instructions_as_compiled
+    assert sparse.sparse_kernels <= sparse.sparse_layers
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ import numpy as np
 from tfc.sparse.layer import SparseLayer
 
 UNROLLED = "brle-unrolled"
+CHUNK_BLOCKS = 48
 # Code bytes per (block, pixel pass kind) of the generated functions (arm-none-eabi-gcc 12 -O2,
 # Cortex-M7, block 4); benchmarks/sparse_kernels.py prints the measured numbers.
 CODE_BYTES_PER_BLOCK = {4: 44, 1: 16}
@@ -52,6 +53,22 @@ class LayerCode:
     pixel_counts: tuple[int, ...]  # which functions to generate: 4 and/or 1
     channels: tuple[ChannelCode, ...]
     words: np.ndarray           # int32: the pre-widened weights
+
+    def chunks(self) -> list[tuple[int, tuple[ChannelCode, ...]]]:
+        """(first table word, channels) per generated function: consecutive channels of about
+        CHUNK_BLOCKS blocks, so GCC compiles small functions (one huge function takes it minutes
+        and gigabytes) and a call costs a few instructions per chunk and pass."""
+        out, cur, start, word, blocks = [], [], 0, 0, 0
+        for ch in self.channels:
+            if cur and blocks + len(ch.blocks) > CHUNK_BLOCKS:
+                out.append((start, tuple(cur)))
+                cur, start, blocks = [], word, 0
+            cur.append(ch)
+            blocks += len(ch.blocks)
+            word += ch.words
+        if cur:
+            out.append((start, tuple(cur)))
+        return out
 
     @property
     def blocks(self) -> int:

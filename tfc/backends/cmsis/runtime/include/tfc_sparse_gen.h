@@ -159,13 +159,28 @@ SP_INLINE int32_t sp_clamp(int32_t y, int32_t lo, int32_t hi, const int clamp)
  * (per 4 channels (w0, w2), (w1, w3), the cell order c0 c2 c1 c3; block 2: (w0, w1); block 1:
  * (w0, 0)), read front to back. A cell of pixel k starts at c + k * B (4 pixels) or at c. */
 
-/* Two words from one 64-bit load (LDRD: word alignment is enough on Armv7-M). */
-SP_INLINE void sp_ld64(const void *p, int32_t *lo, int32_t *hi)
+/* A word-aligned int32 that may alias anything (the int16 image, the weight table): plain loads
+ * that GCC can pair into LDRD (word alignment is enough on Armv7-M), which memcpy's
+ * unaligned-capable LDRs never are. */
+typedef int32_t sp_word __attribute__((may_alias, aligned(4)));
+
+/* Two adjacent aligned words at base + off bytes. */
+SP_INLINE void sp_ld64(const void *base, const int32_t off, int32_t *lo, int32_t *hi)
 {
-    uint64_t v;
-    memcpy(&v, __builtin_assume_aligned(p, 4), 8);
-    *lo = (int32_t)(uint32_t)v;
-    *hi = (int32_t)(uint32_t)(v >> 32);
+#if SP_ARM
+    /* GCC never pairs these into LDRD by itself. LDRD's immediate offset reaches 1020: farther
+     * offsets go from base + a multiple of 1024, which GCC computes once for all blocks near it. */
+    if (__builtin_constant_p(off) && off >= 0 && (off & 3) == 0)
+    {
+        const uint8_t *near = (const uint8_t *)base + (off & ~1023);
+        /* volatile: keeps each load beside its use (GCC would hoist them all and spill). */
+        __asm__ volatile("ldrd %0, %1, [%2, %3]" : "=r"(*lo), "=r"(*hi) : "r"(near), "n"(off & 1023));
+        return;
+    }
+#endif
+    const sp_word *q = (const sp_word *)((const uint8_t *)base + off);
+    *lo = q[0];
+    *hi = q[1];
 }
 
 SP_INLINE void sp_init4(int32_t *a, int32_t bias)
@@ -173,8 +188,10 @@ SP_INLINE void sp_init4(int32_t *a, int32_t bias)
     a[0] = a[1] = a[2] = a[3] = bias;
 }
 
-/* One block of B (1, 2, 4, 8, 16) channels against 4 pixels. */
-SP_INLINE void sp_gen_block4(const int16_t *c, const int32_t *w, const int32_t B, int32_t *a)
+/* One block of B (1, 2, 4, 8, 16) channels against 4 pixels: cells at p + off (int16 units),
+ * weights at w + wo (words); off and wo are immediates of the generated code. */
+SP_INLINE void sp_gen_block4(const int16_t *p, const int32_t off, const int32_t *w, const int32_t wo,
+                             const int32_t B, int32_t *a)
 {
     if (B >= 4)
     {
@@ -182,12 +199,12 @@ SP_INLINE void sp_gen_block4(const int16_t *c, const int32_t *w, const int32_t B
         for (int32_t q = 0; q < B / 4; q++)
         {
             int32_t w02, w13;
-            sp_ld64(w + 2 * q, &w02, &w13);
+            sp_ld64(w, 4 * (wo + 2 * q), &w02, &w13);
             _Pragma("GCC unroll 4")
             for (int k = 0; k < 4; k++)
             {
                 int32_t x02, x13;
-                sp_ld64(c + k * B + 4 * q, &x02, &x13);
+                sp_ld64(p, 2 * (off + k * B + 4 * q), &x02, &x13);
                 a[k] = sp_smlad(w02, x02, a[k]);
                 a[k] = sp_smlad(w13, x13, a[k]);
             }
@@ -195,10 +212,10 @@ SP_INLINE void sp_gen_block4(const int16_t *c, const int32_t *w, const int32_t B
     }
     else if (B == 2)
     {
-        const int32_t w01 = w[0];
+        const int32_t w01 = w[wo];
         int32_t x0, x1, x2, x3;
-        sp_ld64(c, &x0, &x1);
-        sp_ld64(c + 4, &x2, &x3);
+        sp_ld64(p, 2 * off, &x0, &x1);
+        sp_ld64(p, 2 * (off + 4), &x2, &x3);
         a[0] = sp_smlad(w01, x0, a[0]);
         a[1] = sp_smlad(w01, x1, a[1]);
         a[2] = sp_smlad(w01, x2, a[2]);
@@ -206,9 +223,9 @@ SP_INLINE void sp_gen_block4(const int16_t *c, const int32_t *w, const int32_t B
     }
     else
     {
-        const int32_t w0 = w[0];
+        const int32_t w0 = w[wo];
         int32_t x01, x23;
-        sp_ld64(c, &x01, &x23);
+        sp_ld64(p, 2 * off, &x01, &x23);
         a[0] = sp_smlabb(w0, x01, a[0]);
         a[1] = sp_smlabt(w0, x01, a[1]);
         a[2] = sp_smlabb(w0, x23, a[2]);
@@ -217,7 +234,8 @@ SP_INLINE void sp_gen_block4(const int16_t *c, const int32_t *w, const int32_t B
 }
 
 /* One block against one pixel. */
-SP_INLINE int32_t sp_gen_block1(const int16_t *c, const int32_t *w, const int32_t B, int32_t a)
+SP_INLINE int32_t sp_gen_block1(const int16_t *p, const int32_t off, const int32_t *w, const int32_t wo,
+                                const int32_t B, int32_t a)
 {
     if (B >= 4)
     {
@@ -225,8 +243,8 @@ SP_INLINE int32_t sp_gen_block1(const int16_t *c, const int32_t *w, const int32_
         for (int32_t q = 0; q < B / 4; q++)
         {
             int32_t w02, w13, x02, x13;
-            sp_ld64(w + 2 * q, &w02, &w13);
-            sp_ld64(c + 4 * q, &x02, &x13);
+            sp_ld64(w, 4 * (wo + 2 * q), &w02, &w13);
+            sp_ld64(p, 2 * (off + 4 * q), &x02, &x13);
             a = sp_smlad(w02, x02, a);
             a = sp_smlad(w13, x13, a);
         }
@@ -234,9 +252,9 @@ SP_INLINE int32_t sp_gen_block1(const int16_t *c, const int32_t *w, const int32_
     }
     if (B == 2)
     {
-        return sp_smlad(w[0], sp_ld32a(c), a);
+        return sp_smlad(w[wo], sp_ld32a(p + off), a);
     }
-    return sp_smlabb(w[0], (int32_t)c[0], a);
+    return sp_smlabb(w[wo], (int32_t)p[off], a);
 }
 
 /* Requantize one accumulator by a record's constants (kind: TFC_SPARSE_RQ_*), clamp when asked. */

@@ -228,6 +228,26 @@ static int32_t sp_image_bytes(const sp_image *im)
 
 /* img = x + input_offset at (y + top, x + left), zero elsewhere; channel c of group g sits at
  * position c % block, permuted c0 c2 c1 c3 inside each 4 when block >= 4. */
+#if SP_DSP
+/* One pixel's cin = groups * B channels into its cells, one per group (group_step int16 apart). */
+SP_INLINE void sp_widen_groups(const int8_t *src, int32_t cin, const int32_t B, int32_t group_step,
+                               int32_t input_offset, int16_t *cell)
+{
+    const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
+    for (const int8_t *end = src + cin; src < end; src += B, cell += group_step)
+    {
+        _Pragma("GCC unroll 4")
+        for (int32_t q = 0; q < B; q += 4)
+        {
+            const int32_t v = sp_ld32(src + q);
+            sp_word *d = (sp_word *)(cell + q);
+            d[0] = sp_sxtab16(off2, v);
+            d[1] = sp_sxtab16_ror8(off2, v);
+        }
+    }
+}
+#endif
+
 static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_t top, int32_t left,
                      int32_t input_offset, const sp_image *im, int16_t *img)
 {
@@ -246,7 +266,18 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
             int16_t *cell = img + ((y + top) * row_cells + x + left) * B;
             int32_t c = 0;
 #if SP_DSP
-            if (B >= 4)
+            if (B >= 4 && cin % B == 0)
+            {
+                /* Whole groups: 4 channels are one load, two SXTAB16 and two stores. */
+                switch (B)
+                {
+                case 4: sp_widen_groups(src, cin, 4, im->wp * 4, input_offset, cell); break;
+                case 8: sp_widen_groups(src, cin, 8, im->wp * 8, input_offset, cell); break;
+                default: sp_widen_groups(src, cin, 16, im->wp * 16, input_offset, cell); break;
+                }
+                c = cin;
+            }
+            else if (B >= 4)
             {
                 const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
                 for (; c + 4 <= cin; c += 4)

@@ -22,10 +22,25 @@ from tfc.sparse.layer import SparseLayer
 
 UNROLLED = "brle-unrolled"
 CHUNK_BLOCKS = 48
-# Code bytes per (block, pixel pass kind) of the generated functions (arm-none-eabi-gcc 12 -O2,
-# Cortex-M7, block 4); benchmarks/sparse_kernels.py prints the measured numbers.
-CODE_BYTES_PER_BLOCK = {4: 44, 1: 16}
-CODE_BYTES_PER_CHANNEL = {4: 56, 1: 18}
+# Code bytes of the generated functions (arm-none-eabi-gcc 12.2 -O2, Cortex-M7), measured on the
+# benchmark layers: per "quad" (4 channels of a block; blocks of 1 and 2 count as one) and per
+# non-empty channel, for the 4-pixel and the 1-pixel function.
+CODE_BYTES_PER_QUAD = {4: 53, 1: 15}
+CODE_BYTES_PER_CHANNEL = {4: 85, 1: 37}
+
+
+def quads(block: int) -> int:
+    return max(1, block // 4)
+
+
+def table_bytes(blocks: int, block: int) -> int:
+    """The pre-widened weight table: B/2 words per block (blocks of 1 and 2: one word)."""
+    return 4 * blocks * max(1, block // 2)
+
+
+def code_bytes_estimate(blocks: int, nonempty: int, block: int, pixel_counts) -> int:
+    return sum(CODE_BYTES_PER_QUAD[n] * blocks * quads(block) + CODE_BYTES_PER_CHANNEL[n] * nonempty
+               for n in pixel_counts)
 
 
 @dataclass(frozen=True)
@@ -80,8 +95,7 @@ class LayerCode:
 
     def code_bytes_estimate(self) -> int:
         nonempty = sum(1 for c in self.channels if c.blocks)
-        return sum(CODE_BYTES_PER_BLOCK[n] * self.blocks + CODE_BYTES_PER_CHANNEL[n] * nonempty
-                   for n in self.pixel_counts)
+        return code_bytes_estimate(self.blocks, nonempty, self.block, self.pixel_counts)
 
 
 def _pair(lo: int, hi: int) -> int:

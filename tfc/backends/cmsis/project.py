@@ -32,6 +32,8 @@ class LayerInfo:
     scratch_bytes: int
     weight_bytes: int   # weights + bias in flash (shared constants counted at first use)
     live_bytes: int = 0  # arena bytes live while this layer runs (buffers + its scratch)
+    storage: str = "dense"  # conv/linear weights: "dense" or "sparse b<B> d=<density> <encoding>"
+    code_bytes_estimate: int = 0  # generated per-layer code in model.c (sparse brle-unrolled)
 
 
 @dataclass(frozen=True)
@@ -67,15 +69,22 @@ class ProjectInfo:
     def table(self) -> str:
         """The per-layer table as text."""
         head = (f"{'#':>3}  {'node':<34} {'kernel':<16} {'function':<34} {'out B':>8} {'scratch B':>9} "
-                f"{'live B':>8} {'weights B':>9}")
+                f"{'live B':>8} {'weights B':>9}  weights")
         rows = [head, "-" * len(head)]
         peak = max((r.live_bytes for r in self.layers), default=0)
         for r in self.layers:
             node = r.node if len(r.node) <= 34 else r.node[:31] + "..."
             mark = " <- peak" if r.live_bytes == peak and peak else ""
             rows.append(f"{r.index:>3}  {node:<34} {r.kernel:<16} {r.function or '(alias)':<34} "
-                        f"{r.output_bytes:>8} {r.scratch_bytes:>9} {r.live_bytes:>8} {r.weight_bytes:>9}{mark}")
+                        f"{r.output_bytes:>8} {r.scratch_bytes:>9} {r.live_bytes:>8} {r.weight_bytes:>9}  "
+                        f"{_storage_text(r):<30}{mark}".rstrip())
         return "\n".join(rows)
+
+
+def _storage_text(r: LayerInfo) -> str:
+    if r.op not in ("conv2d", "linear", "conv2d_add"):
+        return ""
+    return r.storage + (f" +~{r.code_bytes_estimate} B code" if r.code_bytes_estimate else "")
 
 
 def check_name(name: str) -> str:
@@ -99,8 +108,11 @@ def _info(model: LoweredModel, target: str, files, path) -> ProjectInfo:
         fresh = [a for a in layer.weight_arrays if a.symbol not in seen]
         seen.update(a.symbol for a in fresh)
         live = sum(b.size for b in live_at(model.allocation.buffers, layer.index))
+        sparse = getattr(layer.args, "storage", None)  # sparse layers (sparse_layers.SparseArgs)
         layers.append(LayerInfo(layer.index, layer.node, layer.op, layer.kernel, layer.function,
-                                layer.output.size, layer.scratch_bytes, sum(a.nbytes for a in fresh), live))
+                                layer.output.size, layer.scratch_bytes, sum(a.nbytes for a in fresh), live,
+                                storage=sparse() if sparse else "dense",
+                                code_bytes_estimate=getattr(layer.args, "code_bytes_estimate", 0)))
     return ProjectInfo(name=model.name, target=target, build=model.build, files=tuple(sorted(files)),
                        arena_bytes=model.arena_bytes, arena_lower_bound=model.lower_bound,
                        scratch_bytes=model.scratch_bytes, weight_bytes=model.weight_bytes,

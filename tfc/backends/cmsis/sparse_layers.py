@@ -43,7 +43,10 @@ class SparseArgs:
 
     @property
     def density(self) -> float:
-        return self.layer.encoded.density
+        """Non-zero blocks over the blocks of the real weights (not the virtual column space)."""
+        s = self.layer
+        total = s.rows * s.kh * s.kw * groups_of(s.cin, s.block)
+        return s.encoded.nonzero_blocks / total if total else 0.0
 
     @property
     def code_bytes_estimate(self) -> int:

@@ -4,7 +4,8 @@
 
 Measures sparse conv/linear layers over block sizes and densities (4-pixel passes from convs with
 a width that is a multiple of 4, single passes from one-vector linear layers) and tfc's dense
-kernels, then solves the linear least-squares problems of the model's form.
+kernels, then solves the linear least-squares problems of the model's form; the same for the
+per-layer generated code (encoding brle-unrolled): the UNROLLED_* constants.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tfc.quant.kernel_params import ConvParams, FullyConnectedParams  # noqa: E402
 from tfc.sparse import harness as H  # noqa: E402
+from tfc.sparse.codegen import layer_code, pixel_counts_for  # noqa: E402
 from tfc.sparse.cost_model import LayerShape  # noqa: E402
 from tfc.sparse.layer import sparse_conv_layer, sparse_linear_layer  # noqa: E402
 from tfc.sparse.prune import random_block_sparse  # noqa: E402
@@ -26,6 +28,7 @@ BLOCKS = (1, 2, 4, 8, 16)
 DENSITIES = (0.05, 0.25, 0.6)
 CONVS = [(16, 16, 1, 8), (32, 16, 3, 8), (24, 32, 1, 12)]   # (cin, cout, k, hw)
 FCS = [(128, 64), (256, 32)]                                  # (in, out), one vector
+CODES = []  # the generated code of every sparse case, in order (case field code = index + 1)
 
 
 def conv_case(rng, cin, cout, k, hw, block, density, dense=False):
@@ -37,7 +40,9 @@ def conv_case(rng, cin, cout, k, hw, block, density, dense=False):
     if dense:
         return H.dense_conv_case(x, w, None, p), shape, 0
     layer = sparse_conv_layer(w, None, [1 << 30], [-8], block=block, width=hw + 2 * (k // 2), output_offset=-2)
-    return H.sparse_conv_case(x, layer, p), shape, layer.encoded
+    CODES.append(layer_code(layer, f"fit{len(CODES)}", pixel_counts=pixel_counts_for(hw, 1)))
+    return ((H.sparse_conv_case(x, layer, p), H.sparse_conv_case(x, layer, p, code=len(CODES))),
+            shape, layer.encoded)
 
 
 def fc_case(rng, depth, out, block, density, dense=False):
@@ -48,7 +53,9 @@ def fc_case(rng, depth, out, block, density, dense=False):
     if dense:
         return H.dense_fc_case(x, w, None, p), shape, 0
     layer = sparse_linear_layer(w, None, [1 << 30], [-8], block=block, vectors=1, output_offset=-2)
-    return H.sparse_fc_case(x, layer, p), shape, layer.encoded
+    CODES.append(layer_code(layer, f"fit{len(CODES)}", pixel_counts=(1,)))
+    return ((H.sparse_fc_case(x, layer, p), H.sparse_fc_case(x, layer, p, code=len(CODES))),
+            shape, layer.encoded)
 
 
 def measure(info, items):
@@ -65,15 +72,26 @@ def measure(info, items):
     return counts + H.run_m7(info, chunk)[1]
 
 
+def _form(items, k):
+    return [(case[k], shape, enc) for case, shape, enc in items]
+
+
 def fit():
     rng = np.random.default_rng(0)
+    conv, fc, y_conv, y_fc, u_conv, u_fc = [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        info = H.build_m7(Path(tmp))
-        conv = [conv_case(rng, *c, b, d) for c in CONVS for b in BLOCKS for d in DENSITIES]
-        fc = [fc_case(rng, *f, b, d) for f in FCS for b in BLOCKS for d in DENSITIES]
+        info = H.build_m7(Path(tmp) / "streams")
+        # One ELF per layer shape for the generated code (all of it overflows 1 MiB of flash).
+        groups = [(conv_case, c, conv, y_conv, u_conv) for c in CONVS] + [(fc_case, f, fc, y_fc, u_fc) for f in FCS]
+        for g, (make, shape, items, ys, us) in enumerate(groups):
+            CODES.clear()
+            made = [make(rng, *shape, b, d) for b in BLOCKS for d in DENSITIES]
+            gen_info = H.build_m7(Path(tmp) / f"gen{g}", codes=list(CODES))
+            ys += measure(info, _form(made, 0))
+            us += measure(gen_info, _form(made, 1))
+            items += _form(made, 0)
         dconv = [conv_case(rng, *c, 4, 1.0, dense=True) for c in CONVS]
         dfc = [fc_case(rng, *f, 4, 1.0, dense=True) for f in FCS]
-        y_conv, y_fc = measure(info, conv), measure(info, fc)
         y_dconv, y_dfc = measure(info, dconv), measure(info, dfc)
 
     def solve(items, ys, four: bool):
@@ -111,6 +129,13 @@ def fit():
     print("SPARSE_C1 = {" + ", ".join(f"{b}: {s1[4 + i]:.3f}" for i, b in enumerate(BLOCKS)) + "}")
     print(f"SPARSE_W = {{4: {s4[1]:.3f}, 1: {s4[3]:.3f}}}  # block >= 4 (SIMD widening) / < 4; "
           f"single-pass fit: {s1[1]:.3f} / {s1[3]:.3f}")
+    u4, ue4 = solve(conv, u_conv, True)
+    u1, ue1 = solve(fc, u_fc, False)
+    print(f"# unrolled: max relative fit error: 4-pixel {ue4:.3f}, single {ue1:.3f}")
+    print(f"UNROLLED_F4, UNROLLED_F1 = {u4[0]:.3f}, {u1[0]:.3f}")
+    print(f"UNROLLED_R4, UNROLLED_R1 = {u4[2]:.3f}, {u1[2]:.3f}")
+    print("UNROLLED_C4 = {" + ", ".join(f"{b}: {u4[4 + i]:.3f}" for i, b in enumerate(BLOCKS)) + "}")
+    print("UNROLLED_C1 = {" + ", ".join(f"{b}: {u1[4 + i]:.3f}" for i, b in enumerate(BLOCKS)) + "}")
     print(f"DENSE_CONV_MAC, DENSE_CONV_OUT = {dc[0]:.4f}, {dc[1]:.3f}")
     print(f"DENSE_FC_MAC, DENSE_FC_OUT = {df[0]:.4f}, {df[1]:.3f}")
 

@@ -223,9 +223,9 @@ SP_INLINE void sp_gen_block4(const int16_t *p, const int32_t off, const int32_t 
     }
     else
     {
+        /* Cells of one int16: pixel pairs may start at any halfword, so no LDRD. */
         const int32_t w0 = w[wo];
-        int32_t x01, x23;
-        sp_ld64(p, 2 * off, &x01, &x23);
+        const int32_t x01 = sp_ld32(p + off), x23 = sp_ld32(p + off + 2);
         a[0] = sp_smlabb(w0, x01, a[0]);
         a[1] = sp_smlabt(w0, x01, a[1]);
         a[2] = sp_smlabb(w0, x23, a[2]);

@@ -48,3 +48,37 @@ def test_pruning_from_context_options(caplog):
     assert wc.sparse == SparseLayout(4, 0.25), wc.sparse
     assert abs(block_mask(wc.data.reshape(32, -1), 4).mean() - 0.25) < 1e-9
     assert "fine-tuning" in caplog.text
+
+
+def test_speed_over_size_takes_the_generated_code_and_default_takes_the_small_streams():
+    w = random_block_sparse(np.random.default_rng(3), (32, 288), block=4, density=0.2).reshape(32, 3, 3, 32)
+    g, wc = _conv_graph(w)
+    Sparsify().run(g, PassContext())
+    assert wc.sparse is not None and wc.sparse.encoding == "brle", wc.sparse
+    g2, wc2 = _conv_graph(w)
+    Sparsify(speed_over_size=True).run(g2, PassContext())
+    assert wc2.sparse is not None and wc2.sparse.encoding == "brle-unrolled", wc2.sparse
+
+
+def test_choice_saves_flash_unless_speed_over_size():
+    from tfc.passes.sparsify import choose_block, layer_shape
+    w = random_block_sparse(np.random.default_rng(4), (32, 288), block=4, density=0.3)
+    g, wc = _conv_graph(w.reshape(32, 3, 3, 32))
+    shape = layer_shape(g.nodes[0])
+    small, _ = choose_block(w, shape)
+    fast, _ = choose_block(w, shape, speed_over_size=True)
+    assert small.sparse_flash < small.dense_flash, small
+    assert fast.sparse_instructions <= small.sparse_instructions, (fast, small)
+
+
+def test_quantize_int8_keeps_the_layout():
+    from tfc.passes.quantize_int8 import QuantizeInt8
+    rng = np.random.default_rng(5)
+    w = random_block_sparse(rng, (16, 72), block=4, density=0.25).astype(np.float32).reshape(16, 3, 3, 8) / 100
+    g, wc = _conv_graph(w)
+    Sparsify().run(g, PassContext())
+    layout = wc.sparse
+    assert layout is not None
+    QuantizeInt8().run(g, PassContext(options={"calibration": rng.standard_normal((2, 1, 16, 16, 8)).astype(np.float32)}))
+    qw = g.nodes[0].inputs[1]
+    assert qw.dtype == DType.I8 and qw.sparse == layout, (qw.dtype, qw.sparse, layout)

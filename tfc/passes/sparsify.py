@@ -1,9 +1,11 @@
 """sparsify: find (or make, by blockwise pruning) block sparsity in conv2d/linear weights and
 record a SparseLayout(block, density) where the sparse kernels beat the dense ones.
 
-Per layer the block size (1, 2, 4, 8, 16) with the fewest estimated instructions wins
-(tfc.sparse.cost_model); a layer stays dense where sparse would be slower, or would not save flash
-unless `speed_over_size`. Pruning (`density` < 1, or ctx.options["sparsity"] = {"density": 0.25,
+Per layer the block size (1, 2, 4, 8, 16) and encoding with the fewest estimated instructions win
+(tfc.sparse.cost_model): "brle" (the streams the runtime kernels walk) or "brle-unrolled" (the
+per-layer generated code, tfc.sparse.codegen: faster, but code bytes per block); a layer stays
+dense where sparse would be slower, and a choice that would not save flash is not taken unless
+`speed_over_size`. Pruning (`density` < 1, or ctx.options["sparsity"] = {"density": 0.25,
 "block": 4, "layers": {"conv1": {...}}}) zeroes the smallest-magnitude blocks of each output
 channel and changes the model: accuracy needs fine-tuning afterwards.
 """
@@ -16,6 +18,7 @@ import numpy as np
 from tfc.errors import PassError
 from tfc.ir.types import SparseLayout
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
+from tfc.sparse import codegen
 from tfc.sparse import cost_model as cm
 from tfc.sparse.encoding import BLOCK_SIZES, block_mask
 from tfc.sparse.layer import RECORD_BYTES
@@ -30,6 +33,7 @@ class LayerChoice:
     dense_instructions: float
     sparse_flash: int
     dense_flash: int
+    encoding: str = "brle"
 
 
 def layer_shape(node) -> cm.LayerShape | None:
@@ -52,22 +56,35 @@ def choose_block(w_rows: np.ndarray, shape: cm.LayerShape, blocks=BLOCK_SIZES, *
     rows, cols = w_rows.shape
     dense = cm.dense_instructions(shape)
     best, why = None, "no block size given"
+    dense_flash = rows * cols + 4 * rows
     for b in blocks:
         mask = block_mask(w_rows, b)
         stored = int(mask.sum())
         nonempty = int(mask.any(axis=1).sum())
-        est = cm.sparse_instructions(shape, b, stored, nonempty)
-        flash = stored * (b + 1) + RECORD_BYTES * (rows + 1)
-        choice = LayerChoice(b, stored / mask.size, est, dense, flash, rows * cols + 4 * rows)
-        if est >= dense:
-            why = f"block {b}: {est:.0f} estimated instructions >= dense {dense:.0f}"
-            continue
-        if not speed_over_size and flash >= choice.dense_flash:
-            why = f"block {b}: {flash} bytes of flash >= dense {choice.dense_flash}"
-            continue
-        if best is None or est < best.sparse_instructions:
-            best = choice
+        # Two encodings: the brle streams the runtime kernels walk (small), and the per-layer
+        # generated code (fast; code bytes per block, so it rarely saves flash).
+        candidates = (
+            LayerChoice(b, stored / mask.size, cm.sparse_instructions(shape, b, stored, nonempty), dense,
+                        stored * (b + 1) + RECORD_BYTES * (rows + 1), dense_flash),
+            LayerChoice(b, stored / mask.size, cm.unrolled_instructions(shape, b, stored, nonempty), dense,
+                        codegen.table_bytes(stored, b) + codegen.code_bytes_estimate(
+                            stored, nonempty, b, _pixel_counts(shape)), dense_flash, codegen.UNROLLED),
+        )
+        for choice in candidates:
+            est, flash = choice.sparse_instructions, choice.sparse_flash
+            if est >= dense:
+                why = f"block {b} {choice.encoding}: {est:.0f} estimated instructions >= dense {dense:.0f}"
+                continue
+            if not speed_over_size and flash >= dense_flash:
+                why = f"block {b} {choice.encoding}: {flash} bytes of flash >= dense {dense_flash}"
+                continue
+            if best is None or est < best.sparse_instructions:
+                best = choice
     return best, why
+
+
+def _pixel_counts(shape: cm.LayerShape) -> tuple[int, ...]:
+    return codegen.pixel_counts_for(shape.out_w, shape.stride)
 
 
 def _layer_settings(options, ctx: PassContext, name: str) -> tuple[float, int]:
@@ -125,6 +142,6 @@ class Sparsify(Pass):
                 stats["dense"] += 1
                 ctx.decline("sparse-weights", node, why)
                 continue
-            weight.sparse = SparseLayout(choice.block, round(choice.density, 6))
+            weight.sparse = SparseLayout(choice.block, round(choice.density, 6), choice.encoding)
             stats["sparse"] += 1
         return PassResult(changed=stats["sparse"] > 0 or stats["pruned"] > 0, stats=stats)

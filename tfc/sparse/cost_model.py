@@ -14,16 +14,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# ---- fitted constants (benchmarks/fit_sparse_cost.py; max fit error 16 % at density ~0) ---------
-SPARSE_F4 = 6.350      # per output, 4-pixel passes
-SPARSE_F1 = 12.399     # per output, single-pixel passes
-SPARSE_R4 = 36.411     # per non-empty output channel per 4-pixel pass (block-loop entry, requantization)
-SPARSE_R1 = 21.687     # per non-empty output channel per single pass
-SPARSE_C4 = {1: 11.940, 2: 17.867, 4: 24.482, 8: 45.713, 16: 84.004}  # per stored block per 4-pixel pass
-SPARSE_C1 = {1: 7.979, 2: 11.031, 4: 12.062, 8: 19.850, 16: 34.089}   # per stored block per single pass
-SPARSE_W = {4: 2.755, 1: 10.887}  # per widened input value: block >= 4 (SIMD widening) / block < 4
-DENSE_CONV_MAC, DENSE_CONV_OUT = 1.2481, 22.754
-DENSE_FC_MAC, DENSE_FC_OUT = 2.0354, 49.563
+# ---- fitted constants (benchmarks/fit_sparse_cost.py; max fit error 23 % at density ~0) ---------
+SPARSE_F4 = 6.587      # per output, 4-pixel passes
+SPARSE_F1 = 12.215     # per output, single-pixel passes
+SPARSE_R4 = 35.475     # per non-empty output channel per 4-pixel pass (block-loop entry, requantization)
+SPARSE_R1 = 22.755     # per non-empty output channel per single pass
+SPARSE_C4 = {1: 11.955, 2: 17.764, 4: 24.127, 8: 44.932, 16: 85.172}  # per stored block per 4-pixel pass
+SPARSE_C1 = {1: 7.971, 2: 11.057, 4: 12.084, 8: 19.800, 16: 34.075}   # per stored block per single pass
+SPARSE_W = {4: 2.160, 1: 11.361}  # per widened input value: block >= 4 (SIMD widening) / block < 4
+# The per-layer generated code (encoding brle-unrolled), same form (max fit error 31 % at density ~0).
+UNROLLED_F4, UNROLLED_F1 = 2.645, 4.258
+UNROLLED_R4, UNROLLED_R1 = 19.344, 6.165
+UNROLLED_C4 = {1: 6.628, 2: 6.842, 4: 13.252, 8: 26.243, 16: 53.240}
+UNROLLED_C1 = {1: 2.901, 2: 3.134, 4: 4.221, 8: 8.165, 16: 15.938}
+DENSE_CONV_MAC, DENSE_CONV_OUT = 1.2908, 9.694
+DENSE_FC_MAC, DENSE_FC_OUT = 1.5610, 28.500
 # --------------------------------------------------------------------------------------------------
 
 
@@ -79,6 +84,18 @@ def sparse_instructions(layer: LayerShape, block: int, stored_blocks: float,
     return (SPARSE_F4 * 4 * p4 * layer.cout + SPARSE_F1 * p1 * layer.cout
             + (SPARSE_R4 * p4 + SPARSE_R1 * p1) * rows
             + (SPARSE_C4[block] * p4 + SPARSE_C1[block] * p1) * stored_blocks
+            + w * layer.widened_values(block))
+
+
+def unrolled_instructions(layer: LayerShape, block: int, stored_blocks: float,
+                          nonempty_rows: float | None = None) -> float:
+    """The per-layer generated code (tfc.sparse.codegen): the same form, its own constants."""
+    p4, p1 = layer.passes()
+    rows = layer.cout if nonempty_rows is None else nonempty_rows
+    w = SPARSE_W[4 if block >= 4 else 1]
+    return (UNROLLED_F4 * 4 * p4 * layer.cout + UNROLLED_F1 * p1 * layer.cout
+            + (UNROLLED_R4 * p4 + UNROLLED_R1 * p1) * rows
+            + (UNROLLED_C4[block] * p4 + UNROLLED_C1[block] * p1) * stored_blocks
             + w * layer.widened_values(block))
 
 

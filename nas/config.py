@@ -32,7 +32,7 @@ class RunConfig:
     transformer_starts: tuple[int | None, ...] = (None, 2)
     supernas_samples: int = 12
     # supernet training
-    epochs: int = 30
+    epochs: int = 60
     batch: int = 64
     lr: float = 3e-3
     n_random: int = 1
@@ -43,7 +43,7 @@ class RunConfig:
     accuracy_tolerance: float = 0.005       # "equal accuracy" for the densest-subnet comparison
     instruction_weight: float = 0.005       # fitness = accuracy - weight x instructions / median instructions
     # final model
-    finetune_epochs: int = 40
+    finetune_epochs: int = 80
     finetune_lr: float = 1e-3
     train_limit: int | None = None          # cap training samples (smoke runs)
 

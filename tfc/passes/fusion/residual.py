@@ -29,6 +29,9 @@ def _candidate(graph, add, i, order, ctx):
     why = None
     if conv.attrs["group"] != 1:
         why = "the conv is grouped/depthwise (the fused kernel runs arm_convolve_s8 row by row)"
+    elif conv.inputs[1].sparse is not None:
+        why = ("the conv's weights are sparse (SparseLayout): the sparse kernels have no fused add, "
+               "and they save more than the fusion")
     elif len(conv_out.uses) != 1 or is_output(graph, conv_out):
         why = f"{conv_out.ref} has other readers"
     elif residual.is_constant or residual.producer is None and residual not in graph.inputs:

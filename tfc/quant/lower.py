@@ -47,7 +47,7 @@ def propagate_params(graph: Graph) -> int:
                 reader = _sole_reader(graph, out)
                 if reader is not None and reader.op in _TRANSPARENT_BACKWARD and reader.output.quant is not None:
                     out.quant = reader.output.quant
-                elif node.spec.moves_data or node.op in ("maxpool2d", "dequantize"):
+                elif node.spec.moves_data or node.op in ("maxpool2d", "avgpool2d", "dequantize"):
                     src = node.inputs[0]
                     if src.quant is not None and src.quant.axis is None:
                         out.quant = src.quant

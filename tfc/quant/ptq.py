@@ -144,8 +144,8 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
     for value in observed:
         fixed = FIXED_OUTPUT_PARAMS.get(value.producer.op) if value.producer else None
         value.quant = fixed or cal.activation_params(*observers[value.name].range())
-    for node in graph.nodes_of(*_SAME_AS_INPUT):
-        node.output.quant = node.output.quant or node.inputs[0].quant
+    # Pooling outputs take their input's params (the int8 kernels need that), through propagation:
+    # the input may itself get its params only there (a pool after a transpose, say).
     propagate_params(graph)
     layernorm_constants_to_int32(graph)
     _quantize_weights(graph)

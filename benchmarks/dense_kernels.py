@@ -263,7 +263,7 @@ def run_benchmark(cmsis_nn: Path | None, work: Path, size: str = "full", seed: i
             row[f"{name}_per_mac"] = m.instructions[i] / case.layer.macs
         if "cmsis_nn" in results:
             row["outputs_identical"] = results["tfc"].outputs[i] == results["cmsis_nn"].outputs[i]
-            row["cmsis_nn_over_tfc"] = m.instructions[i] / results["tfc"].instructions[i]
+            row["cmsis_nn_over_tfc"] = results["cmsis_nn"].instructions[i] / results["tfc"].instructions[i]
         rows.append(row)
     return rows
 

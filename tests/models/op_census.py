@@ -12,12 +12,10 @@ from dataclasses import dataclass
 import onnx
 
 # The ONNX ops the tfc importer is meant to support (its task list), plus shape arithmetic.
-IMPORTER_OPS = frozenset("""
-    Conv Gemm MatMul Add Sub Mul Div Relu Clip Sigmoid HardSwish HardSigmoid Gelu Erf Tanh Softmax
-    LayerNormalization ReduceMean Pow Sqrt BatchNormalization AveragePool MaxPool GlobalAveragePool
-    Flatten Reshape Transpose Squeeze Unsqueeze Concat Split Slice Gather Cast Expand Pad Identity
-    Dropout Constant Shape QuantizeLinear DequantizeLinear
-""".split())
+# The ops tfc's importer converts, from the importer itself (a copy here went stale).
+from tfc.frontend.onnx.registry import supported_ops  # noqa: E402
+
+IMPORTER_OPS = frozenset(supported_ops())
 
 
 @dataclass(frozen=True)

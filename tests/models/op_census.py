@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import onnx
 
-# The ONNX ops the tfc importer is meant to support (its task list), plus shape arithmetic.
-# The ops tfc's importer converts, from the importer itself (a copy here went stale).
-from tfc.frontend.onnx.registry import supported_ops  # noqa: E402
+from tfc.frontend.onnx.registry import supported_ops
 
+# The ops tfc's importer converts, from the importer itself (a copy here went stale).
 IMPORTER_OPS = frozenset(supported_ops())
 
 

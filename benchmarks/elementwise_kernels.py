@@ -31,6 +31,8 @@ from tfc.quant import reference as ref
 from tfc.quant.kernel_params import AddParams, MulParams, add_params, mul_params
 from tfc.targets.cortex_m import ElfInfo, build_elf, run_elf
 
+from benchmarks.crosscheck import cross_check_rows, first_difference  # noqa: F401 (tests use it)
+
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "elementwise_kernels.c"
 RUNTIME = HERE.parent / "tfc" / "backends" / "cmsis" / "runtime"
@@ -140,15 +142,6 @@ def measure(elf: ElfInfo, cases: list[Case]) -> Measurement:
     return Measurement(outputs, instructions)
 
 
-def first_difference(got: bytes, want: bytes) -> str:
-    a, b = np.frombuffer(got, np.int8), np.frombuffer(want, np.int8)
-    if a.size != b.size:
-        return f"{a.size} bytes, expected {b.size}"
-    bad = np.flatnonzero(a != b)
-    return (f"{bad.size} of {a.size} bytes differ; first at {bad[0]}: {a[bad[0]]} vs {b[bad[0]]}"
-            if bad.size else "identical")
-
-
 def run_benchmark(cmsis_nn: Path | None, work: Path, n: int = MAX_ELEMENTS, seed: int = 2024) -> list[dict]:
     """Builds, runs and cross-checks; one row per case. Raises on any output mismatch."""
     cases = benchmark_cases(n, seed)
@@ -156,21 +149,9 @@ def run_benchmark(cmsis_nn: Path | None, work: Path, n: int = MAX_ELEMENTS, seed
     if cmsis_nn is not None:
         libs["cmsis_nn"] = build("cmsis-nn", work / "cmsis_nn", cmsis_nn)
     results = {name: measure(elf, cases) for name, elf in libs.items()}
-    rows = []
-    for i, case in enumerate(cases):
-        want = case.reference().tobytes()
-        row = {"case": case.name, "elements": case.a.size}
-        for name, m in results.items():
-            if m.outputs[i] != want:
-                raise AssertionError(f"{name} {case.name}: output != numpy reference: "
-                                     f"{first_difference(m.outputs[i], want)}")
-            row[f"{name}_instructions"] = m.instructions[i]
-            row[f"{name}_per_element"] = m.instructions[i] / case.a.size
-        if "cmsis_nn" in results:
-            row["outputs_identical"] = results["tfc"].outputs[i] == results["cmsis_nn"].outputs[i]
-            row["cmsis_nn_over_tfc"] = results["cmsis_nn"].instructions[i] / results["tfc"].instructions[i]
-        rows.append(row)
-    return rows
+    return cross_check_rows(cases, results, label=lambda c: c.name,
+                            describe=lambda c: {"case": c.name, "elements": c.a.size},
+                            units=lambda c: c.a.size, per="element")
 
 
 def format_table(rows: list[dict]) -> str:

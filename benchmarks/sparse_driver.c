@@ -1,16 +1,19 @@
 /* Runs sparse (tfc_sparse_*) and dense (arm_convolve_s8 / arm_convolve_1x1_s8_fast /
- * arm_fully_connected_s8) int8 layers from a case file and writes their outputs one after another.
+ * arm_fully_connected_s8 / arm_depthwise_conv_s8_opt) int8 layers from a case file and writes their outputs one after another.
  * Built for the emulated Cortex-M7 (case k, 1 <= k <= 32, is instruction region k; the count
  * includes input widening) or for the host with -DTFC_HOST (stdio, no regions). Dense ops link
  * either tfc's runtime or the real CMSIS-NN. tfc/sparse/harness.py writes the file:
  *
  *   int32 count; per case: int32 header[24] =
- *     op (0 sparse conv, 1 sparse fc, 2 dense conv, 3 dense fc), n, h, w, cin, out_h, out_w, cout,
+ *     op (0 sparse conv, 1 sparse fc, 2 dense conv, 3 dense fc, 4 sparse depthwise, 5 dense depthwise),
+ *     n, h, w, cin, out_h, out_w, cout,
  *     kh, kw, stride_h, stride_w, pad_top, pad_left, input_offset, output_offset, act_min, act_max,
  *     block, width, a, b, c, code (0: walk the streams; k: generated code tfc_bench_codes[k - 1])
  *   sparse: records [a bytes], skips [b], values [c], input [n*h*w*cin]
+ *   sparse depthwise: records [a bytes], taps [b], input [n*h*w*cin]
  *   dense:  bias int32[cout], multiplier int32[cout], shift int32[cout], filter [cout*kh*kw*cin],
- *           input [n*h*w*cin]        (dense fc: multiplier[0] and shift[0] are used)
+ *           input [n*h*w*cin]        (dense fc: multiplier[0] and shift[0] are used;
+ *           dense depthwise: filter [kh*kw*cout], CMSIS-NN's [1, kh, kw, cout])
  *   each part padded to a multiple of 8 bytes.
  */
 #include <stdint.h>
@@ -19,6 +22,7 @@
 
 #include "arm_nnfunctions.h"
 #include "tfc_sparse.h"
+#include "tfc_sparse_depthwise.h"
 
 #ifdef TFC_HOST
 #define TFC_REGION_BEGIN(id) ((void)0)
@@ -71,6 +75,18 @@ static arm_cmsis_nn_status run_case(const case_t *c)
     const cmsis_nn_activation act = {h[16], h[17]};
     cmsis_nn_context ctx = {scratch, (int32_t)sizeof scratch};
     const uint8_t *p = c->parts;
+    if (h[0] == 4)
+    {
+        const tfc_sparse_dw_channel *rec = (const tfc_sparse_dw_channel *)p;
+        const uint8_t *taps = p + PAD8((uint32_t)h[20]);
+        const int8_t *input = (const int8_t *)(taps + PAD8((uint32_t)h[21]));
+        tfc_sparse_dw_weights w = {.channels = h[7], .kh = h[8], .kw = h[9], .input_offset = h[14],
+                                   .output_offset = h[15], .activation = act, .records = rec, .taps = taps};
+        cmsis_nn_dw_conv_params dp = {.input_offset = h[14], .output_offset = h[15], .ch_mult = 1,
+                                      .stride = {h[11], h[10]}, .padding = {h[13], h[12]}, .dilation = {1, 1},
+                                      .activation = act};
+        return tfc_sparse_depthwise_conv_s8(&ctx, &dp, &in, input, &w, &out, c->out);
+    }
     if (h[0] <= 1)
     {
         const tfc_sparse_row *rec = (const tfc_sparse_row *)p;
@@ -95,8 +111,17 @@ static arm_cmsis_nn_status run_case(const case_t *c)
     int32_t *mult = bias + PAD8((uint32_t)cout * 4) / 4;
     int32_t *shift = mult + PAD8((uint32_t)cout * 4) / 4;
     const int8_t *filter = (const int8_t *)(shift + PAD8((uint32_t)cout * 4) / 4);
-    const int8_t *input = filter + PAD8((uint32_t)(cout * h[8] * h[9] * h[4]));
+    const int8_t *input = filter + PAD8((uint32_t)(cout * h[8] * h[9] * (h[0] == 5 ? 1 : h[4])));
     const cmsis_nn_dims fdims = {cout, h[8], h[9], h[4]}, bdims = {1, 1, 1, cout};
+    if (h[0] == 5)
+    {
+        cmsis_nn_dw_conv_params dp = {.input_offset = h[14], .output_offset = h[15], .ch_mult = 1,
+                                      .stride = {h[11], h[10]}, .padding = {h[13], h[12]}, .dilation = {1, 1},
+                                      .activation = act};
+        cmsis_nn_per_channel_quant_params q = {mult, shift};
+        const cmsis_nn_dims dw_filter = {1, h[8], h[9], cout};
+        return arm_depthwise_conv_s8_opt(&ctx, &dp, &q, &in, input, &dw_filter, filter, &bdims, bias, &out, c->out);
+    }
     if (h[0] == 2)
     {
         cmsis_nn_conv_params cp = {.input_offset = h[14], .output_offset = h[15], .stride = {h[11], h[10]},
@@ -119,11 +144,11 @@ static arm_cmsis_nn_status run_case(const case_t *c)
 static uint32_t case_bytes(const int32_t *h)
 {
     const uint32_t input = PAD8((uint32_t)(h[1] * h[2] * h[3] * h[4]));
-    if (h[0] <= 1)
+    if (h[0] <= 1 || h[0] == 4)
     {
         return PAD8((uint32_t)h[20]) + PAD8((uint32_t)h[21]) + PAD8((uint32_t)h[22]) + input;
     }
-    return 3 * PAD8((uint32_t)h[7] * 4) + PAD8((uint32_t)(h[7] * h[8] * h[9] * h[4])) + input;
+    return 3 * PAD8((uint32_t)h[7] * 4) + PAD8((uint32_t)(h[7] * h[8] * h[9] * (h[0] == 5 ? 1 : h[4]))) + input;
 }
 
 #define REGION(k)                   \

@@ -16,14 +16,17 @@ from typing import Sequence
 import numpy as np
 
 from tfc.errors import BuildError
-from tfc.quant.kernel_params import ActivationRange, ConvParams, FullyConnectedParams, conv_output_size
+from tfc.quant.kernel_params import (ActivationRange, ConvParams, DepthwiseConvParams, FullyConnectedParams,
+                                     conv_output_size)
 from tfc.sparse.codegen import LayerCode, render_functions, render_table
+from tfc.sparse.depthwise import SparseDepthwiseLayer
 from tfc.sparse.layer import SparseLayer
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "benchmarks" / "sparse_driver.c"
 RUNTIME = ROOT / "tfc" / "backends" / "cmsis" / "runtime"
 SPARSE_SOURCE = RUNTIME / "src" / "tfc_sparse_s8.c"
+SPARSE_DW_SOURCE = RUNTIME / "src" / "tfc_sparse_depthwise_s8.c"
 MAX_CASES_PER_RUN = 32
 HOST_VARIANTS = {
     "portable": ("-O2",),
@@ -32,7 +35,7 @@ HOST_VARIANTS = {
                  "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"),
     "sanitize-portable": ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"),
 }
-OP_SPARSE_CONV, OP_SPARSE_FC, OP_DENSE_CONV, OP_DENSE_FC = range(4)
+OP_SPARSE_CONV, OP_SPARSE_FC, OP_DENSE_CONV, OP_DENSE_FC, OP_SPARSE_DW, OP_DENSE_DW = range(6)
 
 
 def _pad8(b: bytes) -> bytes:
@@ -122,6 +125,27 @@ def dense_fc_case(x: np.ndarray, w: np.ndarray, bias, p: FullyConnectedParams) -
     return Case(data, n * cout, (n, cout))
 
 
+def sparse_depthwise_case(x: np.ndarray, layer: SparseDepthwiseLayer, p: DepthwiseConvParams,
+                          out_hw=None) -> Case:
+    """tfc_sparse_depthwise_conv_s8 (p's offsets and activation must be the layer's)."""
+    out_hw = out_hw or conv_out_hw(x.shape, layer.kh, layer.kw, p)
+    rec, taps = layer.records_bytes(), layer.taps.tobytes()
+    head = _header(OP_SPARSE_DW, x.shape, out_hw, layer.channels, layer.kh, layer.kw, p.stride, p.padding,
+                   p.input_offset, p.output_offset, p.activation, a=len(rec), b=len(taps))
+    data = head + _pad8(rec) + _pad8(taps) + _pad8(x.tobytes())
+    return Case(data, x.shape[0] * out_hw[0] * out_hw[1] * layer.channels, (x.shape[0], *out_hw, layer.channels))
+
+
+def dense_depthwise_case(x: np.ndarray, w: np.ndarray, bias, p: DepthwiseConvParams, out_hw=None) -> Case:
+    """arm_depthwise_conv_s8_opt; w is CMSIS-NN's [1, kh, kw, C]."""
+    _, kh, kw, c = w.shape
+    out_hw = out_hw or conv_out_hw(x.shape, kh, kw, p)
+    head = _header(OP_DENSE_DW, x.shape, out_hw, c, kh, kw, p.stride, p.padding, p.input_offset,
+                   p.output_offset, p.activation)
+    data = head + _dense_parts(w, bias, p.multipliers, p.shifts, c) + _pad8(x.tobytes())
+    return Case(data, x.shape[0] * out_hw[0] * out_hw[1] * c, (x.shape[0], *out_hw, c))
+
+
 def case_file(cases: Sequence[Case]) -> bytes:
     return struct.pack("<ii", len(cases), 0) + b"".join(c.data for c in cases)
 
@@ -192,11 +216,11 @@ def build_m7(out_dir: Path | str, *, cmsis_nn: Path | str | None = None, dsp: bo
         includes = [RUNTIME / "include"]
     else:
         cm_sources, cm_includes = cmsis_nn_sources(cmsis_nn)
-        sources = [DRIVER, gen, SPARSE_SOURCE, *cm_sources]
+        sources = [DRIVER, gen, SPARSE_SOURCE, SPARSE_DW_SOURCE, *cm_sources]
         # tfc's sparse headers come from tfc's include dir, everything else from CMSIS-NN's.
         sparse_inc = Path(out_dir) / "sparse_include"
         sparse_inc.mkdir(parents=True, exist_ok=True)
-        for header in ("tfc_sparse.h", "tfc_sparse_gen.h"):
+        for header in ("tfc_sparse.h", "tfc_sparse_gen.h", "tfc_sparse_depthwise.h"):
             (sparse_inc / header).write_bytes((RUNTIME / "include" / header).read_bytes())
         includes = [*cm_includes, sparse_inc]
         flags = (*flags, "-Wno-error", "-w")

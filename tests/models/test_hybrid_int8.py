@@ -103,17 +103,19 @@ def test_hybrid_int8_end_to_end(config, hybrid_export_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", [ExportConfig("dynamo", 18, "mha"), ExportConfig("legacy", 17, "explicit")],
+@pytest.mark.parametrize("config", CONFIGS,
                          ids=lambda c: c.id)
 def test_hybrid_quantized_by_onnxruntime_compiles_and_agrees(config, hybrid_export_dir):
     """The same network quantized beforehand by onnxruntime (QDQ) keeps its params in tfc; the
-    generated C agrees with onnxruntime's QDQ model on the same int8 inputs. The issue asks for
-    2 LSB. GELU's decomposition and attention's scale now keep the QDQ roundings (lut ops, exact
-    against onnxruntime step by step); what still differs, measured per node on onnxruntime's
-    own intermediate tensors: the bias Add folded into the linear accumulator (QDQ rounds the
-    MatMul output first; ~25 % of the MLP linears' outputs 1 LSB off) and arm_softmax_s8 on the
-    1/256 grid + requantization vs onnxruntime's QLinearSoftmax (~12 % 1 LSB off), so a few
-    outputs land 3 LSB away."""
+    generated C agrees with onnxruntime's QDQ model on the same int8 inputs, for all six exports.
+    The issue asks for 2 LSB. GELU's decomposition and attention's scale keep the QDQ roundings
+    (lut ops), and the bias Add after each token MatMul stays an int8 add of the MatMul's rounded
+    output (as onnxruntime computes it). Measured per node on onnxruntime's own intermediate
+    tensors, what still differs: arm_softmax_s8 on the 1/256 grid + requantization vs
+    onnxruntime's QLinearSoftmax (float exp table, round(floor(1/s_y) p), ~12 % of scores 1 LSB
+    off), ReduceMean ties (onnxruntime rounds half to even, ~6 % 1 LSB off) and ~0.1-0.5 % of
+    linear/batch-matmul outputs at near-ties of the two requantizations; the transformer blocks
+    amplify these, so a few of the 640 outputs land 3 LSB away."""
     from tests.quant.qdq_models import ort_quantize, ort_session
     path = export_path(config, hybrid_export_dir)
     qdq = ort_quantize(onnx.load(str(path)), [{"input": x} for x in samples(0, CALIBRATION)])

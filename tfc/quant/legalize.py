@@ -57,6 +57,8 @@ def fold_bias_add(graph: Graph) -> int:
         if int(np.prod(other.shape)) != channels or other.shape[-1:] != (channels,):
             continue
         if node.output.quant is not None:
+            if _keeps_qdq_rounding(node, other):
+                continue
             fired += _fold_quantized_bias_add(graph, node, add, other)
             continue
         if len(node.inputs) == 3:
@@ -81,6 +83,15 @@ def fold_bias_add(graph: Graph) -> int:
         graph.rename_value(node.output, out_name)  # the result keeps the name readers know
         fired += 1
     return fired
+
+
+def _keeps_qdq_rounding(node: Node, bias) -> bool:
+    """A QDQ model that quantizes both the MatMul output and the bias (onnxruntime's form of
+    nn.Linear on tokens) defines the result as two roundings: the MatMul onto its own grid, then an
+    int8 add. Keeping the add (its int8 bias vector broadcast over the rows) gives onnxruntime's
+    integers; folding would round once and land up to 1 + (s_matmul + s_bias) / (2 s_out) LSB away."""
+    return (node.op == "linear" and len(node.inputs) == 2 and not bias.dtype.is_float
+            and bias.dtype == DType.I8 and bias.quant is not None and bias.quant.axis is None)
 
 
 def _fold_quantized_bias_add(graph: Graph, node: Node, add: Node, other) -> int:

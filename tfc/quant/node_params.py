@@ -144,7 +144,8 @@ def linear_params(node: Node) -> kp.FullyConnectedParams:
 def binary_params(node: Node):
     a, b = node.inputs
     aq, bq, yq = (_per_tensor(v, n, node) for v, n in ((a, "input 1"), (b, "input 2"), (node.output, "output")))
-    if a.shape != b.shape:
+    # A constant operand may broadcast (the C repeats it); two activations must match.
+    if any(v.shape != node.output.shape and not v.is_constant for v in (a, b)):
         raise UnsupportedError(f"int8 {node.op} of shapes {list(a.shape)} and {list(b.shape)}: "
                                "broadcasting is not supported by the int8 kernels", node=node.name, op=node.op)
     act = clamp_range(node.attrs["act_min"], node.attrs["act_max"], yq)

@@ -155,3 +155,26 @@ def test_c_literals():
     for v in (1.0, 0.00390625, 0.0037010426, 0.1, 3e-7, 12345.678):
         text = c_float(v)
         assert text.endswith("f") and np.float32(text[:-1]) == np.float32(v), text
+
+
+@pytest.mark.parametrize("op", ["add", "mul"])
+def test_constant_vector_repeats_over_rows_in_flash_once(op, tmp_path):
+    """An int8 add/mul of tokens [T, C] and a constant [C] (onnxruntime's QDQ bias Add after a
+    MatMul): the C calls the kernel once per row with the same C bytes, and equals the interpreter."""
+    from tfc.ir.graph import Graph
+    from tfc.ir.types import DType, QuantParams, TensorType
+    g = Graph("rows")
+    x = g.add_input("x", TensorType((1, 5, 12), DType.I8))
+    x.quant = QuantParams((0.05,), (3,))
+    vec = np.random.default_rng(0).integers(-128, 128, 12).astype(np.int8)
+    c = g.add_constant("vec", vec, quant=QuantParams((0.02,), (-7,)))
+    y = g.add_node(op, [x, c], output_types=[TensorType((1, 5, 12), DType.I8)]).output
+    y.quant = QuantParams((0.06,), (1,))
+    g.outputs.append(y)
+    info = write_project(g, tmp_path / "p", target="cortex-m7", name="rows")
+    weights = (tmp_path / "p" / "weights.c").read_text()
+    assert "int8_t tfc_rows_l0_operand1[12]" in weights, weights
+    inputs = _random_inputs(g, 7)
+    got = HostRunner(info, cache_dir=tmp_path / "cache", cflags=STRICT).run(inputs, raw=True)
+    want = _interp_batch(g, inputs)[0]
+    assert_exact(np.asarray(got).reshape(want.shape), want, f"{op} of [1,5,12] and a constant [12]: C vs interpreter")

@@ -87,19 +87,30 @@ class FullyConnectedArgs:
     shifts: ConstArray | None
 
 
+class _RepeatedCalls:
+    """Elementwise args whose constant operand is shorter than the output: `calls` kernel calls of
+    `block` elements each, the live operands and the output advancing, the constant not."""
+
+    @property
+    def calls(self) -> int:
+        return self.size // self.block if self.block else 1
+
+
 @dataclass(frozen=True)
-class AddArgs:
+class AddArgs(_RepeatedCalls):
     params: kp.AddParams
     size: int
     # Per operand: an index into Layer.inputs, or a ConstArray in flash; () = the two inputs.
     operands: tuple = ()
+    block: int = 0  # elements per kernel call: a constant operand shorter than the output repeats
 
 
 @dataclass(frozen=True)
-class MulArgs:
+class MulArgs(_RepeatedCalls):
     params: kp.MulParams
     size: int
     operands: tuple = ()  # as AddArgs.operands
+    block: int = 0        # as AddArgs.block
 
 
 @dataclass(frozen=True)

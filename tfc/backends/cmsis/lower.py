@@ -225,7 +225,8 @@ class _Lowering:
                 live = iter(range(len(node.inputs)))  # index into the layer's arena inputs
                 operands = tuple(TL.constant_operand(self, i, node, k) if v.data is not None else next(live)
                                  for k, v in enumerate(node.inputs))
-            return (L.AddArgs if kernel == "add" else L.MulArgs)(p, y.type.size, operands)
+            block = min((c.values.size for c in operands if not isinstance(c, int)), default=y.type.size)
+            return (L.AddArgs if kernel == "add" else L.MulArgs)(p, y.type.size, operands, block)
         if kernel in ("avgpool", "maxpool"):
             return L.PoolArgs(p, _dims4(x.shape), L.Dims(1, p.filter[0], p.filter[1], 1), _dims4(y.shape))
         if kernel == "softmax":

@@ -91,16 +91,27 @@ def args(lw, i: int, node: Node, kernel: str, p):
     raise UnsupportedError(f"no C emitter for kernel {kernel}", node=node.name, op=node.op)
 
 
+def broadcast_period(operand_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> int:
+    """Elements of the output covered by one copy of a broadcast operand: the product of the
+    output's trailing axes from the first one the operand spans (a [C] bias over [T, C] -> C)."""
+    padded = (1,) * (len(output_shape) - len(operand_shape)) + tuple(operand_shape)
+    first = next((a for a, d in enumerate(padded) if d != 1), len(output_shape))
+    return math.prod(output_shape[first:])
+
+
 def constant_operand(lw, i: int, node: Node, index: int) -> L.ConstArray:
-    """An add/mul operand that is a constant (a position embedding, a scale): int8 in flash,
-    broadcast to the output shape at compile time (the CMSIS-NN kernels do not broadcast)."""
+    """An add/mul operand that is a constant (a position embedding, a bias over tokens): int8 in
+    flash, broadcast at compile time over the output's trailing axes it spans; the kernel is called
+    once per repeat of it (the CMSIS-NN kernels do not broadcast), so a [C] vector stays C bytes."""
     v = node.inputs[index]
-    data = np.broadcast_to(v.data, node.output.shape)
+    out_shape = tuple(node.output.shape)
+    period = broadcast_period(tuple(v.shape), out_shape)
+    data = np.broadcast_to(v.data, out_shape).reshape(-1)[:period]
     if v.quant is None or data.dtype != np.int8 or v.quant.axis is not None:
         raise UnsupportedError(f"constant operand {v.ref} of an int8 {node.op} must be int8, quantized per tensor",
                                node=node.name, op=node.op, hint="run quantize-int8")
     return _flash(lw, f"tfc_{lw.name}_l{i}_operand{index}", "int8_t", data,
-                  f"layer {i}: {v.ref} : {v.type}, broadcast to {list(node.output.shape)}")
+                  f"layer {i}: {v.ref} : {v.type}, repeated over {list(out_shape)}")
 
 
 def simplify_transpose(shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:

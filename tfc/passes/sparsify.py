@@ -1,6 +1,11 @@
 """sparsify: find (or make, by blockwise pruning) block sparsity in conv2d/linear weights and
 record a SparseLayout(block, density) where the sparse kernels beat the dense ones.
 
+Depthwise convs (channel multiplier 1) are pruned and chosen per kernel tap (block 1 whatever
+block the options ask: the sparse depthwise kernel runs one channel's taps at a time) and stored
+as "dw-taps" (tfc.sparse.depthwise) where the cost model's depthwise entry says it is faster and,
+unless speed_over_size, smaller.
+
 Per layer the block size (1, 2, 4, 8, 16) and encoding with the fewest estimated instructions win
 (tfc.sparse.cost_model): "brle" (the streams the runtime kernels walk) or "brle-unrolled" (the
 per-layer generated code, tfc.sparse.codegen: faster, but code bytes per block); a layer stays
@@ -20,6 +25,7 @@ from tfc.ir.types import SparseLayout
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
 from tfc.sparse import codegen
 from tfc.sparse import cost_model as cm
+from tfc.sparse import depthwise as dw
 from tfc.sparse.encoding import BLOCK_SIZES, block_mask
 from tfc.sparse.layer import RECORD_BYTES
 from tfc.sparse.prune import prune_blocks
@@ -83,6 +89,40 @@ def choose_block(w_rows: np.ndarray, shape: cm.LayerShape, blocks=BLOCK_SIZES, *
     return best, why
 
 
+def depthwise_shape(node) -> cm.LayerShape:
+    """The cost model's view of a depthwise conv2d (cout channels, cin 1)."""
+    w = node.inputs[1].type.shape
+    out = node.output.type.shape
+    return cm.LayerShape(w[0], 1, w[1], w[2], out[1], out[2], stride=max(node.attrs.get("stride", [1, 1])))
+
+
+def is_sparse_depthwise_candidate(node) -> bool:
+    """A depthwise conv2d the sparse depthwise kernel runs: channel multiplier 1, no dilation."""
+    if node.op != "conv2d" or len(node.inputs) < 2:
+        return False
+    x, w = node.inputs[0].type.shape, node.inputs[1].type.shape
+    group = node.attrs.get("group", 1)
+    return (group > 1 and len(x) == 4 and group == x[3] and w[3] == 1 and w[0] == group
+            and all(d == 1 for d in node.attrs.get("dilation", [1, 1])) and w[1] * w[2] <= dw.MAX_TAPS)
+
+
+def choose_depthwise(w_rows: np.ndarray, shape: cm.LayerShape, *,
+                     speed_over_size: bool = False) -> tuple[LayerChoice | None, str]:
+    """dw-taps for these [channels, taps] weights, or None and why dense stays."""
+    rows, taps = w_rows.shape
+    counts = np.count_nonzero(w_rows, axis=1)
+    dense = cm.dense_depthwise_instructions(shape)
+    est = cm.sparse_depthwise_instructions(shape, counts)
+    dense_flash = dw.dense_flash_bytes(rows, taps)
+    flash = dw.flash_bytes(rows, int(counts.sum()))
+    choice = LayerChoice(1, float(counts.sum()) / w_rows.size, est, dense, flash, dense_flash, dw.ENCODING)
+    if est >= dense:
+        return None, f"depthwise {dw.ENCODING}: {est:.0f} estimated instructions >= dense {dense:.0f}"
+    if not speed_over_size and flash >= dense_flash:
+        return None, f"depthwise {dw.ENCODING}: {flash} bytes of flash >= dense {dense_flash}"
+    return choice, ""
+
+
 def _pixel_counts(shape: cm.LayerShape) -> tuple[int, ...]:
     return codegen.pixel_counts_for(shape.out_w, shape.stride)
 
@@ -117,6 +157,9 @@ class Sparsify(Pass):
             if weight.data is None:
                 ctx.decline("sparse-weights", node, "the weight is not a constant")
                 continue
+            if is_sparse_depthwise_candidate(node):
+                self._depthwise(node, weight, ctx, stats)
+                continue
             if node.op == "conv2d" and (node.attrs.get("group", 1) != 1 or
                                         any(d != 1 for d in node.attrs.get("dilation", [1, 1]))):
                 ctx.decline("sparse-weights", node, "grouped or dilated convolution (no sparse kernel)")
@@ -145,3 +188,24 @@ class Sparsify(Pass):
             weight.sparse = SparseLayout(choice.block, round(choice.density, 6), choice.encoding)
             stats["sparse"] += 1
         return PassResult(changed=stats["sparse"] > 0 or stats["pruned"] > 0, stats=stats)
+
+    def _depthwise(self, node, weight, ctx: PassContext, stats: dict) -> None:
+        """Prune per tap (block 1) when asked, then dw-taps where choose_depthwise takes it."""
+        density, _ = _layer_settings(self.options, ctx, node.name)
+        rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
+        if density < 1.0:
+            pruned = prune_blocks(rows, 1, density)
+            if not np.array_equal(pruned, rows):
+                weight.data = pruned.reshape(weight.data.shape).astype(weight.data.dtype)
+                rows = pruned
+                stats["pruned"] += 1
+                ctx.logger.warning("sparsify: pruned '%s' to block density %.2f (block 1: depthwise taps); "
+                                   "accuracy needs fine-tuning", node.name, density)
+        choice, why = choose_depthwise(rows, depthwise_shape(node), speed_over_size=self.options.speed_over_size)
+        if choice is None:
+            weight.sparse = None
+            stats["dense"] += 1
+            ctx.decline("sparse-weights", node, why)
+            return
+        weight.sparse = SparseLayout(1, round(choice.density, 6), choice.encoding)
+        stats["sparse"] += 1

@@ -203,20 +203,27 @@ _KERNELS = {
 
 
 def is_sparse(node: Node) -> bool:
-    """A conv2d (one group, no dilation) or linear whose constant weight carries a SparseLayout:
-    the sparse kernels run it (tfc_sparse_*; same integers as the dense ones)."""
+    """A conv2d (one group, or depthwise with channel multiplier 1; no dilation) or linear whose
+    constant weight carries a SparseLayout: the sparse kernels run it (tfc_sparse_*; same integers
+    as the dense ones)."""
     if node.op not in ("conv2d", "linear") or len(node.inputs) < 2:
         return False
     w = node.inputs[1]
     if w.sparse is None or w.data is None:
         return False
-    return node.op == "linear" or (node.attrs["group"] == 1 and node.attrs["dilation"] == [1, 1])
+    if node.op == "linear":
+        return True
+    if node.attrs["dilation"] != [1, 1]:
+        return False
+    return node.attrs["group"] == 1 or (is_depthwise(node) and w.shape[0] == node.attrs["group"])
 
 
 def kernel_for(node: Node) -> str:
     """The name of the int8 kernel family that runs `node`."""
     if is_sparse(node):
-        return "sparse_conv" if node.op == "conv2d" else "sparse_fc"
+        if node.op == "linear":
+            return "sparse_fc"
+        return "sparse_depthwise" if is_depthwise(node) else "sparse_conv"
     if node.op == "conv2d":
         return conv_kernel(node)
     if node.op == "conv2d_add":
@@ -234,7 +241,7 @@ def params_for(node: Node):
     kernel = kernel_for(node)
     if kernel in tp.PARAMS:
         return tp.PARAMS[kernel](node)
-    if kernel in ("conv", "conv_1x1", "depthwise_conv", "sparse_conv"):
+    if kernel in ("conv", "conv_1x1", "depthwise_conv", "sparse_conv", "sparse_depthwise"):
         return conv_params(node)
     if kernel == "conv_add":
         return conv_add_params(node)

@@ -108,3 +108,42 @@ def expected_nonempty_rows(layer: LayerShape, block: int, density: float) -> flo
     """Channels with at least one non-zero block when blocks are non-zero independently."""
     nb = layer.kh * layer.kw * -(-layer.cin // block)
     return layer.cout * (1.0 - (1.0 - density) ** nb)
+
+
+# ---- depthwise (tfc_sparse_depthwise_conv_s8, encoding dw-taps; benchmarks/sparse_depthwise.py) ----
+# Per channel and output pixel: an empty channel is a store; a channel of 1..3 taps runs a loop
+# specialised for its count, more taps a loop over its tap list; plus per-row and per-channel
+# set-up and the copy into the zero-point-padded image (bytes). Fitted (max error 5.2 %; dense
+# 7.7 %) by benchmarks/sparse_depthwise.py on the emulated M7; refit after changing the kernel.
+DW_FEATURES = ("DW_EMPTY", "DW_FAST", "DW_FAST_TAP", "DW_ANY", "DW_ANY_TAP", "DW_ROW", "DW_CHANNEL", "DW_IMAGE")
+DW_EMPTY = 5.024
+DW_FAST = 6.491
+DW_FAST_TAP = 4.773
+DW_ANY = 1.929
+DW_ANY_TAP = 9.643
+DW_ROW = 34.409
+DW_CHANNEL = 93.815
+DW_IMAGE = 0.617
+DENSE_DW_TAP, DENSE_DW_OUT = 3.409, 25.237
+
+
+def depthwise_features(layer: LayerShape, taps_per_channel) -> list[float]:
+    """The DW_FEATURES of a depthwise layer (cout channels) whose channel c keeps taps_per_channel[c]."""
+    counts = [int(t) for t in taps_per_channel]
+    pixels = layer.out_h * layer.out_w
+    fast = [t for t in counts if 1 <= t <= 3]
+    many = [t for t in counts if t > 3]
+    nonempty = len(fast) + len(many)
+    image = ((layer.out_h - 1) * layer.stride + layer.kh) * ((layer.out_w - 1) * layer.stride + layer.kw) * layer.cout
+    return [pixels * (len(counts) - nonempty), pixels * len(fast), pixels * sum(fast), pixels * len(many),
+            pixels * sum(many), layer.out_h * nonempty, len(counts), image]
+
+
+def sparse_depthwise_instructions(layer: LayerShape, taps_per_channel) -> float:
+    coef = [globals()[name] for name in DW_FEATURES]
+    return float(sum(c * f for c, f in zip(coef, depthwise_features(layer, taps_per_channel))))
+
+
+def dense_depthwise_instructions(layer: LayerShape) -> float:
+    """tfc's arm_depthwise_conv_s8_opt (ch_mult 1)."""
+    return DENSE_DW_TAP * layer.outputs * layer.kh * layer.kw + DENSE_DW_OUT * layer.outputs

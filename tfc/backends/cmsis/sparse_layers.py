@@ -1,5 +1,7 @@
-"""Backend records for the sparse kernel families (sparse_conv, sparse_fc): int8 conv2d/linear
-whose weight carries a SparseLayout run tfc_sparse_convolve_s8 / tfc_sparse_fully_connected_s8.
+"""Backend records for the sparse kernel families (sparse_conv, sparse_fc, sparse_depthwise): int8
+conv2d/linear whose weight carries a SparseLayout run tfc_sparse_convolve_s8 /
+tfc_sparse_fully_connected_s8, depthwise convs tfc_sparse_depthwise_conv_s8 (encoding "dw-taps":
+per-channel records and the non-zero taps in weights.c, tfc/sparse/depthwise.py).
 
 Encoding "brle": the records, skips and values streams (docs/sparse-format.md) go to weights.c
 and the runtime kernels walk them. Encoding "brle-unrolled": the layer's block lists are generated
@@ -17,11 +19,13 @@ from tfc.backends.cmsis import layers as L
 from tfc.ir.graph import Node
 from tfc.quant import kernel_params as kp
 from tfc.sparse import codegen
+from tfc.sparse import depthwise as dw
 from tfc.sparse.encoding import groups_of
 from tfc.sparse.layer import SparseLayer, sparse_conv_layer, sparse_linear_layer
 
-FAMILIES = ("sparse_conv", "sparse_fc")
-FUNCTIONS = {"sparse_conv": "tfc_sparse_convolve_s8", "sparse_fc": "tfc_sparse_fully_connected_s8"}
+FAMILIES = ("sparse_conv", "sparse_fc", "sparse_depthwise")
+FUNCTIONS = {"sparse_conv": "tfc_sparse_convolve_s8", "sparse_fc": "tfc_sparse_fully_connected_s8",
+             "sparse_depthwise": "tfc_sparse_depthwise_conv_s8"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,40 @@ class SparseArgs:
         return f"sparse b{self.layer.block} d={self.density:.2f} {self.encoding}"
 
 
+@dataclass(frozen=True)
+class SparseDepthwiseArgs:
+    params: kp.DepthwiseConvParams
+    input_dims: L.Dims
+    output_dims: L.Dims
+    layer: dw.SparseDepthwiseLayer
+    records: L.ConstArray                   # int32 words of the tfc_sparse_dw_channel records
+    taps: L.ConstArray                      # (tap index, weight) byte pairs
+    encoding: str = dw.ENCODING
+    code_bytes_estimate: int = 0
+
+    @property
+    def flash_arrays(self) -> tuple[L.ConstArray, ...]:
+        return (self.records, self.taps)
+
+    @property
+    def density(self) -> float:
+        return self.layer.density
+
+    def storage(self) -> str:
+        return f"sparse b1 d={self.density:.2f} {self.encoding}"
+
+
+def depthwise_scratch_bytes(x_shape, w_shape, out_shape, stride, pad) -> int:
+    """tfc_sparse_depthwise_conv_s8_get_buffer_size: the zero-point-padded image, when one is needed."""
+    _, in_h, in_w, c = x_shape
+    _, kh, kw, _ = w_shape
+    _, out_h, out_w, _ = out_shape
+    hp, wp = (out_h - 1) * stride[0] + kh, (out_w - 1) * stride[1] + kw
+    if pad[0] == 0 and pad[1] == 0 and hp <= in_h and wp <= in_w:
+        return 0
+    return hp * wp * c
+
+
 def padded_width(x_w: int, kw: int, stride: int, pad_left: int, out_w: int) -> int:
     """The widened image's width a conv needs (its sparse weights are encoded for it)."""
     return max(x_w + pad_left, (out_w - 1) * stride + kw)
@@ -78,6 +116,8 @@ def fc_scratch_bytes(vectors: int, depth: int, block: int) -> int:
 
 def scratch_bytes(kernel: str, node: Node) -> int:
     x, w, y = node.inputs[0], node.inputs[1], node.output
+    if kernel == "sparse_depthwise":
+        return depthwise_scratch_bytes(x.shape, w.shape, y.shape, node.attrs["stride"], node.attrs["pad"])
     block = w.sparse.block
     if kernel == "sparse_conv":
         return conv_scratch_bytes(x.shape, w.shape, y.shape, node.attrs["stride"], node.attrs["pad"], block)
@@ -89,8 +129,25 @@ def _record_words(layer: SparseLayer) -> np.ndarray:
     return np.frombuffer(layer.records_bytes(), dtype="<i4").astype(np.int32)
 
 
-def args(lw, i: int, node: Node, kernel: str, p) -> SparseArgs:
+def depthwise_args(lw, i: int, node: Node, p: kp.DepthwiseConvParams) -> SparseDepthwiseArgs:
+    x, w, y = node.inputs[0], node.inputs[1], node.output
+    bias = node.inputs[2].data if len(node.inputs) > 2 else None
+    layer = dw.sparse_depthwise_layer(w.data, bias, p.multipliers, p.shifts, input_offset=p.input_offset,
+                                      output_offset=p.output_offset, activation=p.activation)
+    prefix = f"tfc_{lw.name}_l{i}"
+    where = f"{w.ref} : {w.type}, depthwise taps"
+    records = lw.add_const(L.ConstArray(f"{prefix}_dw_records", "int32_t",
+                                        np.frombuffer(layer.records_bytes(), dtype="<i4").astype(np.int32),
+                                        f"{where}: tfc_sparse_dw_channel records"))
+    taps = lw.add_const(L.ConstArray(f"{prefix}_dw_taps", "uint8_t", layer.taps if layer.taps.size else
+                                     np.zeros(1, np.uint8), f"{where}: (tap index, weight) per non-zero tap"))
+    return SparseDepthwiseArgs(p, L.Dims(*map(int, x.shape)), L.Dims(*map(int, y.shape)), layer, records, taps)
+
+
+def args(lw, i: int, node: Node, kernel: str, p) -> SparseArgs | SparseDepthwiseArgs:
     """The SparseArgs of layer i (lw: the backend's _Lowering, for its constants)."""
+    if kernel == "sparse_depthwise":
+        return depthwise_args(lw, i, node, p)
     x, w, y = node.inputs[0], node.inputs[1], node.output
     bias = node.inputs[2].data if len(node.inputs) > 2 else None
     layout = w.sparse

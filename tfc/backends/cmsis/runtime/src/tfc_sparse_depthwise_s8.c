@@ -128,16 +128,16 @@ static void sp_dw_pad(const int8_t *in, int32_t in_h, int32_t in_w, int32_t top,
     sp_dw_pad_rows(in, in_h, in_w, top, left, -offset, im, img, 0);
 }
 
-/* acc = bias + the n taps (n = 0: the `count` taps of off/wt) of the window at px. */
-SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *off, const int32_t *wt, int32_t count, const int n,
-                             int32_t bias, int32_t o0, int32_t w0, int32_t o1, int32_t w1, int32_t o2, int32_t w2)
+/* acc = bias + the n taps (n = 0: the `count` (offset, weight) pairs at tw) of the window at px. */
+SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *tw, int32_t count, const int n, int32_t bias,
+                             int32_t o0, int32_t w0, int32_t o1, int32_t w1, int32_t o2, int32_t w2)
 {
     uint32_t acc = (uint32_t)bias;
     if (n == 0)
     {
-        for (int32_t t = 0; t < count; t++)
+        for (const int32_t *const end = tw + 2 * count; tw != end; tw += 2)
         {
-            acc += (uint32_t)(wt[t] * px[off[t]]);
+            acc += (uint32_t)(tw[1] * px[tw[0]]);
         }
         return acc;
     }
@@ -153,44 +153,40 @@ SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *off, const int32_t
     return acc;
 }
 
-/* One channel over every output pixel. n = 1, 2, 3: that many taps, in registers, and the
- * RIGHT requantization (kind, then, is a constant too); n = 0: `count` taps from off/wt and any
- * kind. base: the channel's byte of the first window's top-left pixel. */
-SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const int32_t *off, const int32_t *wt,
-                             int32_t count, const int n, int32_t bias, int32_t m, int32_t rnd, int32_t sh,
-                             int32_t kind, int32_t lo, int32_t hi, const int clamp, int8_t *out)
+/* One channel over every output pixel. n = 1, 2, 3: that many taps, held in registers; n = 0:
+ * `count` taps from tw. right: the channel takes the RIGHT requantization (a constant then);
+ * otherwise `kind` picks it per output. base: the channel's byte of the first window's top-left. */
+SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, const int n,
+                             int32_t bias, int32_t m, int32_t rnd, int32_t sh, const int right, int32_t kind,
+                             int32_t lo, int32_t hi, const int clamp, int8_t *out)
 {
-    const int32_t o0 = n >= 1 ? off[0] : 0, o1 = n >= 2 ? off[1] : 0, o2 = n >= 3 ? off[2] : 0;
-    const int32_t w0 = n >= 1 ? wt[0] : 0, w1 = n >= 2 ? wt[1] : 0, w2 = n >= 3 ? wt[2] : 0;
+    const int32_t o0 = n >= 1 ? tw[0] : 0, o1 = n >= 2 ? tw[2] : 0, o2 = n >= 3 ? tw[4] : 0;
+    const int32_t w0 = n >= 1 ? tw[1] : 0, w1 = n >= 2 ? tw[3] : 0, w2 = n >= 3 ? tw[5] : 0;
     const int32_t C = im->C, step = im->step, out_w = im->out_w;
     const int gkind = kind == TFC_SPARSE_RQ_RIGHT ? 0 : (kind == TFC_SPARSE_RQ_LEFT ? 1 : 2);
     for (int32_t oy = 0; oy < im->out_h; oy++)
     {
         const int8_t *px = base + oy * im->row_step;
         int8_t *o = out + oy * out_w * C;
-        int8_t *const o_end = o + out_w * C;
-        for (; o != o_end; o += C, px += step)
+        for (int8_t *const o_end = o + out_w * C; o != o_end; o += C, px += step)
         {
-            const uint32_t acc = sp_dw_acc(px, off, wt, count, n, bias, o0, w0, o1, w1, o2, w2);
-            if (n == 0)
+            const uint32_t acc = sp_dw_acc(px, tw, count, n, bias, o0, w0, o1, w1, o2, w2);
+            if (right)
+            {
+                *o = (int8_t)sp_clamp(sp_rq_right((int32_t)acc, m, rnd, sh), lo, hi, clamp);
+            }
+            else
             {
                 *o = sp_gen_out((int32_t)acc, gkind, m, rnd, sh, lo, hi, 1);
-                continue;
             }
-            *o = (int8_t)sp_clamp(sp_rq_right((int32_t)acc, m, rnd, sh), lo, hi, clamp);
         }
     }
 }
 
-/* Separate functions, so each specialised loop gets the registers to itself. */
-#define SP_DW_FAST(N, CLAMP)                                                                                      \
-    static __attribute__((noinline)) void sp_dw_fast##N##_##CLAMP(const sp_dw_image *im, const int8_t *base,      \
-                                                                  const int32_t *off, const int32_t *wt,           \
-                                                                  int32_t bias, int32_t m, int32_t rnd, int32_t sh, \
-                                                                  int32_t lo, int32_t hi, int8_t *out)             \
-    {                                                                                                              \
-        sp_dw_channel(im, base, off, wt, N, N, bias, m, rnd, sh, TFC_SPARSE_RQ_RIGHT, lo, hi, CLAMP, out);         \
-    }
+/* Separate functions, so each specialised loop gets the registers to itself. N = 0: any count. */
+#define SP_DW_FAST(N, CLAMP)                                                                                          static __attribute__((noinline)) void sp_dw_fast##N##_##CLAMP(const sp_dw_image *im, const int8_t *base,                                                                        const int32_t *tw, int32_t count, int32_t bias,                                                                    int32_t m, int32_t rnd, int32_t sh, int32_t lo,                                                                    int32_t hi, int8_t *out)                             {                                                                                                                      sp_dw_channel(im, base, tw, count, N, bias, m, rnd, sh, 1, TFC_SPARSE_RQ_RIGHT, lo, hi, CLAMP, out);           }
+SP_DW_FAST(0, 0)
+SP_DW_FAST(0, 1)
 SP_DW_FAST(1, 0)
 SP_DW_FAST(1, 1)
 SP_DW_FAST(2, 0)
@@ -198,26 +194,26 @@ SP_DW_FAST(2, 1)
 SP_DW_FAST(3, 0)
 SP_DW_FAST(3, 1)
 
-static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int8_t *base, const int32_t *off,
-                                                const int32_t *wt, int32_t count, int32_t bias, int32_t m,
-                                                int32_t rnd, int32_t sh, int32_t kind, int32_t lo, int32_t hi,
-                                                int8_t *out)
+/* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare). */
+static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int8_t *base, const int32_t *tw,
+                                                int32_t count, int32_t bias, int32_t m, int32_t rnd, int32_t sh,
+                                                int32_t kind, int32_t lo, int32_t hi, int8_t *out)
 {
-    sp_dw_channel(im, base, off, wt, count, 0, bias, m, rnd, sh, kind, lo, hi, 1, out);
+    sp_dw_channel(im, base, tw, count, 0, bias, m, rnd, sh, 0, kind, lo, hi, 1, out);
 }
 
-typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t *, const int32_t *, int32_t,
-                              int32_t, int32_t, int32_t, int32_t, int32_t, int8_t *);
+typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, int32_t, int32_t,
+                              int32_t, int32_t, int32_t, int32_t, int8_t *);
 
 /* Every channel of one image. */
 static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const int8_t *img, int8_t *out)
 {
-    static const sp_dw_fast_fn fast[2][3] = {{sp_dw_fast1_0, sp_dw_fast2_0, sp_dw_fast3_0},
-                                             {sp_dw_fast1_1, sp_dw_fast2_1, sp_dw_fast3_1}};
+    static const sp_dw_fast_fn fast[2][4] = {{sp_dw_fast0_0, sp_dw_fast1_0, sp_dw_fast2_0, sp_dw_fast3_0},
+                                             {sp_dw_fast0_1, sp_dw_fast1_1, sp_dw_fast2_1, sp_dw_fast3_1}};
     const int32_t lo = w->activation.min, hi = w->activation.max, out_off = w->output_offset;
     const int clamp = !(lo <= -128 && hi >= 127);
     const uint8_t *tap = w->taps;
-    int32_t off[SP_DW_MAX_TAPS], wt[SP_DW_MAX_TAPS];
+    int32_t tw[2 * SP_DW_MAX_TAPS]; /* (byte offset in the window, weight) per tap */
     for (int32_t c = 0; c < im->C; c++)
     {
         const tfc_sparse_dw_channel *rec = &w->records[c];
@@ -235,8 +231,8 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
         for (int32_t t = 0; t < count; t++, tap += 2)
         {
             const int32_t ky = tap[0] / w->kw, kx = tap[0] % w->kw;
-            off[t] = ky * im->pitch + kx * im->C;
-            wt[t] = (int8_t)tap[1];
+            tw[2 * t] = ky * im->pitch + kx * im->C;
+            tw[2 * t + 1] = (int8_t)tap[1];
         }
         const int32_t sh = rec->shift, kind = rec->kind;
         int32_t rnd = out_off;
@@ -245,13 +241,14 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
             /* 2^(shift-1) + output_offset * 2^shift (tfc/sparse/reference.py requant_kind) */
             rnd = (int32_t)((1U << (sh - 1)) + ((uint32_t)out_off << sh));
         }
-        if (kind == TFC_SPARSE_RQ_RIGHT && count <= 3)
+        if (kind == TFC_SPARSE_RQ_RIGHT)
         {
-            fast[clamp][count - 1](im, img + c, off, wt, rec->bias, rec->multiplier, rnd, sh, lo, hi, out + c);
+            fast[clamp][count <= 3 ? count : 0](im, img + c, tw, count, rec->bias, rec->multiplier, rnd, sh, lo, hi,
+                                                out + c);
         }
         else
         {
-            sp_dw_any(im, img + c, off, wt, count, rec->bias, rec->multiplier, rnd, sh, kind, lo, hi, out + c);
+            sp_dw_any(im, img + c, tw, count, rec->bias, rec->multiplier, rnd, sh, kind, lo, hi, out + c);
         }
     }
 }

@@ -96,6 +96,10 @@ static arm_cmsis_nn_status run_case(const case_t *c)
         tfc_sparse_weights w = {.rows = h[7], .block = h[18], .kh = h[8], .kw = h[9], .cin = h[4], .width = h[19],
                                 .output_offset = h[15], .activation = act, .records = rec, .skips = skips,
                                 .values = values, .code = h[23] > 0 ? tfc_bench_codes[h[23] - 1] : NULL};
+        if (w.code == NULL && !tfc_sparse_brle_bind(&w))
+        {
+            return ARM_CMSIS_NN_ARG_ERROR;
+        }
         if (h[0] == 0)
         {
             cmsis_nn_conv_params cp = {.input_offset = h[14], .output_offset = h[15], .stride = {h[11], h[10]},

@@ -63,8 +63,29 @@ typedef struct
     tfc_sparse_rows_fn rows1;
 } tfc_sparse_code;
 
+typedef struct tfc_sparse_weights tfc_sparse_weights;
+
+/* The runtime loops over the brle streams for one block size B: every channel of w against 4
+ * consecutive output pixels whose cells start at cells, cells + B, ... (rows4_bB), or against one
+ * pixel (rows1_bB); channel c of pixel k goes to out[k * out_stride + c]. One public pair per block
+ * size, each function in its own section, and the weights name the pair of their block: with
+ * --gc-sections a model links only the pairs its layers use (docs/sparse-format.md, "Linking"). */
+typedef void (*tfc_sparse_brle_fn)(const tfc_sparse_weights *w, const int16_t *cells, int8_t *out,
+                                   int32_t out_stride);
+#define TFC_SPARSE_BRLE_DECLARE(B)                                                                    \
+    void tfc_sparse_brle_rows4_b##B(const tfc_sparse_weights *w, const int16_t *cells, int8_t *out,   \
+                                    int32_t out_stride);                                              \
+    void tfc_sparse_brle_rows1_b##B(const tfc_sparse_weights *w, const int16_t *cells, int8_t *out,   \
+                                    int32_t out_stride);
+TFC_SPARSE_BRLE_DECLARE(1)
+TFC_SPARSE_BRLE_DECLARE(2)
+TFC_SPARSE_BRLE_DECLARE(4)
+TFC_SPARSE_BRLE_DECLARE(8)
+TFC_SPARSE_BRLE_DECLARE(16)
+#undef TFC_SPARSE_BRLE_DECLARE
+
 /* A sparse weight tensor [rows][kh][kw][cin] (OHWI; a linear layer: kh = kw = 1, cin = in). */
-typedef struct
+struct tfc_sparse_weights
 {
     int32_t rows;   /* output channels */
     int32_t block;  /* 1, 2, 4, 8 or 16 */
@@ -78,7 +99,25 @@ typedef struct
     const uint8_t *skips;           /* one per stored block */
     const int8_t *values;           /* block per stored block; 8-byte aligned */
     const tfc_sparse_code *code;    /* non-NULL: run this generated code (records/skips/values unused) */
-} tfc_sparse_weights;
+    tfc_sparse_brle_fn brle_rows4;  /* brle: tfc_sparse_brle_rows4_b<block> (NULL with code) */
+    tfc_sparse_brle_fn brle_rows1;  /* brle: tfc_sparse_brle_rows1_b<block> */
+};
+
+/* Sets w->brle_rows4/rows1 from w->block; 0 for a block size without loops. For callers that know
+ * the block only at run time (test drivers): it names every pair, so it links them all, and
+ * generated code names its pair directly instead. */
+static inline int tfc_sparse_brle_bind(tfc_sparse_weights *w)
+{
+    switch (w->block)
+    {
+    case 1: w->brle_rows4 = tfc_sparse_brle_rows4_b1; w->brle_rows1 = tfc_sparse_brle_rows1_b1; return 1;
+    case 2: w->brle_rows4 = tfc_sparse_brle_rows4_b2; w->brle_rows1 = tfc_sparse_brle_rows1_b2; return 1;
+    case 4: w->brle_rows4 = tfc_sparse_brle_rows4_b4; w->brle_rows1 = tfc_sparse_brle_rows1_b4; return 1;
+    case 8: w->brle_rows4 = tfc_sparse_brle_rows4_b8; w->brle_rows1 = tfc_sparse_brle_rows1_b8; return 1;
+    case 16: w->brle_rows4 = tfc_sparse_brle_rows4_b16; w->brle_rows1 = tfc_sparse_brle_rows1_b16; return 1;
+    default: return 0;
+    }
+}
 
 /* Scratch bytes tfc_sparse_convolve_s8 needs: the widened, zero-padded input image. */
 int32_t tfc_sparse_convolve_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,

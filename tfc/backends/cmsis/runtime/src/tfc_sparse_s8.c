@@ -14,6 +14,9 @@
 
 typedef char sp_arithmetic_right_shift[(-8 >> 1) == -4 ? 1 : -1];
 
+/* A function's own section whatever the build's flags (-ffunction-sections or not). */
+#define SP_SECTION(name) __attribute__((section(name)))
+
 /* Requantize n (1 or 4) accumulators of one channel into out[k * stride]. */
 SP_INLINE void sp_store(const tfc_sparse_row *rec, int32_t *acc, const int n, int8_t *out, int32_t stride,
                         int32_t lo, int32_t hi, const int clamp)
@@ -177,17 +180,19 @@ SP_INLINE void sp_rows(const tfc_sparse_weights *w, const int16_t *base, int8_t 
     }
 }
 
-typedef void (*sp_rows_fn)(const tfc_sparse_weights *, const int16_t *, int8_t *, int32_t);
-
+/* The public loop pairs, one per block size (tfc_sparse.h). Each is its own section, so with
+ * --gc-sections a model links only the pairs its weights name; nothing here picks among them. */
 #define SP_ROWS_VARIANTS(B)                                                                          \
-    static void sp_rows4_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s)  \
+    SP_SECTION(".text.tfc_sparse_brle_rows4_b" #B)                                                   \
+    void tfc_sparse_brle_rows4_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s) \
     {                                                                                                \
         if (w->activation.min <= -128 && w->activation.max >= 127)                                   \
             sp_rows(w, b, o, s, B, 4, 0);                                                            \
         else                                                                                         \
             sp_rows(w, b, o, s, B, 4, 1);                                                            \
     }                                                                                                \
-    static void sp_rows1_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s)  \
+    SP_SECTION(".text.tfc_sparse_brle_rows1_b" #B)                                                   \
+    void tfc_sparse_brle_rows1_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s) \
     {                                                                                                \
         if (w->activation.min <= -128 && w->activation.max >= 127)                                   \
             sp_rows(w, b, o, s, B, 1, 0);                                                            \
@@ -200,19 +205,6 @@ SP_ROWS_VARIANTS(2)
 SP_ROWS_VARIANTS(4)
 SP_ROWS_VARIANTS(8)
 SP_ROWS_VARIANTS(16)
-
-static int sp_pick(int32_t block, sp_rows_fn *rows4, sp_rows_fn *rows1)
-{
-    switch (block)
-    {
-    case 1: *rows4 = sp_rows4_b1; *rows1 = sp_rows1_b1; return 1;
-    case 2: *rows4 = sp_rows4_b2; *rows1 = sp_rows1_b2; return 1;
-    case 4: *rows4 = sp_rows4_b4; *rows1 = sp_rows1_b4; return 1;
-    case 8: *rows4 = sp_rows4_b8; *rows1 = sp_rows1_b8; return 1;
-    case 16: *rows4 = sp_rows4_b16; *rows1 = sp_rows1_b16; return 1;
-    default: return 0;
-    }
-}
 
 /* ---- the widened image ------------------------------------------------------------------------------ */
 
@@ -268,7 +260,8 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
 #if SP_DSP
             if (B >= 4 && cin % B == 0)
             {
-                /* Whole groups: 4 channels are one load, two SXTAB16 and two stores. */
+                /* Whole groups: 4 channels are one load, two SXTAB16 and two stores. The 8 and 16
+                 * copies cost 180 bytes; one loop over a run-time B is no smaller (724 vs 720). */
                 switch (B)
                 {
                 case 4: sp_widen_groups(src, cin, 4, im->wp * 4, input_offset, cell); break;
@@ -302,9 +295,15 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
 
 /* ---- drivers ---------------------------------------------------------------------------------- */
 
+static int sp_valid_block(int32_t block)
+{
+    return block == 1 || block == 2 || block == 4 || block == 8 || block == 16;
+}
+
 static int sp_weights_fit(const tfc_sparse_weights *w, int32_t output_offset, const cmsis_nn_activation *act)
 {
-    return (w->records != NULL || w->code != NULL) && w->output_offset == output_offset && w->activation.min == act->min &&
+    const int brle = w->records != NULL && w->brle_rows4 != NULL && w->brle_rows1 != NULL;
+    return (brle || w->code != NULL) && w->output_offset == output_offset && w->activation.min == act->min &&
            w->activation.max == act->max && w->rows > 0 && w->cin > 0;
 }
 
@@ -312,8 +311,7 @@ static int sp_weights_fit(const tfc_sparse_weights *w, int32_t output_offset, co
 static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const int16_t *img, int32_t out_h,
                          int32_t out_w, int32_t stride_y, int32_t stride_x, int8_t *out)
 {
-    sp_rows_fn rows4 = NULL, rows1 = NULL;
-    (void)sp_pick(w->block, &rows4, &rows1);
+    const tfc_sparse_brle_fn rows4 = w->brle_rows4, rows1 = w->brle_rows1;
     const tfc_sparse_rows_fn code4 = w->code != NULL ? w->code->rows4 : NULL;
     const tfc_sparse_rows_fn code1 = w->code != NULL ? w->code->rows1 : NULL;
     const int32_t B = im->block, cout = w->rows;
@@ -353,7 +351,7 @@ static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const 
 static int sp_conv_image(const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in, const tfc_sparse_weights *w,
                          const cmsis_nn_dims *out, sp_image *im)
 {
-    if (w->block != 1 && w->block != 2 && w->block != 4 && w->block != 8 && w->block != 16)
+    if (!sp_valid_block(w->block))
     {
         return 0;
     }
@@ -423,9 +421,8 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
                                                   const cmsis_nn_dims *output_dims,
                                                   int8_t *output_data)
 {
-    sp_rows_fn rows4 = NULL, rows1 = NULL;
     const int32_t n = input_dims->n;
-    if (!sp_pick(weights->block, &rows4, &rows1) ||
+    if (!sp_valid_block(weights->block) ||
         !sp_weights_fit(weights, fc_params->output_offset, &fc_params->activation) || fc_params->filter_offset != 0 ||
         weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows || ctx == NULL ||
         ctx->buf == NULL || ctx->size < tfc_sparse_fully_connected_s8_get_buffer_size(input_dims, weights))

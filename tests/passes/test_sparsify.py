@@ -24,7 +24,7 @@ def _conv_graph(w: np.ndarray):
 def test_block_sparse_int8_weights_get_a_layout():
     w = random_block_sparse(np.random.default_rng(0), (32, 288), block=8, density=0.2).reshape(32, 3, 3, 32)
     g, wc = _conv_graph(w)
-    res = Sparsify().run(g, PassContext())
+    res = Sparsify(flash_scope="layer").run(g, PassContext())
     assert res.changed and wc.sparse is not None, f"no layout; stats {res.stats}"
     assert wc.sparse.block in (4, 8, 16), f"block {wc.sparse.block} for weights made of 8-blocks"
     assert abs(wc.sparse.density - block_mask(w.reshape(32, -1), wc.sparse.block).mean()) < 1e-6
@@ -34,7 +34,7 @@ def test_dense_weights_stay_dense_and_say_why():
     w = np.random.default_rng(1).standard_normal((32, 3, 3, 32)).astype(np.float32)
     g, wc = _conv_graph(w)
     ctx = PassContext()
-    res = Sparsify().run(g, ctx)
+    res = Sparsify(flash_scope="layer").run(g, ctx)
     assert wc.sparse is None and not res.changed
     assert any("dense" in d.reason for d in ctx.declined), [str(d) for d in ctx.declined]
 
@@ -44,7 +44,7 @@ def test_pruning_from_context_options(caplog):
     g, wc = _conv_graph(w)
     ctx = PassContext(options={"sparsity": {"density": 0.25, "block": 4}})
     with caplog.at_level(logging.WARNING, logger="tfc.passes"):
-        Sparsify().run(g, ctx)
+        Sparsify(flash_scope="layer").run(g, ctx)
     assert wc.sparse == SparseLayout(4, 0.25), wc.sparse
     assert abs(block_mask(wc.data.reshape(32, -1), 4).mean() - 0.25) < 1e-9
     assert "fine-tuning" in caplog.text
@@ -53,7 +53,7 @@ def test_pruning_from_context_options(caplog):
 def test_speed_over_size_takes_the_generated_code_and_default_takes_the_small_streams():
     w = random_block_sparse(np.random.default_rng(3), (32, 288), block=4, density=0.2).reshape(32, 3, 3, 32)
     g, wc = _conv_graph(w)
-    Sparsify().run(g, PassContext())
+    Sparsify(flash_scope="layer").run(g, PassContext())
     assert wc.sparse is not None and wc.sparse.encoding == "brle", wc.sparse
     g2, wc2 = _conv_graph(w)
     Sparsify(speed_over_size=True).run(g2, PassContext())
@@ -76,7 +76,7 @@ def test_quantize_int8_keeps_the_layout():
     rng = np.random.default_rng(5)
     w = random_block_sparse(rng, (16, 72), block=4, density=0.25).astype(np.float32).reshape(16, 3, 3, 8) / 100
     g, wc = _conv_graph(w)
-    Sparsify().run(g, PassContext())
+    Sparsify(flash_scope="layer").run(g, PassContext())
     layout = wc.sparse
     assert layout is not None
     QuantizeInt8().run(g, PassContext(options={"calibration": rng.standard_normal((2, 1, 16, 16, 8)).astype(np.float32)}))

@@ -23,7 +23,8 @@ class RunConfig:
     sram_bytes: int | None = None           # None: the target's SRAM
     flash_reserve: int = 34 * KIB           # code in the linked ELF (measured: 26 KB dense kernels, 2.5-3.6 KB
                                             # layer calls, 2.5 KB start-up/driver: 31-33 KB)
-    sparse_code_reserve: int = 22 * KIB     # tfc's sparse kernels when linked (measured: 21.8 KB more)
+    sparse_code_reserve: int = 10 * KIB     # tfc's sparse kernels when linked: brle common 1.8 KB + 3.6-5.2 KB
+                                            # per block size used (tfc.sparse.flash_budget.KERNEL_CODE_BYTES)
     sram_reserve: int = 6 * KIB             # stack, .data/.bss outside the arena
     seed: int = 0
     # SuperNAS

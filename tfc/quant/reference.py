@@ -191,6 +191,17 @@ def softmax(x: np.ndarray, p: SoftmaxParams) -> np.ndarray:
     return np.where(live, y, -128).astype(np.int8)
 
 
+def softmax_exp_table(p: SoftmaxParams) -> tuple[int, ...]:
+    """tfc_softmax_s8's table (uint32): entry diff + 255 is e + 2^11, e the exp() term softmax
+    computes above for an element diff = x - row max (-255..0), in Q0.31, and 0 where diff <
+    diff_min (a term of 0 adds nothing to the sum and gives output -128, as a dead element does).
+    The bias 2^11 turns each rounded sum term rdbpot(e, 12) into one shift; the kernel takes it
+    back out of the product."""
+    diff = np.arange(-255, 1, dtype=np.int64)
+    e = fp.exp_on_negative_values(fp.saturating_rounding_doubling_high_mul(fp.shl_wrap(diff, p.shift), p.mult))
+    return tuple(int(v) + (1 << 11) for v in np.where(diff >= p.diff_min, e.astype(np.int64), 0))
+
+
 def add(a: np.ndarray, b: np.ndarray, p: AddParams) -> np.ndarray:
     """arm_elementwise_add_s8 on equal-shaped inputs."""
     a, b = _check_int8("input 1", a), _check_int8("input 2", b)

@@ -17,31 +17,24 @@ from tfc.quant import reference as ref
 from tfc.quant import transformer_params as tp
 
 
-def _round_shift(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """round(x / 2^shift), halves away from zero, on int64 (tfc_round_shift_s64 in C)."""
-    mag = (np.abs(x) + (np.int64(1) << (shift - 1))) >> shift
-    return np.where(x < 0, -mag, mag)
-
-
 def layernorm_rows(x: np.ndarray, p: tp.LayerNormParams) -> np.ndarray:
-    """tfc_layernorm_s8 on int8 rows x [..., C]."""
+    """tfc_layernorm_s8 on int8 rows x [..., C] (transformer_params' module docstring)."""
     c = p.width
     q = x.astype(np.int64).reshape(-1, c)
-    d = q * c - q.sum(axis=1, keepdims=True)
-    v = [(int(s) << (2 * p.prescale)) + p.eps_term for s in (d * d).sum(axis=1).tolist()]
+    s = q.sum(axis=1, keepdims=True)
+    d = q * c - s
     n = np.zeros_like(d)
-    f = tp.LAYERNORM_FRAC_BITS
-    for row, vr in enumerate(v):
-        if vr == 0:
+    for row, (sr, s2) in enumerate(zip(s[:, 0].tolist(), (q * q).sum(axis=1).tolist())):
+        v = ((c * (c * s2 - sr * sr)) << (2 * p.prescale)) + p.eps_term
+        if v == 0:
             continue  # constant row and no epsilon: normalized value 0
-        k = max(0, (64 - vr.bit_length() - 2) // 2)
-        r = math.isqrt(vr << (2 * k))
-        recip = ((1 << 62) + r // 2) // r
-        # A shift below 1 happens only for constant rows (d = 0), where N is 0 anyway.
-        n[row] = _round_shift(d[row] * recip, np.int64(max(1, 62 - f - p.prescale - k)))
-    t = fp.requantize(n, np.asarray(p.multipliers), np.asarray(p.shifts)).astype(np.int64)
-    t = t + np.asarray(p.biases, dtype=np.int64)
-    y = fp.rounding_divide_by_pot(fp.wrap_int32(t), p.extra_bits).astype(np.int64) + p.output_offset
+        k = (64 - v.bit_length() - 2) // 2
+        r = math.isqrt(v << (2 * k))
+        recip = min(((1 << 61) + r // 2) // r, (1 << 31) - 1)
+        n[row] = (d[row] * (1 << min(k + p.prescale, 31)) * recip + (1 << 31)) >> 32
+    t = fp.wrap_int32(np.asarray(p.biases, dtype=np.int64) + ((n * np.asarray(p.multipliers, dtype=np.int64)
+                                                                 + (1 << 31)) >> 32)).astype(np.int64)
+    y = np.clip(t >> p.extra_bits, -128, 127)
     return np.clip(y, p.activation.min, p.activation.max).astype(np.int8).reshape(x.shape)
 
 

@@ -7,19 +7,24 @@ tfc.quant.node_params dispatches here for these ops, so the int8 interpreter
 Integer-only LayerNorm (`tfc_layernorm_s8`), per row of width C, from the int8 input q:
     sum   = sum_i q_i                          the zero point cancels in (q - mean): not needed
     d_i   = C * q_i - sum                      = C (q_i - mean), exact, |d_i| <= 255 C
-    V     = (sum_i d_i^2 << 2E) + eps_term     = 4^E C^3 (var_q + eps / s_x^2), eps_term = round(4^E C^3 eps / s_x^2)
-    k     = max(0, (clz64(V) - 2) / 2)         normalise: V << 2k lies in [2^60, 2^62)
+    V     = (C (C sum_i q_i^2 - sum^2) << 2E) + eps_term
+                                           = (sum_i d_i^2 << 2E) + eps_term = 4^E C^3 (var_q + eps / s_x^2),
+                                             eps_term = round(4^E C^3 eps / s_x^2)
+    k     = (clz64(V) - 2) / 2                 normalise: V << 2k lies in [2^60, 2^62)
     r     = isqrt(V << 2k)                     floor square root, r in [2^30, 2^31): sqrt(V) ~ r / 2^k
-    R     = (2^62 + r / 2) / r                 rounded reciprocal, in (2^31, 2^32]
-    N_i   = round(d_i * R / 2^(62 - F - E - k))  = round(2^F d_i / sqrt(V / 4^E)), |N_i| <= 2^F, F = 20
+    R     = min(round(2^61 / r), 2^31 - 1)     in (2^30, 2^31)
+    a     = min(k + E, 31)                     |d_i| <= sqrt(V / 4^E) < 2^(31-k-E), so |d_i 2^a| < 2^31
+    n_i   = floor((d_i 2^a R + 2^31) / 2^32)   (SMMULR) = 2^29 d_i / sqrt(V / 4^E) within 2^-29 relative
 E (0..15, the most that keeps V < 2^62 for this width) gives epsilon fraction bits: without them
-eps / s_x^2 rounds away when the input scale is coarse and the row nearly constant.
-Since (x - mean) / sqrt(var + eps) = sqrt(C) * d_i / sqrt(V / 4^E) = sqrt(C) N_i / 2^F, the affine part is
-    T_i   = requantize(N_i, mult_c, shift_c)   real multiplier gamma_c sqrt(C) 2^P / (s_y 2^F)
-    y_i   = clamp(z_y + rdbpot(T_i + bias_c, P))   bias_c = round(beta_c 2^P / s_y)
-with P (extra fraction bits) the largest <= 16 that keeps |T_i + bias_c| < 2^30. Rounding
-"round(a / 2^s)" is half away from zero; everything is exact integer arithmetic (64-bit for V,
-one 64-bit division and one integer square root per row), so C and numpy agree bit for bit.
+eps / s_x^2 rounds away when the input scale is coarse and the row nearly constant. V = 0 (a constant
+row and no epsilon) gives n_i = 0. Since (x - mean) / sqrt(var + eps) = sqrt(C) d_i / sqrt(V / 4^E)
+= sqrt(C) n_i / 2^29, the affine part is, per channel c,
+    t_i   = B_c + floor((n_i M_c + 2^31) / 2^32)   (SMMLAR) M_c = round(gamma_c sqrt(C) 2^(P+3) / s_y)
+    y_i   = clamp(t_i >> P, act_min, act_max)      B_c = round(beta_c 2^P / s_y) + z_y 2^P + 2^(P-1)
+with P (extra fraction bits, 1..16) the largest that keeps |M_c| < 2^31 and |t_i| < 2^30; the 2^(P-1)
+in B_c makes the final shift round half up. Everything is exact integer arithmetic (64-bit for V, one
+integer square root and one 64-bit division per row; per element one multiply-add, two rounding
+high multiplies and a shift), so C and numpy agree bit for bit.
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ from tfc.quant import kernel_params as kp
 from tfc.quant.fixed_point import quantize_multiplier
 from tfc.quant.operands import per_tensor as _per_tensor
 
-LAYERNORM_FRAC_BITS = 20           # F: N_i = round(2^F d_i / sqrt(V))
+LAYERNORM_FRAC_BITS = 29           # n_i = 2^29 d_i / sqrt(V / 4^E)
 LAYERNORM_MAX_EXTRA_BITS = 16      # P: fraction bits kept between the affine and the output rounding
 LAYERNORM_MAX_WIDTH = 4096         # keeps |d_i| < 2^20 and sum d_i^2 < 2^52
 EPS_TERM_MAX = 1 << 61             # keeps V < 2^62
@@ -85,11 +90,9 @@ class LayerNormParams:
     width: int
     prescale: int                   # E: sum d_i^2 is shifted left by 2E before adding eps_term
     eps_term: int                   # uint64 in C
-    multipliers: tuple[int, ...]    # per channel, signed (gamma's sign)
-    shifts: tuple[int, ...]
-    biases: tuple[int, ...]         # round(beta_c 2^P / s_y)
+    multipliers: tuple[int, ...]    # M_c = round(gamma_c sqrt(C) 2^(P+3) / s_y), per channel
+    biases: tuple[int, ...]         # B_c = round(beta_c 2^P / s_y) + z_y 2^P + 2^(P-1)
     extra_bits: int                 # P
-    output_offset: int
     activation: kp.ActivationRange = kp.ActivationRange()
 
 
@@ -108,19 +111,28 @@ def layernorm_params(node: Node) -> LayerNormParams:
     sx, sy = float(np.float32(xq.scale[0])), float(np.float32(yq.scale[0]))
     prescale = layernorm_prescale(width)
     eps_term = min(int(round(4.0 ** prescale * width ** 3 * node.attrs["epsilon"] / (sx * sx))), EPS_TERM_MAX)
-    worst = float(np.max(np.abs(gamma) * math.sqrt(width) + np.abs(beta))) / sy
-    extra = LAYERNORM_MAX_EXTRA_BITS if worst == 0 else min(LAYERNORM_MAX_EXTRA_BITS,
-                                                            math.floor(math.log2((1 << 30) / worst)))
-    if extra < 0:
-        raise QuantizationError(f"layernorm output scale {sy:g} is too fine for gamma/beta up to {worst * sy:g}",
+    extra = layernorm_extra_bits(gamma, beta, width, sy)
+    if extra < 1:
+        raise QuantizationError(f"layernorm output scale {sy:g} is too fine for gamma/beta up to "
+                                f"{float(np.max(np.abs(gamma) * math.sqrt(width) + np.abs(beta))):g}",
                                 node=node.name, op=node.op, hint="recalibrate: the output range is implausibly small")
-    mults, shifts = [], []
-    for g in gamma:
-        m, s = quantize_multiplier(float(g) * math.sqrt(width) * 2.0 ** (extra - LAYERNORM_FRAC_BITS) / sy)
-        mults.append(m)
-        shifts.append(s)
-    biases = tuple(int(np.round(b * 2.0 ** extra / sy)) for b in beta)
-    return LayerNormParams(width, prescale, eps_term, tuple(mults), tuple(shifts), biases, extra, yq.zero_point[0])
+    zy = int(yq.zero_point[0])
+    scale = math.sqrt(width) * 2.0 ** (extra + 32 - LAYERNORM_FRAC_BITS) / sy
+    mults = tuple(int(np.round(g * scale)) for g in gamma)
+    biases = tuple(int(np.round(b * 2.0 ** extra / sy)) + (zy << extra) + (1 << (extra - 1)) for b in beta)
+    return LayerNormParams(width, prescale, eps_term, mults, biases, extra)
+
+
+def layernorm_extra_bits(gamma: np.ndarray, beta: np.ndarray, width: int, sy: float) -> int:
+    """P: the most fraction bits (at most 16) with |M_c| < 2^31 and |t_i| < 2^30 for every input
+    (|n_i| <= 2^29 (1 + 2^-29) + 1, |z_y| <= 128, plus the rounding half); below 1: none fits."""
+    slope = float(np.max(np.abs(gamma))) * math.sqrt(width) / sy       # |M_c| = slope 2^(P+3)
+    worst = float(np.max(np.abs(gamma) * math.sqrt(width) + np.abs(beta))) / sy + 130
+    extra = LAYERNORM_MAX_EXTRA_BITS
+    while extra >= 1 and (slope * 2.0 ** (extra + 32 - LAYERNORM_FRAC_BITS) >= (1 << 31) - 1
+                          or worst * 2.0 ** extra >= 1 << 30):
+        extra -= 1
+    return extra
 
 
 def layernorm_prescale(width: int) -> int:

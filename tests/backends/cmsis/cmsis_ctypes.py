@@ -113,6 +113,7 @@ class Runtime:
             getattr(self.lib, fn).argtypes = [C.POINTER(Dims)]
         self.lib.arm_avgpool_s8_get_buffer_size.argtypes = [C.c_int, C.c_int]
         self.lib.arm_softmax_s8.restype = None
+        self.lib.tfc_softmax_s8.restype = None
         self.lib.arm_relu_q7.restype = None
         self.lib.arm_relu6_s8.restype = None
 
@@ -262,6 +263,17 @@ class Runtime:
         out = np.zeros_like(x)
         self.lib.arm_softmax_s8(_ptr(x, C.c_int8), rows, x.shape[-1], p.mult, p.shift, p.diff_min,
                                 _ptr(out, C.c_int8))
+        return out
+
+    def tfc_softmax(self, x, p: SoftmaxParams):
+        """tfc_softmax_s8 with the layer's table from tfc.quant.reference.softmax_exp_table."""
+        from tfc.quant.reference import softmax_exp_table
+        x = _s8(x)
+        rows = int(np.prod(x.shape[:-1]))
+        out = np.zeros_like(x)
+        table = np.ascontiguousarray(softmax_exp_table(p), dtype=np.uint32)
+        self.lib.tfc_softmax_s8(_ptr(x, C.c_int8), C.c_int32(rows), C.c_int32(x.shape[-1]),
+                                _ptr(table, C.c_uint32), _ptr(out, C.c_int8))
         return out
 
     def add(self, a, b, p: AddParams):

@@ -37,11 +37,11 @@ def layernorm_node(width: int, rows: int, sx: float, sy: float, zy: int, gamma, 
 
 def run_layernorm_c(runtime, x, p: tp.LayerNormParams):
     out = np.zeros_like(x)
-    mult, shift, bias = _i32(p.multipliers), _i32(p.shifts), _i32(p.biases)
+    mult, bias = _i32(p.multipliers), _i32(p.biases)
     runtime.lib.tfc_layernorm_s8(_ptr(x, C.c_int8), _ptr(out, C.c_int8), C.c_int32(x.size // p.width),
                                  C.c_int32(p.width), C.c_int32(p.prescale), C.c_uint64(p.eps_term), _ptr(mult, C.c_int32),
-                                 _ptr(shift, C.c_int32), _ptr(bias, C.c_int32), C.c_int32(p.extra_bits),
-                                 C.c_int32(p.output_offset), C.c_int32(p.activation.min), C.c_int32(p.activation.max))
+                                 _ptr(bias, C.c_int32), C.c_int32(p.extra_bits), C.c_int32(p.activation.min),
+                                 C.c_int32(p.activation.max))
     return out
 
 

@@ -7,7 +7,6 @@ target implies; offsets from tfc.memory's planner.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,7 +119,7 @@ class _Lowering:
             return "arm_fully_connected_per_channel_s8" if per_channel else "arm_fully_connected_s8"
         return {"conv": "arm_convolve_s8", "conv_1x1": "arm_convolve_1x1_s8_fast", "add": "arm_elementwise_add_s8",
                 "mul": "arm_elementwise_mul_s8", "avgpool": "arm_avgpool_s8", "maxpool": "arm_max_pool_s8",
-                "softmax": "arm_softmax_s8", "requantize": "tfc_requantize_s8", "transpose": "tfc_transpose_s8",
+                "requantize": "tfc_requantize_s8", "transpose": "tfc_transpose_s8",
                 "conv_add": "tfc_convolve_add_s8",
                 "reshape": ""}[kernel]
 
@@ -229,8 +228,6 @@ class _Lowering:
             return (L.AddArgs if kernel == "add" else L.MulArgs)(p, y.type.size, operands, block)
         if kernel in ("avgpool", "maxpool"):
             return L.PoolArgs(p, _dims4(x.shape), L.Dims(1, p.filter[0], p.filter[1], 1), _dims4(y.shape))
-        if kernel == "softmax":
-            return L.SoftmaxArgs(p, math.prod(x.shape[:-1]), x.shape[-1])
         if kernel == "requantize":
             return L.RequantizeArgs(p, y.type.size)
         if kernel == "transpose":

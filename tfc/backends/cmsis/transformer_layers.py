@@ -1,5 +1,5 @@
-"""Backend records for the transformer kernel families (lut, layernorm, batch_matmul, mean,
-gather) and the constant operands of add/mul, built from tfc.quant.transformer_params.
+"""Backend records for the transformer kernel families (lut, layernorm, softmax, batch_matmul,
+mean, gather) and the constant operands of add/mul, built from tfc.quant.transformer_params.
 
 Every table, multiplier and index array goes to weights.c (flash) as a ConstArray; the
 templates in templates/kernels/ render the calls.
@@ -15,11 +15,12 @@ from tfc.backends.cmsis import layers as L
 from tfc.errors import UnsupportedError
 from tfc.ir.graph import Node
 from tfc.quant import kernel_params as kp
+from tfc.quant import reference as ref
 from tfc.quant import transformer_params as tp
 
-FAMILIES = ("lut", "layernorm", "batch_matmul", "mean", "gather")
-FUNCTIONS = {"lut": "tfc_lut_s8", "layernorm": "tfc_layernorm_s8", "batch_matmul": "arm_batch_matmul_s8",
-             "mean": "tfc_mean_s8", "gather": "tfc_gather_s8"}
+FAMILIES = ("lut", "layernorm", "softmax", "batch_matmul", "mean", "gather")
+FUNCTIONS = {"lut": "tfc_lut_s8", "layernorm": "tfc_layernorm_s8", "softmax": "tfc_softmax_s8",
+             "batch_matmul": "arm_batch_matmul_s8", "mean": "tfc_mean_s8", "gather": "tfc_gather_s8"}
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,17 @@ class LayerNormArgs:
     params: tp.LayerNormParams
     rows: int
     multipliers: L.ConstArray
-    shifts: L.ConstArray
     biases: L.ConstArray
+
+
+@dataclass(frozen=True)
+class SoftmaxArgs:
+    """tfc_softmax_s8: arm_softmax_s8's integers, exp() read from `table` (256 uint32 in flash)."""
+
+    params: kp.SoftmaxParams
+    rows: int
+    row_size: int
+    table: L.ConstArray
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ def _flash(lw, symbol: str, ctype: str, values, source: str) -> L.ConstArray:
     """A const array in weights.c, registered with the lowering's constants (deduplicated by name)."""
     key = (symbol, "generated")
     if key not in lw.consts:
-        dtype = np.int8 if ctype == "int8_t" else np.int32
+        dtype = {"int8_t": np.int8, "int32_t": np.int32, "uint32_t": np.uint32}[ctype]
         lw.consts[key] = L.ConstArray(symbol, ctype, np.asarray(values, dtype=dtype).reshape(-1), source)
     return lw.consts[key]
 
@@ -75,8 +85,11 @@ def args(lw, i: int, node: Node, kernel: str, p):
     if kernel == "layernorm":
         arr = lambda role, vals: _flash(lw, f"{prefix}_{role}", "int32_t", vals,  # noqa: E731
                                         f"layer {i}: layernorm {role}, per channel")
-        return LayerNormArgs(p, math.prod(x.shape[:-1]), arr("multipliers", p.multipliers),
-                             arr("shifts", p.shifts), arr("biases", p.biases))
+        return LayerNormArgs(p, math.prod(x.shape[:-1]), arr("multipliers", p.multipliers), arr("biases", p.biases))
+    if kernel == "softmax":
+        table = _flash(lw, f"{prefix}_exp", "uint32_t", ref.softmax_exp_table(p),
+                       f"layer {i}: softmax exp() of x - row max, plus 2^11, entry diff + 255")
+        return SoftmaxArgs(p, math.prod(x.shape[:-1]), x.shape[-1], table)
     if kernel == "batch_matmul":
         tp.check_batch_broadcast(node)
         a, b = node.inputs

@@ -1,6 +1,6 @@
 /*
- * tfc runtime: the transformer kernels CMSIS-NN lacks (integer LayerNorm, lookup-table
- * activations, mean over an axis, gather). Included by tfc_kernels.h.
+ * tfc runtime: the transformer kernels CMSIS-NN lacks (integer LayerNorm, table-driven softmax,
+ * lookup-table activations, mean over an axis, gather). Included by tfc_kernels.h.
  * Python twins (bit-exact): tfc/quant/transformer_ops.py; parameters: tfc/quant/transformer_params.py.
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -14,14 +14,17 @@ extern "C" {
 #endif
 
 /* Integer-only LayerNorm over the last axis, `rows` rows of `width` int8 values. Per row:
- *   d_i = width * q_i - sum(q)                   exact; the input zero point cancels
- *   V   = (sum(d_i^2) << 2 prescale) + eps_term     64-bit; eps_term = round(4^prescale width^3 eps / s_x^2)
- *   k   = max(0, (clz64(V) - 2) / 2), r = isqrt(V << 2k), R = (2^62 + r/2) / r
- *   N_i = round(d_i * R / 2^(42 - prescale - k))     = round(2^20 * d_i / sqrt(V / 4^prescale)), halves away from 0
- *   T_i = requantize(N_i, mult[c], shift[c])     gamma_c * sqrt(width) * 2^P / (s_y * 2^20)
- *   out = clamp(out_offset + rdbpot(T_i + bias[c], extra_bits), act_min, act_max)
- * with bias[c] = round(beta_c * 2^P / s_y), P = extra_bits. No floating point; one integer square
- * root and one 64-bit division per row. in and out may be the same buffer. */
+ *   d_i = width * q_i - sum(q)                      exact; the input zero point cancels
+ *   V   = (width (width sum(q^2) - sum(q)^2) << 2 prescale) + eps_term
+ *                                                   = (sum(d_i^2) << 2 prescale) + eps_term, 64-bit;
+ *                                                   eps_term = round(4^prescale width^3 eps / s_x^2)
+ *   k   = (clz64(V) - 2) / 2, r = isqrt(V << 2k), R = min((2^61 + r/2) / r, 2^31 - 1)
+ *   n_i = SMMULR(d_i << min(k + prescale, 31), R)   = 2^29 d_i / sqrt(V / 4^prescale); 0 if V = 0
+ *   out = clamp(SMMLAR(n_i, mult[c], bias[c]) >> extra_bits, act_min, act_max)
+ * with mult[c] = round(gamma_c sqrt(width) 2^(P+3) / s_y), bias[c] = round(beta_c 2^P / s_y) +
+ * z_y 2^P + 2^(P-1), P = extra_bits (SMMULR/SMMLAR: round(a b / 2^32), ties up, the latter plus
+ * acc). No floating point; one integer square root and one 64-bit division per row.
+ * in and out may be the same buffer. Python twin: tfc.quant.transformer_ops.layernorm_rows. */
 void tfc_layernorm_s8(const int8_t *input,
                       int8_t *output,
                       int32_t rows,
@@ -29,12 +32,22 @@ void tfc_layernorm_s8(const int8_t *input,
                       int32_t prescale,
                       uint64_t eps_term,
                       const int32_t *mult,
-                      const int32_t *shift,
                       const int32_t *bias,
                       int32_t extra_bits,
-                      int32_t out_offset,
                       int32_t act_min,
                       int32_t act_max);
+
+/* arm_softmax_s8's integers over rows of `row_size` int8 values (output scale 1/256, zero point
+ * -128), with the layer's exp() terms tabulated at compile time: exp_table[diff + 255] is
+ * e + 2^11, e the Q0.31 exp() arm_softmax_s8 computes from its mult, shift and diff_min for
+ * diff = x - row max (-255..0), 0 below diff_min (the bias makes each rounded sum term one shift).
+ * Per row: max, sum, one reciprocal; per element a table load, one multiply and one shift.
+ * in and out may be the same buffer. */
+void tfc_softmax_s8(const int8_t *input,
+                    int32_t num_rows,
+                    int32_t row_size,
+                    const uint32_t exp_table[256],
+                    int8_t *output);
 
 /* out[i] = table[in[i] + 128]: GELU, HardSwish, Sigmoid, Tanh, ... tabulated at compile time as
  * quantize(f(dequantize(q))). in and out may be the same buffer. */

@@ -37,7 +37,7 @@ static int32_t one_over_one_plus_x(int32_t a)
 /* min(y, 255) for y >= 0 (USAT on Arm). */
 static inline uint32_t saturate_u8(uint32_t y)
 {
-#if defined(__ARM_FEATURE_SAT) && !defined(TFC_EMULATE_DSP)
+#if TFC_NN_DSP && defined(__ARM_FEATURE_SAT) && !defined(TFC_EMULATE_DSP)
     return (uint32_t)__usat((int32_t)y, 8);
 #else
     return TFC_MIN(y, 255U);
@@ -48,7 +48,7 @@ static int32_t row_max(const int8_t *in, int32_t n)
 {
     int32_t max = INT8_MIN;
     int32_t i = 0;
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#if TFC_NN_DSP && defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
     /* Four lanes at a time: SSUB8 sets a GE flag per byte where m >= x, SEL keeps those bytes. */
     if (n >= 8)
     {

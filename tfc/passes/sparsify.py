@@ -157,9 +157,11 @@ class Sparsify(Pass):
         density: float = 1.0        # < 1: prune blockwise by magnitude to this block density
         speed_over_size: bool = False
         # "model": the sparse layers together (with the kernel code they link) take no more flash
-        # than their dense forms, and the bytes pruning saves buy speed where they buy the most;
-        # "layer": every sparse layer on its own is smaller than its dense form.
-        flash_scope: str = "model"
+        # than their dense forms, and the bytes pruning saves buy speed where they buy the most
+        # (not yet SRAM-aware: the sparse kernels' widening scratch can grow the arena, e.g. VWW
+        # 55,296 -> 121,360 B, so it is opt-in); "layer": every sparse layer on its own is smaller
+        # than its dense form.
+        flash_scope: str = "layer"
 
     def run(self, graph, ctx: PassContext) -> PassResult:
         if self.options.flash_scope not in ("model", "layer"):

@@ -7,7 +7,6 @@ tfc.quant.transformer_params through tfc.quant.node_params, as the C backend's d
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -15,6 +14,14 @@ from tfc.ir.ops import get_op
 from tfc.quant import fixed_point as fp
 from tfc.quant import reference as ref
 from tfc.quant import transformer_params as tp
+
+
+def layernorm_rsqrt(x: int) -> int:
+    """~ 2^31 / sqrt(x / 2^30) for x in [2^30, 2^32): rsqrt_q31 in tfc_layernorm_s8.c."""
+    y = tp.LAYERNORM_RSQRT_SEED[(x >> 26) - 16]
+    for _ in range(3):
+        y = (y * (3 * (1 << 30) - ((x * ((y * y) >> 31)) >> 31))) >> 31
+    return y
 
 
 def layernorm_rows(x: np.ndarray, p: tp.LayerNormParams) -> np.ndarray:
@@ -29,8 +36,7 @@ def layernorm_rows(x: np.ndarray, p: tp.LayerNormParams) -> np.ndarray:
         if v == 0:
             continue  # constant row and no epsilon: normalized value 0
         k = (64 - v.bit_length() - 2) // 2
-        r = math.isqrt(v << (2 * k))
-        recip = min(((1 << 61) + r // 2) // r, (1 << 31) - 1)
+        recip = min(layernorm_rsqrt((v << (2 * k)) >> 30), (1 << 31) - 1)
         n[row] = (d[row] * (1 << min(k + p.prescale, 31)) * recip + (1 << 31)) >> 32
     t = fp.wrap_int32(np.asarray(p.biases, dtype=np.int64) + ((n * np.asarray(p.multipliers, dtype=np.int64)
                                                                  + (1 << 31)) >> 32)).astype(np.int64)

@@ -11,8 +11,8 @@ Integer-only LayerNorm (`tfc_layernorm_s8`), per row of width C, from the int8 i
                                            = (sum_i d_i^2 << 2E) + eps_term = 4^E C^3 (var_q + eps / s_x^2),
                                              eps_term = round(4^E C^3 eps / s_x^2)
     k     = (clz64(V) - 2) / 2                 normalise: V << 2k lies in [2^60, 2^62)
-    r     = isqrt(V << 2k)                     floor square root, r in [2^30, 2^31): sqrt(V) ~ r / 2^k
-    R     = min(round(2^61 / r), 2^31 - 1)     in (2^30, 2^31)
+    x     = (V << 2k) >> 30                    Q30 in [1, 4)
+    R     = min(rsqrt(x), 2^31 - 1)            ~ 2^31 / sqrt(x / 2^30) = 2^(61-k) / sqrt(V), in (2^30, 2^31)
     a     = min(k + E, 31)                     |d_i| <= sqrt(V / 4^E) < 2^(31-k-E), so |d_i 2^a| < 2^31
     n_i   = floor((d_i 2^a R + 2^31) / 2^32)   (SMMULR) = 2^29 d_i / sqrt(V / 4^E) within 2^-29 relative
 E (0..15, the most that keeps V < 2^62 for this width) gives epsilon fraction bits: without them
@@ -21,10 +21,12 @@ row and no epsilon) gives n_i = 0. Since (x - mean) / sqrt(var + eps) = sqrt(C) 
 = sqrt(C) n_i / 2^29, the affine part is, per channel c,
     t_i   = B_c + floor((n_i M_c + 2^31) / 2^32)   (SMMLAR) M_c = round(gamma_c sqrt(C) 2^(P+3) / s_y)
     y_i   = clamp(t_i >> P, act_min, act_max)      B_c = round(beta_c 2^P / s_y) + z_y 2^P + 2^(P-1)
-with P (extra fraction bits, 1..16) the largest that keeps |M_c| < 2^31 and |t_i| < 2^30; the 2^(P-1)
-in B_c makes the final shift round half up. Everything is exact integer arithmetic (64-bit for V, one
-integer square root and one 64-bit division per row; per element one multiply-add, two rounding
-high multiplies and a shift), so C and numpy agree bit for bit.
+rsqrt: y = LAYERNORM_RSQRT_SEED[(x >> 26) - 16], then three times y = floor(y (3 2^30 - floor(x
+floor(y^2 / 2^31) / 2^31)) / 2^31) (Newton steps for 1/sqrt, rounding down; relative error < 2^-29).
+P (extra fraction bits, 1..16) is the largest that keeps |M_c| < 2^31 and |t_i| < 2^30; the 2^(P-1)
+in B_c makes the final shift round half up. Everything is exact integer arithmetic (64-bit for V and
+the Newton products, per row; per element one multiply-add, two rounding high multiplies and a
+shift), so C and numpy agree bit for bit.
 """
 from __future__ import annotations
 
@@ -43,6 +45,9 @@ from tfc.quant.operands import per_tensor as _per_tensor
 
 LAYERNORM_FRAC_BITS = 29           # n_i = 2^29 d_i / sqrt(V / 4^E)
 LAYERNORM_MAX_EXTRA_BITS = 16      # P: fraction bits kept between the affine and the output rounding
+# 2^31 / sqrt((m + 1/2) / 16) rounded down for m = 16..63: seeds of the reciprocal square root of a
+# Q30 value in [1, 4) by its top bits (rsqrt_seed in tfc_layernorm_s8.c).
+LAYERNORM_RSQRT_SEED = tuple(math.isqrt((1 << 67) // (2 * m + 1)) for m in range(16, 64))
 LAYERNORM_MAX_WIDTH = 4096         # keeps |d_i| < 2^20 and sum d_i^2 < 2^52
 EPS_TERM_MAX = 1 << 61             # keeps V < 2^62
 LUT_OPS = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp", "lut")

@@ -37,10 +37,10 @@ def layernorm_node(width: int, rows: int, sx: float, sy: float, zy: int, gamma, 
 
 def run_layernorm_c(runtime, x, p: tp.LayerNormParams):
     out = np.zeros_like(x)
-    mult, bias = _i32(p.multipliers), _i32(p.biases)
+    affine = _i32(np.stack([p.multipliers, p.biases], axis=1))   # M_c, B_c interleaved
     runtime.lib.tfc_layernorm_s8(_ptr(x, C.c_int8), _ptr(out, C.c_int8), C.c_int32(x.size // p.width),
-                                 C.c_int32(p.width), C.c_int32(p.prescale), C.c_uint64(p.eps_term), _ptr(mult, C.c_int32),
-                                 _ptr(bias, C.c_int32), C.c_int32(p.extra_bits), C.c_int32(p.activation.min),
+                                 C.c_int32(p.width), C.c_int32(p.prescale), C.c_uint64(p.eps_term),
+                                 _ptr(affine, C.c_int32), C.c_int32(p.extra_bits), C.c_int32(p.activation.min),
                                  C.c_int32(p.activation.max))
     return out
 
@@ -88,6 +88,27 @@ def test_integer_layernorm_within_half_lsb_of_float(case):
     worst = np.unravel_index(int(err.argmax()), err.shape)
     assert err.max() <= 0.51, (f"width {p.width}: |int8 - float| = {err.max():.4f} LSB at {worst} "
                                f"(got {got[worst]}, float {want[worst]:.4f})")
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=st.one_of(st.integers(1 << 30, (1 << 32) - 1),
+                   st.integers(16, 63).map(lambda m: m << 26), st.integers(17, 64).map(lambda m: (m << 26) - 1)))
+def test_layernorm_rsqrt_is_within_2_to_minus_28_of_exact(x):
+    """The Newton reciprocal square root (a seed per top-bits interval, three steps) stays at or
+    below 2^31 and within 2^-28 relative of 2^31 / sqrt(x / 2^30); seeds' interval edges included."""
+    got = tops.layernorm_rsqrt(x)
+    exact = 2.0 ** 46 / math.sqrt(x)
+    assert got <= 1 << 31, f"x={x}: {got} > 2^31"
+    assert abs(got - exact) <= exact * 2.0 ** -28, f"x={x}: {got} vs {exact:.1f} ({(got - exact) / exact:.3g} relative)"
+
+
+def test_layernorm_rsqrt_seeds_in_c_equal_python():
+    from pathlib import Path
+    import re
+    src = (Path(tp.__file__).parents[1] / "backends" / "cmsis" / "runtime" / "src" / "tfc_layernorm_s8.c").read_text()
+    body = re.search(r"rsqrt_seed\[48\] = \{(.*?)\};", src, re.S).group(1)
+    c_seeds = tuple(int(v) for v in re.findall(r"(\d+)U", body))
+    assert c_seeds == tp.LAYERNORM_RSQRT_SEED, "tfc_layernorm_s8.c rsqrt_seed differs from LAYERNORM_RSQRT_SEED"
 
 
 def test_layernorm_rejects_an_output_grid_too_fine_for_gamma():

@@ -33,8 +33,7 @@ class LutArgs:
 class LayerNormArgs:
     params: tp.LayerNormParams
     rows: int
-    multipliers: L.ConstArray
-    biases: L.ConstArray
+    affine: L.ConstArray   # per channel: M_c, B_c interleaved (one LDRD per element)
 
 
 @dataclass(frozen=True)
@@ -83,9 +82,9 @@ def args(lw, i: int, node: Node, kernel: str, p):
                        f"layer {i}: {node.op} as a table, out = table[in + 128]")
         return LutArgs(table, y.type.size)
     if kernel == "layernorm":
-        arr = lambda role, vals: _flash(lw, f"{prefix}_{role}", "int32_t", vals,  # noqa: E731
-                                        f"layer {i}: layernorm {role}, per channel")
-        return LayerNormArgs(p, math.prod(x.shape[:-1]), arr("multipliers", p.multipliers), arr("biases", p.biases))
+        affine = _flash(lw, f"{prefix}_affine", "int32_t", np.stack([p.multipliers, p.biases], axis=1),
+                        f"layer {i}: layernorm gamma multiplier, beta bias (with zero point and rounding) per channel")
+        return LayerNormArgs(p, math.prod(x.shape[:-1]), affine)
     if kernel == "softmax":
         table = _flash(lw, f"{prefix}_exp", "uint32_t", ref.softmax_exp_table(p),
                        f"layer {i}: softmax exp() of x - row max, plus 2^11, entry diff + 255")

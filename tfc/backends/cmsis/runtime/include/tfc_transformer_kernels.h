@@ -18,12 +18,13 @@ extern "C" {
  *   V   = (width (width sum(q^2) - sum(q)^2) << 2 prescale) + eps_term
  *                                                   = (sum(d_i^2) << 2 prescale) + eps_term, 64-bit;
  *                                                   eps_term = round(4^prescale width^3 eps / s_x^2)
- *   k   = (clz64(V) - 2) / 2, r = isqrt(V << 2k), R = min((2^61 + r/2) / r, 2^31 - 1)
+ *   k   = (clz64(V) - 2) / 2, R = min(rsqrt((V << 2k) >> 30), 2^31 - 1) ~ 2^(61-k) / sqrt(V)
  *   n_i = SMMULR(d_i << min(k + prescale, 31), R)   = 2^29 d_i / sqrt(V / 4^prescale); 0 if V = 0
- *   out = clamp(SMMLAR(n_i, mult[c], bias[c]) >> extra_bits, act_min, act_max)
- * with mult[c] = round(gamma_c sqrt(width) 2^(P+3) / s_y), bias[c] = round(beta_c 2^P / s_y) +
- * z_y 2^P + 2^(P-1), P = extra_bits (SMMULR/SMMLAR: round(a b / 2^32), ties up, the latter plus
- * acc). No floating point; one integer square root and one 64-bit division per row.
+ *   out = clamp(SMMLAR(n_i, M_c, B_c) >> extra_bits, act_min, act_max)
+ * with affine[2c] = M_c = round(gamma_c sqrt(width) 2^(P+3) / s_y), affine[2c + 1] = B_c =
+ * round(beta_c 2^P / s_y) + z_y 2^P + 2^(P-1), P = extra_bits (SMMULR/SMMLAR: round(a b / 2^32),
+ * ties up, the latter plus acc). rsqrt: a seed from x's top bits and three Newton steps, exactly
+ * as tfc.quant.transformer_ops.layernorm_rsqrt. No floating point, no division.
  * in and out may be the same buffer. Python twin: tfc.quant.transformer_ops.layernorm_rows. */
 void tfc_layernorm_s8(const int8_t *input,
                       int8_t *output,
@@ -31,8 +32,7 @@ void tfc_layernorm_s8(const int8_t *input,
                       int32_t width,
                       int32_t prescale,
                       uint64_t eps_term,
-                      const int32_t *mult,
-                      const int32_t *bias,
+                      const int32_t *affine,
                       int32_t extra_bits,
                       int32_t act_min,
                       int32_t act_max);

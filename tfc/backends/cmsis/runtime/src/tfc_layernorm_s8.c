@@ -2,7 +2,7 @@
  * tfc runtime: tfc_layernorm_s8, LayerNorm in integers only (see tfc_transformer_kernels.h).
  * Python twin: tfc.quant.transformer_ops.layernorm_rows.
  *
- * Per row the statistics (one pass), an integer square root and one division; per element
+ * Per row the statistics (one pass) and a reciprocal square root by Newton steps; per element
  * d_i = C q_i - sum, then two rounding high multiplies (SMMULR by the row's reciprocal square
  * root, SMMLAR by the channel's gamma with its beta) and one shift.
  * SPDX-License-Identifier: Apache-2.0
@@ -41,39 +41,39 @@ __STATIC_FORCEINLINE int32_t smmlar(int32_t a, int32_t b, int32_t acc)
 #endif
 }
 
-/* floor(sqrt(v)) for v < 2^62, two bits at a time. */
-static uint32_t isqrt_u64(uint64_t v)
+/* Seeds of the reciprocal square root: 2^31 / sqrt((m + 1/2) / 16) rounded down, for the top
+ * bits m = x >> 26 in 16..63 of a Q30 x in [1, 4). Python: transformer_params.LAYERNORM_RSQRT_SEED. */
+static const uint32_t rsqrt_seed[48] = {
+    2114695712U, 2053387115U, 1997119226U, 1945237132U, 1897199171U, 1852552937U,
+    1810917217U, 1771968208U, 1735428857U, 1701060526U, 1668656405U, 1638036255U,
+    1609042172U, 1581535150U, 1555392273U, 1530504391U, 1506774203U, 1484114654U,
+    1462447584U, 1441702595U, 1421816090U, 1402730444U, 1384393310U, 1366757007U,
+    1349777999U, 1333416449U, 1317635817U, 1302402521U, 1287685636U, 1273456629U,
+    1259689126U, 1246358707U, 1233442724U, 1220920138U, 1208771377U, 1196978204U,
+    1185523603U, 1174391680U, 1163567562U, 1153037323U, 1142787899U, 1132807027U,
+    1123083182U, 1113605517U, 1104363818U, 1095348452U, 1086550330U, 1077960865U,
+};
+
+/* floor(a b / 2^31) for a b < 2^63. */
+__STATIC_FORCEINLINE uint32_t mul_q31(uint32_t a, uint32_t b) { return (uint32_t)(((uint64_t)a * b) >> 31); }
+
+/* R ~ 2^31 / sqrt(x / 2^30) for x in [2^30, 2^32): a seed from x's top bits, then three Newton
+ * steps y <- y (3 - x y^2) / 2, each rounding down. Every step lands at or below the true root
+ * (x y^2 <= 1.04 throughout), so no product passes 2^63; relative error < 2^-29. */
+static uint32_t rsqrt_q31(uint32_t x)
 {
-    uint64_t res = 0;
-    uint64_t bit = (uint64_t)1 << 62;
-    while (bit > v)
+    uint32_t y = rsqrt_seed[(x >> 26) - 16U];
+    for (int32_t i = 0; i < 3; i++)
     {
-        bit >>= 2;
+        y = mul_q31(y, 3U * (1U << 30) - mul_q31(x, mul_q31(y, y)));
     }
-    while (bit != 0)
-    {
-        if (v >= res + bit)
-        {
-            v -= res + bit;
-            res = (res >> 1) + bit;
-        }
-        else
-        {
-            res >>= 1;
-        }
-        bit >>= 2;
-    }
-    return (uint32_t)res;
+    return y;
 }
 
 static int32_t clz_u64(uint64_t v)
 {
     const uint32_t hi = (uint32_t)(v >> 32);
-    if (hi != 0U)
-    {
-        return __builtin_clz(hi);
-    }
-    return (uint32_t)v != 0U ? 32 + __builtin_clz((uint32_t)v) : 64;
+    return hi != 0U ? __builtin_clz(hi) : 32 + __builtin_clz((uint32_t)v); /* v != 0 */
 }
 
 /* Sum and sum of squares of n int8 values. */
@@ -105,15 +105,24 @@ static void row_moments(const int8_t *in, int32_t n, int32_t *sum, uint32_t *sum
 /* The per-element pass; `clamp` is a constant at each call, so the two copies differ only in
  * whether they clamp to an activation range inside int8. */
 __STATIC_FORCEINLINE void normalize_row(const int8_t *in, int8_t *out, int32_t width, uint32_t c_shifted,
-                                        uint32_t sum_shifted, int32_t recip, const int32_t *mult,
-                                        const int32_t *bias, int32_t extra_bits, int clamp, int32_t act_min,
+                                        uint32_t minus_sum_shifted, int32_t recip, const int32_t *affine,
+                                        int32_t extra_bits, int clamp, int32_t act_min,
                                         int32_t act_max)
 {
     for (int32_t i = 0; i < width; i++)
     {
         /* d_i 2^a = (C q_i - sum) 2^a, exact modulo 2^32 and below 2^31 in magnitude. */
-        const int32_t d = (int32_t)(c_shifted * (uint32_t)in[i] - sum_shifted);
-        const int32_t t = smmlar(smmulr(d, recip), mult[i], bias[i]);
+        const int32_t d = (int32_t)((uint32_t)in[i] * c_shifted + minus_sum_shifted); /* one MLA */
+        int32_t m, b;
+#if TFC_LN_ASM
+        /* GCC loads the pair with two LDRs; one post-incrementing LDRD saves an instruction. */
+        __asm__("ldrd %0, %1, [%2], #8" : "=&r"(m), "=&r"(b), "+r"(affine) : "m"(*(const int32_t(*)[2])affine));
+#else
+        m = affine[0];
+        b = affine[1];
+        affine += 2;
+#endif
+        const int32_t t = smmlar(smmulr(d, recip), m, b);
 #if TFC_NN_DSP
         int32_t y = __SSAT(t >> extra_bits, 8);
 #else
@@ -133,8 +142,7 @@ void tfc_layernorm_s8(const int8_t *input,
                       int32_t width,
                       int32_t prescale,
                       uint64_t eps_term,
-                      const int32_t *mult,
-                      const int32_t *bias,
+                      const int32_t *affine,
                       int32_t extra_bits,
                       int32_t act_min,
                       int32_t act_max)
@@ -154,21 +162,20 @@ void tfc_layernorm_s8(const int8_t *input,
         int32_t a = 0;
         if (v != 0)
         {
-            const int32_t k = (clz_u64(v) - 2) / 2;
-            const uint32_t r = isqrt_u64(v << (2 * k)); /* in [2^30, 2^31) */
-            const uint64_t q = (((uint64_t)1 << 61) + r / 2) / r;
-            recip = q > (uint64_t)NN_Q31_MAX ? NN_Q31_MAX : (int32_t)q;
+            const int32_t k = (clz_u64(v) - 2) / 2;           /* v << 2k in [2^60, 2^62) */
+            const uint32_t r = rsqrt_q31((uint32_t)((v << (2 * k)) >> 30));
+            recip = (int32_t)TFC_MIN(r, (uint32_t)NN_Q31_MAX);
             a = TFC_MIN(k + prescale, 31);
         }
         const uint32_t c_shifted = (uint32_t)width << a;
-        const uint32_t sum_shifted = (uint32_t)sum << a;
+        const uint32_t minus_sum_shifted = (0U - (uint32_t)sum) << a;
         if (clamp)
         {
-            normalize_row(in, out, width, c_shifted, sum_shifted, recip, mult, bias, extra_bits, 1, act_min, act_max);
+            normalize_row(in, out, width, c_shifted, minus_sum_shifted, recip, affine, extra_bits, 1, act_min, act_max);
         }
         else
         {
-            normalize_row(in, out, width, c_shifted, sum_shifted, recip, mult, bias, extra_bits, 0, act_min, act_max);
+            normalize_row(in, out, width, c_shifted, minus_sum_shifted, recip, affine, extra_bits, 0, act_min, act_max);
         }
     }
 }

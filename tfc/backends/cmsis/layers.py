@@ -122,13 +122,6 @@ class PoolArgs:
 
 
 @dataclass(frozen=True)
-class SoftmaxArgs:
-    params: kp.SoftmaxParams
-    rows: int
-    row_size: int
-
-
-@dataclass(frozen=True)
 class RequantizeArgs:
     params: RequantizeParams
     size: int

@@ -81,21 +81,33 @@ def block_candidates(w_rows: np.ndarray, shape: cm.LayerShape, blocks=BLOCK_SIZE
     return out
 
 
+def why_not(choice: LayerChoice, speed_over_size: bool, label: str) -> str:
+    """Why this sparse form loses on its own ("" when it wins): not faster, or (unless speed over
+    size) not smaller than the dense layer."""
+    if choice.sparse_instructions >= choice.dense_instructions:
+        return (f"{label}: {choice.sparse_instructions:.0f} estimated instructions >= dense "
+                f"{choice.dense_instructions:.0f}")
+    if not speed_over_size and choice.sparse_flash >= choice.dense_flash:
+        return f"{label}: {choice.sparse_flash} bytes of flash >= dense {choice.dense_flash}"
+    return ""
+
+
+def best_candidate(candidates: list[LayerChoice], *, speed_over_size: bool = False) -> tuple[LayerChoice | None, str]:
+    """The fastest candidate that wins on its own, or None and why the last one lost."""
+    best, why = None, "no block size given"
+    for choice in candidates:
+        reason = why_not(choice, speed_over_size, f"block {choice.block} {choice.encoding}")
+        if reason:
+            why = reason
+        elif best is None or choice.sparse_instructions < best.sparse_instructions:
+            best = choice
+    return best, why
+
+
 def choose_block(w_rows: np.ndarray, shape: cm.LayerShape, blocks=BLOCK_SIZES, *,
                  speed_over_size: bool = False) -> tuple[LayerChoice | None, str]:
     """The best block size for these weights on their own, or None and why sparse loses."""
-    best, why = None, "no block size given"
-    for choice in block_candidates(w_rows, shape, blocks):
-        est, flash, b = choice.sparse_instructions, choice.sparse_flash, choice.block
-        if est >= choice.dense_instructions:
-            why = f"block {b} {choice.encoding}: {est:.0f} estimated instructions >= dense {choice.dense_instructions:.0f}"
-            continue
-        if not speed_over_size and flash >= choice.dense_flash:
-            why = f"block {b} {choice.encoding}: {flash} bytes of flash >= dense {choice.dense_flash}"
-            continue
-        if best is None or est < best.sparse_instructions:
-            best = choice
-    return best, why
+    return best_candidate(block_candidates(w_rows, shape, blocks), speed_over_size=speed_over_size)
 
 
 def depthwise_shape(node) -> cm.LayerShape:
@@ -115,21 +127,27 @@ def is_sparse_depthwise_candidate(node) -> bool:
             and all(d == 1 for d in node.attrs.get("dilation", [1, 1])) and w[1] * w[2] <= dw.MAX_TAPS)
 
 
+def depthwise_candidate(w_rows: np.ndarray, shape: cm.LayerShape) -> LayerChoice:
+    """dw-taps for these [channels, taps] weights, with the dense layer's numbers beside it."""
+    rows, taps = w_rows.shape
+    counts = np.count_nonzero(w_rows, axis=1)
+    return LayerChoice(1, float(counts.sum()) / w_rows.size, cm.sparse_depthwise_instructions(shape, counts),
+                       cm.dense_depthwise_instructions(shape), dw.flash_bytes(rows, int(counts.sum())),
+                       dw.dense_flash_bytes(rows, taps), dw.ENCODING)
+
+
 def choose_depthwise(w_rows: np.ndarray, shape: cm.LayerShape, *,
                      speed_over_size: bool = False) -> tuple[LayerChoice | None, str]:
     """dw-taps for these [channels, taps] weights, or None and why dense stays."""
-    rows, taps = w_rows.shape
-    counts = np.count_nonzero(w_rows, axis=1)
-    dense = cm.dense_depthwise_instructions(shape)
-    est = cm.sparse_depthwise_instructions(shape, counts)
-    dense_flash = dw.dense_flash_bytes(rows, taps)
-    flash = dw.flash_bytes(rows, int(counts.sum()))
-    choice = LayerChoice(1, float(counts.sum()) / w_rows.size, est, dense, flash, dense_flash, dw.ENCODING)
-    if est >= dense:
-        return None, f"depthwise {dw.ENCODING}: {est:.0f} estimated instructions >= dense {dense:.0f}"
-    if not speed_over_size and flash >= dense_flash:
-        return None, f"depthwise {dw.ENCODING}: {flash} bytes of flash >= dense {dense_flash}"
-    return choice, ""
+    choice = depthwise_candidate(w_rows, shape)
+    why = why_not(choice, speed_over_size, f"depthwise {dw.ENCODING}")
+    return (None, why) if why else (choice, "")
+
+
+def _faster_options(candidates: list[LayerChoice]) -> list[fb.Option]:
+    """The candidates faster than dense, as flash-budget options (with the shared code they link)."""
+    return [fb.Option(c.sparse_instructions, c.sparse_flash, c.encoding, c, fb.code_units(c.encoding, c.block))
+            for c in candidates if c.sparse_instructions < c.dense_instructions]
 
 
 def _pixel_counts(shape: cm.LayerShape) -> tuple[int, ...]:
@@ -202,13 +220,12 @@ class Sparsify(Pass):
     def _pick(self, layers: list[list[fb.Option]], pinned: frozenset) -> list[fb.Option]:
         """Speed over size: the fastest form of every layer; else under the flash budget."""
         if self.options.speed_over_size:
-            return fb.pick(layers, budget=1 << 62)
+            return [min(opts, key=lambda o: o.instructions) for opts in layers]
         dense = [next(o for o in opts if o.encoding is None) for opts in layers]
         if self.options.flash_scope == "layer":
             return [min((o for o in opts if o.flash < d.flash or o is d), key=lambda o: o.instructions)
                     for opts, d in zip(layers, dense)]
-        budget = fb.total_flash(dense) - sum(fb.KERNEL_CODE_BYTES[u] for u in {u for d in dense for u in d.code} & pinned)
-        return fb.pick(layers, budget, pinned)
+        return fb.pick(layers, fb.total_flash(dense, free=pinned), pinned)
 
     def _prune(self, node, weight, rows, density: float, block: int, ctx: PassContext, stats: dict, what: str):
         if density >= 1.0:
@@ -229,25 +246,18 @@ class Sparsify(Pass):
         rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
         rows = self._prune(node, weight, rows, density, block or 4, ctx, stats, f"block {block or 4}")
         shape = layer_shape(node)
-        blocks = (block,) if block else BLOCK_SIZES
-        _, why = choose_block(rows, shape, blocks, speed_over_size=self.options.speed_over_size)
+        candidates = block_candidates(rows, shape, (block,) if block else BLOCK_SIZES)
+        _, why = best_candidate(candidates, speed_over_size=self.options.speed_over_size)
         kind = "matmul" if node.op == "linear" or shape.kh * shape.kw == 1 else "conv"
         dense = fb.Option(cm.dense_instructions(shape), dense_flash_bytes(*rows.shape), code=fb.dense_code_unit(kind))
-        faster = [fb.Option(c.sparse_instructions, c.sparse_flash, c.encoding, c, fb.code_units(c.encoding, c.block))
-                  for c in block_candidates(rows, shape, blocks) if c.sparse_instructions < c.dense_instructions]
-        return node, weight, [dense, *faster], why
+        return node, weight, [dense, *_faster_options(candidates)], why
 
     def _depthwise_options(self, node, weight, ctx: PassContext, stats: dict):
         """Prune per tap (block 1) when asked; dw-taps is an option where it is faster."""
         density, _ = _layer_settings(self.options, ctx, node.name)
         rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
         rows = self._prune(node, weight, rows, density, 1, ctx, stats, "block 1: depthwise taps")
-        shape = depthwise_shape(node)
-        _, why = choose_depthwise(rows, shape, speed_over_size=self.options.speed_over_size)
-        dense = fb.Option(cm.dense_depthwise_instructions(shape), dw.dense_flash_bytes(*rows.shape),
-                          code=fb.dense_code_unit("dw"))
-        fast, slow_why = choose_depthwise(rows, shape, speed_over_size=True)
-        options = [dense] + ([fb.Option(fast.sparse_instructions, fast.sparse_flash, fast.encoding, fast,
-                                        fb.code_units(fast.encoding, 1))]
-                             if fast is not None else [])
-        return node, weight, options, why or slow_why
+        choice = depthwise_candidate(rows, depthwise_shape(node))
+        why = why_not(choice, self.options.speed_over_size, f"depthwise {dw.ENCODING}")
+        dense = fb.Option(choice.dense_instructions, choice.dense_flash, code=fb.dense_code_unit("dw"))
+        return node, weight, [dense, *_faster_options([choice])], why

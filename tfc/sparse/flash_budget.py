@@ -22,13 +22,13 @@ from dataclasses import dataclass
 # (conv 3x3, conv 1x1, linear) all use one encoding and block size. "brle": tfc_sparse_s8.c's
 # common part (both entry points, widening, drivers); "brle/bB": the rows4/rows1 loop pair of
 # block B (tfc_sparse_brle_rows{4,1}_bB), linked only for the block sizes a model's weights name.
-# "brle-unrolled": the generated code's shared part is the same common runtime code (the loops are
-# per layer, in each option's flash; tfc_sparse_gen.h is all inline), so a model using both
-# encodings links those 1,792 bytes once. tests/sparse/test_brle_linking.py checks the per-block
-# split on a linked ELF. "dw-taps":
+# "brle-unrolled" has no unit of its own: its shared part is the same common runtime code (the
+# loops are per layer, in each option's flash; tfc_sparse_gen.h is all inline), so code_units maps
+# it to "brle" and a model using both encodings links those 1,792 bytes once.
+# tests/sparse/test_brle_linking.py checks the per-block split on a linked ELF. "dw-taps":
 # tfc_sparse_depthwise_s8.c as linked (its tap-count loops are picked from one table).
 KERNEL_CODE_BYTES = {"brle": 1_792, "brle/b1": 3_616, "brle/b2": 3_736, "brle/b4": 3_816, "brle/b8": 4_324,
-                     "brle/b16": 5_172, "brle-unrolled": 1_792, "dw-taps": 3_384}
+                     "brle/b16": 5_172, "dw-taps": 3_384}
 
 
 # The dense kernels a layer links, freed when no layer needs them any more (tfc's runtime, same
@@ -66,12 +66,11 @@ class Option:
     code: tuple[str, ...] = ()    # shared code units it links (code_units)
 
 
-def _shared(options: list[Option]) -> int:
-    return sum(KERNEL_CODE_BYTES.get(u, 0) for u in {u for o in options for u in o.code})
-
-
-def total_flash(options: list[Option]) -> int:
-    return sum(o.flash for o in options) + _shared(options)
+def total_flash(options: list[Option], free: frozenset = frozenset()) -> int:
+    """The options' own bytes plus each shared code unit they link once (`free` units: linked
+    anyway, not charged)."""
+    units = {u for o in options for u in o.code} - set(free)
+    return sum(o.flash for o in options) + sum(KERNEL_CODE_BYTES.get(u, 0) for u in units)
 
 
 def pick(layers: list[list[Option]], budget: int, pinned: frozenset = frozenset()) -> list[Option]:

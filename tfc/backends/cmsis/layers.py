@@ -95,6 +95,16 @@ class _RepeatedCalls:
     def calls(self) -> int:
         return self.size // self.block if self.block else 1
 
+    @property
+    def elements(self) -> int:
+        """Elements per call."""
+        return self.block or self.size
+
+    @property
+    def step(self) -> str:
+        """The C offset of call r into the live operands and the output ("" for a single call)."""
+        return f"r * {self.block}" if self.calls > 1 else ""
+
 
 @dataclass(frozen=True)
 class AddArgs(_RepeatedCalls):

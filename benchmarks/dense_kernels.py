@@ -41,7 +41,7 @@ from tfc.quant import reference as ref
 from tfc.quant.kernel_params import ConvParams, DepthwiseConvParams, FullyConnectedParams
 from tfc.targets.cortex_m import ElfInfo, build_elf, run_elf
 
-from benchmarks.crosscheck import cross_check_rows, first_difference  # noqa: F401 (tests use it)
+from benchmarks.crosscheck import cross_check_rows, first_difference, format_rows  # noqa: F401 (tests use it)
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "dense_kernels.c"
@@ -250,18 +250,7 @@ def run_benchmark(cmsis_nn: Path | None, work: Path, size: str = "full", seed: i
 
 
 def format_table(rows: list[dict]) -> str:
-    has_cmsis = "cmsis_nn_instructions" in rows[0]
-    head = f"{'layer':<24}{'MACs':>9}{'tfc instr':>12}{'tfc /MAC':>10}"
-    if has_cmsis:
-        head += f"{'CMSIS-NN instr':>16}{'CMSIS /MAC':>12}{'CMSIS/tfc':>11}  outputs"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        line = f"{r['layer']:<24}{r['macs']:>9}{r['tfc_instructions']:>12}{r['tfc_per_mac']:>10.4f}"
-        if has_cmsis:
-            line += (f"{r['cmsis_nn_instructions']:>16}{r['cmsis_nn_per_mac']:>12.4f}"
-                     f"{r['cmsis_nn_over_tfc']:>10.3f}x  {'identical' if r['outputs_identical'] else 'DIFFER'}")
-        lines.append(line)
-    return "\n".join(lines)
+    return format_rows(rows, name=("layer", 24), units=("macs", "MACs"), per=("mac", "MAC", 4))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ from tfc.quant import reference as ref
 from tfc.quant.kernel_params import AddParams, MulParams, add_params, mul_params
 from tfc.targets.cortex_m import ElfInfo, build_elf, run_elf
 
-from benchmarks.crosscheck import cross_check_rows, first_difference  # noqa: F401 (tests use it)
+from benchmarks.crosscheck import cross_check_rows, first_difference, format_rows  # noqa: F401 (tests use it)
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "elementwise_kernels.c"
@@ -155,18 +155,7 @@ def run_benchmark(cmsis_nn: Path | None, work: Path, n: int = MAX_ELEMENTS, seed
 
 
 def format_table(rows: list[dict]) -> str:
-    has_cmsis = "cmsis_nn_instructions" in rows[0]
-    head = f"{'case':<12}{'elements':>9}{'tfc instr':>12}{'tfc /elem':>11}"
-    if has_cmsis:
-        head += f"{'CMSIS-NN instr':>16}{'CMSIS /elem':>13}{'CMSIS/tfc':>11}  outputs"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        line = f"{r['case']:<12}{r['elements']:>9}{r['tfc_instructions']:>12}{r['tfc_per_element']:>11.2f}"
-        if has_cmsis:
-            line += (f"{r['cmsis_nn_instructions']:>16}{r['cmsis_nn_per_element']:>13.2f}"
-                     f"{r['cmsis_nn_over_tfc']:>10.3f}x  {'identical' if r['outputs_identical'] else 'DIFFER'}")
-        lines.append(line)
-    return "\n".join(lines)
+    return format_rows(rows, name=("case", 12), units=("elements", "elements"), per=("element", "elem", 2))
 
 
 def main(argv: list[str] | None = None) -> int:

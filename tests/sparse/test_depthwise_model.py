@@ -75,8 +75,10 @@ def test_depthwise_layers_run_the_sparse_kernel(compiled):
     for layer in dw:
         w = next(n for n in cm.ir.nodes if n.name == layer.node).inputs[1]
         taps = np.count_nonzero(w.data.reshape(w.shape[0], -1), axis=1)
-        want = round(0.15 * w.shape[1] * w.shape[2])
-        assert (taps <= want).all(), f"{layer.node}: taps per channel {taps.tolist()} > {want}"
+        per_channel = 0.15 * w.shape[1] * w.shape[2]
+        # prune_blocks keeps round(density x all taps) in the layer, floor or ceil per channel.
+        assert taps.sum() <= round(per_channel * w.shape[0]), f"{layer.node}: {taps.sum()} taps"
+        assert (taps <= np.ceil(per_channel)).all(), f"{layer.node}: taps per channel {taps.tolist()}"
 
 
 def test_sparse_build_equals_dense_build_under_asan(compiled, tmp_path):

@@ -37,12 +37,13 @@ class RunConfig:
     batch: int = 64
     lr: float = 3e-3
     n_random: int = 1
+    n_sparse: int = 1                       # random sub-networks per step trained blockwise pruned
     # SparseNAS
     population: int = 16
     generations: int = 8
     mutation_p: float = 0.25
-    accuracy_tolerance: float = 0.005       # "equal accuracy" for the densest-subnet comparison
-    instruction_weight: float = 0.005       # fitness = accuracy - weight x instructions / median instructions
+    accuracy_tolerance: float = 0.01        # the winner: fewest instructions within this of the best accuracy
+    instruction_weight: float = 0.01        # fitness = accuracy - weight x instructions / median instructions
     # final model
     finetune_epochs: int = 80
     finetune_lr: float = 1e-3
@@ -69,6 +70,9 @@ class RunConfig:
         for name in ("epochs", "batch", "population", "generations", "supernas_samples"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 bad(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("n_random", "n_sparse"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                bad(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         if self.population < 4:
             bad(f"population must be at least 4, got {self.population}")
         for name in ("flash_bytes", "sram_bytes"):

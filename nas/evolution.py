@@ -44,7 +44,7 @@ def with_sparsity(arch: Arch, old: dict[str, tuple[float, int]], rng: random.Ran
     genes = []
     for name in arch.prunable_layers():
         d, b = old[name] if name in old else _gene(rng, dense)
-        genes.append((name, d, b))
+        genes.append((name, d, b if d < 1.0 else 1))     # a dense layer has no block size: one key per network
     return Genome(arch, tuple(genes))
 
 

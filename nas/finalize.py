@@ -72,9 +72,24 @@ def finalize(ctx, space, net, search: dict) -> dict:
     dense = search.get("densest_equal_accuracy")
     if dense is not None and dense["key"] != winner["key"]:
         result["bench_densest"] = _bench_genome(ctx, space, net, Genome.from_dict(dense["genome"]))
+    result["searched_vs_densest"] = _comparison(winner, dense, result.get("bench"), result.get("bench_densest"))
     if not run.has("compile.json"):
         run.write_json("compile.json", {k: v for k, v in result.items() if k != "report_table"})
     return result
+
+
+def _comparison(winner: dict, dense: dict | None, bench: dict | None, bench_dense: dict | None) -> dict:
+    """The acceptance question in numbers: does the searched model, with tfc's sparse kernels, run in
+    fewer instructions (measured by tfc bench) than the densest sub-network of equal accuracy?"""
+    out = {"searched_sparse_kernels": winner.get("sparse_kernels", 0), "searched_density": winner.get("density"),
+           "densest_key": dense["key"] if dense else None, "densest_density": dense["density"] if dense else None}
+    if dense is not None and dense["key"] == winner["key"]:
+        out["note"] = "the searched model is itself the densest of equal accuracy"
+    measured = [b.get("instructions") if b else None for b in (bench, bench_dense)]
+    if all(measured):
+        out.update(searched_instructions=measured[0], densest_instructions=measured[1],
+                   speedup=measured[1] / measured[0], searched_is_faster=measured[0] < measured[1])
+    return out
 
 
 def _bench(ctx, cm, cost) -> dict | None:

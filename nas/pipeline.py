@@ -127,8 +127,8 @@ def step_supernet(ctx: Context, space: SearchSpace) -> SuperNet:
     bar = _progress(range(start, cfg.epochs), desc="supernet", disable=ctx.quiet, initial=start, total=cfg.epochs)
     every = max(1, cfg.epochs // 5)
     for epoch in bar:
-        loss = train_supernet_epoch(net, opt, x, y, batch=cfg.batch, n_random=cfg.n_random, rng=rng,
-                                    arch_rng=arch_rng)
+        loss = train_supernet_epoch(net, opt, x, y, batch=cfg.batch, n_random=cfg.n_random, n_sparse=cfg.n_sparse,
+                                    rng=rng, arch_rng=arch_rng)
         sched.step()
         bar.set_postfix(loss=f"{loss:.3f}")
         if (epoch + 1) % every == 0 and epoch + 1 < cfg.epochs:
@@ -189,10 +189,10 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
             "generation": gen, "population": [g.to_dict() for g in pop], "records": list(ev.records.values()),
             "rng": _json_state(rng.getstate()), "reference": reference})
     records = list(ev.records.values())
-    best = max(records, key=lambda r: fitness(r, reference, cfg.instruction_weight))
-    from nas.sparsenas import densest_of_equal_accuracy
+    from nas.sparsenas import densest_of_equal_accuracy, select_winner
+    best = select_winner(records, cfg.accuracy_tolerance)
     result = {"winner": best, "records": records, "reference_instructions": reference,
-              "densest_equal_accuracy": densest_of_equal_accuracy(records, best["accuracy"], cfg.accuracy_tolerance),
+              "densest_equal_accuracy": densest_of_equal_accuracy(records, best["accuracy"]),
               "estimator": "nas.kernel_costs (fitted to tfc bench) + tfc.sparse.cost_model for sparse layers",
               "tfc_compiles": ev.cost_model.compiles}
     ctx.run.write_json("sparsenas.json", result)

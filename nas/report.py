@@ -13,8 +13,7 @@ FIELDS = ("key", "accuracy", "instructions", "instructions_as_compiled", "flash"
 def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:
     records = search["records"]
     winner = search["winner"]
-    dense = search.get("densest_equal_accuracy") or densest_of_equal_accuracy(records, winner["accuracy"],
-                                                                              ctx.cfg.accuracy_tolerance)
+    dense = search.get("densest_equal_accuracy") or densest_of_equal_accuracy(records, winner["accuracy"])
     front = pareto_front(records)
     supernas = ctx.run.read_json("supernas.json")
     report = {
@@ -100,5 +99,13 @@ def _markdown(r: dict, final: dict) -> str:
                          f"fits the budget: {b['elf_fits_budget']}")
         elif b:
             lines.append(f"- tfc bench ({label}): not measured ({b.get('error')})")
+    c = f.get("searched_vs_densest") or {}
+    if "speedup" in c:
+        lines.append(f"- searched ({c['searched_sparse_kernels']} sparse kernels, weight density "
+                     f"{c['searched_density']:.2f}) vs densest of equal accuracy (density {c['densest_density']:.2f}): "
+                     f"{c['searched_instructions']:,} vs {c['densest_instructions']:,} instructions measured, "
+                     f"{c['speedup']:.2f}x; searched is faster: {c['searched_is_faster']}")
+    elif c.get("note"):
+        lines.append(f"- {c['note']}")
     lines += ["", "```", f.get("report_table", ""), "```", "", "![Pareto front](pareto.png)", ""]
     return "\n".join(lines)

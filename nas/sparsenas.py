@@ -126,8 +126,20 @@ def pareto_front(records: list[dict]) -> list[dict]:
     return sorted(front, key=lambda r: r["instructions"])
 
 
-def densest_of_equal_accuracy(records: list[dict], accuracy: float, tolerance: float) -> dict | None:
-    """The feasible record with the highest weight density among those at least as accurate as
-    `accuracy - tolerance` (the dense baseline for the same accuracy); ties: fewer instructions."""
-    ok = [r for r in records if r["fits"] and r["accuracy"] >= accuracy - tolerance]
+def select_winner(records: list[dict], tolerance: float) -> dict | None:
+    """The searched model: the fewest estimated instructions among the feasible records whose
+    accuracy is within `tolerance` of the best one's (ties: the more accurate)."""
+    ok = [r for r in records if r["fits"]]
+    if not ok:
+        return None
+    best = max(r["accuracy"] for r in ok)
+    return min((r for r in ok if r["accuracy"] >= best - tolerance),
+               key=lambda r: (r["instructions"], -r["accuracy"]))
+
+
+def densest_of_equal_accuracy(records: list[dict], accuracy: float) -> dict | None:
+    """What the searched model is compared with: the feasible record with the highest weight density
+    among those at least as accurate as `accuracy` (ties: fewer instructions), i.e. the fastest
+    dense sub-network that matches the searched one when a dense one does."""
+    ok = [r for r in records if r["fits"] and r["accuracy"] >= accuracy]
     return max(ok, key=lambda r: (r["density"], -r["instructions"]), default=None)

@@ -11,6 +11,7 @@ folded into the convolutions: what is fine-tuned, exported to ONNX and compiled 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -30,16 +31,16 @@ class ElasticConvBN(nn.Module):
         self.weight = nn.Parameter(torch.empty(max_out, 1 if depthwise else max_in, max_k, max_k))
         nn.init.kaiming_normal_(self.weight, mode="fan_out")
         self.bn = nn.BatchNorm2d(max_out)
+        self.prune: tuple[float, int] | None = None     # set by SuperNet.pruned
 
     def sliced_weight(self, cin: int, cout: int, k: int) -> torch.Tensor:
         lo = (self.max_k - k) // 2
-        w = self.weight[:cout, : (1 if self.depthwise else cin), lo:lo + k, lo:lo + k]
-        return w
+        return self.weight[:cout, : (1 if self.depthwise else cin), lo:lo + k, lo:lo + k]
 
     def forward(self, x: torch.Tensor, cout: int, k: int) -> torch.Tensor:
         cin = x.shape[1]
         cout = cin if self.depthwise else cout
-        w = self.sliced_weight(cin, cout, k)
+        w = _masked(self.sliced_weight(cin, cout, k), self.prune)
         y = F.conv2d(x, w, None, self.stride, k // 2, 1, cin if self.depthwise else 1)
         bn = self.bn
         factor = bn.momentum if bn.momentum is not None else 0.0
@@ -54,10 +55,20 @@ class ElasticLinear(nn.Module):
     def __init__(self, max_in: int, max_out: int, bias: bool = True):
         super().__init__()
         self.lin = nn.Linear(max_in, max_out, bias=bias)
+        self.prune: tuple[float, int] | None = None     # set by SuperNet.pruned
 
     def forward(self, x: torch.Tensor, cout: int) -> torch.Tensor:
         b = self.lin.bias[:cout] if self.lin.bias is not None else None
-        return F.linear(x, self.lin.weight[:cout, : x.shape[-1]], b)
+        return F.linear(x, _masked(self.lin.weight[:cout, : x.shape[-1]], self.prune), b)
+
+
+def _masked(w: torch.Tensor, prune: tuple[float, int] | None) -> torch.Tensor:
+    """The weight slice with its weakest blocks zeroed (pruning-aware training): the mask is
+    recomputed from the current magnitudes, and pruned blocks get no gradient from this step."""
+    if prune is None or prune[0] >= 1.0:
+        return w
+    from nas.prune import block_mask
+    return w * block_mask(w.detach(), *prune)
 
 
 class ElasticLayerNorm(nn.Module):
@@ -155,6 +166,34 @@ class SuperNet(nn.Module):
             x = tokens.transpose(1, 2).reshape(bsz, d, hh, ww)
         x = F.avg_pool2d(x, (x.shape[2], x.shape[3])).flatten(1)
         return self.head(x, self.space.num_classes)
+
+    def prunable(self, arch: Arch) -> dict[str, tuple[nn.Module, ...]]:
+        """The elastic layers behind `arch.prunable_layers()` names (as StaticNet.prunable names them)."""
+        out: dict[str, tuple[nn.Module, ...]] = {}
+        for si, (blocks, s) in enumerate(zip(self.stages, arch.stages), 1):
+            for bj, block in enumerate(blocks[: len(s.blocks)], 1):
+                out[f"s{si}.b{bj}.expand"], out[f"s{si}.b{bj}.project"] = (block.expand,), (block.project,)
+        t = arch.transformer
+        if t is not None and t.depth:
+            out["t.embed"] = (self.embed,)
+            for j, b in enumerate(self.transformer[: t.depth], 1):
+                out[f"t{j}.qkv"] = (b.q, b.k, b.v)
+                out[f"t{j}.proj"], out[f"t{j}.fc1"], out[f"t{j}.fc2"] = (b.proj,), (b.fc1,), (b.fc2,)
+        out["head"] = (self.head,)
+        return out
+
+    @contextlib.contextmanager
+    def pruned(self, arch: Arch, sparsity: dict[str, tuple[float, int]]):
+        """Run `arch` with its layers blockwise pruned as `sparsity` says ({name: (density, block)})."""
+        layers = [(m, sparsity[name]) for name, mods in self.prunable(arch).items() if name in sparsity
+                  for m in mods]
+        try:
+            for m, spec in layers:
+                m.prune = spec
+            yield self
+        finally:
+            for m, _ in layers:
+                m.prune = None
 
 
 @torch.no_grad()

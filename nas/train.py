@@ -1,8 +1,11 @@
 """Training: the supernet with the sandwich rule and in-place distillation, and fine-tuning.
 
 Each supernet step trains the largest sub-network on the labels, then the smallest and `n_random`
-random ones on the largest one's soft predictions (in-place distillation, BigNAS/OFA); gradients
-of all of them are summed before one optimizer step.
+random ones on the largest one's soft predictions (in-place distillation, BigNAS/OFA), and
+`n_sparse` random ones with random blockwise pruning of their layers (the densities and blocks
+SparseNAS searches), so that a pruned sub-network's accuracy without fine-tuning, which is what
+SparseNAS ranks genomes by, says how good it will be after fine-tuning. Gradients of all of them
+are summed before one optimizer step.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from nas.evolution import random_genome
 from nas.space import Arch, SearchSpace, sample_arch
 from nas.supernet import SuperNet, recalibrate_bn
 
@@ -36,7 +40,7 @@ def _shift(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 
 
 def train_supernet_epoch(net: SuperNet, opt, x, y, *, batch: int, n_random: int, rng: np.random.Generator,
-                         arch_rng: random.Random, kd_weight: float = 1.0) -> float:
+                         arch_rng: random.Random, kd_weight: float = 1.0, n_sparse: int = 0) -> float:
     net.train()
     space: SearchSpace = net.space
     total, n = 0.0, 0
@@ -46,8 +50,11 @@ def train_supernet_epoch(net: SuperNet, opt, x, y, *, batch: int, n_random: int,
         loss = F.cross_entropy(logits, yb)
         loss.backward()
         soft = F.softmax(logits.detach(), -1)
-        for arch in [sample_arch(space, arch_rng, "min")] + [sample_arch(space, arch_rng) for _ in range(n_random)]:
-            out = net(xb, arch)
+        archs = [sample_arch(space, arch_rng, "min")] + [sample_arch(space, arch_rng) for _ in range(n_random)]
+        sparse = [random_genome(space, arch_rng) for _ in range(n_sparse)]
+        for arch, sparsity in [(a, {}) for a in archs] + [(g.arch, g.sparsity_dict()) for g in sparse]:
+            with net.pruned(arch, sparsity):
+                out = net(xb, arch)
             kd = F.kl_div(F.log_softmax(out, -1), soft, reduction="batchmean")
             (kd_weight * kd + (1 - kd_weight) * F.cross_entropy(out, yb)).backward()
         nn.utils.clip_grad_norm_(net.parameters(), 5.0)

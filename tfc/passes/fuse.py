@@ -6,7 +6,9 @@ before quantization: see tfc.passes.pipeline.default_pipeline); activations (ReL
 into the producing conv/linear/add/pool as its output
 clamp; MatMul with a constant weight (+ bias Add) into a fully connected layer; a zero Pad into
 the following conv; a residual Add into the conv computing one operand (conv2d_add, written
-over the skip tensor, which saves the conv output buffer). Every rule that declines says why (`tfc compile -v`). Rules keep the
+over the skip tensor, which saves the conv output buffer); on int8 graphs, attention's
+batch_matmul -> softmax -> batch_matmul into one attention node computed one head at a time,
+where that lowers the planned arena. Every rule that declines says why (`tfc compile -v`). Rules keep the
 interpreter's results exactly, integer graphs bit for bit.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.passes.fusion import activation, attention, gelu, layernorm, pad, residual
+from tfc.passes.fusion import activation, attention, attention_heads, gelu, layernorm, pad, residual
 from tfc.quant import legalize
 
 
@@ -39,6 +41,9 @@ class Fuse(Pass):
         pad: bool = True
         residual: bool = True        # conv + residual add -> conv2d_add, written over the skip tensor
         transformer: bool = True     # decomposed GELU/LayerNorm into one op; activation matmuls -> batch_matmul
+        # int8 batch_matmul -> softmax -> batch_matmul into one attention node run one head at a time:
+        # "auto" where that lowers the planned arena, "always", or "never"
+        attention_heads: str = "auto"
         max_rounds: int = 20
 
     def rules(self):
@@ -58,6 +63,15 @@ class Fuse(Pass):
             rules.append(("fuse-residual-add", residual.fuse_residual_adds))
         return rules
 
+    def final_rules(self):
+        """Rules run once, after the others reach their fixpoint: they plan the arena to decide,
+        so the others' results must be in it (and planning every round would cost time)."""
+        o = self.options
+        if not o.transformer:
+            return []
+        return [("fuse-attention-heads",
+                 lambda graph, ctx: attention_heads.fuse_attention_heads(graph, ctx, o.attention_heads))]
+
     def run(self, graph, ctx: PassContext) -> PassResult:
         stats: Counter[str] = Counter()
         start = len(ctx.declined)
@@ -70,5 +84,7 @@ class Fuse(Pass):
                 fired += n
             if not fired:
                 break
+        for name, rule in self.final_rules():
+            stats[name] += rule(graph, ctx)
         graph.remove_unused_constants()
         return PassResult(changed=sum(stats.values()) > 0, stats=dict(+stats))

@@ -1,5 +1,5 @@
 """Integer semantics of the transformer ops, bit-exact with tfc's runtime kernels
-(tfc_layernorm_s8, tfc_lut_s8, tfc_mean_s8, arm_batch_matmul_s8; gather
+(tfc_layernorm_s8, tfc_lut_s8, tfc_mean_s8, arm_batch_matmul_s8, tfc_attention_s8; gather
 moves stored integers and needs none).
 
 Importing this module attaches them as the ops' `reference_int8`; parameters come from
@@ -63,6 +63,16 @@ def batch_matmul_int8(node, inputs):
     return [ref.batch_matmul(a, b, p).reshape(node.output.shape)]
 
 
+def attention(q: np.ndarray, k: np.ndarray, vt: np.ndarray, p: tp.AttentionParams) -> np.ndarray:
+    """tfc_attention_s8: batch_matmul, softmax and batch_matmul, each exactly as its own kernel (the
+    C runs them one head at a time; every head's integers are independent of the others')."""
+    return ref.batch_matmul(ref.softmax(ref.batch_matmul(q, k, p.qk), p.softmax), vt, p.pv)
+
+
+def attention_int8(node, inputs):
+    return [attention(*inputs, tp.attention_params(node)).reshape(node.output.shape)]
+
+
 def mean(x: np.ndarray, p: tp.MeanParams) -> np.ndarray:
     v = x.astype(np.int64).reshape(p.outer, p.reduce, p.inner) + p.input_offset
     acc = v.sum(axis=1)
@@ -74,7 +84,7 @@ def mean_int8(node, inputs):
     return [mean(inputs[0], tp.mean_params(node)).reshape(node.output.shape)]
 
 
-_INT8 = {"layernorm": layernorm_int8, "batch_matmul": batch_matmul_int8, "reduce_mean": mean_int8,
+_INT8 = {"layernorm": layernorm_int8, "batch_matmul": batch_matmul_int8, "attention": attention_int8, "reduce_mean": mean_int8,
          **{op: lut_int8 for op in tp.LUT_OPS}}
 
 for _op, _fn in _INT8.items():

@@ -38,7 +38,7 @@ import numpy as np
 from tfc.errors import QuantizationError, UnsupportedError
 from tfc.ir.graph import Node
 from tfc.ir.ops.quant import dequantize_array, quantize_array
-from tfc.ir.types import DType
+from tfc.ir.types import DType, QuantParams
 from tfc.quant import kernel_params as kp
 from tfc.quant.fixed_point import quantize_multiplier
 from tfc.quant.operands import per_tensor as _per_tensor
@@ -163,14 +163,49 @@ def batch_matmul_params(node: Node) -> kp.BatchMatmulParams:
     a, b = node.inputs
     aq, bq = _per_tensor(a, "lhs", node), _per_tensor(b, "rhs", node)
     yq = _per_tensor(node.output, "output", node)
+    return _bmm_params(aq, bq, yq, node.attrs["alpha"], node)
+
+
+def _bmm_params(aq, bq, yq, alpha: float, node: Node) -> kp.BatchMatmulParams:
     product = float(np.float32(aq.scale[0]) * np.float32(bq.scale[0]))
-    m, s = quantize_multiplier(product * node.attrs["alpha"] / _f32(yq.scale[0]))
+    m, s = quantize_multiplier(product * alpha / _f32(yq.scale[0]))
     if m < 0:
         # arm_batch_matmul_s8 takes the multiplier as it is, but a negative alpha would also
         # flip the roles of the activation clamp; the graphs tfc sees never need it.
         raise UnsupportedError("batch_matmul with a negative alpha", node=node.name, op=node.op)
     return kp.BatchMatmulParams(input_offset=-aq.zero_point[0], filter_offset=-bq.zero_point[0],
                                 output_offset=yq.zero_point[0], multiplier=m, shift=s)
+
+
+# ---- attention, one head at a time ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AttentionParams:
+    """tfc_attention_s8: the integers of the three kernels it calls per head, exactly those of
+    batch_matmul (q, k -> scores), softmax (scores -> probabilities on 1/256, -128) and
+    batch_matmul (probabilities, vt -> output) as separate nodes."""
+
+    qk: kp.BatchMatmulParams
+    softmax: kp.SoftmaxParams
+    pv: kp.BatchMatmulParams
+    heads: int     # product of the leading dims
+    rows: int      # M: query tokens
+    cols: int      # N: key tokens (a row of scores)
+    depth: int     # K: q/k width
+    width: int     # D: v width
+
+
+def attention_params(node: Node) -> AttentionParams:
+    q, k, vt = node.inputs
+    qq, kq, vq = (_per_tensor(v, role, node) for v, role in zip(node.inputs, ("q", "k", "vt")))
+    yq = _per_tensor(node.output, "output", node)
+    sq = QuantParams((float(node.attrs["scores_scale"]),), (int(node.attrs["scores_zero_point"]),))
+    pq = QuantParams((kp.SOFTMAX_OUTPUT_SCALE,), (kp.SOFTMAX_OUTPUT_ZERO_POINT,))
+    return AttentionParams(qk=_bmm_params(qq, kq, sq, node.attrs["alpha"], node),
+                           softmax=kp.softmax_params(sq.scale[0]),
+                           pv=_bmm_params(pq, vq, yq, node.attrs["pv_alpha"], node),
+                           heads=math.prod(q.shape[:-2]), rows=q.shape[-2], cols=k.shape[-2],
+                           depth=q.shape[-1], width=vt.shape[-2])
 
 
 def batch_dims(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -253,6 +288,8 @@ def gather_params(node: Node) -> GatherParams:
 # ---- dispatch -----------------------------------------------------------------------------------
 
 KERNELS = {**{op: "lut" for op in LUT_OPS}, "layernorm": "layernorm", "batch_matmul": "batch_matmul",
+           "attention": "attention",
            "reduce_mean": "mean", "gather": "gather"}
 PARAMS = {"lut": lut_params, "layernorm": layernorm_params, "batch_matmul": batch_matmul_params,
+          "attention": attention_params,
           "mean": mean_params, "gather": gather_params}

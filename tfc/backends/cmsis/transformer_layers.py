@@ -1,5 +1,5 @@
 """Backend records for the transformer kernel families (lut, layernorm, softmax, batch_matmul,
-mean, gather) and the constant operands of add/mul, built from tfc.quant.transformer_params.
+attention, mean, gather) and the constant operands of add/mul, built from tfc.quant.transformer_params.
 
 Every table, multiplier and index array goes to weights.c (flash) as a ConstArray; the
 templates in templates/kernels/ render the calls.
@@ -18,9 +18,10 @@ from tfc.quant import kernel_params as kp
 from tfc.quant import reference as ref
 from tfc.quant import transformer_params as tp
 
-FAMILIES = ("lut", "layernorm", "softmax", "batch_matmul", "mean", "gather")
+FAMILIES = ("lut", "layernorm", "softmax", "batch_matmul", "attention", "mean", "gather")
 FUNCTIONS = {"lut": "tfc_lut_s8", "layernorm": "tfc_layernorm_s8", "softmax": "tfc_softmax_s8",
-             "batch_matmul": "arm_batch_matmul_s8", "mean": "tfc_mean_s8", "gather": "tfc_gather_s8"}
+             "batch_matmul": "arm_batch_matmul_s8", "attention": "tfc_attention_s8", "mean": "tfc_mean_s8",
+             "gather": "tfc_gather_s8"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,23 @@ class BatchMatmulArgs:
     lhs_dims: L.Dims
     rhs_dims: L.Dims
     output_dims: L.Dims
+
+
+@dataclass(frozen=True)
+class AttentionArgs:
+    """tfc_attention_s8: per head, arm_batch_matmul_s8 (q_h, k_h) into the scratch (one head's
+    scores, rows x cols), tfc_softmax_s8 in place with `table`, arm_batch_matmul_s8 (scores, vt_h)."""
+
+    params: tp.AttentionParams
+    table: L.ConstArray
+
+
+def scratch_bytes(kernel: str, node: Node) -> int:
+    """Arena scratch of a transformer kernel: one head's scores for attention, none otherwise."""
+    if kernel == "attention":
+        q, k = node.inputs[:2]
+        return q.shape[-2] * k.shape[-2]
+    return 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,10 @@ def args(lw, i: int, node: Node, kernel: str, p):
         bn, bh = tp.batch_dims(b.shape)
         return BatchMatmulArgs(p, L.Dims(an, ah, a.shape[-2], a.shape[-1]), L.Dims(bn, bh, b.shape[-2], b.shape[-1]),
                                L.Dims(max(an, bn), max(ah, bh), a.shape[-2], b.shape[-2]))
+    if kernel == "attention":
+        table = _flash(lw, f"{prefix}_exp", "uint32_t", ref.softmax_exp_table(p.softmax),
+                       f"layer {i}: attention softmax exp() of x - row max, plus 2^11, entry diff + 255")
+        return AttentionArgs(p, table)
     if kernel == "mean":
         return MeanArgs(p)
     if kernel == "gather":

@@ -33,3 +33,33 @@ class BatchMatMul(OpSpec):
     def reference(self, node, inputs):
         a, b = (np.asarray(x, dtype=np.float64) for x in inputs)
         return [(np.matmul(a, np.swapaxes(b, -1, -2)) * node.attrs["alpha"]).astype(np.float32)]
+
+
+@register_op
+class Attention(OpSpec):
+    """softmax(q · kᵀ · alpha) · v · pv_alpha, heads as the batch: q [..., M, K], k [..., N, K], and
+    vt [..., D, N] (v transposed, batch_matmul's right operand), all with the same leading dims;
+    output [..., M, D]. What fuse-attention-heads makes of batch_matmul -> softmax -> batch_matmul
+    on an int8 graph, so the C can compute it one head at a time. `scores_scale` and
+    `scores_zero_point` keep the int8 grid of the scores, which no longer is a value of the graph;
+    the probabilities sit on softmax's fixed grid (1/256, -128)."""
+
+    name = "attention"
+    num_inputs = (3, 3)
+    attrs = {"alpha": Attr("float", 1.0), "pv_alpha": Attr("float", 1.0),
+             "scores_scale": Attr("float"), "scores_zero_point": Attr("int")}
+
+    def infer(self, node):
+        q, k, vt = (real_type(v) for v in node.inputs)
+        if min(q.rank, k.rank, vt.rank) < 2 or not q.shape[:-2] == k.shape[:-2] == vt.shape[:-2] \
+                or q.shape[-1] != k.shape[-1] or vt.shape[-1] != k.shape[-2]:
+            raise shape_error(node, f"attention needs q [..., M, K], k [..., N, K], vt [..., D, N] with the same "
+                                    f"leading dims, got {list(q.shape)}, {list(k.shape)}, {list(vt.shape)}")
+        return [TensorType(tuple(q.shape[:-2]) + (q.shape[-2], vt.shape[-2]), q.dtype)]
+
+    def reference(self, node, inputs):
+        q, k, vt = (np.asarray(x, dtype=np.float64) for x in inputs)
+        s = np.matmul(q, np.swapaxes(k, -1, -2)) * node.attrs["alpha"]
+        e = np.exp(s - s.max(axis=-1, keepdims=True))
+        p = e / e.sum(axis=-1, keepdims=True)
+        return [(np.matmul(p, np.swapaxes(vt, -1, -2)) * node.attrs["pv_alpha"]).astype(np.float32)]

@@ -71,6 +71,36 @@ int32_t tfc_convolve_add_s8_get_buffer_size(const cmsis_nn_dims *input_dims,
                                             const cmsis_nn_dims *filter_dims,
                                             const cmsis_nn_dims *output_dims);
 
+/* Sizes of one multi-head attention core: `heads` heads (the leading dims), q [rows, depth],
+ * k [cols, depth], vt [width, cols] (v transposed) and the output [rows, width] per head. */
+typedef struct
+{
+    int32_t heads, rows, cols, depth, width;
+} tfc_attention_dims;
+
+/* softmax(q k^T) v one head at a time: for head h,
+ *   arm_batch_matmul_s8(q_h, k_h)       -> ctx->buf, one head's scores [rows, cols]
+ *   tfc_softmax_s8(ctx->buf, exp_table) -> in place, the probabilities (1/256, -128)
+ *   arm_batch_matmul_s8(ctx->buf, vt_h) -> output_h [rows, width]
+ * The same calls and integers as the three layers over all heads at once (each head is
+ * independent), but the scores and probabilities of all heads never exist: ctx->buf holds
+ * tfc_attention_s8_get_buffer_size bytes. q, k, vt and output are [heads, ...] contiguous;
+ * output must not overlap the inputs or the buffer. */
+arm_cmsis_nn_status tfc_attention_s8(const cmsis_nn_context *ctx,
+                                     const cmsis_nn_bmm_params *qk_params,
+                                     const cmsis_nn_per_tensor_quant_params *qk_quant,
+                                     const cmsis_nn_bmm_params *pv_params,
+                                     const cmsis_nn_per_tensor_quant_params *pv_quant,
+                                     const uint32_t exp_table[256],
+                                     const tfc_attention_dims *dims,
+                                     const int8_t *q,
+                                     const int8_t *k,
+                                     const int8_t *vt,
+                                     int8_t *output);
+
+/* Bytes of ctx->buf tfc_attention_s8 needs: one head's scores, rows x cols. */
+int32_t tfc_attention_s8_get_buffer_size(const tfc_attention_dims *dims);
+
 #ifdef __cplusplus
 }
 #endif

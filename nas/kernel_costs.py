@@ -1,15 +1,21 @@
 """Instructions per layer of a compiled model, from the backend's per-layer table and the IR.
 
-Two numbers per model:
-- `as_compiled`: the kernels the C backend emits. Each dense backend function has a linear model
-  over (MACs, outputs, output pixels, input values read, 1), FITTED here to `tfc bench` counts on
-  the emulated Cortex-M7 (`python -m nas.kernel_costs fit` re-measures and prints the table);
-  per-model totals within 2.5 % held out. Sparse kernels (`tfc_sparse_*`) cost what tfc's
-  SparseEngine cost model (`tfc.sparse.cost_model`, fitted by its authors on the same emulator)
-  says for the layer's actual stored blocks.
-- `sparse_engine`: the same, except that a layer whose weight carries a SparseLayout is costed as
-  the sparse kernel even where the backend still emits a dense one (equal to `as_compiled` once
-  the backend emits a sparse kernel for every SparseLayout).
+Dense kernels: each backend function has a linear model over a few op-aware features (FEATURES:
+MACs and outputs for convs and matmuls, elements and rows for softmax/layernorm, ...), FITTED
+by non-negative relative least squares to `tfc bench` counts on the emulated Cortex-M7
+(`python -m nas.kernel_costs fit N` re-measures, prints the table and the held-out errors).
+Convs and linears also count the outputs of a layer whose channels do not all take the
+four-instruction requantization (`tfc_rq_all_right` in the runtime): those build and branch on
+each channel's constants per output (random-weight and trained models differ mostly there).
+
+Sparse kernels (`tfc_sparse_*`) cost what tfc's SparseEngine cost model says for the encoding
+the sparsify pass chose (weight.sparse.encoding: "brle", "brle-unrolled" or "dw-taps"), through
+the pass's own candidate builders (`block_candidates`, `depthwise_candidate`) on the stored int8
+weights, times a fitted per-encoding correction (SPARSE_CORRECTION) where the cost model's form
+is off for the layers nas/ produces.
+
+`sparse_engine` costs a layer whose weight carries a SparseLayout as its sparse kernel even where
+the backend emits a dense one (grouped, dilated); equal to `as_compiled` otherwise.
 """
 from __future__ import annotations
 
@@ -17,34 +23,157 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# per backend function: coefficients of (MACs, outputs, output pixels, input values read, 1)
-FITTED = {
-    "arm_avgpool_s8": (10.0610, 2.5153, 0.0000, 0.0000, 264.2599),
-    "arm_convolve_1x1_s8_fast": (0.9636, 16.1455, -9.7258, 2.0151, 1185.4362),
-    "arm_convolve_s8": (8.3452, 0.9272, 7.4585, 67.1269, 0.1165),
-    "arm_depthwise_conv_s8": (1.5815, 103.6436, -1501.8397, 19.9753, -10365.5973),
-    "arm_depthwise_conv_s8_opt": (1.3144, 76.1651, -844.5513, 30.4328, -1392.2195),
-    "arm_fully_connected_per_channel_s8": (1.5818, 111.9680, 11.1968, 0.1582, 11.1968),
-    "tfc_convolve_add_s8": (1.8797, 74.0946, 186.0364, 9.6973, 1191.1109),
+_CONV = ("macs", "outputs", "pixels", "reads", "slow_rq", "clamped", "one")
+_MATMUL = ("macs4", "macs1", "outputs", "vectors", "slow_rq", "clamped", "one")
+_DW = ("valid_taps", "valid_rows", "loop_taps", "loop_rows", "weight_taps", "outputs", "slow_rq", "one")
+_ROWS = ("elements", "rows", "one")
+_ELEMENTS = ("elements", "one")
+_POOL = ("elements", "outputs", "one")
+# per backend function: the features its cost is linear in
+FEATURES = {
+    "arm_convolve_s8": _CONV,
+    "arm_convolve_1x1_s8_fast": _MATMUL,
+    "tfc_convolve_add_s8": _CONV,
+    "arm_depthwise_conv_s8": _DW,
+    "arm_depthwise_conv_s8_opt": _DW,
+    "arm_fully_connected_per_channel_s8": _MATMUL,
+    "arm_fully_connected_s8": _MATMUL,
+    "arm_batch_matmul_s8": ("macs", "outputs", "rows", "one"),
+    "tfc_softmax_s8": _ROWS,
+    "tfc_layernorm_s8": _ROWS,
+    "tfc_transpose_s8": _ROWS,
+    "tfc_lut_s8": _ELEMENTS,
+    "arm_elementwise_add_s8": _ELEMENTS,
+    "arm_elementwise_mul_s8": _ELEMENTS,
+    "tfc_requantize_s8": _ELEMENTS,
+    "arm_avgpool_s8": _POOL,
+    "arm_max_pool_s8": _POOL,
+    "tfc_mean_s8": _POOL,
 }
-FITTED_ON = ("tfc bench, emulated cortex-m7 (QEMU mps2-an500), tfc kernels, 16 sub-networks of a trained digits "
-             "supernet (random weights run other requantization paths: up to 12 % lower)")
+# sparse kernels, per encoding: a correction over the SparseEngine cost model ("sparse_model")
+SPARSE_FUNCTIONS = ("tfc_sparse_convolve_s8", "tfc_sparse_fully_connected_s8", "tfc_sparse_depthwise_conv_s8")
+ENCODINGS = ("brle", "brle-unrolled", "dw-taps")
+_SPARSE = ("sparse_model", "outputs", "one")
+FEATURES.update({f"{fn}/{enc}": _SPARSE for fn in SPARSE_FUNCTIONS for enc in ENCODINGS})
+# per FEATURES key: coefficients, in FEATURES order (python -m nas.kernel_costs fit prints this)
+FITTED: dict[str, tuple[float, ...]] = {
+    "arm_avgpool_s8": (6.7219, 14.7137, 290.0847),
+    "arm_batch_matmul_s8": (1.6115, 22.8954, 0.0, 392.9649),
+    "arm_convolve_1x1_s8_fast": (1.0756, 1.8946, 14.1724, 35.6097, 18.5964, 0.0, 765.8385),
+    "arm_convolve_s8": (8.3962, 0.0, 0.0, 69.1043, 0.0, 0.0, 0.0),
+    "arm_depthwise_conv_s8": (0.7947, 0.0, 2.6064, 0.0, 3.0958, 47.5955, 0.0, 1704.0108),
+    "arm_depthwise_conv_s8_opt": (1.2143, 0.0, 1.714, 3.1901, 3.5725, 44.0719, 0.0, 966.69),
+    "arm_elementwise_add_s8": (17.2476, 440.8923),
+    "arm_fully_connected_per_channel_s8": (1.046, 1.7055, 14.7677, 11.1002, 16.8956, 0.0, 1001.7213),
+    "tfc_convolve_add_s8": (1.8569, 74.0381, 193.9093, 10.0627, 0.0, 0.0, 1344.0139),
+    "tfc_layernorm_s8": (12.2507, 130.6728, 0.0),
+    "tfc_lut_s8": (6.0004, 11.0608),
+    "tfc_softmax_s8": (27.3774, 0.0, 26.7499),
+    "tfc_sparse_convolve_s8/brle": (0.9837, 0.0, 670.303),
+    "tfc_sparse_fully_connected_s8/brle": (0.9943, 0.0, 581.1486),
+    "tfc_transpose_s8": (5.7789, 1.012, 60.4641),
+}
+FITTED_ON = ("tfc bench, emulated cortex-m7 (QEMU mps2-an500), tfc kernels: 25 sub-networks at resolution 16 "
+             "(CNN and CNN+transformer spaces, width 0.5 and 1, dense and sparse genomes, random-init and trained "
+             "digits supernets); held out: 25 others, per-model total within 1.9 %. brle-unrolled and dw-taps "
+             "layers did not occur (flash_scope=layer, no depthwise pruning): they cost the cost model's number")
 
 
-def features(node) -> np.ndarray:
+# ------------------------------------------------------------------------------------ features
+def _rq_right(mult: int, shift: int, out_offset: int, act_max: int) -> bool:
+    """tfc_rq_make's TFC_RQ_RIGHT test (runtime/include/tfc_nn_requant.h)."""
+    if mult < (1 << 30) or not -31 <= shift < 0:
+        return False
+    e = -shift
+    return e <= 30 and ((2 ** 31 - 1) >> e) + out_offset >= act_max
+
+
+def requantization(node) -> tuple[np.ndarray, bool]:
+    """(per output channel: takes the four-instruction requantization, the activation range is
+    the full int8 range) of a conv/linear; all fast for a node without int8 quantization."""
+    rows = node.inputs[1].type.shape[0]
+    if getattr(node.inputs[1], "quant", None) is None:
+        return np.ones(rows, bool), True
+    from tfc.quant.node_params import params_for
+    p = params_for(node)
+    p = getattr(p, "conv", p)            # conv2d_add: the conv's requantization
+    right = np.array([_rq_right(m, s, p.output_offset, p.activation.max) for m, s in zip(p.multipliers, p.shifts)])
+    return np.resize(right, rows), (p.activation.min, p.activation.max) == (-128, 127)
+
+
+def _valid_taps(n_out: int, stride: int, pad: int, k: int, n_in: int) -> np.ndarray:
+    """Per output along one axis: the kernel taps inside the input (padding is skipped)."""
+    return np.array([sum(0 <= o * stride - pad + t < n_in for t in range(k)) for o in range(n_out)])
+
+
+def quantities(node) -> dict[str, float]:
+    """Every feature any FEATURES entry may name, for one node."""
     out = node.output.type.shape
     outputs = int(np.prod(out))
+    x = node.inputs[0].type.shape
+    q = {"outputs": outputs, "one": 1.0, "elements": int(np.prod(x)), "rows": int(np.prod(out[:-1]))}
+    if node.op in ("conv2d", "conv2d_add", "linear"):
+        w = node.inputs[1].type.shape            # OHWI or [out, in]
+        right, full = requantization(node)
+        cols = int(np.prod(w[1:]))
+        q.update(macs=outputs * cols, slow_rq=0.0 if right.all() else outputs, clamped=0.0 if full else outputs)
     if node.op in ("conv2d", "conv2d_add"):
-        w = node.inputs[1].type.shape            # OHWI
         pix = out[1] * out[2]
-        return np.array([outputs * w[1] * w[2] * w[3], outputs, pix, pix * w[1] * w[2] * w[3], 1.0])
-    if node.op == "linear":
-        w = node.inputs[1].type.shape
-        return np.array([outputs * w[1], outputs, 1, w[1], 1.0])
-    n = int(np.prod(node.inputs[0].type.shape))
-    return np.array([n, outputs, 0, 0, 1.0])
+        q.update(pixels=pix, reads=pix * cols)
+        if node.attrs.get("group", 1) > 1:       # depthwise: per 4-channel block, taps in padding skipped,
+            # the block's weights widened once (weight_taps)
+            stride, pad = node.attrs.get("stride", [1, 1]), node.attrs.get("pad", [0, 0, 0, 0])
+            vy = _valid_taps(out[1], stride[0], pad[0], w[1], x[1])
+            vx = _valid_taps(out[2], stride[1], pad[1], w[2], x[2])
+            blocks = right[: len(right) // 4 * 4].reshape(-1, 4).all(axis=1) if len(right) >= 4 else right
+            slow = 1.0 if not full else 1.0 - float(blocks.mean())
+            loop = vx != 3                       # a full 3-tap row is unrolled, others loop
+            q.update(valid_taps=vy.sum() * vx.sum() * w[0], valid_rows=vy.sum() * out[2] * w[0],
+                     loop_taps=vy.sum() * vx[loop].sum() * w[0], loop_rows=vy.sum() * loop.sum() * w[0],
+                     weight_taps=cols * w[0],
+                     slow_rq=slow * outputs)
+    if node.op == "linear" or (node.op == "conv2d" and node.inputs[1].type.shape[1:3] == (1, 1)):
+        # tfc_nn_mat_mult_nt_t_s8: groups of 4 input rows when the widened rows fit its stack buffer
+        lhs_rows = outputs // w[0]
+        rows4 = lhs_rows // 4 * 4 if lhs_rows >= 4 and 4 <= cols <= 128 else 0
+        q.update(vectors=lhs_rows, macs4=rows4 * cols * w[0], macs1=(lhs_rows - rows4) * cols * w[0])
+    elif node.op == "batch_matmul":
+        q.update(macs=outputs * x[-1])
+    return q
 
 
+def fit_key(function: str, node) -> str:
+    """The FEATURES/FITTED entry of a layer: its backend function, with the encoding for a
+    sparse kernel ("tfc_sparse_convolve_s8/brle")."""
+    if function in SPARSE_FUNCTIONS:
+        return f"{function}/{node.inputs[1].sparse.encoding}"
+    return function
+
+
+def features(node, key: str) -> np.ndarray:
+    """The node's FEATURES[key] vector."""
+    q = quantities(node)
+    if key.split("/")[0] in SPARSE_FUNCTIONS:
+        q["sparse_model"] = sparse_model_cost(node)
+    return np.array([float(q[name]) for name in FEATURES[key]])
+
+
+def sparse_model_cost(node) -> float:
+    """The SparseEngine cost model's instructions for the encoding sparsify chose for this
+    node's (int8, stored) weights, from the pass's own candidate builders."""
+    from tfc.passes.sparsify import block_candidates, depthwise_candidate, depthwise_shape, layer_shape
+    weight = node.inputs[1]
+    layout = weight.sparse
+    rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
+    if layout.encoding == "dw-taps":
+        return depthwise_candidate(rows, depthwise_shape(node)).sparse_instructions
+    for choice in block_candidates(rows, layer_shape(node), (layout.block,)):
+        if choice.encoding == layout.encoding:
+            return choice.sparse_instructions
+    raise ValueError(f"{node.name}: no cost model for sparse encoding '{layout.encoding}'")
+
+
+# ------------------------------------------------------------------------------------ estimate
 @dataclass(frozen=True)
 class InstructionEstimate:
     as_compiled: float          # the kernels the backend emits now
@@ -54,11 +183,27 @@ class InstructionEstimate:
     unknown: tuple[str, ...]    # backend functions without a fitted model (counted as 0)
 
 
+def layer_cost(node, function: str) -> float | None:
+    """Estimated instructions of one layer run by `function` (None: no model for it). A sparse
+    kernel without a fitted correction costs what the cost model says."""
+    if function in SPARSE_FUNCTIONS and getattr(node.inputs[1], "sparse", None) is None:
+        return None
+    key = fit_key(function, node)
+    coef = FITTED.get(key)
+    if coef is None:
+        return sparse_model_cost(node) if function in SPARSE_FUNCTIONS else None
+    return float(np.dot(coef, features(node, key)))
+
+
+def _sparse_function(node) -> str:
+    """The sparse kernel that would run a conv/linear with a SparseLayout."""
+    if node.op == "linear":
+        return "tfc_sparse_fully_connected_s8"
+    return "tfc_sparse_depthwise_conv_s8" if node.inputs[1].sparse.encoding == "dw-taps" else "tfc_sparse_convolve_s8"
+
+
 def estimate(cm) -> InstructionEstimate:
     """Estimate the instructions of a CompiledModel (int8, planned) per inference."""
-    from tfc.passes.sparsify import layer_shape
-    from tfc.sparse import cost_model
-    from tfc.sparse.encoding import block_mask
     nodes = {n.name: n for n in cm.ir.nodes}
     as_compiled = sparse_engine = 0.0
     sparse_layers, sparse_kernels, unknown = 0, 0, []
@@ -66,76 +211,140 @@ def estimate(cm) -> InstructionEstimate:
         if not layer.function:          # aliases (reshape) cost nothing
             continue
         node = nodes[layer.node]
-        weight = node.inputs[1] if len(node.inputs) > 1 else None
-        layout = getattr(weight, "sparse", None) if weight is not None else None
-        sparse_cost = None
-        if layout is not None and node.op in ("conv2d", "linear") and weight.data is not None:
-            rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
-            mask = block_mask(rows, layout.block)
-            sparse_cost = cost_model.sparse_instructions(layer_shape(node), layout.block, int(mask.sum()),
-                                                         int(mask.any(axis=1).sum()))
-            sparse_layers += 1
-        coef = FITTED.get(layer.function)
-        if layer.function.startswith("tfc_sparse") and sparse_cost is not None:
-            cost = sparse_cost
-            sparse_kernels += 1
-        elif coef is not None:
-            cost = float(np.dot(coef, features(node)))
-        else:
+        weight = node.inputs[1] if node.op in ("conv2d", "linear") and len(node.inputs) > 1 else None
+        has_layout = weight is not None and getattr(weight, "sparse", None) is not None and weight.data is not None
+        sparse_layers += has_layout
+        cost = layer_cost(node, layer.function)
+        if cost is None:
             unknown.append(layer.function)
             continue
+        sparse_kernels += layer.function in SPARSE_FUNCTIONS
         as_compiled += cost
-        sparse_engine += sparse_cost if sparse_cost is not None else cost
+        if has_layout and layer.function not in SPARSE_FUNCTIONS:   # a dense kernel for a sparse layout
+            cost = layer_cost(node, _sparse_function(node))
+        sparse_engine += cost
     return InstructionEstimate(as_compiled, sparse_engine, sparse_layers, sparse_kernels, tuple(sorted(set(unknown))))
 
 
 # ------------------------------------------------------------------------------------ refitting
-def fit(samples: list[tuple[object, object]]) -> dict[str, tuple[float, ...]]:
-    """Coefficients per backend function from (CompiledModel, tfc.bench BenchResult) pairs;
-    relative least squares (every layer counts by its relative error)."""
+def layer_rows(samples) -> dict[str, list[tuple[np.ndarray, float]]]:
+    """(features, bench instructions) per FEATURES key from (CompiledModel, BenchResult) pairs."""
     rows: dict[str, list] = {}
     for cm, result in samples:
         nodes = {n.name: n for n in cm.ir.nodes}
         for layer in result.layers:
-            if layer.function and layer.node in nodes:
-                rows.setdefault(layer.function, []).append((features(nodes[layer.node]), layer.instructions))
+            node = nodes.get(layer.node)
+            if not layer.function or node is None:
+                continue
+            if layer.function in SPARSE_FUNCTIONS and getattr(node.inputs[1], "sparse", None) is None:
+                continue
+            key = fit_key(layer.function, node)
+            if key in FEATURES:
+                rows.setdefault(key, []).append((features(node, key), float(layer.instructions)))
+    return rows
+
+
+def fit(samples) -> dict[str, tuple[float, ...]]:
+    """Coefficients per FEATURES key from (CompiledModel, tfc.bench BenchResult) pairs: relative
+    least squares (every layer counts by its relative error), non-negative (scipy's NNLS), so a
+    feature the data cannot separate gets 0 rather than a large +/- pair."""
+    from scipy.optimize import nnls
     out = {}
-    for fn, pairs in rows.items():
+    for key, pairs in layer_rows(samples).items():
         a = np.array([f for f, _ in pairs], float)
         y = np.array([i for _, i in pairs], float)
-        coef, *_ = np.linalg.lstsq(a / y[:, None], np.ones(len(y)), rcond=None)
-        out[fn] = tuple(round(float(c), 4) for c in coef)
+        coef, _ = nnls(a / y[:, None], np.ones(len(y)))
+        out[key] = tuple(round(float(c), 4) for c in coef)
     return out
 
 
-def _main() -> None:  # python -m nas.kernel_costs fit [N]: re-measure and print FITTED
+def _trained_supernets(pattern: str = "/tmp/nasproto/*/supernet.pt") -> dict:
+    """{space name: (SearchSpace, checkpoint path)} of trained supernets (newest per space), if any."""
+    import glob
+    import json
+    import os
+
+    from nas.space import SearchSpace
+    found = {}
+    for path in sorted(glob.glob(pattern), key=os.path.getmtime, reverse=True):
+        meta = os.path.join(os.path.dirname(path), "supernas.json")
+        if os.path.exists(meta):
+            with open(meta) as f:
+                space = SearchSpace.from_dict(json.load(f)["chosen"])
+            found.setdefault(space.name, (space, path))
+    return found
+
+
+def _samples(n: int, seed: int = 0):
+    """n (meta, CompiledModel, BenchResult): CNN and CNN+transformer spaces, widths 0.5 and 1,
+    dense and sparse genomes, random-init supernets and (where a checkpoint exists) trained ones."""
     import random
     import sys
 
     import torch
 
-    from nas.cost import export_onnx, compile_model
+    from nas import data
+    from nas.cost import compile_model, export_onnx
     from nas.evolution import random_genome
     from nas.prune import apply_masks, make_masks
     from nas.space import make_space
     from nas.supernet import SuperNet, extract, recalibrate_bn
     from tfc.bench import bench
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    rng, samples = random.Random(0), []
-    for wm in (0.5, 1.0):
-        space = make_space(in_channels=1, num_classes=10, resolution=16, width_mult=wm)
-        net, x = SuperNet(space), torch.randn(16, 1, 16, 16)
-        for i in range(n):
-            g = random_genome(space, rng, dense=i % 2 == 0)
-            recalibrate_bn(net, g.arch, [x])
-            net.eval()
-            static = extract(net, g.arch)
-            apply_masks(make_masks(static, g.sparsity_dict()))
-            cm = compile_model(export_onnx(static, x[:1], dynamo=False), x.numpy()[:8], "cortex-m7")
-            samples.append((cm, bench(cm).tfc))
-            print(g.key(), samples[-1][1].instructions, file=sys.stderr)
-    for fn, c in sorted(fit(samples).items()):
-        print(f'    "{fn}": {c},')
+    rng = random.Random(seed)
+    x = torch.from_numpy(data.resized(data.load("digits").x_train, 16)[:256])
+    trained, nets = _trained_supernets(), {}
+    configs = [(kind, wm, tr, dense) for kind in ("cnn", "hybrid") for wm in (0.5, 1.0) for tr in (False, True)
+               for dense in (True, False) if not tr or (kind == "cnn" and f"w{wm:g}-r16" in trained)]
+    out = []
+    for i in range(n):
+        kind, wm, tr, dense = configs[i % len(configs)]
+        if (kind, wm, tr) not in nets:
+            if tr:
+                space, path = trained[f"w{wm:g}-r16"]
+                net = SuperNet(space)
+                net.load_state_dict(torch.load(path))
+            else:
+                space = make_space(in_channels=1, num_classes=10, resolution=16, width_mult=wm,
+                                   transformer_start=2 if kind == "hybrid" else None)
+                torch.manual_seed(seed)
+                net = SuperNet(space)
+            nets[kind, wm, tr] = space, net
+        space, net = nets[kind, wm, tr]
+        g = random_genome(space, rng, dense=dense)
+        while kind == "hybrid" and not (g.arch.transformer and g.arch.transformer.depth):
+            g = random_genome(space, rng, dense=dense)
+        recalibrate_bn(net, g.arch, [x[:128], x[128:]])
+        net.eval()
+        static = extract(net, g.arch)
+        apply_masks(make_masks(static, g.sparsity_dict()))
+        cm = compile_model(export_onnx(static, x[:1], dynamo=False), x.numpy()[:64], "cortex-m7")
+        meta = {"kind": kind, "width": wm, "trained": tr, "dense": dense, "key": g.key()}
+        out.append((meta, cm, bench(cm).tfc))
+        print(f"{i + 1}/{n}", kind, wm, "trained" if tr else "random", "dense" if dense else "sparse",
+              out[-1][2].instructions, file=sys.stderr, flush=True)
+    return out
+
+
+def _main() -> None:  # python -m nas.kernel_costs fit [N]: bench N models, fit on half, print FITTED and held-out errors
+    import sys
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 24
+    samples = _samples(n)
+    # alternate models of each config: the configs cycle, so every other round is held out
+    per_round = len({(m["kind"], m["width"], m["trained"], m["dense"]) for m, _, _ in samples})
+    held = [i // per_round % 2 == 1 for i in range(len(samples))]
+    fitted = fit([(cm, b) for (_, cm, b), h in zip(samples, held) if not h])
+    for key, c in sorted(fitted.items()):
+        print(f'    "{key}": {c},')
+    FITTED.clear()
+    FITTED.update(fitted)
+    print(f"\nheld out ({sum(held)} models): model, bench instructions, estimate, error")
+    for (meta, cm, b), h in zip(samples, held):
+        if h:
+            est = estimate(cm)
+            what = f"{'dense' if meta['dense'] else 'sparse'} {meta['kind']} w{meta['width']:g}" + \
+                   (" trained" if meta["trained"] else "")
+            print(f"{what:24s} {meta['key'][:56]:56s} {b.instructions:>10,} {est.as_compiled:>12,.0f} "
+                  f"{100 * (est.as_compiled / b.instructions - 1):+6.1f} %" + (f" unknown {est.unknown}" if est.unknown else ""))
 
 
 if __name__ == "__main__":

@@ -183,9 +183,27 @@ class InstructionEstimate:
     unknown: tuple[str, ...]    # backend functions without a fitted model (counted as 0)
 
 
+def attention_cost(node) -> float | None:
+    """tfc_attention_s8 runs, per head, arm_batch_matmul_s8 (q_h k_h^T), tfc_softmax_s8 and
+    arm_batch_matmul_s8 (p_h v_h): the sum of those three fitted models at batch 1 (not fitted
+    on its own: the fusion is newer than the samples)."""
+    bmm, softmax = FITTED.get("arm_batch_matmul_s8"), FITTED.get("tfc_softmax_s8")
+    if bmm is None or softmax is None:
+        return None
+    q, k, vt = (v.type.shape for v in node.inputs)
+    heads, m, depth, n, width = int(np.prod(q[:-2])), q[-2], q[-1], k[-2], vt[-2]
+    per_head = {"arm_batch_matmul_s8": [{"macs": m * n * depth, "outputs": m * n, "rows": m, "one": 1},
+                                        {"macs": m * width * n, "outputs": m * width, "rows": m, "one": 1}],
+                "tfc_softmax_s8": [{"elements": m * n, "rows": m, "one": 1}]}
+    return heads * sum(float(np.dot(FITTED[fn], [q_[f] for f in FEATURES[fn]]))
+                       for fn, calls in per_head.items() for q_ in calls)
+
+
 def layer_cost(node, function: str) -> float | None:
     """Estimated instructions of one layer run by `function` (None: no model for it). A sparse
     kernel without a fitted correction costs what the cost model says."""
+    if function == "tfc_attention_s8":
+        return attention_cost(node)
     if function in SPARSE_FUNCTIONS and getattr(node.inputs[1], "sparse", None) is None:
         return None
     key = fit_key(function, node)

@@ -150,3 +150,19 @@ def test_estimate_within_10_percent_of_bench(dense):
     measured = bench(cm).tfc.instructions
     got = estimate(cm).as_compiled
     assert abs(got / measured - 1) <= 0.10, f"estimate {got:,.0f} vs tfc bench {measured:,} ({100 * (got / measured - 1):+.1f} %)"
+
+
+def test_attention_costs_its_per_head_kernels():
+    """tfc_attention_s8 = per head two batch-1 batch matmuls and a softmax, from their fitted models."""
+    def bmm(m, n, k):
+        mm = NS(op="batch_matmul", inputs=[NS(type=TensorType((1, 1, m, k), DType.I8)),
+                                           NS(type=TensorType((1, 1, n, k), DType.I8))],
+                output=NS(type=TensorType((1, 1, m, n), DType.I8)))
+        return kc.layer_cost(mm, "arm_batch_matmul_s8")
+    sm = NS(op="softmax", inputs=[NS(type=TensorType((1, 1, 16, 16), DType.I8))],
+            output=NS(type=TensorType((1, 1, 16, 16), DType.I8)))
+    per_head = bmm(16, 16, 8) + kc.layer_cost(sm, "tfc_softmax_s8") + bmm(16, 8, 16)
+    att = NS(op="attention", inputs=[NS(type=TensorType((1, 2, 16, 8), DType.I8)), NS(type=TensorType((1, 2, 16, 8), DType.I8)),
+                                     NS(type=TensorType((1, 2, 8, 16), DType.I8))],
+             output=NS(type=TensorType((1, 2, 16, 8), DType.I8)))
+    assert kc.layer_cost(att, "tfc_attention_s8") == pytest.approx(2 * per_head)

@@ -50,3 +50,14 @@ def test_every_kernel_template_with_arm_cmsis_nn(tmp_path):
     got = _build_and_run(info, tmp_path, inputs)
     want = np.concatenate([y.reshape(20, -1) for y in _interp_batch(graph, inputs)], axis=1)
     assert_exact(got, want, "synthetic model with Arm's CMSIS-NN vs interpreter")
+
+
+def test_attention_one_head_at_a_time_with_arm_cmsis_nn(tmp_path):
+    """tfc_attention_s8 calls Arm's arm_batch_matmul_s8 per head (batch 1, offset pointers)."""
+    from test_attention_heads import compile_block
+    cm, ints = compile_block(3, 20, 12, 5, "always", target="cortex-m7")
+    assert any(n.op == "attention" for n in cm.ir.nodes), cm.ir
+    info = write_project(cm.ir, tmp_path / "p", target="cortex-m7", name="att")
+    got = _build_and_run(info, tmp_path, ints)
+    want = np.concatenate([y.reshape(len(ints[0]), -1) for y in _interp_batch(cm.ir, ints)], axis=1)
+    assert_exact(got, want, "attention (one head at a time) with Arm's CMSIS-NN vs interpreter")

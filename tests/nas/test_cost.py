@@ -36,6 +36,21 @@ def test_search_cost_equals_compiled_dynamo_model():
         assert final.flash_bytes == cm.report.memory.weight_bytes + cm.report.memory.quant_param_bytes
 
 
+def test_both_exporters_give_the_same_plan_when_the_planner_meets_ties():
+    """A network (found by a real run) whose buffers tie in the planner's order: its plan must not
+    depend on the value names, which differ between the two exporters."""
+    from nas.space import Arch, BlockChoice, StageChoice, TransformerChoice
+    space = make_space(in_channels=1, num_classes=10, resolution=16, width_mult=1.0, transformer_start=2)
+    arch = Arch(12, (StageChoice(8, (BlockChoice(5, 4),)), StageChoice(16, (BlockChoice(5, 6),))),
+                TransformerChoice(16, 1, 1, 0))
+    torch.manual_seed(0)
+    x = torch.randn(16, 1, 16, 16)
+    static = _static(SuperNet(space), arch, x)
+    fast, _ = compile_cost(export_onnx(static, x[:1], dynamo=False), x.numpy(), "cortex-m7")
+    final, _ = compile_cost(export_onnx(static, x[:1], dynamo=True), x.numpy(), "cortex-m7")
+    assert (fast.flash_bytes, fast.sram_bytes) == (final.flash_bytes, final.sram_bytes), (fast, final)
+
+
 def _pruned_compile(density, block=8):
     torch.manual_seed(0)
     space = make_space(in_channels=1, num_classes=10, resolution=16, width_mult=1.0)

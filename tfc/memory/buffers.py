@@ -21,6 +21,10 @@ class Buffer:
     first: int
     last: int
     alignment: int = DEFAULT_ALIGNMENT
+    # Breaks ties between otherwise equal buffers before the name does: graph_buffers gives the
+    # value's place in execution order, so two exports of one network that differ only in value
+    # names get the same plan (nas/ relies on that: its search and its final model must agree).
+    rank: int = 0
 
     def __post_init__(self):
         if self.size < 0:

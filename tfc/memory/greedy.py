@@ -9,8 +9,8 @@ from tfc.memory.buffers import Buffer, Plan, align_up
 
 
 def greedy_by_size(buffers: Sequence[Buffer], *, arena_alignment: int = 16) -> Plan:
-    # Ties broken by first use, then name, so the same buffers always give the same plan.
-    order = sorted(buffers, key=lambda b: (-b.size, b.first, b.name))
+    # Ties broken by first use, then rank and name, so the same buffers always give the same plan.
+    order = sorted(buffers, key=lambda b: (-b.size, b.first, b.rank, b.name))
     offsets: dict[str, int] = {}
     placed: list[Buffer] = []
     for buf in order:

@@ -122,14 +122,16 @@ def graph_buffers(graph: Graph, *, scratch_bytes: Callable[[Node], int] = lambda
         lo, hi = written[k], last_read[data.find(k)]
         span = spans.setdefault(root, [lo, hi, 0])
         span[0], span[1], span[2] = min(span[0], lo), max(span[1], hi), max(span[2], v.type.nbytes)
-    order = sorted(spans, key=lambda r: (spans[r][0], values[r].name))
-    buffers = [Buffer(values[r].name, spans[r][2], spans[r][0], spans[r][1], alignment) for r in order]
+    position = {k: i for i, k in enumerate(values)}      # graph inputs, then outputs in execution order
+    order = sorted(spans, key=lambda r: (spans[r][0], position[r]))
+    buffers = [Buffer(values[r].name, spans[r][2], spans[r][0], spans[r][1], alignment, position[r])
+               for r in order]
     value_buffer = {v.name: values[storage.find(data.find(k))].name for k, v in values.items()}
     scratch_buffer = {}
     for i, node in enumerate(graph.nodes):
         size = scratch_bytes(node)
         if size > 0:
             name = f"scratch:{node.name}"
-            buffers.append(Buffer(name, size, i, i, alignment))
+            buffers.append(Buffer(name, size, i, i, alignment, len(values) + i))
             scratch_buffer[node.name] = name
     return Allocation(tuple(buffers), value_buffer, scratch_buffer)

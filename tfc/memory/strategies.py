@@ -38,19 +38,19 @@ def _ordered(key: Callable[[Buffer], tuple], name: str):
     return strategy
 
 
-greedy_by_first_use = _ordered(lambda b: (b.first, -b.size, b.name), "greedy-by-first-use")
-greedy_by_lifetime = _ordered(lambda b: (-(b.last - b.first), -b.size, b.name), "greedy-by-lifetime")
-greedy_by_area = _ordered(lambda b: (-(b.last - b.first + 1) * b.size, b.name), "greedy-by-area")
+greedy_by_first_use = _ordered(lambda b: (b.first, -b.size, b.rank, b.name), "greedy-by-first-use")
+greedy_by_lifetime = _ordered(lambda b: (-(b.last - b.first), -b.size, b.rank, b.name), "greedy-by-lifetime")
+greedy_by_area = _ordered(lambda b: (-(b.last - b.first + 1) * b.size, b.rank, b.name), "greedy-by-area")
 
 
 def exhaustive(buffers: Sequence[Buffer]) -> Plan:
     """Every placement order of a small buffer list (falls back to greedy-by-size beyond that)."""
     live = [b for b in buffers if b.size]
     if len(live) > EXACT_MAX_BUFFERS:
-        return place_in_order(sorted(buffers, key=lambda b: (-b.size, b.first, b.name)), "exhaustive")
+        return place_in_order(sorted(buffers, key=lambda b: (-b.size, b.first, b.rank, b.name)), "exhaustive")
     empty = [b for b in buffers if not b.size]
     best = None
-    for order in itertools.permutations(sorted(live, key=lambda b: b.name)):
+    for order in itertools.permutations(sorted(live, key=lambda b: (b.rank, b.name))):
         plan = place_in_order(list(order) + empty, "exhaustive")
         if best is None or plan.arena_size < best.arena_size:
             best = plan

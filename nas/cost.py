@@ -174,7 +174,7 @@ def layer_shapes(static: nn.Module, example: torch.Tensor) -> list[LayerShape]:
             pixels = output.shape[2] * output.shape[3]
             k = mod.kernel_size[0] * mod.kernel_size[1]
             if mod.groups > 1:
-                shapes.append(LayerShape("dw", "dwconv", mod.out_channels, k, pixels))
+                shapes.append(LayerShape(names.get(mod, "dw"), "dwconv", mod.out_channels, k, pixels, names.get(mod)))
             else:
                 shapes.append(LayerShape(names.get(mod, "conv"), "conv", mod.out_channels, k * mod.in_channels,
                                          pixels, names.get(mod)))

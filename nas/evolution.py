@@ -36,6 +36,10 @@ class Genome:
         return cls(Arch.from_dict(d["arch"]), tuple((n, float(de), int(b)) for n, de, b in d["sparsity"]))
 
 
+def is_depthwise(layer: str) -> bool:
+    return layer.endswith(".dw")
+
+
 def _gene(rng: random.Random, dense: bool) -> tuple[float, int]:
     return (1.0, 1) if dense else (rng.choice(DENSITIES), rng.choice(BLOCKS))
 
@@ -44,7 +48,8 @@ def with_sparsity(arch: Arch, old: dict[str, tuple[float, int]], rng: random.Ran
     genes = []
     for name in arch.prunable_layers():
         d, b = old[name] if name in old else _gene(rng, dense)
-        genes.append((name, d, b if d < 1.0 else 1))     # a dense layer has no block size: one key per network
+        # a dense layer has no block size (one key per network); depthwise layers are pruned per tap
+        genes.append((name, d, 1 if d >= 1.0 or is_depthwise(name) else b))
     return Genome(arch, tuple(genes))
 
 

@@ -112,12 +112,13 @@ class Arch:
                    transformer=TransformerChoice(**d["transformer"]) if d.get("transformer") else None)
 
     def prunable_layers(self) -> tuple[str, ...]:
-        """Names of the layers whose weights may be pruned blockwise (pointwise convs, linears), in
-        execution order. Depthwise convs and the stem stay dense (their reduction axes are tiny)."""
+        """Names of the layers whose weights may be pruned, in execution order: pointwise convs and
+        linears blockwise; depthwise convs per kernel tap (`.dw`, block 1: tfc's sparse depthwise
+        kernel runs each channel's non-zero taps). The stem stays dense (9 taps x 1-3 channels)."""
         names = []
         for i, s in enumerate(self.stages, 1):
             for j, _ in enumerate(s.blocks, 1):
-                names += [f"s{i}.b{j}.expand", f"s{i}.b{j}.project"]
+                names += [f"s{i}.b{j}.expand", f"s{i}.b{j}.dw", f"s{i}.b{j}.project"]
         if self.transformer and self.transformer.depth:
             names.append("t.embed")
             for j in range(1, self.transformer.depth + 1):

@@ -172,7 +172,8 @@ class SuperNet(nn.Module):
         out: dict[str, tuple[nn.Module, ...]] = {}
         for si, (blocks, s) in enumerate(zip(self.stages, arch.stages), 1):
             for bj, block in enumerate(blocks[: len(s.blocks)], 1):
-                out[f"s{si}.b{bj}.expand"], out[f"s{si}.b{bj}.project"] = (block.expand,), (block.project,)
+                out[f"s{si}.b{bj}.expand"], out[f"s{si}.b{bj}.dw"] = (block.expand,), (block.dw,)
+                out[f"s{si}.b{bj}.project"] = (block.project,)
         t = arch.transformer
         if t is not None and t.depth:
             out["t.embed"] = (self.embed,)
@@ -301,6 +302,7 @@ class StaticNet(nn.Module):
         for si, s in enumerate(self.arch.stages, 1):
             for bj in range(1, len(s.blocks) + 1):
                 out[f"s{si}.b{bj}.expand"] = self.blocks[i].expand
+                out[f"s{si}.b{bj}.dw"] = self.blocks[i].dw
                 out[f"s{si}.b{bj}.project"] = self.blocks[i].project
                 i += 1
         if self.embed is not None:

@@ -39,8 +39,8 @@ class RunConfig:
     n_random: int = 1
     n_sparse: int = 1                       # random sub-networks per step trained blockwise pruned
     # SparseNAS
-    population: int = 16
-    generations: int = 8
+    population: int = 24
+    generations: int = 20                   # ~0.2 s per new genome (one tfc compile, one accuracy pass)
     mutation_p: float = 0.25
     accuracy_tolerance: float = 0.01        # the winner: fewest instructions within this of the best accuracy
     instruction_weight: float = 0.01        # fitness = accuracy - weight x instructions / median instructions

@@ -90,6 +90,12 @@ def mutate(g: Genome, space: SearchSpace, rng: random.Random, p: float = 0.2) ->
     return with_sparsity(arch, genes, rng)
 
 
+def mutate_sparsity(g: Genome, rng: random.Random, p: float) -> Genome:
+    """The same sub-network with each layer's (density, block) re-drawn with probability p."""
+    genes = {n: _gene(rng, dense=False) if rng.random() < p else (d, b) for n, d, b in g.sparsity}
+    return with_sparsity(g.arch, genes, rng)
+
+
 def crossover(a: Genome, b: Genome, rng: random.Random) -> Genome:
     """Uniform crossover: stem, each whole stage, the transformer and each layer's gene from either parent."""
     pick = lambda x, y: x if rng.random() < 0.5 else y  # noqa: E731

@@ -53,3 +53,14 @@ def test_block_mask_zeroes_whole_blocks_on_ohwi_rows(density, block):
     assert all(bool((b == b[0]).all()) for b in blocks), "a block is partly kept"
     kept = sum(float(b[0]) for b in blocks) / len(blocks)
     assert abs(kept - density) <= 1 / len(blocks) + 1e-9, f"kept {kept:.3f} of blocks, wanted {density}"
+
+
+def test_sparsity_mutation_keeps_the_sub_network():
+    from nas.evolution import mutate_sparsity
+    rng = random.Random(5)
+    g = random_genome(SPACE, rng, dense=True)
+    children = [mutate_sparsity(g, rng, 0.5) for _ in range(20)]
+    assert all(c.arch == g.arch for c in children)
+    assert any(not c.is_dense for c in children), "no gene changed"
+    for c in children:
+        check_genome(c)

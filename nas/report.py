@@ -105,6 +105,9 @@ def _markdown(r: dict, final: dict) -> str:
                      f"{c['searched_density']:.2f}) vs densest of equal accuracy (density {c['densest_density']:.2f}): "
                      f"{c['searched_instructions']:,} vs {c['densest_instructions']:,} instructions measured, "
                      f"{c['speedup']:.2f}x; searched is faster: {c['searched_is_faster']}")
+        if not c["searched_sparse_kernels"]:
+            lines.append("- the searched model runs no sparse kernel (tfc's sparsify pass kept its pruned layers "
+                         "dense): its lead over the densest comparison comes from its architecture, not sparsity")
     elif c.get("note"):
         lines.append(f"- {c['note']}")
     lines += ["", "```", f.get("report_table", ""), "```", "", "![Pareto front](pareto.png)", ""]

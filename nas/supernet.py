@@ -169,19 +169,10 @@ class SuperNet(nn.Module):
 
     def prunable(self, arch: Arch) -> dict[str, tuple[nn.Module, ...]]:
         """The elastic layers behind `arch.prunable_layers()` names (as StaticNet.prunable names them)."""
-        out: dict[str, tuple[nn.Module, ...]] = {}
-        for si, (blocks, s) in enumerate(zip(self.stages, arch.stages), 1):
-            for bj, block in enumerate(blocks[: len(s.blocks)], 1):
-                out[f"s{si}.b{bj}.expand"], out[f"s{si}.b{bj}.dw"] = (block.expand,), (block.dw,)
-                out[f"s{si}.b{bj}.project"] = (block.project,)
+        blocks = [block for stage, s in zip(self.stages, arch.stages) for block in stage[: len(s.blocks)]]
         t = arch.transformer
-        if t is not None and t.depth:
-            out["t.embed"] = (self.embed,)
-            for j, b in enumerate(self.transformer[: t.depth], 1):
-                out[f"t{j}.qkv"] = (b.q, b.k, b.v)
-                out[f"t{j}.proj"], out[f"t{j}.fc1"], out[f"t{j}.fc2"] = (b.proj,), (b.fc1,), (b.fc2,)
-        out["head"] = (self.head,)
-        return out
+        tblocks = list(self.transformer[: t.depth]) if t is not None and t.depth else []
+        return prunable_layers(arch, blocks, self.embed if tblocks else None, tblocks, self.head)
 
     @contextlib.contextmanager
     def pruned(self, arch: Arch, sparsity: dict[str, tuple[float, int]]):
@@ -295,24 +286,22 @@ class StaticNet(nn.Module):
         x = F.avg_pool2d(x, (x.shape[2], x.shape[3])).flatten(1)
         return self.head(x)
 
-    def prunable(self) -> dict[str, nn.Module]:
-        """{layer name: module} in the order and naming of `Arch.prunable_layers()`."""
-        out: dict[str, nn.Module] = {}
-        i = 0
-        for si, s in enumerate(self.arch.stages, 1):
-            for bj in range(1, len(s.blocks) + 1):
-                out[f"s{si}.b{bj}.expand"] = self.blocks[i].expand
-                out[f"s{si}.b{bj}.dw"] = self.blocks[i].dw
-                out[f"s{si}.b{bj}.project"] = self.blocks[i].project
-                i += 1
-        if self.embed is not None:
-            out["t.embed"] = self.embed
-            for j, b in enumerate(self.tblocks, 1):
-                # q, k and v are pruned together under one name (one gene)
-                out[f"t{j}.qkv"] = (b.q, b.k, b.v)
-                out[f"t{j}.proj"], out[f"t{j}.fc1"], out[f"t{j}.fc2"] = b.proj, b.fc1, b.fc2
-        out["head"] = self.head
-        return out
+    def prunable(self) -> dict[str, tuple[nn.Module, ...]]:
+        """{layer name: its modules} in the order and naming of `Arch.prunable_layers()`."""
+        return prunable_layers(self.arch, list(self.blocks), self.embed, list(self.tblocks), self.head)
+
+
+def prunable_layers(arch: Arch, blocks, embed, tblocks, head) -> dict[str, tuple[nn.Module, ...]]:
+    """`arch.prunable_layers()` names -> modules, for a supernet's slice or a static network alike
+    (both blocks have expand/dw/project, both transformer blocks q/k/v/proj/fc1/fc2). q, k and v
+    are pruned together under one name (one gene)."""
+    modules = [(m,) for b in blocks for m in (b.expand, b.dw, b.project)]
+    if embed is not None:
+        modules.append((embed,))
+        for b in tblocks:
+            modules += [(b.q, b.k, b.v), (b.proj,), (b.fc1,), (b.fc2,)]
+    modules.append((head,))
+    return dict(zip(arch.prunable_layers(), modules, strict=True))
 
 
 @torch.no_grad()

@@ -164,8 +164,8 @@ class LayerShape:
 def layer_shapes(static: nn.Module, example: torch.Tensor) -> list[LayerShape]:
     """Per-layer shapes of a StaticNet, by running it once with hooks."""
     names = {}
-    for pname, mod in static.prunable().items():
-        for m in (mod if isinstance(mod, tuple) else (mod,)):
+    for pname, mods in static.prunable().items():
+        for m in mods:
             names[m] = pname
     shapes: list[LayerShape] = []
 

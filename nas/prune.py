@@ -43,10 +43,6 @@ def block_mask(w: torch.Tensor, density: float, block: int) -> torch.Tensor:
     return _unrows(mask.contiguous(), w).contiguous()
 
 
-def _modules(entry) -> tuple[nn.Module, ...]:
-    return entry if isinstance(entry, tuple) else (entry,)
-
-
 @torch.no_grad()
 def make_masks(static: nn.Module, sparsity: dict[str, tuple[float, int]]) -> dict[nn.Module, torch.Tensor]:
     """Masks for the StaticNet's prunable layers; sparsity: {name: (density, block)}."""
@@ -54,7 +50,7 @@ def make_masks(static: nn.Module, sparsity: dict[str, tuple[float, int]]) -> dic
     for name, entry in static.prunable().items():
         density, block = sparsity.get(name, (1.0, 1))
         if density < 1.0:
-            for m in _modules(entry):
+            for m in entry:
                 masks[m] = block_mask(m.weight, density, block)
     return masks
 
@@ -69,6 +65,6 @@ def measured_density(static: nn.Module) -> dict[str, float]:
     """Fraction of non-zero weights per prunable layer (reports, tests)."""
     out = {}
     for name, entry in static.prunable().items():
-        ws = [m.weight for m in _modules(entry)]
+        ws = [m.weight for m in entry]
         out[name] = float(sum((w != 0).sum() for w in ws) / sum(w.numel() for w in ws))
     return out

@@ -28,6 +28,10 @@ class Genome:
     def is_dense(self) -> bool:
         return all(d >= 1.0 for _, d, _ in self.sparsity)
 
+    def densified(self) -> "Genome":
+        """The same sub-network with every layer dense."""
+        return Genome(self.arch, tuple((n, 1.0, 1) for n, _, _ in self.sparsity))
+
     def to_dict(self) -> dict:
         return {"arch": self.arch.to_dict(), "sparsity": [list(s) for s in self.sparsity]}
 

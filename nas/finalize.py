@@ -72,15 +72,20 @@ def finalize(ctx, space, net, search: dict) -> dict:
     dense = search.get("densest_equal_accuracy")
     if dense is not None and dense["key"] != winner["key"]:
         result["bench_densest"] = _bench_genome(ctx, space, net, Genome.from_dict(dense["genome"]))
-    result["searched_vs_densest"] = _comparison(winner, dense, result.get("bench"), result.get("bench_densest"))
+    if not genome.is_dense:   # sparsity's own share: the same sub-network with every layer dense
+        result["bench_same_dense"] = _bench_genome(ctx, space, net, genome.densified())
+    result["searched_vs_densest"] = _comparison(winner, dense, result.get("bench"), result.get("bench_densest"),
+                                                result.get("bench_same_dense"))
     if not run.has("compile.json"):
         run.write_json("compile.json", {k: v for k, v in result.items() if k != "report_table"})
     return result
 
 
-def _comparison(winner: dict, dense: dict | None, bench: dict | None, bench_dense: dict | None) -> dict:
+def _comparison(winner: dict, dense: dict | None, bench: dict | None, bench_dense: dict | None,
+                bench_same_dense: dict | None = None) -> dict:
     """The acceptance question in numbers: does the searched model, with tfc's sparse kernels, run in
-    fewer instructions (measured by tfc bench) than the densest sub-network of equal accuracy?"""
+    fewer instructions (measured by tfc bench) than the densest sub-network of equal accuracy? And
+    how much of that is sparsity: the searched sub-network compiled dense."""
     out = {"searched_sparse_kernels": winner.get("sparse_kernels", 0), "searched_density": winner.get("density"),
            "densest_key": dense["key"] if dense else None, "densest_density": dense["density"] if dense else None}
     if dense is not None and dense["key"] == winner["key"]:
@@ -89,6 +94,9 @@ def _comparison(winner: dict, dense: dict | None, bench: dict | None, bench_dens
     if all(measured):
         out.update(searched_instructions=measured[0], densest_instructions=measured[1],
                    speedup=measured[1] / measured[0], searched_is_faster=measured[0] < measured[1])
+    same = (bench_same_dense or {}).get("instructions")
+    if measured[0] and same:
+        out.update(same_arch_dense_instructions=same, sparsity_speedup=same / measured[0])
     return out
 
 

@@ -188,6 +188,7 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
         ctx.run.write_json(f"sparsenas-gen-{gen:03d}.json", {
             "generation": gen, "population": [g.to_dict() for g in pop], "records": list(ev.records.values()),
             "rng": _json_state(rng.getstate()), "reference": reference})
+    _refine(ctx, ev, torch.from_numpy(ctx.x("val", res)[:1]))
     records = list(ev.records.values())
     from nas.sparsenas import densest_of_equal_accuracy, select_winner
     best = select_winner(records, cfg.accuracy_tolerance)
@@ -197,6 +198,19 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
               "tfc_compiles": ev.cost_model.compiles}
     ctx.run.write_json("sparsenas.json", result)
     return result
+
+
+def _refine(ctx: Context, ev, example) -> None:
+    """Sparsify the fastest sub-networks of the accuracy band layer by layer (nas.refine); the
+    refined genomes join the records the winner is chosen from."""
+    from nas.evolution import Genome
+    from nas.refine import candidates, layers_by_work, refine
+    ok = [r for r in ev.records.values() if r["fits"]]
+    if not ok or ctx.cfg.refine_archs <= 0:
+        return
+    floor = max(r["accuracy"] for r in ok) - ctx.cfg.accuracy_tolerance
+    for start in _progress(candidates(ok, floor, ctx.cfg.refine_archs), desc="refine", disable=ctx.quiet):
+        refine(ev, start, floor, layers_by_work(ev, Genome.from_dict(start["genome"]), example))
 
 
 # -------------------------------------------------------------------- 4-5: the deployable model

@@ -91,7 +91,8 @@ def _markdown(r: dict, final: dict) -> str:
               f"- int8 test accuracy: **{f['int8_test_accuracy']:.4f}** (run on {f['run_on']})",
               f"- tfc flash/SRAM in the search: {f['search']['flash']:,} / {f['search']['sram']:,} B; compiled: "
               f"{f['compiled']['flash']:,} / {f['compiled']['sram']:,} B; equal: {f['search_equals_compiled']}"]
-    for label, b in (("searched", f.get("bench")), ("densest equal-acc.", f.get("bench_densest"))):
+    for label, b in (("searched", f.get("bench")), ("densest equal-acc.", f.get("bench_densest")),
+                     ("searched sub-network compiled dense", f.get("bench_same_dense"))):
         if b and "instructions" in b:
             lines.append(f"- tfc bench ({label}): {b['instructions']:,} instructions; estimate as compiled "
                          f"{b['estimate_as_compiled']:,.0f} ({100 * b['estimate_error']:+.1f} %); linked ELF flash "
@@ -105,6 +106,10 @@ def _markdown(r: dict, final: dict) -> str:
                      f"{c['searched_density']:.2f}) vs densest of equal accuracy (density {c['densest_density']:.2f}): "
                      f"{c['searched_instructions']:,} vs {c['densest_instructions']:,} instructions measured, "
                      f"{c['speedup']:.2f}x; searched is faster: {c['searched_is_faster']}")
+        if "sparsity_speedup" in c:
+            lines.append(f"- sparsity's share: the searched sub-network compiled dense runs "
+                         f"{c['same_arch_dense_instructions']:,} instructions; tfc's sparse kernels make it "
+                         f"{c['sparsity_speedup']:.2f}x faster")
         if not c["searched_sparse_kernels"]:
             lines.append("- the searched model runs no sparse kernel (tfc's sparsify pass kept its pruned layers "
                          "dense): its lead over the densest comparison comes from its architecture, not sparsity")

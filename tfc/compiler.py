@@ -217,7 +217,8 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     manager = PassManager(pipeline, dump_ir=dump_ir)   # a bad pipeline fails before any work
     graph = load_model(model, input_shapes=input_shapes)
     before = graph.copy()
-    options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity}
+    options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity,
+                               "quantized_by": _quantized_by(model)}
     ctx = PassContext(target=target, options=options, logger=logging.getLogger("tfc.passes"))
     with _verbose_logging(verbose):
         run = manager.run(graph, ctx)
@@ -226,6 +227,27 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     return CompiledModel(ir=graph, graph_before=before, report=CompileReport.of(graph, target, run.timings),
                          pipeline=run.pipeline, target=target, declined=list(ctx.declined),
                          dumps=run.dumps, name=_model_name(model, graph))
+
+
+def _quantized_by(model) -> str | None:
+    """"onnxruntime" for a model onnxruntime.quantization wrote (it signs producer_name
+    "onnx.quantize"): quantize-int8 then reproduces onnxruntime's int8 arithmetic. None otherwise
+    (a tf2onnx conversion of a TFLite model keeps TFLite Micro's)."""
+    if isinstance(model, Graph):
+        return None
+    try:
+        import onnx
+        if isinstance(model, onnx.ModelProto):
+            proto = model
+        elif isinstance(model, (bytes, bytearray)):
+            proto = onnx.load_from_string(bytes(model))
+        elif Path(model).suffix == ".onnx":
+            proto = onnx.load(str(model), load_external_data=False)
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - load_model already reported any real loading problem
+        return None
+    return "onnxruntime" if proto.producer_name == "onnx.quantize" else None
 
 
 def _model_name(model, graph: Graph) -> str:

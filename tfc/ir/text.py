@@ -79,8 +79,10 @@ def format_node(node) -> str:
     outs = ", ".join(v.ref for v in node.outputs)
     args = ", ".join(v.ref for v in node.inputs)
     attrs = ""
-    if node.attrs:
-        attrs = " {" + ", ".join(f"{k}={format_attr(v)}" for k, v in sorted(node.attrs.items())) + "}"
+    specs = node.spec.attrs
+    shown = sorted((k, v) for k, v in node.attrs.items() if k not in specs or specs[k].shown(v))
+    if shown:
+        attrs = " {" + ", ".join(f"{k}={format_attr(v)}" for k, v in shown) + "}"
     types = ", ".join(format_value_type(v) for v in node.outputs)
     return f"{outs} = {node.op}({args}){attrs} : {types} loc({json.dumps(node.name)})"
 

@@ -24,10 +24,15 @@ class QuantizeInt8(Pass):
     class Options:
         method: str = "minmax"        # minmax | percentile | mse
         percentile: float = 99.99
+        # whose int8 arithmetic the kernels reproduce: "auto" = onnxruntime's for a model that
+        # onnxruntime.quantization wrote (tfc.compile sets the context option quantized_by), else
+        # TFLite Micro / CMSIS-NN's (calibrated models, TFLite conversions)
+        numerics: str = "auto"        # auto | cmsis | onnxruntime
 
     def run(self, graph, ctx: PassContext) -> PassResult:
         stats = {}
-        if ptq.needs_calibration(graph):
+        calibrated = ptq.needs_calibration(graph)
+        if calibrated:
             samples = ctx.options.get("calibration")
             if samples is None:
                 raise QuantizationError(
@@ -37,5 +42,9 @@ class QuantizeInt8(Pass):
             method = ctx.options.get("calibration_method", self.options.method)
             stats["calibrated-values"] = ptq.annotate(graph, samples, method=method,
                                                       percentile=self.options.percentile)
-        stats.update(lower_to_int8(graph))
+        numerics = self.options.numerics
+        if numerics == "auto":
+            by_onnxruntime = ctx.options.get("quantized_by") == "onnxruntime"
+            numerics = "onnxruntime" if by_onnxruntime and not calibrated else "cmsis"
+        stats.update(lower_to_int8(graph, numerics))
         return PassResult(changed=True, stats={k: v for k, v in stats.items() if v})

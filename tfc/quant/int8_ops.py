@@ -85,3 +85,6 @@ for _op, _fn in _INT8.items():
     get_op(_op).reference_int8 = _fn
 
 from tfc.quant import transformer_ops  # noqa: E402,F401  (the transformer ops' integer semantics)
+from tfc.quant import ort_numerics  # noqa: E402  (numerics="onnxruntime" nodes: onnxruntime's arithmetic)
+
+ort_numerics.install()

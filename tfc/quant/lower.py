@@ -153,8 +153,24 @@ def check_kernels(graph: Graph) -> None:
                                hint="see docs/ir.md for the ops with int8 kernels")
 
 
-def lower_to_int8(graph: Graph) -> dict[str, int]:
-    """The whole lowering; returns counters of what it did."""
+def use_onnxruntime_numerics(graph: Graph) -> int:
+    """Mark the nodes whose int8 kernels should follow onnxruntime's arithmetic (a QDQ model's
+    graph: onnxruntime defines its results; tfc.quant.ort_numerics). Sparse layers keep the
+    sparse kernels' fixed-point requantization; a batch_matmul with a folded scale has no
+    onnxruntime counterpart and keeps its own."""
+    from tfc.quant import ort_numerics as ort
+    fired = 0
+    for node in graph.nodes_of(*ort.OPS):
+        if node_params.is_sparse(node) or node.op == "batch_matmul" and node.attrs["alpha"] != 1.0:
+            continue
+        node.attrs["numerics"] = ort.ONNXRUNTIME
+        fired += 1
+    return fired
+
+
+def lower_to_int8(graph: Graph, numerics: str = "cmsis") -> dict[str, int]:
+    """The whole lowering; returns counters of what it did. numerics="onnxruntime" gives the
+    conv/linear/batch_matmul/softmax/mean kernels onnxruntime's arithmetic (QDQ models)."""
     from tfc.quant import legalize
     stats = {"matmul-to-linear": legalize.matmul_to_linear(graph),
              "quantize-on-entry": quantize_on_entry(graph),
@@ -167,6 +183,10 @@ def lower_to_int8(graph: Graph) -> dict[str, int]:
     convert_types(graph)
     stats["drop-identity-conversions"] = drop_identity_conversions(graph)
     stats["requantize-for-same-params"] = requantize_for_same_params(graph)
+    if numerics == "onnxruntime":
+        stats["onnxruntime-numerics"] = use_onnxruntime_numerics(graph)
+    elif numerics != "cmsis":
+        raise QuantizationError(f"numerics={numerics!r} (expected 'cmsis' or 'onnxruntime')")
     from tfc.quant.transformer_lower import softmax_onto_fixed_grid
     stats["softmax-fixed-grid"] = softmax_onto_fixed_grid(graph)
     graph.remove_unused_constants()

@@ -14,6 +14,7 @@ from tfc.errors import QuantizationError, UnsupportedError
 from tfc.ir.graph import Node
 from tfc.ir.types import QuantParams
 from tfc.quant import kernel_params as kp
+from tfc.quant import ort_numerics as ort
 from tfc.quant import transformer_params as tp
 from tfc.quant.operands import per_tensor as _per_tensor
 from tfc.quant.fixed_point import quantize_multiplier
@@ -220,6 +221,8 @@ def is_sparse(node: Node) -> bool:
 
 def kernel_for(node: Node) -> str:
     """The name of the int8 kernel family that runs `node`."""
+    if node.op in ort.OPS and ort.uses_onnxruntime(node):
+        return ort.kernel_for(node)
     if is_sparse(node):
         if node.op == "linear":
             return "sparse_fc"
@@ -239,6 +242,8 @@ def kernel_for(node: Node) -> str:
 def params_for(node: Node):
     """The integer parameters of `node`'s kernel (None for pure data movement)."""
     kernel = kernel_for(node)
+    if kernel.startswith("ort_"):
+        return ort.params_for(node)
     if kernel in tp.PARAMS:
         return tp.PARAMS[kernel](node)
     if kernel in ("conv", "conv_1x1", "depthwise_conv", "sparse_conv", "sparse_depthwise"):

@@ -19,6 +19,7 @@ from tfc.quant import buffer_sizes as bs
 from tfc.quant import node_params as npar
 from tfc.quant.int8_ops import depthwise_weights
 from tfc.backends.cmsis import layers as L
+from tfc.backends.cmsis import ort_layers as OL
 from tfc.backends.cmsis import sparse_layers as SL
 from tfc.backends.cmsis import transformer_layers as TL
 
@@ -112,6 +113,8 @@ class _Lowering:
             return TL.FUNCTIONS[kernel]
         if kernel in SL.FUNCTIONS:
             return SL.FUNCTIONS[kernel]
+        if kernel in OL.FUNCTIONS:
+            return OL.FUNCTIONS[kernel]
         if kernel == "depthwise_conv":
             return "arm_depthwise_conv_s8_opt" if self._dw_opt(node) else "arm_depthwise_conv_s8"
         if kernel == "fully_connected":
@@ -196,6 +199,8 @@ class _Lowering:
             return TL.args(self, i, node, kernel, p)
         if kernel in SL.FAMILIES:
             return SL.args(self, i, node, kernel, p)
+        if kernel in OL.FAMILIES:
+            return OL.args(self, i, node, kernel, p)
         if kernel not in ("conv", "conv_1x1", "depthwise_conv", "fully_connected", "add", "mul"):
             for v in node.inputs:
                 if v.data is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfc.ir.ops.base import Attr, OpSpec, real_type, register_op, shape_error
+from tfc.ir.ops.base import NUMERICS_ATTR, Attr, OpSpec, real_type, register_op, shape_error
 from tfc.ir.types import TensorType
 
 
@@ -17,7 +17,7 @@ from tfc.ir.types import TensorType
 class BatchMatMul(OpSpec):
     name = "batch_matmul"
     num_inputs = (2, 2)
-    attrs = {"alpha": Attr("float", 1.0)}
+    attrs = {"alpha": Attr("float", 1.0), **NUMERICS_ATTR}
 
     def infer(self, node):
         a, b = (real_type(v) for v in node.inputs)

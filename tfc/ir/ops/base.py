@@ -19,6 +19,10 @@ class Attr:
 
     type: str
     default: Any = _REQUIRED
+    quiet: bool = False     # the text form leaves it out while it holds its default
+
+    def shown(self, value: Any) -> bool:
+        return not (self.quiet and value == self.default)
 
     @property
     def required(self) -> bool:
@@ -98,6 +102,12 @@ class OpSpec:
 # A fused output clamp (ReLU = [0, inf], ReLU6 = [0, 6]) in real units; the int8 kernels turn it
 # into a clamp on the quantized output exactly as TFLite Micro's CalculateActivationRange does.
 ACTIVATION_ATTRS = {"act_min": Attr("float", float("-inf")), "act_max": Attr("float", float("inf"))}
+
+# Whose integer arithmetic an int8 kernel reproduces: "cmsis" (TFLite Micro / CMSIS-NN fixed-point
+# requantization) or "onnxruntime" (float32 requantization and onnxruntime's QLinearSoftmax and
+# float ReduceMean, for graphs a QDQ model defined; see tfc/quant/ort_numerics.py).
+NUMERICS = ("cmsis", "onnxruntime")
+NUMERICS_ATTR = {"numerics": Attr("str", "cmsis", quiet=True)}
 
 
 def apply_activation(y: np.ndarray, attrs: dict) -> np.ndarray:

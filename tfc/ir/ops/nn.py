@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tfc.ir.ops.base import (ACTIVATION_ATTRS, Attr, OpSpec, apply_activation, broadcast_shapes,
+from tfc.ir.ops.base import (ACTIVATION_ATTRS, NUMERICS_ATTR, Attr, OpSpec, apply_activation, broadcast_shapes,
                              normalize_axis, real_type, register_op, shape_error)
 from tfc.ir.types import TensorType
 
@@ -50,7 +50,7 @@ class Conv2d(_Windowed):
     name = "conv2d"
     num_inputs = (2, 3)
     attrs = {"stride": Attr("ints", [1, 1]), "dilation": Attr("ints", [1, 1]),
-             "pad": Attr("ints", [0, 0, 0, 0]), "group": Attr("int", 1), **ACTIVATION_ATTRS}
+             "pad": Attr("ints", [0, 0, 0, 0]), "group": Attr("int", 1), **ACTIVATION_ATTRS, **NUMERICS_ATTR}
 
     def infer(self, node):
         x, w = real_type(node.inputs[0]), real_type(node.inputs[1])
@@ -87,7 +87,7 @@ class Linear(OpSpec):
 
     name = "linear"
     num_inputs = (2, 3)
-    attrs = dict(ACTIVATION_ATTRS)
+    attrs = {**ACTIVATION_ATTRS, **NUMERICS_ATTR}
 
     def infer(self, node):
         x, w = real_type(node.inputs[0]), real_type(node.inputs[1])
@@ -168,7 +168,7 @@ class MaxPool2d(_Windowed):
 @register_op
 class ReduceMean(OpSpec):
     name = "reduce_mean"
-    attrs = {"axes": Attr("ints"), "keepdims": Attr("bool", True)}
+    attrs = {"axes": Attr("ints"), "keepdims": Attr("bool", True), **NUMERICS_ATTR}
 
     def _axes(self, node, rank):
         return sorted({normalize_axis(node, a, rank) for a in node.attrs["axes"]})
@@ -191,7 +191,7 @@ class ReduceMean(OpSpec):
 @register_op
 class Softmax(OpSpec):
     name = "softmax"
-    attrs = {"axis": Attr("int", -1)}
+    attrs = {"axis": Attr("int", -1), **NUMERICS_ATTR}
 
     def infer(self, node):
         x = real_type(node.inputs[0])

@@ -58,6 +58,8 @@ def _why_not(graph: Graph, sm: Node) -> str | None:
     rank = scores.type.rank
     if sm.attrs["axis"] % rank != rank - 1:
         return "the softmax does not run over the last axis"
+    if any(n.attrs["numerics"] != "cmsis" for n in (qk, sm, pv)):
+        return "numerics=onnxruntime: tfc_attention_s8 runs the fixed-point batch matmuls and softmax"
     q, k = qk.inputs
     vt = pv.inputs[1]
     if not q.shape[:-2] == k.shape[:-2] == vt.shape[:-2]:

@@ -29,6 +29,8 @@ def _candidate(graph, add, i, order, ctx):
     why = None
     if conv.attrs["group"] != 1:
         why = "the conv is grouped/depthwise (the fused kernel runs arm_convolve_s8 row by row)"
+    elif conv.attrs["numerics"] != "cmsis":
+        why = "numerics=onnxruntime: the fused kernel requantizes the conv in fixed point (arm_convolve_s8)"
     elif conv.inputs[1].sparse is not None:
         why = ("the conv's weights are sparse (SparseLayout): the sparse kernels have no fused add, "
                "and they save more than the fusion")

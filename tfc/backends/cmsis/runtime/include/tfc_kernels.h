@@ -11,6 +11,7 @@
 
 #include "arm_nn_types.h"
 #include "tfc_transformer_kernels.h"
+#include "tfc_ort_kernels.h"
 
 #ifdef __cplusplus
 extern "C" {

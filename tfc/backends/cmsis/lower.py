@@ -139,6 +139,8 @@ class _Lowering:
             return SL.scratch_bytes(kernel, node)
         if kernel in TL.FAMILIES:
             return TL.scratch_bytes(kernel, node)
+        if kernel in OL.FAMILIES:
+            return OL.scratch_bytes(kernel, node)
         if kernel == "conv":
             _, kh, kw, _ = node.inputs[1].shape
             return bs.convolve_s8(x.shape[3], kh, kw, self.build)

@@ -68,6 +68,17 @@ class MeanArgs:
         return (self.table,)
 
 
+def scratch_bytes(kernel: str, node: Node) -> int:
+    """tfc_ort_conv_s8 gathers one patch per output pixel (none for a plain depthwise conv)."""
+    if kernel != "ort_conv":
+        return 0
+    x, w = node.inputs[0], node.inputs[1]
+    cout, kh, kw, ck = w.shape
+    if node.attrs["group"] == x.shape[3] == cout and ck == 1:
+        return 0
+    return kh * kw * ck
+
+
 def _floats(lw, symbol: str, values, source: str) -> L.ConstArray:
     key = (symbol, "generated")
     if key not in lw.consts:

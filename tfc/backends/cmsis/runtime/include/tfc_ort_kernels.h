@@ -52,12 +52,14 @@ void tfc_ort_matmul_s8(const int8_t *lhs,
 
 /* Grouped convolution (depthwise: groups = input channels), NHWC input [in_h][in_w][in_c],
  * OHWI weights [out_c][k_h][k_w][in_c / groups]; output channel o reads the input channels of
- * group o / (out_c / groups). Padding taps read as zero (before the offset). geometry: stride
- * h, w, padding top, left, dilation h, w. Float requantization per output channel. */
+ * group o / (out_c / groups). Padding taps add nothing. geometry: stride h, w, padding top, left,
+ * dilation h, w. Float requantization per output channel. scratch: k_h * k_w * in_c / groups
+ * bytes (one gathered patch; unused by a depthwise conv with one channel per input channel). */
 void tfc_ort_conv_s8(const int8_t *input,
                      const int8_t *weights,
                      const int32_t *bias,
                      int8_t *output,
+                     int8_t *scratch,
                      const int32_t in_dims[3],
                      const int32_t filter_dims[4],
                      const int32_t out_dims[3],

@@ -4,8 +4,58 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "tfc_kernels.h"
+#include "tfc_nn_dsp.h"
+
+/* One lhs row x (depth values) against `cols` rhs rows: out[c] = requant(sum_k (x[k] + lhs_offset)
+ * (rhs[c][k] + rhs_offset) + bias[c]). With the DSP extension two rhs rows share each widened
+ * input word: per 8 products one LDR of x, two SXTAB16, two LDR of rhs, four SXTAB16 and
+ * four SMLAD (four rows spill registers on the M7). The integer sum is exact (modulo 2^32) in any order. */
+static void ort_row(const int8_t *x, const int8_t *rhs, const int32_t *bias, int8_t *out, int32_t cols,
+                    int32_t depth, int32_t lhs_offset, int32_t rhs_offset, const float *scales,
+                    int32_t per_channel, int32_t out_offset, float lo, float hi)
+{
+    int32_t c = 0;
+#if TFC_NN_DSP
+    const int32_t depth4 = depth & ~3;
+    const uint32_t lo2 = ((uint32_t)lhs_offset & 0xFFFFU) * 0x10001U;
+    const uint32_t ro2 = ((uint32_t)rhs_offset & 0xFFFFU) * 0x10001U;
+    for (; c + 2 <= cols; c += 2)
+    {
+        const int8_t *w0 = rhs + c * depth, *w1 = w0 + depth;
+        uint32_t a0 = bias != NULL ? (uint32_t)bias[c] : 0U;
+        uint32_t a1 = bias != NULL ? (uint32_t)bias[c + 1] : 0U;
+        for (int32_t k = 0; k < depth4; k += 4)
+        {
+            const uint32_t xv = (uint32_t)tfc_read_s8x4(x + k);
+            const uint32_t xe = __SXTAB16(lo2, xv), xo = tfc_sxtab16_ror8(lo2, xv);
+            const uint32_t v0 = (uint32_t)tfc_read_s8x4(w0 + k), v1 = (uint32_t)tfc_read_s8x4(w1 + k);
+            a0 = __SMLAD(xo, tfc_sxtab16_ror8(ro2, v0), __SMLAD(xe, __SXTAB16(ro2, v0), a0));
+            a1 = __SMLAD(xo, tfc_sxtab16_ror8(ro2, v1), __SMLAD(xe, __SXTAB16(ro2, v1), a1));
+        }
+        for (int32_t k = depth4; k < depth; k++)
+        {
+            const int32_t xk = x[k] + lhs_offset;
+            a0 += (uint32_t)(xk * (w0[k] + rhs_offset));
+            a1 += (uint32_t)(xk * (w1[k] + rhs_offset));
+        }
+        out[c] = tfc_ort_requantize((int32_t)a0, scales[per_channel ? c : 0], lo, hi, out_offset);
+        out[c + 1] = tfc_ort_requantize((int32_t)a1, scales[per_channel ? c + 1 : 0], lo, hi, out_offset);
+    }
+#endif
+    for (; c < cols; c++)
+    {
+        const int8_t *w = rhs + c * depth;
+        uint32_t acc = bias != NULL ? (uint32_t)bias[c] : 0U;
+        for (int32_t k = 0; k < depth; k++)
+        {
+            acc += (uint32_t)((x[k] + lhs_offset) * (w[k] + rhs_offset));
+        }
+        out[c] = tfc_ort_requantize((int32_t)acc, scales[per_channel ? c : 0], lo, hi, out_offset);
+    }
+}
 
 void tfc_ort_matmul_s8(const int8_t *lhs,
                        const int8_t *rhs,
@@ -37,17 +87,63 @@ void tfc_ort_matmul_s8(const int8_t *lhs,
             const int8_t *b = rhs + rb * cols * depth;
             for (int32_t m = 0; m < rows; m++)
             {
-                const int8_t *row = a + m * depth;
-                for (int32_t c = 0; c < cols; c++)
+                ort_row(a + m * depth, b, bias, output, cols, depth, lhs_offset, rhs_offset, scales, per_channel,
+                        out_offset, lo, hi);
+                output += cols;
+            }
+        }
+    }
+}
+
+/* Depthwise with one output channel per input channel: each output channel's taps in a register. */
+static void ort_depthwise(const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output,
+                          const int32_t in_dims[3], const int32_t filter_dims[4], const int32_t out_dims[3],
+                          const int32_t geometry[6], int32_t input_offset, const float *scales, int32_t out_offset,
+                          float lo, float hi)
+{
+    const int32_t in_h = in_dims[0], in_w = in_dims[1], ch = in_dims[2];
+    const int32_t k_h = filter_dims[1], k_w = filter_dims[2];
+    const int32_t dil_y = geometry[4], dil_x = geometry[5];
+    for (int32_t oy = 0; oy < out_dims[0]; oy++)
+    {
+        const int32_t y0 = oy * geometry[0] - geometry[2];
+        /* the taps inside the input: ky in [ky0, ky1) (the padding adds nothing) */
+        int32_t ky0 = 0, ky1 = k_h;
+        while (ky0 < k_h && y0 + ky0 * dil_y < 0)
+        {
+            ky0++;
+        }
+        while (ky1 > ky0 && y0 + (ky1 - 1) * dil_y >= in_h)
+        {
+            ky1--;
+        }
+        for (int32_t ox = 0; ox < out_dims[1]; ox++)
+        {
+            const int32_t x0 = ox * geometry[1] - geometry[3];
+            int32_t kx0 = 0, kx1 = k_w;
+            while (kx0 < k_w && x0 + kx0 * dil_x < 0)
+            {
+                kx0++;
+            }
+            while (kx1 > kx0 && x0 + (kx1 - 1) * dil_x >= in_w)
+            {
+                kx1--;
+            }
+            const int32_t base = (y0 * in_w + x0) * ch;   /* may be negative: only valid taps are read */
+            for (int32_t c = 0; c < ch; c++)
+            {
+                const int8_t *w = weights + c * k_h * k_w;
+                int32_t acc = bias != NULL ? bias[c] : 0;
+                for (int32_t ky = ky0; ky < ky1; ky++)
                 {
-                    const int8_t *w = b + c * depth;
-                    int32_t acc = bias != NULL ? bias[c] : 0;
-                    for (int32_t k = 0; k < depth; k++)
+                    const int8_t *row = input + base + ky * dil_y * in_w * ch + kx0 * dil_x * ch + c;
+                    const int8_t *wk = w + ky * k_w;
+                    for (int32_t kx = kx0; kx < kx1; kx++, row += dil_x * ch)
                     {
-                        acc += (row[k] + lhs_offset) * (w[k] + rhs_offset);
+                        acc += (*row + input_offset) * wk[kx];
                     }
-                    *output++ = tfc_ort_requantize(acc, scales[per_channel ? c : 0], lo, hi, out_offset);
                 }
+                *output++ = tfc_ort_requantize(acc, scales[c], lo, hi, out_offset);
             }
         }
     }
@@ -57,6 +153,7 @@ void tfc_ort_conv_s8(const int8_t *input,
                      const int8_t *weights,
                      const int32_t *bias,
                      int8_t *output,
+                     int8_t *scratch,
                      const int32_t in_dims[3],
                      const int32_t filter_dims[4],
                      const int32_t out_dims[3],
@@ -70,43 +167,47 @@ void tfc_ort_conv_s8(const int8_t *input,
 {
     const int32_t in_h = in_dims[0], in_w = in_dims[1], in_c = in_dims[2];
     const int32_t out_c = filter_dims[0], k_h = filter_dims[1], k_w = filter_dims[2], k_c = filter_dims[3];
-    const int32_t per_group = out_c / groups;
     const float lo = (float)(act_min - out_offset);
     const float hi = (float)(act_max - out_offset);
+    if (groups == in_c && k_c == 1 && out_c == in_c)
+    {
+        ort_depthwise(input, weights, bias, output, in_dims, filter_dims, out_dims, geometry, input_offset, scales,
+                      out_offset, lo, hi);
+        return;
+    }
+    /* Per output pixel and group, the patch [k_h][k_w][k_c] gathered into scratch (taps outside
+     * the input hold -input_offset, which adds nothing), then one matmul row per group. */
+    const int32_t per_group = out_c / groups;
+    const int32_t patch = k_h * k_w * k_c;
+    const int8_t pad = (int8_t)(-input_offset);
     for (int32_t oy = 0; oy < out_dims[0]; oy++)
     {
         const int32_t y0 = oy * geometry[0] - geometry[2];
         for (int32_t ox = 0; ox < out_dims[1]; ox++)
         {
             const int32_t x0 = ox * geometry[1] - geometry[3];
-            for (int32_t o = 0; o < out_c; o++)
+            for (int32_t g = 0; g < groups; g++)
             {
-                const int8_t *in_group = input + (o / per_group) * k_c;
-                const int8_t *w = weights + o * k_h * k_w * k_c;
-                int32_t acc = bias != NULL ? bias[o] : 0;
+                int8_t *dst = scratch;
                 for (int32_t ky = 0; ky < k_h; ky++)
                 {
                     const int32_t iy = y0 + ky * geometry[4];
-                    if (iy < 0 || iy >= in_h)
-                    {
-                        continue;
-                    }
-                    for (int32_t kx = 0; kx < k_w; kx++)
+                    for (int32_t kx = 0; kx < k_w; kx++, dst += k_c)
                     {
                         const int32_t ix = x0 + kx * geometry[5];
-                        if (ix < 0 || ix >= in_w)
+                        if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w)
                         {
-                            continue;
+                            memset(dst, pad, (size_t)k_c);
                         }
-                        const int8_t *in = in_group + (iy * in_w + ix) * in_c;
-                        const int8_t *wk = w + (ky * k_w + kx) * k_c;
-                        for (int32_t c = 0; c < k_c; c++)
+                        else
                         {
-                            acc += (in[c] + input_offset) * wk[c];
+                            memcpy(dst, input + (iy * in_w + ix) * in_c + g * k_c, (size_t)k_c);
                         }
                     }
                 }
-                *output++ = tfc_ort_requantize(acc, scales[o], lo, hi, out_offset);
+                ort_row(scratch, weights + g * per_group * patch, bias != NULL ? bias + g * per_group : NULL, output,
+                        per_group, patch, input_offset, 0, scales + g * per_group, 1, out_offset, lo, hi);
+                output += per_group;
             }
         }
     }

@@ -212,9 +212,11 @@ def ort_session(model: onnx.ModelProto) -> ort.InferenceSession:
 
 
 # --------------------------------------------------------------------------------------- tfc
-def tfc_int8(model: onnx.ModelProto, ctx=None) -> Graph:
+def tfc_int8(model: onnx.ModelProto, ctx=None, numerics: str = "cmsis") -> Graph:
+    """canonicalize + quantize-int8; numerics="onnxruntime" gives the kernels onnxruntime's
+    arithmetic (what tfc.compile picks for a model onnxruntime.quantization wrote)."""
     graph = import_onnx(model)
-    run_pipeline(graph, "canonicalize,quantize-int8", ctx)
+    run_pipeline(graph, f"canonicalize,quantize-int8{{numerics={numerics}}}", ctx)
     return graph
 
 

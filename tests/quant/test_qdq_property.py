@@ -210,6 +210,21 @@ def test_chain_stays_close_to_onnxruntime_qdq(spec):
     assert diff.max_lsb <= CHAIN_LSB_BOUND, f"{spec}\ntfc int8 vs onnxruntime QDQ: {diff}"
 
 
+@settings(max_examples=_examples(30))
+@given(st.one_of(conv_models(), linear_models(), add_models()))
+def test_onnxruntime_numerics_match_onnxruntime_exactly(spec):
+    """With numerics="onnxruntime" (tfc.compile's choice for a model onnxruntime.quantization
+    wrote) conv, depthwise, grouped, dilated, Gemm, MatMul(+bias Add) and Add models give
+    onnxruntime's integers: float32 requantization as QLinearConv/QLinearMatMul/QGemm round it."""
+    model = build_float_model(spec)
+    calibration = random_feeds(spec, CALIBRATION_SAMPLES, spec.seed + 1)
+    qdq = ort_quantize(model, calibration)
+    graph = tfc_int8(qdq, numerics="onnxruntime")
+    inputs = calibration if _folds_bias_add(spec) else random_feeds(spec, TEST_INPUTS, spec.seed + 2)
+    diff = compare(qdq, graph, inputs)
+    assert diff.max_lsb == 0, f"{spec}\ntfc int8 (numerics=onnxruntime) vs onnxruntime QDQ: {diff}"
+
+
 def test_chain_lsb_survey(capsys):
     """40 chains from a fixed seed: the LSB statistics the report quotes."""
     maxima, means = [], []
@@ -241,16 +256,17 @@ def c_cache(tmp_path_factory):
 
 
 @settings(max_examples=_examples(10))
-@given(st.one_of(conv_models(), linear_models(), pool_models(), add_models(), chain_models()))
-def test_generated_c_equals_interpreter(c_cache, spec):
+@given(st.one_of(conv_models(), linear_models(), pool_models(), add_models(), chain_models()),
+       st.sampled_from(["cmsis", "onnxruntime"]))
+def test_generated_c_equals_interpreter(c_cache, spec, numerics):
     """The C project for the same int8 graph (built with gcc on the host) gives the interpreter's
     bytes exactly, so everything above about onnxruntime holds for the C too."""
     from tfc.backends.cmsis import HostRunner, write_project
     from tfc.interp import run
     from tests.quant.qdq_models import quantize
     qdq = ort_quantize(build_float_model(spec), random_feeds(spec, CALIBRATION_SAMPLES, spec.seed + 1))
-    graph = tfc_int8(qdq)
-    project = c_cache / f"m{abs(hash(spec)) % 10**8}"
+    graph = tfc_int8(qdq, numerics=numerics)
+    project = c_cache / f"m{abs(hash((spec, numerics))) % 10**8}"
     info = write_project(graph, project / "src", target="cortex-m7", name="qdq")
     runner = HostRunner(info, cache_dir=project / "cache")
     feeds = random_feeds(spec, TEST_INPUTS, spec.seed + 2)
@@ -262,5 +278,5 @@ def test_generated_c_equals_interpreter(c_cache, spec):
     if not np.array_equal(got, want):
         d = np.abs(got.astype(np.int32) - want)
         at = np.unravel_index(int(np.argmax(d)), d.shape)
-        pytest.fail(f"{spec}\ngenerated C vs int8 interpreter: {int((d > 0).sum())} of {d.size} outputs differ, "
+        pytest.fail(f"{spec} numerics={numerics}\ngenerated C vs int8 interpreter: {int((d > 0).sum())} of {d.size} outputs differ, "
                     f"worst {int(d[at])} LSB at {list(at)} (C {int(got[at])}, interpreter {int(want[at])})")

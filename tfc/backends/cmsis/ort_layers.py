@@ -68,14 +68,17 @@ class MeanArgs:
         return (self.table,)
 
 
+def _plain_depthwise(node: Node) -> bool:
+    """One output channel per input channel: tfc_ort_conv_s8's depthwise path."""
+    x, w = node.inputs[0], node.inputs[1]
+    return node.attrs["group"] == x.shape[3] == w.shape[0] and w.shape[3] == 1
+
+
 def scratch_bytes(kernel: str, node: Node) -> int:
     """tfc_ort_conv_s8 gathers one patch per output pixel (none for a plain depthwise conv)."""
-    if kernel != "ort_conv":
+    if kernel != "ort_conv" or _plain_depthwise(node):
         return 0
-    x, w = node.inputs[0], node.inputs[1]
-    cout, kh, kw, ck = w.shape
-    if node.attrs["group"] == x.shape[3] == cout and ck == 1:
-        return 0
+    _, kh, kw, ck = node.inputs[1].shape
     return kh * kw * ck
 
 
@@ -91,7 +94,8 @@ def args(lw, i: int, node: Node, kernel: str, p):
     x, y = node.inputs[0], node.output
     if kernel in ("ort_matmul", "ort_conv"):
         constant_rhs = node.op != "batch_matmul"     # linear and conv weights; batch_matmul reads two activations
-        weights = lw.const(node.inputs[1], i, "weights") if constant_rhs else None
+        layout = "depthwise" if kernel == "ort_conv" and _plain_depthwise(node) else ""
+        weights = lw.const(node.inputs[1], i, "weights", layout) if constant_rhs else None
         bias = lw.const(node.inputs[2], i, "bias") if constant_rhs and len(node.inputs) > 2 else None
         scales = _floats(lw, f"{prefix}_scales", p.requant.scales,
                          f"layer {i}: float32 output scales s_x s_w / s_y (onnxruntime's requantization)")

@@ -21,11 +21,19 @@ extern "C" {
 
 /* int32 accumulator -> int8: clamp(rint(float(acc) * scale) + out_offset, act_min, act_max),
  * the clamp taken on the float before rounding (as MLAS does; the same result). */
+static inline float tfc_ort_clamp(float v, float lo, float hi)
+{
+#if defined(__arm__) && defined(__ARM_FP)
+    return __builtin_fminf(__builtin_fmaxf(v, lo), hi);   /* FPv5: VMAXNM, VMINNM (v is never NaN) */
+#else
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+#endif
+}
+
 static inline int8_t tfc_ort_requantize(int32_t acc, float scale, float lo, float hi, int32_t out_offset)
 {
-    float v = (float)acc * scale;
-    v = v < lo ? lo : v;
-    v = v > hi ? hi : v;
+    float v = tfc_ort_clamp((float)acc * scale, lo, hi);
     v = (v + 12582912.0f) - 12582912.0f;
     return (int8_t)((int32_t)v + out_offset);
 }
@@ -50,8 +58,8 @@ void tfc_ort_matmul_s8(const int8_t *lhs,
                        int32_t act_min,
                        int32_t act_max);
 
-/* Grouped convolution (depthwise: groups = input channels), NHWC input [in_h][in_w][in_c],
- * OHWI weights [out_c][k_h][k_w][in_c / groups]; output channel o reads the input channels of
+/* Grouped convolution, NHWC input [in_h][in_w][in_c], OHWI weights [out_c][k_h][k_w][in_c / groups]
+ * (a depthwise conv with out_c = groups = in_c: CMSIS-NN's depthwise layout [k_h][k_w][out_c]); output channel o reads the input channels of
  * group o / (out_c / groups). Padding taps add nothing. geometry: stride h, w, padding top, left,
  * dilation h, w. Float requantization per output channel. scratch: k_h * k_w * in_c / groups
  * bytes (one gathered patch; unused by a depthwise conv with one channel per input channel). */

@@ -95,7 +95,9 @@ void tfc_ort_matmul_s8(const int8_t *lhs,
     }
 }
 
-/* Depthwise with one output channel per input channel: each output channel's taps in a register. */
+/* Depthwise with one output channel per input channel; weights in CMSIS-NN's depthwise layout
+ * [k_h][k_w][ch]. Per output pixel the taps inside the input are found once; channels go four at
+ * a time (SXTAB16 splits even and odd channels, SMLABB/SMLATT keep the four sums apart). */
 static void ort_depthwise(const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output,
                           const int32_t in_dims[3], const int32_t filter_dims[4], const int32_t out_dims[3],
                           const int32_t geometry[6], int32_t input_offset, const float *scales, int32_t out_offset,
@@ -104,11 +106,14 @@ static void ort_depthwise(const int8_t *input, const int8_t *weights, const int3
     const int32_t in_h = in_dims[0], in_w = in_dims[1], ch = in_dims[2];
     const int32_t k_h = filter_dims[1], k_w = filter_dims[2];
     const int32_t dil_y = geometry[4], dil_x = geometry[5];
+#if TFC_NN_DSP
+    const uint32_t off2 = ((uint32_t)input_offset & 0xFFFFU) * 0x10001U;
+    const int32_t ch4 = ch & ~3;
+#endif
     for (int32_t oy = 0; oy < out_dims[0]; oy++)
     {
         const int32_t y0 = oy * geometry[0] - geometry[2];
-        /* the taps inside the input: ky in [ky0, ky1) (the padding adds nothing) */
-        int32_t ky0 = 0, ky1 = k_h;
+        int32_t ky0 = 0, ky1 = k_h;   /* taps inside the input: ky in [ky0, ky1) */
         while (ky0 < k_h && y0 + ky0 * dil_y < 0)
         {
             ky0++;
@@ -129,22 +134,54 @@ static void ort_depthwise(const int8_t *input, const int8_t *weights, const int3
             {
                 kx1--;
             }
-            const int32_t base = (y0 * in_w + x0) * ch;   /* may be negative: only valid taps are read */
-            for (int32_t c = 0; c < ch; c++)
+            int32_t c = 0;
+#if TFC_NN_DSP
+            for (; c < ch4; c += 4)
             {
-                const int8_t *w = weights + c * k_h * k_w;
+                int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                if (bias != NULL)
+                {
+                    a0 = bias[c];
+                    a1 = bias[c + 1];
+                    a2 = bias[c + 2];
+                    a3 = bias[c + 3];
+                }
+                for (int32_t ky = ky0; ky < ky1; ky++)
+                {
+                    const int8_t *in = input + ((y0 + ky * dil_y) * in_w + x0 + kx0 * dil_x) * ch + c;
+                    const int8_t *w = weights + (ky * k_w + kx0) * ch + c;
+                    for (int32_t kx = kx0; kx < kx1; kx++, in += dil_x * ch, w += ch)
+                    {
+                        const uint32_t iv = (uint32_t)tfc_read_s8x4(in), wv = (uint32_t)tfc_read_s8x4(w);
+                        const uint32_t ie = __SXTAB16(off2, iv), io = tfc_sxtab16_ror8(off2, iv);
+                        const uint32_t we = __SXTB16(wv), wo = tfc_sxtb16_ror8(wv);
+                        a0 = __SMLABB((int32_t)ie, (int32_t)we, a0);
+                        a2 = __SMLATT((int32_t)ie, (int32_t)we, a2);
+                        a1 = __SMLABB((int32_t)io, (int32_t)wo, a1);
+                        a3 = __SMLATT((int32_t)io, (int32_t)wo, a3);
+                    }
+                }
+                output[c] = tfc_ort_requantize(a0, scales[c], lo, hi, out_offset);
+                output[c + 1] = tfc_ort_requantize(a1, scales[c + 1], lo, hi, out_offset);
+                output[c + 2] = tfc_ort_requantize(a2, scales[c + 2], lo, hi, out_offset);
+                output[c + 3] = tfc_ort_requantize(a3, scales[c + 3], lo, hi, out_offset);
+            }
+#endif
+            for (; c < ch; c++)
+            {
                 int32_t acc = bias != NULL ? bias[c] : 0;
                 for (int32_t ky = ky0; ky < ky1; ky++)
                 {
-                    const int8_t *row = input + base + ky * dil_y * in_w * ch + kx0 * dil_x * ch + c;
-                    const int8_t *wk = w + ky * k_w;
-                    for (int32_t kx = kx0; kx < kx1; kx++, row += dil_x * ch)
+                    const int8_t *in = input + ((y0 + ky * dil_y) * in_w + x0 + kx0 * dil_x) * ch + c;
+                    const int8_t *w = weights + (ky * k_w + kx0) * ch + c;
+                    for (int32_t kx = kx0; kx < kx1; kx++, in += dil_x * ch, w += ch)
                     {
-                        acc += (*row + input_offset) * wk[kx];
+                        acc += (*in + input_offset) * *w;
                     }
                 }
-                *output++ = tfc_ort_requantize(acc, scales[c], lo, hi, out_offset);
+                output[c] = tfc_ort_requantize(acc, scales[c], lo, hi, out_offset);
             }
+            output += ch;
         }
     }
 }
@@ -241,9 +278,7 @@ void tfc_ort_softmax_s8(const int8_t *input,
         for (int32_t i = 0; i < row_size; i++)
         {
             const float scaled = exp_table[base + in[i]] * y_scale;
-            float v = scaled / sum;
-            v = v < lo ? lo : v;
-            v = v > hi ? hi : v;
+            float v = tfc_ort_clamp(scaled / sum, lo, hi);
             v = (v + 12582912.0f) - 12582912.0f;
             out[i] = (int8_t)((int32_t)v + out_offset);
         }
@@ -273,9 +308,7 @@ void tfc_ort_mean_s8(const int8_t *input,
                 sum += dequantized[in[r * inner + i] + 128];
             }
             const float mean = sum / count;
-            float v = mean / out_scale;
-            v = v < lo ? lo : v;
-            v = v > hi ? hi : v;
+            float v = tfc_ort_clamp(mean / out_scale, lo, hi);
             v = (v + 12582912.0f) - 12582912.0f;
             output[o * inner + i] = (int8_t)((int32_t)v + out_offset);
         }

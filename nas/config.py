@@ -44,7 +44,7 @@ class RunConfig:
     mutation_p: float = 0.25
     accuracy_tolerance: float = 0.01        # the winner: fewest instructions within this of the best accuracy
     instruction_weight: float = 0.01        # fitness = accuracy - weight x instructions / median instructions
-    refine_archs: int = 3                   # the fastest sub-networks in the accuracy band sparsified layer by layer
+    refine_archs: int = 2                   # the fastest sub-networks in the accuracy band sparsified layer by layer
     # final model
     finetune_epochs: int = 80
     finetune_lr: float = 1e-3

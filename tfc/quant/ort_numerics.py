@@ -14,7 +14,14 @@ onnxruntime's arithmetic instead, in float32 (the Cortex-M7 has a single-precisi
   -255..0, b = max(0, log(FLT_MAX / D) - 5) / s_x; per row the float32 sum of t in index order,
   y = clamp(rint(float32(t * floor(1 / s_y)) / sum) + z_y);
 - reduce_mean (float ReduceMean between DQ and Q): the float32 sum of float32((q - z_x) s_x) in
-  index order over the reduced axis, divided by the count, then divided by s_y, rint, plus z_y.
+  index order over the reduced axis, divided by the count, then divided by s_y, rint, plus z_y;
+- layernorm (float LayerNormalization between DQ and Q): per row of dequantized x, sum(x) and
+  sum(x * x) in 8 float lanes (x[h] into lane h % 8) reduced as a tree (lane i + i+4, then
+  j + j+2, then 0 + 1), mean = sum / C, r = 1 / sqrt(sum2 / C - mean * mean + eps), then
+  y = (x - mean) * r * gamma + beta, gamma and beta dequantized as DequantizeLinear does, then
+  y / s_y, rint, plus z_y. That is the order the x86-64 (AVX) build of onnxruntime 1.32 matches
+  on every LayerNorm output of the hybrid test model (its C++ reference loop, sequential with a
+  division, does not); another build may sum in other lanes.
 
 Everything is float32 arithmetic, one IEEE operation at a time (numpy float32 here; plain float
 in C, no fused multiply-add by construction), so the interpreter and the C agree bit for bit.
@@ -33,7 +40,7 @@ from tfc.quant import kernel_params as kp
 from tfc.quant.operands import per_tensor
 
 ONNXRUNTIME = "onnxruntime"
-OPS = ("conv2d", "linear", "batch_matmul", "softmax", "reduce_mean")
+OPS = ("conv2d", "linear", "batch_matmul", "softmax", "reduce_mean", "layernorm")
 f32 = np.float32
 
 
@@ -254,18 +261,90 @@ def mean(x: np.ndarray, p: MeanParams) -> np.ndarray:
     return (np.rint(v).astype(np.int64) + p.output_offset).astype(np.int8)
 
 
+# ---- layernorm ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerNormParams:
+    """tfc_ort_layernorm_s8 over the last axis."""
+
+    width: int
+    dequantized: tuple[float, ...]   # 256 float32: (q - z_x) s_x for q = -128..127
+    gamma: tuple[float, ...]         # float32 per channel
+    beta: tuple[float, ...]
+    epsilon: float                   # float32
+    output_scale: float
+    output_offset: int
+
+
+def _dequantized_constant(node: Node, index: int, width: int) -> np.ndarray:
+    """A gamma/beta constant as onnxruntime's DequantizeLinear gives it: float32((q - z) * s)."""
+    if index >= len(node.inputs):
+        return np.zeros(width, dtype=f32)
+    v = node.inputs[index]
+    if v.data is None:
+        raise UnsupportedError(f"layernorm operand {v.ref} must be a constant", node=node.name, op=node.op)
+    data = np.asarray(v.data)
+    if v.quant is not None and not v.dtype.is_float:
+        scale = np.asarray(v.quant.scale, dtype=f32)
+        zero = np.asarray(v.quant.zero_point, dtype=np.int64)
+        data = ((data.astype(np.int64) - zero).astype(f32) * scale).astype(f32)
+    return np.broadcast_to(data.astype(f32).reshape(-1), (width,))
+
+
+def layernorm_params(node: Node) -> LayerNormParams:
+    x = node.inputs[0]
+    rank = x.type.rank
+    if node.attrs["axis"] % rank != rank - 1:
+        raise UnsupportedError("int8 layernorm normalizes over the last axis only", node=node.name, op=node.op)
+    xq, yq = per_tensor(x, "input", node), per_tensor(node.output, "output", node)
+    width = x.shape[-1]
+    q = np.arange(-128, 128, dtype=np.int64)
+    deq = ((q - xq.zero_point[0]).astype(f32) * f32(xq.scale[0])).astype(f32)
+    return LayerNormParams(width, tuple(float(v) for v in deq),
+                           tuple(float(v) for v in _dequantized_constant(node, 1, width)),
+                           tuple(float(v) for v in _dequantized_constant(node, 2, width)),
+                           float(f32(node.attrs["epsilon"])), float(f32(yq.scale[0])), yq.zero_point[0])
+
+
+LAYERNORM_LANES = 8
+
+
+def lane_sums(v: np.ndarray) -> np.ndarray:
+    """Row sums of float32 v [rows, C] in LAYERNORM_LANES lanes, reduced as a tree."""
+    lanes = np.zeros((v.shape[0], LAYERNORM_LANES), dtype=f32)
+    for h in range(v.shape[1]):
+        lanes[:, h % LAYERNORM_LANES] = (lanes[:, h % LAYERNORM_LANES] + v[:, h]).astype(f32)
+    while lanes.shape[1] > 1:
+        half = lanes.shape[1] // 2
+        lanes = (lanes[:, :half] + lanes[:, half:]).astype(f32)
+    return lanes[:, 0]
+
+
+def layernorm(x: np.ndarray, p: LayerNormParams) -> np.ndarray:
+    v = np.asarray(p.dequantized, dtype=f32)[x.astype(np.int64).reshape(-1, p.width) + 128]
+    n = f32(p.width)
+    mean = (lane_sums(v) / n).astype(f32)
+    squares = lane_sums((v * v).astype(f32))
+    var = (((squares / n).astype(f32) - (mean * mean).astype(f32)).astype(f32) + f32(p.epsilon)).astype(f32)
+    inv = (f32(1.0) / np.sqrt(var).astype(f32)).astype(f32)
+    y = ((((v - mean[:, None]).astype(f32) * inv[:, None]).astype(f32) * np.asarray(p.gamma, dtype=f32)).astype(f32)
+         + np.asarray(p.beta, dtype=f32)).astype(f32)
+    y = np.clip((y / f32(p.output_scale)).astype(f32), f32(-128 - p.output_offset), f32(127 - p.output_offset))
+    return (np.rint(y).astype(np.int64) + p.output_offset).astype(np.int8).reshape(x.shape)
+
+
 # ---- dispatch -----------------------------------------------------------------------------------
 
 def kernel_for(node: Node) -> str:
     if node.op == "conv2d":
         return "ort_matmul" if is_pointwise(node) else "ort_conv"
     return {"linear": "ort_matmul", "batch_matmul": "ort_matmul", "softmax": "ort_softmax",
-            "reduce_mean": "ort_mean"}[node.op]
+            "reduce_mean": "ort_mean", "layernorm": "ort_layernorm"}[node.op]
 
 
 def params_for(node: Node):
     return {"ort_matmul": matmul_params, "ort_conv": conv_params, "ort_softmax": softmax_params,
-            "ort_mean": mean_params}[kernel_for(node)](node)
+            "ort_mean": mean_params, "ort_layernorm": layernorm_params}[kernel_for(node)](node)
 
 
 def reference_int8(node: Node, inputs: list) -> list:
@@ -278,6 +357,8 @@ def reference_int8(node: Node, inputs: list) -> list:
         return [conv(inputs[0], inputs[1], bias, p, node.output.shape)]
     if kernel == "ort_softmax":
         return [softmax(inputs[0], p)]
+    if kernel == "ort_layernorm":
+        return [layernorm(inputs[0], p)]
     return [mean(inputs[0], p).reshape(node.output.shape)]
 
 

@@ -5,7 +5,8 @@ interpreter byte for byte. The graph reaches every branch of the kernels: a grou
 and a channel-multiplier depthwise (patch gather), a depthwise with one channel per input channel
 (4-channel SIMD and scalar tail), a strided conv with padding, a 1x1 conv and a linear layer
 (matmul rows, odd column tail), a broadcasting batch matmul with zero points on both operands,
-a softmax onto onnxruntime's 1/255 grid and a mean over tokens."""
+a softmax onto onnxruntime's 1/255 grid, a mean over tokens and a float LayerNorm (eight lanes
+and a tail of two)."""
 from __future__ import annotations
 
 import shutil
@@ -47,7 +48,8 @@ def float_graph(seed: int) -> Graph:
     scores = g.add_node("batch_matmul", [lhs, fc]).output                                                  # 1,2,5,10
     probs = g.add_node("softmax", [scores], {"axis": -1}).output
     mean = g.add_node("reduce_mean", [probs], {"axes": [2], "keepdims": False}).output                     # 1,2,10
-    g.outputs.extend([mean, probs])
+    normed = g.add_node("layernorm", [scores, const("gamma", (10,), 1.0), const("beta", (10,))]).output
+    g.outputs.extend([mean, probs, normed])
     return g
 
 

@@ -25,7 +25,8 @@ from tfc.backends.cmsis import transformer_layers as TL
 
 # Kernels that read each byte before writing it, so they may write over an input: the input
 # indices they may overwrite, in order of preference. conv_add must (it adds into its skip tensor).
-IN_PLACE_INPUTS = {"requantize": (0,), "add": (0, 1), "mul": (0, 1), "conv_add": (3,), "lut": (0,), "layernorm": (0,)}
+IN_PLACE_INPUTS = {"requantize": (0,), "add": (0, 1), "mul": (0, 1), "conv_add": (3,), "lut": (0,), "layernorm": (0,),
+                   "ort_layernorm": (0,)}
 
 
 @dataclass(frozen=True)

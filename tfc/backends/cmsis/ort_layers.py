@@ -12,9 +12,10 @@ from tfc.errors import UnsupportedError
 from tfc.ir.graph import Node
 from tfc.quant import ort_numerics as ort
 
-FAMILIES = ("ort_matmul", "ort_conv", "ort_softmax", "ort_mean")
+FAMILIES = ("ort_matmul", "ort_conv", "ort_softmax", "ort_mean", "ort_layernorm")
 FUNCTIONS = {"ort_matmul": "tfc_ort_matmul_s8", "ort_conv": "tfc_ort_conv_s8",
-             "ort_softmax": "tfc_ort_softmax_s8", "ort_mean": "tfc_ort_mean_s8"}
+             "ort_softmax": "tfc_ort_softmax_s8", "ort_mean": "tfc_ort_mean_s8",
+             "ort_layernorm": "tfc_ort_layernorm_s8"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,19 @@ class MeanArgs:
         return (self.table,)
 
 
+@dataclass(frozen=True)
+class LayerNormArgs:
+    params: ort.LayerNormParams
+    rows: int
+    table: L.ConstArray
+    gamma: L.ConstArray
+    beta: L.ConstArray
+
+    @property
+    def flash_arrays(self) -> tuple[L.ConstArray, ...]:
+        return (self.table, self.gamma, self.beta)
+
+
 def _plain_depthwise(node: Node) -> bool:
     """One output channel per input channel: tfc_ort_conv_s8's depthwise path."""
     x, w = node.inputs[0], node.inputs[1]
@@ -112,4 +126,10 @@ def args(lw, i: int, node: Node, kernel: str, p):
         table = _floats(lw, f"{prefix}_dequantized", p.dequantized,
                         f"layer {i}: (q - z_x) s_x in float32, entry q + 128")
         return MeanArgs(p, table)
+    if kernel == "ort_layernorm":
+        table = _floats(lw, f"{prefix}_dequantized", p.dequantized,
+                        f"layer {i}: (q - z_x) s_x in float32, entry q + 128")
+        gamma = _floats(lw, f"{prefix}_gamma", p.gamma, f"layer {i}: layernorm gamma, dequantized in float32")
+        beta = _floats(lw, f"{prefix}_beta", p.beta, f"layer {i}: layernorm beta, dequantized in float32")
+        return LayerNormArgs(p, x.type.size // p.width, table, gamma, beta)
     raise UnsupportedError(f"no C emitter for kernel {kernel}", node=node.name, op=node.op)

@@ -211,7 +211,7 @@ class LayerNorm(OpSpec):
 
     name = "layernorm"
     num_inputs = (2, 3)
-    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5)}
+    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5), **NUMERICS_ATTR}
 
     def infer(self, node):
         x = real_type(node.inputs[0])
@@ -238,7 +238,7 @@ class BatchNorm(OpSpec):
 
     name = "batchnorm"
     num_inputs = (5, 5)
-    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5)}
+    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5), **NUMERICS_ATTR}
 
     def infer(self, node):
         x = real_type(node.inputs[0])

@@ -102,6 +102,22 @@ void tfc_ort_mean_s8(const int8_t *input,
                      float out_scale,
                      int32_t out_offset);
 
+/* onnxruntime's float LayerNormalization between DequantizeLinear and QuantizeLinear, over rows
+ * of `width`: x = dequantized[in + 128]; sum(x) and sum(x * x) in eight lanes (x[h] into lane
+ * h % 8) reduced as a tree, mean = sum / width, r = 1 / sqrt(sum2 / width - mean * mean +
+ * epsilon); out = clamp(rint(((x - mean) * r * gamma + beta) / out_scale) + out_offset) (the
+ * order onnxruntime's x86-64 build matches). in and out may be the same buffer. */
+void tfc_ort_layernorm_s8(const int8_t *input,
+                          int8_t *output,
+                          int32_t rows,
+                          int32_t width,
+                          const float dequantized[256],
+                          const float *gamma,
+                          const float *beta,
+                          float epsilon,
+                          float out_scale,
+                          int32_t out_offset);
+
 #ifdef __cplusplus
 }
 #endif

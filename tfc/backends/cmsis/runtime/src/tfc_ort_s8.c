@@ -314,3 +314,126 @@ void tfc_ort_mean_s8(const int8_t *input,
         }
     }
 }
+
+/* A product that must be rounded on its own: GNU C on Arm may otherwise fuse a * b + c into one
+ * VFMA (one rounding), which onnxruntime's x86 build does not do. */
+#if defined(__arm__) && defined(__ARM_FP)
+#define TFC_ORT_ROUNDED(v) __asm__("" : "+t"(v))
+#else
+#define TFC_ORT_ROUNDED(v) ((void)0)
+#endif
+
+#if !(defined(__arm__) && defined(__ARM_FP))
+static float ort_float_step(float x, int32_t ulps)   /* x > 0 moved by `ulps` units in the last place */
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    bits = (uint32_t)((int32_t)bits + ulps);
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+#endif
+
+/* The correctly rounded square root of x (IEEE sqrt; 0 for x <= 0, which a variance plus a
+ * positive epsilon never is): VSQRT with an Arm FPU, else a double Newton estimate settled on
+ * the float whose rounding interval holds sqrt(x) (squares of float midpoints are exact in
+ * double). Keeps libm out of the link. */
+static float ort_sqrt(float x)
+{
+#if defined(__arm__) && defined(__ARM_FP)
+    float r;
+    __asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(x));
+    return r;
+#else
+    if (!(x > 0.0f))
+    {
+        return 0.0f;
+    }
+    if (x < 1.17549435e-38f)   /* subnormal: sqrt(x 2^24) 2^-12, both scalings exact */
+    {
+        return ort_sqrt(x * 16777216.0f) * 2.44140625e-4f;
+    }
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    bits = (bits >> 1) + 0x1FBD1DF5U;   /* halve the exponent: within a few percent */
+    float guess;
+    memcpy(&guess, &bits, sizeof guess);
+    const double xd = (double)x;
+    double g = (double)guess;
+    for (int i = 0; i < 5; i++)
+    {
+        g = 0.5 * (g + xd / g);
+    }
+    float r = (float)g;
+    for (int i = 0; i < 2; i++)
+    {
+        const double below = 0.5 * ((double)r + (double)ort_float_step(r, -1));
+        const double above = 0.5 * ((double)r + (double)ort_float_step(r, 1));
+        if (xd < below * below)
+        {
+            r = ort_float_step(r, -1);
+        }
+        else if (xd > above * above)
+        {
+            r = ort_float_step(r, 1);
+        }
+    }
+    return r;
+#endif
+}
+
+/* The sum of eight lanes as a tree: lane i + i+4, then j + j+2, then 0 + 1. */
+static float ort_lanes_sum(float lane[8])
+{
+    for (int32_t half = 4; half >= 1; half /= 2)
+    {
+        for (int32_t i = 0; i < half; i++)
+        {
+            lane[i] += lane[i + half];
+        }
+    }
+    return lane[0];
+}
+
+void tfc_ort_layernorm_s8(const int8_t *input,
+                          int8_t *output,
+                          int32_t rows,
+                          int32_t width,
+                          const float dequantized[256],
+                          const float *gamma,
+                          const float *beta,
+                          float epsilon,
+                          float out_scale,
+                          int32_t out_offset)
+{
+    const float lo = (float)(-128 - out_offset);
+    const float hi = (float)(127 - out_offset);
+    const float n = (float)width;
+    for (int32_t row = 0; row < rows; row++)
+    {
+        const int8_t *in = input + row * width;
+        int8_t *out = output + row * width;
+        float sums[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        float squares[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        for (int32_t h = 0; h < width; h++)
+        {
+            const float x = dequantized[in[h] + 128];
+            float xx = x * x;
+            TFC_ORT_ROUNDED(xx);
+            sums[h & 7] += x;
+            squares[h & 7] += xx;
+        }
+        const float mean = ort_lanes_sum(sums) / n;
+        float mean2 = mean * mean;
+        TFC_ORT_ROUNDED(mean2);
+        const float inv = 1.0f / ort_sqrt((ort_lanes_sum(squares) / n - mean2) + epsilon);
+        for (int32_t h = 0; h < width; h++)
+        {
+            float scaled = ((dequantized[in[h] + 128] - mean) * inv) * gamma[h];
+            TFC_ORT_ROUNDED(scaled);
+            float v = tfc_ort_clamp((scaled + beta[h]) / out_scale, lo, hi);
+            v = (v + 12582912.0f) - 12582912.0f;
+            out[h] = (int8_t)((int32_t)v + out_offset);
+        }
+    }
+}

@@ -37,7 +37,11 @@ import numpy as np
 from tfc.errors import QuantizationError, UnsupportedError
 from tfc.ir.graph import Node
 from tfc.quant import kernel_params as kp
+from tfc.quant.fixed_point import wrap_int32
 from tfc.quant.operands import per_tensor
+from tfc.quant.reference import _windows
+from tfc.quant.transformer_params import batch_dims, check_batch_broadcast
+from tfc.quant.transformer_params import mean_params as fixed_mean_params
 
 ONNXRUNTIME = "onnxruntime"
 OPS = ("conv2d", "linear", "batch_matmul", "softmax", "reduce_mean", "layernorm")
@@ -112,7 +116,6 @@ def is_pointwise(node: Node) -> bool:
 
 
 def matmul_params(node: Node) -> MatmulParams:
-    from tfc.quant.transformer_params import batch_dims, check_batch_broadcast
     x, y = node.inputs[0], node.output
     xq, yq = per_tensor(x, "input", node), per_tensor(y, "output", node)
     if node.op == "batch_matmul":
@@ -142,7 +145,6 @@ def matmul(lhs: np.ndarray, rhs: np.ndarray, bias, p: MatmulParams) -> np.ndarra
     acc = a @ np.swapaxes(b, -1, -2)
     if bias is not None:
         acc = acc + np.asarray(bias, dtype=np.int64)
-    from tfc.quant.fixed_point import wrap_int32
     return requantize(wrap_int32(acc), p.requant)
 
 
@@ -171,8 +173,6 @@ def conv_params(node: Node) -> ConvParams:
 
 
 def conv(x: np.ndarray, w: np.ndarray, bias, p: ConvParams, out_shape) -> np.ndarray:
-    from tfc.quant.fixed_point import wrap_int32
-    from tfc.quant.reference import _windows
     cout, kh, kw, ck = w.shape
     cpg = cout // p.groups
     xv = x.astype(np.int64) + p.input_offset
@@ -241,8 +241,7 @@ class MeanParams:
 
 
 def mean_params(node: Node) -> MeanParams:
-    from tfc.quant.transformer_params import mean_params as fixed
-    p = fixed(node)
+    p = fixed_mean_params(node)
     xq = per_tensor(node.inputs[0], "input", node)
     yq = per_tensor(node.output, "output", node)
     q = np.arange(-128, 128, dtype=np.int64)

@@ -3,7 +3,7 @@
 Dense kernels: each backend function has a linear model over a few op-aware features (FEATURES:
 MACs and outputs for convs and matmuls, elements and rows for softmax/layernorm, ...), FITTED
 by non-negative relative least squares to `tfc bench` counts on the emulated Cortex-M7
-(`python -m nas.kernel_costs fit N` re-measures, prints the table and the held-out errors).
+(`python -m nas.kernel_costs fit N --runs DIR...` re-measures, prints the table and the held-out errors).
 Convs and linears also count the outputs of a layer whose channels do not all take the
 four-instruction requantization (`tfc_rq_all_right` in the runtime): those build and branch on
 each channel's constants per output (random-weight and trained models differ mostly there).
@@ -281,15 +281,16 @@ def fit(samples, min_layers: int = 8) -> dict[str, tuple[float, ...]]:
     return out
 
 
-def _trained_supernets(pattern: str = "/tmp/nasproto/*/supernet.pt") -> dict:
-    """{space name: (SearchSpace, checkpoint path)} of trained supernets (newest per space), if any."""
-    import glob
+def _trained_supernets(runs: list[str]) -> dict:
+    """{space name: (SearchSpace, checkpoint path)} of the trained supernets in these `tfc-nas run`
+    output folders (newest per space)."""
     import json
     import os
 
     from nas.space import SearchSpace
+    paths = [os.path.join(r, "supernet.pt") for r in runs]
     found = {}
-    for path in sorted(glob.glob(pattern), key=os.path.getmtime, reverse=True):
+    for path in sorted((p for p in paths if os.path.exists(p)), key=os.path.getmtime, reverse=True):
         meta = os.path.join(os.path.dirname(path), "supernas.json")
         if os.path.exists(meta):
             with open(meta) as f:
@@ -298,9 +299,9 @@ def _trained_supernets(pattern: str = "/tmp/nasproto/*/supernet.pt") -> dict:
     return found
 
 
-def _samples(n: int, seed: int = 0):
+def _samples(n: int, runs: list[str], seed: int = 0):
     """n (meta, CompiledModel, BenchResult): CNN and CNN+transformer spaces, widths 0.5 and 1,
-    dense and sparse genomes, random-init supernets and (where a checkpoint exists) trained ones."""
+    dense and sparse genomes, random-init supernets and (for the spaces `runs` trained) trained ones."""
     import random
     import sys
 
@@ -315,7 +316,7 @@ def _samples(n: int, seed: int = 0):
     from tfc.bench import bench
     rng = random.Random(seed)
     x = torch.from_numpy(data.resized(data.load("digits").x_train, 16)[:256])
-    trained, nets = _trained_supernets(), {}
+    trained, nets = _trained_supernets(runs), {}
     configs = [(kind, wm, tr, dense) for kind in ("cnn", "hybrid") for wm in (0.5, 1.0) for tr in (False, True)
                for dense in (True, False) if not tr or (kind == "cnn" and f"w{wm:g}-r16" in trained)]
     out = []
@@ -348,10 +349,17 @@ def _samples(n: int, seed: int = 0):
     return out
 
 
-def _main() -> None:  # python -m nas.kernel_costs fit [N]: bench N models, fit on half, print FITTED and held-out errors
-    import sys
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 24
-    samples = _samples(n)
+def _main() -> None:
+    """python -m nas.kernel_costs fit [N] [--runs DIR ...]: bench N models (trained supernets from the
+    given run folders where they exist), fit on half, print FITTED and the held-out errors."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m nas.kernel_costs")
+    ap.add_argument("command", choices=["fit"])
+    ap.add_argument("n", type=int, nargs="?", default=24, help="models to bench (default 24)")
+    ap.add_argument("--runs", nargs="*", default=[], metavar="DIR",
+                    help="tfc-nas run folders whose trained supernets add trained samples")
+    args = ap.parse_args()
+    samples = _samples(args.n, args.runs)
     # alternate models of each config: the configs cycle, so every other round is held out
     per_round = len({(m["kind"], m["width"], m["trained"], m["dense"]) for m, _, _ in samples})
     held = [i // per_round % 2 == 1 for i in range(len(samples))]

@@ -48,6 +48,7 @@ class RunConfig:
     # final model
     finetune_epochs: int = 80
     finetune_lr: float = 1e-3
+    qat_epochs: int = 10                    # the last fine-tune epochs train with int8 fake quantization
     train_limit: int | None = None          # cap training samples (smoke runs)
 
     def to_dict(self) -> dict:
@@ -71,7 +72,7 @@ class RunConfig:
         for name in ("epochs", "batch", "population", "generations", "supernas_samples"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 bad(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("n_random", "n_sparse"):
+        for name in ("n_random", "n_sparse", "refine_archs", "qat_epochs"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 bad(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         if self.population < 4:

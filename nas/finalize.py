@@ -42,7 +42,8 @@ def finalize(ctx, space, net, search: dict) -> dict:
     else:
         bar = _progress(total=cfg.finetune_epochs, desc="fine-tune", disable=ctx.quiet)
         finetune(static, masks, x_train, ctx.data.y_train, epochs=cfg.finetune_epochs, lr=cfg.finetune_lr,
-                 batch=cfg.batch, rng=np.random.default_rng(cfg.seed + 3), on_epoch=lambda e: bar.update())
+                 batch=cfg.batch, rng=np.random.default_rng(cfg.seed + 3), on_epoch=lambda e: bar.update(),
+                 qat_epochs=cfg.qat_epochs)
         bar.close()
         run.save_torch("final.pt", static.state_dict())
     float_val = accuracy(static, x_val, ctx.data.y_val)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+from torch.nn.utils import parametrize
 
 DENSITIES = (1.0, 0.75, 0.5, 0.35, 0.25)
 BLOCKS = (1, 2, 4, 8, 16)
@@ -58,7 +59,9 @@ def make_masks(static: nn.Module, sparsity: dict[str, tuple[float, int]]) -> dic
 @torch.no_grad()
 def apply_masks(masks: dict[nn.Module, torch.Tensor]) -> None:
     for m, mask in masks.items():
-        m.weight.mul_(mask)
+        # under quantization-aware training (nas.qat) the trained tensor is the parametrization's original
+        weight = m.parametrizations.weight.original if parametrize.is_parametrized(m, "weight") else m.weight
+        weight.mul_(mask)
 
 
 def measured_density(static: nn.Module) -> dict[str, float]:

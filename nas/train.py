@@ -81,13 +81,17 @@ def subnet_accuracy(net: SuperNet, arch: Arch, x_cal: np.ndarray, x: np.ndarray,
 
 
 def finetune(static: nn.Module, masks: dict, x, y, *, epochs: int, lr: float, batch: int,
-             rng: np.random.Generator, on_epoch=None) -> None:
-    """Fine-tune a (pruned) StaticNet; masks are re-applied after every step so pruned blocks stay 0."""
+             rng: np.random.Generator, on_epoch=None, qat_epochs: int = 0) -> None:
+    """Fine-tune a (pruned) StaticNet; masks are re-applied after every step so pruned blocks stay 0.
+    The last `qat_epochs` epochs are quantization-aware (nas.qat): the weights end on tfc's int8 grid."""
     from nas.prune import apply_masks
+    from nas.qat import quantization_aware
     opt = torch.optim.AdamW(static.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     apply_masks(masks)
-    for epoch in range(epochs):
+    qat_from = epochs - min(qat_epochs, epochs)
+
+    def epoch_pass(epoch):
         static.train()
         for xb, yb in batches(x, y, batch, rng, augment=True):
             opt.zero_grad()
@@ -97,4 +101,11 @@ def finetune(static: nn.Module, masks: dict, x, y, *, epochs: int, lr: float, ba
         sched.step()
         if on_epoch:
             on_epoch(epoch)
+
+    for epoch in range(qat_from):
+        epoch_pass(epoch)
+    if qat_from < epochs:
+        with quantization_aware(static, masks):   # the parametrized weights are the same Parameters
+            for epoch in range(qat_from, epochs):
+                epoch_pass(epoch)
     static.eval()

@@ -107,6 +107,8 @@ def crossover(a: Genome, b: Genome, rng: random.Random) -> Genome:
                 tuple(pick(sa, sb) for sa, sb in zip(a.arch.stages, b.arch.stages)),
                 pick(a.arch.transformer, b.arch.transformer))
     ga, gb = a.sparsity_dict(), b.sparsity_dict()
+    # draw in a fixed layer order: iterating a set would tie the draws to Python's string hashing,
+    # which changes per process, and the same seed would give different runs
     genes = {n: pick(ga[n], gb[n]) if n in ga and n in gb else ga.get(n, gb.get(n))
-             for n in set(ga) | set(gb)}
+             for n in sorted(set(ga) | set(gb))}
     return with_sparsity(arch, genes, rng)

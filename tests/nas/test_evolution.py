@@ -64,3 +64,27 @@ def test_sparsity_mutation_keeps_the_sub_network():
     assert any(not c.is_dense for c in children), "no gene changed"
     for c in children:
         check_genome(c)
+
+
+_CHILDREN = """
+import random
+from nas.evolution import crossover, mutate, random_genome
+from nas.space import make_space
+space = make_space(in_channels=1, num_classes=10, resolution=16, width_mult=0.5, transformer_start=2)
+rng = random.Random(0)
+pop = [random_genome(space, rng) for _ in range(6)]
+for _ in range(40):
+    pop.append(mutate(crossover(rng.choice(pop), rng.choice(pop), rng), space, rng, 0.3))
+print(";".join(g.key() for g in pop))
+"""
+
+
+def test_the_same_seed_gives_the_same_genomes_in_every_process():
+    """Runs must repeat from their seed: a draw order tied to string hashing (a set's iteration
+    order) changes with PYTHONHASHSEED, i.e. from one process to the next."""
+    import os
+    import subprocess
+    import sys
+    out = [subprocess.run([sys.executable, "-c", _CHILDREN], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")]
+    assert out[0] == out[1] == out[2]

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
-"$PYTHON" -m pip install --quiet -e ".[test]"
+# nas: the tests of nas/ (digits from scikit-learn, progress bars, the report's plot) run in CI too
+"$PYTHON" -m pip install --quiet -e ".[test,nas]"
 # The Arm toolchain and QEMU (emulated Cortex-M7 tests) come from Debian's packages.
 bash scripts/install-target-tools.sh
 export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"

@@ -19,8 +19,6 @@
 extern "C" {
 #endif
 
-/* int32 accumulator -> int8: clamp(rint(float(acc) * scale) + out_offset, act_min, act_max),
- * the clamp taken on the float before rounding (as MLAS does; the same result). */
 static inline float tfc_ort_clamp(float v, float lo, float hi)
 {
 #if defined(__arm__) && defined(__ARM_FP)
@@ -31,11 +29,20 @@ static inline float tfc_ort_clamp(float v, float lo, float hi)
 #endif
 }
 
-static inline int8_t tfc_ort_requantize(int32_t acc, float scale, float lo, float hi, int32_t out_offset)
+/* A float already divided by the output scale -> int8: clamped to [lo, hi] (the int8 range less
+ * the offset), rounded half to even (1.5 * 2^23: the FPU's default rounding does it), offset. */
+static inline int8_t tfc_ort_to_s8(float v, float lo, float hi, int32_t out_offset)
 {
-    float v = tfc_ort_clamp((float)acc * scale, lo, hi);
+    v = tfc_ort_clamp(v, lo, hi);
     v = (v + 12582912.0f) - 12582912.0f;
     return (int8_t)((int32_t)v + out_offset);
+}
+
+/* int32 accumulator -> int8: clamp(rint(float(acc) * scale) + out_offset, act_min, act_max),
+ * the clamp taken on the float before rounding (as MLAS does; the same result). */
+static inline int8_t tfc_ort_requantize(int32_t acc, float scale, float lo, float hi, int32_t out_offset)
+{
+    return tfc_ort_to_s8((float)acc * scale, lo, hi, out_offset);
 }
 
 /* Batched matmul with float requantization, a linear layer or a 1x1 conv when batches are 1:

@@ -278,9 +278,7 @@ void tfc_ort_softmax_s8(const int8_t *input,
         for (int32_t i = 0; i < row_size; i++)
         {
             const float scaled = exp_table[base + in[i]] * y_scale;
-            float v = tfc_ort_clamp(scaled / sum, lo, hi);
-            v = (v + 12582912.0f) - 12582912.0f;
-            out[i] = (int8_t)((int32_t)v + out_offset);
+            out[i] = tfc_ort_to_s8(scaled / sum, lo, hi, out_offset);
         }
     }
 }
@@ -308,9 +306,7 @@ void tfc_ort_mean_s8(const int8_t *input,
                 sum += dequantized[in[r * inner + i] + 128];
             }
             const float mean = sum / count;
-            float v = tfc_ort_clamp(mean / out_scale, lo, hi);
-            v = (v + 12582912.0f) - 12582912.0f;
-            output[o * inner + i] = (int8_t)((int32_t)v + out_offset);
+            output[o * inner + i] = tfc_ort_to_s8(mean / out_scale, lo, hi, out_offset);
         }
     }
 }
@@ -431,9 +427,7 @@ void tfc_ort_layernorm_s8(const int8_t *input,
         {
             float scaled = ((dequantized[in[h] + 128] - mean) * inv) * gamma[h];
             TFC_ORT_ROUNDED(scaled);
-            float v = tfc_ort_clamp((scaled + beta[h]) / out_scale, lo, hi);
-            v = (v + 12582912.0f) - 12582912.0f;
-            out[h] = (int8_t)((int32_t)v + out_offset);
+            out[h] = tfc_ort_to_s8((scaled + beta[h]) / out_scale, lo, hi, out_offset);
         }
     }
 }

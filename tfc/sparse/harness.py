@@ -106,13 +106,19 @@ def _dense_parts(w, bias, mults, shifts, cout) -> bytes:
     return _pad8(b.tobytes()) + _pad8(m.tobytes()) + _pad8(s.tobytes()) + _pad8(np.asarray(w, np.int8).tobytes())
 
 
-def dense_conv_case(x: np.ndarray, w: np.ndarray, bias, p: ConvParams, out_hw=None) -> Case:
-    cout, kh, kw, _ = w.shape
+def _dense_image_case(op: int, x: np.ndarray, w: np.ndarray, bias, p, cout: int, kh: int, kw: int,
+                      out_hw) -> Case:
+    """A dense conv or depthwise case: header, bias/multipliers/shifts/weights, the NHWC input."""
     out_hw = out_hw or conv_out_hw(x.shape, kh, kw, p)
-    head = _header(OP_DENSE_CONV, x.shape, out_hw, cout, kh, kw, p.stride, p.padding, p.input_offset,
+    head = _header(op, x.shape, out_hw, cout, kh, kw, p.stride, p.padding, p.input_offset,
                    p.output_offset, p.activation)
     data = head + _dense_parts(w, bias, p.multipliers, p.shifts, cout) + _pad8(x.tobytes())
     return Case(data, x.shape[0] * out_hw[0] * out_hw[1] * cout, (x.shape[0], *out_hw, cout))
+
+
+def dense_conv_case(x: np.ndarray, w: np.ndarray, bias, p: ConvParams, out_hw=None) -> Case:
+    cout, kh, kw, _ = w.shape
+    return _dense_image_case(OP_DENSE_CONV, x, w, bias, p, cout, kh, kw, out_hw)
 
 
 def dense_fc_case(x: np.ndarray, w: np.ndarray, bias, p: FullyConnectedParams) -> Case:
@@ -139,11 +145,7 @@ def sparse_depthwise_case(x: np.ndarray, layer: SparseDepthwiseLayer, p: Depthwi
 def dense_depthwise_case(x: np.ndarray, w: np.ndarray, bias, p: DepthwiseConvParams, out_hw=None) -> Case:
     """arm_depthwise_conv_s8_opt; w is CMSIS-NN's [1, kh, kw, C]."""
     _, kh, kw, c = w.shape
-    out_hw = out_hw or conv_out_hw(x.shape, kh, kw, p)
-    head = _header(OP_DENSE_DW, x.shape, out_hw, c, kh, kw, p.stride, p.padding, p.input_offset,
-                   p.output_offset, p.activation)
-    data = head + _dense_parts(w, bias, p.multipliers, p.shifts, c) + _pad8(x.tobytes())
-    return Case(data, x.shape[0] * out_hw[0] * out_hw[1] * c, (x.shape[0], *out_hw, c))
+    return _dense_image_case(OP_DENSE_DW, x, w, bias, p, c, kh, kw, out_hw)
 
 
 def case_file(cases: Sequence[Case]) -> bytes:

@@ -74,7 +74,11 @@ def finalize(ctx, space, net, search: dict) -> dict:
     if dense is not None and dense["key"] != winner["key"]:
         result["bench_densest"] = _bench_genome(ctx, space, net, Genome.from_dict(dense["genome"]))
     if not genome.is_dense:   # sparsity's own share: the same sub-network with every layer dense
-        result["bench_same_dense"] = _bench_genome(ctx, space, net, genome.densified())
+        same = genome.densified()
+        if dense is not None and dense["key"] == same.key():   # the densest comparison is that network
+            result["bench_same_dense"] = result["bench_densest"]
+        else:
+            result["bench_same_dense"] = _bench_genome(ctx, space, net, same)
     result["searched_vs_densest"] = _comparison(winner, dense, result.get("bench"), result.get("bench_densest"),
                                                 result.get("bench_same_dense"))
     if not run.has("compile.json"):

@@ -205,11 +205,12 @@ def _refine(ctx: Context, ev, example) -> None:
     refined genomes join the records the winner is chosen from."""
     from nas.evolution import Genome
     from nas.refine import candidates, layers_by_work, refine
-    ok = [r for r in ev.records.values() if r["fits"]]
-    if not ok or ctx.cfg.refine_archs <= 0:
+    from nas.sparsenas import accuracy_floor
+    records = list(ev.records.values())
+    floor = accuracy_floor(records, ctx.cfg.accuracy_tolerance)
+    if floor is None or ctx.cfg.refine_archs <= 0:
         return
-    floor = max(r["accuracy"] for r in ok) - ctx.cfg.accuracy_tolerance
-    for start in _progress(candidates(ok, floor, ctx.cfg.refine_archs), desc="refine", disable=ctx.quiet):
+    for start in _progress(candidates(records, floor, ctx.cfg.refine_archs), desc="refine", disable=ctx.quiet):
         refine(ev, start, floor, layers_by_work(ev, Genome.from_dict(start["genome"]), example))
 
 

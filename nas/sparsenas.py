@@ -131,14 +131,19 @@ def pareto_front(records: list[dict]) -> list[dict]:
     return sorted(front, key=lambda r: r["instructions"])
 
 
+def accuracy_floor(records: list[dict], tolerance: float) -> float | None:
+    """The accuracy band's lower edge: the best feasible accuracy less `tolerance` (None: no record fits)."""
+    ok = [r["accuracy"] for r in records if r["fits"]]
+    return max(ok) - tolerance if ok else None
+
+
 def select_winner(records: list[dict], tolerance: float) -> dict | None:
     """The searched model: the fewest estimated instructions among the feasible records whose
     accuracy is within `tolerance` of the best one's (ties: the more accurate)."""
-    ok = [r for r in records if r["fits"]]
-    if not ok:
+    floor = accuracy_floor(records, tolerance)
+    if floor is None:
         return None
-    best = max(r["accuracy"] for r in ok)
-    return min((r for r in ok if r["accuracy"] >= best - tolerance),
+    return min((r for r in records if r["fits"] and r["accuracy"] >= floor),
                key=lambda r: (r["instructions"], -r["accuracy"]))
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tfc.quant import reference as ref  # noqa: E402
 from tfc.quant.kernel_params import DepthwiseConvParams  # noqa: E402
 from tfc.sparse import cost_model as cm  # noqa: E402
-from tfc.sparse import harness as H  # noqa: E402
+from tfc.backends.cmsis import sparse_harness as H  # noqa: E402
 from tfc.sparse.depthwise import sparse_depthwise_layer  # noqa: E402
 
 SHAPES = [(64, 16, 3, 1), (64, 16, 3, 2), (16, 8, 3, 1), (32, 12, 5, 1), (24, 10, 3, 2)]  # C, hw, k, stride

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tfc.quant.kernel_params import ActivationRange, ConvParams, FullyConnectedParams  # noqa: E402
-from tfc.sparse import harness as H  # noqa: E402
+from tfc.backends.cmsis import sparse_harness as H  # noqa: E402
 from tfc.sparse.codegen import layer_code, pixel_counts_for  # noqa: E402
 from tfc.sparse.layer import sparse_conv_layer, sparse_linear_layer  # noqa: E402
 from tfc.sparse.prune import random_block_sparse  # noqa: E402

@@ -96,8 +96,8 @@ def requantization(node) -> tuple[np.ndarray, bool]:
     rows = node.inputs[1].type.shape[0]
     if getattr(node.inputs[1], "quant", None) is None:
         return np.ones(rows, bool), True
-    from tfc.quant.node_params import params_for
-    p = params_for(node)
+    from tfc.kernels import select
+    p = select(node).params(node)
     p = getattr(p, "conv", p)            # conv2d_add: the conv's requantization
     right = np.array([_rq_right(m, s, p.output_offset, p.activation.max) for m, s in zip(p.multipliers, p.shifts)])
     return np.resize(right, rows), (p.activation.min, p.activation.max) == (-128, 127)

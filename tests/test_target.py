@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 
 from tfc.errors import TargetError
-from tfc.target import Target
+from tfc.targets import Target
 
 
 def test_cortex_m7_is_the_stm32f746():

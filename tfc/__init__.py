@@ -4,19 +4,25 @@
     cm = tfc.compile("model.onnx", target="cortex-m7", dump_ir="dumps/")
     print(cm.ir)        # the final IR
     print(cm.report)    # what it costs
+
+The names below load on first use, so `import tfc.ir.graph` loads the IR alone.
 """
-from tfc.errors import TfcError  # noqa: F401
-from tfc.ir.graph import Graph  # noqa: F401
-from tfc.target import Target  # noqa: F401
-from tfc.compiler import CompiledModel, compile  # noqa: F401,A004
+import importlib
 
 __version__ = "0.1.0"
 __all__ = ["compile", "CompiledModel", "Graph", "Target", "TfcError", "import_onnx", "__version__"]
 
+_LAZY = {"compile": "tfc.compiler", "CompiledModel": "tfc.compiler", "Graph": "tfc.ir.graph",
+         "Target": "tfc.targets", "TfcError": "tfc.errors", "import_onnx": "tfc.frontend.onnx"}
+
 
 def __getattr__(name):
-    # The importer pulls in onnx; load it on first use only.
-    if name == "import_onnx":
-        from tfc.frontend.onnx import import_onnx
-        return import_onnx
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'tfc' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -137,7 +137,7 @@ def cmd_passes(args) -> int:
 
 
 def cmd_targets(args) -> int:
-    from tfc.target import TARGETS
+    from tfc.targets import TARGETS
     for name, t in TARGETS.items():
         print(f"{name:<10}  {t.description}")
     return 0

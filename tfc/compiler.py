@@ -17,7 +17,7 @@ from typing import Any
 from tfc.errors import ModelLoadError, ParseError, TfcError
 from tfc.ir.graph import Graph, Value
 from tfc.passes import Declined, PassContext, PassManager, PassTiming
-from tfc.target import Target
+from tfc.targets import Target
 
 
 # ------------------------------------------------------------------------------------ report

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tfc.quant import reference as ref
 from tfc.quant.kernel_params import ActivationRange, DepthwiseConvParams
-from tfc.sparse import harness as H
+from tfc.backends.cmsis import sparse_harness as H
 from tfc.sparse.depthwise import flash_bytes, sparse_depthwise_layer
 from tfc.sparse.reference import RQ_GENERIC, RQ_LEFT, RQ_RIGHT
 

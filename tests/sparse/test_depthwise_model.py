@@ -10,7 +10,7 @@ import pytest
 
 import tfc
 from tfc.backends.cmsis import HostRunner, write_project
-from tfc.backends.cmsis.lower import lower
+from tfc.kernels.lowering import lower
 from tfc.ir.graph import Graph
 from tfc.ir.types import DType, TensorType
 

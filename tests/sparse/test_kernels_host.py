@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tfc.quant import reference as ref
 from tfc.quant.kernel_params import ActivationRange, ConvParams, FullyConnectedParams
-from tfc.sparse import harness as H
+from tfc.backends.cmsis import sparse_harness as H
 from tfc.sparse.encoding import BLOCK_SIZES
 from tfc.sparse.layer import sparse_conv_layer, sparse_linear_layer
 

@@ -2,7 +2,8 @@
 
 SSA (each value defined once), execution order (a value is defined before it is read),
 producer/user links, registered ops with valid attributes and arity, recorded types equal to
-the op's inferred types, and graph outputs that exist.
+the op's inferred types, graph outputs that exist, and the op traits' invariants (a data-movement
+op on integer data keeps its input's quantization grid).
 """
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ def verify(graph: Graph) -> None:
                 raise VerificationError(f"{out.ref} has shape {list(out.type.shape)}, op infers {list(t.shape)}",
                                         node=node.name, op=node.op)
             define(out, node.name)
+        _check_traits(node)
     for v in graph.values():
         for user, i in v.uses:
             if user not in graph.nodes or user.inputs[i] is not v:
@@ -71,3 +73,23 @@ def verify(graph: Graph) -> None:
     for v in graph.outputs:
         if id(v) not in defined:
             raise VerificationError(f"graph output {v.ref} is not defined")
+
+
+def _same_grid(a, b) -> bool:
+    """Equal scales and zero points (a transpose may move a per-channel axis)."""
+    return a.scale == b.scale and a.zero_point == b.zero_point and a.storage == b.storage
+
+
+def _check_traits(node) -> None:
+    spec = node.spec
+    if spec.moves_data:
+        x = node.inputs[0]
+        for out in node.outputs:
+            if x.quant is None or out.quant is None or x.dtype.is_float or out.dtype.is_float:
+                continue   # float data may be re-rounded onto another grid (QDQ semantics)
+            if not _same_grid(x.quant, out.quant):
+                raise VerificationError(
+                    f"{node.op} moves stored integers, so {out.ref} must keep the grid of {x.ref} "
+                    f"(scale {list(x.quant.scale)}, zero point {list(x.quant.zero_point)}), "
+                    f"not scale {list(out.quant.scale)}, zero point {list(out.quant.zero_point)}",
+                    node=node.name, op=node.op, hint="requantize after it (quantize-int8 does)")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
 from tfc.passes.fusion import activation, attention, attention_heads, gelu, layernorm, pad, residual
-from tfc.quant import legalize
+from tfc.passes.quantize import legalize
 
 
 def _matmul_to_linear(graph, ctx) -> int:

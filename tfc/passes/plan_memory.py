@@ -7,25 +7,24 @@ bound (most bytes live at once) beside it. This pass adds what needs the whole g
 - the fit check: a model whose arena or weights exceed the target's SRAM or flash is an error
   that says by how many bytes and which layer is the peak;
 - the plan drawn as an ASCII timeline in the IR dump.
-Scratch sizes and in-place rules come from the target's kernels (the C backend's lowering), so
-the numbers here are the ones the generated C will have.
+Scratch sizes and in-place rules come from the target's kernels (tfc.kernels' lowering, the one
+the C backend renders), so the numbers here are the ones the generated C will have.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from tfc.errors import TargetError
+from tfc.kernels.lowering import lower_for
 from tfc.memory import check_plan, live_at
 from tfc.memory.schedule import best_order
 from tfc.memory.timeline import draw_timeline
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.target import Target
+from tfc.targets import Target
 
 
 def _lowered(graph, target):
-    from tfc.backends.cmsis.project import lower_for
-    model, _ = lower_for(graph, target=target, name="model")
-    return model
+    return lower_for(graph, target=target)
 
 
 def _arena_with_order(graph, target, order) -> int:

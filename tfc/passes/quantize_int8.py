@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from tfc.errors import QuantizationError
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.quant import ptq
-from tfc.quant.lower import lower_to_int8
+from tfc.passes.quantize import ptq
+from tfc.passes.quantize.lower import lower_to_int8
 
 
 @register_pass

@@ -362,3 +362,16 @@ def _broadcast_scales(filter_scales: Sequence[float], out_channels: int | None) 
         raise QuantizationError(
             f"{len(scales)} filter scales for {out_channels} output channels")
     return scales
+
+
+@dataclass(frozen=True)
+class RequantizeParams:
+    """out = clamp(requantize(x - in_zp, mult, shift) + out_zp): int8 -> int8 with new params
+    (TFLite's QUANTIZE int8->int8), also a standalone ReLU/clip; identity params skip the multiply."""
+
+    input_offset: int
+    multiplier: int
+    shift: int
+    output_offset: int
+    activation: ActivationRange
+    identity: bool

@@ -1,7 +1,7 @@
-"""From a node of the int8 IR to the kernel that runs it and that kernel's integer parameters.
-
-The one place that decides "which CMSIS-NN call, with which multipliers/shifts/offsets": the
-int8 interpreter and the C backend both ask here, so the two cannot drift apart.
+"""From a node of the int8 IR to the integer parameters of the fixed-point kernels (conv,
+depthwise, fully connected, add/mul, pooling, softmax, requantize): multipliers, shifts, offsets
+and clamps exactly as TFLite Micro derives them. The kernels of tfc.kernels call these; the
+interpreter and the C backend both ask the kernels, so the two cannot drift apart.
 """
 from __future__ import annotations
 
@@ -14,25 +14,8 @@ from tfc.errors import QuantizationError, UnsupportedError
 from tfc.ir.graph import Node
 from tfc.ir.types import QuantParams
 from tfc.quant import kernel_params as kp
-from tfc.quant import ort_numerics as ort
-from tfc.quant import transformer_params as tp
 from tfc.quant.operands import per_tensor as _per_tensor
 from tfc.quant.fixed_point import quantize_multiplier
-
-
-@dataclass(frozen=True)
-class RequantizeParams:
-    """out = clamp(requantize(x - in_zp, mult, shift) + out_zp): int8 -> int8 with new params
-    (TFLite's QUANTIZE int8->int8), also a standalone ReLU/clip; identity params skip the multiply."""
-
-    input_offset: int
-    multiplier: int
-    shift: int
-    output_offset: int
-    activation: kp.ActivationRange
-    identity: bool
-
-
 
 
 def _round_half_away_f32(x: np.float32) -> int:
@@ -65,14 +48,6 @@ def is_pointwise_fast(node: Node) -> bool:
     a, w = node.attrs, node.inputs[1]
     return (w.shape[1:3] == (1, 1) and a["pad"] == [0, 0, 0, 0] and a["stride"] == [1, 1]
             and a["dilation"] == [1, 1] and a["group"] == 1)
-
-
-def conv_kernel(node: Node) -> str:
-    if is_depthwise(node):
-        return "depthwise_conv"
-    if node.attrs["group"] != 1:
-        return "conv"  # arm_convolve_s8 handles groups (C_IN = groups * CK)
-    return "conv_1x1" if is_pointwise_fast(node) else "conv"
 
 
 def conv_params(node: Node):
@@ -180,78 +155,12 @@ def softmax_params(node: Node) -> kp.SoftmaxParams:
     return kp.softmax_params(xq.scale[0], output_scale=yq.scale[0], output_zero_point=yq.zero_point[0])
 
 
-def requantize_params(node: Node) -> RequantizeParams:
+def requantize_params(node: Node) -> kp.RequantizeParams:
     """For quantize (int8 -> int8), relu and clip: rescale, then clamp."""
     xq, yq = _per_tensor(node.inputs[0], "input", node), _per_tensor(node.output, "output", node)
-    if node.op == "relu":
-        act = clamp_range(0.0, math.inf, yq)
-    elif node.op == "clip":
-        act = clamp_range(node.attrs["min"], node.attrs["max"], yq)
-    else:
-        act = kp.ActivationRange()
+    act = clamp_range(*node.spec.clamp_bounds(node.attrs), yq) if node.spec.is_clamp else kp.ActivationRange()
     # Identity only when scale AND zero point agree; equal scales with other zero points still
     # shift the integers (the multiplier is then exactly 1.0 and requantize adds the offset).
     same = xq.scale == yq.scale and xq.zero_point == yq.zero_point
     mult, shift = (0, 0) if same else quantize_multiplier(float(np.float32(xq.scale[0])) / float(np.float32(yq.scale[0])))
-    return RequantizeParams(-xq.zero_point[0], mult, shift, yq.zero_point[0], act, same)
-
-
-_KERNELS = {
-    "linear": "fully_connected", "add": "add", "mul": "mul", "avgpool2d": "avgpool", "maxpool2d": "maxpool",
-    "softmax": "softmax", "quantize": "requantize", "relu": "requantize", "clip": "requantize",
-    "reshape": "reshape", "transpose": "transpose",
-}
-
-
-def is_sparse(node: Node) -> bool:
-    """A conv2d (one group, or depthwise with channel multiplier 1; no dilation) or linear whose
-    constant weight carries a SparseLayout: the sparse kernels run it (tfc_sparse_*; same integers
-    as the dense ones)."""
-    if node.op not in ("conv2d", "linear") or len(node.inputs) < 2:
-        return False
-    w = node.inputs[1]
-    if w.sparse is None or w.data is None:
-        return False
-    if node.op == "linear":
-        return True
-    if node.attrs["dilation"] != [1, 1]:
-        return False
-    return node.attrs["group"] == 1 or (is_depthwise(node) and w.shape[0] == node.attrs["group"])
-
-
-def kernel_for(node: Node) -> str:
-    """The name of the int8 kernel family that runs `node`."""
-    if node.op in ort.OPS and ort.uses_onnxruntime(node):
-        return ort.kernel_for(node)
-    if is_sparse(node):
-        if node.op == "linear":
-            return "sparse_fc"
-        return "sparse_depthwise" if is_depthwise(node) else "sparse_conv"
-    if node.op == "conv2d":
-        return conv_kernel(node)
-    if node.op == "conv2d_add":
-        return "conv_add"
-    if node.op in tp.KERNELS:
-        return tp.KERNELS[node.op]
-    try:
-        return _KERNELS[node.op]
-    except KeyError:
-        raise UnsupportedError(f"no int8 kernel for op {node.op}", node=node.name, op=node.op) from None
-
-
-def params_for(node: Node):
-    """The integer parameters of `node`'s kernel (None for pure data movement)."""
-    kernel = kernel_for(node)
-    if kernel.startswith("ort_"):
-        return ort.params_for(node)
-    if kernel in tp.PARAMS:
-        return tp.PARAMS[kernel](node)
-    if kernel in ("conv", "conv_1x1", "depthwise_conv", "sparse_conv", "sparse_depthwise"):
-        return conv_params(node)
-    if kernel == "conv_add":
-        return conv_add_params(node)
-    return {
-        "fully_connected": linear_params, "sparse_fc": linear_params, "add": binary_params, "mul": binary_params,
-        "avgpool": pool_params, "maxpool": pool_params, "softmax": softmax_params,
-        "requantize": requantize_params,
-    }.get(kernel, lambda n: None)(node)
+    return kp.RequantizeParams(-xq.zero_point[0], mult, shift, yq.zero_point[0], act, same)

@@ -44,7 +44,6 @@ from tfc.quant.transformer_params import batch_dims, check_batch_broadcast
 from tfc.quant.transformer_params import mean_params as fixed_mean_params
 
 ONNXRUNTIME = "onnxruntime"
-OPS = ("conv2d", "linear", "batch_matmul", "softmax", "reduce_mean", "layernorm")
 f32 = np.float32
 
 
@@ -330,49 +329,3 @@ def layernorm(x: np.ndarray, p: LayerNormParams) -> np.ndarray:
          + np.asarray(p.beta, dtype=f32)).astype(f32)
     y = np.clip((y / f32(p.output_scale)).astype(f32), f32(-128 - p.output_offset), f32(127 - p.output_offset))
     return (np.rint(y).astype(np.int64) + p.output_offset).astype(np.int8).reshape(x.shape)
-
-
-# ---- dispatch -----------------------------------------------------------------------------------
-
-def kernel_for(node: Node) -> str:
-    if node.op == "conv2d":
-        return "ort_matmul" if is_pointwise(node) else "ort_conv"
-    return {"linear": "ort_matmul", "batch_matmul": "ort_matmul", "softmax": "ort_softmax",
-            "reduce_mean": "ort_mean", "layernorm": "ort_layernorm"}[node.op]
-
-
-def params_for(node: Node):
-    return {"ort_matmul": matmul_params, "ort_conv": conv_params, "ort_softmax": softmax_params,
-            "ort_mean": mean_params, "ort_layernorm": layernorm_params}[kernel_for(node)](node)
-
-
-def reference_int8(node: Node, inputs: list) -> list:
-    """The node's int8 result with onnxruntime's arithmetic (the interpreter's reference_int8)."""
-    kernel, p = kernel_for(node), params_for(node)
-    bias = inputs[2] if len(inputs) > 2 else None
-    if kernel == "ort_matmul":
-        return [matmul(inputs[0], inputs[1], bias, p).reshape(node.output.shape)]
-    if kernel == "ort_conv":
-        return [conv(inputs[0], inputs[1], bias, p, node.output.shape)]
-    if kernel == "ort_softmax":
-        return [softmax(inputs[0], p)]
-    if kernel == "ort_layernorm":
-        return [layernorm(inputs[0], p)]
-    return [mean(inputs[0], p).reshape(node.output.shape)]
-
-
-def install() -> None:
-    """Route the int8 references of OPS here for nodes with numerics="onnxruntime" (called once
-    by tfc.quant.int8_ops, after the fixed-point references are attached)."""
-    from tfc.ir.ops import get_op
-    for op in OPS:
-        spec = get_op(op)
-        fixed = spec.reference_int8
-        if getattr(fixed, "onnxruntime_aware", False):
-            continue
-
-        def dispatch(node, inputs, fixed=fixed):
-            return reference_int8(node, inputs) if uses_onnxruntime(node) else fixed(node, inputs)
-
-        dispatch.onnxruntime_aware = True
-        spec.reference_int8 = dispatch

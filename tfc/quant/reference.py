@@ -21,6 +21,7 @@ from tfc.quant.kernel_params import (
     FullyConnectedParams,
     MulParams,
     PoolParams,
+    RequantizeParams,
     SoftmaxParams,
     conv_output_size,
 )
@@ -227,3 +228,16 @@ def relu(x: np.ndarray) -> np.ndarray:
 def relu6(x: np.ndarray) -> np.ndarray:
     """arm_relu6_s8 on raw int8 values."""
     return np.clip(_check_int8("input", x), 0, 6).astype(np.int8)
+
+
+def depthwise_weights(w: np.ndarray) -> np.ndarray:
+    """IR OHWI [Cout,Kh,Kw,1] -> CMSIS-NN depthwise [1,Kh,Kw,Cout]."""
+    return np.ascontiguousarray(w.transpose(3, 1, 2, 0))
+
+
+def requantize(x: np.ndarray, p: RequantizeParams) -> np.ndarray:
+    """tfc_requantize_s8: int8 -> int8 through the double-rounding multiplier, then clamp."""
+    v = x.astype(np.int64)
+    if not p.identity:
+        v = fp.requantize(v + p.input_offset, p.multiplier, p.shift).astype(np.int64) + p.output_offset
+    return np.clip(v, p.activation.min, p.activation.max).astype(np.int8)

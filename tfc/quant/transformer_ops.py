@@ -1,16 +1,12 @@
-"""Integer semantics of the transformer ops, bit-exact with tfc's runtime kernels
-(tfc_layernorm_s8, tfc_lut_s8, tfc_mean_s8, arm_batch_matmul_s8, tfc_attention_s8; gather
-moves stored integers and needs none).
-
-Importing this module attaches them as the ops' `reference_int8`; parameters come from
-tfc.quant.transformer_params through tfc.quant.node_params, as the C backend's do.
+"""numpy twins of the transformer kernels, bit-exact with tfc's runtime kernels (tfc_layernorm_s8,
+tfc_lut_s8, tfc_mean_s8, tfc_attention_s8), on the parameters of tfc.quant.transformer_params;
+tfc.kernels.transformer runs them.
 """
 from __future__ import annotations
 
 
 import numpy as np
 
-from tfc.ir.ops import get_op
 from tfc.quant import fixed_point as fp
 from tfc.quant import reference as ref
 from tfc.quant import transformer_params as tp
@@ -44,23 +40,11 @@ def layernorm_rows(x: np.ndarray, p: tp.LayerNormParams) -> np.ndarray:
     return np.clip(y, p.activation.min, p.activation.max).astype(np.int8).reshape(x.shape)
 
 
-def layernorm_int8(node, inputs):
-    return [layernorm_rows(inputs[0], tp.layernorm_params(node))]
-
 
 def lut(x: np.ndarray, p: tp.LutParams) -> np.ndarray:
     return np.asarray(p.table, dtype=np.int8)[x.astype(np.int64) + 128]
 
 
-def lut_int8(node, inputs):
-    return [lut(inputs[0], tp.lut_params(node))]
-
-
-def batch_matmul_int8(node, inputs):
-    a, b = inputs
-    p = tp.batch_matmul_params(node)
-    tp.check_batch_broadcast(node)
-    return [ref.batch_matmul(a, b, p).reshape(node.output.shape)]
 
 
 def attention(q: np.ndarray, k: np.ndarray, vt: np.ndarray, p: tp.AttentionParams) -> np.ndarray:
@@ -68,9 +52,6 @@ def attention(q: np.ndarray, k: np.ndarray, vt: np.ndarray, p: tp.AttentionParam
     C runs them one head at a time; every head's integers are independent of the others')."""
     return ref.batch_matmul(ref.softmax(ref.batch_matmul(q, k, p.qk), p.softmax), vt, p.pv)
 
-
-def attention_int8(node, inputs):
-    return [attention(*inputs, tp.attention_params(node)).reshape(node.output.shape)]
 
 
 def mean(x: np.ndarray, p: tp.MeanParams) -> np.ndarray:
@@ -82,10 +63,3 @@ def mean(x: np.ndarray, p: tp.MeanParams) -> np.ndarray:
 
 def mean_int8(node, inputs):
     return [mean(inputs[0], tp.mean_params(node)).reshape(node.output.shape)]
-
-
-_INT8 = {"layernorm": layernorm_int8, "batch_matmul": batch_matmul_int8, "attention": attention_int8, "reduce_mean": mean_int8,
-         **{op: lut_int8 for op in tp.LUT_OPS}}
-
-for _op, _fn in _INT8.items():
-    get_op(_op).reference_int8 = _fn

@@ -1,8 +1,8 @@
 """Integer parameters of the transformer kernels: LayerNorm, lookup tables (GELU, HardSwish,
 Sigmoid, Tanh, Erf), batch matmul of two activations, mean over tokens and gather.
 
-tfc.quant.node_params dispatches here for these ops, so the int8 interpreter
-(tfc.quant.transformer_ops) and the C backend read the same integers.
+The kernels of tfc.kernels.transformer derive their parameters here, so the int8 interpreter
+(through tfc.quant.transformer_ops) and the C backend read the same integers.
 
 Integer-only LayerNorm (`tfc_layernorm_s8`), per row of width C, from the int8 input q:
     sum   = sum_i q_i                          the zero point cancels in (q - mean): not needed
@@ -50,7 +50,6 @@ LAYERNORM_MAX_EXTRA_BITS = 16      # P: fraction bits kept between the affine an
 LAYERNORM_RSQRT_SEED = tuple(math.isqrt((1 << 67) // (2 * m + 1)) for m in range(16, 64))
 LAYERNORM_MAX_WIDTH = 4096         # keeps |d_i| < 2^20 and sum d_i^2 < 2^52
 EPS_TERM_MAX = 1 << 61             # keeps V < 2^62
-LUT_OPS = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp", "lut")
 
 
 def _f32(x: float) -> float:
@@ -283,13 +282,3 @@ def gather_params(node: Node) -> GatherParams:
     if any(not 0 <= i < n for i in flat):
         raise UnsupportedError(f"gather index out of range 0..{n - 1}", node=node.name, op=node.op)
     return GatherParams(math.prod(x.shape[:axis]), n, math.prod(x.shape[axis + 1:]), tuple(flat))
-
-
-# ---- dispatch -----------------------------------------------------------------------------------
-
-KERNELS = {**{op: "lut" for op in LUT_OPS}, "layernorm": "layernorm", "batch_matmul": "batch_matmul",
-           "attention": "attention",
-           "reduce_mean": "mean", "gather": "gather"}
-PARAMS = {"lut": lut_params, "layernorm": layernorm_params, "batch_matmul": batch_matmul_params,
-          "attention": attention_params,
-          "mean": mean_params, "gather": gather_params}

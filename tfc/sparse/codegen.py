@@ -10,7 +10,7 @@ bytes per block instead of B + 1 table bytes): `sparsify` chooses it per layer (
 "brle-unrolled") when the user asks for speed over size or when it still beats dense on flash.
 
 `layer_code(SparseLayer, symbol, ...)` makes the typed description; the jinja2 template
-tfc/backends/cmsis/templates/kernels/sparse_rows.c.j2 renders it (`render_functions`).
+tfc/backends/cmsis/templates/kernels/sparse_rows.c.j2 renders it (tfc.backends.cmsis.sparse_harness.render_functions for standalone builds).
 """
 from __future__ import annotations
 
@@ -149,15 +149,3 @@ def pixel_counts_for(out_w: int, stride_w: int) -> tuple[int, ...]:
     if stride_w != 1 or out_w % 4:
         counts.append(1)
     return tuple(counts)
-
-
-def render_functions(code: LayerCode) -> str:
-    """The C functions and the tfc_sparse_code struct of one layer (the table is emitted apart)."""
-    from tfc.backends.cmsis.emit import environment
-    return environment().get_template("kernels/sparse_rows.c.j2").module.functions(code)
-
-
-def render_table(code: LayerCode) -> str:
-    """The weight table as a standalone definition (the benchmarks; the backend uses weights.c)."""
-    from tfc.backends.cmsis.emit import environment
-    return environment().get_template("kernels/sparse_rows.c.j2").module.table(code)

@@ -1,4 +1,4 @@
-"""The runtime's *_get_buffer_size functions equal tfc.quant.buffer_sizes for their build, and
+"""The runtime's *_get_buffer_size functions equal tfc.kernels.buffer_sizes for their build, and
 both follow CMSIS-NN's published rules (checked on hand-computed values)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tfc.errors import TargetError
-from tfc.quant import buffer_sizes as bs
+from tfc.kernels import buffer_sizes as bs
 
 CI = settings.get_profile("ci")
 

@@ -12,8 +12,8 @@ import pytest
 
 import tfc
 from tfc.backends.cmsis import HostRunner, write_project
-from tfc.backends.cmsis.lower import lower
-from tfc.backends.cmsis.sparse_layers import flash_bound
+from tfc.kernels.lowering import lower
+from tfc.kernels.sparse import flash_bound
 from tfc.ir.graph import Graph
 from tfc.ir.types import DType, TensorType
 from tfc.sparse.codegen import UNROLLED

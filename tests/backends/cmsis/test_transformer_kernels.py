@@ -18,7 +18,7 @@ from tfc.ir.graph import Graph
 from tfc.ir.types import DType, QuantParams, TensorType
 from tfc.quant import transformer_ops as tops
 from tfc.quant import transformer_params as tp
-from tfc.quant.transformer_lower import layernorm_constants_to_int32
+from tfc.passes.quantize.transformer_lower import layernorm_constants_to_int32
 
 EXAMPLES = 25
 
@@ -183,7 +183,7 @@ def test_gather_c_equals_numpy_take(runtime, outer, axis_len, inner, idx, seed):
 
 
 def test_transpose_simplification_keeps_the_permutation():
-    from tfc.backends.cmsis.transformer_layers import simplify_transpose
+    from tfc.kernels.movement import simplify_transpose
     rng = np.random.default_rng(0)
     for shape, perm in [((1, 16, 1, 3, 96), (3, 1, 2, 0, 4)), ((2, 3, 4, 5, 6), (0, 1, 4, 2, 3)),
                         ((1, 16, 2, 48), (0, 2, 1, 3)), ((4, 5), (0, 1)), ((1, 1, 1), (2, 0, 1))]:

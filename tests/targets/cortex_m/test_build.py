@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tfc.errors import BuildError, TargetError
-from tfc.target import Target
+from tfc.targets import Target
 from tfc.targets.cortex_m.build import _mpu_rasr
 from tfc.targets.cortex_m.size import parse_size_output
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tfc.backends.cmsis.lower import LoweredModel
+from tfc.kernels.lowering import LoweredModel
 from tfc.targets.cortex_m.project import project_support
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -5,16 +5,16 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tfc.backends.cmsis import emit
-from tfc.backends.cmsis.lower import LoweredModel, lower
+from tfc.kernels.lowering import LoweredModel, lower_for as lower_model
 from tfc.errors import BuildError, TfcError
 from tfc.ir.graph import Graph
-from tfc.quant.buffer_sizes import build_for_target
-from tfc.target import Target
+from tfc.targets import Target
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -108,7 +108,7 @@ def _info(model: LoweredModel, target: str, files, path) -> ProjectInfo:
         fresh = [a for a in layer.weight_arrays if a.symbol not in seen]
         seen.update(a.symbol for a in fresh)
         live = sum(b.size for b in live_at(model.allocation.buffers, layer.index))
-        sparse = getattr(layer.args, "storage", None)  # sparse layers (sparse_layers.SparseArgs)
+        sparse = getattr(layer.args, "storage", None)  # sparse layers (tfc.kernels.sparse)
         layers.append(LayerInfo(layer.index, layer.node, layer.op, layer.kernel, layer.function,
                                 layer.output.size, layer.scratch_bytes, sum(a.nbytes for a in fresh), live,
                                 storage=sparse() if sparse else "dense",
@@ -124,8 +124,7 @@ def _info(model: LoweredModel, target: str, files, path) -> ProjectInfo:
 
 def lower_for(graph: Graph, *, target: str | Target, name: str, strategies=None) -> tuple[LoweredModel, str]:
     target = Target.from_string(target)
-    return lower(graph, name=check_name(name), build=build_for_target(target.name),
-                 strategies=strategies), target.name
+    return lower_model(graph, target=target, name=check_name(name), strategies=strategies), target.name
 
 
 def plan_project(graph: Graph, *, target: str | Target, name: str = "model") -> ProjectInfo:
@@ -141,9 +140,10 @@ def write_project(graph: Graph, out_dir, *, target: str | Target, name: str = "m
     Everything is written to a temporary sibling directory first and renamed into place at the
     end, so a failure leaves `out_dir` as it was (absent, or the previous project).
     """
-    from tfc import __version__
     model, target_name = lower_for(graph, target=target, name=name, strategies=strategies)
-    texts = emit.render(model, target=target_name, graph_name=graph.name, version=__version__)
+    # The package's own version attribute (tfc/__init__ is loaded whenever any tfc module is).
+    version = sys.modules["tfc"].__version__
+    texts = emit.render(model, target=target_name, graph_name=graph.name, version=version)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise BuildError(f"{out} exists and is not a directory", hint="choose another output directory")

@@ -21,7 +21,7 @@ from pathlib import Path
 from tfc.backends.cmsis.host import Runner, default_cache_dir, project_digest
 from tfc.backends.cmsis.project import ProjectInfo
 from tfc.errors import BuildError, TargetError, TfcError
-from tfc.target import Target
+from tfc.targets import Target
 from tfc.targets.cortex_m import ElfInfo, RunResult, elf_size, run_elf
 from tfc.targets.cortex_m.build import _raise_link_error
 from tfc.targets.cortex_m.project import project_support

@@ -58,9 +58,62 @@ class OpSpec:
     attrs: ClassVar[dict[str, Attr]] = {}
     num_inputs: ClassVar[tuple[int, int]] = (1, 1)   # (min, max)
     doc: ClassVar[str] = ""
+
+    # ---- traits: the facts passes, quantization and the verifier ask, instead of op-name lists --
     # Data movement (reshape, transpose, ...): works on the stored integers of a quantized tensor,
-    # and its outputs keep the input's QuantParams.
+    # and its outputs keep the input's QuantParams (the verifier checks it on int8 graphs).
     moves_data: ClassVar[bool] = False
+    # Creates values of its own (pad's fill): not a pure rearrangement of its input's values.
+    creates_values: ClassVar[bool] = False
+    # Its int8 kernel computes on the input's grid (data movement; pooling, as TFLite requires):
+    # quantize-int8 gives the output the input's grid and requantizes after it where needed.
+    same_grid_int8: ClassVar[bool] = False
+    # A producer read only by this op may compute straight onto this op's output grid: the op's
+    # outputs are its input's values, moved or clamped (relu, clip, max pooling, reshape, ...).
+    grid_transparent: ClassVar[bool] = False
+    # A pure output clamp (relu, clip): it folds into a producer's clamp (`has_output_clamp`),
+    # and the value it reads needs no quantization parameters of its own.
+    is_clamp: ClassVar[bool] = False
+    # Elementwise (output element i depends on input element i; binary ops broadcast).
+    elementwise: ClassVar[bool] = False
+    broadcasting_binary: ClassVar[bool] = False
+    # Runs on a transposed tensor unchanged but for the attributes naming axes (`axis_attrs`, or
+    # `permute_attrs`): the layout pass sinks transposes through it.
+    layout_agnostic: ClassVar[bool] = False
+    axis_attrs: ClassVar[tuple[str, ...]] = ()
+    # Inputs laid out like the result (batchnorm's parameters are per-channel vectors): a count,
+    # None for all of them.
+    layout_operands: ClassVar[int | None] = None
+    # Attributes of a fused output clamp in real units (ACTIVATION_ATTRS), if the op has one.
+    output_clamp: ClassVar[tuple[str, str] | None] = None
+
+    @property
+    def keeps_grid(self) -> bool:
+        """The int8 output is on the input's grid."""
+        return self.moves_data or self.same_grid_int8
+
+    @property
+    def has_output_clamp(self) -> bool:
+        return self.output_clamp is not None
+
+    def permute_attrs(self, attrs: dict[str, Any], perm: Sequence[int]) -> dict[str, Any]:
+        """The attributes for the untransposed tensor, when the op's data operands are
+        `transpose(x, perm)` (layout-agnostic ops only)."""
+        a = dict(attrs)
+        rank = len(perm)
+        for key in self.axis_attrs:
+            if isinstance(a[key], list):
+                a[key] = sorted(perm[ax % rank] for ax in a[key]) if self.sorted_axes else \
+                    [perm[ax % rank] for ax in a[key]]
+            else:
+                a[key] = perm[a[key] % rank]
+        return a
+
+    sorted_axes: ClassVar[bool] = False   # list-valued axis attributes are kept sorted
+
+    def clamp_bounds(self, attrs: dict[str, Any]) -> tuple[float, float]:
+        """The real interval a clamp op (`is_clamp`) keeps."""
+        raise NotImplementedError(f"{self.name} is not a clamp")
 
     def check_attrs(self, attrs: dict[str, Any], where: str = "") -> dict[str, Any]:
         """Coerce attribute values to their declared types and fill defaults; sorted by name."""
@@ -95,13 +148,11 @@ class OpSpec:
         """Float semantics in numpy; inputs already dequantized where they carry QuantParams."""
         raise NotImplementedError
 
-    # Optional integer semantics, filled in by the int8 layer: bit-exact with the C kernels.
-    reference_int8 = None
-
 
 # A fused output clamp (ReLU = [0, inf], ReLU6 = [0, 6]) in real units; the int8 kernels turn it
 # into a clamp on the quantized output exactly as TFLite Micro's CalculateActivationRange does.
 ACTIVATION_ATTRS = {"act_min": Attr("float", float("-inf")), "act_max": Attr("float", float("inf"))}
+OUTPUT_CLAMP = ("act_min", "act_max")   # an op's `output_clamp` when it has ACTIVATION_ATTRS
 
 # Whose integer arithmetic an int8 kernel reproduces: "cmsis" (TFLite Micro / CMSIS-NN fixed-point
 # requantization) or "onnxruntime" (float32 requantization and onnxruntime's QLinearSoftmax and

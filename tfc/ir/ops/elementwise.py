@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from tfc.ir.ops.base import (ACTIVATION_ATTRS, Attr, OpSpec, apply_activation, broadcast_shapes,
+from tfc.ir.ops.base import (ACTIVATION_ATTRS, OUTPUT_CLAMP, Attr, OpSpec, apply_activation, broadcast_shapes,
                              real_type, register_op, shape_error)
 from tfc.ir.types import DType, TensorType
 
@@ -31,6 +31,8 @@ def _table_reference(node, inputs):
 
 class UnaryOp(OpSpec):
     num_inputs = (1, 1)
+    elementwise = True
+    layout_agnostic = True
 
     def infer(self, node):
         return [real_type(node.inputs[0])]
@@ -46,14 +48,24 @@ class UnaryOp(OpSpec):
 @register_op
 class Relu(UnaryOp):
     name = "relu"
+    is_clamp = True
+    grid_transparent = True
     compute = staticmethod(lambda x, a: np.maximum(x, 0))
+
+    def clamp_bounds(self, attrs):
+        return 0.0, math.inf
 
 
 @register_op
 class Clip(UnaryOp):
     """Clamp to [min, max]; ReLU6 is clip{min=0, max=6}."""
     name = "clip"
+    is_clamp = True
+    grid_transparent = True
     attrs = {"min": Attr("float", -math.inf), "max": Attr("float", math.inf)}
+
+    def clamp_bounds(self, attrs):
+        return attrs["min"], attrs["max"]
     compute = staticmethod(lambda x, a: np.clip(x, a["min"], a["max"]))
 
 
@@ -144,6 +156,8 @@ class Reciprocal(UnaryOp):
 @register_op
 class Cast(OpSpec):
     name = "cast"
+    elementwise = True
+    layout_agnostic = True
     attrs = {"to": Attr("str")}
 
     def infer(self, node):
@@ -158,6 +172,9 @@ class Cast(OpSpec):
 
 class BinaryOp(OpSpec):
     num_inputs = (2, 2)
+    elementwise = True
+    broadcasting_binary = True
+    layout_agnostic = True
 
     def infer(self, node):
         a, b = (real_type(v) for v in node.inputs)
@@ -175,7 +192,8 @@ class BinaryOp(OpSpec):
 def _binary(op_name, fn, doc="", fused_activation=False):
     cls = type(op_name.capitalize(), (BinaryOp,), {
         "name": op_name, "doc": doc, "compute": staticmethod(fn),
-        "attrs": dict(ACTIVATION_ATTRS) if fused_activation else {}})
+        "attrs": dict(ACTIVATION_ATTRS) if fused_activation else {},
+        "output_clamp": OUTPUT_CLAMP if fused_activation else None})
     return register_op(cls)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tfc.ir.ops.base import (ACTIVATION_ATTRS, NUMERICS_ATTR, Attr, OpSpec, apply_activation, broadcast_shapes,
+from tfc.ir.ops.base import (ACTIVATION_ATTRS, NUMERICS_ATTR, OUTPUT_CLAMP, Attr, OpSpec, apply_activation, broadcast_shapes,
                              normalize_axis, real_type, register_op, shape_error)
 from tfc.ir.types import TensorType
 
@@ -48,6 +48,7 @@ class Conv2d(_Windowed):
     group == Cin == (Cout / multiplier) is a depthwise convolution."""
 
     name = "conv2d"
+    output_clamp = OUTPUT_CLAMP
     num_inputs = (2, 3)
     attrs = {"stride": Attr("ints", [1, 1]), "dilation": Attr("ints", [1, 1]),
              "pad": Attr("ints", [0, 0, 0, 0]), "group": Attr("int", 1), **ACTIVATION_ATTRS, **NUMERICS_ATTR}
@@ -86,6 +87,7 @@ class Linear(OpSpec):
     """Fully connected: y = x @ w.T + b, with w: [out, in] over the last axis of x."""
 
     name = "linear"
+    output_clamp = OUTPUT_CLAMP
     num_inputs = (2, 3)
     attrs = {**ACTIVATION_ATTRS, **NUMERICS_ATTR}
 
@@ -126,6 +128,8 @@ class MatMul(OpSpec):
 @register_op
 class AvgPool2d(_Windowed):
     name = "avgpool2d"
+    same_grid_int8 = True
+    output_clamp = OUTPUT_CLAMP
     attrs = {"kernel": Attr("ints"), "stride": Attr("ints", [1, 1]), "pad": Attr("ints", [0, 0, 0, 0]),
              "count_include_pad": Attr("bool", False), **ACTIVATION_ATTRS}
 
@@ -150,6 +154,9 @@ class AvgPool2d(_Windowed):
 @register_op
 class MaxPool2d(_Windowed):
     name = "maxpool2d"
+    same_grid_int8 = True
+    grid_transparent = True
+    output_clamp = OUTPUT_CLAMP
     attrs = {"kernel": Attr("ints"), "stride": Attr("ints", [1, 1]), "pad": Attr("ints", [0, 0, 0, 0]),
              "dilation": Attr("ints", [1, 1]), **ACTIVATION_ATTRS}
 
@@ -168,6 +175,9 @@ class MaxPool2d(_Windowed):
 @register_op
 class ReduceMean(OpSpec):
     name = "reduce_mean"
+    layout_agnostic = True
+    axis_attrs = ("axes",)
+    sorted_axes = True
     attrs = {"axes": Attr("ints"), "keepdims": Attr("bool", True), **NUMERICS_ATTR}
 
     def _axes(self, node, rank):
@@ -191,6 +201,8 @@ class ReduceMean(OpSpec):
 @register_op
 class Softmax(OpSpec):
     name = "softmax"
+    layout_agnostic = True
+    axis_attrs = ("axis",)
     attrs = {"axis": Attr("int", -1), **NUMERICS_ATTR}
 
     def infer(self, node):
@@ -237,6 +249,9 @@ class BatchNorm(OpSpec):
     """Inference batch normalization along `axis`: inputs x, scale, bias, mean, var."""
 
     name = "batchnorm"
+    layout_agnostic = True
+    axis_attrs = ("axis",)
+    layout_operands = 1       # scale, bias, mean and var are per-channel vectors
     num_inputs = (5, 5)
     attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5), **NUMERICS_ATTR}
 
@@ -270,6 +285,7 @@ class Conv2dAdd(Conv2d):
     """
 
     name = "conv2d_add"
+    output_clamp = None       # act_min/act_max clamp the conv, before the add
     num_inputs = (4, 4)
     attrs = {**Conv2d.attrs, "residual_first": Attr("bool", True), "mid_scale": Attr("float", 0.0),
              "mid_zero_point": Attr("int", 0), "add_act_min": Attr("float", float("-inf")),

@@ -41,6 +41,9 @@ def dequantize_array(x: np.ndarray, q) -> np.ndarray:
 @register_op
 class Quantize(OpSpec):
     name = "quantize"
+    elementwise = True
+    layout_agnostic = True
+    grid_transparent = True
     attrs = {"dtype": Attr("str", "i8")}
 
     def infer(self, node):
@@ -56,6 +59,8 @@ class Quantize(OpSpec):
 @register_op
 class Dequantize(OpSpec):
     name = "dequantize"
+    elementwise = True
+    layout_agnostic = True
 
     def infer(self, node):
         if node.inputs[0].quant is None:

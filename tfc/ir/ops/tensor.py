@@ -21,6 +21,7 @@ class Reshape(_Movement):
     """Reshape to a fully static `shape` (the importer resolves -1 and 0)."""
 
     name = "reshape"
+    grid_transparent = True
     attrs = {"shape": Attr("ints")}
 
     def infer(self, node):
@@ -37,6 +38,7 @@ class Reshape(_Movement):
 @register_op
 class Transpose(_Movement):
     name = "transpose"
+    grid_transparent = True
     attrs = {"perm": Attr("ints")}
 
     def infer(self, node):
@@ -53,6 +55,8 @@ class Transpose(_Movement):
 @register_op
 class Concat(OpSpec):
     name = "concat"
+    layout_agnostic = True
+    axis_attrs = ("axis",)
     num_inputs = (1, 1 << 16)
     attrs = {"axis": Attr("int")}
 
@@ -75,6 +79,8 @@ class Concat(OpSpec):
 @register_op
 class Split(_Movement):
     name = "split"
+    layout_agnostic = True
+    axis_attrs = ("axis",)
     attrs = {"axis": Attr("int"), "sizes": Attr("ints")}
 
     def infer(self, node):
@@ -95,6 +101,8 @@ class Slice(_Movement):
     """Static slice; starts/ends are already clamped to the dims (the importer does that)."""
 
     name = "slice"
+    layout_agnostic = True
+    axis_attrs = ("axes",)
     attrs = {"starts": Attr("ints"), "ends": Attr("ints"), "axes": Attr("ints"), "steps": Attr("ints")}
 
     def _index(self, node, rank):
@@ -160,6 +168,17 @@ class Pad(_Movement):
     """Pad with `pads` = [begin_0, ..., begin_n, end_0, ..., end_n] (ONNX order)."""
 
     name = "pad"
+    creates_values = True     # the fill value, a raw integer on an int8 tensor
+    layout_agnostic = True
+
+    def permute_attrs(self, attrs, perm):
+        a = dict(attrs)
+        rank = len(perm)
+        pads = [0] * (2 * rank)
+        for i, p in enumerate(perm):
+            pads[p], pads[rank + p] = a["pads"][i], a["pads"][rank + i]
+        a["pads"] = pads
+        return a
     attrs = {"pads": Attr("ints"), "mode": Attr("str", "constant"), "value": Attr("float", 0.0)}
 
     def _pairs(self, node, rank):

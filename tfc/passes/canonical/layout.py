@@ -16,12 +16,6 @@ import numpy as np
 from tfc.ir.types import QuantParams
 from tfc.passes.rewrite import insert_after, is_output
 
-UNARY = {"relu", "clip", "sigmoid", "tanh", "hardsigmoid", "hardswish", "gelu", "erf", "sqrt", "exp",
-         "neg", "abs", "reciprocal", "cast", "quantize", "dequantize"}
-BINARY = {"add", "sub", "mul", "div", "pow", "max", "min"}
-WITH_AXIS = {"concat", "split", "softmax", "batchnorm"}
-LAYOUT_AGNOSTIC = UNARY | BINARY | WITH_AXIS | {"reduce_mean", "pad", "slice"}
-
 
 def inverse(perm) -> list[int]:
     inv = [0] * len(perm)
@@ -133,7 +127,7 @@ def round_before_moving(graph, ctx) -> int:
 # ------------------------------------------------------------------------------------- sinking
 def _sink_blocker(graph, node, single_reader: bool = True):
     """(perm, None) if `node` can work on its inputs' untransposed tensors, else (None, reason)."""
-    if node.op not in LAYOUT_AGNOSTIC:
+    if not node.spec.layout_agnostic:
         return None, f"{node.op} depends on the layout"
     perms = []
     for v in _operands(node):
@@ -162,8 +156,9 @@ def _sink_blocker(graph, node, single_reader: bool = True):
 
 
 def _operands(node):
-    """The inputs laid out like the result (batchnorm's parameters are per-channel vectors)."""
-    return node.inputs[:1] if node.op == "batchnorm" else node.inputs
+    """The inputs laid out like the result (the op's `layout_operands`)."""
+    count = node.spec.layout_operands
+    return node.inputs if count is None else node.inputs[:count]
 
 
 def _permute_constant(graph, c, perm, rank):
@@ -178,24 +173,6 @@ def _permute_constant(graph, c, perm, rank):
         q = dataclasses.replace(q, axis=q.axis + lead)
         q = permute_quant(q, inv)
     return graph.add_constant(c.name + ".t", np.ascontiguousarray(data.transpose(inv)), quant=q)
-
-
-def _remap_attrs(node, perm) -> dict:
-    """The node's attributes for the untransposed (x-layout) tensor."""
-    a = dict(node.attrs)
-    rank = len(perm)
-    if node.op in WITH_AXIS:
-        a["axis"] = perm[a["axis"] % rank]
-    elif node.op == "reduce_mean":
-        a["axes"] = sorted(perm[ax % rank] for ax in a["axes"])
-    elif node.op == "slice":
-        a["axes"] = [perm[ax % rank] for ax in a["axes"]]
-    elif node.op == "pad":
-        pads = [0] * (2 * rank)
-        for i, p in enumerate(perm):
-            pads[p], pads[rank + p] = a["pads"][i], a["pads"][rank + i]
-        a["pads"] = pads
-    return a
 
 
 def _output_perm(node, perm) -> list[int]:
@@ -213,7 +190,7 @@ def sink_transposes(graph, ctx) -> int:
     """op(transpose(x, p), const) -> transpose(op'(x, const'), p) for layout-agnostic ops."""
     rewrites = 0
     for node in list(graph.nodes):
-        if node not in graph.nodes or node.op not in LAYOUT_AGNOSTIC:
+        if node not in graph.nodes or not node.spec.layout_agnostic:
             continue
         if not any(_is_transpose(v) for v in _operands(node)):
             continue
@@ -226,7 +203,7 @@ def sink_transposes(graph, ctx) -> int:
         for i, v in enumerate(list(_operands(node))):
             node.set_input(i, v.producer.inputs[0] if not v.is_constant
                            else _permute_constant(graph, v, perm, rank))
-        node.attrs = node.spec.check_attrs(_remap_attrs(node, perm), node.name)
+        node.attrs = node.spec.check_attrs(node.spec.permute_attrs(node.attrs, perm), node.name)
         out_perm = _output_perm(node, perm)
         for out, t in zip(node.outputs, node.spec.infer(node)):
             out.type = t

@@ -80,7 +80,11 @@ def read_int_constants_directly(graph, ctx) -> int:
     return rewrites
 
 
-MOVERS = ("reshape", "transpose", "slice", "expand")  # not pad: its fill value is a raw integer
+def _moves_values(node) -> bool:
+    """Data movement of one input that only rearranges its values (not pad: its fill value is a
+    raw integer)."""
+    return node.spec.moves_data and not node.spec.creates_values and len(node.inputs) == 1 \
+        and len(node.outputs) == 1
 
 
 def dequantize_before_moving(graph, ctx) -> int:
@@ -92,7 +96,7 @@ def dequantize_before_moving(graph, ctx) -> int:
         if dq.op != "dequantize" or dq not in graph.nodes:
             continue
         mover = dq.inputs[0].producer
-        if mover is None or mover.op not in MOVERS or len(mover.inputs) != 1:
+        if mover is None or not _moves_values(mover):
             continue
         m_out = mover.output
         if len(m_out.uses) != 1 or is_output(graph, m_out) or not passes_values_through(mover):

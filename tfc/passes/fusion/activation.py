@@ -8,18 +8,8 @@ and transposes between the two do not matter: a clamp commutes with moving data.
 """
 from __future__ import annotations
 
-import math
 
 from tfc.passes.rewrite import bypass, is_output
-
-PRODUCERS = ("conv2d", "linear", "add", "sub", "mul", "avgpool2d", "maxpool2d")
-
-
-def _range(node) -> tuple[float, float]:
-    if node.op == "relu":
-        return 0.0, math.inf
-    return node.attrs["min"], node.attrs["max"]
-
 
 def _through_data_movement(graph, value):
     """Follow single-reader reshapes/transposes back to the value a real op wrote: a clamp
@@ -32,13 +22,13 @@ def _through_data_movement(graph, value):
 
 def fuse_activations(graph, ctx) -> int:
     fired = 0
-    for act in list(graph.nodes_of("relu", "clip")):
+    for act in [n for n in graph.nodes if n.spec.is_clamp]:
         y = act.output
         x = _through_data_movement(graph, act.inputs[0])
         producer = x.producer
-        if producer is None or producer.op not in PRODUCERS:
+        if producer is None or not producer.spec.has_output_clamp:
             ctx.decline("fuse-activation", act, f"input is produced by {producer.op if producer else 'the graph input'}, "
-                        f"which has no output clamp (fusable producers: {', '.join(PRODUCERS)})")
+                        "which has no output clamp")
             continue
         if len(x.uses) != 1 or is_output(graph, x):
             ctx.decline("fuse-activation", act, f"{x.ref} has other readers, which need it unclamped")
@@ -50,7 +40,7 @@ def fuse_activations(graph, ctx) -> int:
         if x.dtype != y.dtype:
             ctx.decline("fuse-activation", act, f"element types differ ({x.type} vs {y.type})")
             continue
-        lo, hi = _range(act)
+        lo, hi = act.spec.clamp_bounds(act.attrs)
         producer.attrs["act_min"] = max(producer.attrs["act_min"], lo)
         producer.attrs["act_max"] = min(producer.attrs["act_max"], hi)
         x.quant = y.quant

@@ -18,7 +18,8 @@ from tfc.errors import TfcError
 from tfc.ir.graph import Graph, Node
 from tfc.ir.types import DType
 from tfc.passes.fusion.common import remove_dead, sole_reader, take_over
-from tfc.quant import node_params as npar
+from tfc.kernels import select
+from tfc.kernels.lowering import lower_for
 
 RULE = "fuse-attention-heads"
 MODES = ("auto", "always", "never")
@@ -69,7 +70,7 @@ def _why_not(graph: Graph, sm: Node) -> str | None:
         return "an operand is a constant"
     try:
         for node in (qk, sm, pv):
-            npar.params_for(node)
+            select(node).params(node)
     except TfcError as e:
         return f"the unfused kernels do not take it: {e}"
     return None
@@ -100,8 +101,7 @@ def _fused_copy(graph: Graph, names) -> Graph:
 
 
 def _lowered(graph: Graph, ctx):
-    from tfc.backends.cmsis.project import lower_for   # the backend's own plan: the bytes the C will have
-    return lower_for(graph, target=ctx.target or "cortex-m7", name="model")[0]
+    return lower_for(graph, target=ctx.target or "cortex-m7")   # the bytes the C will have
 
 
 def _arena(graph: Graph, ctx) -> int:

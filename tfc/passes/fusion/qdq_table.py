@@ -14,7 +14,7 @@ import numpy as np
 from tfc.ir.graph import Node, Value
 from tfc.ir.ops.quant import dequantize_array, quantize_array
 from tfc.ir.types import DType
-from tfc.quant.lower import as_int8_storage
+from tfc.passes.quantize.lower import as_int8_storage
 
 
 def carries_qdq_rounding(nodes: list[Node], out: Value) -> bool:

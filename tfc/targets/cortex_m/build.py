@@ -21,7 +21,7 @@ from pathlib import Path
 from string import Template
 
 from tfc.errors import BuildError, TargetError
-from tfc.target import Target
+from tfc.targets import Target
 from tfc.targets.cortex_m.size import SizeReport, elf_size
 from tfc.targets.cortex_m.tools import INSTALL_SCRIPT, find_tool
 

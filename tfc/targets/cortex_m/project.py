@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tfc.target import Target
+from tfc.targets import Target
 from tfc.targets.cortex_m.build import (C_DIR, COMMON_FLAGS, DEFAULT_STACK, FAULT_EXIT, STATS_FILE,
                                         _linker_script, _mpu_rasr)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfc.errors import BuildError, TargetError
-from tfc.target import Target
+from tfc.targets import Target
 from tfc.targets.cortex_m.build import FAULT_EXIT, STATS_FILE, ElfInfo
 from tfc.targets.cortex_m.icount import InstructionCounts, parse_counts, plugin_path
 from tfc.targets.cortex_m.tools import find_tool

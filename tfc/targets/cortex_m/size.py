@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfc.errors import BuildError
-from tfc.target import Target
+from tfc.targets import Target
 from tfc.targets.cortex_m.tools import find_tool
 
 FLASH_ORIGIN = 0x00000000

@@ -13,8 +13,7 @@ import numpy as np
 from tfc.errors import ShapeError, TfcError
 from tfc.ir.graph import Graph, Value
 from tfc.ir.ops.quant import dequantize_array, quantize_array
-from tfc.quant import int8_ops  # noqa: F401  (attaches the ops' integer semantics)
-
+from tfc.kernels import kernels_for, select
 
 
 def _as_real(array: np.ndarray, value: Value) -> np.ndarray:
@@ -70,11 +69,11 @@ def eval_node(node, args: Sequence[np.ndarray]) -> list[np.ndarray]:
     spec = node.spec
     # Integer kernels are for quantized tensors; plain integer arithmetic (an ONNX int8 Add with
     # no scale, int64 shape math) keeps numpy's integer semantics through the float reference.
-    integer_kernel = spec.reference_int8 is not None and all(
+    integer_kernel = bool(kernels_for(node.op)) and all(
         not v.dtype.is_float for v in node.inputs + node.outputs) and all(
         v.quant is not None for v in (node.inputs[0], node.outputs[0]))
     if integer_kernel:
-        results = spec.reference_int8(node, list(args))
+        results = select(node).evaluate(node, list(args))
     else:
         if not spec.moves_data:
             args = [_as_real(a, v) for a, v in zip(args, node.inputs)]

@@ -18,7 +18,8 @@ import numpy as np
 from tfc.errors import BuildError
 from tfc.quant.kernel_params import (ActivationRange, ConvParams, DepthwiseConvParams, FullyConnectedParams,
                                      conv_output_size)
-from tfc.sparse.codegen import LayerCode, render_functions, render_table
+from tfc.backends.cmsis.emit import environment
+from tfc.sparse.codegen import LayerCode
 from tfc.sparse.depthwise import SparseDepthwiseLayer
 from tfc.sparse.layer import SparseLayer
 
@@ -36,6 +37,16 @@ HOST_VARIANTS = {
     "sanitize-portable": ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"),
 }
 OP_SPARSE_CONV, OP_SPARSE_FC, OP_DENSE_CONV, OP_DENSE_FC, OP_SPARSE_DW, OP_DENSE_DW = range(6)
+
+
+def render_functions(code: LayerCode) -> str:
+    """The C functions and the tfc_sparse_code struct of one layer (the table is emitted apart)."""
+    return environment().get_template("kernels/sparse_rows.c.j2").module.functions(code)
+
+
+def render_table(code: LayerCode) -> str:
+    """The weight table as a standalone definition (the benchmarks; the backend uses weights.c)."""
+    return environment().get_template("kernels/sparse_rows.c.j2").module.table(code)
 
 
 def _pad8(b: bytes) -> bytes:

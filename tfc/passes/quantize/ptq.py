@@ -3,7 +3,7 @@
 `annotate` gives the graph exactly the form canonicalize gives a QDQ model: every activation
 carries per-tensor asymmetric int8 params (from observed ranges), conv/linear weights become
 per-channel symmetric int8 constants and their biases int32 constants at input x weight scale.
-tfc.quant.lower then turns that into the int8 graph.
+tfc.passes.quantize.lower then turns that into the int8 graph.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from tfc.interp import run
 from tfc.ir.graph import Graph, Value
 from tfc.ir.types import QuantParams
 from tfc.quant import calibration as cal
-from tfc.quant import legalize
-from tfc.quant.lower import propagate_params
-from tfc.quant.transformer_lower import layernorm_constants_to_int32
+from tfc.passes.quantize import legalize
+from tfc.passes.quantize.lower import propagate_params
+from tfc.passes.quantize.transformer_lower import layernorm_constants_to_int32
 
 # Ops whose int8 output grid is fixed by TFLite Micro / CMSIS-NN.
 FIXED_OUTPUT_PARAMS = {
@@ -26,8 +26,6 @@ FIXED_OUTPUT_PARAMS = {
     "sigmoid": QuantParams((1 / 256,), (-128,)),
     "tanh": QuantParams((1 / 128,), (0,)),
 }
-_SAME_AS_INPUT = ("maxpool2d", "avgpool2d")
-_ABSORBED_BY_READER = ("relu", "clip")
 
 
 def needs_calibration(graph: Graph) -> bool:
@@ -95,9 +93,9 @@ def _assigns_own_params(graph: Graph, value: Value) -> bool:
     node = value.producer
     if node is None:
         return True
-    if node.spec.moves_data or node.op in _SAME_AS_INPUT:
+    if node.spec.keeps_grid:
         return False
-    if len(value.uses) == 1 and value not in graph.outputs and value.uses[0][0].op in _ABSORBED_BY_READER:
+    if len(value.uses) == 1 and value not in graph.outputs and value.uses[0][0].spec.is_clamp:
         return False
     return True
 

@@ -47,7 +47,7 @@ def softmax_onto_fixed_grid(graph: Graph) -> int:
             continue
         if node.attrs["numerics"] == "onnxruntime":
             continue  # tfc_ort_softmax_s8 writes onto any grid, as onnxruntime's QLinearSoftmax does
-        from tfc.quant.lower import compute_on_grid  # lower imports this module
+        from tfc.passes.quantize.lower import compute_on_grid  # lower imports this module
         compute_on_grid(graph, node, SOFTMAX_OUTPUT)
         fired += 1
     return fired

@@ -1,6 +1,6 @@
 """The typed records the templates render: one Layer per IR node, with the arena slices it reads
-and writes, its CMSIS-NN function, and a family-specific `args` record of plain integers and
-the parameter dataclasses of tfc.quant.kernel_params. Nothing here is C text."""
+and writes, its C function, and its kernel's `args` record of plain integers and the parameter
+dataclasses of tfc.quant.kernel_params. Nothing here is C text."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from tfc.quant import kernel_params as kp
-from tfc.quant.node_params import RequantizeParams
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ class PoolArgs:
 
 @dataclass(frozen=True)
 class RequantizeArgs:
-    params: RequantizeParams
+    params: kp.RequantizeParams
     size: int
 
 
@@ -153,18 +152,15 @@ class Layer:
     index: int
     node: str
     op: str
-    kernel: str                   # tfc.quant.node_params.kernel_for
+    kernel: str                   # the kernel's name (tfc.kernels: the registered Kernel)
     function: str                 # the C function called ("" for a reshape)
+    template: str                 # the kernel's template, relative to the backend's templates
     inputs: tuple[ArenaSlice, ...]
     input_refs: tuple[str, ...]   # IR names, for the comment
     output: ArenaSlice
     output_ref: str
     scratch: ArenaSlice | None
     args: Any
-
-    @property
-    def template(self) -> str:
-        return f"kernels/{_TEMPLATES.get(self.kernel, self.kernel)}.c.j2"
 
     @property
     def weight_arrays(self) -> tuple[ConstArray, ...]:
@@ -179,8 +175,3 @@ class Layer:
     @property
     def scratch_bytes(self) -> int:
         return self.scratch.size if self.scratch else 0
-
-
-# Kernel families that share a template.
-_TEMPLATES = {"conv_1x1": "conv", "avgpool": "pool", "maxpool": "pool", "sparse_conv": "sparse",
-              "sparse_fc": "sparse"}

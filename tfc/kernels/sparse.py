@@ -15,18 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfc.backends.cmsis import layers as L
 from tfc.ir.graph import Node
+from tfc.kernels import records as L
+from tfc.kernels.base import Kernel, register_kernel
+from tfc.kernels.conv import FullyConnected, _Conv
 from tfc.quant import kernel_params as kp
+from tfc.quant import node_params as npar
 from tfc.sparse import codegen
 from tfc.sparse import depthwise as dw
 from tfc.sparse.encoding import groups_of
 from tfc.sparse.layer import SparseLayer, sparse_conv_layer, sparse_linear_layer
-
-FAMILIES = ("sparse_conv", "sparse_fc", "sparse_depthwise")
-FUNCTIONS = {"sparse_conv": "tfc_sparse_convolve_s8", "sparse_fc": "tfc_sparse_fully_connected_s8",
-             "sparse_depthwise": "tfc_sparse_depthwise_conv_s8"}
-
 
 @dataclass(frozen=True)
 class SparseArgs:
@@ -114,17 +112,6 @@ def fc_scratch_bytes(vectors: int, depth: int, block: int) -> int:
     return groups_of(depth, block) * vectors * block * 2
 
 
-def scratch_bytes(kernel: str, node: Node) -> int:
-    x, w, y = node.inputs[0], node.inputs[1], node.output
-    if kernel == "sparse_depthwise":
-        return depthwise_scratch_bytes(x.shape, w.shape, y.shape, node.attrs["stride"], node.attrs["pad"])
-    block = w.sparse.block
-    if kernel == "sparse_conv":
-        return conv_scratch_bytes(x.shape, w.shape, y.shape, node.attrs["stride"], node.attrs["pad"], block)
-    depth = w.shape[1]
-    return fc_scratch_bytes(x.type.size // depth, depth, block)
-
-
 def _record_words(layer: SparseLayer) -> np.ndarray:
     return np.frombuffer(layer.records_bytes(), dtype="<i4").astype(np.int32)
 
@@ -144,14 +131,12 @@ def depthwise_args(lw, i: int, node: Node, p: kp.DepthwiseConvParams) -> SparseD
     return SparseDepthwiseArgs(p, L.Dims(*map(int, x.shape)), L.Dims(*map(int, y.shape)), layer, records, taps)
 
 
-def args(lw, i: int, node: Node, kernel: str, p) -> SparseArgs | SparseDepthwiseArgs:
-    """The SparseArgs of layer i (lw: the backend's _Lowering, for its constants)."""
-    if kernel == "sparse_depthwise":
-        return depthwise_args(lw, i, node, p)
+def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
+    """The SparseArgs of layer i (lw: the lowering, for its constants)."""
     x, w, y = node.inputs[0], node.inputs[1], node.output
     bias = node.inputs[2].data if len(node.inputs) > 2 else None
     layout = w.sparse
-    if kernel == "sparse_conv":
+    if conv:
         stride, pad = node.attrs["stride"], node.attrs["pad"]
         width = padded_width(x.shape[2], w.shape[2], stride[1], pad[1], y.shape[2])
         layer = sparse_conv_layer(w.data, bias, p.multipliers, p.shifts, block=layout.block, width=width,
@@ -179,6 +164,89 @@ def args(lw, i: int, node: Node, kernel: str, p) -> SparseArgs | SparseDepthwise
     values = lw.add_const(L.ConstArray(f"{prefix}_values", "int8_t", layer.values,
                                        f"{where}: int8 values per stored block"))
     return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, records, skips, values, None, None)
+
+
+def _sparse_weight(node: Node) -> str | None:
+    """Why the node's weight does not run sparse (None: it carries a SparseLayout)."""
+    if len(node.inputs) < 2:
+        return "no weight"
+    w = node.inputs[1]
+    if w.sparse is None or w.data is None:
+        return "the weight is dense (no SparseLayout)"
+    return None
+
+
+@register_kernel
+class SparseConv(_Conv):
+    """tfc_sparse_convolve_s8: a one-group, undilated conv2d whose weight carries a SparseLayout;
+    the same integers as the dense conv (its numpy twin is the dense one)."""
+
+    name = "sparse_conv"
+    function = "tfc_sparse_convolve_s8"
+    template = "sparse"
+    priority = 30
+
+    def decline(self, node):
+        if node.attrs["dilation"] != [1, 1]:
+            return "dilated"
+        if node.attrs["group"] != 1:
+            return "grouped"
+        return _sparse_weight(node)
+
+    def scratch_bytes(self, node, p, build, lean=False):
+        x, w, y = node.inputs[0], node.inputs[1], node.output
+        return conv_scratch_bytes(x.shape, w.shape, y.shape, node.attrs["stride"], node.attrs["pad"], w.sparse.block)
+
+    def args(self, lw, i, node, p):
+        return sparse_args(lw, i, node, True, p)
+
+
+@register_kernel
+class SparseDepthwise(_Conv):
+    """tfc_sparse_depthwise_conv_s8 (encoding dw-taps): a depthwise conv with channel multiplier 1."""
+
+    name = "sparse_depthwise"
+    function = "tfc_sparse_depthwise_conv_s8"
+    priority = 31
+    depthwise = True
+
+    def decline(self, node):
+        if node.attrs["dilation"] != [1, 1]:
+            return "dilated"
+        if not (npar.is_depthwise(node) and node.inputs[1].shape[0] == node.attrs["group"]):
+            return "not a depthwise conv with channel multiplier 1"
+        return _sparse_weight(node)
+
+    def scratch_bytes(self, node, p, build, lean=False):
+        x, w, y = node.inputs[0], node.inputs[1], node.output
+        return depthwise_scratch_bytes(x.shape, w.shape, y.shape, node.attrs["stride"], node.attrs["pad"])
+
+    def args(self, lw, i, node, p):
+        return depthwise_args(lw, i, node, p)
+
+
+@register_kernel
+class SparseFullyConnected(FullyConnected):
+    """tfc_sparse_fully_connected_s8: a linear layer whose weight carries a SparseLayout."""
+
+    name = "sparse_fc"
+    function = "tfc_sparse_fully_connected_s8"
+    template = "sparse"
+    priority = 30
+
+    def decline(self, node):
+        return _sparse_weight(node)
+
+    def c_function(self, node, p, lean=False):
+        return self.function
+
+    def scratch_bytes(self, node, p, build, lean=False):
+        x, w = node.inputs[0], node.inputs[1]
+        depth = w.shape[1]
+        return fc_scratch_bytes(x.type.size // depth, depth, w.sparse.block)
+
+    def args(self, lw, i, node, p):
+        return sparse_args(lw, i, node, False, p)
 
 
 def flash_bound(layer: SparseLayer) -> int:

@@ -2,7 +2,7 @@
 
 Input: the form canonicalize gives a QDQ model, or ptq.annotate gives a float model: float
 values carrying QuantParams, int8 weights and int32 biases carrying theirs. Output: every
-activation is an int8 tensor, every op one the int8 kernels run (tfc.quant.node_params), and
+activation is an int8 tensor, every op one an int8 kernel runs (tfc.kernels), and
 `dequantize`/`quantize` remain only where params really change (then `quantize` requantizes).
 """
 from __future__ import annotations
@@ -10,15 +10,9 @@ from __future__ import annotations
 from tfc.errors import QuantizationError, UnsupportedError
 from tfc.ir.graph import Graph, Node, Value
 from tfc.ir.types import DType, QuantParams
+from tfc.quant.ort_numerics import ONNXRUNTIME
 from tfc.passes.rewrite import bypass
-from tfc.quant import node_params
-
-# Ops whose int8 kernels need the output on the input's grid (TFLite requires the same).
-SAME_PARAMS_OPS = ("maxpool2d", "avgpool2d", "reshape", "transpose")
-# Single-input ops a quantization annotation can move backwards through: a producer feeding only
-# one of these can compute straight onto the consumer's output grid (clamping is exact there).
-_TRANSPARENT_BACKWARD = ("relu", "clip", "reshape", "transpose", "maxpool2d", "quantize")
-
+from tfc.kernels import select
 
 def _sole_reader(graph: Graph, value: Value) -> Node | None:
     if len(value.uses) != 1 or value in graph.outputs:
@@ -45,9 +39,9 @@ def propagate_params(graph: Graph) -> int:
                 if out.quant is not None or not out.dtype.is_float:
                     continue
                 reader = _sole_reader(graph, out)
-                if reader is not None and reader.op in _TRANSPARENT_BACKWARD and reader.output.quant is not None:
+                if reader is not None and reader.spec.grid_transparent and reader.output.quant is not None:
                     out.quant = reader.output.quant
-                elif node.spec.moves_data or node.op in ("maxpool2d", "avgpool2d", "dequantize"):
+                elif node.spec.keeps_grid or node.op == "dequantize":
                     src = node.inputs[0]
                     if src.quant is not None and src.quant.axis is None:
                         out.quant = src.quant
@@ -111,10 +105,11 @@ def drop_identity_conversions(graph: Graph) -> int:
 
 
 def requantize_for_same_params(graph: Graph) -> int:
-    """Pooling/reshape/transpose whose output grid differs from the input's compute on the
-    input's grid, then a requantize moves the result onto the wanted grid."""
+    """Ops whose int8 output keeps the input's grid (`keeps_grid`: data movement, pooling) but
+    whose output grid differs compute on the input's grid, then a requantize moves the result
+    onto the wanted grid."""
     fired = 0
-    for node in list(graph.nodes_of(*SAME_PARAMS_OPS)):
+    for node in [n for n in graph.nodes if n.spec.keeps_grid and len(n.outputs) == 1]:
         src, out = node.inputs[0], node.output
         if src.quant is None or out.quant is None or src.quant == out.quant:
             continue
@@ -144,8 +139,7 @@ def check_kernels(graph: Graph) -> None:
     problems = []
     for node in graph.nodes:
         try:
-            node_params.kernel_for(node)
-            node_params.params_for(node)
+            select(node).params(node)
         except (UnsupportedError, QuantizationError) as e:
             problems.append(f"{node.op} '{node.name}': {e.message}")
     if problems:
@@ -155,15 +149,22 @@ def check_kernels(graph: Graph) -> None:
 
 def use_onnxruntime_numerics(graph: Graph) -> int:
     """Mark the nodes whose int8 kernels should follow onnxruntime's arithmetic (a QDQ model's
-    graph: onnxruntime defines its results; tfc.quant.ort_numerics). Sparse layers keep the
-    sparse kernels' fixed-point requantization; a batch_matmul with a folded scale has no
-    onnxruntime counterpart and keeps its own."""
-    from tfc.quant import ort_numerics as ort
+    graph: onnxruntime defines its results; tfc.quant.ort_numerics): every node whose op has the
+    `numerics` attribute and for which a kernel with those numerics then runs (sparse layers keep
+    the sparse kernels' fixed-point requantization; a batch_matmul with a folded scale has no
+    onnxruntime counterpart and keeps its own)."""
     fired = 0
-    for node in graph.nodes_of(*ort.OPS):
-        if node_params.is_sparse(node) or node.op == "batch_matmul" and node.attrs["alpha"] != 1.0:
+    for node in graph.nodes:
+        if "numerics" not in node.spec.attrs:
             continue
-        node.attrs["numerics"] = ort.ONNXRUNTIME
+        node.attrs["numerics"] = ONNXRUNTIME
+        try:
+            chosen = select(node)
+        except UnsupportedError:
+            chosen = None
+        if getattr(chosen, "numerics", None) != ONNXRUNTIME:
+            node.attrs["numerics"] = node.spec.attrs["numerics"].default
+            continue
         fired += 1
     return fired
 
@@ -171,14 +172,14 @@ def use_onnxruntime_numerics(graph: Graph) -> int:
 def lower_to_int8(graph: Graph, numerics: str = "cmsis") -> dict[str, int]:
     """The whole lowering; returns counters of what it did. numerics="onnxruntime" gives the
     conv/linear/batch_matmul/softmax/mean kernels onnxruntime's arithmetic (QDQ models)."""
-    from tfc.quant import legalize
+    from tfc.passes.quantize import legalize
     stats = {"matmul-to-linear": legalize.matmul_to_linear(graph),
              "quantize-on-entry": quantize_on_entry(graph),
              "propagate-params": propagate_params(graph)}
     # After propagation: folding a QDQ bias add needs the params of the layer's input.
     stats["fold-bias-add"] = legalize.fold_bias_add(graph)
     check_annotated(graph)
-    from tfc.quant.transformer_lower import layernorm_constants_to_int32
+    from tfc.passes.quantize.transformer_lower import layernorm_constants_to_int32
     stats["layernorm-constants"] = layernorm_constants_to_int32(graph)
     convert_types(graph)
     stats["drop-identity-conversions"] = drop_identity_conversions(graph)
@@ -187,7 +188,7 @@ def lower_to_int8(graph: Graph, numerics: str = "cmsis") -> dict[str, int]:
         stats["onnxruntime-numerics"] = use_onnxruntime_numerics(graph)
     elif numerics != "cmsis":
         raise QuantizationError(f"numerics={numerics!r} (expected 'cmsis' or 'onnxruntime')")
-    from tfc.quant.transformer_lower import softmax_onto_fixed_grid
+    from tfc.passes.quantize.transformer_lower import softmax_onto_fixed_grid
     stats["softmax-fixed-grid"] = softmax_onto_fixed_grid(graph)
     graph.remove_unused_constants()
     check_kernels(graph)

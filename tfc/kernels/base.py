@@ -1,0 +1,126 @@
+"""Kernel: everything tfc knows about one int8 kernel, in one registered object.
+
+A kernel says which IR nodes it runs (its `ops`, and `decline(node)`: the reason it does not run
+a given node, or None), how its integer parameters are derived (`params`), what it computes in
+numpy, bit-exact with its C (`run`), its C function, argument record and template, its scratch
+rule (by the target's ISA) and which inputs it may overwrite. Lowering, the interpreter, the
+memory planner, fusion decisions and nas/ all ask `select(node)` and then the kernel; nothing
+else keeps a table keyed by op name.
+
+Variants of one op (sparse, onnxruntime numerics, a 1x1 fast path) are kernels of their own: the
+registry tries the kernels of an op by `priority` (highest first, then registration order), and
+the first that does not decline runs the node.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from tfc.errors import UnsupportedError
+from tfc.ir.graph import Node
+
+
+class Kernel:
+    """Base class of int8 kernels. Subclasses set `name` (the family shown in reports), `ops`,
+    `function` and implement `params`, `run` and `args`; see the module docstring."""
+
+    name: ClassVar[str]
+    ops: ClassVar[tuple[str, ...]]
+    function: ClassVar[str] = ""        # the C function called ("" for code-free aliases)
+    template: ClassVar[str] = ""        # templates/kernels/<template>.c.j2; default: `name`
+    # Inline template text, for kernels that keep their call beside their Python (new kernels).
+    template_source: ClassVar[str | None] = None
+    priority: ClassVar[int] = 0
+    # Inputs the kernel may write its output over (it reads each byte before writing it), in order
+    # of preference; the planner aliases the output onto one of them when that input dies here.
+    in_place: ClassVar[tuple[int, ...]] = ()
+    # Whether a scratch-free variant exists (params, lean=True): the planner falls back to it
+    # where the fast variant's scratch would grow the arena.
+    has_lean_variant: ClassVar[bool] = False
+
+    def decline(self, node: Node) -> str | None:
+        """Why this kernel does not run `node` (None: it does)."""
+        return None
+
+    def params(self, node: Node) -> Any:
+        """The node's integer parameters (None for pure data movement)."""
+        return None
+
+    def run(self, node: Node, inputs: Sequence[np.ndarray], params: Any) -> list[np.ndarray]:
+        """The numpy twin: the node's int8 outputs, bit-exact with the C kernel."""
+        raise NotImplementedError(f"kernel {self.name} has no numpy twin")
+
+    def evaluate(self, node: Node, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The interpreter's entry: parameters, then the twin."""
+        return self.run(node, inputs, self.params(node))
+
+    def c_function(self, node: Node, params: Any, lean: bool = False) -> str:
+        return self.function
+
+    def scratch_bytes(self, node: Node, params: Any, build: str, lean: bool = False) -> int:
+        """Arena bytes of the kernel's scratch buffer for the build ("dsp" or "portable")."""
+        return 0
+
+    def lean_saves(self, node: Node, params: Any) -> bool:
+        """Whether the lean variant would drop scratch for this node (planner candidates)."""
+        return False
+
+    def args(self, lw, index: int, node: Node, params: Any):
+        """The typed record the template renders (lw: the lowering, for flash constants)."""
+        raise NotImplementedError(f"kernel {self.name} has no C lowering")
+
+    @property
+    def template_name(self) -> str:
+        return f"kernels/{self.template or self.name}.c.j2"
+
+    def __repr__(self) -> str:
+        return f"<kernel {self.name}: {', '.join(self.ops)}>"
+
+
+_BY_OP: dict[str, list[Kernel]] = {}
+_BY_NAME: dict[str, Kernel] = {}
+
+
+def register_kernel(cls: type[Kernel]) -> type[Kernel]:
+    """Class decorator: register a Kernel subclass for its ops."""
+    if cls.name in _BY_NAME:
+        raise ValueError(f"kernel {cls.name} registered twice")
+    kernel = cls()
+    _BY_NAME[cls.name] = kernel
+    for op in cls.ops:
+        kernels = _BY_OP.setdefault(op, [])
+        kernels.append(kernel)
+        kernels.sort(key=lambda k: -k.priority)   # stable: registration order among equals
+    return cls
+
+
+def kernels_for(op: str) -> tuple[Kernel, ...]:
+    """The kernels that may run `op`, in the order `select` tries them."""
+    return tuple(_BY_OP.get(op, ()))
+
+
+def get_kernel(name: str) -> Kernel:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UnsupportedError(f"unknown kernel '{name}'", hint=f"kernels: {', '.join(sorted(_BY_NAME))}") from None
+
+
+def registered_kernels() -> tuple[Kernel, ...]:
+    return tuple(_BY_NAME.values())
+
+
+def select(node: Node) -> Kernel:
+    """The kernel that runs `node`; an UnsupportedError with every candidate's reason otherwise."""
+    candidates = _BY_OP.get(node.op)
+    if not candidates:
+        raise UnsupportedError(f"no int8 kernel for op {node.op}", node=node.name, op=node.op)
+    reasons = []
+    for kernel in candidates:
+        reason = kernel.decline(node)
+        if reason is None:
+            return kernel
+        reasons.append(f"{kernel.name}: {reason}")
+    raise UnsupportedError(f"no int8 kernel runs this {node.op} ({'; '.join(reasons)})",
+                           node=node.name, op=node.op)

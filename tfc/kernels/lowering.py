@@ -1,0 +1,214 @@
+"""From the int8 IR to the model's layers: which kernel runs each node (tfc.kernels' registry,
+the same place the int8 interpreter asks), with which C function, dims, constants, scratch size
+and arena slices; offsets from tfc.memory's planner. The C backend renders the result; the
+plan-memory pass and fusion decisions read its arena.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfc.errors import UnsupportedError
+from tfc.ir.graph import Graph, Node, Value
+from tfc.ir.types import DType
+from tfc.kernels import records as L
+from tfc.kernels.base import Kernel, select
+from tfc.kernels.buffer_sizes import build_for_target
+from tfc.memory import Allocation, Plan, graph_buffers, lower_bound, plan_memory
+from tfc.quant.reference import depthwise_weights
+from tfc.targets import Target
+
+
+@dataclass(frozen=True)
+class IoTensor:
+    """A graph input or output as the C API sees it."""
+
+    name: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+    slice: L.ArenaSlice
+
+    @property
+    def size(self) -> int:
+        return self.slice.size
+
+
+@dataclass(frozen=True)
+class LoweredModel:
+    name: str                      # the C identifier prefix: tfc_<name>_run
+    build: str                     # "dsp" or "portable": the scratch-size rules used
+    layers: tuple[L.Layer, ...]
+    inputs: tuple[IoTensor, ...]
+    outputs: tuple[IoTensor, ...]
+    weights: tuple[L.ConstArray, ...]  # weights.c, in first-use order
+    allocation: Allocation
+    plan: Plan
+    lower_bound: int
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.plan.arena_size
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(a.nbytes for a in self.weights)
+
+    @property
+    def quant_param_bytes(self) -> int:
+        return sum(a.nbytes for layer in self.layers for a in layer.quant_arrays)
+
+    @property
+    def scratch_bytes(self) -> int:
+        return max((layer.scratch_bytes for layer in self.layers), default=0)
+
+
+_INT8_HINT = ("the C backend runs int8 graphs: run canonicalize,quantize-int8 first "
+              "(with calibration samples for a float model)")
+
+
+def _check_int8(graph: Graph) -> None:
+    for node in graph.nodes:
+        for v in node.outputs:
+            if v.dtype.is_float:
+                raise UnsupportedError(f"{node.op} computes {v.ref} in {v.type.dtype.value}: the graph is not "
+                                       "an int8 graph", node=node.name, op=node.op, hint=_INT8_HINT)
+    for kind, values in (("input", graph.inputs), ("output", graph.outputs)):
+        for v in values:
+            q = v.quant
+            if v.dtype != DType.I8 or q is None or q.axis is not None:
+                raise UnsupportedError(
+                    f"graph {kind} {v.ref} is {v.type.dtype.value} without per-tensor int8 quantization",
+                    hint=_INT8_HINT)
+
+
+class _Lowering:
+    def __init__(self, graph: Graph, name: str, build: str):
+        self.graph, self.name, self.build = graph, name, build
+        self.consts: dict[tuple[str, str], L.ConstArray] = {}
+        self.kernels: dict[int, Kernel] = {id(n): select(n) for n in graph.nodes}
+        self.params = {id(n): self.kernels[id(n)].params(n) for n in graph.nodes}
+        self.low_memory: set[int] = set()  # nodes given their kernel's scratch-free variant
+        self.strategies: tuple[str, ...] | None = None  # placement strategies (None: all, best kept)
+
+    def function(self, node: Node) -> str:
+        return self.kernels[id(node)].c_function(node, self.params[id(node)], id(node) in self.low_memory)
+
+    def scratch_bytes(self, node: Node) -> int:
+        kernel = self.kernels[id(node)]
+        return kernel.scratch_bytes(node, self.params[id(node)], self.build, id(node) in self.low_memory)
+
+    def in_place(self, node: Node) -> tuple[int, ...]:
+        return self.kernels[id(node)].in_place
+
+    def lean_candidates(self) -> list[Node]:
+        """Nodes whose kernel has a scratch-free variant that would drop scratch here."""
+        return [n for n in self.graph.nodes if self.kernels[id(n)].has_lean_variant
+                and self.kernels[id(n)].lean_saves(n, self.params[id(n)])]
+
+    # ---- constants ------------------------------------------------------------------------
+    def const(self, value: Value, node_index: int, role: str, layout: str = "") -> L.ConstArray:
+        """A constant operand of the node (weights, bias) in weights.c, by the value's name."""
+        if value.data is None:
+            raise UnsupportedError(f"{value.ref} must be a constant (weights are compiled into flash)")
+        key = (value.name, layout)
+        if key not in self.consts:
+            data = depthwise_weights(value.data) if layout == "depthwise" else value.data
+            ctype = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t"}.get(np.dtype(data.dtype))
+            if ctype is None:
+                raise UnsupportedError(f"constant {value.ref} of type {value.type} in an int8 kernel",
+                                       hint="weights must be int8 and biases int32 (run quantize-int8)")
+            self.consts[key] = L.ConstArray(f"tfc_{self.name}_l{node_index}_{role}", ctype,
+                                            np.ascontiguousarray(data).reshape(-1),
+                                            f"{value.ref} : {value.type}" + (f", {layout} layout" if layout else ""))
+        return self.consts[key]
+
+    def add_const(self, array: L.ConstArray) -> L.ConstArray:
+        """A constant made by a kernel itself (sparse encodings), emitted into weights.c."""
+        self.consts[(array.symbol, "generated")] = array
+        return array
+
+    def flash(self, symbol: str, ctype: str, values, source: str) -> L.ConstArray:
+        """A table a kernel computes (exp tables, multipliers, indices) in weights.c, by symbol."""
+        key = (symbol, "generated")
+        if key not in self.consts:
+            dtype = {"int8_t": np.int8, "int32_t": np.int32, "uint32_t": np.uint32, "float": np.float32}[ctype]
+            self.consts[key] = L.ConstArray(symbol, ctype, np.asarray(values, dtype=dtype).reshape(-1), source)
+        return self.consts[key]
+
+    def quant_arrays(self, index: int, p) -> tuple[L.ConstArray, L.ConstArray]:
+        """Per-output-channel requantization multipliers and shifts (model.c)."""
+        def arr(role, values):
+            return L.ConstArray(f"l{index}_{role}", "int32_t", np.asarray(values, dtype=np.int32),
+                                f"layer {index}: requantization {role}, per output channel")
+        return arr("multipliers", p.multipliers), arr("shifts", p.shifts)
+
+    def args(self, i: int, node: Node):
+        return self.kernels[id(node)].args(self, i, node, self.params[id(node)])
+
+
+def _plan(graph: Graph, lw: _Lowering) -> tuple[Allocation, Plan]:
+    allocation = graph_buffers(graph, scratch_bytes=lw.scratch_bytes, in_place=lw.in_place)
+    return allocation, plan_memory(allocation.buffers, lw.strategies)
+
+
+def _plan_with_lean_kernels(graph: Graph, lw: _Lowering) -> tuple[Allocation, Plan]:
+    """Plan; if the fast kernels' scratch buffers make the arena bigger, give every such layer its
+    scratch-free variant (depthwise _opt -> generic), then hand the fast kernel back to each
+    layer where that costs no arena bytes. Deterministic, so every caller gets the same kernels
+    and the same plan."""
+    allocation, plan = _plan(graph, lw)
+    lean = lw.lean_candidates()
+    if not lean:
+        return allocation, plan
+    lw.low_memory.update(id(n) for n in lean)
+    best = _plan(graph, lw)
+    if best[1].arena_size >= plan.arena_size:
+        lw.low_memory.clear()
+        return allocation, plan
+    for node in lean:  # keep speed wherever memory allows it
+        lw.low_memory.discard(id(node))
+        trial = _plan(graph, lw)
+        if trial[1].arena_size <= best[1].arena_size:
+            best = trial
+        else:
+            lw.low_memory.add(id(node))
+    return best
+
+
+def lower(graph: Graph, *, name: str, build: str, strategies=None) -> LoweredModel:
+    """Choose the kernels, plan the arena and resolve every operand of `graph` (int8 IR).
+    `strategies` restricts the arena planner to the named strategies (tests compare them)."""
+    _check_int8(graph)
+    lw = _Lowering(graph, name, build)
+    lw.strategies = tuple(strategies) if strategies else None
+    allocation, plan = _plan_with_lean_kernels(graph, lw)
+
+    def value_slice(v: Value) -> L.ArenaSlice:
+        return L.ArenaSlice(plan.offsets[allocation.value_buffer[v.name]], v.type.nbytes)
+
+    layers = []
+    for i, node in enumerate(graph.nodes):
+        scratch = allocation.scratch_buffer.get(node.name)
+        layers.append(L.Layer(
+            index=i, node=node.name, op=node.op, kernel=lw.kernels[id(node)].name, function=lw.function(node),
+            template=lw.kernels[id(node)].template_name,
+            inputs=tuple(value_slice(v) for v in node.inputs if v.data is None),
+            input_refs=tuple(v.ref for v in node.inputs if v.data is None),
+            output=value_slice(node.output), output_ref=node.output.ref,
+            scratch=L.ArenaSlice(plan.offsets[scratch], lw.scratch_bytes(node)) if scratch else None,
+            args=lw.args(i, node)))
+
+    def io(v: Value) -> IoTensor:
+        return IoTensor(v.name, tuple(v.shape), float(v.quant.scale[0]), int(v.quant.zero_point[0]), value_slice(v))
+
+    return LoweredModel(name=name, build=build, layers=tuple(layers),
+                        inputs=tuple(io(v) for v in graph.inputs), outputs=tuple(io(v) for v in graph.outputs),
+                        weights=tuple(lw.consts.values()), allocation=allocation, plan=plan,
+                        lower_bound=lower_bound(allocation.buffers))
+
+
+def lower_for(graph: Graph, *, target: str | Target, name: str = "model", strategies=None) -> LoweredModel:
+    """`lower` with the kernel build (scratch rules) of `target`."""
+    return lower(graph, name=name, build=build_for_target(Target.from_string(target).name), strategies=strategies)

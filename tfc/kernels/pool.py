@@ -1,0 +1,44 @@
+"""Pooling: arm_avgpool_s8 and arm_max_pool_s8 (input and output share their quantization)."""
+from __future__ import annotations
+
+from tfc.kernels import buffer_sizes as bs
+from tfc.kernels import records as R
+from tfc.kernels.base import Kernel, register_kernel
+from tfc.kernels.conv import dims4, require_activations
+from tfc.quant import node_params as npar
+from tfc.quant import reference as ref
+
+
+class _Pool(Kernel):
+    template = "pool"
+
+    def params(self, node):
+        return npar.pool_params(node)
+
+    def args(self, lw, i, node, p):
+        require_activations(node)
+        return R.PoolArgs(p, dims4(node.inputs[0].shape), R.Dims(1, p.filter[0], p.filter[1], 1),
+                          dims4(node.output.shape))
+
+
+@register_kernel
+class AvgPool(_Pool):
+    name = "avgpool"
+    ops = ("avgpool2d",)
+    function = "arm_avgpool_s8"
+
+    def run(self, node, inputs, p):
+        return [ref.avg_pool(inputs[0], p, output_hw=node.output.shape[1:3])]
+
+    def scratch_bytes(self, node, p, build, lean=False):
+        return bs.avgpool_s8(node.output.shape[2], node.inputs[0].shape[3], build)
+
+
+@register_kernel
+class MaxPool(_Pool):
+    name = "maxpool"
+    ops = ("maxpool2d",)
+    function = "arm_max_pool_s8"
+
+    def run(self, node, inputs, p):
+        return [ref.max_pool(inputs[0], p, output_hw=node.output.shape[1:3])]

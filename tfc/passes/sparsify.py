@@ -188,7 +188,7 @@ class Sparsify(Pass):
         layers = []     # (node, weight, [Option], why dense)
         pinned = set()  # dense kernel code that layers outside the choice keep linked
         for node in list(graph.nodes):
-            if node.op not in ("conv2d", "linear") or len(node.inputs) < 2:
+            if node.spec.weight_input is None or len(node.inputs) < 2:
                 continue
             weight = node.inputs[1]
             if weight.data is None:

@@ -14,6 +14,7 @@ from tfc.backends.cmsis import emit
 from tfc.kernels.lowering import LoweredModel, lower_for as lower_model
 from tfc.errors import BuildError, TfcError
 from tfc.ir.graph import Graph
+from tfc.ir.ops import get_op
 from tfc.targets import Target
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -82,7 +83,7 @@ class ProjectInfo:
 
 
 def _storage_text(r: LayerInfo) -> str:
-    if r.op not in ("conv2d", "linear", "conv2d_add"):
+    if get_op(r.op).weight_input is None:
         return ""
     return r.storage + (f" +~{r.code_bytes_estimate} B code" if r.code_bytes_estimate else "")
 

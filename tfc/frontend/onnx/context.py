@@ -15,6 +15,7 @@ import numpy as np
 from tfc.errors import TfcError, UnsupportedError
 from tfc.frontend.onnx.registry import OnnxNode
 from tfc.ir.graph import Graph, Value, sanitize_name
+from tfc.ir.ops import get_op
 from tfc.ir.types import QuantParams
 
 
@@ -140,7 +141,7 @@ class ImportContext:
         name = name or self.node.name
         names = list(outputs) if outputs else [self.graph.fresh_name(name)]
         node = self.graph.add_node(op, list(inputs), attrs or {}, name=name, output_names=names)
-        if fold and inputs and all(v.is_constant for v in inputs) and op not in ("dequantize", "quantize"):
+        if fold and inputs and all(v.is_constant for v in inputs) and not get_op(op).quant_boundary:
             return self._fold(node, outputs)
         if outputs:
             for onnx_name, value in zip(outputs, node.outputs):

@@ -86,6 +86,14 @@ class OpSpec:
     layout_operands: ClassVar[int | None] = None
     # Attributes of a fused output clamp in real units (ACTIVATION_ATTRS), if the op has one.
     output_clamp: ClassVar[tuple[str, str] | None] = None
+    # The input holding a constant weight whose output channels are axis 0 (conv, linear): what
+    # batchnorm folds into, sparsify prunes and the report's storage column describes.
+    weight_input: ClassVar[int | None] = None
+    # The int8 output grid TFLite Micro / CMSIS-NN fix for the op: (scale, zero point).
+    fixed_int8_output: ClassVar[tuple[float, int] | None] = None
+    # Converts between reals and a quantized grid (quantize, dequantize): the importer keeps
+    # such nodes on constants, so a QDQ model's weight quantization survives.
+    quant_boundary: ClassVar[bool] = False
 
     @property
     def keeps_grid(self) -> bool:

@@ -72,12 +72,14 @@ class Clip(UnaryOp):
 @register_op
 class Sigmoid(UnaryOp):
     name = "sigmoid"
+    fixed_int8_output = (1 / 256, -128)
     compute = staticmethod(lambda x, a: 1.0 / (1.0 + np.exp(-x.astype(np.float64))))
 
 
 @register_op
 class Tanh(UnaryOp):
     name = "tanh"
+    fixed_int8_output = (1 / 128, 0)
     compute = staticmethod(lambda x, a: np.tanh(x))
 
 

@@ -49,6 +49,7 @@ class Conv2d(_Windowed):
 
     name = "conv2d"
     output_clamp = OUTPUT_CLAMP
+    weight_input = 1
     num_inputs = (2, 3)
     attrs = {"stride": Attr("ints", [1, 1]), "dilation": Attr("ints", [1, 1]),
              "pad": Attr("ints", [0, 0, 0, 0]), "group": Attr("int", 1), **ACTIVATION_ATTRS, **NUMERICS_ATTR}
@@ -88,6 +89,7 @@ class Linear(OpSpec):
 
     name = "linear"
     output_clamp = OUTPUT_CLAMP
+    weight_input = 1
     num_inputs = (2, 3)
     attrs = {**ACTIVATION_ATTRS, **NUMERICS_ATTR}
 
@@ -201,6 +203,7 @@ class ReduceMean(OpSpec):
 @register_op
 class Softmax(OpSpec):
     name = "softmax"
+    fixed_int8_output = (1 / 256, -128)
     layout_agnostic = True
     axis_attrs = ("axis",)
     attrs = {"axis": Attr("int", -1), **NUMERICS_ATTR}

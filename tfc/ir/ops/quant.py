@@ -41,6 +41,7 @@ def dequantize_array(x: np.ndarray, q) -> np.ndarray:
 @register_op
 class Quantize(OpSpec):
     name = "quantize"
+    quant_boundary = True
     elementwise = True
     layout_agnostic = True
     grid_transparent = True
@@ -59,6 +60,7 @@ class Quantize(OpSpec):
 @register_op
 class Dequantize(OpSpec):
     name = "dequantize"
+    quant_boundary = True
     elementwise = True
     layout_agnostic = True
 

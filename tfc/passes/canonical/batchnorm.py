@@ -30,7 +30,7 @@ def fold_batchnorm_into_producer(graph, ctx) -> int:
         if bn.op != "batchnorm":
             continue
         producer = bn.inputs[0].producer
-        if producer is None or producer.op not in ("conv2d", "linear"):
+        if producer is None or producer.spec.weight_input is None:
             continue
         reason = _blocker(bn, producer)
         if reason:

@@ -107,7 +107,7 @@ def round_before_moving(graph, ctx) -> int:
     transpose passes values through, so it may cancel or sink."""
     rewrites = 0
     for node in graph.nodes:
-        if node.op not in ("transpose", "reshape") or passes_values_through(node):
+        if not (node.spec.moves_data and node.spec.grid_transparent) or passes_values_through(node):
             continue
         x, y = node.inputs[0], node.output
         if not x.dtype.is_float or x.quant is not None or x.producer is None:

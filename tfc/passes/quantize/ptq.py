@@ -20,14 +20,6 @@ from tfc.passes.quantize import legalize
 from tfc.passes.quantize.lower import propagate_params
 from tfc.passes.quantize.transformer_lower import layernorm_constants_to_int32
 
-# Ops whose int8 output grid is fixed by TFLite Micro / CMSIS-NN.
-FIXED_OUTPUT_PARAMS = {
-    "softmax": QuantParams((1 / 256,), (-128,)),
-    "sigmoid": QuantParams((1 / 256,), (-128,)),
-    "tanh": QuantParams((1 / 128,), (0,)),
-}
-
-
 def needs_calibration(graph: Graph) -> bool:
     """True for a float model: nothing in it carries quantization parameters yet."""
     return not any(v.quant is not None for v in graph.values())
@@ -140,7 +132,8 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
                                         hint="check the model and the samples' range")
             obs.observe(x)
     for value in observed:
-        fixed = FIXED_OUTPUT_PARAMS.get(value.producer.op) if value.producer else None
+        grid = value.producer.spec.fixed_int8_output if value.producer else None
+        fixed = QuantParams((grid[0],), (grid[1],)) if grid else None
         value.quant = fixed or cal.activation_params(*observers[value.name].range())
     # Pooling outputs take their input's params (the int8 kernels need that), through propagation:
     # the input may itself get its params only there (a pool after a transpose, say).

@@ -188,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUTDIR", help="write the C project to OUTDIR")
     p.add_argument("--name", help="C name of the model (API tfc_<name>_run); default: the file's stem")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="log each pass and the rewrites that declined to fire, with why")
+                   help="log each pass with its stats and notes, and the rewrites that declined to fire, "
+                        "with why")
     _add_plugin_option(p)
     p.set_defaults(run=cmd_compile)
 

@@ -128,12 +128,29 @@ def cmd_bench(args) -> int:
 
 def cmd_passes(args) -> int:
     from tfc.passes import default_pipeline, format_pipeline, registered_passes
+    from tfc.passes.plugins import pass_origin
     passes = registered_passes()
     width = max(len(n) for n in passes)
+    by_origin: dict[str, list[str]] = {}
     for name, cls in passes.items():
-        print(f"{name:<{width}}  {cls.description}")
+        by_origin.setdefault(pass_origin(cls), []).append(f"{name:<{width}}  {cls.description}")
+    for i, origin in enumerate(sorted(by_origin, key=lambda o: (o != "built-in", o))):
+        print(("\n" if i else "") + ("built-in passes:" if origin == "built-in" else f"from {origin}:"))
+        print("\n".join(by_origin[origin]))
     print(f"\ndefault pipeline: {format_pipeline(default_pipeline())}")
     return 0
+
+
+def _add_plugin_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first (a dotted name importable from here, or a .py file) so the "
+                        "passes it registers can be named in --pipeline (repeatable)")
+
+
+def _load_plugins(args) -> None:
+    from tfc.passes.plugins import load_plugin
+    for spec in getattr(args, "plugin", ()):
+        load_plugin(spec)
 
 
 def cmd_targets(args) -> int:
@@ -154,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="static shape of an input with unknown dims (repeatable)")
     p.add_argument("--pipeline", help="run these passes first, e.g. canonicalize")
     p.add_argument("--with-data", action="store_true", help="include the constants' bytes (replayable)")
+    _add_plugin_option(p)
     p.set_defaults(run=cmd_inspect)
 
     p = sub.add_parser("compile", help="compile a model and print its report")
@@ -170,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUTDIR", help="write the C project to OUTDIR")
     p.add_argument("--name", help="C name of the model (API tfc_<name>_run); default: the file's stem")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="log each pass and the rewrites that declined to fire, with why")
+                   help="log each pass with its stats and notes, and the rewrites that declined to fire, "
+                        "with why")
+    _add_plugin_option(p)
     p.set_defaults(run=cmd_compile)
 
     p = sub.add_parser("run", help="compile a model, build the C and run it: on the emulated Cortex-M "
@@ -187,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="passes to run (default: the standard pipeline)")
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
+    _add_plugin_option(p)
     p.set_defaults(run=cmd_run)
 
     p = sub.add_parser("bench", help="measure a model on the emulated Cortex-M: instructions per layer, "
@@ -202,9 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="passes to run (default: the standard pipeline)")
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
+    _add_plugin_option(p)
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("passes", help="list the registered passes")
+    _add_plugin_option(p)
     p.set_defaults(run=cmd_passes)
 
     p = sub.add_parser("targets", help="list the targets")
@@ -216,6 +239,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _load_plugins(args)
         return args.run(args)
     except TfcError as e:
         if args.debug:

@@ -179,7 +179,7 @@ def load_model(model, *, input_shapes: dict[str, list[int]] | None = None) -> Gr
             if input_shapes:
                 raise TfcError("input_shapes applies to ONNX models, not to .tfcir files", file=str(path))
             try:
-                text = path.read_text(encoding="ascii")
+                text = path.read_text(encoding="utf-8")   # a dump's header comments may be UTF-8
             except (OSError, UnicodeDecodeError) as e:
                 raise ModelLoadError(f"cannot read the IR file: {e}", file=str(path)) from None
             try:

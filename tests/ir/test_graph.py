@@ -93,6 +93,21 @@ def test_copy_is_deep_and_prints_the_same():
     assert c.inputs[0] is not g.inputs[0]
 
 
+def test_copy_keeps_meta_as_its_own_dicts():
+    g, x, w, conv, relu, _ = small()
+    conv.meta["made-by"] = "fuse"
+    relu.output.meta["range"] = [0.0, 6.0]
+    x.meta["calibrated"] = True
+    w.meta["density"] = 0.5
+    c = g.copy()
+    assert c.find_node("conv").meta == {"made-by": "fuse"}
+    assert c.find_value("relu").meta == {"range": [0.0, 6.0]}
+    assert c.inputs[0].meta == {"calibrated": True} and c.constants["w"].meta == {"density": 0.5}
+    c.find_node("conv").meta["made-by"] = "someone else"
+    assert conv.meta == {"made-by": "fuse"}
+    assert g.nodes_of("add")[0].meta == {} and c.nodes_of("add")[0].meta == {}
+
+
 def test_remove_unused_constants():
     g, *_ = small()
     g.add_constant("spare", np.zeros(3, np.float32))

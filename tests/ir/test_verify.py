@@ -84,6 +84,14 @@ def break_unknown_op(g):
     g.nodes[0].op = "frobnicate"
 
 
+def break_value_meta(g):
+    g.nodes[0].output.meta["count"] = np.int64(3)   # does not print as the text form's JSON
+
+
+def break_node_meta(g):
+    g.nodes[1].meta[7] = "seven"
+
+
 @pytest.mark.parametrize("breaker, message", [
     (break_order, "read before it is defined"),
     (break_ssa, "defined twice"),
@@ -98,6 +106,8 @@ def break_unknown_op(g):
     (break_stale_user, "lists a stale user b"),
     (break_constant, "data float32[3] != type f32[4]"),
     (break_unknown_op, "unknown IR op 'frobnicate'"),
+    (break_value_meta, "meta of %a ['count'] is a int64; meta holds str, int, float, bool, None"),
+    (break_node_meta, "node 'b', op clip: node meta key 7 is not a string"),
 ], ids=lambda x: getattr(x, "__name__", None))
 def test_verifier_names_each_broken_invariant(graph, breaker, message):
     breaker(graph)

@@ -1,6 +1,7 @@
 """The pass manager: pipelines from text, typed options, dumps, verification, timing, reproducers."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +67,22 @@ class Crash(Pass):
     def run(self, graph, ctx):
         graph.remove_node(graph.nodes[-1])  # raises: its output is a graph output
         return PassResult(changed=True)
+
+
+class Annotate(Pass):
+    """Leaves stats, notes (not ASCII) and meta behind; with bad_meta, meta that cannot print."""
+    name = "annotate"
+
+    @dataclass(frozen=True)
+    class Options:
+        bad_meta: bool = False
+
+    def run(self, graph, ctx):
+        for node in graph.nodes:
+            node.meta["seen-by"] = "annotate"
+        graph.nodes[0].output.meta["scale"] = np.float32(0.5) if self.options.bad_meta else 0.5
+        return PassResult(changed=True, stats={"annotated": len(graph.nodes), "skipped": 0},
+                          notes="µ-arch note: ≤ 2 cycles")
 
 
 class UserError(Pass):
@@ -154,6 +171,51 @@ def test_dumps_are_named_by_pass_and_replay(scratch_registry, graph, tmp_path):
     assert (dump / "00-import.tfcir").read_text().startswith("# tfc IR after import\n")
     replayed = parse_graph(text)   # the data section is there: constants come back
     assert print_graph(replayed) == print_graph(graph)
+
+
+def test_dumps_are_utf8_with_stats_notes_and_meta(scratch_registry, graph, tmp_path):
+    register_pass(Annotate)
+    PassManager("annotate", dump_ir=tmp_path).run(graph)
+    text = (tmp_path / "01-annotate.tfcir").read_text(encoding="utf-8")
+    assert text.startswith("# tfc IR after pass 1: annotate\n# pipeline: annotate\n"
+                           "# stats: annotated=2, skipped=0\n#\n# µ-arch note: ≤ 2 cycles\n")
+    assert '%a = transpose(%x) {perm=[0,1]} : f32[1,4] loc("a")  # meta: node {"seen-by": "annotate"}, ' \
+           '%a {"scale": 0.5}' in text
+    replayed = parse_graph(text)
+    assert replayed.nodes[0].meta == {"seen-by": "annotate"} and replayed.find_value("a").meta == {"scale": 0.5}
+
+
+def test_verbose_log_has_each_pass_stats_and_notes(scratch_registry, graph, caplog):
+    register_pass(Annotate)
+    with caplog.at_level("INFO", logger="tfc.passes"):
+        PassManager("annotate").run(graph)
+    lines = [r.getMessage() for r in caplog.records]
+    assert re.fullmatch(r"pass annotate: changed in \d+\.\d{3} s \(annotated=2, skipped=0\)", lines[0]), lines
+    assert lines[1] == "pass annotate notes:\nµ-arch note: ≤ 2 cycles"
+
+
+def test_meta_a_dump_cannot_print_is_the_pass_s_error(scratch_registry, graph, tmp_path):
+    register_pass(Annotate)
+    given = print_graph(graph)
+    for verify_each, cause in ((True, VerificationError), (False, ValueError)):
+        with pytest.raises(PassError) as e:
+            PassManager("annotate{bad_meta=true}", dump_ir=tmp_path, verify_each=verify_each).run(graph.copy())
+        assert "pass 'annotate' failed:" in e.value.message and "['scale'] is a float32" in e.value.message
+        assert isinstance(e.value.__cause__, cause)
+        assert print_graph(parse_graph((tmp_path / "01-annotate.reproducer.tfcir").read_text())) == given
+
+
+def test_a_non_ascii_error_still_leaves_its_reproducer(scratch_registry, graph, tmp_path):
+    @register_pass
+    class Unicode(Pass):
+        name = "unicode-crash"
+
+        def run(self, graph, ctx):
+            raise RuntimeError("Größe ≠ 4")
+
+    with pytest.raises(PassError, match="RuntimeError: Größe ≠ 4") as e:
+        PassManager("unicode-crash", dump_ir=tmp_path).run(graph)
+    assert "# error: RuntimeError: Größe ≠ 4" in open(e.value.reproducer, encoding="utf-8").read()
 
 
 def test_a_dump_that_cannot_be_written_is_an_error(graph, tmp_path):

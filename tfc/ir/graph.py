@@ -13,6 +13,7 @@ import numpy as np
 from tfc.ir.types import DType, QuantParams, SparseLayout, TensorType
 
 _NAME_OK = re.compile(r"[A-Za-z0-9_.]+")
+_META_SCALARS = (str, int, float, bool, type(None))
 
 
 def sanitize_name(name: str) -> str:
@@ -26,10 +27,30 @@ def sanitize_name(name: str) -> str:
     return clean
 
 
+def meta_problem(meta: Any) -> str | None:
+    """Why `meta` is not a dict of simple values (str, int, float, bool, None, or lists of them),
+    or None when it is. Only such values print into the text form and parse back."""
+    if not isinstance(meta, dict):
+        return f"is a {type(meta).__name__}, not a dict"
+    for key, value in meta.items():
+        if not isinstance(key, str):
+            return f"key {key!r} is not a string"
+        if not _is_simple(value):
+            return (f"[{key!r}] is a {type(value).__name__}; meta holds str, int, float, bool, None "
+                    "or lists of them")
+    return None
+
+
+def _is_simple(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_is_simple(v) for v in value)
+    return isinstance(value, _META_SCALARS)
+
+
 class Value:
     """An SSA value: defined once (by a node, or as a graph input or constant), read by users."""
 
-    __slots__ = ("name", "type", "quant", "sparse", "data", "producer", "uses")
+    __slots__ = ("name", "type", "quant", "sparse", "data", "producer", "uses", "meta")
 
     def __init__(self, name: str, type: TensorType, *, quant: QuantParams | None = None,
                  data: np.ndarray | None = None, sparse: SparseLayout | None = None):
@@ -40,6 +61,7 @@ class Value:
         self.data = data                    # set for constants (weights) only
         self.producer: Node | None = None
         self.uses: list[tuple[Node, int]] = []  # (reading node, input index)
+        self.meta: dict[str, Any] = {}          # analyses' notes (see meta_problem); printed in dumps
 
     @property
     def is_constant(self) -> bool:
@@ -73,7 +95,7 @@ class Value:
 class Node:
     """One operation: an op name, inputs, outputs and typed attributes checked by its OpSpec."""
 
-    __slots__ = ("op", "name", "inputs", "outputs", "attrs")
+    __slots__ = ("op", "name", "inputs", "outputs", "attrs", "meta")
 
     def __init__(self, op: str, name: str, attrs: dict[str, Any]):
         self.op = op
@@ -81,6 +103,7 @@ class Node:
         self.inputs: list[Value] = []
         self.outputs: list[Value] = []
         self.attrs = attrs
+        self.meta: dict[str, Any] = {}          # analyses' notes (see meta_problem); printed in dumps
 
     @property
     def spec(self):
@@ -283,7 +306,8 @@ class Graph:
         self.nodes = [by_name[name] for name in order]
 
     def copy(self) -> "Graph":
-        """A deep copy (constants' arrays are shared: they are never mutated in place)."""
+        """A deep copy, `meta` included (constants' arrays are shared: they are never mutated in
+        place)."""
         from tfc.ir.text import parse_graph, print_graph
         return parse_graph(print_graph(self), data_source=self)
 

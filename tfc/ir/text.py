@@ -10,8 +10,16 @@
       @w = base64:AAEC...
     }
 
-Attributes are sorted by name; floats print in their shortest exact form; everything is ASCII.
-The `data` section holds the constants' bytes (little-endian), so a dump can be replayed.
+Attributes are sorted by name; floats print in their shortest exact form; the graph is ASCII
+(a dump's header comments may hold UTF-8). The `data` section holds the constants' bytes
+(little-endian), so a dump can be replayed.
+
+`meta` set on a node or value prints as a trailing comment that parses back (JSON, keys sorted):
+
+      %y = relu(%x) : f32[1,8] loc("y")  # meta: node {"made-by": "fuse"}, %y {"range": [0.0, 6.0]}
+      input %x : f32[1,8]  # meta: %x {"range": [-1.0, 1.0]}
+
+Any other trailing comment is ignored.
 """
 from __future__ import annotations
 
@@ -24,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from tfc.errors import ParseError
-from tfc.ir.graph import Graph, Value
+from tfc.ir.graph import Graph, Value, meta_problem
 from tfc.ir.types import DType, QuantParams, SparseLayout, TensorType
 
 
@@ -75,6 +83,23 @@ def format_value_type(v: Value) -> str:
     return text
 
 
+def format_meta(owners) -> str:
+    """The trailing `  # meta: ...` comment for (label, object) pairs whose meta is set, or ""."""
+    entries = []
+    for label, owner in owners:
+        if not owner.meta:
+            continue
+        problem = meta_problem(owner.meta)
+        if problem:
+            raise ValueError(f"meta of {label}: {problem}")
+        entries.append(f"{label} {json.dumps(owner.meta, sort_keys=True, ensure_ascii=True)}")
+    return "  # meta: " + ", ".join(entries) if entries else ""
+
+
+def _value_line(keyword: str, v: Value) -> str:
+    return f"  {keyword} {v.ref} : {format_value_type(v)}" + format_meta([(v.ref, v)])
+
+
 def format_node(node) -> str:
     outs = ", ".join(v.ref for v in node.outputs)
     args = ", ".join(v.ref for v in node.inputs)
@@ -84,7 +109,8 @@ def format_node(node) -> str:
     if shown:
         attrs = " {" + ", ".join(f"{k}={format_attr(v)}" for k, v in shown) + "}"
     types = ", ".join(format_value_type(v) for v in node.outputs)
-    return f"{outs} = {node.op}({args}){attrs} : {types} loc({json.dumps(node.name)})"
+    meta = format_meta([("node", node)] + [(v.ref, v) for v in node.outputs])
+    return f"{outs} = {node.op}({args}){attrs} : {types} loc({json.dumps(node.name)}){meta}"
 
 
 def encode_data(data: np.ndarray) -> str:
@@ -99,9 +125,9 @@ def print_graph(graph: Graph, *, with_data: bool = True, header: str | None = No
         lines += [f"# {line}" if line else "#" for line in header.splitlines()]
     lines.append(f"graph @{graph.name} {{")
     for v in graph.inputs:
-        lines.append(f"  input {v.ref} : {format_value_type(v)}")
+        lines.append(_value_line("input", v))
     for v in graph.constants.values():
-        lines.append(f"  const {v.ref} : {format_value_type(v)}")
+        lines.append(_value_line("const", v))
     for node in graph.nodes:
         lines.append("  " + format_node(node))
     lines.append("  output " + ", ".join(v.ref for v in graph.outputs))
@@ -122,20 +148,25 @@ _TOKEN = re.compile(r"""
   | (?P<num>-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+)|-inf)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<punct>[{}()\[\],=:])
+  | (?P<comment>\#.*)
 """, re.VERBOSE)
+_META_OWNER = re.compile(r"\s*(node|[%@][A-Za-z0-9_.]+)\s*")
 
 
 class _Tokens:
     def __init__(self, text: str, line_no: int):
         self.line_no = line_no
         self.items: list[tuple[str, str]] = []
+        self.comment = ""   # a trailing `# ...`, without the '#'
         pos = 0
         while pos < len(text):
             m = _TOKEN.match(text, pos)
             if not m:
                 self.fail(f"unexpected character {text[pos]!r}")
             pos = m.end()
-            if m.lastgroup != "ws":
+            if m.lastgroup == "comment":
+                self.comment = m.group()[1:]
+            elif m.lastgroup != "ws":
                 self.items.append((m.lastgroup, m.group()))
         self.i = 0
 
@@ -164,6 +195,32 @@ class _Tokens:
     def done(self) -> None:
         if self.i != len(self.items):
             self.fail(f"unexpected {self.items[self.i][1]!r}")
+
+    def set_meta(self, owners: dict[str, Any]) -> None:
+        """Restore the `# meta: LABEL {...}, ...` comment onto `owners` (label -> node or value)."""
+        body = self.comment.strip()
+        if not body.startswith("meta:"):
+            return
+        body, pos, decoder = body[len("meta:"):], 0, json.JSONDecoder()
+        while True:
+            m = _META_OWNER.match(body, pos)
+            if not m or m.group(1) not in owners:
+                self.fail(f"meta: expected one of {', '.join(owners)} at {body[pos:pos + 20]!r}")
+            label = m.group(1)
+            try:
+                meta, pos = decoder.raw_decode(body, m.end())
+            except json.JSONDecodeError as e:
+                self.fail(f"meta of {label}: {e.msg} at {body[e.pos:e.pos + 20]!r}")
+            problem = meta_problem(meta)
+            if problem:
+                self.fail(f"meta of {label}: {problem}")
+            owners[label].meta = meta
+            rest = body[pos:].lstrip()
+            if not rest:
+                return
+            if not rest.startswith(","):
+                self.fail(f"meta: expected ',' between entries at {rest[:20]!r}")
+            pos = len(body) - len(rest) + 1
 
     def literal(self) -> Any:
         if self.peek("["):
@@ -273,11 +330,12 @@ def parse_graph(text: str, *, data_source: Graph | None = None) -> Graph:
             values[name] = graph.add_input(name, t, q)
             if values[name].name != name:
                 tok.fail(f"value %{name} defined twice")
+            tok.set_meta({f"%{name}": values[name]})
         elif head == "const":
             tok.next()
             name = tok.next("ref")[1:]
             tok.expect(":")
-            pending_consts[name] = _parse_type(tok) + (line_no,)
+            pending_consts[name] = _parse_type(tok) + (line_no, tok)
             tok.done()
         elif head == "output":
             tok.next()
@@ -317,7 +375,7 @@ def _data_section(text: str) -> dict[str, str]:
 def _materialize(name, pending, values, graph, data, data_source, tok):
     if name in values:
         return values[name]
-    t, q, sparse, line_no = pending[name]
+    t, q, sparse, line_no, const_tok = pending[name]
     if data_source is not None and name in data_source.constants:
         array = data_source.constants[name].data
     elif name in data:
@@ -333,6 +391,7 @@ def _materialize(name, pending, values, graph, data, data_source, tok):
     v = graph.add_constant(name, array, quant=q, sparse=sparse)
     if v.type != t:
         raise ParseError(f"line {line_no}: constant @{name} data does not match type {t}")
+    const_tok.set_meta({f"@{name}": v})
     values[name] = v
     return v
 
@@ -399,4 +458,5 @@ def _parse_node(tok, graph, values, pending, data, data_source, get_op):
             tok.fail(f"value {ref} defined twice")
         value.quant, value.sparse = q, sparse
         values[value.name] = value
+    tok.set_meta({"node": node, **{v.ref: v for v in node.outputs}})
     del spec

@@ -2,13 +2,13 @@
 
 SSA (each value defined once), execution order (a value is defined before it is read),
 producer/user links, registered ops with valid attributes and arity, recorded types equal to
-the op's inferred types, graph outputs that exist, and the op traits' invariants (a data-movement
-op on integer data keeps its input's quantization grid).
+the op's inferred types, graph outputs that exist, `meta` that prints (simple values only), and
+the op traits' invariants (a data-movement op on integer data keeps its input's quantization grid).
 """
 from __future__ import annotations
 
 from tfc.errors import TfcError, VerificationError
-from tfc.ir.graph import Graph
+from tfc.ir.graph import Graph, meta_problem
 
 
 def verify(graph: Graph) -> None:
@@ -70,6 +70,13 @@ def verify(graph: Graph) -> None:
         for user, i in v.uses:
             if user not in graph.nodes or user.inputs[i] is not v:
                 raise VerificationError(f"{v.ref} lists a stale user {user.name}")
+        problem = meta_problem(v.meta)
+        if problem:
+            raise VerificationError(f"meta of {v.ref} {problem}", node=v.producer.name if v.producer else None)
+    for node in graph.nodes:
+        problem = meta_problem(node.meta)
+        if problem:
+            raise VerificationError(f"node meta {problem}", node=node.name, op=node.op)
     for v in graph.outputs:
         if id(v) not in defined:
             raise VerificationError(f"graph output {v.ref} is not defined")

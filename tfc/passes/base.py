@@ -2,7 +2,8 @@
 
 A pass is a small class with a kebab-case `name`, a one-line `description`, typed options (a frozen
 dataclass named `Options` inside the class) and `run(graph, ctx) -> PassResult`. It registers with
-`@register_pass` and is then usable by name in any pipeline, including passes written outside tfc.
+`@register_pass` and is then usable by name in any pipeline, including passes written outside tfc
+(loaded by `tfc.passes.plugins`).
 """
 from __future__ import annotations
 
@@ -195,7 +196,7 @@ def register_pass(cls: type[Pass]) -> type[Pass]:
 
 
 def get_pass(name: str) -> type[Pass]:
-    _load_builtin_passes()
+    _load_passes()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -205,9 +206,12 @@ def get_pass(name: str) -> type[Pass]:
 
 def registered_passes() -> dict[str, type[Pass]]:
     """Every registered pass by name, sorted by name."""
-    _load_builtin_passes()
+    _load_passes()
     return dict(sorted(_REGISTRY.items()))
 
 
-def _load_builtin_passes() -> None:
+def _load_passes() -> None:
+    """The built-in passes, then (once) the installed plugins' (entry-point group `tfc.passes`)."""
     import tfc.passes  # noqa: F401  (importing the package registers the built-in passes)
+    from tfc.passes.plugins import load_entry_points
+    load_entry_points()

@@ -37,9 +37,16 @@ def dump_header(info: RunInfo, step: str) -> str:
     return f"tfc IR {step}\npipeline: {info.pipeline}"
 
 
+def format_stats(stats: dict) -> str:
+    """A pass's counters as one line: `fused=3, folded=1` (in the order the pass gave them)."""
+    return ", ".join(f"{k}={v}" for k, v in stats.items())
+
+
 class DumpIR(Instrument):
     """Write the IR with its data section before the first pass and after each pass:
-    `00-import.tfcir`, `01-canonicalize.tfcir`, ... Each file replays (`tfc compile FILE`)."""
+    `00-import.tfcir`, `01-canonicalize.tfcir`, ... Each file replays (`tfc compile FILE`).
+    The header holds the pipeline, the pass's stats and notes; files are UTF-8 (a pass's notes
+    may say anything)."""
 
     _OURS = re.compile(r"\d\d-[a-z0-9\-]+(\.reproducer)?\.tfcir")
 
@@ -61,14 +68,16 @@ class DumpIR(Instrument):
 
     def pass_end(self, index, pass_, graph, info, result):
         header = dump_header(info, f"after pass {index + 1}: {pass_.spec}")
-        if result is not None and getattr(result, "notes", ""):
+        if result.stats:
+            header += "\nstats: " + format_stats(result.stats)
+        if result.notes:
             header += "\n\n" + result.notes
         self._write(f"{index + 1:02d}-{pass_.name}.tfcir", graph, header)
 
     def _write(self, filename: str, graph, header: str) -> None:
         path = self.directory / filename
         try:
-            path.write_text(print_graph(graph, header=header), encoding="ascii")
+            path.write_text(print_graph(graph, header=header), encoding="utf-8")
         except OSError as e:
             raise TfcError(f"cannot write IR dump {path}: {e.strerror or e}",
                            hint="pass a writable directory to dump_ir / --dump-ir") from e

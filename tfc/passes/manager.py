@@ -4,7 +4,7 @@ A pass that raises something other than a TfcError (a bug) or that leaves invali
 becomes a `PassError` naming a reproducer file: the IR the pass was given, the pipeline and the
 error, which `tfc compile FILE --pipeline PASS` replays. The original exception is its __cause__.
 A TfcError raised by a pass (bad calibration data, an unsupported model) is a message for the
-user already and passes through unchanged.
+user already and passes through unchanged. Reproducers, like dumps, are UTF-8.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from tfc.errors import PassError, TfcError, VerificationError
 from tfc.ir.text import print_graph
 from tfc.ir.verify import verify
 from tfc.passes.base import Pass, PassContext, PassResult
-from tfc.passes.instruments import DumpIR, Instrument, PassTiming, RunInfo, Timing, VerifyEach
+from tfc.passes.instruments import (DumpIR, Instrument, PassTiming, RunInfo, Timing, VerifyEach,
+                                   format_stats)
 from tfc.passes.pipeline import format_pipeline, parse_pipeline
 
 
@@ -98,9 +99,18 @@ class PassManager:
                 instrument.pass_end(index, pass_, graph, info, result)
         except VerificationError as e:
             raise self._failure(index, pass_, given, f"it left invalid IR behind: {e}") from e
-        ctx.logger.info("pass %s: %s in %.3f s", pass_.spec,
+        except TfcError:
+            raise
+        except Exception as e:  # e.g. a result or IR the dump cannot print
+            raise self._failure(index, pass_, given,
+                                f"what it returned or left behind could not be recorded: "
+                                f"{type(e).__name__}: {e}") from e
+        ctx.logger.info("pass %s: %s in %.3f s%s", pass_.spec,
                         "changed" if result.changed else "no change",
-                        self.timing.records[-1].seconds if self.timing.records else 0.0)
+                        self.timing.records[-1].seconds if self.timing.records else 0.0,
+                        f" ({format_stats(result.stats)})" if result.stats else "")
+        if result.notes:
+            ctx.logger.info("pass %s notes:\n%s", pass_.spec, result.notes)
         return result
 
     def _failure(self, index: int, pass_: Pass, given_ir: str, error: str) -> PassError:
@@ -125,10 +135,10 @@ class PassManager:
             directory = Path(self.reproducer_dir)
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / name
-            path.write_text(text, encoding="ascii")
+            path.write_text(text, encoding="utf-8")
             return path
         fd, raw = tempfile.mkstemp(prefix="tfc-", suffix="-" + name)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         return Path(raw)
 

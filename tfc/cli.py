@@ -153,6 +153,18 @@ def _load_plugins(args) -> None:
         load_plugin(spec)
 
 
+def cmd_ops(args) -> int:
+    """Every IR op with its traits and the int8 kernels that may run it (tfc.kernels' registry)."""
+    from tfc.ir.ops import op_traits, registered_ops
+    from tfc.kernels import kernels_for
+    for name, spec in registered_ops().items():
+        kernels = ", ".join(f"{k.name} ({k.function or 'no code'})" for k in kernels_for(name)) or "-"
+        print(f"{name}")
+        print(f"    traits:  {', '.join(op_traits(spec)) or '-'}")
+        print(f"    int8:    {kernels}")
+    return 0
+
+
 def cmd_targets(args) -> int:
     from tfc.targets import TARGETS
     for name, t in TARGETS.items():
@@ -229,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("passes", help="list the registered passes")
     _add_plugin_option(p)
     p.set_defaults(run=cmd_passes)
+
+    p = sub.add_parser("ops", help="list the IR ops, their traits and their int8 kernels")
+    p.set_defaults(run=cmd_ops)
 
     p = sub.add_parser("targets", help="list the targets")
     p.set_defaults(run=cmd_targets)

@@ -58,6 +58,7 @@ class DepthwiseConv(_Conv):
     dilation, batch 1; faster, but it needs scratch), else arm_depthwise_conv_s8 (no scratch)."""
 
     name = "depthwise_conv"
+    function = "arm_depthwise_conv_s8_opt"   # or arm_depthwise_conv_s8: c_function
     priority = 5
     depthwise = True
     has_lean_variant = True
@@ -148,6 +149,7 @@ class FullyConnected(Kernel):
 
     name = "fully_connected"
     ops = ("linear",)
+    function = "arm_fully_connected_s8"      # or ..._per_channel_s8: c_function
 
     def params(self, node):
         return npar.linear_params(node)

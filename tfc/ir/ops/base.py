@@ -199,6 +199,26 @@ def registered_ops() -> dict[str, OpSpec]:
     return dict(sorted(_REGISTRY.items()))
 
 
+_FLAG_TRAITS = ("moves_data", "creates_values", "same_grid_int8", "grid_transparent", "is_clamp", "elementwise",
+                "broadcasting_binary", "layout_agnostic", "quant_boundary")
+
+
+def op_traits(spec: OpSpec) -> list[str]:
+    """The op's traits as words, for `tfc ops` and docs."""
+    words = [t.replace("_", "-") for t in _FLAG_TRAITS if getattr(spec, t)]
+    if spec.axis_attrs:
+        words.append(f"axes in {'/'.join(spec.axis_attrs)}")
+    if spec.output_clamp:
+        words.append("output clamp")
+    if spec.weight_input is not None:
+        words.append(f"weight input {spec.weight_input}")
+    if spec.fixed_int8_output:
+        words.append(f"int8 output grid q({spec.fixed_int8_output[0]:g},{spec.fixed_int8_output[1]})")
+    if "numerics" in spec.attrs:
+        words.append("numerics (cmsis/onnxruntime)")
+    return words
+
+
 def real_type(value) -> TensorType:
     """The type a float op sees: integer tensors that carry QuantParams read as f32 reals."""
     if value.quant is not None and not value.dtype.is_float:

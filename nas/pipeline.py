@@ -37,7 +37,7 @@ def _progress(iterable=None, **kw):
 
 
 def make_budget(cfg: RunConfig) -> Budget:
-    from tfc.target import Target
+    from tfc.targets import Target
     t = Target.from_string(cfg.target)
     return Budget(cfg.flash_bytes or t.flash_bytes, cfg.sram_bytes or t.sram_bytes, cfg.flash_reserve, cfg.sram_reserve,
                   cfg.sparse_code_reserve)

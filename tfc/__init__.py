@@ -7,7 +7,7 @@
 """
 from tfc.errors import TfcError  # noqa: F401
 from tfc.ir.graph import Graph  # noqa: F401
-from tfc.target import Target  # noqa: F401
+from tfc.targets import Target  # noqa: F401
 from tfc.compiler import CompiledModel, compile  # noqa: F401,A004
 
 __version__ = "0.1.0"

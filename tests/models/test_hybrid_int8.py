@@ -140,7 +140,7 @@ def test_tfc_compile_prints_the_hybrids_flash_and_sram_within_budget(hybrid_expo
     import re
 
     from tfc.cli import main
-    from tfc.target import TARGETS
+    from tfc.targets import TARGETS
     path = export_path(ExportConfig("legacy", 17, "explicit"), hybrid_export_dir)
     np.save(tmp_path / "calibration.npy", samples(0, CALIBRATION))
     assert main(["compile", str(path), "--target", "cortex-m7", "--calibration", str(tmp_path / "calibration.npy")]) == 0

@@ -19,7 +19,7 @@ from tfc.memory import check_plan, live_at
 from tfc.memory.schedule import best_order
 from tfc.memory.timeline import draw_timeline
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.target import Target
+from tfc.targets import Target
 
 
 def _lowered(graph, target):

@@ -13,8 +13,8 @@ from tfc.backends.cmsis import emit
 from tfc.backends.cmsis.lower import LoweredModel, lower
 from tfc.errors import BuildError, TfcError
 from tfc.ir.graph import Graph
-from tfc.quant.buffer_sizes import build_for_target
-from tfc.target import Target
+from tfc.quant.buffer_sizes import build_for_isa
+from tfc.targets import Target
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -124,7 +124,7 @@ def _info(model: LoweredModel, target: str, files, path) -> ProjectInfo:
 
 def lower_for(graph: Graph, *, target: str | Target, name: str, strategies=None) -> tuple[LoweredModel, str]:
     target = Target.from_string(target)
-    return lower(graph, name=check_name(name), build=build_for_target(target.name),
+    return lower(graph, name=check_name(name), build=build_for_isa(target.isa),
                  strategies=strategies), target.name
 
 

@@ -48,7 +48,7 @@ class Target:
     isa: str                      # one of ISAS: the kernels (and their scratch rules) built for it
     flash_bytes: int
     sram_bytes: int
-    fpu: str | None               # GCC -mfpu name, None for no FPU or the host
+    fpu: str | None               # GCC -mfpu name ("auto": the one -mcpu implies), None for no FPU or the host
     cc: str                       # C compiler driver
     cflags: tuple[str, ...]
     flash_origin: int = 0x00000000  # where the flash budget starts (code region)
@@ -120,6 +120,22 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            cpu="cortex-m4", isa="dsp", flash_bytes=1 * MiB, sram_bytes=192 * KiB,
            fpu="fpv4-sp-d16", cc="arm-none-eabi-gcc", cflags=_arm("cortex-m4", "fpv4-sp-d16"),
            mpu="armv7m", qemu=QemuMachine("mps2-an386", "cortex-m4")),
+    # Arm Corstone-300 (SSE-300 subsystem with a Cortex-M55), as in Arm's AN547 FPGA image for the
+    # MPS3 board (Arm Application Note AN547) and QEMU 7.2's mps3-an547 (hw/arm/mps2-tz.c;
+    # `info mtree` shows the core's 512 KiB ITCM at 0x00000000 and 512 KiB DTCM at 0x20000000,
+    # secure aliases at 0x10000000 / 0x30000000, beside 2 MiB SRAM at 0x01000000 and 4 MiB at
+    # 0x21000000). Code and constants in the ITCM (the budget's "flash", kept read-only by the
+    # MPU), data in the DTCM: zero-wait-state memories, where Arm's ML examples put them.
+    # A DSP build: MVE (Helium) is switched off (+nomve, no __ARM_FEATURE_MVE, so CMSIS-NN and
+    # tfc's runtime take their DSP paths and gcc does not auto-vectorize) until tfc has MVE
+    # kernels and their scratch rules; then isa="mve" and -mcpu=cortex-m55. The core starts in
+    # the Secure state with the SAU off (all memory Secure); its MPU is Armv8-M's.
+    Target(name="cortex-m55",
+           description="Arm Corstone-300 / AN547 (Cortex-M55): 512 KiB ITCM for code, 512 KiB DTCM for data, "
+                       "DSP build (MVE off), FPU with double precision",
+           cpu="cortex-m55", isa="dsp", flash_bytes=512 * KiB, sram_bytes=512 * KiB,
+           fpu="auto", cc="arm-none-eabi-gcc", cflags=_arm("cortex-m55+nomve", "auto"),
+           mpu="armv8m", qemu=QemuMachine("mps3-an547", "cortex-m55")),
     Target(name="host",
            description="this computer, with gcc (for testing the generated C): generous budgets",
            cpu="host", isa="scalar", flash_bytes=256 * MiB, sram_bytes=256 * MiB, fpu=None,

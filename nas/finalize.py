@@ -17,6 +17,7 @@ from nas.evolution import Genome
 from nas.prune import make_masks, measured_density
 from nas.supernet import extract, recalibrate_bn
 from nas.train import accuracy, finetune
+from tfc.targets import Target
 
 log = logging.getLogger("nas")
 
@@ -107,7 +108,7 @@ def _comparison(winner: dict, dense: dict | None, bench: dict | None, bench_dens
 
 def _bench(ctx, cm, cost) -> dict | None:
     """tfc bench on the emulated core: instructions per inference and the linked ELF's sizes."""
-    if ctx.cfg.target not in ("cortex-m7", "cortex-m4"):
+    if not Target.from_string(ctx.cfg.target).is_emulated:
         return None
     try:
         from tfc.bench import bench
@@ -140,7 +141,7 @@ def _run_int8(ctx, cm, x_test, y_test) -> dict:
     gcc if that fails, saying why), on the host for the host target."""
     out: dict = {}
     y = None
-    if ctx.cfg.target in ("cortex-m7", "cortex-m4"):
+    if Target.from_string(ctx.cfg.target).is_emulated:
         try:
             y = cm.run(x_test, on="target")
             out["run_on"] = f"emulated {ctx.cfg.target} (QEMU)"

@@ -90,9 +90,10 @@ def bench(model, target: str = "cortex-m7", *, cmsis_nn_root=None, inputs: np.nd
     `samples` random int8 samples drawn with `seed`."""
     from tfc.compiler import CompiledModel, compile
     cm = model if isinstance(model, CompiledModel) else compile(model, target=target)
-    if not cm.target.is_embedded:
-        raise TfcError(f"tfc bench measures a Cortex-M target, not '{cm.target.name}'",
-                       hint="use --target cortex-m7")
+    if not cm.target.is_emulated:
+        from tfc.targets import emulated_target_names
+        raise TfcError(f"tfc bench measures an emulated Cortex-M target, not '{cm.target.name}'",
+                       hint=f"emulated targets: {', '.join(emulated_target_names())}")
     with tempfile.TemporaryDirectory(prefix="tfc-bench-") as tmp:
         info = cm.save(Path(tmp) / cm.name)
         raw = _inputs(info, inputs, samples, seed)
@@ -185,19 +186,17 @@ def _role(origin: str) -> str:
 
 
 def _memory(placed: list[Placed], elf, info, run) -> tuple[FlashUse, SramUse]:
-    from tfc.targets.cortex_m.size import FLASH_ORIGIN, SRAM_ORIGIN
+    from tfc.targets.cortex_m.size import in_flash, in_sram
     target = elf.target
     sums: dict[str, int] = {}
     arena = other = 0
     for p in placed:
-        in_flash = FLASH_ORIGIN <= p.address < FLASH_ORIGIN + target.flash_bytes
-        in_sram = SRAM_ORIGIN <= p.address < SRAM_ORIGIN + target.sram_bytes
         role = _role(p.origin)
-        if in_flash:
+        if in_flash(target, p.address):
             kind = "code" if p.section.startswith(".text") else "const"
             key = {"weights": "weights", "model": f"model_{kind}", "kernels": "kernels"}.get(role, "harness")
             sums[key] = sums.get(key, 0) + p.size
-        elif in_sram:
+        elif in_sram(target, p.address):
             if role == "model" and p.section.startswith(".bss") and "arena" in p.section:
                 arena += p.size
             else:

@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="compile a model and print its report")
     p.add_argument("model", help="an .onnx model or a .tfcir file")
-    p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4 or host")
+    p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4, cortex-m55 or host (tfc targets lists them)")
     p.add_argument("--dump-ir", metavar="DIR", help="write the IR before and after each pass to DIR")
     p.add_argument("--pipeline", help="passes to run, e.g. 'canonicalize,sparsify{block=4}'")
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one sample, or a batch with a leading sample axis (float, or int8 with --raw)")
     p.add_argument("--raw", action="store_true", help="int8 in and out (no (de)quantization)")
     p.add_argument("--output", metavar="FILE", help="save the outputs (.npy; .npz for several outputs)")
-    p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4 or host")
+    p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4, cortex-m55 or host (tfc targets lists them)")
     p.add_argument("--on", choices=("target", "host"),
                    help="where to run: 'target' (the emulated core; default for Cortex-M targets) or "
                         "'host' (gcc on this machine)")
@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure a model on the emulated Cortex-M: instructions per layer, "
                                      "flash and SRAM")
     p.add_argument("model", help="an .onnx model or a .tfcir file")
-    p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default) or cortex-m4")
+    p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4 or cortex-m55: an emulated target")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     p.add_argument("--cmsis-nn", metavar="PATH",
                    help="also build against Arm's CMSIS-NN checkout at PATH (default: $CMSIS_NN_ROOT) "

@@ -134,10 +134,10 @@ class CompiledModel:
         process); float values are quantized with the model's input parameters and the outputs
         dequantized, or int8 in and out with raw=True.
 
-        on: "target" (the default for a Cortex-M target) runs the ELF on QEMU's emulated core
+        on: "target" (the default for an emulated Cortex-M target) runs the ELF on QEMU's emulated core
         (needs arm-none-eabi-gcc and qemu-system-arm: scripts/install-target-tools.sh); "host"
         (the default for target="host") builds with gcc and runs on this machine."""
-        where = on or ("target" if self.target.is_embedded else "host")
+        where = on or ("target" if self.target.is_emulated else "host")
         if where not in ("target", "host"):
             raise TfcError(f"run(on={on!r}): expected 'target' or 'host'")
         if where not in self._runners:
@@ -149,9 +149,10 @@ class CompiledModel:
         import tempfile
         import weakref
         from tfc.backends.cmsis import HostRunner, TargetRunner
-        if where == "target" and not self.target.is_embedded:
-            raise TfcError("run(on='target') needs a Cortex-M target; this model was compiled for "
-                           f"'{self.target.name}'", hint="compile with target='cortex-m7'")
+        if where == "target" and not self.target.is_emulated:
+            from tfc.targets import emulated_target_names
+            raise TfcError("run(on='target') needs an emulated Cortex-M target; this model was compiled for "
+                           f"'{self.target.name}'", hint=f"compile for one of {', '.join(emulated_target_names())}")
         tmp = tempfile.mkdtemp(prefix="tfc-project-")
         weakref.finalize(self, shutil.rmtree, tmp, True)
         info = self.save(Path(tmp) / self.name)

@@ -1,8 +1,9 @@
 """Scratch-buffer sizes of the CMSIS-NN kernels, by the rules of CMSIS-NN's *_get_buffer_size.
 
 The generated code sizes each kernel's cmsis_nn_context at compile time, for the build it will
-run: "dsp" is a Cortex-M4/M7 build (__ARM_FEATURE_DSP, no MVE; also tfc's host build with
-TFC_EMULATE_DSP), "portable" a plain-C build (the host). tfc's own runtime returns the same
+run: "dsp" is a build for a core with the DSP extension (__ARM_FEATURE_DSP, no MVE: Cortex-M4/M7,
+and the Cortex-M55 built with +nomve; also tfc's host build with TFC_EMULATE_DSP), "portable" a
+plain-C build (the host). build_for_isa maps a target's ISA to one. tfc's own runtime returns the same
 numbers from its C functions, so a project can link either library with one arena layout.
 """
 from __future__ import annotations
@@ -20,14 +21,19 @@ def _check(build: str, compiler: str = "gcc") -> None:
         raise TargetError(f"unknown compiler {compiler!r}", hint=f"expected one of {COMPILERS}")
 
 
-def build_for_target(target: str) -> str:
-    """The kernel build a target name implies: DSP cores vs the plain-C host."""
-    if target in ("cortex-m7", "cortex-m4", "dsp"):
-        return "dsp"
-    if target in ("host", "portable"):
-        return "portable"
-    raise TargetError(f"no CMSIS-NN buffer rules for target {target!r}",
-                      hint="tfc knows cortex-m7, cortex-m4 and host")
+# The scratch rules per instruction set (tfc.targets.ISAS): a DSP core runs CMSIS-NN's DSP
+# paths; plain C (the host) its portable ones. MVE kernels and their rules do not exist yet.
+_BUILD_FOR_ISA = {"dsp": "dsp", "scalar": "portable"}
+
+
+def build_for_isa(isa: str) -> str:
+    """The kernel build (the scratch-size rules) for a target's instruction set."""
+    try:
+        return _BUILD_FOR_ISA[isa]
+    except KeyError:
+        raise TargetError(f"no CMSIS-NN scratch rules for the {isa!r} instruction set",
+                          hint=f"tfc has kernels for {', '.join(_BUILD_FOR_ISA)}; an MVE core builds "
+                               "its DSP kernels until MVE kernels exist (a target with isa='dsp')") from None
 
 
 def convolve_s8(input_c: int, kernel_h: int, kernel_w: int, build: str = "dsp") -> int:

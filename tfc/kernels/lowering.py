@@ -14,7 +14,7 @@ from tfc.ir.graph import Graph, Node, Value
 from tfc.ir.types import DType
 from tfc.kernels import records as L
 from tfc.kernels.base import Kernel, select
-from tfc.kernels.buffer_sizes import build_for_target
+from tfc.kernels.buffer_sizes import build_for_isa
 from tfc.memory import Allocation, Plan, graph_buffers, lower_bound, plan_memory
 from tfc.quant.reference import depthwise_weights
 from tfc.targets import Target
@@ -211,4 +211,4 @@ def lower(graph: Graph, *, name: str, build: str, strategies=None) -> LoweredMod
 
 def lower_for(graph: Graph, *, target: str | Target, name: str = "model", strategies=None) -> LoweredModel:
     """`lower` with the kernel build (scratch rules) of `target`."""
-    return lower(graph, name=name, build=build_for_target(Target.from_string(target).name), strategies=strategies)
+    return lower(graph, name=name, build=build_for_isa(Target.from_string(target).isa), strategies=strategies)

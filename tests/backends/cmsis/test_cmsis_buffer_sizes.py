@@ -40,10 +40,11 @@ def test_known_values():
     assert bs.depthwise_conv_wrapper_s8(1, 8, 16, 5, 5, (2, 2), (1, 1), "dsp") == 0
 
 
-def test_targets_and_errors():
-    assert bs.build_for_target("cortex-m7") == "dsp"
-    assert bs.build_for_target("host") == "portable"
-    with pytest.raises(TargetError):
-        bs.build_for_target("cortex-m55")
+def test_scratch_rules_follow_the_targets_isa_and_errors():
+    from tfc.targets import TARGETS
+    assert {name: bs.build_for_isa(t.isa) for name, t in TARGETS.items()} == {
+        name: "portable" if name == "host" else "dsp" for name in TARGETS}
+    with pytest.raises(TargetError, match="no CMSIS-NN scratch rules for the 'mve' instruction set"):
+        bs.build_for_isa("mve")
     with pytest.raises(TargetError):
         bs.convolve_s8(1, 1, 1, "mve")

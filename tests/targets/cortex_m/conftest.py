@@ -1,5 +1,6 @@
 """Fixtures for the Cortex-M harness tests: skip (naming the Debian package) when the Arm
-toolchain, newlib or QEMU is missing, and a helper that builds C text into an ELF."""
+toolchain, newlib or QEMU is missing; `cortex_m_target`, each emulated target in turn; and a
+helper that builds C text into an ELF."""
 from __future__ import annotations
 
 import shutil
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tfc.targets import Target, emulated_target_names
 from tfc.targets.cortex_m import build_elf
 from tfc.targets.cortex_m.tools import INSTALL_SCRIPT, missing_tools
 
@@ -48,6 +50,14 @@ def qemu_plugins(qemu) -> None:
     out = subprocess.run(["qemu-system-arm", "-help"], capture_output=True, text=True).stdout
     if "-plugin" not in out:
         pytest.skip("this qemu-system-arm was built without TCG plugin support (--enable-plugins)")
+
+
+@pytest.fixture(params=emulated_target_names())
+def cortex_m_target(request) -> Target:
+    """Each emulated Cortex-M target (cortex-m7, cortex-m4, cortex-m55, ...) in turn: a test that
+    takes this fixture runs once per target, so a new target in tfc.targets.TARGETS is tested
+    without naming it here."""
+    return Target.from_string(request.param)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 from tfc.errors import BuildError, TargetError
 from tfc.targets import Target
-from tfc.targets.cortex_m.build import _mpu_rasr
+from tfc.targets.cortex_m.build import _mpu_rasr, _mpu_rbar_rlar
 from tfc.targets.cortex_m.size import parse_size_output
 
 KiB = 1024
@@ -132,9 +132,22 @@ Total               16025
     (1024 * KiB, (0b110 << 24) | (19 << 1) | 1),
 ])
 def test_mpu_region_covers_exactly_the_budget(size, want):
-    assert _mpu_rasr(size, writable=size != 1024 * KiB) == want
+    base = 0x20000000 if size != 1024 * KiB else 0
+    assert _mpu_rasr(base, size, writable=size != 1024 * KiB) == want
 
 
 def test_mpu_region_rejects_sizes_it_cannot_cover():
-    with pytest.raises(TargetError, match="MPU cannot cover"):
-        _mpu_rasr(300 * KiB, writable=True)
+    with pytest.raises(TargetError, match="MPU cannot cover exactly"):
+        _mpu_rasr(0x20000000, 300 * KiB, writable=True)
+    with pytest.raises(TargetError, match="base must be a multiple of its size"):
+        _mpu_rasr(0x20010000, 320 * KiB, writable=True)
+
+
+def test_armv8m_mpu_region_is_base_and_inclusive_limit():
+    # 512 KiB of SRAM at 0x20000000: RBAR = base | AP=01 (read/write, any privilege) | XN;
+    # RLAR = last 32-byte granule 0x2007FFE0 | AttrIndx 0 | EN
+    assert _mpu_rbar_rlar(0x20000000, 512 * KiB, writable=True) == (0x20000000 | 0b01 << 1 | 1, 0x2007FFE1)
+    # read-only flash, executable: AP=11
+    assert _mpu_rbar_rlar(0, 320 * KiB, writable=False) == (0b11 << 1, 0x0004FFE1)
+    with pytest.raises(TargetError, match="multiples of 32 bytes"):
+        _mpu_rbar_rlar(0x20000010, 1024, writable=True)

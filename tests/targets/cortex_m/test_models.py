@@ -1,7 +1,8 @@
-"""Compiled models on the emulated Cortex-M7: the ELF the project's `make TARGET=cortex-m7` builds
-(-Wall -Wextra -Werror, tfc's start-up code and linker script) gives byte-identical outputs to
-the host build and to tflite-micro, a model that does not fit is refused naming the memory and
-the bytes, and `tfc run` / CompiledModel.run use the emulated core for a Cortex-M target."""
+"""Compiled models on each emulated Cortex-M target (the `cortex_m_target` fixture: cortex-m7,
+cortex-m4, cortex-m55): the ELF the project's `make TARGET=<target>` builds (-Wall -Wextra
+-Werror, tfc's start-up code and linker script) gives byte-identical outputs to the host build
+and to tflite-micro, a model that does not fit is refused naming the memory and the bytes, and
+`tfc run` / CompiledModel.run use the emulated core for a Cortex-M target."""
 from __future__ import annotations
 
 import subprocess
@@ -18,6 +19,7 @@ from tfc.errors import TargetError
 from tfc.ir.graph import Graph
 from tfc.ir.types import DType, TensorType
 from tfc.passes import PassContext, PassManager
+from tfc.targets import Target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backends" / "cmsis"))
 from synthetic import int8_graph  # noqa: E402  (the backend tests' 2-in/2-out model)
@@ -48,24 +50,59 @@ def _golden(shared_data, model):
     return data["x"], data["y_tflm"]
 
 
-def _check_model(model, mlperf_onnx, shared_data, tmp_path, cache):
-    cm = tfc.compile(mlperf_onnx / f"{model}.onnx", target="cortex-m7")
-    info = cm.save(tmp_path / model)
-    on_m7 = TargetRunner(info, cache_dir=cache)
-    on_host = HostRunner(info, cache_dir=cache)
+def _batch(model, shape, shared_data):
+    """The golden inputs, then 3 random ones: (all samples, how many are golden, golden outputs)."""
     x, y = _golden(shared_data, model)
-    rand = np.random.default_rng(7).integers(-128, 128, size=(3, *info.inputs[0].shape), dtype=np.int8)
-    batch = np.concatenate([x.reshape(-1, *info.inputs[0].shape), rand])
-    got = on_m7.run(batch, raw=True)          # one QEMU run, all samples
-    assert on_m7.last_run.stack_peak < on_m7.elf.stack_size
-    assert_same(got, on_host.run(batch, raw=True), f"{model}: emulated Cortex-M7 vs host, {len(batch)} inputs")
-    assert_same(got[:len(x)], y, f"{model}: emulated Cortex-M7 vs tflite-micro on the golden inputs")
+    rand = np.random.default_rng(7).integers(-128, 128, size=(3, *shape), dtype=np.int8)
+    return np.concatenate([x.reshape(-1, *shape), rand]), len(x), y
+
+
+@pytest.fixture(scope="module")
+def on_host(mlperf_onnx, shared_data, tmp_path_factory, cache):
+    """on_host(model): the model compiled for the host target (gcc, plain C) run on its batch, once
+    per model, shared by every Cortex-M target's test."""
+    outputs = {}
+
+    def run(model):
+        if model not in outputs:
+            info = tfc.compile(mlperf_onnx / f"{model}.onnx", target="host").save(
+                tmp_path_factory.mktemp("host") / model)
+            batch, _, _ = _batch(model, info.inputs[0].shape, shared_data)
+            outputs[model] = HostRunner(info, cache_dir=cache).run(batch, raw=True)
+        return outputs[model]
+    return run
+
+
+def _check_model(model, target, mlperf_onnx, shared_data, tmp_path, cache, on_host):
+    """The model on the emulated `target`, profiled: equal to the host build and to tflite-micro,
+    every layer counted once per inference. Returns the instructions per inference."""
+    cm = tfc.compile(mlperf_onnx / f"{model}.onnx", target=target)
+    info = cm.save(tmp_path / model)
+    on_target = TargetRunner(info, profile=True, cache_dir=cache)
+    batch, golden, y = _batch(model, info.inputs[0].shape, shared_data)
+    got = on_target.run(batch, raw=True)          # one QEMU run, all samples
+    assert on_target.last_run.stack_peak < on_target.elf.stack_size
+    assert_same(got, on_host(model), f"{model}: emulated {target} vs host, {len(batch)} inputs")
+    assert_same(got[:golden], y, f"{model}: emulated {target} vs tflite-micro on the golden inputs")
+    regions = on_target.last_run.instructions.regions
+    assert all(regions[layer.index].entered == len(batch) for layer in info.layers), \
+        f"{model} on {target}: a layer was not counted once per inference: {sorted(regions)}"
+    return regions[65535].instructions // regions[65535].entered
+
+
+def test_fast_model_on_each_target_equals_host_and_tflite_micro(cortex_m_target, qemu_plugins, mlperf_onnx,
+                                                                shared_data, tmp_path, cache, on_host,
+                                                                record_property):
+    per_inference = _check_model(FAST_MODEL, cortex_m_target, mlperf_onnx, shared_data, tmp_path, cache, on_host)
+    record_property("instructions_per_inference", per_inference)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", MODELS)
-def test_every_mlperf_model_on_m7_equals_host_and_tflite_micro(model, qemu, mlperf_onnx, shared_data, tmp_path, cache):
-    _check_model(model, mlperf_onnx, shared_data, tmp_path, cache)
+@pytest.mark.parametrize("model", [m for m in MODELS if m != FAST_MODEL])
+def test_every_mlperf_model_on_each_target_equals_host_and_tflite_micro(model, cortex_m_target, qemu_plugins,
+                                                                        mlperf_onnx, shared_data, tmp_path, cache,
+                                                                        on_host):
+    _check_model(model, cortex_m_target, mlperf_onnx, shared_data, tmp_path, cache, on_host)
 
 
 def test_synthetic_model_two_inputs_two_outputs_profiled(qemu_plugins, tmp_path, cache):
@@ -85,7 +122,7 @@ def test_synthetic_model_two_inputs_two_outputs_profiled(qemu_plugins, tmp_path,
 
 def test_only_a_profiled_build_carries_markers(toolchain, tmp_path):
     info = write_project(int8_graph(), tmp_path / "syn", target="cortex-m7", name="syn")
-    flags = ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16", "-O2",
+    flags = [*Target.from_string("cortex-m7").cflags, "-O2",
              "-Wall", "-Wextra", "-Werror", "-I.", "-Iruntime/include", "-Itarget"]
     markers = {}
     for profile in (False, True):

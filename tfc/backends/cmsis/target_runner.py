@@ -21,7 +21,7 @@ from pathlib import Path
 from tfc.backends.cmsis.host import Runner, default_cache_dir, project_digest
 from tfc.backends.cmsis.project import ProjectInfo
 from tfc.errors import BuildError, TargetError, TfcError
-from tfc.targets import Target
+from tfc.targets import Target, emulated_target_names
 from tfc.targets.cortex_m import ElfInfo, RunResult, elf_size, run_elf
 from tfc.targets.cortex_m.build import _raise_link_error
 from tfc.targets.cortex_m.project import project_support
@@ -65,9 +65,10 @@ class TargetRunner(Runner):
         self.info = info
         self.target = Target.from_string(info.target)
         self.support = project_support(self.target)
-        if self.support is None:
+        if self.support is None or not self.target.is_emulated:
             raise TargetError(f"project {info.name} was compiled for '{self.target.name}', which has no "
-                              "emulated core", hint="compile for cortex-m7 (or cortex-m4), or use HostRunner")
+                              "emulated core", hint=f"compile for one of {', '.join(emulated_target_names())}, "
+                                                    "or use HostRunner")
         if check_plan:
             check_fits(info, self.target, self.support.stack_size)
         self.profile = profile

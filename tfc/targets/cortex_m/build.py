@@ -1,4 +1,4 @@
-"""Build C sources into a bare-metal ELF for a Cortex-M target (and for QEMU's mps2-an500).
+"""Build C sources into a bare-metal ELF for a Cortex-M target (and for its QEMU board).
 
     info = build_elf(["main.c", "model.c"], include_dirs=["inc"], defines={"N": 4},
                      out_dir="build", target="cortex-m7")
@@ -29,8 +29,6 @@ C_DIR = Path(__file__).resolve().parent / "c"
 SUPPORT_SOURCES = ("startup.c", "semihost.c", "syscalls.c")
 STATS_FILE = "tfc-run.stats"   # written by startup.c's exit path into the run directory
 FAULT_EXIT = 0xFA              # startup.c's exit code after a fault
-FLASH_ORIGIN = 0x00000000
-SRAM_ORIGIN = 0x20000000
 COMMON_FLAGS = ("-O2", "-ffunction-sections", "-fdata-sections",
                 "-Wall", "-Wextra", "-Werror")
 DEFAULT_STACK = 8 * 1024
@@ -63,7 +61,7 @@ def build_elf(sources: Iterable[str | os.PathLike], out_dir: str | os.PathLike, 
     target = Target.from_string(target)
     if not target.is_embedded:
         raise TargetError(f"build_elf builds for a Cortex-M target, not '{target.name}'",
-                          hint="use cortex-m7 or cortex-m4")
+                          hint="use a Cortex-M target such as cortex-m7")
     sources = [Path(s) for s in sources]
     for src in sources:
         if not src.is_file():
@@ -78,8 +76,7 @@ def build_elf(sources: Iterable[str | os.PathLike], out_dir: str | os.PathLike, 
               *_define_flags(defines), f'-DTFC_STATS_FILE="{STATS_FILE}"',
               f"-DTFC_FAULT_EXIT={FAULT_EXIT}"]
     if mpu:
-        cflags += [f"-DTFC_MPU_FLASH_RASR={_mpu_rasr(target.flash_bytes, writable=False)}u",
-                   f"-DTFC_MPU_SRAM_RASR={_mpu_rasr(target.sram_bytes, writable=True)}u"]
+        cflags += [f"-D{d}" for d in mpu_defines(target)]
     all_sources = [*sources, *(C_DIR / s for s in SUPPORT_SOURCES)]
     objects = [out / "obj" / f"{i:03d}_{s.stem}.o" for i, s in enumerate(all_sources)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -123,19 +120,55 @@ def _linker_script(target: Target, stack_size: int, heap_size: int) -> str:
         if not isinstance(value, int) or value < 0 or value % 8:
             raise BuildError(f"{what} must be a non-negative multiple of 8 bytes, got {value!r}")
     template = Template((C_DIR / "link.ld.in").read_text())
+    emulator = (f"QEMU's {target.qemu.machine} ({target.qemu.cpu})" if target.qemu
+                else "the target's emulator (none is known for this target)")
     return template.substitute(target_name=target.name, flash_bytes=target.flash_bytes,
-                               sram_bytes=target.sram_bytes, stack_size=stack_size,
-                               heap_size=heap_size)
+                               sram_bytes=target.sram_bytes, flash_origin=f"0x{target.flash_origin:08X}",
+                               sram_origin=f"0x{target.sram_origin:08X}", emulator=emulator,
+                               stack_size=stack_size, heap_size=heap_size)
 
 
-def _mpu_rasr(size: int, *, writable: bool) -> int:
-    """MPU_RASR covering `size` bytes from the region base: a power-of-two region with the eight
+def mpu_defines(target: Target) -> tuple[str, ...]:
+    """The start-up code's MPU register values (NAME=value, as -D takes them) in the target's
+    MPU form: region 0 the flash budget (read-only), region 1 the SRAM budget (never executed)."""
+    if target.mpu == "armv7m":
+        return (f"TFC_MPU_FLASH_RBAR=0x{target.flash_origin:08X}u",
+                f"TFC_MPU_FLASH_RASR={_mpu_rasr(target.flash_origin, target.flash_bytes, writable=False)}u",
+                f"TFC_MPU_SRAM_RBAR=0x{target.sram_origin:08X}u",
+                f"TFC_MPU_SRAM_RASR={_mpu_rasr(target.sram_origin, target.sram_bytes, writable=True)}u")
+    if target.mpu == "armv8m":
+        flash = _mpu_rbar_rlar(target.flash_origin, target.flash_bytes, writable=False)
+        sram = _mpu_rbar_rlar(target.sram_origin, target.sram_bytes, writable=True)
+        return (f"TFC_MPU_FLASH_RBAR=0x{flash[0]:08X}u", f"TFC_MPU_FLASH_RLAR=0x{flash[1]:08X}u",
+                f"TFC_MPU_SRAM_RBAR=0x{sram[0]:08X}u", f"TFC_MPU_SRAM_RLAR=0x{sram[1]:08X}u")
+    return ()
+
+
+def _mpu_rbar_rlar(base: int, size: int, *, writable: bool) -> tuple[int, int]:
+    """Armv8-M MPU_RBAR and MPU_RLAR for `size` bytes at `base` (Armv8-M ARM, B3.5): base and
+    inclusive limit in 32-byte granules; AP read/write or read-only at any privilege, execute
+    never for data; attributes from MAIR0 index 0; enabled."""
+    if base % 32 or size % 32:
+        raise TargetError(f"the Armv8-M MPU cannot cover {size} bytes at 0x{base:08X} "
+                          "(base and size must be multiples of 32 bytes)", hint="build with mpu=False")
+    access = 0b01 if writable else 0b11          # AP: read/write / read-only, any privilege
+    execute_never = 1 if writable else 0
+    rbar = base | (access << 1) | execute_never
+    rlar = ((base + size - 1) & ~0x1F) | 1       # AttrIndx 0, EN
+    return rbar, rlar
+
+
+def _mpu_rasr(base: int, size: int, *, writable: bool) -> int:
+    """Armv7-M MPU_RASR covering `size` bytes from `base`: a power-of-two region with the eight
     subregions past `size` disabled (e.g. 320 KiB = 5 of the 8 64-KiB subregions of 512 KiB)."""
     region = max(256, 1 << (size - 1).bit_length())
     sub = region // 8
     if size % sub:
         raise TargetError(f"the MPU cannot cover exactly {size} bytes (not a multiple of {sub})",
                           hint="build with mpu=False")
+    if base % region:
+        raise TargetError(f"the Armv7-M MPU cannot cover {size} bytes at 0x{base:08X}: a region's base "
+                          f"must be a multiple of its size ({region} bytes)", hint="build with mpu=False")
     disabled = sum(1 << i for i in range(size // sub, 8))
     access = 0b011 if writable else 0b110          # AP: full access / read-only
     execute_never = 1 if writable else 0

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 from tfc.targets import Target
 from tfc.targets.cortex_m.build import (C_DIR, COMMON_FLAGS, DEFAULT_STACK, FAULT_EXIT, STATS_FILE,
-                                        _linker_script, _mpu_rasr)
+                                        SUPPORT_SOURCES, _linker_script, mpu_defines)
 
 SUPPORT_DIR = "target"
-SUPPORT_SOURCES = ("startup.c", "semihost.c", "syscalls.c")
 SUPPORT_HEADERS = ("semihost.h", "tfc_target.h")
 LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments")
 
@@ -47,9 +46,7 @@ def project_support(target: str | Target, *, stack_size: int = DEFAULT_STACK) ->
              for name in (*SUPPORT_SOURCES, *SUPPORT_HEADERS)}
     script = f"{SUPPORT_DIR}/{target.name}.ld"
     files[script] = _linker_script(target, stack_size, 0)
-    defines = (f'TFC_STATS_FILE="{STATS_FILE}"', f"TFC_FAULT_EXIT={FAULT_EXIT}",
-               f"TFC_MPU_FLASH_RASR={_mpu_rasr(target.flash_bytes, writable=False)}u",
-               f"TFC_MPU_SRAM_RASR={_mpu_rasr(target.sram_bytes, writable=True)}u")
+    defines = (f'TFC_STATS_FILE="{STATS_FILE}"', f"TFC_FAULT_EXIT={FAULT_EXIT}", *mpu_defines(target))
     return ProjectSupport(target=target, stack_size=stack_size, files=files,
                           sources=tuple(f"{SUPPORT_DIR}/{s}" for s in SUPPORT_SOURCES),
                           linker_script=script, defines=defines, cflags=COMMON_FLAGS,

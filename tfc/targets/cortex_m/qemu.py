@@ -1,5 +1,5 @@
-"""Run a bare-metal ELF on QEMU's mps2-an500 (Cortex-M7; mps2-an386 for the Cortex-M4) and
-collect what it did.
+"""Run a bare-metal ELF on its target's QEMU board (Target.qemu: mps2-an500 for the Cortex-M7,
+mps2-an386 for the Cortex-M4, mps3-an547 for the Cortex-M55) and collect what it did.
 
     result = run_elf(info, files={"input.bin": data}, timeout=30, count_instructions=True)
     result.exit_code, result.stdout, result.files["output.bin"], result.stack_peak
@@ -22,15 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfc.errors import BuildError, TargetError
-from tfc.targets import Target
+from tfc.targets import QemuMachine, Target, emulated_target_names
 from tfc.targets.cortex_m.build import FAULT_EXIT, STATS_FILE, ElfInfo
 from tfc.targets.cortex_m.icount import InstructionCounts, parse_counts, plugin_path
 from tfc.targets.cortex_m.tools import find_tool
 
-# QEMU board per target CPU. Both have 4 MiB of RAM at 0x0 and at 0x20000000 (QEMU 7.2,
-# hw/arm/mps2.c), so the same linker script fits either.
-MACHINES = {"cortex-m7": ("-M", "mps2-an500", "-cpu", "cortex-m7"),
-            "cortex-m4": ("-M", "mps2-an386", "-cpu", "cortex-m4")}
 COUNTS_FILE = "tfc-icount.txt"
 CMDLINE_MAX, ARGV_MAX = 256, 16          # startup.c's cmdline[] and argv[] sizes
 FAULT_BANNER = b"\n*** tfc: the program faulted\n"      # printed by startup.c's fault handler
@@ -65,8 +61,8 @@ def run_elf(elf: ElfInfo | str | os.PathLike, *, args: Iterable[str] = (),
             target: str | Target | None = None) -> RunResult:
     """Runs `elf` on the emulated core until it exits (main returns or exit() is called).
 
-    The core is the ElfInfo's target (mps2-an500 for cortex-m7, mps2-an386 for cortex-m4), or
-    `target` for an ELF given by path (default cortex-m7).
+    The board is the ElfInfo's target's (Target.qemu), or `target`'s for an ELF given by path
+    (default cortex-m7).
 
     `args` become argv[1:]; `files` (name -> bytes, or a host path to copy) are placed in the
     run directory (`run_dir`, kept, or a temporary one). Raises BuildError if the program does
@@ -79,9 +75,9 @@ def run_elf(elf: ElfInfo | str | os.PathLike, *, args: Iterable[str] = (),
     if target is None:
         target = elf.target if isinstance(elf, ElfInfo) else "cortex-m7"
     target = Target.from_string(target)
-    if target.cpu not in MACHINES:
+    if target.qemu is None:
         raise TargetError(f"no emulated board for target '{target.name}'",
-                          hint=f"emulated: {', '.join(MACHINES)}")
+                          hint=f"emulated: {', '.join(emulated_target_names())}")
     args = list(args)
     for a in args:
         if not a or any(c.isspace() for c in a):
@@ -93,10 +89,10 @@ def run_elf(elf: ElfInfo | str | os.PathLike, *, args: Iterable[str] = (),
                          hint="pass long lists in a file")
     if run_dir is None:
         with tempfile.TemporaryDirectory(prefix="tfc-run-") as tmp:
-            return _run(qemu, MACHINES[target.cpu], elf_path, args, files or {}, timeout,
+            return _run(qemu, target.qemu, elf_path, args, files or {}, timeout,
                         count_instructions, Path(tmp))
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    return _run(qemu, MACHINES[target.cpu], elf_path, args, files or {}, timeout, count_instructions,
+    return _run(qemu, target.qemu, elf_path, args, files or {}, timeout, count_instructions,
                 Path(run_dir))
 
 
@@ -104,7 +100,7 @@ def _qemu_escape(text: str) -> str:
     return text.replace(",", ",,")        # QEMU option values double their commas
 
 
-def _run(qemu: str, machine: tuple[str, ...], elf: Path, args: list[str], files: Mapping, timeout: float,
+def _run(qemu: str, machine: QemuMachine, elf: Path, args: list[str], files: Mapping, timeout: float,
          count_instructions: bool, run_dir: Path) -> RunResult:
     for name in _HARNESS_FILES:
         (run_dir / name).unlink(missing_ok=True)
@@ -120,7 +116,7 @@ def _run(qemu: str, machine: tuple[str, ...], elf: Path, args: list[str], files:
 
     semihosting = ",".join(["enable=on", "target=native", "chardev=sh0",
                             *(f"arg={_qemu_escape(a)}" for a in [elf.stem, *args])])
-    cmd = [qemu, *machine, "-display", "none", "-monitor", "none", "-serial", "none",
+    cmd = [qemu, *machine.args, "-display", "none", "-monitor", "none", "-serial", "none",
            "-chardev", "stdio,id=sh0", "-semihosting-config", semihosting, "-kernel", str(elf)]
     if count_instructions:
         cmd += ["-plugin", f"{_qemu_escape(str(plugin_path()))},out={_qemu_escape(str(run_dir / COUNTS_FILE))}"]
@@ -129,7 +125,7 @@ def _run(qemu: str, machine: tuple[str, ...], elf: Path, args: list[str], files:
         res = subprocess.run(cmd, cwd=run_dir, stdin=subprocess.DEVNULL, capture_output=True,
                              timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise BuildError(f"the program did not finish within {timeout:g} s on the emulated {machine[3]}",
+        raise BuildError(f"the program did not finish within {timeout:g} s on the emulated {machine.cpu}",
                          file=str(elf),
                          hint="an endless loop, a wait for an interrupt, or a CPU lockup "
                               "(a fault while handling a fault); raise timeout= if it is just slow") from None

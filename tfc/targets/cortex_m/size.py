@@ -13,8 +13,6 @@ from tfc.errors import BuildError
 from tfc.targets import Target
 from tfc.targets.cortex_m.tools import find_tool
 
-FLASH_ORIGIN = 0x00000000
-SRAM_ORIGIN = 0x20000000
 # Sections `size -A` lists at address 0 although they are never loaded (debug info, notes).
 _NOT_LOADED = (".debug", ".comment", ".ARM.attributes", ".stab", ".note", ".gnu.build.attributes")
 
@@ -35,10 +33,18 @@ class SizeReport:
                 f"SRAM {self.sram_bytes} / {self.sram_budget} bytes ({part(self.sram_sections)})")
 
 
+def in_flash(target: Target, address: int) -> bool:
+    return target.flash_origin <= address < target.flash_origin + target.flash_bytes
+
+
+def in_sram(target: Target, address: int) -> bool:
+    return target.sram_origin <= address < target.sram_origin + target.sram_bytes
+
+
 def parse_size_output(text: str, target: Target) -> SizeReport:
     """Classifies the sections of `arm-none-eabi-size -A -d` output by address."""
     flash, sram = {}, {}
-    flash_end, sram_end = FLASH_ORIGIN, SRAM_ORIGIN
+    flash_end, sram_end = target.flash_origin, target.sram_origin
     for line in text.splitlines():
         parts = line.split()
         if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
@@ -46,17 +52,17 @@ def parse_size_output(text: str, target: Target) -> SizeReport:
         name, size, addr = parts[0], int(parts[1]), int(parts[2])
         if size == 0 or name.startswith(_NOT_LOADED):
             continue
-        if FLASH_ORIGIN <= addr < FLASH_ORIGIN + target.flash_bytes:
+        if in_flash(target, addr):
             flash[name] = size
             flash_end = max(flash_end, addr + size)
-        elif SRAM_ORIGIN <= addr < SRAM_ORIGIN + target.sram_bytes:
+        elif in_sram(target, addr):
             sram[name] = size
             sram_end = max(sram_end, addr + size)
     if ".data" in sram:                              # its initial image follows the flash sections
         flash[".data (init)"] = sram[".data"]
     # Totals are extents, so the alignment gaps between sections count, as they do for the linker.
-    return SizeReport(flash_bytes=flash_end - FLASH_ORIGIN + flash.get(".data (init)", 0),
-                      sram_bytes=sram_end - SRAM_ORIGIN,
+    return SizeReport(flash_bytes=flash_end - target.flash_origin + flash.get(".data (init)", 0),
+                      sram_bytes=sram_end - target.sram_origin,
                       flash_sections=flash, sram_sections=sram,
                       flash_budget=target.flash_bytes, sram_budget=target.sram_bytes)
 

@@ -1,4 +1,4 @@
-/* Start-up for tfc programs on a Cortex-M (the emulated mps2-an500, or a real board).
+/* Start-up for tfc programs on a Cortex-M (an emulated QEMU board, or a real one).
  *
  * Reset: enable the FPU, copy .data from flash, zero .bss, paint the stack, restrict memory to
  * the target's flash/SRAM budget with the MPU, then exit(main(argc, argv)). The exit path writes
@@ -31,7 +31,9 @@
 #define MPU_CTRL 0xE000ED94u
 #define MPU_RNR 0xE000ED98u
 #define MPU_RBAR 0xE000ED9Cu
-#define MPU_RASR 0xE000EDA0u
+#define MPU_RASR 0xE000EDA0u /* Armv7-M */
+#define MPU_RLAR 0xE000EDA0u /* Armv8-M, at the same address */
+#define MPU_MAIR0 0xE000EDC0u
 
 /* From the linker script. */
 extern uint32_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[];
@@ -51,7 +53,12 @@ __attribute__((section(".vectors"), used)) const void *const tfc_vectors[16] = {
     tfc_fault_handler,     /* MemManage */
     tfc_fault_handler,     /* BusFault */
     tfc_fault_handler,     /* UsageFault */
-    0, 0, 0, 0,
+#if __ARM_ARCH >= 8
+    tfc_fault_handler,     /* SecureFault (Armv8-M Security Extension) */
+#else
+    0,
+#endif
+    0, 0, 0,
     tfc_fault_handler,     /* SVCall: nothing here uses it */
     tfc_fault_handler,     /* DebugMonitor */
     0,
@@ -61,15 +68,30 @@ __attribute__((section(".vectors"), used)) const void *const tfc_vectors[16] = {
 
 static void enable_mpu(void)
 {
-#if defined(TFC_MPU_FLASH_RASR) && defined(TFC_MPU_SRAM_RASR)
     /* Only the budget is mapped (PRIVDEFENA = 0): a load or store past the target's flash or
      * SRAM faults, although the emulated board has more memory there. Flash is read-only and
-     * SRAM never executable, as a stray write to constants or a jump into data should fault. */
+     * SRAM never executable, as a stray write to constants or a jump into data should fault.
+     * tfc.targets.cortex_m.build computes the register values in the target's MPU form. */
+#if defined(TFC_MPU_FLASH_RLAR) && defined(TFC_MPU_SRAM_RLAR)
+    /* Armv8-M: each region is a base (RBAR, with its access bits) and an inclusive limit
+     * (RLAR), both 32-byte granular; region attributes come from MAIR0 index 0. */
+    REG32(MPU_MAIR0) = 0xFFu; /* Normal memory, write-back, read/write-allocate */
     REG32(MPU_RNR) = 0;
-    REG32(MPU_RBAR) = 0x00000000u;
+    REG32(MPU_RBAR) = TFC_MPU_FLASH_RBAR;
+    REG32(MPU_RLAR) = TFC_MPU_FLASH_RLAR;
+    REG32(MPU_RNR) = 1;
+    REG32(MPU_RBAR) = TFC_MPU_SRAM_RBAR;
+    REG32(MPU_RLAR) = TFC_MPU_SRAM_RLAR;
+    REG32(MPU_CTRL) = 1u;
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+#elif defined(TFC_MPU_FLASH_RASR) && defined(TFC_MPU_SRAM_RASR)
+    /* Armv7-M: a power-of-two region at the base (RBAR), its size, subregions and access in
+     * RASR. */
+    REG32(MPU_RNR) = 0;
+    REG32(MPU_RBAR) = TFC_MPU_FLASH_RBAR;
     REG32(MPU_RASR) = TFC_MPU_FLASH_RASR;
     REG32(MPU_RNR) = 1;
-    REG32(MPU_RBAR) = 0x20000000u;
+    REG32(MPU_RBAR) = TFC_MPU_SRAM_RBAR;
     REG32(MPU_RASR) = TFC_MPU_SRAM_RASR;
     REG32(MPU_CTRL) = 1u;
     __asm__ volatile("dsb\n\tisb" ::: "memory");

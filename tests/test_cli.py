@@ -107,3 +107,97 @@ def test_console_script_entry_point_runs_as_a_process(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines()[0] == f"tfc: error: file {tmp_path / 'nope.onnx'}: no such file"
     assert "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------------------ output folders
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def model_in_folder(tmp_path) -> Path:
+    """The demo model in a folder of the user's, beside their notes."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(DEMO_MODEL.read_bytes())
+    (folder / "NOTES.txt").write_text("my notes")
+    return folder / "model.onnx"
+
+
+def test_compile_refuses_a_folder_of_the_users_and_deletes_nothing(capsys, model_in_folder):
+    folder = model_in_folder.parent
+    before = _files(folder)
+    code, out, err = run_cli(capsys, "compile", str(model_in_folder), "-o", str(folder))
+    assert code == 2 and "is not a tfc project" in err and "--force" in err, err
+    assert "Traceback" not in err and "flash" not in out, "the folder was checked only after compiling"
+    assert _files(folder) == before
+
+
+def test_compile_force_writes_beside_the_users_files_and_keeps_the_model(capsys, model_in_folder):
+    folder = model_in_folder.parent
+    before = _files(folder)
+    code, out, err = run_cli(capsys, "compile", str(model_in_folder), "-o", str(folder), "--force")
+    assert code == 0, err
+    after = _files(folder)
+    assert {k: after[k] for k in before} == before, "--force changed the model or the user's notes"
+    assert "model.h" in after and "tfc-manifest.txt" in after
+
+
+def test_compile_replaces_its_own_project_and_a_failed_compile_leaves_it(capsys, tmp_path):
+    out_dir = tmp_path / "out"
+    code, _, err = run_cli(capsys, "compile", str(DEMO_MODEL), "-o", str(out_dir), "--name", "first")
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "compile", str(DEMO_MODEL), "-o", str(out_dir), "--name", "second")
+    assert code == 0, err
+    assert "tfc_second_run" in (out_dir / "model.h").read_text()
+    before = _files(out_dir)
+    code, _, err = run_cli(capsys, "compile", str(tmp_path / "missing.onnx"), "-o", str(out_dir))
+    assert code == 2
+    code, _, err = run_cli(capsys, "compile", str(DEMO_MODEL), "-o", str(out_dir), "--pipeline", "canonicalize")
+    assert code == 2 and "quantize-int8" in err, err     # a float graph cannot be emitted
+    assert _files(out_dir) == before, "a failed compile changed the previous project"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_compile_into_the_current_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "compile", str(DEMO_MODEL), "-o", ".")
+    assert code == 0, err
+    assert (tmp_path / "model.h").is_file() and Path.cwd() == tmp_path
+    assert not [p for p in tmp_path.parent.iterdir() if p.name.startswith((".tfc-", ".."))]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["compile", "{model}", "-o", "{file}/out"], "which is a file"),
+    (["compile", "{model}", "-o", "{file}"], "is not a folder"),
+    (["run", "{model}", "--input", "{x}", "--output", "{file}/y.npy"], "is not a folder"),
+    (["bench", "{model}", "--json", "{file}/b.json"], "is not a folder"),
+])
+def test_file_system_errors_are_one_message_before_any_work(capsys, tmp_path, args, message):
+    import numpy as np
+    (tmp_path / "file").write_text("x")
+    np.save(tmp_path / "x.npy", np.zeros((1, 32, 32, 3), np.float32))
+    fill = {"{model}": str(DEMO_MODEL), "{file}": str(tmp_path / "file"), "{x}": str(tmp_path / "x.npy")}
+    for key, value in fill.items():
+        args = [a.replace(key, value) for a in args]
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2 and message in err and "Traceback" not in err, err
+
+
+def test_an_os_error_anywhere_is_one_message_and_exit_2(capsys, tmp_path, monkeypatch):
+    import tfc.compiler
+    def read_only(*a, **kw):
+        raise OSError(30, "Read-only file system", str(tmp_path / "x"))
+    monkeypatch.setattr(tfc.compiler, "compile", read_only)
+    code, _, err = run_cli(capsys, "compile", str(DEMO_MODEL))
+    assert code == 2 and err == f"tfc: error: file {tmp_path / 'x'}: Read-only file system\n", err
+
+
+def test_an_internal_error_says_it_is_a_bug_in_tfc(capsys, monkeypatch):
+    import tfc.compiler
+    def broken(*a, **kw):
+        raise KeyError("oops")
+    monkeypatch.setattr(tfc.compiler, "compile", broken)
+    code, _, err = run_cli(capsys, "compile", str(DEMO_MODEL))
+    assert code == 3 and "internal error: KeyError" in err and "this is a bug in tfc" in err, err
+    assert "Traceback" not in err

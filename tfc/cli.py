@@ -1,7 +1,8 @@
 """The `tfc` command: `tfc inspect`, `tfc compile`, `tfc run`, `tfc bench`, `tfc passes`, `tfc targets`.
 
-Every TfcError prints as one message on stderr and exits with code 2; `--debug` shows the
-traceback instead (for reporting a bug in tfc).
+Every TfcError, and every file-system error, prints as one message on stderr and exits with code
+2; anything else is a bug in tfc, said so, exit code 3. `--debug` shows the traceback (for
+reporting a bug in tfc).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import traceback
 from tfc.errors import TfcError
 
 EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
 
 
 def _input_shape(text: str) -> tuple[str, list[int]]:
@@ -54,7 +56,12 @@ def _load_calibration(path: str):
 
 
 def cmd_compile(args) -> int:
+    import os
+
+    from tfc.backends.cmsis.project_dir import check_project_folder
     from tfc.compiler import compile
+    if args.output:
+        check_project_folder(args.output, force=args.force)   # before the work, not after
     calibration = _load_calibration(args.calibration) if args.calibration else None
     cm = compile(args.model, target=args.target, dump_ir=args.dump_ir, pipeline=args.pipeline,
                  input_shapes=_shapes(args.input_shape), verbose=args.verbose, calibration=calibration)
@@ -65,7 +72,8 @@ def cmd_compile(args) -> int:
     if cm.dumps:
         print(f"\nIR dumps: {', '.join(str(p) for p in cm.dumps)}")
     if args.output:
-        info = cm.save(args.output, name=args.name)
+        protect = [args.model] if os.path.exists(args.model) else []
+        info = cm.save(args.output, name=args.name, force=args.force, protect=protect)
         print(f"\nC project: {info.path} ({len(info.files)} files; API tfc_{info.name}_run in model.h; "
               f"build on this machine with: make -C {info.path})")
     if args.verbose and cm.declined:
@@ -84,6 +92,8 @@ def cmd_run(args) -> int:
     except (OSError, ValueError) as e:
         raise TfcError(f"cannot read the input array: {e}", file=args.input,
                         hint="give a .npy file: one sample, or a batch with a leading sample axis") from None
+    if args.output:
+        _check_output_file(args.output)
     cm = compile(args.model, target=args.target, pipeline=args.pipeline,
                  input_shapes=_shapes(args.input_shape))
     y = cm.run(x, raw=args.raw, on=args.on)
@@ -97,6 +107,19 @@ def cmd_run(args) -> int:
                 print(f"{spec.name}: {out.dtype}{list(out.shape)}")
                 print(out)
     return 0
+
+
+def _check_output_file(path: str) -> None:
+    """Refuse an output file that cannot be written before any build (not after minutes of it)."""
+    import os
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise TfcError(f"{path} is a folder", hint="give a file name for the outputs (.npy or .npz)")
+    if not os.path.isdir(folder):
+        raise TfcError(f"cannot write {path}: {folder} is not a folder",
+                       hint="give a file in an existing folder")
+    if not os.access(folder, os.W_OK):
+        raise TfcError(f"cannot write {path}: the folder {folder} is not writable")
 
 
 def cmd_bench(args) -> int:
@@ -113,6 +136,8 @@ def cmd_bench(args) -> int:
         except (OSError, ValueError) as e:
             raise TfcError(f"cannot read the input array: {e}", file=args.input,
                            hint="give a .npy file of raw int8 samples with a leading sample axis") from None
+    if args.json:
+        _check_output_file(args.json)
     cmsis_nn = args.cmsis_nn or os.environ.get("CMSIS_NN_ROOT") or None
     cm = compile(args.model, target=args.target, pipeline=args.pipeline,
                  input_shapes=_shapes(args.input_shape))
@@ -198,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="samples for post-training quantization of a float model ([N, *input shape]; "
                         ".npz: one array per input name)")
     p.add_argument("-o", "--output", metavar="OUTDIR", help="write the C project to OUTDIR")
+    p.add_argument("--force", action="store_true",
+                   help="write the project into OUTDIR even if it holds files tfc did not write (files "
+                        "with the names tfc writes are replaced, all others kept)")
     p.add_argument("--name", help="C name of the model (API tfc_<name>_run); default: the file's stem")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log each pass with its stats and notes, and the rewrites that declined to fire, "
@@ -261,9 +289,22 @@ def main(argv=None) -> int:
             traceback.print_exc()
         print(f"tfc: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as e:  # the file system said no (a read-only folder, a full disk, ...)
+        if args.debug:
+            traceback.print_exc()
+        where = f"file {e.filename}: " if e.filename else ""
+        print(f"tfc: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("tfc: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - anything else is tfc's fault: say so, once
+        if args.debug:
+            traceback.print_exc()
+        print(f"tfc: internal error: {type(e).__name__}: {e}\n"
+              f"  this is a bug in tfc: please report it with the command line ({' '.join(sys.argv)}) "
+              "and the model; `tfc --debug ...` shows the traceback", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

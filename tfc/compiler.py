@@ -123,11 +123,16 @@ class CompiledModel:
     name: str = "model"                # C prefix of the generated API: tfc_<name>_run
     _runners: dict = field(default_factory=dict, repr=False, compare=False)   # "host"/"target" -> runner
 
-    def save(self, out_dir, *, name: str | None = None):
-        """Write the C project (model.h/.c, weights, kernels, Makefile, CMakeLists.txt) to
-        `out_dir`; returns its tfc.backends.cmsis.ProjectInfo."""
+    def save(self, out_dir, *, name: str | None = None, force: bool = False, protect=()):
+        """Write the C project (model.h/.c, weights, kernels, Makefile, CMakeLists.txt and the
+        manifest tfc-manifest.txt) to `out_dir`; returns its tfc.backends.cmsis.ProjectInfo.
+
+        tfc writes only its own files: a non-empty folder that is not a tfc project is refused
+        unless force=True (then files with tfc's names are replaced, all others kept); a tfc
+        project is replaced atomically. `protect`: paths never to overwrite (the input model)."""
         from tfc.backends.cmsis import write_project
-        return write_project(self.ir, out_dir, target=self.target, name=name or self.name)
+        return write_project(self.ir, out_dir, target=self.target, name=name or self.name,
+                             force=force, protect=protect)
 
     def run(self, inputs, raw: bool = False, *, on: str | None = None):
         """Build the generated C (once) and run it on `inputs`: one sample or a batch (all in one

@@ -72,3 +72,8 @@ class TargetError(TfcError):
 
 class BuildError(TfcError):
     """The generated C project failed to build or run."""
+
+
+class OutputError(TfcError):
+    """The output folder cannot be written as asked: not empty and not a tfc project, not a
+    folder, read-only, or it would replace the input model."""

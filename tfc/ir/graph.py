@@ -10,6 +10,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from tfc.errors import ShapeError
 from tfc.ir.types import DType, QuantParams, SparseLayout, TensorType
 
 _NAME_OK = re.compile(r"[A-Za-z0-9_.]+")
@@ -167,6 +168,9 @@ class Graph:
 
     # ---- building -----------------------------------------------------------------------
     def add_input(self, name: str, type: TensorType, quant: QuantParams | None = None) -> Value:
+        problem = type.size_problem()
+        if problem:
+            raise ShapeError(f"graph input '{name}': {problem}", hint="give the input a smaller static shape")
         value = Value(self._claim(self.fresh_name(name)), type, quant=quant)
         self.inputs.append(value)
         return value
@@ -197,6 +201,11 @@ class Graph:
             node.inputs.append(value)
             value.uses.append((node, i))
         types = list(output_types) if output_types is not None else spec.infer(node)
+        for t in types:
+            if (problem := t.size_problem()) is not None:
+                for i, value in enumerate(inputs):
+                    value.uses.remove((node, i))
+                raise ShapeError(f"the result would be {problem}", node=node.name, op=op)
         names = list(output_names) if output_names else [
             node.name if len(types) == 1 else f"{node.name}_{i}" for i in range(len(types))]
         keep_quant = spec.moves_data and node.inputs and node.inputs[0].quant is not None \

@@ -55,6 +55,10 @@ _NUMPY = {
 }
 
 
+# The most elements one tensor may have: the generated C indexes tensors with int32.
+MAX_TENSOR_ELEMENTS = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class TensorType:
     """A static shape and an element type. tfc has no dynamic shapes: every dim is an int >= 0."""
@@ -79,6 +83,16 @@ class TensorType:
     @property
     def nbytes(self) -> int:
         return self.size * self.dtype.itemsize
+
+    def size_problem(self) -> str | None:
+        """Why tfc cannot hold a tensor of this type (negative or over-large dims: the C kernels
+        index with int32), or None."""
+        if any(d < 0 for d in self.shape):
+            return f"a negative dim in {list(self.shape)}"
+        if self.size > MAX_TENSOR_ELEMENTS:
+            return (f"{list(self.shape)} is {self.size:,} elements, more than tfc supports "
+                    f"({MAX_TENSOR_ELEMENTS:,}: the C kernels index with int32)")
+        return None
 
     def with_shape(self, shape) -> "TensorType":
         return TensorType(tuple(shape), self.dtype)

@@ -126,8 +126,8 @@ class PassManager:
             hint = f"(the reproducer could not be written: {e.strerror or e})"
         else:
             hint = f"the IR it was given is in {path}; replay with: tfc compile {path} --pipeline '{pass_.spec}'"
-        return PassError(f"pass '{pass_.name}' failed: {error}", reproducer=str(path) if path else None,
-                         hint=hint)
+        return PassError(f"pass '{pass_.name}' failed: {error}\n  this is a bug in tfc: please report it "
+                         "with the reproducer", reproducer=str(path) if path else None, hint=hint)
 
     def _write_reproducer(self, index: int, pass_: Pass, text: str) -> Path:
         name = f"{index + 1:02d}-{pass_.name}.reproducer.tfcir"

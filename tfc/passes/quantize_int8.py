@@ -1,4 +1,4 @@
-"""quantize-int8: float or QDQ graph in, int8 graph out (see tfc/quant/lower.py).
+"""quantize-int8: float or QDQ graph in, int8 graph out (see tfc/passes/quantize/lower.py).
 
 A model that carries Q/DQ nodes keeps exactly its quantization parameters. A float model is
 quantized from the `calibration` samples the user gave `tfc.compile` (post-training
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tfc.errors import QuantizationError
+from tfc.errors import QuantizationError, TargetError
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
 from tfc.passes.quantize import ptq
 from tfc.passes.quantize.lower import lower_to_int8
@@ -39,6 +39,8 @@ class QuantizeInt8(Pass):
                     "this float model has no quantization parameters and no calibration data was given",
                     hint="pass calibration=<array of sample inputs> to tfc.compile (or --calibration FILE.npy), "
                          "or give a model already quantized with Q/DQ nodes")
+            if ctx.target is not None:
+                check_fits_before_calibration(graph, ctx.target)
             method = ctx.options.get("calibration_method", self.options.method)
             stats["calibrated-values"] = ptq.annotate(graph, samples, method=method,
                                                       percentile=self.options.percentile)
@@ -48,3 +50,29 @@ class QuantizeInt8(Pass):
             numerics = "onnxruntime" if by_onnxruntime and not calibrated else "cmsis"
         stats.update(lower_to_int8(graph, numerics))
         return PassResult(changed=True, stats={k: v for k, v in stats.items() if v})
+
+
+def check_fits_before_calibration(graph, target) -> None:
+    """Calibration runs the float model on every sample (float64, several times the int8 bytes):
+    a model that cannot fit the target even as int8 is refused first, from its shapes alone.
+    Lower bounds only: a computing node's int8 inputs and outputs are live together in SRAM, and
+    every weight takes at least a byte of flash."""
+    worst, worst_node = 0, None
+    for node in graph.nodes:
+        sizes = [v.type.size for v in (*node.inputs, *node.outputs) if not v.is_constant]
+        # A data-moving node (transpose, reshape) may be folded away or run in place later.
+        live = max(sizes, default=0) if node.spec.moves_data else sum(sizes)
+        if live > worst:
+            worst, worst_node = live, node
+    weights = sum(v.type.size for v in graph.constants.values())
+    problems = []
+    if worst > target.sram_bytes:
+        problems.append(f"SRAM: {worst_node.op} '{worst_node.name}' alone needs {worst:,} bytes for its int8 "
+                        f"inputs and outputs, the target has {target.sram_bytes:,}")
+    if weights > target.flash_bytes:
+        problems.append(f"flash: the weights need at least {weights:,} bytes as int8, the target has "
+                        f"{target.flash_bytes:,}")
+    if problems:
+        raise TargetError(f"the model cannot fit {target.name} ({'; '.join(problems)}), so it is not "
+                          "calibrated", hint="shrink the model (smaller input, fewer channels, sparsity) or "
+                                             "choose a target with more memory")

@@ -1,5 +1,5 @@
 """The generated project as files: deterministic bytes, warning-free C99, sanitizer-clean runs,
-atomic writes, both build systems, and every kernel template against the interpreter."""
+both build systems (output folders: test_project_dir.py), and every kernel template against the interpreter."""
 from __future__ import annotations
 
 import os
@@ -99,27 +99,6 @@ def test_clean_under_address_and_undefined_sanitizers(synthetic, mlperf_onnx, tm
             assert_exact(g, w, f"{name} output {k} under ASan/UBSan vs interpreter")
 
 
-def test_failed_write_leaves_no_half_written_directory(synthetic, tmp_path, monkeypatch):
-    def fail_midway(root, texts):
-        (root / "model.c").write_text("partial")
-        raise OSError("disk full")
-
-    out = tmp_path / "out"
-    monkeypatch.setattr(project, "_write_tree", fail_midway)
-    with pytest.raises(OSError, match="disk full"):
-        write_project(synthetic, out, target="cortex-m7", name="syn")
-    assert list(tmp_path.iterdir()) == [], "a failed write left files behind"
-
-    monkeypatch.undo()
-    first = write_project(synthetic, out, target="cortex-m7", name="syn")
-    before = {rel: (out / rel).read_bytes() for rel in first.files}
-    monkeypatch.setattr(project, "_write_tree", fail_midway)
-    with pytest.raises(OSError):
-        write_project(synthetic, out, target="cortex-m7", name="other")
-    assert {rel: (out / rel).read_bytes() for rel in first.files} == before, "the previous project was damaged"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-
-
 def test_failed_build_raises_and_caches_nothing(synthetic, tmp_path):
     info = write_project(synthetic, tmp_path / "p", target="cortex-m7", name="syn")
     with open(info.path / "model.c", "a") as f:
@@ -127,15 +106,6 @@ def test_failed_build_raises_and_caches_nothing(synthetic, tmp_path):
     with pytest.raises(BuildError, match="building the generated project failed"):
         HostRunner(info, cache_dir=tmp_path / "cache")
     assert not any(p.is_file() for p in (tmp_path / "cache").rglob("*")), "a failed build left files in the cache"
-
-
-def test_rewrite_replaces_the_old_project(synthetic, tmp_path):
-    out = tmp_path / "out"
-    write_project(synthetic, out, target="cortex-m7", name="syn")
-    (out / "stale.txt").write_text("from before")
-    info = write_project(synthetic, out, target="cortex-m7", name="syn")
-    assert not (out / "stale.txt").exists()
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == list(info.files)
 
 
 def test_float_graph_is_refused_with_a_hint(tmp_path):

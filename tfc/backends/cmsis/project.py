@@ -1,4 +1,4 @@
-"""`write_project`: the int8 IR to a standalone C project directory, written atomically."""
+"""`write_project`: the int8 IR to a standalone C project directory (placed by project_dir)."""
 from __future__ import annotations
 
 import math
@@ -6,13 +6,13 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tfc.backends.cmsis import emit
+from tfc.backends.cmsis.project_dir import place_project
+from tfc.errors import TfcError
 from tfc.kernels.lowering import LoweredModel, lower_for as lower_model
-from tfc.errors import BuildError, TfcError
 from tfc.ir.graph import Graph
 from tfc.ir.ops import get_op
 from tfc.targets import Target
@@ -135,38 +135,23 @@ def plan_project(graph: Graph, *, target: str | Target, name: str = "model") -> 
 
 
 def write_project(graph: Graph, out_dir, *, target: str | Target, name: str = "model",
-                  strategies=None) -> ProjectInfo:
-    """Write the C project for `graph` (int8 IR) to `out_dir`, replacing what was there.
+                  strategies=None, force: bool = False, protect=()) -> ProjectInfo:
+    """Write the C project for `graph` (int8 IR) to `out_dir`.
 
-    Everything is written to a temporary sibling directory first and renamed into place at the
-    end, so a failure leaves `out_dir` as it was (absent, or the previous project).
+    tfc writes only its own files (project_dir.place_project): a folder that is neither empty nor
+    a tfc project is refused unless `force`; a tfc project is replaced atomically, so a failure
+    leaves `out_dir` as it was. `protect`: paths never to overwrite (the input model).
     """
     model, target_name = lower_for(graph, target=target, name=name, strategies=strategies)
     # The package's own version attribute (tfc/__init__ is loaded whenever any tfc module is).
     version = sys.modules["tfc"].__version__
     texts = emit.render(model, target=target_name, graph_name=graph.name, version=version)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"{out} exists and is not a directory", hint="choose another output directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        files = _write_tree(tmp, texts)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "project")
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    out = Path(os.path.abspath(out_dir))
+    files = place_project(out, lambda root: _write_tree(root, texts), force=force, protect=protect)
     return _info(model, target_name, files, out)
 
 
 def _write_tree(root: Path, texts: dict[str, str]) -> list[str]:
-    os.chmod(root, 0o755)  # mkdtemp makes it 0700
     files = []
     for rel, text in texts.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

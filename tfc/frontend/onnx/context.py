@@ -70,6 +70,15 @@ class ImportContext:
                                         "exporter (e.g. onnxsim, or torch.onnx.export with constant folding)")
         return array
 
+    def require_ints(self, name: str, what: str) -> np.ndarray:
+        """A constant that ONNX types as integers (shapes, axes, pads, slice bounds); a float one
+        (NaN, say) is refused here rather than misread by int()."""
+        array = self.require_const(name, what)
+        if not (np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
+            raise self.unsupported(f"{what} ('{name}') must hold integers (ONNX types it int64), "
+                                   f"but it is {array.dtype}", hint="the model is not valid ONNX; re-export it")
+        return array
+
     def shape_of(self, name: str) -> tuple[int, ...]:
         if name in self._pending and name not in self._values:
             return tuple(self._pending[name].data.shape)

@@ -151,16 +151,35 @@ def _convert(ctx: ImportContext, node: OnnxNode) -> None:
 
 
 def _add_outputs(ctx: ImportContext, graph: onnx.GraphProto) -> None:
+    if not graph.output:
+        raise ModelLoadError("the model has no graph outputs: it computes nothing", file=ctx.file,
+                             hint="the model is malformed; re-export it with its outputs")
     for out in graph.output:
         if not ctx.is_defined(out.name):
             raise ModelLoadError(f"graph output '{out.name}' is not produced by any node", file=ctx.file,
                                  hint="the model is malformed; re-export it")
         value = ctx.value(out.name)
+        _check_declared_shape(ctx, out, value)
         wanted = sanitize_name(out.name)
         # An output aliased through Identity/Dropout keeps its ONNX name where that is free.
         if value.name != wanted and value.producer is not None and value not in ctx.graph.outputs:
             ctx.graph.rename_value(value, wanted)
         ctx.graph.outputs.append(value)
+
+
+def _check_declared_shape(ctx: ImportContext, out, value) -> None:
+    """A graph output's declared static dims must be the ones the model computes; unknown or
+    symbolic dims match anything, and so does a declared rank 0 or another rank (exporters write
+    placeholders there; onnxruntime only warns)."""
+    tt = out.type.tensor_type if out.type.HasField("tensor_type") else None
+    if tt is None or not tt.HasField("shape"):
+        return
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+    if len(dims) == len(value.shape) and any(d is not None and d != v for d, v in zip(dims, value.shape)):
+        declared = [d if d is not None else "?" for d in dims]
+        raise ShapeError(f"graph output '{out.name}' is declared with shape {declared}, but the model "
+                         f"computes {list(value.shape)}", file=ctx.file,
+                         hint="the model is malformed; re-export it")
 
 
 def _remove_dead_code(graph: Graph) -> None:

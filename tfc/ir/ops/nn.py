@@ -108,6 +108,21 @@ class Linear(OpSpec):
         return [apply_activation(y, node.attrs).astype(np.float32)]
 
 
+def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """np.matmul's result shape, from the shapes alone (shape inference must not allocate: a
+    fuzzed dim of 2^31 would ask for terabytes); None if they cannot be multiplied."""
+    if not a or not b:
+        return None
+    a2, b2 = (1, *a) if len(a) == 1 else a, (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        return None
+    try:
+        batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    except ValueError:
+        return None
+    return (*batch, *(a2[-2:-1] if len(a) > 1 else ()), *(b2[-1:] if len(b) > 1 else ()))
+
+
 @register_op
 class MatMul(OpSpec):
     """numpy/ONNX matmul of two tensors (activations or constants), broadcasting batch dims."""
@@ -117,10 +132,9 @@ class MatMul(OpSpec):
 
     def infer(self, node):
         a, b = (real_type(v) for v in node.inputs)
-        try:
-            shape = np.matmul(np.empty(a.shape, np.int8), np.empty(b.shape, np.int8)).shape
-        except ValueError:
-            raise shape_error(node, f"cannot multiply {list(a.shape)} by {list(b.shape)}") from None
+        shape = matmul_shape(a.shape, b.shape)
+        if shape is None:
+            raise shape_error(node, f"cannot multiply {list(a.shape)} by {list(b.shape)}")
         return [TensorType(shape, a.dtype)]
 
     def reference(self, node, inputs):

@@ -118,7 +118,8 @@ class Slice(_Movement):
 
     def infer(self, node):
         t = self._type(node)
-        shape = np.empty(t.shape, dtype=np.int8)[self._index(node, t.rank)].shape
+        # From the slices alone: shape inference must not allocate the tensor.
+        shape = tuple(len(range(*s.indices(d))) for s, d in zip(self._index(node, t.rank), t.shape))
         return [t.with_shape(shape)]
 
     def reference(self, node, inputs):

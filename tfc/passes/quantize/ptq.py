@@ -81,6 +81,26 @@ def _check_weights(graph: Graph) -> None:
                                     hint="fix the model's weights; tfc cannot quantize non-finite values")
 
 
+def _check_types(graph: Graph) -> None:
+    """A float model is quantized from float values: an integer graph input, or an integer weight
+    or bias without quantization parameters, has no meaning calibration could give it."""
+    for value in graph.inputs:
+        if not value.dtype.is_float:
+            raise QuantizationError(
+                f"graph input {value.ref} is {value.dtype.value}, but this float model is quantized by "
+                "calibration, which needs float inputs",
+                hint="declare the input as float (the type the model computes in), or give a model "
+                     "quantized with Q/DQ nodes")
+    for node in graph.nodes_of("conv2d", "linear", "matmul"):
+        for role, value in zip(("input", "weights", "bias"), node.inputs):
+            if value.is_constant and not value.dtype.is_float and value.quant is None:
+                raise QuantizationError(
+                    f"the {role} {value.ref} are {value.dtype.value} without quantization parameters; "
+                    "calibration quantizes float weights",
+                    node=node.name, op=node.op,
+                    hint="store the weights as float, or quantize the model with Q/DQ nodes")
+
+
 def _assigns_own_params(graph: Graph, value: Value) -> bool:
     node = value.producer
     if node is None:
@@ -117,6 +137,7 @@ def _quantize_weights(graph: Graph) -> None:
 def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float = 99.99) -> int:
     """Calibrate on `samples` and annotate the graph in place; returns the number of activations
     that got their own parameters."""
+    _check_types(graph)
     legalize.matmul_to_linear(graph)
     legalize.fold_bias_add(graph)
     _check_weights(graph)

@@ -205,7 +205,7 @@ def convert_softmax(ctx: ImportContext, node: OnnxNode) -> None:
 def convert_reduce_mean(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
     if ctx.opset >= 18:
-        axes = ctx.require_const(node.input(1), "ReduceMean axes").tolist() if node.input(1) else []
+        axes = ctx.require_ints(node.input(1), "ReduceMean axes").tolist() if node.input(1) else []
     else:
         axes = list(node.attr("axes", []))
     if not axes:

@@ -25,7 +25,7 @@ def convert_size(ctx: ImportContext, node: OnnxNode) -> None:
 
 @converter("ConstantOfShape")
 def convert_constant_of_shape(ctx: ImportContext, node: OnnxNode) -> None:
-    shape = ctx.require_const(node.input(0), "ConstantOfShape shape").astype(np.int64).ravel()
+    shape = ctx.require_ints(node.input(0), "ConstantOfShape shape").astype(np.int64).ravel()
     if np.any(shape < 0):
         raise ctx.unsupported(f"negative dim in shape {shape.tolist()}")
     fill = node.attr("value")

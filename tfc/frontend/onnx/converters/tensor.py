@@ -26,7 +26,7 @@ def _reshape(ctx: ImportContext, node: OnnxNode, x: Value, shape) -> None:
 @converter("Reshape")
 def convert_reshape(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
-    target = [int(d) for d in ctx.require_const(node.input(1), "Reshape's shape").ravel()]
+    target = [int(d) for d in ctx.require_ints(node.input(1), "Reshape's shape").ravel()]
     allow_zero = node.attr("allowzero", 0)
     shape = [x.shape[i] if d == 0 and not allow_zero and i < x.type.rank else d for i, d in enumerate(target)]
     if shape.count(-1) > 1 or any(d < -1 for d in shape):
@@ -54,7 +54,7 @@ def convert_flatten(ctx: ImportContext, node: OnnxNode) -> None:
 def convert_squeeze(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
     if node.input(1):
-        axes = {_axis(ctx, int(a), x.type.rank) for a in ctx.require_const(node.input(1), "Squeeze axes").ravel()}
+        axes = {_axis(ctx, int(a), x.type.rank) for a in ctx.require_ints(node.input(1), "Squeeze axes").ravel()}
         if any(x.shape[a] != 1 for a in axes):
             raise ctx.unsupported(f"cannot squeeze axes {sorted(axes)} of shape {list(x.shape)}: they are not 1")
     else:
@@ -65,7 +65,7 @@ def convert_squeeze(ctx: ImportContext, node: OnnxNode) -> None:
 @converter("Unsqueeze")
 def convert_unsqueeze(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
-    raw = ctx.require_const(node.input(1), "Unsqueeze axes").ravel()
+    raw = ctx.require_ints(node.input(1), "Unsqueeze axes").ravel()
     rank = x.type.rank + raw.size
     axes = {_axis(ctx, int(a), rank) for a in raw}
     if len(axes) != raw.size:
@@ -94,7 +94,7 @@ def convert_split(ctx: ImportContext, node: OnnxNode) -> None:
     axis = _axis(ctx, node.attr("axis", 0), x.type.rank)
     dim = x.shape[axis]
     if node.input(1):
-        sizes = [int(s) for s in ctx.require_const(node.input(1), "Split sizes").ravel()]
+        sizes = [int(s) for s in ctx.require_ints(node.input(1), "Split sizes").ravel()]
     else:
         parts = node.attr("num_outputs", len(node.outputs))
         chunk = -(-dim // parts)
@@ -107,11 +107,11 @@ def convert_split(ctx: ImportContext, node: OnnxNode) -> None:
 @converter("Slice")
 def convert_slice(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
-    starts = ctx.require_const(node.input(1), "Slice starts").ravel().tolist()
-    ends = ctx.require_const(node.input(2), "Slice ends").ravel().tolist()
-    axes = (ctx.require_const(node.input(3), "Slice axes").ravel().tolist() if node.input(3)
+    starts = ctx.require_ints(node.input(1), "Slice starts").ravel().tolist()
+    ends = ctx.require_ints(node.input(2), "Slice ends").ravel().tolist()
+    axes = (ctx.require_ints(node.input(3), "Slice axes").ravel().tolist() if node.input(3)
             else list(range(len(starts))))
-    steps = (ctx.require_const(node.input(4), "Slice steps").ravel().tolist() if node.input(4)
+    steps = (ctx.require_ints(node.input(4), "Slice steps").ravel().tolist() if node.input(4)
              else [1] * len(starts))
     if not len(starts) == len(ends) == len(axes) == len(steps) or 0 in steps:
         raise ctx.unsupported("Slice starts/ends/axes/steps differ in length, or a step is 0")
@@ -150,7 +150,7 @@ def convert_gather(ctx: ImportContext, node: OnnxNode) -> None:
 @converter("Expand")
 def convert_expand(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
-    shape = [int(d) for d in ctx.require_const(node.input(1), "Expand shape").ravel()]
+    shape = [int(d) for d in ctx.require_ints(node.input(1), "Expand shape").ravel()]
     ctx.emit("expand", [x], {"shape": shape}, outputs=node.outputs[:1])
 
 
@@ -158,8 +158,8 @@ def convert_expand(ctx: ImportContext, node: OnnxNode) -> None:
 def convert_pad(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
     rank = x.type.rank
-    raw = [int(p) for p in ctx.require_const(node.input(1), "Pad pads").ravel()]
-    axes = ([_axis(ctx, int(a), rank) for a in ctx.require_const(node.input(3), "Pad axes").ravel()]
+    raw = [int(p) for p in ctx.require_ints(node.input(1), "Pad pads").ravel()]
+    axes = ([_axis(ctx, int(a), rank) for a in ctx.require_ints(node.input(3), "Pad axes").ravel()]
             if node.input(3) else list(range(rank)))
     if len(raw) != 2 * len(axes):
         raise ctx.unsupported(f"pads has {len(raw)} values for {len(axes)} axes")

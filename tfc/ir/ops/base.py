@@ -95,6 +95,11 @@ class OpSpec:
         """Float semantics in numpy; inputs already dequantized where they carry QuantParams."""
         raise NotImplementedError
 
+    def macs(self, node) -> int:
+        """Multiply-accumulates of one run (the dense count, whatever the weights' storage); 0 for
+        ops without a weighted reduction. `tfc bench` divides instructions by it."""
+        return 0
+
     # Optional integer semantics, filled in by the int8 layer: bit-exact with the C kernels.
     reference_int8 = None
 

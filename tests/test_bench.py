@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import tfc
-from tfc.bench import bench, bench_json, format_bench, parse_map
+from tfc.bench import Bench, bench, bench_json, format_bench, parse_map
 from tfc.cli import main
 from tfc.targets.cortex_m.tools import INSTALL_SCRIPT, missing_tools
 
@@ -72,6 +72,23 @@ def test_cli_prints_the_table_and_writes_json(emulator, mlperf_onnx, tmp_path, c
     data = json.loads(out.read_text())
     assert data["tfc"]["instructions"] > 0 and len(data["tfc"]["layers"]) == 13 and "cmsis_nn" not in data
     assert set(data["tfc"]["flash"]) >= {"weights", "quant_params", "kernel_code", "total"}
+
+
+def test_macs_and_instructions_per_mac(emulator, compiled, cache):
+    r = bench(compiled, cache_dir=cache).tfc
+    # DS-CNN by hand: 10x4/2 conv of 1 channel to 25x5x64, then four (3x3 depthwise, 64x64
+    # pointwise) pairs on 25x5, then a 64 -> 12 classifier.
+    want = {0: 25 * 5 * 64 * 10 * 4, 11: 64 * 12}
+    want.update({i: 25 * 5 * 64 * 9 for i in (1, 3, 5, 7)})
+    want.update({i: 25 * 5 * 64 * 64 for i in (2, 4, 6, 8)})
+    got = {layer.index: layer.macs for layer in r.layers if layer.macs}
+    assert got == want, f"MACs per layer {got} != {want}"
+    assert r.macs == sum(want.values())
+    assert r.layers[1].per_mac == r.layers[1].instructions / (25 * 5 * 64 * 9)
+    assert r.per_mac == r.instructions / r.macs
+    text = format_bench(Bench(r))
+    assert "instr/MAC" in text and f"{r.macs:,}" in text and f"{r.per_mac:.2f}" in text, text
+    assert bench_json(Bench(r))["tfc"]["macs"] == r.macs
 
 
 def test_parse_map_reads_split_and_single_line_entries():

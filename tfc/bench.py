@@ -34,6 +34,11 @@ class LayerCost:
     kernel: str
     function: str
     instructions: int        # per inference
+    macs: int = 0            # multiply-accumulates per inference (0: no weighted reduction)
+
+    @property
+    def per_mac(self) -> float | None:
+        return self.instructions / self.macs if self.macs else None
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,15 @@ class BenchResult:
     flash: FlashUse
     sram: SramUse
     outputs: tuple[bytes, ...] = ()     # the raw outputs, to compare builds
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def per_mac(self) -> float | None:
+        """Whole-model instructions per multiply-accumulate (the other layers' cost included)."""
+        return self.instructions / self.macs if self.macs else None
 
 
 @dataclass(frozen=True)
@@ -120,7 +134,7 @@ def _measure(info, raw: list[np.ndarray], *, cache_dir, cmsis_nn_root) -> BenchR
     n = raw[0].shape[0]
     regions = run.instructions.regions
     layers = tuple(LayerCost(layer.index, layer.node, layer.op, layer.kernel, layer.function,
-                             _per_inference(regions, layer.index, n)) for layer in info.layers)
+                             _per_inference(regions, layer.index, n), layer.macs) for layer in info.layers)
     total = _per_inference(regions, INVOKE_REGION, n) - MARKER_INSTRUCTIONS * len(info.layers)
     placed = parse_map(runner.elf.map_path.read_text(errors="replace"))
     flash, sram = _memory(placed, runner.elf, info, run)
@@ -218,19 +232,23 @@ def format_bench(b: Bench) -> str:
     t, c = b.tfc, b.cmsis_nn
     lines = [f"{t.model} on the emulated {t.target}: executed instructions per inference "
              f"({t.samples} sample{'s' if t.samples > 1 else ''}; exact, from QEMU)", ""]
-    head = f"{'#':>3}  {'op':<12} {'function':<34} {'tfc':>12}"
+    head = f"{'#':>3}  {'op':<12} {'function':<34} {'MACs':>11} {'tfc':>12} {'instr/MAC':>9}"
     if c:
-        head += f" {'CMSIS-NN':>12} {'CMSIS/tfc':>9}"
+        head += f" {'CMSIS-NN':>12} {'instr/MAC':>9} {'CMSIS/tfc':>9}"
     lines += [head, "-" * len(head)]
     for i, layer in enumerate(t.layers):
-        row = f"{layer.index:>3}  {layer.op:<12} {(layer.function or '(alias)'):<34} {layer.instructions:>12,}"
+        row = (f"{layer.index:>3}  {layer.op:<12} {(layer.function or '(alias)'):<34} {_macs(layer.macs):>11} "
+               f"{layer.instructions:>12,} {_per_mac(layer.per_mac):>9}")
         if c:
-            theirs = c.layers[i].instructions
-            row += f" {theirs:>12,} {_ratio(theirs, layer.instructions):>9}"
+            theirs = c.layers[i]
+            row += (f" {theirs.instructions:>12,} {_per_mac(theirs.per_mac):>9}"
+                    f" {_ratio(theirs.instructions, layer.instructions):>9}")
         lines.append(row)
-    total = f"{'':>3}  {'total':<12} {'(tfc_' + t.model + '_invoke)':<34} {t.instructions:>12,}"
+    total = (f"{'':>3}  {'total':<12} {'(tfc_' + t.model + '_invoke)':<34} {_macs(t.macs):>11} "
+             f"{t.instructions:>12,} {_per_mac(t.per_mac):>9}")
     if c:
-        total += f" {c.instructions:>12,} {_ratio(c.instructions, t.instructions):>9}"
+        total += (f" {c.instructions:>12,} {_per_mac(c.per_mac):>9}"
+                  f" {_ratio(c.instructions, t.instructions):>9}")
     lines += ["-" * len(head), total, ""]
     builds = [t] + ([c] if c else [])
     names = "".join(f"{r.kernels:>12}" for r in builds)
@@ -250,6 +268,14 @@ def format_bench(b: Bench) -> str:
     return "\n".join(lines)
 
 
+def _macs(macs: int) -> str:
+    return f"{macs:,}" if macs else "-"
+
+
+def _per_mac(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _ratio(a: int, b: int) -> str:
     return f"{a / b:.2f}x" if b else "-"
 
@@ -258,6 +284,7 @@ def bench_json(b: Bench) -> dict:
     def one(r: BenchResult) -> dict:
         d = asdict(r)
         d.pop("outputs")
+        d["macs"] = r.macs
         return d
     out = {"model": b.tfc.model, "target": b.tfc.target, "unit": "executed instructions per inference",
            "tfc": one(b.tfc)}

@@ -174,6 +174,37 @@ def test_depthwise_conv_s8(runtime, case):
 
 
 @st.composite
+def depthwise_3x3_case(draw):
+    """The shapes of the 3x3 channel-pair path: ch_mult 1, channels a multiple of 4, stride_x 1 or
+    2, no dilation; widths up to its 64-column row slots and past them (the general path)."""
+    rng = _rng(draw)
+    cin = 4 * draw(st.integers(1, 3))
+    wide = draw(st.sampled_from([False, False, False, True]))
+    in_w = draw(st.integers(30, 40)) if wide else draw(st.integers(1, 9))
+    x = _int8(rng, (draw(st.integers(1, 2)), draw(st.integers(1, 9)), in_w, cin))
+    w = _int8(rng, (1, 3, 3, cin))
+    mult, shift = draw(quant(cin))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+    pad = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    p = DepthwiseConvParams(
+        input_offset=draw(offsets_in), output_offset=draw(offsets_out), ch_mult=1, multipliers=mult, shifts=shift,
+        stride=stride, padding=pad, activation=draw(activation()))
+    natural = tuple(conv_output_size(n, 3, s, q, q) for n, s, q in zip(x.shape[1:3], stride, pad))
+    output_hw = tuple(max(1, n + draw(st.integers(-1, 1))) for n in natural)
+    return x, w, _bias(draw, rng, cin), p, output_hw
+
+
+@given(depthwise_3x3_case())
+@settings(CI)
+def test_depthwise_conv_s8_3x3(runtime, case):
+    x, w, bias, p, output_hw = case
+    want = ref.depthwise_conv2d(x, w, bias, p, output_hw=output_hw)
+    assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw), want, "arm_depthwise_conv_s8 3x3")
+    assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw, opt=True), want,
+                "arm_depthwise_conv_s8_opt 3x3")
+
+
+@st.composite
 def fc_case(draw):
     rng = _rng(draw)
     depth, out_c = draw(st.integers(1, 40)), draw(st.integers(1, 9))

@@ -35,6 +35,7 @@ class LayerInfo:
     live_bytes: int = 0  # arena bytes live while this layer runs (buffers + its scratch)
     storage: str = "dense"  # conv/linear weights: "dense" or "sparse b<B> d=<density> <encoding>"
     code_bytes_estimate: int = 0  # generated per-layer code in model.c (sparse brle-unrolled)
+    macs: int = 0  # multiply-accumulates of one inference (dense count; 0: no weighted reduction)
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,12 @@ def c_name(text: str) -> str:
     return "m_" + name if name[0].isdigit() else name
 
 
-def _info(model: LoweredModel, target: str, files, path) -> ProjectInfo:
+def _info(model: LoweredModel, graph: Graph, target: str, files, path) -> ProjectInfo:
     from tfc.memory import live_at
     seen: set[str] = set()
     layers = []
     for layer in model.layers:
+        node = graph.nodes[layer.index]
         fresh = [a for a in layer.weight_arrays if a.symbol not in seen]
         seen.update(a.symbol for a in fresh)
         live = sum(b.size for b in live_at(model.allocation.buffers, layer.index))
@@ -113,7 +115,8 @@ def _info(model: LoweredModel, target: str, files, path) -> ProjectInfo:
         layers.append(LayerInfo(layer.index, layer.node, layer.op, layer.kernel, layer.function,
                                 layer.output.size, layer.scratch_bytes, sum(a.nbytes for a in fresh), live,
                                 storage=sparse() if sparse else "dense",
-                                code_bytes_estimate=getattr(layer.args, "code_bytes_estimate", 0)))
+                                code_bytes_estimate=getattr(layer.args, "code_bytes_estimate", 0),
+                                macs=node.spec.macs(node)))
     return ProjectInfo(name=model.name, target=target, build=model.build, files=tuple(sorted(files)),
                        arena_bytes=model.arena_bytes, arena_lower_bound=model.lower_bound,
                        scratch_bytes=model.scratch_bytes, weight_bytes=model.weight_bytes,
@@ -131,7 +134,7 @@ def lower_for(graph: Graph, *, target: str | Target, name: str, strategies=None)
 def plan_project(graph: Graph, *, target: str | Target, name: str = "model") -> ProjectInfo:
     """The project's numbers (arena, weights, per-layer table) without writing anything."""
     model, target_name = lower_for(graph, target=target, name=name)
-    return _info(model, target_name, (), None)
+    return _info(model, graph, target_name, (), None)
 
 
 def write_project(graph: Graph, out_dir, *, target: str | Target, name: str = "model",
@@ -148,7 +151,7 @@ def write_project(graph: Graph, out_dir, *, target: str | Target, name: str = "m
     texts = emit.render(model, target=target_name, graph_name=graph.name, version=version)
     out = Path(os.path.abspath(out_dir))
     files = place_project(out, lambda root: _write_tree(root, texts), force=force, protect=protect)
-    return _info(model, target_name, files, out)
+    return _info(model, graph, target_name, files, out)
 
 
 def _write_tree(root: Path, texts: dict[str, str]) -> list[str]:

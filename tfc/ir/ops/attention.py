@@ -7,6 +7,8 @@ operand transposed lets Q·Kᵀ read K as it is laid out, with no transpose at r
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tfc.ir.ops.base import NUMERICS_ATTR, Attr, OpSpec, real_type, register_op, shape_error
@@ -29,6 +31,9 @@ class BatchMatMul(OpSpec):
         except ValueError:
             raise shape_error(node, f"batch dims of {list(a.shape)} and {list(b.shape)} do not broadcast") from None
         return [TensorType(tuple(batch) + (a.shape[-2], b.shape[-2]), a.dtype)]
+
+    def macs(self, node):
+        return math.prod(node.outputs[0].shape) * node.inputs[0].shape[-1]
 
     def reference(self, node, inputs):
         a, b = (np.asarray(x, dtype=np.float64) for x in inputs)
@@ -56,6 +61,12 @@ class Attention(OpSpec):
             raise shape_error(node, f"attention needs q [..., M, K], k [..., N, K], vt [..., D, N] with the same "
                                     f"leading dims, got {list(q.shape)}, {list(k.shape)}, {list(vt.shape)}")
         return [TensorType(tuple(q.shape[:-2]) + (q.shape[-2], vt.shape[-2]), q.dtype)]
+
+    def macs(self, node):
+        # q . k^T ([..., M, N] over K), then p . v ([..., M, D] over N).
+        q, k, vt = (v.shape for v in node.inputs)
+        heads = math.prod(q[:-2])
+        return heads * q[-2] * k[-2] * (q[-1] + vt[-2])
 
     def reference(self, node, inputs):
         q, k, vt = (np.asarray(x, dtype=np.float64) for x in inputs)

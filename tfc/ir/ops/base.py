@@ -156,6 +156,11 @@ class OpSpec:
         """Float semantics in numpy; inputs already dequantized where they carry QuantParams."""
         raise NotImplementedError
 
+    def macs(self, node) -> int:
+        """Multiply-accumulates of one run (the dense count, whatever the weights' storage); 0 for
+        ops without a weighted reduction. `tfc bench` divides instructions by it."""
+        return 0
+
 
 # A fused output clamp (ReLU = [0, inf], ReLU6 = [0, 6]) in real units; the int8 kernels turn it
 # into a clamp on the quantized output exactly as TFLite Micro's CalculateActivationRange does.

@@ -1,6 +1,8 @@
 """Neural-network ops, activations in NHWC: convolution, linear layers, pooling, normalization."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -66,6 +68,10 @@ class Conv2d(_Windowed):
         oh, ow = self._spatial(node, x.shape, w.shape[1:3])
         return [TensorType((x.shape[0], oh, ow, w.shape[0]), x.dtype)]
 
+    def macs(self, node):
+        # Every output value reduces one Kh x Kw x Cin/group window (depthwise: Kh x Kw).
+        return math.prod(node.outputs[0].shape) * math.prod(node.inputs[1].shape[1:])
+
     def reference(self, node, inputs):
         x, w = inputs[0].astype(np.float64), inputs[1].astype(np.float64)
         a = node.attrs
@@ -100,6 +106,9 @@ class Linear(OpSpec):
         if len(node.inputs) == 3 and tuple(node.inputs[2].shape) != (w.shape[0],):
             raise shape_error(node, f"bias shape {list(node.inputs[2].shape)} != [{w.shape[0]}]")
         return [TensorType(x.shape[:-1] + (w.shape[0],), x.dtype)]
+
+    def macs(self, node):
+        return math.prod(node.outputs[0].shape) * node.inputs[1].shape[1]
 
     def reference(self, node, inputs):
         y = inputs[0].astype(np.float64) @ inputs[1].astype(np.float64).T
@@ -136,6 +145,9 @@ class MatMul(OpSpec):
         if shape is None:
             raise shape_error(node, f"cannot multiply {list(a.shape)} by {list(b.shape)}")
         return [TensorType(shape, a.dtype)]
+
+    def macs(self, node):
+        return math.prod(node.outputs[0].shape) * node.inputs[0].shape[-1]
 
     def reference(self, node, inputs):
         return [np.matmul(inputs[0].astype(np.float64), inputs[1].astype(np.float64)).astype(np.float32)]

@@ -61,6 +61,8 @@ __STATIC_FORCEINLINE uint32_t __SMLAD(uint32_t x, uint32_t y, uint32_t acc)
 }
 __STATIC_FORCEINLINE int32_t __SMLABB(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
 __STATIC_FORCEINLINE int32_t __SMLATT(int32_t x, int32_t y, int32_t acc) { return __smlatt(x, y, acc); }
+__STATIC_FORCEINLINE int32_t __SMLATB(int32_t x, int32_t y, int32_t acc) { return __smlatb(x, y, acc); }
+__STATIC_FORCEINLINE int32_t __SMLABT(int32_t x, int32_t y, int32_t acc) { return __smlabt(x, y, acc); }
 
 #else /* portable definitions with identical results */
 
@@ -102,6 +104,16 @@ __STATIC_FORCEINLINE int32_t __SMLABB(int32_t x, int32_t y, int32_t acc)
 __STATIC_FORCEINLINE int32_t __SMLATT(int32_t x, int32_t y, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(tfc_hi16((uint32_t)x) * tfc_hi16((uint32_t)y)));
+}
+
+__STATIC_FORCEINLINE int32_t __SMLATB(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(tfc_hi16((uint32_t)x) * tfc_lo16((uint32_t)y)));
+}
+
+__STATIC_FORCEINLINE int32_t __SMLABT(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(tfc_lo16((uint32_t)x) * tfc_hi16((uint32_t)y)));
 }
 
 #endif /* ACLE or portable */

@@ -173,7 +173,7 @@ static __attribute__((noinline)) int32_t dw_dsp_col(const dw_geometry *g, const 
 }
 
 /* Channels c0 .. C - 1 (dw_dsp_col may have done the first ones). */
-static void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
+static __attribute__((noinline)) void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
                          const cmsis_nn_per_channel_quant_params *q, const int8_t *input, const int8_t *filter,
                          const int32_t *bias, int8_t *output, int32_t c0)
 {
@@ -273,6 +273,200 @@ static void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
         }
     }
 }
+
+/* ---- 3x3, ch_mult 1, stride 1 or 2, no dilation: taps paired over channel-major int16 rows -----
+ * For each block of four channels, every input row an output row reads is widened once to
+ * (x + input_offset) int16 and stored channel-major (for each channel, its row of pixels; padding
+ * columns 0) in a ring of three row slots on the stack (slot = input row mod 3). A channel's taps
+ * kx = 0, 1 of one kernel row are then one halfword-aligned 32-bit word: one SMLAD against the
+ * packed weights (w0, w1); tap 2 is one SMLABB / SMLATB-family MAC. Two outputs per pass share
+ * their loads (per kernel row 3 loads and 4 MACs for 6 multiply-accumulates), the channel's
+ * weights and requantization constants stay in registers along the row, and each rotation of
+ * the ring is its own instantiation so the three rows are immediate offsets from one pointer. */
+#define DW3_COLS 64               /* slot columns: stride * (out_w - 1) + 4 must fit */
+#define DW3_SLOT (4 * DW3_COLS)   /* int16 values per slot: four channel rows */
+
+static int dw3_applies(const dw_geometry *g)
+{
+    return g->k_h == 3 && g->k_w == 3 && g->dil_x == 1 && g->dil_y == 1 && (g->stride_x == 1 || g->stride_x == 2) &&
+           g->stride_y >= 1 && (g->in_c & 3) == 0 && g->stride_x * (g->out_w - 1) + 4 <= DW3_COLS && g->pad_x >= 0 &&
+           g->pad_y >= 0;
+}
+
+/* Input row iy of channels c .. c + 3 into slot, columns j0 .. j1 - 1 (input column j - pad_x);
+ * a row outside the input is all padding (0). */
+static void dw3_fill(const dw_geometry *g, const int8_t *input, int32_t c, int32_t iy, uint32_t off2, int32_t j0,
+                     int32_t j1, int16_t *slot)
+{
+    int16_t *s0 = slot, *s1 = slot + DW3_COLS, *s2 = slot + 2 * DW3_COLS, *s3 = slot + 3 * DW3_COLS;
+    if (iy < 0 || iy >= g->in_h)
+    {
+        for (int32_t j = j0; j < j1; j++)
+        {
+            s0[j] = s1[j] = s2[j] = s3[j] = 0;
+        }
+        return;
+    }
+    const int32_t C = g->in_c;
+    const int8_t *src = input + (iy * g->in_w + j0 - g->pad_x) * C + c;
+    for (int32_t j = j0; j < j1; j++, src += C)
+    {
+        const uint32_t x = (uint32_t)tfc_read_s8x4(src);
+        const uint32_t e = __SXTAB16(off2, x), o = tfc_sxtab16_ror8(off2, x); /* (x0, x2), (x1, x3) */
+        s0[j] = (int16_t)e;
+        s2[j] = (int16_t)(e >> 16);
+        s1[j] = (int16_t)o;
+        s3[j] = (int16_t)(o >> 16);
+    }
+}
+
+/* One channel's output row. p: the channel's column 0 in slot 0; kernel row k is slot rk.
+ * w = {(w00, w01), (w10, w11), (w20, w21), (w02, w12), w22}. Outputs to out, out + C, ...
+ * stride, fast (requantization TFC_RQ_RIGHT, full int8 range) and r0..r2 are constants in the
+ * fast instantiations. */
+__STATIC_FORCEINLINE void dw3_channel_row(const int16_t *p, const int32_t *w, int32_t b, const tfc_rq *rq,
+                                          int8_t *out, int32_t C, int32_t out_w, int32_t out_off, int32_t act_min,
+                                          int32_t act_max, const int32_t stride, const int32_t fast, const int32_t r0,
+                                          const int32_t r1, const int32_t r2)
+{
+    const int32_t w0 = w[0], w1 = w[1], w2 = w[2], v01 = w[3], v2 = w[4];
+    const tfc_rq k = *rq; /* a copy: the int8 stores could alias it */
+#define DW3_LD(row, col) tfc_read_s16x2(p + (row) * DW3_SLOT + (col))
+#define DW3_STORE(o, acc)                                                                                          \
+    (o) = fast ? (int8_t)tfc_rq_out_full(tfc_rq_right(&k, (acc)), out_off)                                         \
+               : tfc_rq_s8(&k, (uint32_t)(acc), out_off, act_min, act_max)
+    int32_t ox = 0;
+    for (; ox + 1 < out_w; ox += 2, p += 2 * stride, out += 2 * C)
+    {
+        int32_t a = b, d = b;
+        /* (x0, x1), (x2, x3) and, for stride 1, (x1, x2) / for stride 2, (x4, x5) of each row. */
+        int32_t l0 = DW3_LD(r0, 0), l2 = DW3_LD(r0, 2), l1 = stride == 1 ? DW3_LD(r0, 1) : DW3_LD(r0, 4);
+        a = (int32_t)__SMLAD((uint32_t)l0, (uint32_t)w0, (uint32_t)a);
+        a = __SMLABB(l2, v01, a);
+        d = (int32_t)__SMLAD((uint32_t)(stride == 1 ? l1 : l2), (uint32_t)w0, (uint32_t)d);
+        d = stride == 1 ? __SMLATB(l2, v01, d) : __SMLABB(l1, v01, d);
+        l0 = DW3_LD(r1, 0), l2 = DW3_LD(r1, 2), l1 = stride == 1 ? DW3_LD(r1, 1) : DW3_LD(r1, 4);
+        a = (int32_t)__SMLAD((uint32_t)l0, (uint32_t)w1, (uint32_t)a);
+        a = __SMLABT(l2, v01, a);
+        d = (int32_t)__SMLAD((uint32_t)(stride == 1 ? l1 : l2), (uint32_t)w1, (uint32_t)d);
+        d = stride == 1 ? __SMLATT(l2, v01, d) : __SMLABT(l1, v01, d);
+        l0 = DW3_LD(r2, 0), l2 = DW3_LD(r2, 2), l1 = stride == 1 ? DW3_LD(r2, 1) : DW3_LD(r2, 4);
+        a = (int32_t)__SMLAD((uint32_t)l0, (uint32_t)w2, (uint32_t)a);
+        a = __SMLABB(l2, v2, a);
+        d = (int32_t)__SMLAD((uint32_t)(stride == 1 ? l1 : l2), (uint32_t)w2, (uint32_t)d);
+        d = stride == 1 ? __SMLATB(l2, v2, d) : __SMLABB(l1, v2, d);
+        DW3_STORE(out[0], a);
+        DW3_STORE(out[C], d);
+    }
+    if (ox < out_w)
+    {
+        int32_t a = (int32_t)__SMLAD((uint32_t)DW3_LD(r0, 0), (uint32_t)w0, (uint32_t)b);
+        a = __SMLABB(DW3_LD(r0, 2), v01, a);
+        a = (int32_t)__SMLAD((uint32_t)DW3_LD(r1, 0), (uint32_t)w1, (uint32_t)a);
+        a = __SMLABT(DW3_LD(r1, 2), v01, a);
+        a = (int32_t)__SMLAD((uint32_t)DW3_LD(r2, 0), (uint32_t)w2, (uint32_t)a);
+        a = __SMLABB(DW3_LD(r2, 2), v2, a);
+        DW3_STORE(out[0], a);
+    }
+#undef DW3_LD
+#undef DW3_STORE
+}
+
+typedef void (*dw3_fast_row)(const int16_t *p, const int32_t *w, int32_t b, const tfc_rq *rq, int8_t *out, int32_t C,
+                             int32_t out_w, int32_t out_off);
+
+#define DW3_FAST_ROW(stride, r0, r1, r2)                                                                           \
+    static __attribute__((noinline)) void dw3_fast_s##stride##_r##r0(const int16_t *p, const int32_t *w, int32_t b, \
+                                                                       const tfc_rq *rq, int8_t *out, int32_t C,     \
+                                                                       int32_t out_w, int32_t out_off)               \
+    {                                                                                                              \
+        dw3_channel_row(p, w, b, rq, out, C, out_w, out_off, -128, 127, stride, 1, r0, r1, r2);                    \
+    }
+DW3_FAST_ROW(1, 0, 1, 2)
+DW3_FAST_ROW(1, 1, 2, 0)
+DW3_FAST_ROW(1, 2, 0, 1)
+DW3_FAST_ROW(2, 0, 1, 2)
+DW3_FAST_ROW(2, 1, 2, 0)
+DW3_FAST_ROW(2, 2, 0, 1)
+#undef DW3_FAST_ROW
+
+/* [stride - 1][slot of kernel row 0] */
+static const dw3_fast_row dw3_fast_rows[2][3] = {{dw3_fast_s1_r0, dw3_fast_s1_r1, dw3_fast_s1_r2},
+                                                 {dw3_fast_s2_r0, dw3_fast_s2_r1, dw3_fast_s2_r2}};
+
+static __attribute__((noinline)) void dw3_any_row(const int16_t *p, const int32_t *w, int32_t b, const tfc_rq *rq,
+                                                  int8_t *out, int32_t C, int32_t out_w, int32_t out_off,
+                                                  int32_t act_min, int32_t act_max, int32_t stride, int32_t r0)
+{
+    const int32_t r1 = r0 == 2 ? 0 : r0 + 1, r2 = r1 == 2 ? 0 : r1 + 1;
+    if (stride == 1)
+    {
+        dw3_channel_row(p, w, b, rq, out, C, out_w, out_off, act_min, act_max, 1, 0, r0, r1, r2);
+    }
+    else
+    {
+        dw3_channel_row(p, w, b, rq, out, C, out_w, out_off, act_min, act_max, 2, 0, r0, r1, r2);
+    }
+}
+
+static __attribute__((noinline)) void dw3_run(const dw_geometry *g, const cmsis_nn_dw_conv_params *p, const cmsis_nn_per_channel_quant_params *q,
+                    const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    const uint32_t off2 = __PKHBT((uint32_t)p->input_offset, (uint32_t)p->input_offset, 16);
+    const int32_t C = g->in_c, sx = g->stride_x, out_w = g->out_w;
+    const int32_t act_min = p->activation.min, act_max = p->activation.max, out_off = p->output_offset;
+    const int32_t full_range = act_min == -128 && act_max == 127;
+    const int32_t cols = sx * (out_w - 1) + 4;
+    const int32_t j0 = TFC_MIN(g->pad_x, cols), j1 = TFC_MIN(cols, g->pad_x + g->in_w);
+    int16_t ring[3 * DW3_SLOT];
+    memset(ring, 0, sizeof ring); /* padding columns stay 0: fills write only j0 .. j1 - 1 */
+    for (int32_t c = 0; c < C; c += 4)
+    {
+        int32_t wk[4][5];
+        tfc_rq rq[4];
+        int32_t fast[4];
+        for (int32_t i = 0; i < 4; i++)
+        {
+            const int8_t *f = filter + c + i; /* tap (ky, kx) at f[(3 * ky + kx) * C] */
+            for (int32_t ky = 0; ky < 3; ky++)
+            {
+                wk[i][ky] = (int32_t)__PKHBT((uint32_t)(int32_t)f[3 * ky * C], (uint32_t)(int32_t)f[(3 * ky + 1) * C], 16);
+            }
+            wk[i][3] = (int32_t)__PKHBT((uint32_t)(int32_t)f[2 * C], (uint32_t)(int32_t)f[5 * C], 16);
+            wk[i][4] = f[8 * C];
+            rq[i] = tfc_rq_make(q->multiplier[c + i], q->shift[c + i], out_off, act_max);
+            fast[i] = full_range && rq[i].mode == TFC_RQ_RIGHT;
+        }
+        int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};
+        for (int32_t oy = 0; oy < g->out_h; oy++)
+        {
+            const int32_t iy0 = oy * g->stride_y - g->pad_y;
+            const int32_t r0 = (iy0 + 3 * (g->pad_y + 1)) % 3; /* slot = input row mod 3; iy0 >= -pad_y */
+            for (int32_t ky = 0, slot = r0; ky < 3; ky++, slot = slot == 2 ? 0 : slot + 1)
+            {
+                if (held[slot] != iy0 + ky)
+                {
+                    dw3_fill(g, input, c, iy0 + ky, off2, j0, j1, ring + slot * DW3_SLOT);
+                    held[slot] = iy0 + ky;
+                }
+            }
+            int8_t *out = output + oy * out_w * C + c;
+            for (int32_t i = 0; i < 4; i++)
+            {
+                const int32_t b = bias ? bias[c + i] : 0;
+                if (fast[i])
+                {
+                    dw3_fast_rows[sx - 1][r0](ring + i * DW3_COLS, wk[i], b, &rq[i], out + i, C, out_w, out_off);
+                }
+                else
+                {
+                    dw3_any_row(ring + i * DW3_COLS, wk[i], b, &rq[i], out + i, C, out_w, out_off, act_min, act_max, sx,
+                                r0);
+                }
+            }
+        }
+    }
+}
 #endif /* TFC_NN_DSP */
 
 /* Runs every batch through the DSP core when it applies, else the portable loop. */
@@ -289,6 +483,11 @@ static void dw_run(const cmsis_nn_dw_conv_params *p, const cmsis_nn_per_channel_
 #if TFC_NN_DSP
         if (g.ch_mult == 1 && g.k_h * g.k_w <= DW_MAX_TAPS && p->input_offset >= -32640 && p->input_offset <= 32640)
         {
+            if (dw3_applies(&g))
+            {
+                dw3_run(&g, p, q, input + b * in_batch, filter, bias, output + b * out_batch);
+                continue;
+            }
             /* A k x 1 kernel's blocks of four channels take the column loop. */
             const int32_t c0 = g.k_w == 1 ? dw_dsp_col(&g, p, q, input + b * in_batch, filter, bias,
                                                        output + b * out_batch)

@@ -63,7 +63,13 @@ class ImportContext:
         return None
 
     def require_const(self, name: str, what: str) -> np.ndarray:
+        """The constant contents of `name`, where a parameter must be one (shapes, axes, pads...):
+        also evaluates a small subgraph of constants that import left in the graph, such as
+        the DequantizeLinear of an integer constant an onnxruntime-quantized Pad value passes
+        through, or a QuantizeLinear/DequantizeLinear pair around a constant."""
         array = self.const(name)
+        if array is None:
+            array = self._evaluate_constant(name)
         if array is None:
             raise self.unsupported(f"{what} ('{name}') must be a constant, but it is computed at run time",
                                    hint="tfc needs static shapes and parameters; fold them in the "
@@ -78,6 +84,18 @@ class ImportContext:
             raise self.unsupported(f"{what} ('{name}') must hold integers (ONNX types it int64), "
                                    f"but it is {array.dtype}", hint="the model is not valid ONNX; re-export it")
         return array
+
+    def _evaluate_constant(self, name: str) -> np.ndarray | None:
+        if name in self._pending and name not in self._values:
+            p = self._pending[name]
+            from tfc.ir.ops.quant import dequantize_array
+            return dequantize_array(p.data, p.quant)
+        value = self._values.get(name)
+        data = None if value is None else _constant_data(value)
+        if data is not None and value.quant is not None and not value.dtype.is_float:
+            from tfc.ir.ops.quant import dequantize_array
+            data = dequantize_array(data, value.quant)    # an integer tensor: its reals
+        return data
 
     def shape_of(self, name: str) -> tuple[int, ...]:
         if name in self._pending and name not in self._values:
@@ -175,3 +193,18 @@ class ImportContext:
                     self._values[onnx_name] = value
                 values.append(value)
         return values
+
+
+def _constant_data(value: Value, budget: int = 16) -> np.ndarray | None:
+    """What `value` stores when it depends on constants only (at most `budget` nodes deep),
+    computed with the interpreter's rules; None when it depends on a graph input."""
+    if value.is_constant:
+        return value.data
+    node = value.producer
+    if node is None or budget == 0:
+        return None
+    args = [_constant_data(v, budget - 1) for v in node.inputs]
+    if any(a is None for a in args):
+        return None
+    from tfc.interp import eval_node
+    return eval_node(node, args)[node.outputs.index(value)]

@@ -209,6 +209,21 @@ Add = _binary("add", np.add, fused_activation=True)
 Sub = _binary("sub", np.subtract, fused_activation=True)
 Mul = _binary("mul", np.multiply, fused_activation=True)
 Div = _binary("div", _divide)
-Pow = _binary("pow", np.power)
+
+
+@register_op
+class Pow(BinaryOp):
+    """x ** y; the result has the base's type (ONNX), e.g. int32 ** float32 is int32."""
+    name = "pow"
+
+    def infer(self, node):
+        a, b = (real_type(v) for v in node.inputs)
+        return [TensorType(broadcast_shapes(node, a.shape, b.shape), a.dtype)]
+
+    @staticmethod
+    def compute(a, b):
+        return np.power(a.astype(np.float64), b.astype(np.float64))
+
+
 Maximum = _binary("max", np.maximum)
 Minimum = _binary("min", np.minimum)

@@ -117,20 +117,24 @@ def convert_pool(ctx: ImportContext, node: OnnxNode) -> None:
     if not is_max and any(d != 1 for d in dilations):
         raise ctx.unsupported(f"AveragePool with dilations {dilations} is not supported",
                               hint="use dilations of 1")
+    count_include_pad = bool(node.attr("count_include_pad", 0))
     if node.attr("ceil_mode", 0):
         extra = [_ceil_extra_pad(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[rank + i])
                  for i in range(rank)]
-        if any(extra) and not is_max and node.attr("count_include_pad", 0):
-            raise ctx.unsupported("AveragePool with ceil_mode=1 and count_include_pad=1 is not supported "
-                                  "when the last window overhangs the input",
-                                  hint="use ceil_mode=0 (adjust pads), or count_include_pad=0")
+        if any(extra) and not is_max and count_include_pad:
+            # The divisor counts the pads but not the overhang past them (ONNX, onnxruntime and
+            # PyTorch agree): zero-pad explicitly, then average counting only real elements.
+            if any(pads):
+                x = ctx.emit("pad", [x], {"pads": [0, 0] + pads[:rank] + [0, 0] + pads[rank:],
+                                          "mode": "constant", "value": 0.0}, name=f"{node.name}_pad")[0]
+            pads, count_include_pad = [0] * 2 * rank, False
         pads = pads[:rank] + [p + e for p, e in zip(pads[rank:], extra)]
     kernel, strides, dilations, pads = _to_2d(rank, kernel, strides, dilations, pads)
     if is_max:
         op, attrs = "maxpool2d", {"kernel": kernel, "stride": strides, "pad": pads, "dilation": dilations}
     else:
         op, attrs = "avgpool2d", {"kernel": kernel, "stride": strides, "pad": pads,
-                                  "count_include_pad": bool(node.attr("count_include_pad", 0))}
+                                  "count_include_pad": count_include_pad}
     _run_2d(ctx, x, rank, node.output(0), lambda x_nhwc: ctx.emit(op, [x_nhwc], attrs, name=node.name)[0])
 
 
@@ -192,6 +196,39 @@ def _layernorm_statistics(ctx: ImportContext, node: OnnxNode, x: Value, axis: in
     ctx.emit("reciprocal", [std], name=f"{n}_inv_std", outputs=[node.output(2)])
 
 
+@converter("InstanceNormalization", "GroupNormalization")
+def convert_group_norm(ctx: ImportContext, node: OnnxNode) -> None:
+    """Normalization over groups of channels and all spatial positions, as a LayerNorm of the
+    [N, groups, C/groups * spatial] view; then the per-channel affine (left out where it is the
+    identity, as in PyTorch's GroupNorm export, which applies its own Mul/Add after)."""
+    x = ctx.value(node.input(0))
+    if x.type.rank < 3:
+        raise ctx.unsupported(f"{node.op_type} of a rank-{x.type.rank} tensor", hint="it needs [N, C, spatial...]")
+    n, c = x.shape[:2]
+    groups = c if node.op_type == "InstanceNormalization" else node.attr("num_groups")
+    if groups is None or groups <= 0 or c % groups:
+        raise ctx.unsupported(f"num_groups {groups} does not divide the {c} channels")
+    scale, bias = (ctx.require_const(node.input(i), f"{node.op_type} {what}").astype(np.float32).ravel()
+                   for i, what in ((1, "scale"), (2, "bias")))
+    if scale.size != c or bias.size != c:
+        raise ctx.unsupported(f"scale {scale.size} and bias {bias.size} values for {c} channels")
+    length = x.type.size // (n * groups)
+    name = node.name
+    view = ctx.emit("reshape", [x], {"shape": [n, groups, length]}, name=f"{name}_groups")[0]
+    ones = ctx.graph.add_constant(f"{name}_ones", np.ones(length, np.float32))
+    normed = ctx.emit("layernorm", [view, ones], {"axis": -1, "epsilon": node.attr("epsilon", 1e-5)}, name=name)[0]
+    identity = np.all(scale == 1) and np.all(bias == 0)
+    y = ctx.emit("reshape", [normed], {"shape": list(x.shape)}, name=f"{name}_back",
+                 outputs=node.outputs[:1] if identity else None)[0]
+    if identity:
+        return
+    per_channel = [c] + [1] * (x.type.rank - 2)
+    gamma = ctx.graph.add_constant(f"{name}_scale", scale.reshape(per_channel))
+    beta = ctx.graph.add_constant(f"{name}_bias", bias.reshape(per_channel))
+    y = ctx.emit("mul", [y, gamma], name=f"{name}_scale")[0]
+    ctx.emit("add", [y, beta], name=f"{name}_bias", outputs=node.outputs[:1])
+
+
 @converter("Softmax")
 def convert_softmax(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
@@ -201,20 +238,54 @@ def convert_softmax(ctx: ImportContext, node: OnnxNode) -> None:
     ctx.emit("softmax", [x], {"axis": axis % x.type.rank}, outputs=node.outputs[:1])
 
 
-@converter("ReduceMean")
-def convert_reduce_mean(ctx: ImportContext, node: OnnxNode) -> None:
-    x = ctx.value(node.input(0))
-    if ctx.opset >= 18:
-        axes = ctx.require_ints(node.input(1), "ReduceMean axes").tolist() if node.input(1) else []
+def _reduce_axes(ctx: ImportContext, node: OnnxNode, x: Value, axes_input_since: int) -> list[int] | None:
+    """The reduced axes (attribute, or input from opset `axes_input_since`); None when the op
+    is the identity (empty axes with noop_with_empty_axes)."""
+    if ctx.opset >= axes_input_since:
+        axes = ctx.require_ints(node.input(1), f"{node.op_type} axes").tolist() if node.input(1) else []
     else:
         axes = list(node.attr("axes", []))
     if not axes:
-        if node.attr("noop_with_empty_axes", 0):
-            ctx.define(node.output(0), x)
-            return
-        axes = list(range(x.type.rank))
-    ctx.emit("reduce_mean", [x], {"axes": [int(a) for a in np.ravel(axes)],
-                                  "keepdims": bool(node.attr("keepdims", 1))}, outputs=node.outputs[:1])
+        return None if node.attr("noop_with_empty_axes", 0) else list(range(x.type.rank))
+    return [int(a) for a in np.ravel(axes)]
+
+
+_AXES_INPUT_SINCE = {"ReduceMean": 18, "ReduceSum": 13, "ReduceL2": 18, "ReduceSumSquare": 18}
+
+
+@converter(*_AXES_INPUT_SINCE)
+def convert_reduce(ctx: ImportContext, node: OnnxNode) -> None:
+    """ReduceMean; ReduceSum as the mean times the count; ReduceSumSquare and ReduceL2 from the
+    mean of x*x (one reduce kernel serves them all)."""
+    x = ctx.value(node.input(0))
+    axes = _reduce_axes(ctx, node, x, _AXES_INPUT_SINCE[node.op_type])
+    if axes is None:
+        ctx.define(node.output(0), x)
+        return
+    keepdims = bool(node.attr("keepdims", 1))
+    if node.op_type == "ReduceMean":
+        ctx.emit("reduce_mean", [x], {"axes": axes, "keepdims": keepdims}, outputs=node.outputs[:1])
+        return
+    squared = node.op_type in ("ReduceL2", "ReduceSumSquare")
+    data = ctx.const(node.input(0))
+    if data is not None:            # shape arithmetic: exact, integers included
+        axes_t = tuple(a % data.ndim for a in axes)
+        total = np.sum(data * data if squared else data, axis=axes_t, keepdims=keepdims)
+        ctx.set_const(node.output(0), (np.sqrt(total) if node.op_type == "ReduceL2" else total).astype(data.dtype))
+        return
+    if not x.dtype.is_float:
+        raise ctx.unsupported(f"{node.op_type} of a computed {x.dtype.value} tensor",
+                              hint="tfc reduces float tensors (integer ones only as constants)")
+    n = node.name
+    if squared:
+        x = ctx.emit("mul", [x, x], name=f"{n}_square")[0]
+    mean = ctx.emit("reduce_mean", [x], {"axes": axes, "keepdims": keepdims}, name=f"{n}_mean")[0]
+    count = int(np.prod([x.shape[a] for a in {a % x.type.rank for a in axes}]))
+    last = node.op_type != "ReduceL2"
+    total = ctx.emit("mul", [mean, ctx.graph.add_constant(f"{n}_count", np.array(count, x.dtype.numpy))],
+                     name=n if last else f"{n}_sum", outputs=node.outputs[:1] if last else None)[0]
+    if not last:
+        ctx.emit("sqrt", [total], name=n, outputs=node.outputs[:1])
 
 
 # ---------------------------------------------------------------------------------- dense

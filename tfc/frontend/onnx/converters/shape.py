@@ -1,7 +1,8 @@
 """Shape arithmetic that exporters emit around Reshape/Expand (Shape -> Gather -> Concat ...).
 
 Shapes are static in tfc, so these ops fold to constants at import; they must see constant
-inputs (or, for Shape/Size, any tensor of known shape)."""
+inputs (or, for Shape/Size, any tensor of known shape). IsNaN/IsInf of a computed tensor and a
+Where whose constant condition picks one side everywhere fold too."""
 from __future__ import annotations
 
 import numpy as np
@@ -73,7 +74,36 @@ def convert_rounding(ctx: ImportContext, node: OnnxNode) -> None:
     ctx.set_const(node.output(0), (np.floor if node.op_type == "Floor" else np.ceil)(x))
 
 
+@converter("IsNaN", "IsInf")
+def convert_is_nan(ctx: ImportContext, node: OnnxNode) -> None:
+    """Exact on constants. A computed tensor is finite in tfc (int8 has no NaN or infinity), so
+    the test is all false there: the guard dynamo writes around attention's softmax,
+    Where(IsNaN(p), 0, p), reduces to p."""
+    data = ctx.const(node.input(0))
+    if data is None:
+        ctx.set_const(node.output(0), np.zeros(ctx.shape_of(node.input(0)), dtype=bool))
+        return
+    if node.op_type == "IsNaN":
+        ctx.set_const(node.output(0), np.isnan(data))
+        return
+    pos, neg = node.attr("detect_positive", 1), node.attr("detect_negative", 1)
+    ctx.set_const(node.output(0), np.isinf(data) & (((data > 0) & bool(pos)) | ((data < 0) & bool(neg))))
+
+
 @converter("Where")
 def convert_where(ctx: ImportContext, node: OnnxNode) -> None:
-    cond, a, b = (ctx.require_const(n, f"Where input {i}") for i, n in enumerate(node.inputs[:3]))
-    ctx.set_const(node.output(0), np.where(cond.astype(bool), a, b).astype(np.result_type(a, b)))
+    cond = ctx.require_const(node.input(0), "Where condition").astype(bool)
+    a, b = (ctx.const(n) for n in node.inputs[1:3])
+    if a is not None and b is not None:
+        ctx.set_const(node.output(0), np.where(cond, a, b).astype(np.result_type(a, b)))
+        return
+    if not (cond.all() or not cond.any()):
+        raise ctx.unsupported("Where with a mixed constant condition over computed tensors is not supported",
+                              hint="only a condition that selects one input everywhere folds away")
+    chosen = node.input(1) if cond.all() else node.input(2)
+    shape = np.broadcast_shapes(cond.shape, ctx.shape_of(node.input(1)), ctx.shape_of(node.input(2)))
+    x = ctx.value(chosen)
+    if tuple(x.shape) == tuple(shape):
+        ctx.define(node.output(0), x)
+    else:
+        ctx.emit("expand", [x], {"shape": list(shape)}, outputs=node.outputs[:1])

@@ -154,6 +154,28 @@ def convert_expand(ctx: ImportContext, node: OnnxNode) -> None:
     ctx.emit("expand", [x], {"shape": shape}, outputs=node.outputs[:1])
 
 
+@converter("Tile")
+def convert_tile(ctx: ImportContext, node: OnnxNode) -> None:
+    """Tile as a broadcast: x [d0, d1] -> reshape [1, d0, 1, d1] -> expand [r0, d0, r1, d1] ->
+    reshape [r0*d0, r1*d1] (data movement only)."""
+    x = ctx.value(node.input(0))
+    repeats = [int(r) for r in ctx.require_const(node.input(1), "Tile repeats").ravel()]
+    if len(repeats) != x.type.rank or min(repeats, default=1) < 0:
+        raise ctx.unsupported(f"Tile repeats {repeats} do not fit shape {list(x.shape)}")
+    data = ctx.const(node.input(0))
+    if data is not None:
+        ctx.set_const(node.output(0), np.tile(data, repeats))
+        return
+    if all(r == 1 for r in repeats):
+        ctx.define(node.output(0), x)
+        return
+    n = node.name
+    spread = ctx.emit("reshape", [x], {"shape": [d for dim in x.shape for d in (1, dim)]}, name=f"{n}_spread")[0]
+    tiled = ctx.emit("expand", [spread], {"shape": [d for r, dim in zip(repeats, x.shape) for d in (r, dim)]},
+                     name=f"{n}_expand")[0]
+    _reshape(ctx, node, tiled, [r * dim for r, dim in zip(repeats, x.shape)])
+
+
 @converter("Pad")
 def convert_pad(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))

@@ -1,0 +1,204 @@
+"""Builds the corpus files (runs in the corpus venv: `python -m benchmarks.corpus build`).
+
+Per transformers spec: the model from its Config class with seeded random weights, exported by
+torch's dynamo exporter (opset 18) and its legacy exporter (opset 17), plus an onnxruntime
+quantize_static QDQ version of the legacy export where the spec asks. Per Keras spec: float ONNX
+through tf2onnx, and a full-integer int8 TFLite file (kept as the oracle) converted to ONNX with
+tf2onnx's TFLite path. A file whose spec key is unchanged is reused; a failure becomes a manifest
+entry with its error, not a crash.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+from benchmarks.corpus.specs import (HF, KERAS, MANIFEST, MODELS, NUM_LABELS, SEED, TORCH_EXPORTS, Entry,
+                                     calibration_samples)
+
+def _first_line(e: BaseException) -> str:
+    text = f"{type(e).__name__}: {e}".strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
+
+
+def _cached(path: Path, key: str) -> bool:
+    stamp = path.with_suffix(path.suffix + ".key")
+    return path.exists() and stamp.exists() and stamp.read_text() == key
+
+
+def _stamp(path: Path, key: str) -> None:
+    path.with_suffix(path.suffix + ".key").write_text(key)
+
+
+def quantize_qdq(src: Path, dst: Path, input_shape) -> None:
+    """onnxruntime quantize_static: QDQ, int8 activations and per-channel int8 weights."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    import onnx
+    name = onnx.load(str(src), load_external_data=False).graph.input[0].name
+    samples = calibration_samples(input_shape[1:])
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter([{name: s[None]} for s in samples])
+
+        def get_next(self):
+            return next(self._it, None)
+
+    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+
+
+# ------------------------------------------------------------------------------ transformers
+def build_hf(spec, entries: list[Entry]) -> None:
+    import torch
+    import transformers
+    shape = [1, 3, spec.image, spec.image]
+    try:
+        config_cls = getattr(transformers, spec.config)
+        model_cls = getattr(transformers, spec.model)
+    except AttributeError as e:
+        entries.append(Entry(spec.name, spec.name, "float", None, shape,
+                             error=f"not in transformers {transformers.__version__}: {e}"))
+        return
+    model = None
+    for suffix, dynamo, opset in TORCH_EXPORTS:
+        path = MODELS / f"{spec.name}.{suffix}.onnx"
+        entry = Entry(f"{spec.name}.{suffix}", spec.name, "float", path.name, shape)
+        entries.append(entry)
+        try:
+            if model is None:
+                torch.manual_seed(SEED)
+                config = config_cls(num_labels=NUM_LABELS, **spec.kwargs)
+                model = _logits_only(model_cls(config).eval())
+            entry.params = sum(p.numel() for p in model.parameters())
+            if not _cached(path, spec.key()):
+                x = torch.from_numpy(calibration_samples(shape[1:], 1))
+                extra = {"external_data": False} if dynamo else {}
+                with torch.no_grad():
+                    torch.onnx.export(model, (x,), str(path), dynamo=dynamo, opset_version=opset,
+                                      input_names=["pixel_values"], output_names=["logits"], **extra)
+                _stamp(path, spec.key())
+        except Exception as e:  # noqa: BLE001 - a failed export is a row of the table
+            entry.onnx, entry.error = None, f"export: {_first_line(e)}"
+            continue
+        if spec.quantize and suffix == "legacy":
+            _add_qdq(entries, spec, path, shape, entry.params)
+
+
+def _add_qdq(entries, spec, path: Path, shape, params) -> None:
+    qpath = path.with_name(path.name.replace(".onnx", ".qdq.onnx"))
+    entry = Entry(qpath.name[:-len(".onnx")], spec.name, "qdq-ort", qpath.name, shape, params=params)
+    entries.append(entry)
+    try:
+        if not _cached(qpath, spec.key()):
+            quantize_qdq(path, qpath, shape)
+            _stamp(qpath, spec.key())
+    except Exception as e:  # noqa: BLE001
+        entry.onnx, entry.error = None, f"quantize_static: {_first_line(e)}"
+
+
+def _logits_only(model):
+    import torch
+
+    class LogitsOnly(torch.nn.Module):
+        """The classifier with a plain tensor output (transformers returns a ModelOutput)."""
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, pixel_values):
+            return self.model(pixel_values=pixel_values).logits
+    return LogitsOnly(model)
+
+
+# ------------------------------------------------------------------------------ keras
+def build_keras(spec, entries: list[Entry]) -> None:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    import tf_keras
+    nhwc = [1, spec.image, spec.image, 3]
+    float_path = MODELS / f"{spec.name}.float.onnx"
+    tfl_path = MODELS / f"{spec.name}.int8.tflite"
+    int8_path = MODELS / f"{spec.name}.int8.onnx"
+    float_entry = Entry(f"{spec.name}.float", spec.name, "float", float_path.name, nhwc)
+    int8_entry = Entry(f"{spec.name}.tflite", spec.name, "int8-tflite", int8_path.name, nhwc,
+                       oracle=tfl_path.name)
+    entries += [float_entry, int8_entry]
+    try:
+        tf.random.set_seed(SEED)
+        tf_keras.utils.set_random_seed(SEED)
+        fn = tf_keras.applications
+        for part in spec.builder.split("."):
+            fn = getattr(fn, part)
+        model = fn(input_shape=tuple(nhwc[1:]), weights=None, classes=NUM_LABELS, **spec.kwargs)
+    except Exception as e:  # noqa: BLE001
+        for entry in (float_entry, int8_entry):
+            entry.onnx, entry.error = None, f"keras: {_first_line(e)}"
+        return
+    params = int(model.count_params())
+    float_entry.params = int8_entry.params = params
+    import tf2onnx
+    try:
+        if not _cached(float_path, spec.key()):
+            signature = (tf.TensorSpec(nhwc, tf.float32, name="input"),)
+            tf2onnx.convert.from_keras(model, input_signature=signature, opset=17, output_path=str(float_path))
+            _stamp(float_path, spec.key())
+    except Exception as e:  # noqa: BLE001
+        float_entry.onnx, float_entry.error = None, f"tf2onnx: {_first_line(e)}"
+    try:
+        if not _cached(int8_path, spec.key()):
+            samples = calibration_samples(nhwc[1:])
+            converter = tf.lite.TFLiteConverter.from_keras_model(model)
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([s[None]] for s in samples)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+            tfl_path.write_bytes(converter.convert())
+            tf2onnx.convert.from_tflite(str(tfl_path), opset=17, output_path=str(int8_path))
+            _stamp(int8_path, spec.key())
+    except Exception as e:  # noqa: BLE001
+        int8_entry.onnx, int8_entry.error = None, f"tflite/tf2onnx: {_first_line(e)}"
+    if spec.quantize and float_entry.onnx:
+        _add_qdq(entries, spec, float_path, nhwc, params)
+
+
+# ------------------------------------------------------------------------------ main
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="spec names to build (default: all)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of failures")
+    args = parser.parse_args(argv)
+    MODELS.mkdir(parents=True, exist_ok=True)
+    entries: list[Entry] = []
+    for spec in HF + KERAS:
+        if args.only and spec.name not in args.only:
+            continue
+        print(f"building {spec.name}", flush=True)
+        try:
+            (build_hf if spec in HF else build_keras)(spec, entries)
+        except Exception as e:  # noqa: BLE001 - one broken builder must not stop the rest
+            if args.verbose:
+                traceback.print_exc()
+            entries.append(Entry(spec.name, spec.name, "float", None, [], error=f"build: {_first_line(e)}"))
+        for e in entries:
+            if e.family == spec.name and e.error:
+                print(f"  {e.name}: {e.error}", flush=True)
+    if args.only and MANIFEST.exists():     # keep the other specs' entries
+        names = {e.name for e in entries}
+        old = [e for e in json.loads(MANIFEST.read_text()) if e["name"] not in names
+               and e["family"] not in args.only]
+        entries = [Entry(**e) for e in old] + entries
+    MANIFEST.write_text(json.dumps([asdict(e) for e in entries], indent=1) + "\n")
+    ok = sum(e.onnx is not None for e in entries)
+    print(f"{ok}/{len(entries)} corpus files in {MODELS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Runs every corpus file through tfc and judges it with its oracle (tfc's environment).
+
+Per file: import; compile to int8 for host (float files calibrate tfc's PTQ on the corpus's 32
+calibration samples); run the generated C on 16 held-out samples and compare:
+  int8-tflite  raw int8 in and out against tflite-micro running the .tflite      (goal 0 LSB)
+  qdq-ort      against onnxruntime running the QDQ model, in output LSB           (goal <= 2 LSB)
+  float        SQNR against onnxruntime's float output, beside the SQNR of onnxruntime's own
+               quantize_static on the same calibration samples (goal: tfc >= ort - 0.5 dB)
+and plan it for cortex-m7 (fits / flash / SRAM). A failing step ends the row with its first error.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.corpus.specs import MODELS, Entry, calibration_samples, evaluation_samples
+
+LSB_GOAL = {"int8-tflite": 0, "qdq-ort": 2}
+SQNR_MARGIN_DB = 0.5
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str
+    params: int | None = None
+    imports: bool = False
+    int8: bool = False
+    fits_m7: bool | None = None
+    flash: int | None = None
+    sram: int | None = None
+    instructions: int | None = None
+    m7_equals_host: bool | None = None
+    sqnr: float | None = None          # tfc's int8 vs float, dB (float files)
+    sqnr_ort: float | None = None      # onnxruntime quantize_static vs float, dB (float files)
+    lsb: int | None = None             # max |tfc - oracle| in output LSB (quantized files)
+    error: str = ""                    # the first error, if a step failed
+    stage: str = ""                    # which step it failed in
+
+    @property
+    def matches(self) -> bool:
+        if not self.int8:
+            return False
+        if self.kind in LSB_GOAL:
+            return self.lsb is not None and self.lsb <= LSB_GOAL[self.kind]
+        return (self.sqnr is not None and self.sqnr_ort is not None
+                and self.sqnr >= self.sqnr_ort - SQNR_MARGIN_DB)
+
+
+def first_error(e: BaseException) -> str:
+    from tfc.errors import TfcError
+    if isinstance(e, TfcError):
+        text = str(e)
+    else:
+        text = f"{type(e).__name__}: {e}"
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return " / ".join(lines[:2])[:240] if lines else type(e).__name__
+
+
+def sqnr_db(reference: np.ndarray, actual: np.ndarray) -> float:
+    reference, actual = reference.astype(np.float64), actual.astype(np.float64).reshape(reference.shape)
+    noise = np.sum((reference - actual) ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference ** 2) / noise))
+
+
+def _ort_run(path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return np.stack([session.run(None, {name: xi})[0] for xi in x])
+
+
+def _ort_quantize(float_path: Path, shape, out: Path) -> None:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    import onnxruntime as ort
+    name = ort.InferenceSession(str(float_path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+    samples = calibration_samples(shape[1:])
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter([{name: s[None]} for s in samples])
+
+        def get_next(self):
+            return next(self._it, None)
+
+    quantize_static(str(float_path), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+
+
+def _tflm_run(tflite: Path, x: np.ndarray) -> np.ndarray:
+    import tflite_micro
+    interp = tflite_micro.runtime.Interpreter.from_file(str(tflite))
+    outs = []
+    for xi in x:
+        interp.set_input(xi, 0)
+        interp.invoke()
+        outs.append(interp.get_output(0).copy())
+    return np.stack(outs)
+
+
+def evaluate(entry: Entry, *, models: Path = MODELS, m7: bool = True, bench: bool = False) -> Row:
+    """One corpus file through every step; never raises."""
+    row = Row(entry.name, entry.kind, entry.params)
+    if entry.onnx is None:
+        row.stage, row.error = "build", entry.error or "not built"
+        return row
+    try:
+        _evaluate(entry, row, models, m7, bench)
+    except Exception as e:  # noqa: BLE001 - a failure is a row of the table, with its stage
+        row.error = first_error(e)
+        if os.environ.get("TFC_CORPUS_DEBUG"):
+            traceback.print_exc()
+    return row
+
+
+def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> None:
+    import tfc
+    from tfc.frontend.onnx import import_onnx
+    path = models / entry.onnx
+    row.stage = "import"
+    import_onnx(path)
+    row.imports = True
+    shape = entry.input_shape
+    calib = calibration_samples(shape[1:]) if entry.kind == "float" else None
+    row.stage = "int8"
+    cm = tfc.compile(path, target="host", calibration=calib)
+    row.stage = "run"
+    x_eval = evaluation_samples(shape[1:])
+    if entry.kind == "int8-tflite":
+        x_raw = np.random.default_rng(1).integers(-128, 128, size=(len(x_eval), *shape), dtype=np.int8)
+        got = np.asarray(cm.run(x_raw, raw=True))
+        row.int8 = True
+        row.stage = "oracle"
+        want = _tflm_run(models / entry.oracle, x_raw)
+        row.lsb = int(np.max(np.abs(got.reshape(want.shape).astype(np.int32) - want)))
+        raw_in = x_raw
+    else:
+        got = np.asarray(cm.run(x_eval))
+        row.int8 = True
+        row.stage = "oracle"
+        want = _ort_run(path, x_eval[:, None])
+        got = got.reshape(want.shape)
+        if entry.kind == "qdq-ort":
+            scale = float(np.ravel(cm.ir.outputs[0].quant.scale)[0])
+            row.lsb = int(np.round(np.max(np.abs(got - want)) / scale))
+        else:
+            row.sqnr = sqnr_db(want, got)
+            with tempfile.TemporaryDirectory(prefix="tfc-corpus-") as tmp:
+                qpath = Path(tmp) / "ort_qdq.onnx"
+                _ort_quantize(path, shape, qpath)
+                row.sqnr_ort = sqnr_db(want, _ort_run(qpath, x_eval[:, None]))
+        raw_in = None
+    if m7:
+        row.stage = "cortex-m7"
+        m7cm = tfc.compile(path, target="cortex-m7", calibration=calib)
+        report = m7cm.report
+        row.flash, row.sram = report.flash_bytes, report.sram_bytes
+        target = m7cm.target
+        row.fits_m7 = (row.flash is not None and row.sram is not None
+                       and row.flash <= target.flash_bytes and row.sram <= target.sram_bytes)
+        if bench and row.fits_m7:
+            from tfc.bench import bench as run_bench
+            x1 = (raw_in[:1] if raw_in is not None else
+                  np.random.default_rng(2).integers(-128, 128, size=(1, *shape), dtype=np.int8))
+            result = run_bench(m7cm, inputs=x1).tfc
+            row.instructions = result.instructions
+            host = np.asarray(cm.run(x1, raw=True)).astype(np.int8).tobytes()
+            row.m7_equals_host = result.outputs[0] == host
+    row.stage, row.error = "", ""
+
+
+# ------------------------------------------------------------------------------ the table
+def _yes(flag) -> str:
+    return "-" if flag is None else ("yes" if flag else "no")
+
+
+def _num(n, fmt="{:,}") -> str:
+    return "-" if n is None else fmt.format(n)
+
+
+def _db(x) -> str:
+    return "-" if x is None else ("inf" if x == float("inf") else f"{x:.1f}")
+
+
+def table(rows: list[Row]) -> str:
+    head = ("| model | kind | params | imports | int8 | fits M7 | flash B | SRAM B | instructions "
+            "| SQNR dB | ort PTQ dB | LSB | oracle | first error |")
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in rows:
+        oracle = "-" if not r.int8 else ("ok" if r.matches else "miss")
+        error = f"{r.stage}: {r.error}".replace("|", "\\|") if r.error else ""
+        lines.append(f"| {r.name} | {r.kind} | {_num(r.params)} | {_yes(r.imports)} | {_yes(r.int8)} "
+                     f"| {_yes(r.fits_m7)} | {_num(r.flash)} | {_num(r.sram)} | {_num(r.instructions)} "
+                     f"| {_db(r.sqnr)} | {_db(r.sqnr_ort)} | {_num(r.lsb)} | {oracle} | {error} |")
+    return "\n".join(lines)
+
+
+def census(rows: list[Row]) -> dict[str, int]:
+    """How many files each first error (without model-specific names) blocks."""
+    import re
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r.error:
+            key = f"{r.stage}: " + re.sub(r"'[^']*'", "'…'", r.error.split(" / ")[0])[:120]
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def summary(rows: list[Row]) -> str:
+    n = len(rows)
+    built = sum(r.stage != "build" for r in rows)
+    return (f"{n} corpus files ({built} built): {sum(r.imports for r in rows)} import, "
+            f"{sum(r.int8 for r in rows)} reach int8 C and run on the host, "
+            f"{sum(r.matches for r in rows)} match their oracle, "
+            f"{sum(bool(r.fits_m7) for r in rows)} fit the Cortex-M7.")
+
+
+def markdown(rows: list[Row], versions: str) -> str:
+    blocks = ["# The model corpus", "",
+              "Generated by `python -m benchmarks.corpus run` (after `python -m benchmarks.corpus build`);",
+              "do not edit by hand. How the files are made: benchmarks/corpus/README.md.", "",
+              summary(rows), "",
+              "Oracles: `int8-tflite` files (tf2onnx conversions of full-integer TFLite models) against",
+              "tflite-micro running the `.tflite` on 16 random int8 inputs, goal 0 LSB; `qdq-ort` files",
+              "(onnxruntime quantize_static) against onnxruntime on 16 samples, goal <= 2 LSB; `float` files",
+              f"quantized by tfc's PTQ on 32 calibration samples, SQNR against onnxruntime's float output on",
+              f"16 held-out samples, goal >= onnxruntime quantize_static's SQNR (same samples) - {SQNR_MARGIN_DB} dB.",
+              "flash = model data (weights, biases, requantization parameters); SRAM = the arena.", "",
+              table(rows), "", "## What stops the rest (first error, files)", ""]
+    blocks += [f"- {n} x {k}" for k, n in census(rows).items()] or ["- nothing"]
+    blocks += ["", "## Versions", "", versions, ""]
+    return "\n".join(blocks)

@@ -18,6 +18,7 @@ def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:
     supernas = ctx.run.read_json("supernas.json")
     report = {
         "config": ctx.cfg.to_dict(), "data": ctx.data.summary(), "budget": ctx.budget.describe(),
+        "preprocessing": final.get("preprocessing"), "deploy": final.get("deploy"),
         "space": space.name, "supernas": [{k: c[k] for k in ("fit_fraction", "mean_fit_macs", "score")}
                                           | {"space": c["space"]["name"]} for c in supernas["candidates"]],
         "estimator": search["estimator"],
@@ -68,8 +69,10 @@ def _markdown(r: dict, final: dict) -> str:
     f = final
     d = r["densest_equal_accuracy"]
     w = r["winner"]
-    lines = [f"# tfc-nas report", "",
+    pre = f.get("preprocessing")
+    lines = ["# tfc-nas report", "",
              f"- data: {r['data']}", f"- budget: {r['budget']}", f"- chosen space: `{r['space']}`",
+             f"- input preprocessing: {_describe_pre(pre)}" if pre else "- input preprocessing: not recorded",
              f"- evaluated {r['evaluated']} genomes, {r['feasible']} within budget, {r['tfc_compiles']} tfc compiles",
              f"- instruction estimator: {r['estimator']}",
              f"- time: " + ", ".join(f"{k} {v} s" for k, v in r["seconds"].items()), "",
@@ -115,5 +118,40 @@ def _markdown(r: dict, final: dict) -> str:
                          "dense): its lead over the densest comparison comes from its architecture, not sparsity")
     elif c.get("note"):
         lines.append(f"- {c['note']}")
+    d = f.get("deploy")
+    if d:
+        lines += ["", "## Deploy", "", f"- the C project: `{d['c_project']}` (`make -C {d['c_project']} "
+                  "TARGET=cortex-m7`)", f"- or compile again: `{d['command']}` (the calibration samples "
+                  "are the run's, already preprocessed)"]
     lines += ["", "```", f.get("report_table", ""), "```", "", "![Pareto front](pareto.png)", ""]
+    return "\n".join(lines)
+
+
+def _describe_pre(pre: dict) -> str:
+    from nas.preprocessing import Preprocessing
+    keys = {k: v for k, v in pre.items() if k != "resize"}
+    keys.update(mean=tuple(keys["mean"]), std=tuple(keys["std"]), loaded_size=tuple(keys["loaded_size"]))
+    return Preprocessing(**keys).describe()
+
+
+def summary(report: dict, out) -> str:
+    """What `tfc-nas run` prints at the end: accuracy, the model's data vs the linked ELF, the
+    instructions, and how to deploy."""
+    f = report["final"]
+    b = f.get("bench") or {}
+    lines = [f"tfc-nas: done in {report['seconds']['total'] / 60:.1f} min; report: {out}/report.md",
+             f"  int8 test accuracy {100 * f['int8_test_accuracy']:.2f} % (run on {f['run_on']}); float "
+             f"{100 * f['float_accuracy']['test']:.2f} %",
+             f"  model data (tfc): flash {f['compiled']['flash']:,} B, SRAM arena {f['compiled']['sram']:,} B"]
+    if "instructions" in b:
+        lines.append(f"  linked ELF: flash {b['elf_flash']:,} B, static SRAM {b['elf_sram']:,} B (stack peak "
+                     f"{b['stack_peak']:,} B), fits the budget: {b['elf_fits_budget']}")
+        lines.append(f"  {b['instructions']:,} instructions per inference (tfc bench, emulated {report['config']['target']})")
+    c = f.get("searched_vs_densest") or {}
+    if "speedup" in c:
+        lines.append(f"  {c['speedup']:.2f}x fewer than the densest sub-network of equal accuracy"
+                     + (f"; sparsity's own share {c['sparsity_speedup']:.2f}x" if "sparsity_speedup" in c else ""))
+    d = f.get("deploy")
+    if d:
+        lines.append(f"  C project: {d['c_project']}  (make -C {d['c_project']} TARGET={report['config']['target']})")
     return "\n".join(lines)

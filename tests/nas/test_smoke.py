@@ -32,10 +32,20 @@ def test_pipeline_smoke_and_resume(tmp_path, capsys):
     assert "seed: run has 0, now 5" in capsys.readouterr().err
 
 
-def test_budget_too_small_exits_2(tmp_path, capsys):
+def test_budget_below_the_reserves_fails_at_once_naming_them(tmp_path, capsys):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(TINY))
     assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "r"), "--quiet", "--flash", "25KiB",
+                 "--sram", "7KiB"]) == 2
+    err = capsys.readouterr().err
+    assert "flash budget (25,600 B) is not above the 34,816 B reserved for code" in err and "flash_reserve" in err
+    assert not (tmp_path / "r").exists(), "a refused run must not leave a run directory"
+
+
+def test_budget_no_sub_network_meets_exits_2(tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(TINY))
+    assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "r"), "--quiet", "--flash", "36KiB",
                  "--sram", "7KiB"]) == 2
     assert "no sub-network" in capsys.readouterr().err
 

@@ -65,7 +65,7 @@ class Parallel:
             return module
         from torch.nn.parallel import DistributedDataParallel
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+        return DistributedDataParallel(module, device_ids=ids)
 
 
 def pick_device(arg: str | None, local_rank: int = 0) -> torch.device:

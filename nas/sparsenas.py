@@ -164,16 +164,15 @@ def next_generation(pop: list[Genome], ev: Evaluator, space, rng: random.Random,
 
 
 def pareto_front(records: list[dict]) -> list[dict]:
-    """Records no other beats on accuracy (higher), instructions and flash (lower) at once."""
-    ok = [r for r in records if r["fits"]]
-    front = []
-    for r in ok:
-        dominated = any(o["accuracy"] >= r["accuracy"] and o["instructions"] <= r["instructions"]
-                        and o["flash"] <= r["flash"] and (o["accuracy"], -o["instructions"], -o["flash"])
-                        != (r["accuracy"], -r["instructions"], -r["flash"]) for o in ok)
-        if not dominated:
+    """The accuracy-vs-instructions front of the feasible records: those no other record matches or
+    beats on both (higher accuracy, fewer instructions), by instructions ascending (so accuracy
+    rises along it). Ties on both keep the first record."""
+    front, best = [], -1.0
+    for r in sorted((r for r in records if r["fits"]), key=lambda r: (r["instructions"], -r["accuracy"])):
+        if r["accuracy"] > best:
             front.append(r)
-    return sorted(front, key=lambda r: r["instructions"])
+            best = r["accuracy"]
+    return front
 
 
 def accuracy_floor(records: list[dict], tolerance: float) -> float | None:

@@ -101,7 +101,6 @@ def finetune(static: nn.Module, masks: dict, x, y, *, epochs: int, lr: float, ba
     it); `state`, such a snapshot, continues from where it was taken, with the same result."""
     from nas.prune import apply_masks
     from nas.qat import quantization_aware
-    model = par.wrap(static)
     opt = torch.optim.AdamW(static.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     apply_masks(masks)
@@ -122,7 +121,7 @@ def finetune(static: nn.Module, masks: dict, x, y, *, epochs: int, lr: float, ba
         for g, (lo, hi) in zip(grids, state["grids"]):
             g.lo, g.hi = lo, hi
 
-    def epoch_pass(epoch, grids):
+    def epoch_pass(epoch, grids, model):
         static.train()
         for xb, yb in batches(x, y, batch, rng, augment=True, par=par):
             opt.zero_grad()
@@ -135,12 +134,14 @@ def finetune(static: nn.Module, masks: dict, x, y, *, epochs: int, lr: float, ba
 
     if state is not None and state["epoch"] < qat_from:
         restore([])
+    model = par.wrap(static)
     for epoch in range(start, qat_from):
-        epoch_pass(epoch, [])
+        epoch_pass(epoch, [], model)
     if qat_from < epochs:
         with quantization_aware(static, masks) as grids:   # the parametrized weights are the same Parameters
             if state is not None and state["epoch"] >= qat_from:
                 restore(grids)
+            model = par.wrap(static)       # DDP again: its gradient hooks must see the parametrized forward
             for epoch in range(max(start, qat_from), epochs):
-                epoch_pass(epoch, grids)
+                epoch_pass(epoch, grids, model)
     static.eval()

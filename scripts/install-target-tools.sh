@@ -5,26 +5,6 @@
 set -euo pipefail
 
 # gcc (host) builds the instruction-counting QEMU plugin.
-PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc)
-
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-        missing+=("$pkg")
-    fi
-done
-if [ ${#missing[@]} -eq 0 ]; then
-    echo "target tools already installed: ${PACKAGES[*]}"
-    exit 0
-fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-fi
-echo "installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+bash "$(dirname "$0")/apt-install.sh" gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc
 arm-none-eabi-gcc --version | head -n 1
 qemu-system-arm --version | head -n 1

@@ -18,8 +18,12 @@ from nas.errors import ResumeError
 
 
 class RunDir:
-    def __init__(self, path: str | Path, config: RunConfig, *, resume: bool):
+    """`writer=False`: a reader of a run another process writes (the other ranks of a torchrun
+    launch); its writes are skipped."""
+
+    def __init__(self, path: str | Path, config: RunConfig, *, resume: bool, writer: bool = True):
         self.path = Path(path)
+        self.writer = writer
         cfg_file = self.path / "config.json"
         if cfg_file.exists():
             if not resume:
@@ -50,6 +54,8 @@ class RunDir:
 
     def _publish(self, name: str, write) -> Path:
         dest = self.path / name
+        if not self.writer:
+            return dest
         if dest.exists():
             raise ResumeError(f"refusing to overwrite {name}", file=str(dest),
                               hint="checkpoints are never overwritten; start a new --out")

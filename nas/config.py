@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import tomllib
+import types
+import typing
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -45,6 +47,8 @@ class RunConfig:
     accuracy_tolerance: float = 0.01        # the winner: fewest instructions within this of the best accuracy
     instruction_weight: float = 0.01        # fitness = accuracy - weight x instructions / median instructions
     refine_archs: int = 2                   # the fastest sub-networks in the accuracy band sparsified layer by layer
+    finalists: int = 3                      # sub-networks pruned and briefly fine-tuned before the winner is chosen
+    finalist_epochs: int = 3                # their fine-tuning epochs (each finalist dense and sparse)
     # final model
     finetune_epochs: int = 80
     finetune_lr: float = 1e-3
@@ -69,10 +73,15 @@ class RunConfig:
     def validate(self, source: str = "config") -> None:
         def bad(msg):
             raise ConfigError(msg, file=source)
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not _is_instance(v, hints[f.name]):
+                bad(f"{f.name} must be {_type_name(hints[f.name])}, got {v!r}")
         for name in ("epochs", "batch", "population", "generations", "supernas_samples"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 bad(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("n_random", "n_sparse", "refine_archs", "qat_epochs"):
+        for name in ("n_random", "n_sparse", "refine_archs", "qat_epochs", "finalists", "finalist_epochs"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 bad(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         if self.population < 4:
@@ -86,10 +95,51 @@ class RunConfig:
         if not self.width_mults or any(w <= 0 for w in self.width_mults):
             bad(f"width_mults must be positive, got {self.width_mults}")
 
+        for name in ("lr", "finetune_lr", "mutation_p", "accuracy_tolerance", "instruction_weight"):
+            if getattr(self, name) < 0:
+                bad(f"{name} must not be negative, got {getattr(self, name)!r}")
+        for name in ("flash_reserve", "sparse_code_reserve", "sram_reserve"):
+            if getattr(self, name) < 0:
+                bad(f"{name} must be a non-negative number of bytes, got {getattr(self, name)!r}")
+
     def with_overrides(self, **kw) -> "RunConfig":
         cfg = replace(self, **{k: v for k, v in kw.items() if v is not None})
         cfg.validate("command line")
         return cfg
+
+
+def _is_instance(v, t) -> bool:
+    """isinstance for the annotations RunConfig uses: int, float, str, X | None, tuple[X, ...]
+    (bool is not an int here; an int is a float)."""
+    origin = typing.get_origin(t)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_instance(v, a) for a in typing.get_args(t))
+    if origin is tuple:
+        item = typing.get_args(t)[0]
+        return isinstance(v, tuple) and all(_is_instance(x, item) for x in v)
+    if t is type(None):
+        return v is None
+    if isinstance(v, bool):
+        return t is bool
+    if t is float:
+        return isinstance(v, (int, float))
+    return isinstance(v, t)
+
+
+def _type_name(t, plural: bool = False) -> str:
+    origin = typing.get_origin(t)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a, plural) for a in typing.get_args(t))
+    if origin is tuple:
+        return f"a list of {_type_name(typing.get_args(t)[0], True)}"
+    names = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a string", "strings"),
+             bool: ("true or false", "booleans"), type(None): ("null", "nulls")}
+    return names[t][plural] if t in names else str(t)
+
+
+def default_config_text() -> str:
+    """The default config as JSON (what `tfc-nas config` prints; a file `--config` reads)."""
+    return json.dumps(RunConfig().to_dict(), indent=1) + "\n"
 
 
 def load_config(path: str | Path | None) -> RunConfig:

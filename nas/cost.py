@@ -73,7 +73,8 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path=None, *, dynamo: b
     """Export to ONNX (opset 18, one self-contained file). Returns the bytes when path is None.
     dynamo=True is the exporter the deliverable uses; dynamo=False (TorchScript) is ~30x faster."""
     model = model.eval()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            _quiet_logger("torch.onnx"):
         warnings.simplefilter("ignore")
         if dynamo:
             target = path if path is not None else _tmp_onnx()
@@ -92,6 +93,20 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path=None, *, dynamo: b
                 f.write(buf.getvalue())
             return path
         return buf.getvalue()
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    """The exporter's own log records (e.g. "torchvision is not installed") held back during one
+    export; its handlers write to the stderr they captured at import, past redirect_stderr."""
+    import logging
+    log = logging.getLogger(name)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _tmp_onnx():

@@ -14,12 +14,60 @@ import torch
 
 from nas.cost import compile_cost, export_onnx
 from nas.evolution import Genome
+from nas.preprocessing import attach_to_onnx
 from nas.prune import make_masks, measured_density
 from nas.supernet import extract, recalibrate_bn
 from nas.train import accuracy, finetune
 from tfc.targets import Target
 
 log = logging.getLogger("nas")
+C_PROJECT = "c"          # the C project tfc generates, in the run directory
+
+
+def _npy_bytes(a: np.ndarray) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def _finetuned(ctx, static, sparsity: dict, x_train) -> None:
+    """Fine-tune the winner (all ranks of a torchrun launch), a checkpoint every epoch; a finished
+    fine-tune (final.pt) or an interrupted one (the latest finetune-epoch-N.pt) is picked up."""
+    from nas.pipeline import _progress
+    cfg, run = ctx.cfg, ctx.run
+    if run.has("final.pt"):
+        static.load_state_dict(run.load_torch("final.pt"))
+        return
+    latest = run.latest("finetune-epoch-")
+    state = run.load_torch(latest) if latest else None
+    start = state["epoch"] + 1 if state else 0
+    bar = _progress(total=cfg.finetune_epochs, initial=start, desc="fine-tune", disable=ctx.quiet)
+
+    def on_epoch(epoch, snapshot):
+        bar.update()
+        if epoch + 1 < cfg.finetune_epochs:
+            run.save_torch(f"finetune-epoch-{epoch:04d}.pt", _to_cpu(snapshot()))
+
+    static.to(ctx.par.device)
+    finetune(static, make_masks(static, sparsity), x_train, ctx.data.y_train, epochs=cfg.finetune_epochs, lr=cfg.finetune_lr,
+             batch=cfg.batch, rng=np.random.default_rng(cfg.seed + 3), on_epoch=on_epoch,
+             qat_epochs=cfg.qat_epochs, state=state, par=ctx.par)
+    static.cpu()
+    bar.close()
+    run.save_torch("final.pt", static.state_dict())
+    ctx.par.barrier()
+
+
+def _to_cpu(obj):
+    """A checkpoint with every tensor on the CPU (optimizer state included)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
 
 
 def _static(ctx, net, arch, space):
@@ -29,24 +77,37 @@ def _static(ctx, net, arch, space):
     return extract(net, arch)
 
 
-def finalize(ctx, space, net, search: dict) -> dict:
-    from nas.pipeline import _progress
+def finalize(ctx, space, net, search: dict) -> dict | None:
+    """The deployable model and its measurements (None on the other ranks of a torchrun launch,
+    which only help fine-tune)."""
     cfg, run = ctx.cfg, ctx.run
     winner = search["winner"]
     genome = Genome.from_dict(winner["genome"])
     res = space.resolution
     x_train, x_val, x_test = ctx.x("train", res), ctx.x("val", res), ctx.x("test", res)
     static = _static(ctx, net, genome.arch, space)
-    masks = make_masks(static, genome.sparsity_dict())
-    if run.has("final.pt"):
-        static.load_state_dict(run.load_torch("final.pt"))
-    else:
-        bar = _progress(total=cfg.finetune_epochs, desc="fine-tune", disable=ctx.quiet)
-        finetune(static, masks, x_train, ctx.data.y_train, epochs=cfg.finetune_epochs, lr=cfg.finetune_lr,
-                 batch=cfg.batch, rng=np.random.default_rng(cfg.seed + 3), on_epoch=lambda e: bar.update(),
-                 qat_epochs=cfg.qat_epochs)
-        bar.close()
-        run.save_torch("final.pt", static.state_dict())
+    _finetuned(ctx, static, genome.sparsity_dict(), x_train)
+    if not ctx.par.is_main:
+        return None
+    float_val = accuracy(static, x_val, ctx.data.y_val)
+    float_test = accuracy(static, x_test, ctx.data.y_test)
+    pre = ctx.data.preprocessing.with_resolution(res)
+    calibration = x_train[:128]
+    if not run.has("preprocessing.json"):
+        run.write_json("preprocessing.json", pre.to_dict())
+    if not run.has("calibration.npy"):
+        run.write_bytes("calibration.npy", _npy_bytes(calibration))
+
+    onnx_path = run.file("model.onnx")
+    if not onnx_path.exists():
+        run.write_bytes("model.onnx", attach_to_onnx(export_onnx(static, torch.from_numpy(x_train[:1]), dynamo=True),
+                                                     pre))
+    cost, cm = compile_cost(onnx_path.read_bytes(), calibration, cfg.target)
+    if cm is None or not cost.supported:
+        from nas.errors import NasError
+        raise NasError(f"tfc could not compile the searched model: {cost.note}", file=str(onnx_path))
+    if not run.has(C_PROJECT):
+        cm.save(run.file(C_PROJECT))
     float_val = accuracy(static, x_val, ctx.data.y_val)
     float_test = accuracy(static, x_test, ctx.data.y_test)
 
@@ -68,6 +129,11 @@ def finalize(ctx, space, net, search: dict) -> dict:
         "measured_density": measured_density(static),
         "float_accuracy": {"val": float_val, "test": float_test},
         "report_table": cm.report.memory.table(),
+        "preprocessing": pre.to_dict(),
+        "deploy": {"c_project": str(run.file(C_PROJECT)), "onnx": str(onnx_path),
+                   "calibration": str(run.file("calibration.npy")),
+                   "command": f"tfc compile {onnx_path} --target {cfg.target} --calibration "
+                              f"{run.file('calibration.npy')} -o DIR"},
     }
     result.update(_run_int8(ctx, cm, x_test, ctx.data.y_test))
     result["bench"] = _bench(ctx, cm, cost)

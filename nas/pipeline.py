@@ -3,8 +3,10 @@
   1 supernas.json          SuperNAS: the chosen search space and every candidate's score
   2 supernet-epoch-N.pt    supernet training checkpoints (model, optimizer, RNG), then supernet.pt
   3 sparsenas-gen-N.json   SparseNAS generations (population, every evaluation, RNG), then sparsenas.json
-  4 final.pt               the winner, pruned and fine-tuned with its masks
-  5 model.onnx, compile.json, report.json / report.md / pareto.png
+  4 finetune-epoch-N.pt    fine-tuning checkpoints (every epoch), then final.pt: the winner, pruned
+                           and fine-tuned with its masks
+  5 model.onnx (preprocessing in its metadata), preprocessing.json, calibration.npy, c/ (the C
+    project), compile.json, report.json / report.md / pareto.png
 
 A finished step is read back instead of recomputed; nothing is overwritten.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,6 +24,7 @@ from nas import data as data_mod
 from nas.checkpoint import RunDir
 from nas.config import RunConfig
 from nas.cost import Budget, TfcCostModel
+from nas.distributed import Parallel, setup, teardown
 from nas.errors import BudgetError
 from nas.evolution import Genome
 from nas.space import SearchSpace, candidate_spaces
@@ -37,10 +40,27 @@ def _progress(iterable=None, **kw):
 
 
 def make_budget(cfg: RunConfig) -> Budget:
+    """The budget, refused at once when the reserves for code and stack leave nothing for the model."""
     from tfc.targets import Target
     t = Target.from_string(cfg.target)
-    return Budget(cfg.flash_bytes or t.flash_bytes, cfg.sram_bytes or t.sram_bytes, cfg.flash_reserve, cfg.sram_reserve,
-                  cfg.sparse_code_reserve)
+    b = Budget(cfg.flash_bytes or t.flash_bytes, cfg.sram_bytes or t.sram_bytes, cfg.flash_reserve, cfg.sram_reserve,
+               cfg.sparse_code_reserve)
+    for memory, total, reserve, key, flag in (("flash", b.flash_bytes, b.flash_reserve, "flash_reserve", "--flash"),
+                                              ("SRAM", b.sram_bytes, b.sram_reserve, "sram_reserve", "--sram")):
+        if total <= reserve:
+            raise BudgetError(f"the {memory} budget ({total:,} B) is not above the {reserve:,} B reserved for "
+                              f"{'code (the linked kernels, start-up and driver)' if memory == 'flash' else 'the stack and static data'}"
+                              f" ({key}): no room for the model", hint=f"raise {flag} above {reserve:,} B or lower "
+                              f"{key} in the config")
+    return b
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is carried out; none of it changes the searched model (so not in the config)."""
+    quiet: bool = False
+    device: str | None = None        # None: CUDA when available
+    workers: int = 1                 # candidate-evaluation processes
 
 
 @dataclass
@@ -51,24 +71,48 @@ class Context:
     budget: Budget
     quiet: bool = False
     timings: dict | None = None
+    par: Parallel = field(default_factory=Parallel)
+    workers: int = 1
+    _resized: dict = field(default_factory=dict)
 
     def x(self, split: str, resolution: int) -> np.ndarray:
-        return data_mod.resized(getattr(self.data, f"x_{split}"), resolution)
+        key = (split, resolution)
+        if key not in self._resized:
+            self._resized[key] = data_mod.resized(getattr(self.data, f"x_{split}"), resolution)
+        return self._resized[key]
+
+    def on_main(self, compute, read):
+        """`compute()` on rank 0; the other ranks wait for it and `read()` what it wrote."""
+        out = compute() if self.par.is_main else None
+        self.par.barrier()
+        return out if self.par.is_main else read()
 
 
-def run_pipeline(cfg: RunConfig, out, *, resume: bool = False, quiet: bool = False) -> dict:
+def run_pipeline(cfg: RunConfig, out, *, resume: bool = False, options: RunOptions = RunOptions()) -> dict | None:
+    """The whole run; the report (None on the other ranks of a torchrun launch). The target, the
+    budget and the data are checked before `out` is created."""
     torch.set_num_threads(1)     # 2 threads on a shared 2-core machine spin-wait: measured 6x slower
-    run = RunDir(out, cfg, resume=resume)
+    budget = make_budget(cfg)
     ds = data_mod.load(cfg.data, seed=cfg.seed, limit=cfg.train_limit)
-    ctx = Context(cfg, run, ds, make_budget(cfg), quiet, {})
-    log.info("%s; budget %s", ds.summary(), ctx.budget.describe())
-    t0 = time.time()
-    space = _timed(ctx, "supernas", step_supernas)
-    net = _timed(ctx, "supernet", lambda c: step_supernet(c, space))
-    search = _timed(ctx, "sparsenas", lambda c: step_sparsenas(c, space, net))
-    final = _timed(ctx, "finalize", lambda c: step_finalize(c, space, net, search))
-    from nas.report import write_report
-    return write_report(ctx, space, search, final, time.time() - t0)
+    par = setup(options.device)
+    try:
+        run = RunDir(out, cfg, resume=resume) if par.is_main else None
+        par.barrier()
+        run = run or RunDir(out, cfg, resume=True, writer=False)
+        ctx = Context(cfg, run, ds, budget, options.quiet or not par.is_main, {}, par, options.workers)
+        log.info("%s; budget %s; device %s%s", ds.summary(), budget.describe(), par.device,
+                 f", {par.world} processes" if par.world > 1 else "")
+        t0 = time.time()
+        space = _timed(ctx, "supernas", step_supernas)
+        net = _timed(ctx, "supernet", lambda c: step_supernet(c, space))
+        search = _timed(ctx, "sparsenas", lambda c: step_sparsenas(c, space, net))
+        final = _timed(ctx, "finalize", lambda c: step_finalize(c, space, net, search))
+        if not par.is_main:
+            return None
+        from nas.report import write_report
+        return write_report(ctx, space, search, final, time.time() - t0)
+    finally:
+        teardown(par)
 
 
 def _timed(ctx: Context, name: str, fn):
@@ -85,6 +129,11 @@ def _calibration(ctx: Context, resolution: int) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ 1: SuperNAS
 def step_supernas(ctx: Context) -> SearchSpace:
+    return ctx.on_main(lambda: _supernas(ctx),
+                       lambda: SearchSpace.from_dict(ctx.run.read_json("supernas.json")["chosen"]))
+
+
+def _supernas(ctx: Context) -> SearchSpace:
     if ctx.run.has("supernas.json"):
         return SearchSpace.from_dict(ctx.run.read_json("supernas.json")["chosen"])
     cfg = ctx.cfg
@@ -113,14 +162,14 @@ def step_supernet(ctx: Context, space: SearchSpace) -> SuperNet:
         net.load_state_dict(ctx.run.load_torch("supernet.pt"))
         return net
     torch.manual_seed(cfg.seed)
-    net = SuperNet(space)
+    net = SuperNet(space).to(ctx.par.device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs, pct_start=0.15)
     rng, arch_rng, start = np.random.default_rng(cfg.seed), random.Random(cfg.seed + 1), 0
     latest = ctx.run.latest("supernet-epoch-")
     if latest:
         ck = ctx.run.load_torch(latest)
-        net.load_state_dict(ck["net"]); opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])
+        net.load_state_dict(ck["net"]); opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])  # noqa: E702
         rng.bit_generator.state = ck["np_rng"]; arch_rng.setstate(ck["arch_rng"]); start = ck["epoch"] + 1
         torch.set_rng_state(ck["torch_rng"])
     x, y = ctx.x("train", space.resolution), ctx.data.y_train
@@ -128,15 +177,23 @@ def step_supernet(ctx: Context, space: SearchSpace) -> SuperNet:
     every = max(1, cfg.epochs // 5)
     for epoch in bar:
         loss = train_supernet_epoch(net, opt, x, y, batch=cfg.batch, n_random=cfg.n_random, n_sparse=cfg.n_sparse,
-                                    rng=rng, arch_rng=arch_rng)
+                                    rng=rng, arch_rng=arch_rng, par=ctx.par)
         sched.step()
         bar.set_postfix(loss=f"{loss:.3f}")
         if (epoch + 1) % every == 0 and epoch + 1 < cfg.epochs:
             ctx.run.save_torch(f"supernet-epoch-{epoch:04d}.pt", {
-                "net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
+                "net": _cpu(net.state_dict()), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
                 "np_rng": rng.bit_generator.state, "arch_rng": arch_rng.getstate(), "torch_rng": torch.get_rng_state()})
+    net = net.cpu()
     ctx.run.save_torch("supernet.pt", net.state_dict())
+    ctx.par.barrier()
+    if not ctx.par.is_main:            # rank 0's weights (the others' BatchNorm statistics are their shards')
+        net.load_state_dict(ctx.run.load_torch("supernet.pt"))
     return net
+
+
+def _cpu(state: dict) -> dict:
+    return {k: v.cpu() for k, v in state.items()}
 
 
 # ------------------------------------------------------------------------------ 3: SparseNAS
@@ -149,13 +206,26 @@ def _py_state(state):
 
 
 def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
-    from nas.sparsenas import Evaluator, fitness, initial_population, next_generation
+    return ctx.on_main(lambda: _sparsenas(ctx, space, net), lambda: ctx.run.read_json("sparsenas.json"))
+
+
+def _sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
+    from nas.sparsenas import Evaluator
     if ctx.run.has("sparsenas.json"):
         return ctx.run.read_json("sparsenas.json")
     cfg = ctx.cfg
     res = space.resolution
     ev = Evaluator(net, ctx.budget, TfcCostModel(cfg.target, _calibration(ctx, res)),
-                   ctx.x("train", res)[:256], ctx.x("val", res), ctx.data.y_val)
+                   ctx.x("train", res)[:256], ctx.x("val", res), ctx.data.y_val, workers=ctx.workers)
+    try:
+        return _evolve(ctx, space, ev)
+    finally:
+        ev.close()
+
+
+def _evolve(ctx: Context, space: SearchSpace, ev) -> dict:
+    from nas.sparsenas import fitness, initial_population, next_generation
+    cfg, res = ctx.cfg, space.resolution
     rng = random.Random(cfg.seed + 2)
     torch.manual_seed(cfg.seed)
     latest, start = ctx.run.latest("sparsenas-gen-"), 0
@@ -167,7 +237,7 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
         reference, start = ck["reference"], ck["generation"] + 1
     else:
         pop = initial_population(space, cfg.population, rng)
-        recs = [ev.evaluate(g) for g in _progress(pop, desc="SparseNAS init", disable=ctx.quiet)]
+        recs = ev.evaluate_many(pop)
         ok = [r["instructions"] for r in recs if r["fits"]]
         if not ok:
             smallest = min(recs, key=lambda r: (r["flash"], r["sram"]))
@@ -181,8 +251,7 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
     for gen in bar:
         pop = next_generation(pop, ev, space, rng, mutation_p=cfg.mutation_p, reference=reference,
                               weight=cfg.instruction_weight)
-        for g in pop:
-            ev.evaluate(g)
+        ev.evaluate_many(pop)
         best = max(pop, key=lambda g: fitness(ev.evaluate(g), reference, cfg.instruction_weight))
         bar.set_postfix(acc=f"{ev.evaluate(best).get('accuracy', 0):.3f}")
         ctx.run.write_json(f"sparsenas-gen-{gen:03d}.json", {
@@ -192,7 +261,14 @@ def step_sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
     records = list(ev.records.values())
     from nas.sparsenas import densest_of_equal_accuracy, select_winner
     best = select_winner(records, cfg.accuracy_tolerance)
-    result = {"winner": best, "records": records, "reference_instructions": reference,
+    finalists = _finalists(ctx, ev, records, res)
+    if finalists:
+        from nas.finalists import choose
+        chosen = choose(finalists, cfg.accuracy_tolerance)
+        if chosen is not None:
+            best = {**ev.records[chosen["key"]], "finetuned_accuracy": chosen["finetuned_accuracy"]}
+        records = list(ev.records.values())     # the finalists' dense versions joined them
+    result = {"winner": best, "finalists": finalists, "records": records, "reference_instructions": reference,
               "densest_equal_accuracy": densest_of_equal_accuracy(records, best["accuracy"]),
               "estimator": "nas.kernel_costs (fitted to tfc bench) + tfc.sparse.cost_model for sparse layers",
               "tfc_compiles": ev.cost_model.compiles}
@@ -212,6 +288,24 @@ def _refine(ctx: Context, ev, example) -> None:
         return
     for start in _progress(candidates(records, floor, ctx.cfg.refine_archs), desc="refine", disable=ctx.quiet):
         refine(ev, start, floor, layers_by_work(ev, Genome.from_dict(start["genome"]), example))
+
+
+def _finalists(ctx: Context, ev, records: list[dict], res: int) -> list[dict]:
+    """The fastest sub-networks of the accuracy band, fine-tuned briefly dense and sparse
+    (nas.finalists); kept in finalists.json."""
+    from nas.finalists import judge
+    from nas.sparsenas import accuracy_floor
+    if ctx.run.has("finalists.json"):
+        return ctx.run.read_json("finalists.json")
+    floor = accuracy_floor(records, ctx.cfg.accuracy_tolerance)
+    cfg = ctx.cfg
+    if floor is None or cfg.finalists <= 0 or cfg.finalist_epochs <= 0:
+        return []
+    out = judge(ev, records, floor, n=cfg.finalists, epochs=cfg.finalist_epochs, lr=cfg.finetune_lr,
+                batch=cfg.batch, seed=cfg.seed + 4, x_train=ctx.x("train", res), y_train=ctx.data.y_train,
+                device=ctx.par.device, progress=lambda it: _progress(it, desc="finalists", disable=ctx.quiet))
+    ctx.run.write_json("finalists.json", out)
+    return out
 
 
 # -------------------------------------------------------------------- 4-5: the deployable model

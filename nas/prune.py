@@ -34,7 +34,7 @@ def block_mask(w: torch.Tensor, density: float, block: int) -> torch.Tensor:
     rows = _rows(w.detach())
     r, k = rows.shape
     nblocks = -(-k // block)
-    padded = torch.zeros(r, nblocks * block, dtype=rows.dtype)
+    padded = torch.zeros(r, nblocks * block, dtype=rows.dtype, device=rows.device)
     padded[:, :k] = rows
     norms = padded.reshape(r, nblocks, block).pow(2).sum(-1).flatten()
     keep = max(1, int(round(density * norms.numel())))

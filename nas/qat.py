@@ -51,7 +51,7 @@ class _ActivationGrid:
             self.lo = m * (self.lo or 0.0) + (1 - m) * lo
             self.hi = m * (self.hi or 0.0) + (1 - m) * hi
         scale = max(self.hi - self.lo, 1e-8) / 255.0
-        zero = torch.round(torch.tensor(-128.0 - self.lo / scale))
+        zero = torch.round(torch.tensor(-128.0 - self.lo / scale))   # 0-dim: mixes with CUDA tensors
         q = (torch.clamp(torch.round(out / scale) + zero, -128, 127) - zero) * scale
         return out + (q - out).detach()
 
@@ -62,14 +62,16 @@ def _layers(net: nn.Module) -> list[nn.Module]:
 
 @contextlib.contextmanager
 def quantization_aware(net: nn.Module, masks: dict[nn.Module, torch.Tensor]):
-    """Train `net` with int8 fake quantization inside the context; on exit the weights stay on the
-    int8 grid (masked) as ordinary parameters and the hooks are gone."""
-    hooks = []
+    """Train `net` with int8 fake quantization inside the context (it yields the layers' activation
+    grids, whose ranges a checkpoint keeps); on exit the weights stay on the int8 grid (masked) as
+    ordinary parameters and the hooks are gone."""
+    hooks, grids = [], []
     for m in _layers(net):
         parametrize.register_parametrization(m, "weight", _WeightGrid(masks.get(m)))
-        hooks.append(m.register_forward_hook(_ActivationGrid()))
+        grids.append(_ActivationGrid())
+        hooks.append(m.register_forward_hook(grids[-1]))
     try:
-        yield net
+        yield grids
     finally:
         for h in hooks:
             h.remove()

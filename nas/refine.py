@@ -59,7 +59,7 @@ def refine(ev, start: dict, floor: float, order: list[str]) -> dict:
     for name in order:                           # 2: sparsify where tfc's kernels pay
         density = g.sparsity_dict()[name][0]
         blocks = (1,) if is_depthwise(name) else BLOCKS
-        tried = [ev.evaluate(with_gene(g, name, d, b)) for d in DENSITIES if d < density for b in blocks]
+        tried = ev.evaluate_many([with_gene(g, name, d, b) for d in DENSITIES if d < density for b in blocks])
         ok = [r for r in tried if _good(r, floor) and r["instructions"] < cur["instructions"]]
         if ok:
             cur = min(ok, key=lambda r: (r["instructions"], -r["accuracy"]))

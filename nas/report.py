@@ -18,6 +18,7 @@ def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:
     supernas = ctx.run.read_json("supernas.json")
     report = {
         "config": ctx.cfg.to_dict(), "data": ctx.data.summary(), "budget": ctx.budget.describe(),
+        "preprocessing": final.get("preprocessing"), "deploy": final.get("deploy"),
         "space": space.name, "supernas": [{k: c[k] for k in ("fit_fraction", "mean_fit_macs", "score")}
                                           | {"space": c["space"]["name"]} for c in supernas["candidates"]],
         "estimator": search["estimator"],
@@ -25,6 +26,7 @@ def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:
         "winner": {k: winner.get(k) for k in FIELDS},
         "densest_equal_accuracy": {k: dense.get(k) for k in FIELDS} if dense else None,
         "pareto": [{k: r[k] for k in ("key", "accuracy", "instructions", "flash", "sram")} for r in front],
+        "finalists": search.get("finalists") or [],
         "final": {k: v for k, v in final.items() if k != "report_table"},
         "seconds": {**ctx.timings, "total": round(seconds, 1)},
     }
@@ -32,13 +34,18 @@ def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:
     if not ctx.run.has(name):
         ctx.run.write_json(name, report)
     if not ctx.run.has("pareto.png"):
-        _plot(ctx.run.file("pareto.png"), records, front, winner, dense)
+        from nas.sparsenas import accuracy_floor
+        floor = accuracy_floor(records, ctx.cfg.accuracy_tolerance)
+        band = (floor, floor + ctx.cfg.accuracy_tolerance) if floor is not None else None
+        _plot(ctx.run.file("pareto.png"), records, front, winner, dense, band)
     if not ctx.run.has("report.md"):
         ctx.run.write_bytes("report.md", _markdown(report, final).encode())
     return report
 
 
-def _plot(path, records, front, winner, dense) -> None:
+def _plot(path, records, front, winner, dense, band: tuple[float, float] | None = None) -> None:
+    """Accuracy vs instructions of the feasible genomes, the 2-D front as a staircase, zoomed to the
+    accuracy band (`band`: its lower and upper edge) with a margin; points below are counted."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -49,15 +56,23 @@ def _plot(path, records, front, winner, dense) -> None:
                     alpha=0.7)
     fig.colorbar(sc, label="flash (KiB, tfc)")
     ax.plot([r["instructions"] / 1e6 for r in front], [100 * r["accuracy"] for r in front], "r-", lw=1,
-            label="Pareto front (acc, instr, flash)")
+            drawstyle="steps-post", label="Pareto front (accuracy, instructions)")
     ax.scatter([winner["instructions"] / 1e6], [100 * winner["accuracy"]], marker="*", s=220, c="red",
-               label="searched (sparse)")
+               label="searched")
     if dense:
         ax.scatter([dense["instructions"] / 1e6], [100 * dense["accuracy"]], marker="s", s=90,
                    facecolors="none", edgecolors="k", label="densest of equal accuracy")
+    title = "SparseNAS: feasible sub-networks (marker size ~ SRAM)"
+    if band is not None:
+        lo, hi = band
+        margin = max(hi - lo, 0.005)
+        ax.set_ylim(100 * (lo - 2 * margin), 100 * (hi + margin / 2))
+        below = sum(r["accuracy"] < lo - 2 * margin for r in ok)
+        if below:
+            title += f"; {below} below the view"
     ax.set_xlabel("instructions (M, estimated)")
     ax.set_ylabel("supernet accuracy after pruning (%)")
-    ax.set_title("SparseNAS: feasible sub-networks (marker size ~ SRAM)")
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
@@ -68,8 +83,10 @@ def _markdown(r: dict, final: dict) -> str:
     f = final
     d = r["densest_equal_accuracy"]
     w = r["winner"]
-    lines = [f"# tfc-nas report", "",
+    pre = f.get("preprocessing")
+    lines = ["# tfc-nas report", "",
              f"- data: {r['data']}", f"- budget: {r['budget']}", f"- chosen space: `{r['space']}`",
+             f"- input preprocessing: {_describe_pre(pre)}" if pre else "- input preprocessing: not recorded",
              f"- evaluated {r['evaluated']} genomes, {r['feasible']} within budget, {r['tfc_compiles']} tfc compiles",
              f"- instruction estimator: {r['estimator']}",
              f"- time: " + ", ".join(f"{k} {v} s" for k, v in r["seconds"].items()), "",
@@ -86,6 +103,18 @@ def _markdown(r: dict, final: dict) -> str:
             lines.append(f"| {label} | `{rec['key']}` | {rec['accuracy']:.4f} | {rec['instructions']:,.0f} | "
                          f"{rec['instructions_as_compiled']:,.0f} | {rec['flash']:,} | {rec['sram']:,} | "
                          f"{rec['density']:.2f} | {rec['sparse_layers']} |")
+    if r["finalists"]:
+        lines += ["", "## Finalists: each fine-tuned dense and sparse before the winner is chosen", "",
+                  "| sub-network | version | val acc. fine-tuned | supernet acc. | est. instructions | flash B | SRAM B | "
+                  "weight density | sparse kernels |", "|---|---|---|---|---|---|---|---|---|"]
+        for fin in r["finalists"]:
+            for name in ("sparse", "dense"):
+                v = fin[name]
+                acc = v.get("finetuned_accuracy")
+                chosen = " **(searched)**" if v["key"] == w["key"] else ""
+                lines.append(f"| `{fin['arch']}` | {name}{chosen} | {'%.4f' % acc if acc is not None else 'not fitting'} | "
+                             f"{_frac(v.get('supernet_accuracy'))} | {_num(v.get('instructions'))} | {_num(v.get('flash'))} | "
+                             f"{_num(v.get('sram'))} | {_frac(v.get('density'))} | {v.get('sparse_kernels')} |")
     lines += ["", "## Final model", "",
               f"- float accuracy: val {f['float_accuracy']['val']:.4f}, test {f['float_accuracy']['test']:.4f}",
               f"- int8 test accuracy: **{f['int8_test_accuracy']:.4f}** (run on {f['run_on']})",
@@ -115,5 +144,48 @@ def _markdown(r: dict, final: dict) -> str:
                          "dense): its lead over the densest comparison comes from its architecture, not sparsity")
     elif c.get("note"):
         lines.append(f"- {c['note']}")
+    d = f.get("deploy")
+    if d:
+        lines += ["", "## Deploy", "", f"- the C project: `{d['c_project']}` (`make -C {d['c_project']} "
+                  "TARGET=cortex-m7`)", f"- or compile again: `{d['command']}` (the calibration samples "
+                  "are the run's, already preprocessed)"]
     lines += ["", "```", f.get("report_table", ""), "```", "", "![Pareto front](pareto.png)", ""]
+    return "\n".join(lines)
+
+
+def _num(v) -> str:
+    return f"{v:,.0f}" if isinstance(v, (int, float)) else "-"
+
+
+def _frac(v) -> str:
+    return f"{v:.4f}" if isinstance(v, (int, float)) else "-"
+
+
+def _describe_pre(pre: dict) -> str:
+    from nas.preprocessing import Preprocessing
+    keys = {k: v for k, v in pre.items() if k != "resize"}
+    keys.update(mean=tuple(keys["mean"]), std=tuple(keys["std"]), loaded_size=tuple(keys["loaded_size"]))
+    return Preprocessing(**keys).describe()
+
+
+def summary(report: dict, out) -> str:
+    """What `tfc-nas run` prints at the end: accuracy, the model's data vs the linked ELF, the
+    instructions, and how to deploy."""
+    f = report["final"]
+    b = f.get("bench") or {}
+    lines = [f"tfc-nas: done in {report['seconds']['total'] / 60:.1f} min; report: {out}/report.md",
+             f"  int8 test accuracy {100 * f['int8_test_accuracy']:.2f} % (run on {f['run_on']}); float "
+             f"{100 * f['float_accuracy']['test']:.2f} %",
+             f"  model data (tfc): flash {f['compiled']['flash']:,} B, SRAM arena {f['compiled']['sram']:,} B"]
+    if "instructions" in b:
+        lines.append(f"  linked ELF: flash {b['elf_flash']:,} B, static SRAM {b['elf_sram']:,} B (stack peak "
+                     f"{b['stack_peak']:,} B), fits the budget: {b['elf_fits_budget']}")
+        lines.append(f"  {b['instructions']:,} instructions per inference (tfc bench, emulated {report['config']['target']})")
+    c = f.get("searched_vs_densest") or {}
+    if "speedup" in c:
+        lines.append(f"  {c['speedup']:.2f}x fewer than the densest sub-network of equal accuracy"
+                     + (f"; sparsity's own share {c['sparsity_speedup']:.2f}x" if "sparsity_speedup" in c else ""))
+    d = f.get("deploy")
+    if d:
+        lines.append(f"  C project: {d['c_project']}  (make -C {d['c_project']} TARGET={report['config']['target']})")
     return "\n".join(lines)

@@ -32,10 +32,31 @@ class Evaluator:
     x_val: np.ndarray
     y_val: np.ndarray
     max_instructions: float | None = None
+    workers: int = 1
 
     def __post_init__(self):
         self.records: dict[str, dict] = {}
         self._cal = [torch.from_numpy(c) for c in np.array_split(self.x_cal, max(1, len(self.x_cal) // 128))]
+        self._pool = None
+
+    def evaluate_many(self, genomes: list[Genome]) -> list[dict]:
+        """Records of `genomes`, the new ones evaluated in `workers` processes. A record depends only
+        on its genome (BatchNorm recalibrated per sub-network, one thread per process), and records
+        are kept in the order of `genomes`, so any number of workers gives the same run."""
+        new = list({g.key(): g for g in genomes if g.key() not in self.records}.values())
+        if self.workers > 1 and len(new) > 1:
+            if self._pool is None:
+                self._pool = _worker_pool(self)
+            for g, rec in zip(new, self._pool.map(_worker_evaluate, [g.to_dict() for g in new])):
+                self.records[g.key()] = rec
+                self.cost_model.compiles += 1
+        return [self.evaluate(g) for g in genomes]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
 
     def static(self, arch):
         recalibrate_bn(self.net, arch, self._cal)
@@ -65,6 +86,30 @@ class Evaluator:
                 rec["accuracy"] = accuracy(static, self.x_val, self.y_val)
         self.records[key] = rec
         return rec
+
+
+def _worker_pool(ev: Evaluator):
+    import multiprocessing as mp
+    state = {k: v.cpu() for k, v in ev.net.state_dict().items()}
+    args = (ev.net.space.to_dict(), state, ev.budget, ev.cost_model.target, ev.cost_model.calibration, ev.x_cal,
+            ev.x_val, ev.y_val, ev.max_instructions)
+    return mp.get_context("spawn").Pool(ev.workers, initializer=_worker_init, initargs=args)
+
+
+_WORKER: Evaluator | None = None
+
+
+def _worker_init(space, state, budget, target, calibration, x_cal, x_val, y_val, max_instructions) -> None:
+    global _WORKER
+    from nas.space import SearchSpace
+    torch.set_num_threads(1)
+    net = SuperNet(SearchSpace.from_dict(space))
+    net.load_state_dict(state)
+    _WORKER = Evaluator(net, budget, TfcCostModel(target, calibration), x_cal, x_val, y_val, max_instructions)
+
+
+def _worker_evaluate(genome: dict) -> dict:
+    return _WORKER.evaluate(Genome.from_dict(genome))
 
 
 def _weighted_density(shapes, sparsity) -> float:
@@ -119,16 +164,15 @@ def next_generation(pop: list[Genome], ev: Evaluator, space, rng: random.Random,
 
 
 def pareto_front(records: list[dict]) -> list[dict]:
-    """Records no other beats on accuracy (higher), instructions and flash (lower) at once."""
-    ok = [r for r in records if r["fits"]]
-    front = []
-    for r in ok:
-        dominated = any(o["accuracy"] >= r["accuracy"] and o["instructions"] <= r["instructions"]
-                        and o["flash"] <= r["flash"] and (o["accuracy"], -o["instructions"], -o["flash"])
-                        != (r["accuracy"], -r["instructions"], -r["flash"]) for o in ok)
-        if not dominated:
+    """The accuracy-vs-instructions front of the feasible records: those no other record matches or
+    beats on both (higher accuracy, fewer instructions), by instructions ascending (so accuracy
+    rises along it). Ties on both keep the first record."""
+    front, best = [], -1.0
+    for r in sorted((r for r in records if r["fits"]), key=lambda r: (r["instructions"], -r["accuracy"])):
+        if r["accuracy"] > best:
             front.append(r)
-    return sorted(front, key=lambda r: r["instructions"])
+            best = r["accuracy"]
+    return front
 
 
 def accuracy_floor(records: list[dict], tolerance: float) -> float | None:

@@ -9,6 +9,7 @@ are summed before one optimizer step.
 """
 from __future__ import annotations
 
+import copy
 import random
 from typing import Callable
 
@@ -17,19 +18,28 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from nas.distributed import Parallel
 from nas.evolution import random_genome
 from nas.space import Arch, SearchSpace, sample_arch
 from nas.supernet import SuperNet, recalibrate_bn
 
+SINGLE = Parallel()
 
-def batches(x: np.ndarray, y: np.ndarray, batch: int, rng: np.random.Generator | None, augment: bool = False):
+
+def batches(x: np.ndarray, y: np.ndarray, batch: int, rng: np.random.Generator | None, augment: bool = False,
+            par: Parallel = SINGLE):
+    """Global batches in a seeded order; under several processes each takes its shard of each
+    (every rank draws the same order and shifts, so N processes see one process's batches)."""
     order = rng.permutation(len(y)) if rng is not None else np.arange(len(y))
     for i in range(0, len(order), batch):
         idx = order[i:i + batch]
+        if par.world > 1 and len(idx) < par.world:
+            break                                   # every rank needs a sample to join the all-reduce
+        idx = par.shard(idx)
         xb = torch.from_numpy(x[idx])
         if augment and rng is not None:
             xb = _shift(xb, rng)
-        yield xb, torch.from_numpy(y[idx])
+        yield xb.to(par.device), torch.from_numpy(y[idx]).to(par.device)
 
 
 def _shift(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
@@ -40,11 +50,12 @@ def _shift(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 
 
 def train_supernet_epoch(net: SuperNet, opt, x, y, *, batch: int, n_random: int, rng: np.random.Generator,
-                         arch_rng: random.Random, kd_weight: float = 1.0, n_sparse: int = 0) -> float:
+                         arch_rng: random.Random, kd_weight: float = 1.0, n_sparse: int = 0,
+                         par: Parallel = SINGLE) -> float:
     net.train()
     space: SearchSpace = net.space
     total, n = 0.0, 0
-    for xb, yb in batches(x, y, batch, rng, augment=True):
+    for xb, yb in batches(x, y, batch, rng, augment=True, par=par):
         opt.zero_grad()
         logits = net(xb, sample_arch(space, arch_rng, "max"))
         loss = F.cross_entropy(logits, yb)
@@ -57,6 +68,7 @@ def train_supernet_epoch(net: SuperNet, opt, x, y, *, batch: int, n_random: int,
                 out = net(xb, arch)
             kd = F.kl_div(F.log_softmax(out, -1), soft, reduction="batchmean")
             (kd_weight * kd + (1 - kd_weight) * F.cross_entropy(out, yb)).backward()
+        par.average_gradients(net.parameters())
         nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
         total += float(loss.detach()) * len(yb)
@@ -81,31 +93,55 @@ def subnet_accuracy(net: SuperNet, arch: Arch, x_cal: np.ndarray, x: np.ndarray,
 
 
 def finetune(static: nn.Module, masks: dict, x, y, *, epochs: int, lr: float, batch: int,
-             rng: np.random.Generator, on_epoch=None, qat_epochs: int = 0) -> None:
+             rng: np.random.Generator, on_epoch=None, qat_epochs: int = 0, state: dict | None = None,
+             par: Parallel = SINGLE) -> None:
     """Fine-tune a (pruned) StaticNet; masks are re-applied after every step so pruned blocks stay 0.
-    The last `qat_epochs` epochs are quantization-aware (nas.qat): the weights end on tfc's int8 grid."""
+    The last `qat_epochs` epochs are quantization-aware (nas.qat): the weights end on tfc's int8 grid.
+    After each epoch `on_epoch(epoch, snapshot)` gets the whole training state (`snapshot()` builds
+    it); `state`, such a snapshot, continues from where it was taken, with the same result."""
     from nas.prune import apply_masks
     from nas.qat import quantization_aware
     opt = torch.optim.AdamW(static.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     apply_masks(masks)
     qat_from = epochs - min(qat_epochs, epochs)
+    start = state["epoch"] + 1 if state else 0
 
-    def epoch_pass(epoch):
+    def snapshot(epoch, grids):         # a copy: state_dict()s hold the live tensors
+        return copy.deepcopy({"epoch": epoch, "net": static.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "grids": [(g.lo, g.hi) for g in grids]})
+
+    def restore(grids):
+        static.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        rng.bit_generator.state = state["np_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        for g, (lo, hi) in zip(grids, state["grids"]):
+            g.lo, g.hi = lo, hi
+
+    def epoch_pass(epoch, grids, model):
         static.train()
-        for xb, yb in batches(x, y, batch, rng, augment=True):
+        for xb, yb in batches(x, y, batch, rng, augment=True, par=par):
             opt.zero_grad()
-            F.cross_entropy(static(xb), yb).backward()
+            F.cross_entropy(model(xb), yb).backward()
             opt.step()
             apply_masks(masks)
         sched.step()
         if on_epoch:
-            on_epoch(epoch)
+            on_epoch(epoch, lambda: snapshot(epoch, grids))
 
-    for epoch in range(qat_from):
-        epoch_pass(epoch)
+    if state is not None and state["epoch"] < qat_from:
+        restore([])
+    model = par.wrap(static)
+    for epoch in range(start, qat_from):
+        epoch_pass(epoch, [], model)
     if qat_from < epochs:
-        with quantization_aware(static, masks):   # the parametrized weights are the same Parameters
-            for epoch in range(qat_from, epochs):
-                epoch_pass(epoch)
+        with quantization_aware(static, masks) as grids:   # the parametrized weights are the same Parameters
+            if state is not None and state["epoch"] >= qat_from:
+                restore(grids)
+            model = par.wrap(static)       # DDP again: its gradient hooks must see the parametrized forward
+            for epoch in range(max(start, qat_from), epochs):
+                epoch_pass(epoch, grids, model)
     static.eval()

@@ -10,5 +10,7 @@ export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER
 "$PYTHON" -m pip install --quiet -e ".[test,nas]"
 # The Arm toolchain and QEMU (emulated Cortex-M7 tests) come from Debian's packages.
 bash scripts/install-target-tools.sh
+# Fashion-MNIST (Debian dataset-fashion-mnist): tests/nas read the real files when they are there.
+bash scripts/install-datasets.sh
 export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
 exec "$PYTHON" -m pytest -m "not slow" -q "$@"

@@ -22,6 +22,9 @@ class FakeEvaluator:
             return self.work[name]
         return self.work[name] * d * (1.2 if b == 4 else 1.6)
 
+    def evaluate_many(self, genomes) -> list[dict]:
+        return [self.evaluate(g) for g in genomes]
+
     def evaluate(self, g: Genome) -> dict:
         instr = sum(self.layer_cost(n, d, b) for n, d, b in g.sparsity)
         acc = 0.97 - sum(self.harm[n] * (1 - d) for n, d, _ in g.sparsity)

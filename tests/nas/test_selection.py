@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from nas.sparsenas import densest_of_equal_accuracy, select_winner
+from nas.finalists import choose
+from nas.sparsenas import densest_of_equal_accuracy, pareto_front, select_winner
 from nas.space import make_space, sample_arch
 
 torch = pytest.importorskip("torch")
@@ -20,6 +21,25 @@ def _rec(key, acc, instr, density, fits=True):
 RECORDS = [_rec("big-dense", 0.960, 900, 1.0), _rec("big-sparse", 0.955, 500, 0.4),
            _rec("mid-dense", 0.952, 600, 1.0), _rec("small-dense", 0.90, 100, 1.0),
            _rec("too-big", 0.99, 50, 0.3, fits=False)]
+
+
+def test_pareto_front_is_the_2d_accuracy_instructions_staircase():
+    front = pareto_front(RECORDS + [_rec("slow-worse", 0.95, 950, 1.0), _rec("tie", 0.955, 500, 0.5)])
+    assert [r["key"] for r in front] == ["small-dense", "big-sparse", "big-dense"]   # mid-dense: beaten by big-sparse
+
+
+def _version(key, instr, acc, fits=True):
+    return {"key": key, "instructions": instr, "finetuned_accuracy": acc if fits else None, "fits": fits}
+
+
+def test_finalists_choose_the_fastest_version_within_the_fine_tuned_band():
+    fins = [{"arch": "a", "sparse": _version("a#s", 400, 0.915), "dense": _version("a#d", 900, 0.921)},
+            {"arch": "b", "sparse": _version("b#s", 300, 0.880), "dense": _version("b#d", 500, 0.912, fits=False)}]
+    assert choose(fins, 0.01)["key"] == "a#s"          # within 1 point of the best (0.921) and fastest
+    assert choose(fins, 0.001)["key"] == "a#d"
+    assert choose(fins, 0.05)["key"] == "b#s"
+    assert choose([{"arch": "c", "sparse": _version("c", 1, 0, False), "dense": _version("c", 1, 0, False)}],
+                  0.01) is None
 
 
 def test_winner_is_the_fastest_feasible_record_within_the_tolerance():

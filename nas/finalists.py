@@ -1,0 +1,67 @@
+"""Finalists: the search's best sub-networks, pruned and briefly fine-tuned, dense and sparse,
+before the winner is chosen.
+
+The supernet's accuracy for a pruned sub-network without fine-tuning ranks sparse genomes poorly
+(pruning the early layers collapses it, fine-tuning recovers most of that), so the winner rule
+applied to those accuracies mostly picks dense models. Here the `finalists` fastest sub-networks
+of the accuracy band (one record each: its fastest, after refinement) are each fine-tuned
+`finalist_epochs` epochs twice, as searched (pruned, masks kept) and with every layer dense, from
+the supernet's weights; the searched model is then the version with the fewest instructions whose
+fine-tuned validation accuracy is within `accuracy_tolerance` of the best version's. The report
+shows both versions of every finalist (accuracy, instructions, flash, SRAM).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nas.distributed import Parallel
+from nas.evolution import Genome
+from nas.prune import make_masks
+from nas.refine import candidates
+from nas.train import accuracy, finetune
+
+VERSION_FIELDS = ("key", "instructions", "instructions_as_compiled", "flash", "sram", "density", "sparse_kernels",
+                  "fits")
+
+
+def judge(ev, records: list[dict], floor: float, *, n: int, epochs: int, lr: float, batch: int, seed: int,
+          x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None) -> list[dict]:
+    """For each finalist: {"arch", "sparse": version, "dense": version}, a version being its record's
+    costs plus "supernet_accuracy" and "finetuned_accuracy" (validation)."""
+    par = Parallel(device=device) if device is not None else Parallel()
+    picked = candidates(records, floor, n)
+    out = []
+    for rec in (progress(picked) if progress else picked):
+        g = Genome.from_dict(rec["genome"])
+        versions = {}
+        for name, genome in (("sparse", g), ("dense", g.densified())):
+            r = ev.evaluate(genome)
+            v = {k: r.get(k) for k in VERSION_FIELDS} | {"supernet_accuracy": r.get("accuracy"),
+                                                         "genome": genome.to_dict()}
+            if name == "dense" and genome.key() == g.key():
+                v = dict(versions["sparse"])             # the finalist is dense already
+            elif r["fits"]:
+                v["finetuned_accuracy"] = _finetuned_accuracy(ev, genome, x_train, y_train, epochs=epochs, lr=lr,
+                                                              batch=batch, seed=seed, par=par)
+            versions[name] = v
+        out.append({"arch": g.arch.key(), **versions})
+    return out
+
+
+def _finetuned_accuracy(ev, genome: Genome, x, y, *, epochs, lr, batch, seed, par) -> float:
+    static = ev.static(genome.arch).to(par.device)
+    finetune(static, make_masks(static, genome.sparsity_dict()), x, y, epochs=epochs, lr=lr, batch=batch,
+             rng=np.random.default_rng(seed), par=par)
+    static.cpu()
+    return accuracy(static, ev.x_val, ev.y_val)
+
+
+def choose(finalists: list[dict], tolerance: float) -> dict | None:
+    """The fitting version with the fewest instructions within `tolerance` of the best fine-tuned
+    accuracy (ties: the more accurate); None when no version was fine-tuned."""
+    versions = [v for f in finalists for v in (f["sparse"], f["dense"]) if v.get("finetuned_accuracy") is not None]
+    if not versions:
+        return None
+    floor = max(v["finetuned_accuracy"] for v in versions) - tolerance
+    return min((v for v in versions if v["finetuned_accuracy"] >= floor),
+               key=lambda v: (v["instructions"], -v["finetuned_accuracy"]))

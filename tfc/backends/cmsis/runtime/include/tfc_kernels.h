@@ -35,6 +35,15 @@ void tfc_requantize_s8(const int8_t *input,
  * Lower ranks are padded with leading 1s. out must not overlap in. */
 void tfc_transpose_s8(const int8_t *input, int8_t *output, const int32_t dims[4], const int32_t perm[4]);
 
+/* Strided slice of int8 data of shape in_dims: along axis a it takes out_dims[a] elements from
+ * index begin[a] in steps of step[a] (negative steps walk backwards). out must not overlap in. */
+void tfc_slice_s8(const int8_t *input,
+                  int8_t *output,
+                  const int32_t in_dims[4],
+                  const int32_t begin[4],
+                  const int32_t step[4],
+                  const int32_t out_dims[4]);
+
 /* The add half of tfc_convolve_add_s8: arm_elementwise_add_s8's arguments. `residual_first`
  * says whether the skip tensor is the add's first operand (each operand has its own rescaling). */
 typedef struct

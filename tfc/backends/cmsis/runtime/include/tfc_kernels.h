@@ -44,6 +44,16 @@ void tfc_slice_s8(const int8_t *input,
                   const int32_t step[4],
                   const int32_t out_dims[4]);
 
+/* Constant pad of int8 data of shape in_dims to out_dims: output index o along axis a reads input
+ * index o - before[a] where that lies inside the input, else holds `fill` (an int8 value);
+ * negative `before` or a smaller out_dims crop. out must not overlap in. */
+void tfc_pad_s8(const int8_t *input,
+                int8_t *output,
+                const int32_t in_dims[4],
+                const int32_t before[4],
+                const int32_t out_dims[4],
+                int32_t fill);
+
 /* The add half of tfc_convolve_add_s8: arm_elementwise_add_s8's arguments. `residual_first`
  * says whether the skip tensor is the add's first operand (each operand has its own rescaling). */
 typedef struct

@@ -54,6 +54,20 @@ void tfc_pad_s8(const int8_t *input,
                 const int32_t out_dims[4],
                 int32_t fill);
 
+/* Concatenation of num_inputs int8 tensors viewed as [outer, sizes[k]] along their second axis.
+ * Input k is copied when multipliers[k] == 0 (it is on the output grid), else rescaled as
+ * tfc_requantize_s8(input_offsets[k], multipliers[k], shifts[k], output_offset) does.
+ * out must not overlap any input. */
+void tfc_concat_s8(const int8_t *const *inputs,
+                   const int32_t *sizes,
+                   const int32_t *input_offsets,
+                   const int32_t *multipliers,
+                   const int32_t *shifts,
+                   int32_t num_inputs,
+                   int32_t outer,
+                   int32_t output_offset,
+                   int8_t *output);
+
 /* The add half of tfc_convolve_add_s8: arm_elementwise_add_s8's arguments. `residual_first`
  * says whether the skip tensor is the add's first operand (each operand has its own rescaling). */
 typedef struct

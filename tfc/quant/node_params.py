@@ -159,6 +159,12 @@ def requantize_params(node: Node) -> kp.RequantizeParams:
     """For quantize (int8 -> int8), relu and clip: rescale, then clamp."""
     xq, yq = _per_tensor(node.inputs[0], "input", node), _per_tensor(node.output, "output", node)
     act = clamp_range(*node.spec.clamp_bounds(node.attrs), yq) if node.spec.is_clamp else kp.ActivationRange()
+    return grid_change(xq, yq, act)
+
+
+def grid_change(xq: QuantParams, yq: QuantParams, act: kp.ActivationRange = kp.ActivationRange()
+                ) -> kp.RequantizeParams:
+    """tfc_requantize_s8's parameters moving int8 values from per-tensor grid xq onto yq."""
     # Identity only when scale AND zero point agree; equal scales with other zero points still
     # shift the integers (the multiplier is then exactly 1.0 and requantize adds the offset).
     same = xq.scale == yq.scale and xq.zero_point == yq.zero_point

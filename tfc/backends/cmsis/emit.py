@@ -11,6 +11,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from tfc.kernels import registered_kernels
 from tfc.kernels.lowering import LoweredModel
 from tfc.targets.cortex_m.project import project_support
 
@@ -38,8 +39,23 @@ def c_float(v: float) -> str:
     return text + "f"
 
 
+def inline_templates() -> dict[str, str]:
+    """The templates kernels keep beside their Python (`Kernel.template_source`), by the name
+    lowering gives their layers (`Kernel.template_name`)."""
+    inline = {}
+    for kernel in registered_kernels():
+        if kernel.template_source is None:
+            continue
+        name = kernel.template_name
+        if (TEMPLATES / name).exists() or name in inline:
+            raise ValueError(f"kernel {kernel.name}: its inline template {name} would hide another template")
+        inline[name] = kernel.template_source
+    return inline
+
+
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(TEMPLATES)), jinja2.DictLoader(inline_templates())])
+    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              autoescape=False)
     env.filters["c_int"] = c_int

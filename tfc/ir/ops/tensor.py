@@ -166,10 +166,12 @@ class Expand(_Movement):
 
 @register_op
 class Pad(_Movement):
-    """Pad with `pads` = [begin_0, ..., begin_n, end_0, ..., end_n] (ONNX order)."""
+    """Pad with `pads` = [begin_0, ..., begin_n, end_0, ..., end_n] (ONNX order). `value` is in
+    the data's units: a real on float data and on quantized int8 data (the int8 kernel fills with
+    it quantized onto the grid, tfc.kernels.pad), an integer on plain integer data."""
 
     name = "pad"
-    creates_values = True     # the fill value, a raw integer on an int8 tensor
+    creates_values = True     # the fill value: not a value of the input
     layout_agnostic = True
 
     def permute_attrs(self, attrs, perm):

@@ -35,6 +35,39 @@ void tfc_requantize_s8(const int8_t *input,
  * Lower ranks are padded with leading 1s. out must not overlap in. */
 void tfc_transpose_s8(const int8_t *input, int8_t *output, const int32_t dims[4], const int32_t perm[4]);
 
+/* Strided slice of int8 data of shape in_dims: along axis a it takes out_dims[a] elements from
+ * index begin[a] in steps of step[a] (negative steps walk backwards). out must not overlap in. */
+void tfc_slice_s8(const int8_t *input,
+                  int8_t *output,
+                  const int32_t in_dims[4],
+                  const int32_t begin[4],
+                  const int32_t step[4],
+                  const int32_t out_dims[4]);
+
+/* Constant pad of int8 data of shape in_dims to out_dims: output index o along axis a reads input
+ * index o - before[a] where that lies inside the input, else holds `fill` (an int8 value);
+ * negative `before` or a smaller out_dims crop. out must not overlap in. */
+void tfc_pad_s8(const int8_t *input,
+                int8_t *output,
+                const int32_t in_dims[4],
+                const int32_t before[4],
+                const int32_t out_dims[4],
+                int32_t fill);
+
+/* Concatenation of num_inputs int8 tensors viewed as [outer, sizes[k]] along their second axis.
+ * Input k is copied when multipliers[k] == 0 (it is on the output grid), else rescaled as
+ * tfc_requantize_s8(input_offsets[k], multipliers[k], shifts[k], output_offset) does.
+ * out must not overlap any input. */
+void tfc_concat_s8(const int8_t *const *inputs,
+                   const int32_t *sizes,
+                   const int32_t *input_offsets,
+                   const int32_t *multipliers,
+                   const int32_t *shifts,
+                   int32_t num_inputs,
+                   int32_t outer,
+                   int32_t output_offset,
+                   int8_t *output);
+
 /* The add half of tfc_convolve_add_s8: arm_elementwise_add_s8's arguments. `residual_first`
  * says whether the skip tensor is the add's first operand (each operand has its own rescaling). */
 typedef struct

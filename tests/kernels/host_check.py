@@ -1,0 +1,48 @@
+"""What every kernel test asks of the generated C: a model compiled for the host builds warning-free
+(-Wall -Wextra -Werror -pedantic) and runs clean under ASan/UBSan, the same graph gives the same
+bytes twice, and the C equals the int8 interpreter (the kernels' numpy twins) bit for bit; and
+onnxruntime's view of the model, on the same int8 inputs."""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from tests.backends.cmsis.compare import assert_exact
+from tfc import interp
+from tfc.backends.cmsis import HostRunner, write_project
+from tfc.ir.graph import Graph
+from tfc.ir.ops.quant import dequantize_array, quantize_array
+
+STRICT = ("-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
+
+
+def run_c_exact(graph: Graph, ints: list[np.ndarray], tmp_path, name: str = "m") -> list[np.ndarray]:
+    """The generated C's outputs for `ints` (per input, a leading sample axis), after checking
+    them against the int8 interpreter sample by sample and the project's bytes against a rewrite."""
+    info = write_project(graph, tmp_path / "a", target="host", name=name)
+    again = write_project(graph, tmp_path / "b", target="host", name=name)
+    assert info.files == again.files
+    for f in info.files:
+        assert (info.path / f).read_bytes() == (again.path / f).read_bytes(), f"{f} differs between two writes"
+    got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw(ints)
+    for i in range(len(ints[0])):
+        want = interp.run(graph, [x[i] for x in ints])
+        for k, (g, w) in enumerate(zip(got, want)):
+            assert_exact(g[i], w, f"sample {i}, output {k}: generated C vs int8 interpreter")
+    return got
+
+
+def int8_inputs(graph: Graph, samples: list[np.ndarray]) -> list[np.ndarray]:
+    """Float samples (per input, a leading sample axis) on the int8 graph's input grids."""
+    return [quantize_array(x, v.quant, v.quant.storage) for x, v in zip(samples, graph.inputs)]
+
+
+def onnxruntime_on_grid(model, graph: Graph, ints: list[np.ndarray]) -> list[np.ndarray]:
+    """onnxruntime's outputs of the float ONNX `model` on the dequantized `ints`, quantized onto
+    the int8 graph's output grids (what a QDQ model with those grids computes)."""
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    reals = {v.name: dequantize_array(x, v.quant) for x, v in zip(ints, graph.inputs)}
+    per_sample = [session.run(None, {n: reals[n][i] for n in names}) for i in range(len(ints[0]))]
+    return [quantize_array(np.stack([s[k] for s in per_sample]), v.quant, v.quant.storage)
+            for k, v in enumerate(graph.outputs)]

@@ -1,0 +1,112 @@
+"""tfc_concat_s8: int8 concatenation of N inputs (activations, or constants in flash) along an axis.
+
+Each input lands on the output's grid: an input on that grid is copied, one on another grid is
+rescaled with tfc_requantize_s8's fixed-point arithmetic (node_params.grid_change). So the result
+equals, bit for bit, requantize-then-concatenate: TFLite Micro's CONCATENATION (which requires
+equal grids) after a QUANTIZE per differing input. Calibrated models give every activation its
+own grid, which is why the kernel rescales instead of declining; onnxruntime's QDQ concat rounds
+the same rescale in float, so it may differ by one step at ties of the output grid."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfc.errors import UnsupportedError
+from tfc.ir.types import DType
+from tfc.kernels import records as R
+from tfc.kernels.base import Kernel, register_kernel
+from tfc.quant import kernel_params as kp
+from tfc.quant import reference as ref
+from tfc.quant.node_params import grid_change
+from tfc.quant.operands import per_tensor
+
+
+@dataclass(frozen=True)
+class ConcatParams:
+    outer: int                                # product of the dims before the axis
+    sizes: tuple[int, ...]                    # per input: elements per outer step (axis length * inner)
+    grids: tuple[kp.RequantizeParams, ...]    # per input: onto the output's grid
+
+    @property
+    def output_offset(self) -> int:
+        return self.grids[0].output_offset
+
+
+@dataclass(frozen=True)
+class ConcatArgs:
+    params: ConcatParams
+    # Per input: an index into Layer.inputs (an activation) or a ConstArray (a constant, in flash).
+    operands: tuple
+
+    @property
+    def flash_arrays(self) -> tuple[R.ConstArray, ...]:
+        return tuple(o for o in self.operands if not isinstance(o, int))
+
+
+def _why_not(node) -> str | None:
+    for v in (*node.inputs, node.output):
+        if v.quant is None or v.dtype != DType.I8:
+            return f"{v.ref} is not an int8 tensor with quantization params"
+        if v.quant.axis is not None:
+            return f"{v.ref} is quantized per channel (the kernel rescales per tensor)"
+    return None
+
+
+@register_kernel
+class Concat(Kernel):
+    name = "concat"
+    ops = ("concat",)
+    function = "tfc_concat_s8"
+    template_source = """\
+{#- tfc_concat_s8: Layer with ConcatArgs; each input rescaled onto the output grid (multiplier 0: copied). -#}
+{% import "_macros.j2" as m %}
+{% macro data(layer) %}{% endmacro %}
+{% macro call(layer) %}
+{% set p = layer.args.params %}
+{% set n = p.sizes | length %}
+{{ m.comment(layer) }}
+    {
+        const int8_t *const inputs[{{ n }}] = { {% for o in layer.args.operands %}{{ (m.at(layer.inputs[o]) if o is number else o.symbol) ~ (", " if not loop.last else "") }}{% endfor %} };
+        static const int32_t sizes[{{ n }}] = { {{ p.sizes | join(", ") }} };
+        static const int32_t input_offsets[{{ n }}] = { {% for g in p.grids %}{{ g.input_offset }}{{ ", " if not loop.last }}{% endfor %} };
+        static const int32_t multipliers[{{ n }}] = { {% for g in p.grids %}{{ 0 if g.identity else g.multiplier }}{{ ", " if not loop.last }}{% endfor %} };
+        static const int32_t shifts[{{ n }}] = { {% for g in p.grids %}{{ 0 if g.identity else g.shift }}{{ ", " if not loop.last }}{% endfor %} };
+        {{ layer.function }}(inputs, sizes, input_offsets, multipliers, shifts, {{ n }}, {{ p.outer }}, {{ p.output_offset }},
+            {{ m.at(layer.output) }});
+    }
+{% endmacro %}
+"""
+
+    def decline(self, node):
+        return _why_not(node)
+
+    def params(self, node):
+        reason = _why_not(node)
+        if reason:
+            raise UnsupportedError(f"no int8 concat kernel: {reason}", node=node.name, op=node.op,
+                                   hint="run quantize-int8 (per-tensor activations)")
+        out = node.output
+        axis = node.attrs["axis"] % out.type.rank
+        yq = per_tensor(out, "output", node)
+        return ConcatParams(outer=math.prod(out.shape[:axis]),
+                            sizes=tuple(math.prod(v.shape[axis:]) for v in node.inputs),
+                            grids=tuple(grid_change(per_tensor(v, f"input {k}", node), yq)
+                                        for k, v in enumerate(node.inputs)))
+
+    def run(self, node, inputs, p):
+        # Multiplier 0 (the same grid) is a copy in the C, whatever the offsets say.
+        parts = [x.reshape(p.outer, size) if g.multiplier == 0 else ref.requantize(x.reshape(p.outer, size), g)
+                 for x, size, g in zip(inputs, p.sizes, p.grids)]
+        return [np.concatenate(parts, axis=1).reshape(node.output.shape)]
+
+    def args(self, lw, i, node, p):
+        operands, live = [], 0
+        for k, v in enumerate(node.inputs):
+            if v.data is None:
+                operands.append(live)
+                live += 1
+            else:
+                operands.append(lw.const(v, i, f"operand{k}"))
+        return ConcatArgs(p, tuple(operands))

@@ -122,3 +122,24 @@ def test_tfc_ops_lists_traits_and_kernels():
     assert "weight input 1" in block[0] and "output clamp" in block[0]
     assert "conv (arm_convolve_s8)" in block[1] and "sparse_conv" in block[1]
     assert "gather\n    traits:  moves-data" in out
+
+
+def test_qdq_gather_with_onnxruntime_numerics_equals_onnxruntime():
+    """The same model with onnxruntime's arithmetic (quantize-int8{numerics=onnxruntime}, what tfc
+    picks for models onnxruntime.quantization wrote): the requantize after the gather becomes
+    tfc_ort_requantize_s8 and the generated C equals onnxruntime exactly."""
+    ort = pytest.importorskip("onnxruntime")
+    import tfc
+    from tfc.ir.ops.quant import dequantize_array, quantize_array
+    model = _qdq_gather_model()
+    xs = np.random.default_rng(0).uniform(-7, 7, (64, 1, 10)).astype(np.float32)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = np.stack([session.run(None, {"x": x})[0] for x in xs])
+    pipeline = "canonicalize,fuse{residual=false},sparsify,quantize-int8{numerics=onnxruntime},fuse,plan-memory"
+    cm = tfc.compile(model, target="host", pipeline=pipeline)
+    assert [n.op for n in cm.ir.nodes] == ["gather", "quantize"]
+    assert select(cm.ir.nodes[1]).name == "ort_requantize"
+    inq, outq = cm.ir.inputs[0].quant, cm.ir.outputs[0].quant
+    raw = np.asarray(cm.run(np.stack([quantize_array(x, inq, inq.storage) for x in xs]), on="host", raw=True))
+    got = dequantize_array(raw.reshape(want.shape), outq)
+    assert np.array_equal(got, want), np.abs(got - want).max()

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from tfc.ir.ops.base import (ACTIVATION_ATTRS, OUTPUT_CLAMP, Attr, OpSpec, apply_activation, broadcast_shapes,
+from tfc.ir.ops.base import (ACTIVATION_ATTRS, NUMERICS_ATTR, OUTPUT_CLAMP, Attr, OpSpec, apply_activation, broadcast_shapes,
                              real_type, register_op, shape_error)
 from tfc.ir.types import DType, TensorType
 
@@ -50,6 +50,7 @@ class Relu(UnaryOp):
     name = "relu"
     is_clamp = True
     grid_transparent = True
+    attrs = dict(NUMERICS_ATTR)
     compute = staticmethod(lambda x, a: np.maximum(x, 0))
 
     def clamp_bounds(self, attrs):
@@ -62,7 +63,7 @@ class Clip(UnaryOp):
     name = "clip"
     is_clamp = True
     grid_transparent = True
-    attrs = {"min": Attr("float", -math.inf), "max": Attr("float", math.inf)}
+    attrs = {"min": Attr("float", -math.inf), "max": Attr("float", math.inf), **NUMERICS_ATTR}
 
     def clamp_bounds(self, attrs):
         return attrs["min"], attrs["max"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfc.ir.ops.base import Attr, OpSpec, register_op, shape_error
+from tfc.ir.ops.base import NUMERICS_ATTR, Attr, OpSpec, register_op, shape_error
 from tfc.ir.types import DType, TensorType
 
 
@@ -45,7 +45,7 @@ class Quantize(OpSpec):
     elementwise = True
     layout_agnostic = True
     grid_transparent = True
-    attrs = {"dtype": Attr("str", "i8")}
+    attrs = {"dtype": Attr("str", "i8"), **NUMERICS_ATTR}
 
     def infer(self, node):
         return [node.inputs[0].type.with_dtype(DType(node.attrs["dtype"]))]

@@ -45,6 +45,10 @@ static inline int8_t tfc_ort_requantize(int32_t acc, float scale, float lo, floa
     return tfc_ort_to_s8((float)acc * scale, lo, hi, out_offset);
 }
 
+/* int8 -> int8 onto another grid (quantize, relu, clip) as onnxruntime computes DQ, op, Q. */
+void tfc_ort_requantize_s8(const int8_t *input, int8_t *output, int32_t size, const float *dequantized,
+                           float out_scale, float lo, float hi, int32_t out_offset);
+
 /* Batched matmul with float requantization, a linear layer or a 1x1 conv when batches are 1:
  * out[b][m][n] = requant(sum_k (lhs[b][m][k] + lhs_offset) (rhs[b][n][k] + rhs_offset) + bias[n])
  * with scales[n] (per_channel) or scales[0]. Batches: lhs [lhs_n][lhs_h], rhs [rhs_n][rhs_h], the

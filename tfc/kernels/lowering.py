@@ -212,3 +212,24 @@ def lower(graph: Graph, *, name: str, build: str, strategies=None) -> LoweredMod
 def lower_for(graph: Graph, *, target: str | Target, name: str = "model", strategies=None) -> LoweredModel:
     """`lower` with the kernel build (scratch rules) of `target`."""
     return lower(graph, name=name, build=build_for_isa(Target.from_string(target).isa), strategies=strategies)
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    """The arena of an int8 graph as its kernels would have it: chosen kernels' scratch and
+    in-place rules planned, without building any kernel's call record (fusion and scheduling
+    decisions compare many of these)."""
+
+    allocation: Allocation
+    plan: Plan
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.plan.arena_size
+
+
+def plan_arena(graph: Graph, *, target: str | Target) -> ArenaPlan:
+    """The arena `lower_for` would plan for `graph` on `target`, from the kernel registry alone."""
+    _check_int8(graph)
+    lw = _Lowering(graph, "model", build_for_isa(Target.from_string(target).isa))
+    return ArenaPlan(*_plan_with_lean_kernels(graph, lw))

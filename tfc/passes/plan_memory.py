@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tfc.errors import TargetError
-from tfc.kernels.lowering import lower_for
+from tfc.kernels.lowering import lower_for, plan_arena
 from tfc.memory import check_plan, live_at
 from tfc.memory.schedule import best_order
 from tfc.memory.timeline import draw_timeline
@@ -31,7 +31,7 @@ def _arena_with_order(graph, target, order) -> int:
     saved = graph.nodes
     graph.nodes = list(order)
     try:
-        return _lowered(graph, target).arena_bytes
+        return plan_arena(graph, target=target).arena_bytes
     finally:
         graph.nodes = saved
 

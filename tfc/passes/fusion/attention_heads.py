@@ -19,7 +19,7 @@ from tfc.ir.graph import Graph, Node
 from tfc.ir.types import DType
 from tfc.passes.fusion.common import remove_dead, sole_reader, take_over
 from tfc.kernels import select
-from tfc.kernels.lowering import lower_for
+from tfc.kernels.lowering import plan_arena
 
 RULE = "fuse-attention-heads"
 MODES = ("auto", "always", "never")
@@ -101,7 +101,7 @@ def _fused_copy(graph: Graph, names) -> Graph:
 
 
 def _lowered(graph: Graph, ctx):
-    return lower_for(graph, target=ctx.target or "cortex-m7")   # the bytes the C will have
+    return plan_arena(graph, target=ctx.target or "cortex-m7")   # the arena the C will have
 
 
 def _arena(graph: Graph, ctx) -> int:

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tfc  # noqa: E402
 from tfc.bench import bench  # noqa: E402
+from tfc.ir.ops import get_op  # noqa: E402
 
 
 def hybrid_onnx(path: Path) -> Path:
@@ -61,7 +62,7 @@ def compile_variants(onnx_path: Path, shape, density: float, block: int) -> dict
 def layer_summary(cm) -> dict:
     from tfc.backends.cmsis.project import plan_project
     info = plan_project(cm.ir, target="cortex-m7", name="m")
-    rows = [r for r in info.layers if r.op in ("conv2d", "linear", "conv2d_add")]
+    rows = [r for r in info.layers if get_op(r.op).weight_input is not None]
     return {"sparse_layers": sum(r.storage.startswith("sparse") for r in rows), "conv_linear_layers": len(rows),
             "table": info.table()}
 
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
               f"sparse layers {summary['sparse_layers']}/{summary['conv_linear_layers']}")
         print(summary["table"])
         print("per layer instructions:", ", ".join(f"{c.node}={c.instructions}" for c in r.layers
-                                                    if c.op in ("conv2d", "linear", "conv2d_add")))
+                                                    if get_op(c.op).weight_input is not None))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0

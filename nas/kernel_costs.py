@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tfc.ir.ops import get_op
+
 _CONV = ("macs", "outputs", "pixels", "reads", "slow_rq", "clamped", "one")
 _MATMUL = ("macs4", "macs1", "outputs", "vectors", "slow_rq", "clamped", "one")
 _DW = ("valid_taps", "valid_rows", "loop_taps", "loop_rows", "weight_taps", "outputs", "slow_rq", "one")
@@ -114,12 +116,12 @@ def quantities(node) -> dict[str, float]:
     outputs = int(np.prod(out))
     x = node.inputs[0].type.shape
     q = {"outputs": outputs, "one": 1.0, "elements": int(np.prod(x)), "rows": int(np.prod(out[:-1]))}
-    if node.op in ("conv2d", "conv2d_add", "linear"):
+    if get_op(node.op).weight_input is not None:        # conv2d, conv2d_add, linear
         w = node.inputs[1].type.shape            # OHWI or [out, in]
         right, full = requantization(node)
         cols = int(np.prod(w[1:]))
         q.update(macs=outputs * cols, slow_rq=0.0 if right.all() else outputs, clamped=0.0 if full else outputs)
-    if node.op in ("conv2d", "conv2d_add"):
+    if get_op(node.op).weight_input is not None and node.inputs[1].type.rank == 4:   # OHWI: a convolution
         pix = out[1] * out[2]
         q.update(pixels=pix, reads=pix * cols)
         if node.attrs.get("group", 1) > 1:       # depthwise: per 4-channel block, taps in padding skipped,
@@ -231,7 +233,7 @@ def estimate(cm) -> InstructionEstimate:
         if not layer.function:          # aliases (reshape) cost nothing
             continue
         node = nodes[layer.node]
-        weight = node.inputs[1] if node.op in ("conv2d", "linear") and len(node.inputs) > 1 else None
+        weight = node.inputs[1] if get_op(node.op).weight_input is not None and len(node.inputs) > 1 else None
         has_layout = weight is not None and getattr(weight, "sparse", None) is not None and weight.data is not None
         sparse_layers += has_layout
         cost = layer_cost(node, layer.function)

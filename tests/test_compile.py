@@ -77,7 +77,7 @@ def test_compile_writes_dumps(tmp_path):
 def test_compile_errors():
     with pytest.raises(ModelLoadError, match="no such file"):
         tfc.compile("/no/such/model.onnx")
-    with pytest.raises(TargetError, match="targets: cortex-m7, cortex-m4, host"):
+    with pytest.raises(TargetError, match="targets: cortex-m7, cortex-m4, cortex-m55, host"):
         tfc.compile(parse_graph(TINY), target="esp32")
     with pytest.raises(TfcError, match="input_shapes applies to ONNX models"):
         tfc.compile(parse_graph(TINY), input_shapes={"x": [1, 2, 2, 3]})

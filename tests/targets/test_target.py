@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 
 from tfc.errors import TargetError
-from tfc.targets import TARGETS, QemuMachine, Target
+from tfc.targets import QemuMachine, Target
 
 
 def test_cortex_m7_is_the_stm32f746():
@@ -40,13 +40,13 @@ def test_targets_are_frozen_and_validated():
         dataclasses.replace(t, sram_origin=0x80000)
 
 
-def test_a_new_target_is_one_entry():
-    """Everything the build, the run and the scratch rules read is a field: a made-up board
-    needs no code anywhere else."""
-    board = Target(name="my-m7", description="a Cortex-M7 with 256 KiB flash", cpu="cortex-m7", isa="dsp",
-                   flash_bytes=256 * 1024, sram_bytes=128 * 1024, fpu="fpv5-sp-d16", cc="arm-none-eabi-gcc",
-                   cflags=TARGETS["cortex-m7"].cflags, mpu="armv7m", qemu=QemuMachine("mps2-an500", "cortex-m7"))
-    assert board.is_embedded and board.is_emulated and Target.from_string(board) is board
+def test_the_cortex_m55_is_a_dsp_build_on_the_an547():
+    m55 = Target.from_string("cortex-m55")
+    assert m55.isa == "dsp" and "-mcpu=cortex-m55+nomve" in m55.cflags   # no MVE until MVE kernels exist
+    assert m55.mpu == "armv8m" and m55.qemu == QemuMachine("mps3-an547", "cortex-m55")
+    # QEMU's mps3-an547: 512 KiB ITCM at 0x0 (flash), 512 KiB DTCM at 0x20000000 (SRAM)
+    assert (m55.flash_origin, m55.flash_bytes, m55.sram_origin, m55.sram_bytes) == (
+        0, 512 * 1024, 0x20000000, 512 * 1024)
 
 
 def test_unknown_target_lists_the_known_ones():

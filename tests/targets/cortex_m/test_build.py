@@ -1,4 +1,4 @@
-"""build_elf: target flags, the STM32F746 budget enforced at link time, size reports."""
+"""build_elf: target flags, each target's budget enforced at link time, size reports."""
 from __future__ import annotations
 
 import pytest
@@ -22,8 +22,8 @@ BIG_ARENA = """
 """
 
 
-def test_size_report_splits_flash_and_sram(build_c):
-    info = build_c(TRIVIAL, stack_size=4096)
+def test_size_report_splits_flash_and_sram(build_c, cortex_m_target):
+    info = build_c(TRIVIAL, stack_size=4096, target=cortex_m_target)
     s = info.size
     assert info.path.is_file()
     assert s.flash_sections[".vectors"] == 64 and s.flash_sections[".text"] > 0
@@ -31,7 +31,7 @@ def test_size_report_splits_flash_and_sram(build_c):
     # totals are extents: the sections plus the alignment gaps between them
     assert 0 <= s.flash_bytes - sum(s.flash_sections.values()) < 64, s
     assert 0 <= s.sram_bytes - sum(s.sram_sections.values()) < 64, s
-    assert (s.flash_budget, s.sram_budget) == (1024 * KiB, 320 * KiB)
+    assert (s.flash_budget, s.sram_budget) == (cortex_m_target.flash_bytes, cortex_m_target.sram_bytes)
     assert s.flash_bytes < 16 * KiB, f"a trivial program should be small, got {s}"
 
 
@@ -46,24 +46,26 @@ def test_constants_count_in_flash_and_arrays_in_sram(build_c):
     assert large.flash_bytes == small.flash_bytes
 
 
-def test_flash_overflow_names_flash_and_the_bytes(build_c):
-    base = build_c(BIG_CONST, defines={"SIZE": 1024}).size.flash_bytes
-    size = 1024 * KiB                          # the whole flash, plus the code: cannot fit
+def test_flash_overflow_names_flash_and_the_bytes(build_c, cortex_m_target):
+    base = build_c(BIG_CONST, defines={"SIZE": 1024}, target=cortex_m_target).size.flash_bytes
+    size = cortex_m_target.flash_bytes         # the whole flash, plus the code: cannot fit
     with pytest.raises(TargetError) as err:
-        build_c(BIG_CONST, defines={"SIZE": size})
+        build_c(BIG_CONST, defines={"SIZE": size}, target=cortex_m_target)
     text = str(err.value)
-    want = base - 1024 + size - 1024 * KiB
+    assert f"does not fit {cortex_m_target}" in text, text
+    want = base - 1024 + size - cortex_m_target.flash_bytes
     assert f"overflows flash by {want} bytes" in text, f"expected {want} bytes over:\n{text}"
     assert "SRAM by" not in text
 
 
-def test_sram_overflow_names_sram_and_the_bytes(build_c):
-    base = build_c(BIG_ARENA, defines={"SIZE": 1024}).size.sram_bytes
-    size = 316 * KiB                           # fits alone, not with the 8 KiB stack
+def test_sram_overflow_names_sram_and_the_bytes(build_c, cortex_m_target):
+    base = build_c(BIG_ARENA, defines={"SIZE": 1024}, target=cortex_m_target).size.sram_bytes
+    size = cortex_m_target.sram_bytes - 4 * KiB  # fits alone, not with the 8 KiB stack
     with pytest.raises(TargetError) as err:
-        build_c(BIG_ARENA, defines={"SIZE": size})
+        build_c(BIG_ARENA, defines={"SIZE": size}, target=cortex_m_target)
     text = str(err.value)
-    want = base - 1024 + size - 320 * KiB
+    assert f"does not fit {cortex_m_target}" in text, text
+    want = base - 1024 + size - cortex_m_target.sram_bytes
     assert f"overflows SRAM by {want} bytes" in text, f"expected {want} bytes over:\n{text}"
     assert "flash by" not in text
 
@@ -72,13 +74,6 @@ def test_the_stack_counts_against_sram(build_c):
     build_c(BIG_ARENA, defines={"SIZE": 300 * KiB}, stack_size=8 * KiB)
     with pytest.raises(TargetError, match="overflows SRAM"):
         build_c(BIG_ARENA, defines={"SIZE": 300 * KiB}, stack_size=24 * KiB)
-
-
-def test_cortex_m4_uses_its_own_budget(build_c):
-    info = build_c(BIG_ARENA, defines={"SIZE": 200 * KiB}, target="cortex-m7")
-    assert info.size.sram_budget == 320 * KiB
-    with pytest.raises(TargetError, match=r"does not fit cortex-m4: it overflows SRAM"):
-        build_c(BIG_ARENA, defines={"SIZE": 200 * KiB}, target="cortex-m4")
 
 
 def test_warnings_are_errors_and_name_the_file(build_c):

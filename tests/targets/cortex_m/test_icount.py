@@ -36,9 +36,9 @@ LOOP_PROGRAM = """
 """
 
 
-@pytest.mark.parametrize("loops", [1, 100, 5000])
-def test_counts_of_a_known_loop_are_exact(build_c, qemu_plugins, loops):
-    info = build_c(LOOP_PROGRAM, defines={"LOOPS": loops, "REPEATS": 3})
+@pytest.mark.parametrize("loops", [1, 5000])
+def test_counts_of_a_known_loop_are_exact(build_c, cortex_m_target, qemu_plugins, loops):
+    info = build_c(LOOP_PROGRAM, defines={"LOOPS": loops, "REPEATS": 3}, target=cortex_m_target)
     counts = run_elf(info, count_instructions=True, timeout=30).instructions
     want = {
         1: RegionCount(1 + 2 * loops, 1),

@@ -1,16 +1,20 @@
-"""run_elf on QEMU's mps2-an500: exit codes, console and file I/O, and the failures a program
-can have (hang, fault, stack overflow) reported as errors."""
+"""run_elf on the targets' QEMU boards: exit codes, console and file I/O, and the failures a
+program can have (hang, fault, stack overflow) reported as errors. Tests that depend on the
+core, its board or its MPU take `cortex_m_target` and run once per emulated target."""
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
 from tfc.errors import BuildError, TargetError
+from tfc.targets import TARGETS, Target
 from tfc.targets.cortex_m import run_elf
 
 HELLO = """
     #include <stdio.h>
     int main(int argc, char **argv) {
-        printf("hello from the Cortex-M7, argc=%d", argc);
+        printf("hello from " TARGET ", argc=%d", argc);
         for (int i = 1; i < argc; i++) printf(" %s", argv[i]);
         printf("\\n");
         return 42;
@@ -18,10 +22,14 @@ HELLO = """
 """
 
 
-def test_hello_prints_and_returns_its_exit_code(build_c, qemu):
-    result = run_elf(build_c(HELLO), args=["alpha", "beta"], timeout=30)
+def _hello(build_c, target="cortex-m7"):
+    return build_c(HELLO, defines={"TARGET": f'"{target}"'}, target=target)
+
+
+def test_hello_prints_and_returns_its_exit_code(build_c, cortex_m_target, qemu):
+    result = run_elf(_hello(build_c, cortex_m_target.name), args=["alpha", "beta"], timeout=30)
     assert result.exit_code == 42
-    assert result.stdout == b"hello from the Cortex-M7, argc=3 alpha beta\n", result.stdout
+    assert result.stdout == f"hello from {cortex_m_target}, argc=3 alpha beta\n".encode(), result.stdout
     assert result.files == {}
     assert 0 < result.stack_peak < result.stack_size
 
@@ -89,7 +97,7 @@ def test_files_can_come_from_host_paths_and_run_dir_is_kept(build_c, qemu, tmp_p
     assert (run_dir / "copy.txt").read_bytes() == b"from a host path\n"
 
 
-def test_floating_point_runs_on_the_fpu(build_c, qemu):
+def test_floating_point_runs_on_the_fpu(build_c, cortex_m_target, qemu):
     src = """
         int main(void) {
             volatile float x = 1.5f;
@@ -101,7 +109,7 @@ def test_floating_point_runs_on_the_fpu(build_c, qemu):
     acc = 0.0
     for _ in range(10):
         acc = acc * 1.5 + 0.25
-    assert run_elf(build_c(src), timeout=30).exit_code == int(acc * 100) % 256
+    assert run_elf(build_c(src, target=cortex_m_target), timeout=30).exit_code == int(acc * 100) % 256
 
 
 def test_a_hang_is_a_timeout_error(build_c, qemu):
@@ -110,28 +118,60 @@ def test_a_hang_is_a_timeout_error(build_c, qemu):
         run_elf(build_c(src), timeout=1)
 
 
-def test_access_past_the_sram_budget_faults(build_c, qemu):
-    """QEMU's board has RAM at 0x20050000, the STM32F746 (320 KiB) does not: the MPU faults."""
-    src = """
+def test_access_past_the_sram_budget_faults(build_c, cortex_m_target, qemu):
+    """The last word of the SRAM budget is writable, the next one faults (the MPU, in the
+    target's form: QEMU's boards have RAM there, or nothing), and the report names the address."""
+    end = cortex_m_target.sram_origin + cortex_m_target.sram_bytes
+    src = f"""
         #include <stdio.h>
         #include <stdint.h>
-        int main(void) {
+        int main(int argc, char **argv) {{
+            (void)argv;
             printf("before\\n");
-            volatile uint32_t *past_sram = (uint32_t *)(0x20000000u + 320u * 1024u);
-            *past_sram = 1;
-            return 0;
-        }
+            volatile uint32_t *last = (uint32_t *)0x{end - 4:08X}u;
+            *last = 3;
+            if (argc > 1) last[1] = 1;      /* one word past the budget */
+            return (int)*last;
+        }}
     """
+    info = build_c(src, target=cortex_m_target)
+    assert run_elf(info, timeout=30).exit_code == 3
     with pytest.raises(BuildError) as err:
-        run_elf(build_c(src), timeout=30)
+        run_elf(info, args=["past"], timeout=30)
     text = str(err.value)
-    assert "faulted" in text and "DACCVIOL" in text and "0x20050000" in text, text
+    assert "faulted" in text and "DACCVIOL" in text and f"0x{end:x}" in text, text
     assert "before" in text
 
 
-def test_undefined_instruction_faults(build_c, qemu):
+def test_flash_is_read_only_and_sram_never_executes(build_c, cortex_m_target, qemu):
+    """The MPU's other two rules, in either form: a store to the flash region faults (on QEMU it is
+    RAM), and so does a jump into SRAM."""
+    src = """
+        #include <stdint.h>
+        const uint32_t table[4] = {1, 2, 3, 4};           /* .rodata, in flash */
+        uint16_t code[2] = {0x2007, 0x4770};              /* movs r0, #7; bx lr, in SRAM */
+        int main(int argc, char **argv) {
+            (void)argv;
+            volatile uint32_t *entry = (volatile uint32_t *)&table[1];
+            if (argc == 2) *entry = 5;
+            if (argc == 3) return ((int (*)(void))((uintptr_t)code | 1))();
+            return (int)*entry;
+        }
+    """
+    info = build_c(src, target=cortex_m_target)
+    assert run_elf(info, timeout=30).exit_code == 2
+    with pytest.raises(BuildError, match="DACCVIOL"):
+        run_elf(info, args=["store"], timeout=30)
+    with pytest.raises(BuildError, match="IACCVIOL"):
+        run_elf(info, args=["jump", "x"], timeout=30)
+    # it is the MPU: without it the emulated board's flash is plain RAM
+    assert run_elf(build_c(src, target=cortex_m_target, mpu=False), args=["store"], timeout=30).exit_code == 5
+
+
+def test_undefined_instruction_faults(build_c, cortex_m_target, qemu):
     with pytest.raises(BuildError, match="UNDEFINSTR"):
-        run_elf(build_c('int main(void) { __asm__ volatile("udf #7"); return 0; }\n'), timeout=30)
+        run_elf(build_c('int main(void) { __asm__ volatile("udf #7"); return 0; }\n', target=cortex_m_target),
+                timeout=30)
 
 
 def test_without_mpu_the_board_memory_is_reachable(build_c, qemu):
@@ -174,7 +214,7 @@ def test_stack_overflow_is_a_target_error(build_c, qemu):
 
 
 def test_arguments_startup_cannot_take_are_rejected(build_c, qemu):
-    info = build_c(HELLO)
+    info = _hello(build_c)
     with pytest.raises(BuildError, match="whitespace"):
         run_elf(info, args=["two words"])
     with pytest.raises(BuildError, match="command line is too long"):
@@ -186,21 +226,27 @@ def test_arguments_startup_cannot_take_are_rejected(build_c, qemu):
     assert run_elf(info, args=[arg], timeout=30).stdout.endswith(arg.encode() + b"\n")
 
 
-def test_cortex_m4_runs_on_its_own_board_and_budget(build_c, qemu):
-    """cortex-m4 programs run on mps2-an386 (a Cortex-M4); its 192 KiB SRAM ends at 0x20030000."""
+def test_a_new_target_is_one_entry(build_c, qemu, monkeypatch):
+    """A board tfc does not know (an STM32F722: Cortex-M7, 512 KiB flash, 256 KiB SRAM) is one
+    entry in TARGETS: it builds with its budget, runs on its QEMU board under its MPU rules."""
+    m7 = Target.from_string("cortex-m7")
+    board = dataclasses.replace(m7, name="stm32f722", description="STM32F722: 512 KiB flash, 256 KiB SRAM",
+                                flash_bytes=512 * 1024, sram_bytes=256 * 1024)
+    monkeypatch.setitem(TARGETS, board.name, board)
     src = """
         #include <stdint.h>
         int main(int argc, char **argv) {
             (void)argv;
-            volatile uint32_t *last = (uint32_t *)(0x20000000u + 192u * 1024u - 4u);
+            volatile uint32_t *last = (uint32_t *)(0x20000000u + 256u * 1024u - 4u);
             *last = 3;
-            if (argc > 1) last[1] = 1;      /* one word past the budget */
+            if (argc > 1) last[1] = 1;
             return (int)*last;
         }
     """
-    info = build_c(src, target="cortex-m4")
+    info = build_c(src, target="stm32f722")
+    assert (info.size.flash_budget, info.size.sram_budget) == (512 * 1024, 256 * 1024)
     assert run_elf(info, timeout=30).exit_code == 3
-    with pytest.raises(BuildError, match="0x20030000"):
+    with pytest.raises(BuildError, match="0x20040000"):
         run_elf(info, args=["past"], timeout=30)
 
 

@@ -1,4 +1,4 @@
-"""Bare-metal Cortex-M support: build C for the target, run it on QEMU's mps2-an500, measure it.
+"""Bare-metal Cortex-M support: build C for a target, run it on the target's QEMU board, measure it.
 
     from tfc.targets.cortex_m import build_elf, run_elf
     info = build_elf(sources, "build/m7", include_dirs=[...], defines={...}, target="cortex-m7")

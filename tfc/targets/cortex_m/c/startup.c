@@ -31,8 +31,7 @@
 #define MPU_CTRL 0xE000ED94u
 #define MPU_RNR 0xE000ED98u
 #define MPU_RBAR 0xE000ED9Cu
-#define MPU_RASR 0xE000EDA0u /* Armv7-M */
-#define MPU_RLAR 0xE000EDA0u /* Armv8-M, at the same address */
+#define MPU_RASR 0xE000EDA0u /* Armv7-M; MPU_RLAR on Armv8-M */
 #define MPU_MAIR0 0xE000EDC0u
 
 /* From the linker script. */
@@ -66,6 +65,15 @@ __attribute__((section(".vectors"), used)) const void *const tfc_vectors[16] = {
     tfc_fault_handler,     /* SysTick */
 };
 
+/* One MPU region: its number, base register and the register after it (MPU_RASR on Armv7-M,
+ * MPU_RLAR on Armv8-M: the same address). */
+static inline void mpu_region(uint32_t number, uint32_t rbar, uint32_t rasr_or_rlar)
+{
+    REG32(MPU_RNR) = number;
+    REG32(MPU_RBAR) = rbar;
+    REG32(MPU_RASR) = rasr_or_rlar;
+}
+
 static void enable_mpu(void)
 {
     /* Only the budget is mapped (PRIVDEFENA = 0): a load or store past the target's flash or
@@ -76,26 +84,17 @@ static void enable_mpu(void)
     /* Armv8-M: each region is a base (RBAR, with its access bits) and an inclusive limit
      * (RLAR), both 32-byte granular; region attributes come from MAIR0 index 0. */
     REG32(MPU_MAIR0) = 0xFFu; /* Normal memory, write-back, read/write-allocate */
-    REG32(MPU_RNR) = 0;
-    REG32(MPU_RBAR) = TFC_MPU_FLASH_RBAR;
-    REG32(MPU_RLAR) = TFC_MPU_FLASH_RLAR;
-    REG32(MPU_RNR) = 1;
-    REG32(MPU_RBAR) = TFC_MPU_SRAM_RBAR;
-    REG32(MPU_RLAR) = TFC_MPU_SRAM_RLAR;
-    REG32(MPU_CTRL) = 1u;
-    __asm__ volatile("dsb\n\tisb" ::: "memory");
+    mpu_region(0, TFC_MPU_FLASH_RBAR, TFC_MPU_FLASH_RLAR);
+    mpu_region(1, TFC_MPU_SRAM_RBAR, TFC_MPU_SRAM_RLAR);
 #elif defined(TFC_MPU_FLASH_RASR) && defined(TFC_MPU_SRAM_RASR)
-    /* Armv7-M: a power-of-two region at the base (RBAR), its size, subregions and access in
-     * RASR. */
-    REG32(MPU_RNR) = 0;
-    REG32(MPU_RBAR) = TFC_MPU_FLASH_RBAR;
-    REG32(MPU_RASR) = TFC_MPU_FLASH_RASR;
-    REG32(MPU_RNR) = 1;
-    REG32(MPU_RBAR) = TFC_MPU_SRAM_RBAR;
-    REG32(MPU_RASR) = TFC_MPU_SRAM_RASR;
+    /* Armv7-M: a power-of-two region at the base (RBAR); size, subregions and access in RASR. */
+    mpu_region(0, TFC_MPU_FLASH_RBAR, TFC_MPU_FLASH_RASR);
+    mpu_region(1, TFC_MPU_SRAM_RBAR, TFC_MPU_SRAM_RASR);
+#else
+    return;
+#endif
     REG32(MPU_CTRL) = 1u;
     __asm__ volatile("dsb\n\tisb" ::: "memory");
-#endif
 }
 
 static int parse_cmdline(char *line, char **argv, int max_args)

@@ -59,14 +59,7 @@ class Pad(PlannedKernel):
 {% import "_macros.j2" as m %}
 {% macro data(layer) %}{% endmacro %}
 {% macro call(layer) %}
-{% set a = layer.args %}
-{{ m.comment(layer) }}
-    {
-        static const int32_t in_dims[4] = { {{ a.in_dims | join(", ") }} };
-        static const int32_t before[4] = { {{ a.before | join(", ") }} };
-        static const int32_t out_dims[4] = { {{ a.out_dims | join(", ") }} };
-        {{ layer.function }}({{ m.at(layer.inputs[0]) }}, {{ m.at(layer.output) }}, in_dims, before, out_dims, {{ a.fill }});
-    }
+{{ m.walk_call(layer, ["in_dims", "before", "out_dims"], ", " ~ layer.args.fill) }}
 {% endmacro %}
 """
 

@@ -64,15 +64,7 @@ class Slice(PlannedKernel):
 {% import "_macros.j2" as m %}
 {% macro data(layer) %}{% endmacro %}
 {% macro call(layer) %}
-{% set a = layer.args %}
-{{ m.comment(layer) }}
-    {
-        static const int32_t in_dims[4] = { {{ a.in_dims | join(", ") }} };
-        static const int32_t begin[4] = { {{ a.begin | join(", ") }} };
-        static const int32_t step[4] = { {{ a.step | join(", ") }} };
-        static const int32_t out_dims[4] = { {{ a.out_dims | join(", ") }} };
-        {{ layer.function }}({{ m.at(layer.inputs[0]) }}, {{ m.at(layer.output) }}, in_dims, begin, step, out_dims);
-    }
+{{ m.walk_call(layer, ["in_dims", "begin", "step", "out_dims"]) }}
 {% endmacro %}
 """
 

@@ -9,6 +9,7 @@ from onnx import TensorProto, helper
 from tests.frontend.onnx_builders import make_model, run_onnxruntime
 from tests.models.compare import assert_close
 from tfc import interp
+from tfc.errors import UnsupportedError
 from tfc.frontend.onnx import import_onnx
 from tfc.ir.text import parse_graph, print_graph
 from tfc.ir.verify import verify
@@ -164,3 +165,27 @@ def test_int8_model_interface_is_kept():
     x = RNG.integers(-128, 128, (1, 8)).astype(np.int8)
     np.testing.assert_array_equal(interp.run(graph, [x])[0], run_onnxruntime(model, {"x": x})[0])
     assert graph.inputs[0].dtype.value == "i8" and graph.inputs[0].quant.zero_point == (-5,)
+
+
+def _int8_pad_model(quantize_first: bool):
+    """x -> [QuantizeLinear] -> Pad(constant_value = the int8 zero point - 3) -> DequantizeLinear."""
+    inits = {"s": np.float32(0.1), "z": np.int8(-3), "pads": np.array([0, 1, 0, 2], np.int64), "cv": np.int8(-6)}
+    nodes = [helper.make_node("Pad", ["q", "pads", "cv"], ["p"]), helper.make_node("DequantizeLinear", ["p", "s", "z"], ["y"])]
+    if quantize_first:
+        nodes.insert(0, helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]))
+    x = ("x", [1, 4]) if quantize_first else ("q", [1, 4], TensorProto.INT8)
+    return make_model(nodes, [x], [("y", [1, 7])], inits)
+
+
+def test_pad_of_quantized_integers_reads_its_constant_value_as_the_real_it_stands_for():
+    model = _int8_pad_model(quantize_first=True)
+    graph = import_onnx(model)
+    pad = graph.nodes_of("pad")[0]
+    assert pad.attrs["value"] == pytest.approx(-0.3)      # (-6 - (-3)) * 0.1
+    feeds = {"x": np.array([[0.4, -1.0, 2.5, 0.0]], np.float32)}
+    np.testing.assert_array_equal(interp.run(graph, feeds)[0], run_onnxruntime(model, feeds)[0])
+
+
+def test_pad_of_integers_quantized_only_after_it_is_refused():
+    with pytest.raises(UnsupportedError, match="fills integers whose quantization is given only after it"):
+        import_onnx(_int8_pad_model(quantize_first=False))

@@ -46,3 +46,13 @@ def onnxruntime_on_grid(model, graph: Graph, ints: list[np.ndarray]) -> list[np.
     per_sample = [session.run(None, {n: reals[n][i] for n in names}) for i in range(len(ints[0]))]
     return [quantize_array(np.stack([s[k] for s in per_sample]), v.quant, v.quant.storage)
             for k, v in enumerate(graph.outputs)]
+
+
+def c_and_onnxruntime(cm, model, ints: list[np.ndarray], tmp_path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(C outputs, onnxruntime's on the grid) for a model compiled for the host: run_c_exact's
+    checks, and the plain `cm.run(on="host")` build giving the same integers."""
+    got = run_c_exact(cm.ir, ints, tmp_path)
+    plain = cm.run(ints if len(ints) > 1 else ints[0], raw=True, on="host")
+    for k, (g, p) in enumerate(zip(got, plain if len(got) > 1 else [plain])):
+        assert_exact(p, g, f"output {k}: cm.run(on='host') vs the strict sanitized build")
+    return got, onnxruntime_on_grid(model, cm.ir, ints)

@@ -10,7 +10,7 @@ import onnx
 from onnx import TensorProto, helper
 
 import tfc
-from tests.kernels.host_check import int8_inputs, onnxruntime_on_grid, run_c_exact
+from tests.kernels.host_check import c_and_onnxruntime, int8_inputs, onnxruntime_on_grid, run_c_exact
 from tfc.kernels import select
 from tfc.kernels.lowering import lower_for
 from tfc.memory.check import check_plan
@@ -47,8 +47,7 @@ def test_concat_of_inputs_on_other_grids_and_a_constant(tmp_path):
     assert [g.identity for g in py.grids] == [False, True, False]
     assert [g.identity for g in pz.grids] == [True, True]              # concat(a, a) keeps a's grid
     assert py.outer == 1 and py.sizes == (24, 18, 12) and pz.outer == 4 and pz.sizes == (6, 6)
-    got = run_c_exact(cm.ir, ints, tmp_path)
-    want = onnxruntime_on_grid(model, cm.ir, ints)
+    got, want = c_and_onnxruntime(cm, model, ints, tmp_path)
     np.testing.assert_array_equal(got[1], want[1], err_msg="same-grid concat: C vs onnxruntime")
     diff = np.abs(got[0].astype(int) - want[0].astype(int))
     assert diff.max() <= 1, f"rescaled concat: C vs onnxruntime differ by {diff.max()} steps"
@@ -58,7 +57,6 @@ def test_concat_of_inputs_on_other_grids_and_a_constant(tmp_path):
              np.broadcast_to(ref.requantize(v.data, g), (len(ints[0]), *v.shape))
              for v, g in zip(y.inputs, py.grids)]
     np.testing.assert_array_equal(got[0], np.concatenate(parts, axis=2))
-    np.testing.assert_array_equal(got[0], cm.run(ints, raw=True, on="host")[0])
     info = cm.save(tmp_path / "project")
     assert info.scratch_bytes == 0 and info.layers[0].weight_bytes == c.size   # the constant, int8 in flash
 

@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import tfc
-from tests.kernels.host_check import int8_inputs, onnxruntime_on_grid, run_c_exact
+from tests.kernels.host_check import c_and_onnxruntime, int8_inputs, onnxruntime_on_grid, run_c_exact
 from tfc.errors import UnsupportedError
 from tfc.kernels import select
 from tfc.kernels.pad import pad_walk
@@ -51,12 +51,9 @@ def test_float_model_with_pads_compiles_to_c_equal_to_interpreter_and_onnxruntim
     fills = [select(n).params(n).fill for n in pads]
     assert fills[0] == q.zero_point[0] and fills[2] == 127
     ints = int8_inputs(cm.ir, [rng.normal(0.5, 1.5, (4, *shape)).astype(np.float32)])
-    got = run_c_exact(cm.ir, ints, tmp_path)
-    for k, (g, want) in enumerate(zip(got, onnxruntime_on_grid(model, cm.ir, ints))):
-        np.testing.assert_array_equal(g, want, err_msg=f"pad {k}: C vs onnxruntime")
-    plain = cm.run(ints[0], raw=True, on="host")
-    for g, p in zip(got, plain):
-        np.testing.assert_array_equal(g, p, err_msg="cm.run(on='host') vs the strict sanitized build")
+    got, want = c_and_onnxruntime(cm, model, ints, tmp_path)
+    for k, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_array_equal(g, w, err_msg=f"pad {k}: C vs onnxruntime")
     info = cm.save(tmp_path / "project")
     assert info.scratch_bytes == 0 and all(layer.function == "tfc_pad_s8" for layer in info.layers)
 

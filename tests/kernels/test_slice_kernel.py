@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import tfc
-from tests.kernels.host_check import int8_inputs, onnxruntime_on_grid, run_c_exact
+from tests.kernels.host_check import c_and_onnxruntime, int8_inputs, onnxruntime_on_grid, run_c_exact
 from tfc.errors import UnsupportedError
 from tfc.kernels import select
 from tfc.kernels.slice import slice_walk
@@ -52,13 +52,9 @@ def test_float_model_with_slices_compiles_to_c_equal_to_interpreter_and_onnxrunt
     assert len(cm.ir.nodes_of("slice")) == len(SLICES)
     assert {select(n).name for n in cm.ir.nodes} == {"slice"}
     ints = int8_inputs(cm.ir, [rng.normal(0, 1.5, (4, *shape)).astype(np.float32)])
-    got = run_c_exact(cm.ir, ints, tmp_path)
-    for k, (g, want) in enumerate(zip(got, onnxruntime_on_grid(model, cm.ir, ints))):
-        np.testing.assert_array_equal(g, want, err_msg=f"slice {k}: C vs onnxruntime")
-    plain = cm.run(ints[0], raw=True, on="host")
-    for g, p in zip(got, plain):
-        np.testing.assert_array_equal(g, p, err_msg="cm.run(on='host') vs the strict sanitized build")
-    # Slices are not in place and need no scratch: each output has its own arena bytes.
+    got, want = c_and_onnxruntime(cm, model, ints, tmp_path)
+    for k, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_array_equal(g, w, err_msg=f"slice {k}: C vs onnxruntime")
     info = cm.save(tmp_path / "project")
     assert info.scratch_bytes == 0
     assert all(layer.function == "tfc_slice_s8" for layer in info.layers)

@@ -78,6 +78,24 @@ class Kernel:
         return f"<kernel {self.name}: {', '.join(self.ops)}>"
 
 
+class PlannedKernel(Kernel):
+    """A kernel whose parameters and decline reason come from one function: `plan(node)` gives
+    the parameters, or a string saying why the kernel does not run the node."""
+
+    def plan(self, node: Node) -> Any:
+        raise NotImplementedError(f"kernel {self.name} has no plan")
+
+    def decline(self, node: Node) -> str | None:
+        plan = self.plan(node)
+        return plan if isinstance(plan, str) else None
+
+    def params(self, node: Node) -> Any:
+        plan = self.plan(node)
+        if isinstance(plan, str):
+            raise UnsupportedError(f"no int8 {self.name} kernel: {plan}", node=node.name, op=node.op)
+        return plan
+
+
 _BY_OP: dict[str, list[Kernel]] = {}
 _BY_NAME: dict[str, Kernel] = {}
 

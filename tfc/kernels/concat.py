@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfc.errors import UnsupportedError
 from tfc.ir.types import DType
 from tfc.kernels import records as R
-from tfc.kernels.base import Kernel, register_kernel
+from tfc.kernels.base import PlannedKernel, register_kernel
 from tfc.quant import kernel_params as kp
 from tfc.quant import reference as ref
 from tfc.quant.node_params import grid_change
@@ -55,7 +54,7 @@ def _why_not(node) -> str | None:
 
 
 @register_kernel
-class Concat(Kernel):
+class Concat(PlannedKernel):
     name = "concat"
     ops = ("concat",)
     function = "tfc_concat_s8"
@@ -79,14 +78,10 @@ class Concat(Kernel):
 {% endmacro %}
 """
 
-    def decline(self, node):
-        return _why_not(node)
-
-    def params(self, node):
+    def plan(self, node):
         reason = _why_not(node)
         if reason:
-            raise UnsupportedError(f"no int8 concat kernel: {reason}", node=node.name, op=node.op,
-                                   hint="run quantize-int8 (per-tensor activations)")
+            return reason
         out = node.output
         axis = node.attrs["axis"] % out.type.rank
         yq = per_tensor(out, "output", node)

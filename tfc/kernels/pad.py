@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfc.errors import UnsupportedError
 from tfc.ir.ops.quant import quantize_array
-from tfc.kernels.base import Kernel, register_kernel
+from tfc.kernels.base import PlannedKernel, register_kernel
 from tfc.kernels.conv import require_activations
 from tfc.quant.operands import per_tensor
 
@@ -51,7 +50,7 @@ def pad_walk(node) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] |
 
 
 @register_kernel
-class Pad(Kernel):
+class Pad(PlannedKernel):
     name = "pad"
     ops = ("pad",)
     function = "tfc_pad_s8"
@@ -60,25 +59,14 @@ class Pad(Kernel):
 {% import "_macros.j2" as m %}
 {% macro data(layer) %}{% endmacro %}
 {% macro call(layer) %}
-{% set a = layer.args %}
-{{ m.comment(layer) }}
-    {
-        static const int32_t in_dims[4] = { {{ a.in_dims | join(", ") }} };
-        static const int32_t before[4] = { {{ a.before | join(", ") }} };
-        static const int32_t out_dims[4] = { {{ a.out_dims | join(", ") }} };
-        {{ layer.function }}({{ m.at(layer.inputs[0]) }}, {{ m.at(layer.output) }}, in_dims, before, out_dims, {{ a.fill }});
-    }
+{{ m.walk_call(layer, ["in_dims", "before", "out_dims"], ", " ~ layer.args.fill) }}
 {% endmacro %}
 """
 
-    def decline(self, node):
-        walk = pad_walk(node)
-        return walk if isinstance(walk, str) else None
-
-    def params(self, node):
+    def plan(self, node):
         walk = pad_walk(node)
         if isinstance(walk, str):
-            raise UnsupportedError(f"no int8 pad kernel: {walk}", node=node.name, op=node.op)
+            return walk
         q = per_tensor(node.output, "output", node)
         fill = quantize_array(np.float32(node.attrs["value"]), q, q.storage)
         return PadArgs(*walk, int(fill))

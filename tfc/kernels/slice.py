@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfc.errors import UnsupportedError
-from tfc.kernels.base import Kernel, register_kernel
+from tfc.kernels.base import PlannedKernel, register_kernel
 from tfc.kernels.conv import require_activations
 
 RANK = 4   # the C kernel's walk
@@ -56,7 +55,7 @@ def slice_walk(node) -> SliceArgs | str:
 
 
 @register_kernel
-class Slice(Kernel):
+class Slice(PlannedKernel):
     name = "slice"
     ops = ("slice",)
     function = "tfc_slice_s8"
@@ -65,27 +64,12 @@ class Slice(Kernel):
 {% import "_macros.j2" as m %}
 {% macro data(layer) %}{% endmacro %}
 {% macro call(layer) %}
-{% set a = layer.args %}
-{{ m.comment(layer) }}
-    {
-        static const int32_t in_dims[4] = { {{ a.in_dims | join(", ") }} };
-        static const int32_t begin[4] = { {{ a.begin | join(", ") }} };
-        static const int32_t step[4] = { {{ a.step | join(", ") }} };
-        static const int32_t out_dims[4] = { {{ a.out_dims | join(", ") }} };
-        {{ layer.function }}({{ m.at(layer.inputs[0]) }}, {{ m.at(layer.output) }}, in_dims, begin, step, out_dims);
-    }
+{{ m.walk_call(layer, ["in_dims", "begin", "step", "out_dims"]) }}
 {% endmacro %}
 """
 
-    def decline(self, node):
-        walk = slice_walk(node)
-        return walk if isinstance(walk, str) else None
-
-    def params(self, node):
-        walk = slice_walk(node)
-        if isinstance(walk, str):
-            raise UnsupportedError(f"no int8 slice kernel: {walk}", node=node.name, op=node.op)
-        return walk
+    def plan(self, node):
+        return slice_walk(node)
 
     def run(self, node, inputs, p):
         x = inputs[0].reshape(p.in_dims)

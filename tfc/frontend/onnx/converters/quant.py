@@ -86,4 +86,9 @@ def _annotate(ctx: ImportContext, x: Value, q: QuantParams) -> None:
         producer = x.producer
         if producer is None or not producer.spec.moves_data or q.axis is not None:
             break
+        if producer.spec.creates_values:
+            # Its fill (a Pad's constant_value) was read as a plain integer before x had params.
+            raise ctx.unsupported(f"{producer.op} '{producer.name}' fills integers whose quantization is "
+                                  f"given only after it (by this DequantizeLinear)",
+                                  hint="quantize its input first (QuantizeLinear before the Pad), or pad the float tensor")
         x = producer.inputs[0]

@@ -191,6 +191,12 @@ def convert_pad(ctx: ImportContext, node: OnnxNode) -> None:
     value = 0.0
     if node.input(2):
         value = float(ctx.require_const(node.input(2), "Pad constant_value").reshape(-1)[0])
+        if x.quant is not None and not x.dtype.is_float:
+            # A Pad of quantized integers (QuantizeLinear -> Pad -> ...): its constant_value is a
+            # stored integer; the IR's value is in the data's units, the real it stands for.
+            if x.quant.axis is not None:
+                raise ctx.unsupported("Pad of a per-channel quantized tensor")
+            value = float(np.float32(value - x.quant.zero_point[0]) * np.float32(x.quant.scale[0]))
     mode = node.attr("mode", "constant")
     if mode not in ("constant", "reflect", "edge"):
         raise ctx.unsupported(f"Pad mode '{mode}' is not supported", hint="use constant, reflect or edge")

@@ -219,9 +219,12 @@ def _sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
     ev = Evaluator(net, ctx.budget, TfcCostModel(cfg.target, _calibration(ctx, res)),
                    ctx.x("train", res)[:256], ctx.x("val", res), ctx.data.y_val, workers=ctx.workers)
     try:
-        return _evolve(ctx, space, ev)
-    finally:
-        ev.close()
+        result = _evolve(ctx, space, ev)
+    except BaseException:
+        ev.close(terminate=True)
+        raise
+    ev.close()
+    return result
 
 
 def _evolve(ctx: Context, space: SearchSpace, ev) -> dict:

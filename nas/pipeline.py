@@ -100,6 +100,8 @@ def run_pipeline(cfg: RunConfig, out, *, resume: bool = False, options: RunOptio
         run = RunDir(out, cfg, resume=resume) if par.is_main else None
         par.barrier()
         run = run or RunDir(out, cfg, resume=True, writer=False)
+        if not par.is_main:
+            log.setLevel(logging.WARNING)     # rank 0 tells the story
         ctx = Context(cfg, run, ds, budget, options.quiet or not par.is_main, {}, par, options.workers)
         log.info("%s; budget %s; device %s%s", ds.summary(), budget.describe(), par.device,
                  f", {par.world} processes" if par.world > 1 else "")

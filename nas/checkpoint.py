@@ -25,6 +25,8 @@ class RunDir:
         self.path = Path(path)
         self.writer = writer
         cfg_file = self.path / "config.json"
+        if cfg_file.exists() and not resume and writer and self._holds_only_config():
+            cfg_file.unlink()              # a run that failed before its first result: start it afresh
         if cfg_file.exists():
             if not resume:
                 raise ResumeError(f"{self.path} already holds a run", file=str(cfg_file),
@@ -45,6 +47,9 @@ class RunDir:
                                   hint="choose an empty or new --out directory")
             self.path.mkdir(parents=True, exist_ok=True)
             self.write_json("config.json", config.to_dict())
+
+    def _holds_only_config(self) -> bool:
+        return [p.name for p in self.path.iterdir()] == ["config.json"]
 
     def file(self, name: str) -> Path:
         return self.path / name

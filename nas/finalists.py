@@ -65,3 +65,15 @@ def choose(finalists: list[dict], tolerance: float) -> dict | None:
     floor = max(v["finetuned_accuracy"] for v in versions) - tolerance
     return min((v for v in versions if v["finetuned_accuracy"] >= floor),
                key=lambda v: (v["instructions"], -v["finetuned_accuracy"]))
+
+
+def dense_baseline(finalists: list[dict], winner: dict, within: float) -> dict | None:
+    """What the searched model is compared with when finalists were fine-tuned: the dense version
+    with the fewest instructions whose fine-tuned accuracy is within `within` of the searched
+    model's (or better); None when no dense version is."""
+    acc = winner.get("finetuned_accuracy")
+    if acc is None:
+        return None
+    dense = [f["dense"] for f in finalists if f["dense"].get("finetuned_accuracy") is not None
+             and f["dense"].get("density", 1.0) >= 1.0 and f["dense"]["finetuned_accuracy"] >= acc - within]
+    return min(dense, key=lambda v: (v["instructions"], -v["finetuned_accuracy"]), default=None)

@@ -21,7 +21,7 @@ def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:
         "preprocessing": final.get("preprocessing"), "deploy": final.get("deploy"),
         "space": space.name, "supernas": [{k: c[k] for k in ("fit_fraction", "mean_fit_macs", "score")}
                                           | {"space": c["space"]["name"]} for c in supernas["candidates"]],
-        "estimator": search["estimator"],
+        "estimator": search["estimator"], "comparison": search.get("comparison"),
         "evaluated": len(records), "feasible": sum(r["fits"] for r in records), "tfc_compiles": search["tfc_compiles"],
         "winner": {k: winner.get(k) for k in FIELDS},
         "densest_equal_accuracy": {k: dense.get(k) for k in FIELDS} if dense else None,
@@ -94,6 +94,7 @@ def _markdown(r: dict, final: dict) -> str:
     lines += [f"| {c['space']} | {c['fit_fraction']:.2f} | {c['mean_fit_macs']:,.0f} | {c['score']:.3f} |"
               for c in r["supernas"]]
     lines += ["", "## Searched model vs densest sub-network of equal accuracy (same run)", "",
+              f"The comparison: {r.get('comparison') or 'the densest record at least as accurate'}.", "",
               "Instructions: estimates per inference with the SparseEngine's kernels where tfc's sparsify pass "
               "chose them (`est. sparse`), and for the kernels the backend emits today (`est. as compiled`).", "",
               "| | arch#density/block per layer | acc (supernet, pruned) | est. sparse | est. as compiled | flash B | "

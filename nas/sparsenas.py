@@ -52,9 +52,10 @@ class Evaluator:
                 self.cost_model.compiles += 1
         return [self.evaluate(g) for g in genomes]
 
-    def close(self) -> None:
+    def close(self, *, terminate: bool = False) -> None:
+        """Stop the worker processes (at once with `terminate`: after an error or Ctrl-C)."""
         if self._pool is not None:
-            self._pool.close()
+            self._pool.terminate() if terminate else self._pool.close()
             self._pool.join()
             self._pool = None
 
@@ -101,7 +102,10 @@ _WORKER: Evaluator | None = None
 
 def _worker_init(space, state, budget, target, calibration, x_cal, x_val, y_val, max_instructions) -> None:
     global _WORKER
+    import signal
+
     from nas.space import SearchSpace
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the main process's to report
     torch.set_num_threads(1)
     net = SuperNet(SearchSpace.from_dict(space))
     net.load_state_dict(state)

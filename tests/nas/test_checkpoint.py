@@ -59,3 +59,12 @@ def test_config_file_errors(tmp_path):
     assert parse_bytes("64KiB") == 65536 and parse_bytes("1MiB") == 1 << 20
     with pytest.raises(ConfigError):
         parse_bytes("lots")
+
+
+def test_a_run_without_results_is_started_afresh(tmp_path):
+    RunDir(tmp_path / "r", RunConfig(epochs=3), resume=False)      # e.g. failed in SuperNAS: no step finished
+    run = RunDir(tmp_path / "r", RunConfig(epochs=4), resume=False)
+    assert run.read_json("config.json")["epochs"] == 4
+    run.write_json("supernas.json", {})
+    with pytest.raises(ResumeError, match="already holds a run"):
+        RunDir(tmp_path / "r", RunConfig(epochs=5), resume=False)

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from nas.finalists import choose
+from nas.finalists import choose, dense_baseline
 from nas.sparsenas import densest_of_equal_accuracy, pareto_front, select_winner
 from nas.space import make_space, sample_arch
 
@@ -38,6 +38,11 @@ def test_finalists_choose_the_fastest_version_within_the_fine_tuned_band():
     assert choose(fins, 0.01)["key"] == "a#s"          # within 1 point of the best (0.921) and fastest
     assert choose(fins, 0.001)["key"] == "a#d"
     assert choose(fins, 0.05)["key"] == "b#s"
+    base = dense_baseline(fins + [{"arch": "c", "sparse": _version("c#s", 200, 0.90),
+                                   "dense": {**_version("c#d", 450, 0.911), "density": 1.0}}],
+                          {"finetuned_accuracy": 0.915}, 0.005)
+    assert base["key"] == "c#d"                        # dense, 0.4 point below, fewer instructions than a#d
+    assert dense_baseline(fins, {"finetuned_accuracy": 0.93}, 0.005) is None
     assert choose([{"arch": "c", "sparse": _version("c", 1, 0, False), "dense": _version("c", 1, 0, False)}],
                   0.01) is None
 

@@ -106,26 +106,53 @@ static void conv_portable(const conv_geometry *g, const cmsis_nn_conv_params *p,
 }
 
 #if TFC_NN_DSP
+/* n int8 values plus the offset into int16. */
+static inline void widen_run(int16_t *dst, const int8_t *src, int32_t n, int32_t offset)
+{
+    for (int32_t i = 0; i < n; i++)
+    {
+        dst[i] = (int16_t)(src[i] + offset);
+    }
+}
+
 /* im2col of one output pixel and group into int16 with the input offset added. Each full group
  * of 4 values is stored as x0 x2 x1 x3, the order SXTB16 / SXTB16_ROR8 unpack the weights in;
- * the last rhs_cols % 4 values are stored in order. */
+ * the last rhs_cols % 4 values are stored in order. Bounds are tested per kernel row and per
+ * tap, and a kernel row lying wholly inside the input (one group, no dilation) is one run of
+ * k_w * C contiguous values; the upscaled (transposed-convolution) case keeps conv_pixel. */
 static void im2col_s16(const conv_geometry *g, const int8_t *input, int32_t grp, int32_t oy, int32_t ox,
                        int32_t input_offset, int16_t *col)
 {
-    int32_t n = 0;
-    for (int32_t ky = 0; ky < g->k_h; ky++)
+    int16_t *dst = col;
+    const int32_t kc = g->k_c, row_values = g->k_w * kc;
+    const int32_t x0 = ox * g->stride_x - g->pad_x;
+    const int upscaled = g->up_x || g->up_y;
+    const int whole_rows = !upscaled && g->groups == 1 && g->dil_x == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
+    for (int32_t ky = 0; ky < g->k_h; ky++, dst += row_values)
     {
+        const int32_t y = oy * g->stride_y - g->pad_y + ky * g->dil_y;
+        if (!upscaled && (y < 0 || y >= g->in_h))
+        {
+            memset(dst, 0, (size_t)row_values * sizeof(int16_t));
+            continue;
+        }
+        if (whole_rows)
+        {
+            widen_run(dst, input + (y * g->in_w + x0) * g->in_c, row_values, input_offset);
+            continue;
+        }
         for (int32_t kx = 0; kx < g->k_w; kx++)
         {
-            const int8_t *px = conv_pixel(g, input, oy * g->stride_y - g->pad_y + ky * g->dil_y,
-                                          ox * g->stride_x - g->pad_x + kx * g->dil_x);
-            for (int32_t c = 0; c < g->k_c; c++, n++)
+            const int8_t *px = conv_pixel(g, input, y, x0 + kx * g->dil_x);
+            if (px == NULL)
             {
-                col[n] = px ? (int16_t)(px[grp * g->k_c + c] + input_offset) : 0;
+                memset(dst + kx * kc, 0, (size_t)kc * sizeof(int16_t));
+                continue;
             }
+            widen_run(dst + kx * kc, px + grp * kc, kc, input_offset);
         }
     }
-    const int32_t full = n & ~3;
+    const int32_t full = (int32_t)(dst - col) & ~3;
     for (int32_t i = 0; i < full; i += 4)
     {
         const int16_t x1 = col[i + 1];
@@ -151,6 +178,77 @@ static uint32_t dot_w_col(const int8_t *w, const int16_t *col, int32_t cols, uin
     return acc;
 }
 
+/* Full 4-value blocks of two weight rows (w0, w1) times two im2col columns (c0, c1), whose blocks
+ * are the words (x0, x2), (x1, x3): acc = {w0.c0, w0.c1, w1.c0, w1.c1}. */
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+/* One block: two LDR, four SXTB16, two LDRD, eight SMLAD (16 instructions, 16 MACs). */
+#define CONV_2X2_BLOCK_ASM                                                                                         \
+    "ldr %[wa], [%[w0]], #4\n\t"                                                                                    \
+    "ldr %[wb], [%[w1]], #4\n\t"                                                                                    \
+    "sxtb16 %[wao], %[wa], ror #8\n\t"                                                                              \
+    "sxtb16 %[wa], %[wa]\n\t"                                                                                       \
+    "sxtb16 %[wbo], %[wb], ror #8\n\t"                                                                              \
+    "sxtb16 %[wb], %[wb]\n\t"                                                                                       \
+    "ldrd %[xe], %[xo], [%[c0]], #8\n\t"                                                                            \
+    "smlad %[a00], %[wa], %[xe], %[a00]\n\t"                                                                        \
+    "smlad %[a00], %[wao], %[xo], %[a00]\n\t"                                                                       \
+    "smlad %[a10], %[wb], %[xe], %[a10]\n\t"                                                                        \
+    "smlad %[a10], %[wbo], %[xo], %[a10]\n\t"                                                                       \
+    "ldrd %[xe], %[xo], [%[c1]], #8\n\t"                                                                            \
+    "smlad %[a01], %[wa], %[xe], %[a01]\n\t"                                                                        \
+    "smlad %[a01], %[wao], %[xo], %[a01]\n\t"                                                                       \
+    "smlad %[a11], %[wb], %[xe], %[a11]\n\t"                                                                        \
+    "smlad %[a11], %[wbo], %[xo], %[a11]\n\t"
+
+/* Written out for the reason conv_patch_row is: 14 live values; the end lives on the stack and
+ * is reloaded into a dead temporary for the loop test, once per two blocks. */
+static inline void conv_2x2_blocks(const int8_t *w0, const int8_t *w1, const int16_t *c0, const int16_t *c1,
+                                   int32_t n, uint32_t acc[4])
+{
+    uint32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int16_t *const end = c0 + 4 * n;
+    uint32_t wa, wao, wb, wbo, xe, xo;
+#define CONV_2X2_OPERANDS                                                                                          \
+    : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w0] "+r"(w0), [w1] "+r"(w1),           \
+      [c0] "+r"(c0), [c1] "+r"(c1), [wa] "=&r"(wa), [wao] "=&r"(wao), [wb] "=&r"(wb), [wbo] "=&r"(wbo),            \
+      [xe] "=&r"(xe), [xo] "=&r"(xo)                                                                               \
+    : [end] "m"(end)                                                                                               \
+    : "cc", "memory"
+    if (n & 1)
+    {
+        __asm__ volatile(CONV_2X2_BLOCK_ASM CONV_2X2_OPERANDS);
+    }
+    if (n > 1)
+    {
+        __asm__ volatile("1:\n\t" CONV_2X2_BLOCK_ASM CONV_2X2_BLOCK_ASM "ldr %[xe], %[end]\n\t"
+                         "cmp %[c0], %[xe]\n\t"
+                         "bne 1b" CONV_2X2_OPERANDS);
+    }
+#undef CONV_2X2_OPERANDS
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+#else
+static inline void conv_2x2_blocks(const int8_t *w0, const int8_t *w1, const int16_t *c0, const int16_t *c1,
+                                   int32_t n, uint32_t acc[4])
+{
+    for (int32_t i = 0; i < 4 * n; i += 4)
+    {
+        const uint32_t wv0 = (uint32_t)tfc_read_s8x4(w0 + i), wv1 = (uint32_t)tfc_read_s8x4(w1 + i);
+        const uint32_t w0e = __SXTB16(wv0), w0o = tfc_sxtb16_ror8(wv0);
+        const uint32_t w1e = __SXTB16(wv1), w1o = tfc_sxtb16_ror8(wv1);
+        const uint32_t x0e = (uint32_t)tfc_read_s16x2(c0 + i), x0o = (uint32_t)tfc_read_s16x2(c0 + i + 2);
+        const uint32_t x1e = (uint32_t)tfc_read_s16x2(c1 + i), x1o = (uint32_t)tfc_read_s16x2(c1 + i + 2);
+        acc[0] = __SMLAD(w0o, x0o, __SMLAD(w0e, x0e, acc[0]));
+        acc[1] = __SMLAD(w0o, x1o, __SMLAD(w0e, x1e, acc[1]));
+        acc[2] = __SMLAD(w1o, x0o, __SMLAD(w1e, x0e, acc[2]));
+        acc[3] = __SMLAD(w1o, x1o, __SMLAD(w1e, x1e, acc[3]));
+    }
+}
+#endif
+
 /* Two im2col columns (two output pixels) at a time; two output channels per pass share each
  * column load, so one SXTB16 pair of weights feeds two SMLADs. */
 static void conv_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p, const cmsis_nn_per_channel_quant_params *q,
@@ -161,6 +259,8 @@ static void conv_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p, cons
     const int32_t full = cols & ~3;
     const int32_t n_pix = g->out_h * g->out_w;
     const int32_t act_min = p->activation.min, act_max = p->activation.max, out_off = p->output_offset;
+    const int32_t fast = act_min == -128 && act_max == 127 &&
+                         tfc_rq_all_right(q->multiplier, q->shift, g->out_c, out_off, act_max);
     for (int32_t grp = 0; grp < g->groups; grp++)
     {
         for (int32_t pix = 0; pix < n_pix; pix += 2)
@@ -182,27 +282,27 @@ static void conv_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p, cons
             {
                 const int8_t *w0 = filter + oc * cols;
                 const int8_t *w1 = w0 + cols;
-                uint32_t a00 = bias ? (uint32_t)bias[oc] : 0U, a10 = bias ? (uint32_t)bias[oc + 1] : 0U;
-                uint32_t a01 = a00, a11 = a10;
-                for (int32_t c = 0; c < full; c += 4)
-                {
-                    const uint32_t wv0 = (uint32_t)tfc_read_s8x4(w0 + c);
-                    const uint32_t wv1 = (uint32_t)tfc_read_s8x4(w1 + c);
-                    const uint32_t w0e = __SXTB16(wv0), w0o = __SXTB16_RORn(wv0, 8);
-                    const uint32_t w1e = __SXTB16(wv1), w1o = __SXTB16_RORn(wv1, 8);
-                    const uint32_t x0e = (uint32_t)tfc_read_s16x2(col0 + c), x0o = (uint32_t)tfc_read_s16x2(col0 + c + 2);
-                    const uint32_t x1e = (uint32_t)tfc_read_s16x2(col1 + c), x1o = (uint32_t)tfc_read_s16x2(col1 + c + 2);
-                    a00 = __SMLAD(w0o, x0o, __SMLAD(w0e, x0e, a00));
-                    a01 = __SMLAD(w0o, x1o, __SMLAD(w0e, x1e, a01));
-                    a10 = __SMLAD(w1o, x0o, __SMLAD(w1e, x0e, a10));
-                    a11 = __SMLAD(w1o, x1o, __SMLAD(w1e, x1e, a11));
-                }
+                const uint32_t b0 = bias ? (uint32_t)bias[oc] : 0U, b1 = bias ? (uint32_t)bias[oc + 1] : 0U;
+                uint32_t acc[4] = {b0, b0, b1, b1};
+                conv_2x2_blocks(w0, w1, col0, col1, full / 4, acc);
+                uint32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
                 for (int32_t c = full; c < cols; c++)
                 {
                     a00 += (uint32_t)(w0[c] * col0[c]);
                     a01 += (uint32_t)(w0[c] * col1[c]);
                     a10 += (uint32_t)(w1[c] * col0[c]);
                     a11 += (uint32_t)(w1[c] * col1[c]);
+                }
+                if (fast)
+                {
+                    /* The pair's constants once for its two pixels: 3 instructions each. */
+                    const tfc_rq r0 = tfc_rq_make_right(q->multiplier[oc], q->shift[oc]);
+                    const tfc_rq r1 = tfc_rq_make_right(q->multiplier[oc + 1], q->shift[oc + 1]);
+                    out0[oc] = (int8_t)tfc_rq_out_full(tfc_rq_right(&r0, (int32_t)a00), out_off);
+                    out1[oc] = (int8_t)tfc_rq_out_full(tfc_rq_right(&r0, (int32_t)a01), out_off);
+                    out0[oc + 1] = (int8_t)tfc_rq_out_full(tfc_rq_right(&r1, (int32_t)a10), out_off);
+                    out1[oc + 1] = (int8_t)tfc_rq_out_full(tfc_rq_right(&r1, (int32_t)a11), out_off);
+                    continue;
                 }
                 out0[oc] = tfc_requantize_to_s8((int32_t)a00, q->multiplier[oc], q->shift[oc], out_off, act_min, act_max);
                 out1[oc] = tfc_requantize_to_s8((int32_t)a01, q->multiplier[oc], q->shift[oc], out_off, act_min, act_max);

@@ -372,15 +372,21 @@ __STATIC_FORCEINLINE void dw3_channel_row(const int16_t *p, const int32_t *w, in
 #undef DW3_STORE
 }
 
-typedef void (*dw3_fast_row)(const int16_t *p, const int32_t *w, int32_t b, const tfc_rq *rq, int8_t *out, int32_t C,
-                             int32_t out_w, int32_t out_off);
+/* The four channels of a block along one output row (every one TFC_RQ_RIGHT, full range). */
+typedef void (*dw3_fast_row)(const int16_t *p, const int32_t (*w)[5], const int32_t *b, const tfc_rq *rq,
+                             int8_t *out, int32_t C, int32_t out_w, int32_t out_off);
 
 #define DW3_FAST_ROW(stride, r0, r1, r2)                                                                           \
-    static __attribute__((noinline)) void dw3_fast_s##stride##_r##r0(const int16_t *p, const int32_t *w, int32_t b, \
-                                                                       const tfc_rq *rq, int8_t *out, int32_t C,     \
-                                                                       int32_t out_w, int32_t out_off)               \
+    static __attribute__((noinline)) void dw3_fast_s##stride##_r##r0(const int16_t *p, const int32_t (*w)[5],      \
+                                                                       const int32_t *b, const tfc_rq *rq,           \
+                                                                       int8_t *out, int32_t C, int32_t out_w,        \
+                                                                       int32_t out_off)                              \
     {                                                                                                              \
-        dw3_channel_row(p, w, b, rq, out, C, out_w, out_off, -128, 127, stride, 1, r0, r1, r2);                    \
+        for (int32_t i = 0; i < 4; i++)                                                                            \
+        {                                                                                                          \
+            dw3_channel_row(p + i * DW3_COLS, w[i], b[i], &rq[i], out + i, C, out_w, out_off, -128, 127, stride, 1, \
+                            r0, r1, r2);                                                                           \
+        }                                                                                                          \
     }
 DW3_FAST_ROW(1, 0, 1, 2)
 DW3_FAST_ROW(1, 1, 2, 0)
@@ -422,9 +428,9 @@ static __attribute__((noinline)) void dw3_run(const dw_geometry *g, const cmsis_
     memset(ring, 0, sizeof ring); /* padding columns stay 0: fills write only j0 .. j1 - 1 */
     for (int32_t c = 0; c < C; c += 4)
     {
-        int32_t wk[4][5];
+        int32_t wk[4][5], b4[4];
         tfc_rq rq[4];
-        int32_t fast[4];
+        int32_t all_fast = full_range;
         for (int32_t i = 0; i < 4; i++)
         {
             const int8_t *f = filter + c + i; /* tap (ky, kx) at f[(3 * ky + kx) * C] */
@@ -435,7 +441,8 @@ static __attribute__((noinline)) void dw3_run(const dw_geometry *g, const cmsis_
             wk[i][3] = (int32_t)__PKHBT((uint32_t)(int32_t)f[2 * C], (uint32_t)(int32_t)f[5 * C], 16);
             wk[i][4] = f[8 * C];
             rq[i] = tfc_rq_make(q->multiplier[c + i], q->shift[c + i], out_off, act_max);
-            fast[i] = full_range && rq[i].mode == TFC_RQ_RIGHT;
+            all_fast &= rq[i].mode == TFC_RQ_RIGHT;
+            b4[i] = bias ? bias[c + i] : 0;
         }
         int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};
         for (int32_t oy = 0; oy < g->out_h; oy++)
@@ -451,18 +458,15 @@ static __attribute__((noinline)) void dw3_run(const dw_geometry *g, const cmsis_
                 }
             }
             int8_t *out = output + oy * out_w * C + c;
+            if (all_fast)
+            {
+                dw3_fast_rows[sx - 1][r0](ring, (const int32_t(*)[5])wk, b4, rq, out, C, out_w, out_off);
+                continue;
+            }
             for (int32_t i = 0; i < 4; i++)
             {
-                const int32_t b = bias ? bias[c + i] : 0;
-                if (fast[i])
-                {
-                    dw3_fast_rows[sx - 1][r0](ring + i * DW3_COLS, wk[i], b, &rq[i], out + i, C, out_w, out_off);
-                }
-                else
-                {
-                    dw3_any_row(ring + i * DW3_COLS, wk[i], b, &rq[i], out + i, C, out_w, out_off, act_min, act_max, sx,
-                                r0);
-                }
+                dw3_any_row(ring + i * DW3_COLS, wk[i], b4[i], &rq[i], out + i, C, out_w, out_off, act_min, act_max, sx,
+                            r0);
             }
         }
     }

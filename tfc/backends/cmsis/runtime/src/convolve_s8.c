@@ -115,11 +115,14 @@ static inline void widen_run(int16_t *dst, const int8_t *src, int32_t n, int32_t
     }
 }
 
-/* im2col of one output pixel and group into int16 with the input offset added. Each full group
- * of 4 values is stored as x0 x2 x1 x3, the order SXTB16 / SXTB16_ROR8 unpack the weights in;
- * the last rhs_cols % 4 values are stored in order. Bounds are tested per kernel row and per
- * tap, and a kernel row lying wholly inside the input (one group, no dilation) is one run of
- * k_w * C contiguous values; the upscaled (transposed-convolution) case keeps conv_pixel. */
+/* Column layout shared by both im2col routines: every group of 4 values, the last one padded
+ * with zeros, is stored x0 x2 x1 x3, the order SXTB16 / SXTB16_ROR8 unpack the weights in. So
+ * value c of a last, partial group sits at COL_TAIL(c - full) within it. */
+static const uint8_t col_tail_pos[4] = {0, 2, 1, 3};
+
+/* im2col of one output pixel and group into int16 with the input offset added (layout above).
+ * Bounds are tested per kernel row and per tap; the upscaled (transposed-convolution) case
+ * takes conv_pixel. */
 static void im2col_s16(const conv_geometry *g, const int8_t *input, int32_t grp, int32_t oy, int32_t ox,
                        int32_t input_offset, int16_t *col)
 {
@@ -127,18 +130,12 @@ static void im2col_s16(const conv_geometry *g, const int8_t *input, int32_t grp,
     const int32_t kc = g->k_c, row_values = g->k_w * kc;
     const int32_t x0 = ox * g->stride_x - g->pad_x;
     const int upscaled = g->up_x || g->up_y;
-    const int whole_rows = !upscaled && g->groups == 1 && g->dil_x == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
     for (int32_t ky = 0; ky < g->k_h; ky++, dst += row_values)
     {
         const int32_t y = oy * g->stride_y - g->pad_y + ky * g->dil_y;
         if (!upscaled && (y < 0 || y >= g->in_h))
         {
             memset(dst, 0, (size_t)row_values * sizeof(int16_t));
-            continue;
-        }
-        if (whole_rows)
-        {
-            widen_run(dst, input + (y * g->in_w + x0) * g->in_c, row_values, input_offset);
             continue;
         }
         for (int32_t kx = 0; kx < g->k_w; kx++)
@@ -152,12 +149,113 @@ static void im2col_s16(const conv_geometry *g, const int8_t *input, int32_t grp,
             widen_run(dst + kx * kc, px + grp * kc, kc, input_offset);
         }
     }
-    const int32_t full = (int32_t)(dst - col) & ~3;
-    for (int32_t i = 0; i < full; i += 4)
+    const int32_t n = (int32_t)(dst - col);
+    for (int32_t i = n; i < aligned_rhs_cols(n); i++)
+    {
+        col[i] = 0;
+    }
+    for (int32_t i = 0; i < n; i += 4)
     {
         const int16_t x1 = col[i + 1];
         col[i + 1] = col[i + 2];
         col[i + 2] = x1;
+    }
+}
+
+/* The int8 column a byte im2col may stage on the stack. */
+#define IM2COL_BYTES_MAX 512
+
+/* Whether im2col_bytes_s16 serves this layer: no upscaling, a column of at most
+ * IM2COL_BYTES_MAX values, and a zero point that is an int8 (so a padded tap is one byte). */
+static int im2col_bytes_applies(const conv_geometry *g, int32_t input_offset)
+{
+    return !g->up_x && !g->up_y && g->k_h * g->k_w * g->k_c <= IM2COL_BYTES_MAX && input_offset >= -127 &&
+           input_offset <= 128;
+}
+
+/* GCC turns copy and fill loops back into memcpy / memset calls (-ftree-loop-distribute-patterns);
+ * these two must stay loops. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TFC_KEEP_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TFC_KEEP_LOOPS
+#endif
+
+/* n bytes, a word at a time (unaligned LDR / STR): runs are a few to a few hundred bytes, where
+ * a library memcpy / memset call costs more than the copy. */
+static inline TFC_KEEP_LOOPS void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4)
+    {
+        const int32_t v = tfc_read_s8x4(src + i);
+        memcpy(dst + i, &v, 4);
+    }
+    for (; i < n; i++)
+    {
+        dst[i] = src[i];
+    }
+}
+
+static inline TFC_KEEP_LOOPS void fill_bytes(int8_t *dst, uint32_t word, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4)
+    {
+        memcpy(dst + i, &word, 4);
+    }
+    for (; i < n; i++)
+    {
+        dst[i] = (int8_t)word;
+    }
+}
+
+/* The same column (layout above) in two passes: the int8 values in order, a padded tap being the
+ * zero point itself (-input_offset, which widens to 0); then four values at a time widened with
+ * two SXTAB16, which yields x0 x2 x1 x3 directly. A kernel row inside the input (one group, no
+ * dilation) is one byte run. */
+static TFC_KEEP_LOOPS void im2col_bytes_s16(const conv_geometry *g, const int8_t *input, int32_t grp, int32_t oy, int32_t ox,
+                             int32_t input_offset, int16_t *col)
+{
+    int8_t bytes[IM2COL_BYTES_MAX + 4];
+    const uint32_t zp = 0x01010101U * (uint8_t)(int8_t)(-input_offset); /* the zero point in each byte */
+    int8_t *dst = bytes;
+    const int32_t kc = g->k_c, row_values = g->k_w * kc;
+    const int32_t x0 = ox * g->stride_x - g->pad_x;
+    const int whole_rows = g->groups == 1 && g->dil_x == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
+    for (int32_t ky = 0; ky < g->k_h; ky++, dst += row_values)
+    {
+        const int32_t y = oy * g->stride_y - g->pad_y + ky * g->dil_y;
+        if (y < 0 || y >= g->in_h)
+        {
+            fill_bytes(dst, zp, row_values);
+            continue;
+        }
+        const int8_t *row = input + y * g->in_w * g->in_c + grp * kc;
+        if (whole_rows)
+        {
+            copy_bytes(dst, row + x0 * g->in_c, row_values);
+            continue;
+        }
+        for (int32_t kx = 0; kx < g->k_w; kx++)
+        {
+            const int32_t x = x0 + kx * g->dil_x;
+            if (x < 0 || x >= g->in_w)
+            {
+                fill_bytes(dst + kx * kc, zp, kc);
+                continue;
+            }
+            copy_bytes(dst + kx * kc, row + x * g->in_c, kc);
+        }
+    }
+    const int32_t n = (int32_t)(dst - bytes);
+    memcpy(dst, &zp, 4); /* the last group's padding */
+    const uint32_t off2 = __PKHBT((uint32_t)input_offset, (uint32_t)input_offset, 16);
+    for (int32_t i = 0; i < n; i += 4)
+    {
+        const uint32_t x = (uint32_t)tfc_read_s8x4(bytes + i);
+        tfc_write_s16x2(col + i, (int32_t)__SXTAB16(off2, x));
+        tfc_write_s16x2(col + i + 2, (int32_t)tfc_sxtab16_ror8(off2, x));
     }
 }
 
@@ -173,7 +271,7 @@ static uint32_t dot_w_col(const int8_t *w, const int16_t *col, int32_t cols, uin
     }
     for (int32_t c = full; c < cols; c++)
     {
-        acc += (uint32_t)(w[c] * col[c]);
+        acc += (uint32_t)(w[c] * col[full + col_tail_pos[c - full]]);
     }
     return acc;
 }
@@ -261,6 +359,7 @@ static void conv_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p, cons
     const int32_t act_min = p->activation.min, act_max = p->activation.max, out_off = p->output_offset;
     const int32_t fast = act_min == -128 && act_max == 127 &&
                          tfc_rq_all_right(q->multiplier, q->shift, g->out_c, out_off, act_max);
+    const int bytes_col = im2col_bytes_applies(g, p->input_offset);
     for (int32_t grp = 0; grp < g->groups; grp++)
     {
         for (int32_t pix = 0; pix < n_pix; pix += 2)
@@ -268,10 +367,21 @@ static void conv_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p, cons
             const int32_t two = pix + 1 < n_pix;
             int16_t *col0 = buf;
             int16_t *col1 = buf + stride;
-            im2col_s16(g, input, grp, pix / g->out_w, pix % g->out_w, p->input_offset, col0);
-            if (two)
+            if (bytes_col)
             {
-                im2col_s16(g, input, grp, (pix + 1) / g->out_w, (pix + 1) % g->out_w, p->input_offset, col1);
+                im2col_bytes_s16(g, input, grp, pix / g->out_w, pix % g->out_w, p->input_offset, col0);
+                if (two)
+                {
+                    im2col_bytes_s16(g, input, grp, (pix + 1) / g->out_w, (pix + 1) % g->out_w, p->input_offset, col1);
+                }
+            }
+            else
+            {
+                im2col_s16(g, input, grp, pix / g->out_w, pix % g->out_w, p->input_offset, col0);
+                if (two)
+                {
+                    im2col_s16(g, input, grp, (pix + 1) / g->out_w, (pix + 1) % g->out_w, p->input_offset, col1);
+                }
             }
             int8_t *out0 = output + pix * g->out_c;
             int8_t *out1 = out0 + g->out_c;
@@ -284,14 +394,19 @@ static void conv_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p, cons
                 const int8_t *w1 = w0 + cols;
                 const uint32_t b0 = bias ? (uint32_t)bias[oc] : 0U, b1 = bias ? (uint32_t)bias[oc + 1] : 0U;
                 uint32_t acc[4] = {b0, b0, b1, b1};
-                conv_2x2_blocks(w0, w1, col0, col1, full / 4, acc);
+                /* The columns' zero padding lets the last, partial group be a whole block, the
+                 * weights it reads past w1's row being the next row's (times 0); only the
+                 * filter's last pair of rows has none after it. */
+                const int32_t whole = oc + 2 < g->out_c ? (cols + 3) / 4 : full / 4;
+                conv_2x2_blocks(w0, w1, col0, col1, whole, acc);
                 uint32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-                for (int32_t c = full; c < cols; c++)
+                for (int32_t c = 4 * whole; c < cols; c++)
                 {
-                    a00 += (uint32_t)(w0[c] * col0[c]);
-                    a01 += (uint32_t)(w0[c] * col1[c]);
-                    a10 += (uint32_t)(w1[c] * col0[c]);
-                    a11 += (uint32_t)(w1[c] * col1[c]);
+                    const int32_t i = full + col_tail_pos[c - full];
+                    a00 += (uint32_t)(w0[c] * col0[i]);
+                    a01 += (uint32_t)(w0[c] * col1[i]);
+                    a10 += (uint32_t)(w1[c] * col0[i]);
+                    a11 += (uint32_t)(w1[c] * col1[i]);
                 }
                 if (fast)
                 {

@@ -20,7 +20,11 @@ core); the extra row "depthwise 3x3 (_opt)" runs arm_depthwise_conv_s8_opt in bo
 Then (unless --no-models) the shapes real models use where per-call overheads dominate: the
 MLPerf Tiny models' fully connected layers at batch 1 (AD01's 640->128 ... 128->640, KWS's
 64->12, ResNet's 64->10, VWW's 256->2, str_ww's 32->3) and str_ww's depthwise layers with k x 1
-kernels, for which CMSIS-NN's wrapper picks arm_depthwise_conv_s8_opt (so both run _opt).
+kernels, for which CMSIS-NN's wrapper picks arm_depthwise_conv_s8_opt (so both run _opt);
+then issue 16's frontier layers at the MLPerf Tiny shapes (TFLite SAME padding): the first layers
+with 1 and 3 input channels, depthwise 3x3 at stride 1 and 2 and ResNet-8's 16-channel 3x3, each
+with a target column: the instructions/MAC its model must average to reach the best published
+Cortex-M7 results (the model's goal over its MACs).
 """
 from __future__ import annotations
 

@@ -47,13 +47,18 @@ def format_rows(rows: list[dict], *, name: tuple[str, int], units: tuple[str, st
     per_key, per_title, digits = per
     tfc_col, cmsis_col = f"tfc /{per_title}", f"CMSIS /{per_title}"
     has_cmsis = "cmsis_nn_instructions" in rows[0]
+    has_target = any(r.get("target") for r in rows)   # a goal in instructions per `per`, where one is set
     head = f"{key:<{width}}{units_title:>9}{'tfc instr':>12}{tfc_col:>{len(tfc_col) + 2}}"
+    if has_target:
+        head += f"{'target':>8}"
     if has_cmsis:
         head += f"{'CMSIS-NN instr':>16}{cmsis_col:>{len(cmsis_col) + 2}}{'CMSIS/tfc':>11}  outputs"
     lines = [head, "-" * len(head)]
     for r in rows:
         line = (f"{r[key]:<{width}}{r[units_key]:>9}{r['tfc_instructions']:>12}"
                 f"{r[f'tfc_per_{per_key}']:>{len(tfc_col) + 2}.{digits}f}")
+        if has_target:
+            line += f"{r['target']:>8.2f}" if r.get("target") else f"{'-':>8}"
         if has_cmsis:
             line += (f"{r['cmsis_nn_instructions']:>16}{r[f'cmsis_nn_per_{per_key}']:>{len(cmsis_col) + 2}.{digits}f}"
                      f"{r['cmsis_nn_over_tfc']:>10.3f}x  {'identical' if r['outputs_identical'] else 'DIFFER'}")

@@ -8,7 +8,7 @@
  * Case file (int32 little-endian; each part padded to 4 bytes):
  *   int32 count; then per case
  *   int32 kind (0 conv, 1 conv 1x1, 2 depthwise, 3 fully connected, 4 depthwise via _opt),
- *         in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride, pad, input_offset,
+ *         in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride, pad_h, pad_w, input_offset,
  *         output_offset, act_min, act_max;
  *   int32 multiplier[out_c], shift[out_c], bias[out_c]; int8 input[]; int8 filter[]
  * Fully connected: in_c is the accumulation depth, out_c the outputs; multiplier[0]/shift[0].
@@ -37,7 +37,7 @@ static uint64_t scratch[(8 * 1024) / 8]; /* 8-byte aligned, like tfc's arena (16
 
 typedef struct
 {
-    int32_t kind, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride, pad, input_offset, output_offset,
+    int32_t kind, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride, pad_h, pad_w, input_offset, output_offset,
         act_min, act_max;
 } case_header;
 
@@ -53,7 +53,7 @@ static int run_case(const case_header *h, int32_t *mult, int32_t *shift, const i
     arm_cmsis_nn_status status = ARM_CMSIS_NN_ARG_ERROR;
     if (h->kind == KIND_CONV || h->kind == KIND_CONV_1X1) {
         const cmsis_nn_conv_params conv = {h->input_offset, h->output_offset, {h->stride, h->stride},
-                                           {h->pad, h->pad}, {1, 1}, act};
+                                           {h->pad_w, h->pad_h}, {1, 1}, act};
         const cmsis_nn_dims filter_dims = {h->out_c, h->k_h, h->k_w, h->in_c};
         const int32_t need = h->kind == KIND_CONV ? arm_convolve_s8_get_buffer_size(&in_dims, &filter_dims)
                                                   : arm_convolve_1x1_s8_fast_get_buffer_size(&in_dims);
@@ -74,7 +74,7 @@ static int run_case(const case_header *h, int32_t *mult, int32_t *shift, const i
         }
     } else if (h->kind == KIND_DW || h->kind == KIND_DW_OPT) {
         const cmsis_nn_dw_conv_params dw = {h->input_offset, h->output_offset, 1, {h->stride, h->stride},
-                                            {h->pad, h->pad}, {1, 1}, act};
+                                            {h->pad_w, h->pad_h}, {1, 1}, act};
         const cmsis_nn_dims filter_dims = {1, h->k_h, h->k_w, h->out_c};
         const int32_t need = arm_depthwise_conv_s8_opt_get_buffer_size(&in_dims, &filter_dims);
         if (need > (int32_t)sizeof scratch) {

@@ -20,7 +20,11 @@ core); the extra row "depthwise 3x3 (_opt)" runs arm_depthwise_conv_s8_opt in bo
 Then (unless --no-models) the shapes real models use where per-call overheads dominate: the
 MLPerf Tiny models' fully connected layers at batch 1 (AD01's 640->128 ... 128->640, KWS's
 64->12, ResNet's 64->10, VWW's 256->2, str_ww's 32->3) and str_ww's depthwise layers with k x 1
-kernels, for which CMSIS-NN's wrapper picks arm_depthwise_conv_s8_opt (so both run _opt).
+kernels, for which CMSIS-NN's wrapper picks arm_depthwise_conv_s8_opt (so both run _opt);
+then issue 16's frontier layers at the MLPerf Tiny shapes (TFLite SAME padding): the first layers
+with 1 and 3 input channels, depthwise 3x3 at stride 1 and 2 and ResNet-8's 16-channel 3x3, each
+with a target column: the instructions/MAC its model must average to reach the best published
+Cortex-M7 results (the model's goal over its MACs).
 """
 from __future__ import annotations
 
@@ -75,14 +79,24 @@ class Layer:
     k: int = 1
     pad: int = 0
     k_w: int | None = None  # a k x k_w kernel (str_ww's depthwise 15 x 1); None: square
+    stride: int = 1
+    pad_w: int | None = None  # left padding when it differs from the top (`pad`)
+    out: tuple[int, int] | None = None  # the output size where TFLite's SAME pads the far side
+    target: float | None = None  # instructions/MAC the model holding the layer must average (issue 16)
 
     @property
     def kernel(self) -> tuple[int, int]:
         return self.k, self.k if self.k_w is None else self.k_w
 
     @property
+    def padding(self) -> tuple[int, int]:
+        return self.pad, self.pad if self.pad_w is None else self.pad_w
+
+    @property
     def out_hw(self) -> tuple[int, int]:
-        return tuple(h + 2 * self.pad - k + 1 for h, k in zip(self.in_hw, self.kernel))
+        if self.out is not None:
+            return self.out
+        return tuple((h + 2 * p - k) // self.stride + 1 for h, p, k in zip(self.in_hw, self.padding, self.kernel))
 
     @property
     def macs(self) -> int:
@@ -112,6 +126,30 @@ def model_layers() -> list[Layer]:
             Layer("dw str_ww 15x1 15x128", "depthwise_opt", (15, 1), 128, 128, 15, k_w=1)]
 
 
+# Each MLPerf Tiny model's goal (issue 16) over its MACs: the instructions/MAC its layers must
+# average for the whole model to reach the best published Cortex-M7 results.
+MODEL_TARGETS = {"ResNet": 12_500_000 / 12_501_632, "KWS": 3_200_000 / 2_656_768, "VWW": 7_000_000 / 7_489_664}
+
+
+def frontier_layers() -> list[Layer]:
+    """The MLPerf Tiny layers issue 16 names, at the models' shapes (TFLite SAME padding): the
+    first layers with 1 and 3 input channels, depthwise 3x3 at stride 1 and 2, and ResNet-8's
+    16-channel 3x3 convolutions; each with its model's instructions/MAC target."""
+    r, k, v = (MODEL_TARGETS[m] for m in ("ResNet", "KWS", "VWW"))
+    return [
+        Layer("first KWS 10x4/2 Cin1", "conv", (49, 10), 1, 64, 10, 4, k_w=4, stride=2, pad_w=1, out=(25, 5), target=k),
+        Layer("first ResNet 3x3 Cin3", "conv", (32, 32), 3, 16, 3, 1, target=r),
+        Layer("first VWW 3x3/2 Cin3", "conv", (96, 96), 3, 8, 3, 0, stride=2, out=(48, 48), target=v),
+        Layer("ResNet 3x3 16->16", "conv", (32, 32), 16, 16, 3, 1, target=r),
+        Layer("ResNet 3x3/2 16->32", "conv", (32, 32), 16, 32, 3, 0, stride=2, out=(16, 16), target=r),
+        Layer("dw KWS 25x5x64", "depthwise", (25, 5), 64, 64, 3, 1, target=k),
+        Layer("dw VWW 48x48x8", "depthwise", (48, 48), 8, 8, 3, 1, target=v),
+        Layer("dw VWW 48x48x16 /2", "depthwise", (48, 48), 16, 16, 3, 0, stride=2, out=(24, 24), target=v),
+        Layer("dw VWW 24x24x32", "depthwise", (24, 24), 32, 32, 3, 1, target=v),
+        Layer("dw VWW 6x6x128", "depthwise", (6, 6), 128, 128, 3, 1, target=v),
+    ]
+
+
 @dataclass(frozen=True)
 class Case:
     layer: Layer
@@ -124,9 +162,9 @@ class Case:
         """The numpy reference output (TFLite Micro's arithmetic), as int8 bytes in NHWC order."""
         p, lay = self.params, self.layer
         if lay.kind in ("conv", "conv_1x1"):
-            return ref.conv2d(self.x, self.w, self.bias, p)
+            return ref.conv2d(self.x, self.w, self.bias, p, output_hw=lay.out_hw)
         if lay.kind.startswith("depthwise"):
-            return ref.depthwise_conv2d(self.x, self.w, self.bias, p)
+            return ref.depthwise_conv2d(self.x, self.w, self.bias, p, output_hw=lay.out_hw)
         return ref.fully_connected(self.x, self.w, self.bias, p)
 
 
@@ -153,9 +191,9 @@ def make_case(layer: Layer, rng: np.random.Generator) -> Case:
     if layer.kind == "fully_connected":
         p = FullyConnectedParams(filter_offset=0, **common)
     elif layer.kind.startswith("depthwise"):
-        p = DepthwiseConvParams(ch_mult=1, padding=(layer.pad, layer.pad), **common)
+        p = DepthwiseConvParams(ch_mult=1, padding=layer.padding, stride=(layer.stride,) * 2, **common)
     else:
-        p = ConvParams(padding=(layer.pad, layer.pad), **common)
+        p = ConvParams(padding=layer.padding, stride=(layer.stride,) * 2, **common)
     return Case(layer, x, wt, bias, p)
 
 
@@ -169,8 +207,8 @@ def encode_cases(cases: list[Case]) -> bytes:
     for c in cases:
         lay, p = c.layer, c.params
         (oh, ow), (h, w) = lay.out_hw, lay.in_hw
-        out.append(struct.pack("<15i", KINDS[lay.kind], h, w, lay.in_c, oh, ow, lay.out_c, *lay.kernel, 1,
-                               lay.pad, p.input_offset, p.output_offset, p.activation.min, p.activation.max))
+        out.append(struct.pack("<16i", KINDS[lay.kind], h, w, lay.in_c, oh, ow, lay.out_c, *lay.kernel, lay.stride,
+                               *lay.padding, p.input_offset, p.output_offset, p.activation.min, p.activation.max))
         mults = np.resize(np.asarray(p.multipliers, "<i4"), lay.out_c)
         shifts = np.resize(np.asarray(p.shifts, "<i4"), lay.out_c)
         out += [mults.tobytes(), shifts.tobytes(), c.bias.astype("<i4").tobytes()]
@@ -237,15 +275,17 @@ def _measure_run(elf: ElfInfo, cases: list[Case]) -> Measurement:
 def run_benchmark(cmsis_nn: Path | None, work: Path, size: str = "full", seed: int = 2024,
                   models: bool = True) -> list[dict]:
     """Builds, runs and cross-checks; returns one row per layer (the four benchmark layers, then,
-    with `models`, the real models' small layers). Raises on any output mismatch."""
+    with `models`, the real models' small layers and issue 16's frontier layers). Raises on any
+    output mismatch."""
     rng = np.random.default_rng(seed)
-    cases = [make_case(lay, rng) for lay in layers(size) + (model_layers() if models else [])]
+    cases = [make_case(lay, rng) for lay in layers(size) + (model_layers() + frontier_layers() if models else [])]
     libs = {"tfc": build("tfc", work / "tfc")}
     if cmsis_nn is not None:
         libs["cmsis_nn"] = build("cmsis-nn", work / "cmsis_nn", cmsis_nn)
     results = {name: measure(elf, cases) for name, elf in libs.items()}
     return cross_check_rows(cases, results, label=lambda c: c.layer.name,
-                            describe=lambda c: {"layer": c.layer.name, "macs": c.layer.macs},
+                            describe=lambda c: {"layer": c.layer.name, "macs": c.layer.macs,
+                                                "target": c.layer.target},
                             units=lambda c: c.layer.macs, per="mac")
 
 

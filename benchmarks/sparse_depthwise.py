@@ -68,16 +68,25 @@ def fit(rows):
     a = np.array([cm.depthwise_features(s, [t] * s.cout) for s, t, _ in sparse], dtype=float)
     b = np.array([n for _, _, n in sparse], dtype=float)
     coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+    # Dense: the 3x3 channel-pair path costs a constant per output at each stride; the generic loop
+    # (other kernels) a cost per tap and per output.
     dense = [(s, n) for s, t, n in rows if t == "dense"]
-    ad = np.array([[s.outputs * s.kh * s.kw, s.outputs] for s, _ in dense], dtype=float)
-    cd, *_ = np.linalg.lstsq(ad, np.array([n for _, n in dense], dtype=float), rcond=None)
+    dw3 = {stride: [(s, n) for s, n in dense if cm.dense_dw3_applies(s) and s.stride == stride] for stride in (1, 2)}
+    per_out = {stride: sum(n for _, n in r) / sum(s.outputs for s, _ in r) for stride, r in dw3.items() if r}
+    generic = [(s, n) for s, n in dense if not cm.dense_dw3_applies(s)]
     print("\n# ---- fitted by benchmarks/sparse_depthwise.py ----")
     for name, v in zip(cm.DW_FEATURES, coef):
         print(f"{name} = {v:.3f}")
-    print(f"DENSE_DW_TAP, DENSE_DW_OUT = {cd[0]:.3f}, {cd[1]:.3f}")
+    print(f"DENSE_DW3_OUT_S1, DENSE_DW3_OUT_S2 = {per_out.get(1, 0):.3f}, {per_out.get(2, 0):.3f}")
     err = max(abs(a_ @ coef - n) / n for a_, n in zip(a, b))
-    errd = max(abs(a_ @ cd - n) / n for a_, (_, n) in zip(ad, dense))
-    print(f"# max fit error: sparse {100 * err:.1f} %, dense {100 * errd:.1f} %")
+    errd = max(abs(per_out[s.stride] * s.outputs - n) / n for r in dw3.values() for s, n in r)
+    print(f"# max fit error: sparse {100 * err:.1f} %, dense 3x3 {100 * errd:.1f} %")
+    if len(generic) >= 2:
+        ad = np.array([[s.outputs * s.kh * s.kw, s.outputs] for s, _ in generic], dtype=float)
+        cd, *_ = np.linalg.lstsq(ad, np.array([n for _, n in generic], dtype=float), rcond=None)
+        print(f"DENSE_DW_TAP, DENSE_DW_OUT = {cd[0]:.3f}, {cd[1]:.3f}")
+    else:
+        print(f"# generic dense loop: {len(generic)} shape measured, DENSE_DW_TAP / DENSE_DW_OUT not refitted")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 
 Instructions: the project is built with -DTFC_PROFILE (each layer and each inference is a region
 for tfc's QEMU counting plugin) and run on one or more inputs; counts are executed instructions,
-exact and repeatable (QEMU has no cycle model). Flash: every input section of the linked ELF,
+exact and repeatable (QEMU has no cycle model). Beside them, each layer's multiply-accumulates
+(OpSpec.macs: the dense count, whatever the weights' storage) and instructions per MAC, and the
+model's totals. Flash: every input section of the linked ELF,
 attributed by its object file through the link map (weights.c, model.c's requantization
 parameters, model code, kernels, start-up/driver/C library). SRAM: the arena (activations, I/O,
 kernel scratch), other static data, the stack reservation and the stack's painted peak.

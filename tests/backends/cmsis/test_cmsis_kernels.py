@@ -162,15 +162,20 @@ def depthwise_case(draw):
     return x, w, _bias(draw, rng, cin * ch_mult), p, output_hw
 
 
+def _check_depthwise(runtime, case, what=""):
+    """arm_depthwise_conv_s8, and arm_depthwise_conv_s8_opt where it applies, against the reference."""
+    x, w, bias, p, output_hw = case
+    want = ref.depthwise_conv2d(x, w, bias, p, output_hw=output_hw)
+    assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw), want, f"arm_depthwise_conv_s8{what}")
+    if p.ch_mult == 1:
+        assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw, opt=True), want,
+                    f"arm_depthwise_conv_s8_opt{what}")
+
+
 @given(depthwise_case())
 @settings(CI)
 def test_depthwise_conv_s8(runtime, case):
-    x, w, bias, p, output_hw = case
-    want = ref.depthwise_conv2d(x, w, bias, p, output_hw=output_hw)
-    assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw), want, "arm_depthwise_conv_s8")
-    if p.ch_mult == 1:
-        assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw, opt=True), want,
-                    "arm_depthwise_conv_s8_opt")
+    _check_depthwise(runtime, case)
 
 
 @st.composite
@@ -197,11 +202,7 @@ def depthwise_3x3_case(draw):
 @given(depthwise_3x3_case())
 @settings(CI)
 def test_depthwise_conv_s8_3x3(runtime, case):
-    x, w, bias, p, output_hw = case
-    want = ref.depthwise_conv2d(x, w, bias, p, output_hw=output_hw)
-    assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw), want, "arm_depthwise_conv_s8 3x3")
-    assert_same(runtime.depthwise_conv2d(x, w, bias, p, output_hw=output_hw, opt=True), want,
-                "arm_depthwise_conv_s8_opt 3x3")
+    _check_depthwise(runtime, case, " 3x3")
 
 
 @st.composite

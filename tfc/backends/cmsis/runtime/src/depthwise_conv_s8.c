@@ -285,6 +285,7 @@ static __attribute__((noinline)) void dw_dsp_mult1(const dw_geometry *g, const c
  * the ring is its own instantiation so the three rows are immediate offsets from one pointer. */
 #define DW3_COLS 64               /* slot columns: stride * (out_w - 1) + 4 must fit */
 #define DW3_SLOT (4 * DW3_COLS)   /* int16 values per slot: four channel rows */
+#define DW3_BUF 1024              /* int16 values of the stack buffer: the ring, or a plane */
 
 static int dw3_applies(const dw_geometry *g)
 {
@@ -293,12 +294,12 @@ static int dw3_applies(const dw_geometry *g)
            g->pad_y >= 0;
 }
 
-/* Input row iy of channels c .. c + 3 into slot, columns j0 .. j1 - 1 (input column j - pad_x);
- * a row outside the input is all padding (0). */
+/* Input row iy of channels c .. c + 3 into dst (channel rows ch_step apart), columns j0 .. j1 - 1
+ * (input column j - pad_x); a row outside the input is all padding (0). */
 static void dw3_fill(const dw_geometry *g, const int8_t *input, int32_t c, int32_t iy, uint32_t off2, int32_t j0,
-                     int32_t j1, int16_t *slot)
+                     int32_t j1, int16_t *dst, int32_t ch_step)
 {
-    int16_t *s0 = slot, *s1 = slot + DW3_COLS, *s2 = slot + 2 * DW3_COLS, *s3 = slot + 3 * DW3_COLS;
+    int16_t *s0 = dst, *s1 = dst + ch_step, *s2 = dst + 2 * ch_step, *s3 = dst + 3 * ch_step;
     if (iy < 0 || iy >= g->in_h)
     {
         for (int32_t j = j0; j < j1; j++)
@@ -320,18 +321,19 @@ static void dw3_fill(const dw_geometry *g, const int8_t *input, int32_t c, int32
     }
 }
 
-/* One channel's output row. p: the channel's column 0 in slot 0; kernel row k is slot rk.
+/* One channel's output row. p: the channel's column 0 in row 0; kernel row k is row rk, rows
+ * row_step values apart (ring slots, or a plane's rows).
  * w = {(w00, w01), (w10, w11), (w20, w21), (w02, w12), w22}. Outputs to out, out + C, ...
  * stride, fast (requantization TFC_RQ_RIGHT, full int8 range) and r0..r2 are constants in the
  * fast instantiations. */
 __STATIC_FORCEINLINE void dw3_channel_row(const int16_t *p, const int32_t *w, int32_t b, const tfc_rq *rq,
                                           int8_t *out, int32_t C, int32_t out_w, int32_t out_off, int32_t act_min,
                                           int32_t act_max, const int32_t stride, const int32_t fast, const int32_t r0,
-                                          const int32_t r1, const int32_t r2)
+                                          const int32_t r1, const int32_t r2, const int32_t row_step)
 {
     const int32_t w0 = w[0], w1 = w[1], w2 = w[2], v01 = w[3], v2 = w[4];
     const tfc_rq k = *rq; /* a copy: the int8 stores could alias it */
-#define DW3_LD(row, col) tfc_read_s16x2(p + (row) * DW3_SLOT + (col))
+#define DW3_LD(row, col) tfc_read_s16x2(p + (row) * row_step + (col))
 #define DW3_STORE(o, acc)                                                                                          \
     (o) = fast ? (int8_t)tfc_rq_out_full(tfc_rq_right(&k, (acc)), out_off)                                         \
                : tfc_rq_s8(&k, (uint32_t)(acc), out_off, act_min, act_max)
@@ -372,15 +374,21 @@ __STATIC_FORCEINLINE void dw3_channel_row(const int16_t *p, const int32_t *w, in
 #undef DW3_STORE
 }
 
-typedef void (*dw3_fast_row)(const int16_t *p, const int32_t *w, int32_t b, const tfc_rq *rq, int8_t *out, int32_t C,
-                             int32_t out_w, int32_t out_off);
+/* The four channels of a block along one output row (every one TFC_RQ_RIGHT, full range). */
+typedef void (*dw3_fast_row)(const int16_t *p, const int32_t (*w)[5], const int32_t *b, const tfc_rq *rq,
+                             int8_t *out, int32_t C, int32_t out_w, int32_t out_off);
 
 #define DW3_FAST_ROW(stride, r0, r1, r2)                                                                           \
-    static __attribute__((noinline)) void dw3_fast_s##stride##_r##r0(const int16_t *p, const int32_t *w, int32_t b, \
-                                                                       const tfc_rq *rq, int8_t *out, int32_t C,     \
-                                                                       int32_t out_w, int32_t out_off)               \
+    static __attribute__((noinline)) void dw3_fast_s##stride##_r##r0(const int16_t *p, const int32_t (*w)[5],      \
+                                                                       const int32_t *b, const tfc_rq *rq,           \
+                                                                       int8_t *out, int32_t C, int32_t out_w,        \
+                                                                       int32_t out_off)                              \
     {                                                                                                              \
-        dw3_channel_row(p, w, b, rq, out, C, out_w, out_off, -128, 127, stride, 1, r0, r1, r2);                    \
+        for (int32_t i = 0; i < 4; i++)                                                                            \
+        {                                                                                                          \
+            dw3_channel_row(p + i * DW3_COLS, w[i], b[i], &rq[i], out + i, C, out_w, out_off, -128, 127, stride, 1, \
+                            r0, r1, r2, DW3_SLOT);                                                                 \
+        }                                                                                                          \
     }
 DW3_FAST_ROW(1, 0, 1, 2)
 DW3_FAST_ROW(1, 1, 2, 0)
@@ -394,18 +402,55 @@ DW3_FAST_ROW(2, 2, 0, 1)
 static const dw3_fast_row dw3_fast_rows[2][3] = {{dw3_fast_s1_r0, dw3_fast_s1_r1, dw3_fast_s1_r2},
                                                  {dw3_fast_s2_r0, dw3_fast_s2_r1, dw3_fast_s2_r2}};
 
+/* Small layers: when a block's whole padded input (4 channels x rows x pitch) fits DW3_BUF, it
+ * is widened once as a plane and each channel runs all its output rows in one call, so the
+ * per-channel set-up (weights, constants, call) is paid once per block, not once per row. */
+typedef void (*dw3_plane_fn)(const int16_t *plane, int32_t ch_step, const int32_t (*w)[5], const int32_t *b,
+                             const tfc_rq *rq, int8_t *out, int32_t C, int32_t out_w, int32_t out_h, int32_t row_jump,
+                             int32_t out_off);
+
+#define DW3_PLANE(stride, pitch)                                                                                   \
+    static __attribute__((noinline)) void dw3_plane_s##stride##_p##pitch(                                          \
+        const int16_t *plane, int32_t ch_step, const int32_t (*w)[5], const int32_t *b, const tfc_rq *rq,          \
+        int8_t *out, int32_t C, int32_t out_w, int32_t out_h, int32_t row_jump, int32_t out_off)                   \
+    {                                                                                                              \
+        for (int32_t i = 0; i < 4; i++)                                                                            \
+        {                                                                                                          \
+            const int16_t *p = plane + i * ch_step;                                                                \
+            int8_t *o = out + i;                                                                                   \
+            /* Local copies: the int8 stores could alias w and rq, which would reload them every row. */          \
+            const int32_t wl[5] = {w[i][0], w[i][1], w[i][2], w[i][3], w[i][4]}, bl = b[i];                        \
+            const tfc_rq k = rq[i];                                                                                \
+            for (int32_t oy = 0; oy < out_h; oy++, p += row_jump, o += out_w * C)                                  \
+            {                                                                                                      \
+                dw3_channel_row(p, wl, bl, &k, o, C, out_w, out_off, -128, 127, stride, 1, 0, 1, 2, pitch);        \
+            }                                                                                                      \
+        }                                                                                                          \
+    }
+DW3_PLANE(1, 8)
+DW3_PLANE(1, 16)
+DW3_PLANE(2, 8)
+DW3_PLANE(2, 16)
+#undef DW3_PLANE
+
+/* [stride - 1][pitch 16] */
+static const dw3_plane_fn dw3_planes[2][2] = {{dw3_plane_s1_p8, dw3_plane_s1_p16}, {dw3_plane_s2_p8, dw3_plane_s2_p16}};
+
+/* Any requantization or activation range: one channel's row, rows r0, r0 + 1, r0 + 2 (mod 3
+ * for the ring) row_step apart. */
 static __attribute__((noinline)) void dw3_any_row(const int16_t *p, const int32_t *w, int32_t b, const tfc_rq *rq,
                                                   int8_t *out, int32_t C, int32_t out_w, int32_t out_off,
-                                                  int32_t act_min, int32_t act_max, int32_t stride, int32_t r0)
+                                                  int32_t act_min, int32_t act_max, int32_t stride, int32_t r0,
+                                                  int32_t row_step)
 {
     const int32_t r1 = r0 == 2 ? 0 : r0 + 1, r2 = r1 == 2 ? 0 : r1 + 1;
     if (stride == 1)
     {
-        dw3_channel_row(p, w, b, rq, out, C, out_w, out_off, act_min, act_max, 1, 0, r0, r1, r2);
+        dw3_channel_row(p, w, b, rq, out, C, out_w, out_off, act_min, act_max, 1, 0, r0, r1, r2, row_step);
     }
     else
     {
-        dw3_channel_row(p, w, b, rq, out, C, out_w, out_off, act_min, act_max, 2, 0, r0, r1, r2);
+        dw3_channel_row(p, w, b, rq, out, C, out_w, out_off, act_min, act_max, 2, 0, r0, r1, r2, row_step);
     }
 }
 
@@ -418,13 +463,16 @@ static __attribute__((noinline)) void dw3_run(const dw_geometry *g, const cmsis_
     const int32_t full_range = act_min == -128 && act_max == 127;
     const int32_t cols = sx * (out_w - 1) + 4;
     const int32_t j0 = TFC_MIN(g->pad_x, cols), j1 = TFC_MIN(cols, g->pad_x + g->in_w);
-    int16_t ring[3 * DW3_SLOT];
+    const int32_t pitch = cols <= 8 ? 8 : (cols <= 16 ? 16 : 0);
+    const int32_t rows = g->stride_y * (g->out_h - 1) + 3; /* padded input rows a plane holds */
+    const int32_t plane = pitch != 0 && 4 * rows * pitch <= DW3_BUF;
+    int16_t ring[DW3_BUF];
     memset(ring, 0, sizeof ring); /* padding columns stay 0: fills write only j0 .. j1 - 1 */
     for (int32_t c = 0; c < C; c += 4)
     {
-        int32_t wk[4][5];
+        int32_t wk[4][5], b4[4];
         tfc_rq rq[4];
-        int32_t fast[4];
+        int32_t all_fast = full_range;
         for (int32_t i = 0; i < 4; i++)
         {
             const int8_t *f = filter + c + i; /* tap (ky, kx) at f[(3 * ky + kx) * C] */
@@ -435,7 +483,31 @@ static __attribute__((noinline)) void dw3_run(const dw_geometry *g, const cmsis_
             wk[i][3] = (int32_t)__PKHBT((uint32_t)(int32_t)f[2 * C], (uint32_t)(int32_t)f[5 * C], 16);
             wk[i][4] = f[8 * C];
             rq[i] = tfc_rq_make(q->multiplier[c + i], q->shift[c + i], out_off, act_max);
-            fast[i] = full_range && rq[i].mode == TFC_RQ_RIGHT;
+            all_fast &= rq[i].mode == TFC_RQ_RIGHT;
+            b4[i] = bias ? bias[c + i] : 0;
+        }
+        if (plane)
+        {
+            /* Rows outside the input stay as the memset left them (0). */
+            for (int32_t r = TFC_MAX(0, g->pad_y); r < TFC_MIN(rows, g->pad_y + g->in_h); r++)
+            {
+                dw3_fill(g, input, c, r - g->pad_y, off2, j0, j1, ring + r * pitch, rows * pitch);
+            }
+            if (all_fast)
+            {
+                dw3_planes[sx - 1][pitch == 16](ring, rows * pitch, (const int32_t(*)[5])wk, b4, rq, output + c, C,
+                                                 out_w, g->out_h, g->stride_y * pitch, out_off);
+                continue;
+            }
+            for (int32_t oy = 0; oy < g->out_h; oy++)
+            {
+                for (int32_t i = 0; i < 4; i++)
+                {
+                    dw3_any_row(ring + i * rows * pitch + oy * g->stride_y * pitch, wk[i], b4[i], &rq[i],
+                                output + oy * out_w * C + c + i, C, out_w, out_off, act_min, act_max, sx, 0, pitch);
+                }
+            }
+            continue;
         }
         int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};
         for (int32_t oy = 0; oy < g->out_h; oy++)
@@ -446,23 +518,20 @@ static __attribute__((noinline)) void dw3_run(const dw_geometry *g, const cmsis_
             {
                 if (held[slot] != iy0 + ky)
                 {
-                    dw3_fill(g, input, c, iy0 + ky, off2, j0, j1, ring + slot * DW3_SLOT);
+                    dw3_fill(g, input, c, iy0 + ky, off2, j0, j1, ring + slot * DW3_SLOT, DW3_COLS);
                     held[slot] = iy0 + ky;
                 }
             }
             int8_t *out = output + oy * out_w * C + c;
+            if (all_fast)
+            {
+                dw3_fast_rows[sx - 1][r0](ring, (const int32_t(*)[5])wk, b4, rq, out, C, out_w, out_off);
+                continue;
+            }
             for (int32_t i = 0; i < 4; i++)
             {
-                const int32_t b = bias ? bias[c + i] : 0;
-                if (fast[i])
-                {
-                    dw3_fast_rows[sx - 1][r0](ring + i * DW3_COLS, wk[i], b, &rq[i], out + i, C, out_w, out_off);
-                }
-                else
-                {
-                    dw3_any_row(ring + i * DW3_COLS, wk[i], b, &rq[i], out + i, C, out_w, out_off, act_min, act_max, sx,
-                                r0);
-                }
+                dw3_any_row(ring + i * DW3_COLS, wk[i], b4[i], &rq[i], out + i, C, out_w, out_off, act_min, act_max, sx,
+                            r0, DW3_SLOT);
             }
         }
     }

@@ -10,6 +10,7 @@ entry with its error, not a crash.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -132,9 +133,8 @@ def build_keras(spec, entries: list[Entry]) -> None:
     try:
         tf.random.set_seed(SEED)
         tf_keras.utils.set_random_seed(SEED)
-        fn = tf_keras.applications
-        for part in spec.builder.split("."):
-            fn = getattr(fn, part)
+        module, function = spec.builder.split(":")
+        fn = getattr(importlib.import_module(f"tf_keras.{module}"), function)
         model = fn(input_shape=tuple(nhwc[1:]), weights=None, classes=NUM_LABELS, **spec.kwargs)
     except Exception as e:  # noqa: BLE001
         for entry in (float_entry, int8_entry):

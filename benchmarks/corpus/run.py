@@ -58,8 +58,8 @@ def first_error(e: BaseException) -> str:
         text = str(e)
     else:
         text = f"{type(e).__name__}: {e}"
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return " / ".join(lines[:2])[:240] if lines else type(e).__name__
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip() and not ln.strip().startswith("hint:")]
+    return " ".join(lines[:2])[:240] if lines else type(e).__name__
 
 
 def sqnr_db(reference: np.ndarray, actual: np.ndarray) -> float:
@@ -206,7 +206,7 @@ def census(rows: list[Row]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in rows:
         if r.error:
-            key = f"{r.stage}: " + re.sub(r"'[^']*'", "'…'", r.error.split(" / ")[0])[:120]
+            key = f"{r.stage}: " + re.sub(r"'[^']*'|file \S+", "…", r.error)[:140]
             counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 

@@ -141,3 +141,25 @@ def test_pad_value_through_quantize_dequantize_of_a_constant():
                         "zp": np.array(0, np.int8), "pq": np.array(3, np.int8),
                         "pads": np.array([0, 0, 1, 0, 0, 1], np.int64)})
     _check(model, {"x": (1, 2, 3)})
+
+
+def test_a_shared_bias_gets_one_constant_per_layer():
+    """torch's legacy exporter merges identical zero biases into one initializer read through
+    Identity nodes; onnxruntime then quantizes it per channel for a Conv and per tensor (Q/DQ)
+    for an Add. Each layer must get its own constant, with its own parameters."""
+    c = 4
+    nodes = [helper.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["b"], axis=0),
+             helper.make_node("Identity", ["b"], ["b2"]),
+             helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[1, 1]),
+             helper.make_node("QuantizeLinear", ["b2", "s", "z"], ["b2q"]),
+             helper.make_node("DequantizeLinear", ["b2q", "s", "z"], ["b2d"]),
+             helper.make_node("Reshape", ["b2d", "shape"], ["b2r"]),
+             helper.make_node("Add", ["y", "b2r"], ["out"])]
+    model = make_model(nodes, [("x", [1, c, 3, 3])], [("out", [1, c, 3, 3])],
+                       {"bq": np.array([3, -2, 5, 0], np.int32), "bs": np.array([0.1, 0.2, 0.05, 0.3], np.float32),
+                        "bz": np.zeros(c, np.int32), "w": RNG.standard_normal((c, c, 1, 1)).astype(np.float32),
+                        "s": np.array(0.01, np.float32), "z": np.array(0, np.int8),
+                        "shape": np.array([1, c, 1, 1], np.int64)}, opset=13)
+    graph = _check(model, {"x": (1, c, 3, 3)})
+    quantized = sorted(str(v.quant.axis) for v in graph.constants.values() if v.quant is not None)
+    assert quantized == ["0", "None"], f"one per-channel and one per-tensor constant, got axes {quantized}"

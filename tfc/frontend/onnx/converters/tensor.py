@@ -229,7 +229,7 @@ def _alias(ctx: ImportContext, source: str, target: str) -> None:
     array = ctx.const(source)
     if array is not None:
         ctx.set_const(target, array)
-    else:
+    elif not ctx.alias_pending(source, target):
         ctx.define(target, ctx.value(source))
 
 

@@ -74,7 +74,7 @@ def build_hf(spec, entries: list[Entry]) -> None:
             if model is None:
                 torch.manual_seed(SEED)
                 config = config_cls(num_labels=NUM_LABELS, **spec.kwargs)
-                model = _logits_only(model_cls(config).eval())
+                model = _logits_only(randomize(model_cls(config)).eval())
             entry.params = sum(p.numel() for p in model.parameters())
             if not _cached(path, spec.key()):
                 x = torch.from_numpy(calibration_samples(shape[1:], 1))
@@ -100,6 +100,25 @@ def _add_qdq(entries, spec, path: Path, shape, params) -> None:
             _stamp(qpath, spec.key())
     except Exception as e:  # noqa: BLE001
         entry.onnx, entry.error = None, f"quantize_static: {_first_line(e)}"
+
+
+def randomize(model):
+    """Weights with the statistics of a trained network, seeded: transformers initializes for
+    training (std 0.02, zero biases, zero-initialized last layers), which leaves some random
+    models with outputs of 0 or 1e-5 and identical zero biases. Tensors: normal / sqrt(fan-in);
+    1-D weights (norm scales, layer scales): 1 + 0.1 normal; biases and other 1-D: 0.1 normal."""
+    import torch
+    generator = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=generator, dtype=p.dtype)
+            if p.dim() >= 2:
+                p.copy_(noise / max(p[0].numel(), 1) ** 0.5)
+            elif name.endswith("weight") or "scale" in name:
+                p.copy_(1 + 0.1 * noise)
+            else:
+                p.copy_(0.1 * noise)
+    return model
 
 
 def _logits_only(model):

@@ -33,6 +33,7 @@ class HFSpec:
     kwargs: dict = field(default_factory=dict)
     image: int = 64
     quantize: bool = False         # also write an onnxruntime quantize_static QDQ version
+    init: str = "fan-in"           # build.randomize: transformers' own init leaves some outputs 0
 
     def key(self) -> str:
         return _key(asdict(self))

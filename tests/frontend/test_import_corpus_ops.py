@@ -163,3 +163,38 @@ def test_a_shared_bias_gets_one_constant_per_layer():
     graph = _check(model, {"x": (1, c, 3, 3)})
     quantized = sorted(str(v.quant.axis) for v in graph.constants.values() if v.quant is not None)
     assert quantized == ["0", "None"], f"one per-channel and one per-tensor constant, got axes {quantized}"
+
+
+def test_col2im_of_non_overlapping_blocks():
+    """MobileViTV2's fold, as the dynamo exporter writes it."""
+    model = make_model([helper.make_node("Col2Im", ["x", "image", "block"], ["y"], strides=[2, 3])],
+                       [("x", [2, 5 * 6, 12])], [("y", None)],
+                       {"image": np.array([8, 9], np.int64), "block": np.array([2, 3], np.int64)}, opset=18)
+    graph = _check(model, {"x": (2, 30, 12)})
+    assert _ops(graph) == ["reshape", "transpose", "reshape"]
+
+
+def test_col2im_with_overlap_is_refused():
+    model = make_model([helper.make_node("Col2Im", ["x", "image", "block"], ["y"])],
+                       [("x", [1, 4, 49])], [("y", None)],
+                       {"image": np.array([8, 8], np.int64), "block": np.array([2, 2], np.int64)}, opset=18)
+    with pytest.raises(UnsupportedError, match="only non-overlapping 2-D blocks"):
+        import_onnx(model)
+
+
+def test_an_op_without_converter_folds_when_it_reads_only_constants():
+    """dinov2's legacy export resizes its position embedding (a constant) with Resize."""
+    nodes = [helper.make_node("Resize", ["pos", "", "scales"], ["pos_big"], mode="linear"),
+             helper.make_node("Add", ["x", "pos_big"], ["y"])]
+    model = make_model(nodes, [("x", [1, 2, 4, 4])], [("y", [1, 2, 4, 4])],
+                       {"pos": RNG.standard_normal((1, 2, 2, 2)).astype(np.float32),
+                        "scales": np.array([1, 1, 2, 2], np.float32)})
+    graph = _check(model, {"x": (1, 2, 4, 4)})
+    assert _ops(graph) == ["add"]
+
+
+def test_an_op_without_converter_on_a_computed_tensor_is_named():
+    model = make_model([helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear")],
+                       [("x", [1, 2, 2, 2])], [("y", None)], {"scales": np.array([1, 1, 2, 2], np.float32)})
+    with pytest.raises(UnsupportedError, match=r"Resize \(1\)"):
+        import_onnx(model)

@@ -18,6 +18,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmarks.corpus.ort_quant import quantize_qdq
 from benchmarks.corpus.specs import (HF, KERAS, MANIFEST, MODELS, NUM_LABELS, SEED, TORCH_EXPORTS, Entry,
                                      calibration_samples)
 
@@ -33,24 +34,6 @@ def _cached(path: Path, key: str) -> bool:
 
 def _stamp(path: Path, key: str) -> None:
     path.with_suffix(path.suffix + ".key").write_text(key)
-
-
-def quantize_qdq(src: Path, dst: Path, input_shape) -> None:
-    """onnxruntime quantize_static: QDQ, int8 activations and per-channel int8 weights."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    import onnx
-    name = onnx.load(str(src), load_external_data=False).graph.input[0].name
-    samples = calibration_samples(input_shape[1:])
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self._it = iter([{name: s[None]} for s in samples])
-
-        def get_next(self):
-            return next(self._it, None)
-
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
 
 
 # ------------------------------------------------------------------------------ transformers

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.corpus.ort_quant import quantize_qdq
 from benchmarks.corpus.specs import MODELS, Entry, calibration_samples, evaluation_samples
 
 LSB_GOAL = {"int8-tflite": 0, "qdq-ort": 2}
@@ -73,23 +74,6 @@ def _ort_run(path, x: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return np.stack([session.run(None, {name: xi})[0] for xi in x])
-
-
-def _ort_quantize(float_path: Path, shape, out: Path) -> None:
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    import onnxruntime as ort
-    name = ort.InferenceSession(str(float_path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
-    samples = calibration_samples(shape[1:])
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self._it = iter([{name: s[None]} for s in samples])
-
-        def get_next(self):
-            return next(self._it, None)
-
-    quantize_static(str(float_path), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
 
 
 def _tflm_run(tflite: Path, x: np.ndarray) -> np.ndarray:
@@ -152,7 +136,7 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
             row.sqnr = sqnr_db(want, got)
             with tempfile.TemporaryDirectory(prefix="tfc-corpus-") as tmp:
                 qpath = Path(tmp) / "ort_qdq.onnx"
-                _ort_quantize(path, shape, qpath)
+                quantize_qdq(path, qpath, shape)
                 row.sqnr_ort = sqnr_db(want, _ort_run(qpath, x_eval[:, None]))
         raw_in = None
     if m7:

@@ -23,6 +23,7 @@ from benchmarks.corpus.specs import MODELS, Entry, calibration_samples, evaluati
 
 LSB_GOAL = {"int8-tflite": 0, "qdq-ort": 2}
 SQNR_MARGIN_DB = 0.5
+FLOAT_TOLERANCE = 1e-4     # relative: tfc's float reference against onnxruntime
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Row:
     sram: int | None = None
     instructions: int | None = None
     m7_equals_host: bool | None = None
+    float_err: float | None = None     # tfc's float reference vs onnxruntime, relative (float files)
     sqnr: float | None = None          # tfc's int8 vs float, dB (float files)
     sqnr_ort: float | None = None      # onnxruntime quantize_static vs float, dB (float files)
     lsb: int | None = None             # max |tfc - oracle| in output LSB (quantized files)
@@ -87,6 +89,14 @@ def _tflm_run(tflite: Path, x: np.ndarray) -> np.ndarray:
     return np.stack(outs)
 
 
+def _float_error(graph, path: Path, x: np.ndarray) -> float:
+    """max |tfc - onnxruntime| / max |onnxruntime| of the imported float graph."""
+    from tfc.interp import run
+    want = _ort_run(path, x[:, None])
+    got = np.stack([run(graph, [xi[None]])[0] for xi in x]).reshape(want.shape)
+    return float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-30))
+
+
 def evaluate(entry: Entry, *, models: Path = MODELS, m7: bool = True, bench: bool = False) -> Row:
     """One corpus file through every step; never raises."""
     row = Row(entry.name, entry.kind, entry.params)
@@ -107,9 +117,12 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
     from tfc.frontend.onnx import import_onnx
     path = models / entry.onnx
     row.stage = "import"
-    import_onnx(path)
+    graph = import_onnx(path)
     row.imports = True
     shape = entry.input_shape
+    if entry.kind == "float":
+        row.stage = "float"
+        row.float_err = _float_error(graph, path, evaluation_samples(shape[1:], 2))
     calib = calibration_samples(shape[1:]) if entry.kind == "float" else None
     row.stage = "int8"
     cm = tfc.compile(path, target="host", calibration=calib)
@@ -173,14 +186,14 @@ def _db(x) -> str:
 
 def table(rows: list[Row]) -> str:
     head = ("| model | kind | params | imports | int8 | fits M7 | flash B | SRAM B | instructions "
-            "| SQNR dB | ort PTQ dB | LSB | oracle | first error |")
+            "| float err | SQNR dB | ort PTQ dB | LSB | oracle | first error |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
         oracle = "-" if not r.int8 else ("ok" if r.matches else "miss")
         error = f"{r.stage}: {r.error}".replace("|", "\\|") if r.error else ""
         lines.append(f"| {r.name} | {r.kind} | {_num(r.params)} | {_yes(r.imports)} | {_yes(r.int8)} "
                      f"| {_yes(r.fits_m7)} | {_num(r.flash)} | {_num(r.sram)} | {_num(r.instructions)} "
-                     f"| {_db(r.sqnr)} | {_db(r.sqnr_ort)} | {_num(r.lsb)} | {oracle} | {error} |")
+                     f"| {_num(r.float_err, '{:.0e}')} | {_db(r.sqnr)} | {_db(r.sqnr_ort)} | {_num(r.lsb)} | {oracle} | {error} |")
     return "\n".join(lines)
 
 
@@ -198,7 +211,10 @@ def census(rows: list[Row]) -> dict[str, int]:
 def summary(rows: list[Row]) -> str:
     n = len(rows)
     built = sum(r.stage != "build" for r in rows)
-    return (f"{n} corpus files ({built} built): {sum(r.imports for r in rows)} import, "
+    floats = [r for r in rows if r.kind == "float" and r.imports]
+    return (f"{n} corpus files ({built} built): {sum(r.imports for r in rows)} import "
+            f"({sum(r.float_err is not None and r.float_err < FLOAT_TOLERANCE for r in floats)} of the "
+            f"{len(floats)} float ones equal onnxruntime within {FLOAT_TOLERANCE:g}), "
             f"{sum(r.int8 for r in rows)} reach int8 C and run on the host, "
             f"{sum(r.matches for r in rows)} match their oracle, "
             f"{sum(bool(r.fits_m7) for r in rows)} fit the Cortex-M7.")
@@ -214,7 +230,9 @@ def markdown(rows: list[Row], versions: str) -> str:
               "(onnxruntime quantize_static) against onnxruntime on 16 samples, goal <= 2 LSB; `float` files",
               f"quantized by tfc's PTQ on 32 calibration samples, SQNR against onnxruntime's float output on",
               f"16 held-out samples, goal >= onnxruntime quantize_static's SQNR (same samples) - {SQNR_MARGIN_DB} dB.",
-              "flash = model data (weights, biases, requantization parameters); SRAM = the arena.", "",
+              "flash = model data (weights, biases, requantization parameters); SRAM = the arena.",
+              "float err = max |tfc's float reference - onnxruntime| / max |onnxruntime| of the imported",
+              "float graph on 2 samples (the importer's own check).", "",
               table(rows), "", "## What stops the rest (first error, files)", ""]
     blocks += [f"- {n} x {k}" for k, n in census(rows).items()] or ["- nothing"]
     blocks += ["", "## Versions", "", versions, ""]

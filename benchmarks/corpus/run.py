@@ -44,6 +44,7 @@ class Row:
     lsb: int | None = None             # max |tfc - oracle| in output LSB (quantized files)
     error: str = ""                    # the first error, if a step failed
     stage: str = ""                    # which step it failed in
+    blockers: tuple[str, ...] = ()     # every IR op the int8 step found no kernel for
 
     @property
     def matches(self) -> bool:
@@ -63,6 +64,20 @@ def first_error(e: BaseException) -> str:
         text = f"{type(e).__name__}: {e}"
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip() and not ln.strip().startswith("hint:")]
     return " ".join(lines[:2])[:240] if lines else type(e).__name__
+
+
+def int8_blockers(message: str) -> tuple[str, ...]:
+    """The IR ops an int8 refusal lists ("  sub 'name': no int8 kernel for op sub", or another
+    reason the kernel gave), each once."""
+    import re
+    found = re.findall(r"^\s+(\w+) '[^']*': (no int8 kernel for op \w+|.*)$", message, flags=re.M)
+    return tuple(sorted({op if reason.startswith("no int8 kernel") else f"{op} ({_generic(reason)})"
+                         for op, reason in found}))
+
+
+def _generic(reason: str) -> str:
+    import re
+    return re.sub(r"[-+]?\d[\d.e+-]*", "N", reason)[:80]
 
 
 def sqnr_db(reference: np.ndarray, actual: np.ndarray) -> float:
@@ -107,6 +122,7 @@ def evaluate(entry: Entry, *, models: Path = MODELS, m7: bool = True, bench: boo
         _evaluate(entry, row, models, m7, bench)
     except Exception as e:  # noqa: BLE001 - a failure is a row of the table, with its stage
         row.error = first_error(e)
+        row.blockers = int8_blockers(str(e))
         if os.environ.get("TFC_CORPUS_DEBUG"):
             traceback.print_exc()
     return row
@@ -208,6 +224,14 @@ def census(rows: list[Row]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def blocker_census(rows: list[Row]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        for op in r.blockers:
+            counts[op] = counts.get(op, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def summary(rows: list[Row]) -> str:
     n = len(rows)
     built = sum(r.stage != "build" for r in rows)
@@ -235,5 +259,7 @@ def markdown(rows: list[Row], versions: str) -> str:
               "float graph on 2 samples (the importer's own check).", "",
               table(rows), "", "## What stops the rest (first error, files)", ""]
     blocks += [f"- {n} x {k}" for k, n in census(rows).items()] or ["- nothing"]
+    blocks += ["", "## Int8 kernels the int8 step is missing (files that need each)", ""]
+    blocks += [f"- {n} x {k}" for k, n in blocker_census(rows).items()] or ["- none"]
     blocks += ["", "## Versions", "", versions, ""]
     return "\n".join(blocks)

@@ -189,3 +189,24 @@ def test_an_op_without_converter_on_a_computed_tensor_is_named():
                        [("x", [1, 2, 2, 2])], [("y", None)], {"scales": np.array([1, 1, 2, 2], np.float32)})
     with pytest.raises(UnsupportedError, match=r"Resize \(1\)"):
         import_onnx(model)
+
+
+@pytest.mark.parametrize("equation, a, b", [
+    ("bhlk,bhtk->bhlt", (2, 3, 4, 5), (2, 3, 6, 5)),      # CvT's attention scores
+    ("bhlt,bhtv->bhlv", (2, 3, 4, 6), (2, 3, 6, 5)),      # ... and its weighted values
+    ("ij,jk->ik", (4, 5), (5, 3)),
+    ("bij,bkj->bki", (2, 4, 5), (2, 3, 5)),               # output transposed
+    ("abc,cd->abd", (2, 3, 4), (4, 5)),                    # two free letters on one side
+])
+def test_einsum_as_matmul(equation, a, b):
+    model = make_model([helper.make_node("Einsum", ["a", "b"], ["y"], equation=equation)],
+                       [("a", list(a)), ("b", list(b))], [("y", None)], opset=17)
+    graph = _check(model, {"a": a, "b": b})
+    assert _ops(graph).count("matmul") == 1
+
+
+def test_einsum_that_is_not_a_matrix_product_is_refused():
+    model = make_model([helper.make_node("Einsum", ["a", "b"], ["y"], equation="ij,jk->i")],
+                       [("a", [2, 3]), ("b", [3, 4])], [("y", None)], opset=17)
+    with pytest.raises(UnsupportedError, match="not a batched matrix product"):
+        import_onnx(model)

@@ -10,6 +10,7 @@ entry with its error, not a crash.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmarks.corpus.ort_quant import quantize_qdq
 from benchmarks.corpus.specs import (HF, KERAS, MANIFEST, MODELS, NUM_LABELS, SEED, TORCH_EXPORTS, Entry,
                                      calibration_samples)
 
@@ -32,24 +34,6 @@ def _cached(path: Path, key: str) -> bool:
 
 def _stamp(path: Path, key: str) -> None:
     path.with_suffix(path.suffix + ".key").write_text(key)
-
-
-def quantize_qdq(src: Path, dst: Path, input_shape) -> None:
-    """onnxruntime quantize_static: QDQ, int8 activations and per-channel int8 weights."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    import onnx
-    name = onnx.load(str(src), load_external_data=False).graph.input[0].name
-    samples = calibration_samples(input_shape[1:])
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self._it = iter([{name: s[None]} for s in samples])
-
-        def get_next(self):
-            return next(self._it, None)
-
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
 
 
 # ------------------------------------------------------------------------------ transformers
@@ -73,7 +57,7 @@ def build_hf(spec, entries: list[Entry]) -> None:
             if model is None:
                 torch.manual_seed(SEED)
                 config = config_cls(num_labels=NUM_LABELS, **spec.kwargs)
-                model = _logits_only(model_cls(config).eval())
+                model = _logits_only(randomize(model_cls(config)).eval())
             entry.params = sum(p.numel() for p in model.parameters())
             if not _cached(path, spec.key()):
                 x = torch.from_numpy(calibration_samples(shape[1:], 1))
@@ -99,6 +83,25 @@ def _add_qdq(entries, spec, path: Path, shape, params) -> None:
             _stamp(qpath, spec.key())
     except Exception as e:  # noqa: BLE001
         entry.onnx, entry.error = None, f"quantize_static: {_first_line(e)}"
+
+
+def randomize(model):
+    """Weights with the statistics of a trained network, seeded: transformers initializes for
+    training (std 0.02, zero biases, zero-initialized last layers), which leaves some random
+    models with outputs of 0 or 1e-5 and identical zero biases. Tensors: normal / sqrt(fan-in);
+    1-D weights (norm scales, layer scales): 1 + 0.1 normal; biases and other 1-D: 0.1 normal."""
+    import torch
+    generator = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=generator, dtype=p.dtype)
+            if p.dim() >= 2:
+                p.copy_(noise / max(p[0].numel(), 1) ** 0.5)
+            elif name.endswith("weight") or "scale" in name:
+                p.copy_(1 + 0.1 * noise)
+            else:
+                p.copy_(0.1 * noise)
+    return model
 
 
 def _logits_only(model):
@@ -132,9 +135,8 @@ def build_keras(spec, entries: list[Entry]) -> None:
     try:
         tf.random.set_seed(SEED)
         tf_keras.utils.set_random_seed(SEED)
-        fn = tf_keras.applications
-        for part in spec.builder.split("."):
-            fn = getattr(fn, part)
+        module, function = spec.builder.split(":")
+        fn = getattr(importlib.import_module(f"tf_keras.{module}"), function)
         model = fn(input_shape=tuple(nhwc[1:]), weights=None, classes=NUM_LABELS, **spec.kwargs)
     except Exception as e:  # noqa: BLE001
         for entry in (float_entry, int8_entry):

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.corpus.ort_quant import quantize_qdq
 from benchmarks.corpus.specs import MODELS, Entry, calibration_samples, evaluation_samples
 
 LSB_GOAL = {"int8-tflite": 0, "qdq-ort": 2}
 SQNR_MARGIN_DB = 0.5
+FLOAT_TOLERANCE = 1e-4     # relative: tfc's float reference against onnxruntime
 
 
 @dataclass
@@ -36,11 +38,13 @@ class Row:
     sram: int | None = None
     instructions: int | None = None
     m7_equals_host: bool | None = None
+    float_err: float | None = None     # tfc's float reference vs onnxruntime, relative (float files)
     sqnr: float | None = None          # tfc's int8 vs float, dB (float files)
     sqnr_ort: float | None = None      # onnxruntime quantize_static vs float, dB (float files)
     lsb: int | None = None             # max |tfc - oracle| in output LSB (quantized files)
     error: str = ""                    # the first error, if a step failed
     stage: str = ""                    # which step it failed in
+    blockers: tuple[str, ...] = ()     # every IR op the int8 step found no kernel for
 
     @property
     def matches(self) -> bool:
@@ -58,8 +62,22 @@ def first_error(e: BaseException) -> str:
         text = str(e)
     else:
         text = f"{type(e).__name__}: {e}"
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return " / ".join(lines[:2])[:240] if lines else type(e).__name__
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip() and not ln.strip().startswith("hint:")]
+    return " ".join(lines[:2])[:240] if lines else type(e).__name__
+
+
+def int8_blockers(message: str) -> tuple[str, ...]:
+    """The IR ops an int8 refusal lists ("  sub 'name': no int8 kernel for op sub", or another
+    reason the kernel gave), each once."""
+    import re
+    found = re.findall(r"^\s+(\w+) '[^']*': (no int8 kernel for op \w+|.*)$", message, flags=re.M)
+    return tuple(sorted({op if reason.startswith("no int8 kernel") else f"{op} ({_generic(reason)})"
+                         for op, reason in found}))
+
+
+def _generic(reason: str) -> str:
+    import re
+    return re.sub(r"[-+]?\d[\d.e+-]*", "N", reason)[:80]
 
 
 def sqnr_db(reference: np.ndarray, actual: np.ndarray) -> float:
@@ -75,23 +93,6 @@ def _ort_run(path, x: np.ndarray) -> np.ndarray:
     return np.stack([session.run(None, {name: xi})[0] for xi in x])
 
 
-def _ort_quantize(float_path: Path, shape, out: Path) -> None:
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    import onnxruntime as ort
-    name = ort.InferenceSession(str(float_path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
-    samples = calibration_samples(shape[1:])
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self._it = iter([{name: s[None]} for s in samples])
-
-        def get_next(self):
-            return next(self._it, None)
-
-    quantize_static(str(float_path), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
-
-
 def _tflm_run(tflite: Path, x: np.ndarray) -> np.ndarray:
     import tflite_micro
     interp = tflite_micro.runtime.Interpreter.from_file(str(tflite))
@@ -101,6 +102,14 @@ def _tflm_run(tflite: Path, x: np.ndarray) -> np.ndarray:
         interp.invoke()
         outs.append(interp.get_output(0).copy())
     return np.stack(outs)
+
+
+def _float_error(graph, path: Path, x: np.ndarray) -> float:
+    """max |tfc - onnxruntime| / max |onnxruntime| of the imported float graph."""
+    from tfc.interp import run
+    want = _ort_run(path, x[:, None])
+    got = np.stack([run(graph, [xi[None]])[0] for xi in x]).reshape(want.shape)
+    return float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-30))
 
 
 def evaluate(entry: Entry, *, models: Path = MODELS, m7: bool = True, bench: bool = False) -> Row:
@@ -113,6 +122,7 @@ def evaluate(entry: Entry, *, models: Path = MODELS, m7: bool = True, bench: boo
         _evaluate(entry, row, models, m7, bench)
     except Exception as e:  # noqa: BLE001 - a failure is a row of the table, with its stage
         row.error = first_error(e)
+        row.blockers = int8_blockers(str(e))
         if os.environ.get("TFC_CORPUS_DEBUG"):
             traceback.print_exc()
     return row
@@ -123,9 +133,12 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
     from tfc.frontend.onnx import import_onnx
     path = models / entry.onnx
     row.stage = "import"
-    import_onnx(path)
+    graph = import_onnx(path)
     row.imports = True
     shape = entry.input_shape
+    if entry.kind == "float":
+        row.stage = "float"
+        row.float_err = _float_error(graph, path, evaluation_samples(shape[1:], 2))
     calib = calibration_samples(shape[1:]) if entry.kind == "float" else None
     row.stage = "int8"
     cm = tfc.compile(path, target="host", calibration=calib)
@@ -152,7 +165,7 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
             row.sqnr = sqnr_db(want, got)
             with tempfile.TemporaryDirectory(prefix="tfc-corpus-") as tmp:
                 qpath = Path(tmp) / "ort_qdq.onnx"
-                _ort_quantize(path, shape, qpath)
+                quantize_qdq(path, qpath, shape)
                 row.sqnr_ort = sqnr_db(want, _ort_run(qpath, x_eval[:, None]))
         raw_in = None
     if m7:
@@ -189,14 +202,14 @@ def _db(x) -> str:
 
 def table(rows: list[Row]) -> str:
     head = ("| model | kind | params | imports | int8 | fits M7 | flash B | SRAM B | instructions "
-            "| SQNR dB | ort PTQ dB | LSB | oracle | first error |")
+            "| float err | SQNR dB | ort PTQ dB | LSB | oracle | first error |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
         oracle = "-" if not r.int8 else ("ok" if r.matches else "miss")
         error = f"{r.stage}: {r.error}".replace("|", "\\|") if r.error else ""
         lines.append(f"| {r.name} | {r.kind} | {_num(r.params)} | {_yes(r.imports)} | {_yes(r.int8)} "
                      f"| {_yes(r.fits_m7)} | {_num(r.flash)} | {_num(r.sram)} | {_num(r.instructions)} "
-                     f"| {_db(r.sqnr)} | {_db(r.sqnr_ort)} | {_num(r.lsb)} | {oracle} | {error} |")
+                     f"| {_num(r.float_err, '{:.0e}')} | {_db(r.sqnr)} | {_db(r.sqnr_ort)} | {_num(r.lsb)} | {oracle} | {error} |")
     return "\n".join(lines)
 
 
@@ -206,15 +219,26 @@ def census(rows: list[Row]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in rows:
         if r.error:
-            key = f"{r.stage}: " + re.sub(r"'[^']*'", "'…'", r.error.split(" / ")[0])[:120]
+            key = f"{r.stage}: " + re.sub(r"'[^']*'|file \S+", "…", r.error)[:140]
             counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def blocker_census(rows: list[Row]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        for op in r.blockers:
+            counts[op] = counts.get(op, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def summary(rows: list[Row]) -> str:
     n = len(rows)
     built = sum(r.stage != "build" for r in rows)
-    return (f"{n} corpus files ({built} built): {sum(r.imports for r in rows)} import, "
+    floats = [r for r in rows if r.kind == "float" and r.imports]
+    return (f"{n} corpus files ({built} built): {sum(r.imports for r in rows)} import "
+            f"({sum(r.float_err is not None and r.float_err < FLOAT_TOLERANCE for r in floats)} of the "
+            f"{len(floats)} float ones equal onnxruntime within {FLOAT_TOLERANCE:g}), "
             f"{sum(r.int8 for r in rows)} reach int8 C and run on the host, "
             f"{sum(r.matches for r in rows)} match their oracle, "
             f"{sum(bool(r.fits_m7) for r in rows)} fit the Cortex-M7.")
@@ -230,8 +254,12 @@ def markdown(rows: list[Row], versions: str) -> str:
               "(onnxruntime quantize_static) against onnxruntime on 16 samples, goal <= 2 LSB; `float` files",
               f"quantized by tfc's PTQ on 32 calibration samples, SQNR against onnxruntime's float output on",
               f"16 held-out samples, goal >= onnxruntime quantize_static's SQNR (same samples) - {SQNR_MARGIN_DB} dB.",
-              "flash = model data (weights, biases, requantization parameters); SRAM = the arena.", "",
+              "flash = model data (weights, biases, requantization parameters); SRAM = the arena.",
+              "float err = max |tfc's float reference - onnxruntime| / max |onnxruntime| of the imported",
+              "float graph on 2 samples (the importer's own check).", "",
               table(rows), "", "## What stops the rest (first error, files)", ""]
     blocks += [f"- {n} x {k}" for k, n in census(rows).items()] or ["- nothing"]
+    blocks += ["", "## Int8 kernels the int8 step is missing (files that need each)", ""]
+    blocks += [f"- {n} x {k}" for k, n in blocker_census(rows).items()] or ["- none"]
     blocks += ["", "## Versions", "", versions, ""]
     return "\n".join(blocks)

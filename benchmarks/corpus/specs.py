@@ -33,6 +33,7 @@ class HFSpec:
     kwargs: dict = field(default_factory=dict)
     image: int = 64
     quantize: bool = False         # also write an onnxruntime quantize_static QDQ version
+    init: str = "fan-in"           # build.randomize: transformers' own init leaves some outputs 0
 
     def key(self) -> str:
         return _key(asdict(self))
@@ -44,7 +45,8 @@ class KerasSpec:
     TFLite (the oracle) converted to ONNX with tf2onnx's --tflite path."""
 
     name: str
-    builder: str                   # attribute path under tf_keras.applications
+    builder: str                   # module:function, module under tf_keras (the scalable EfficientNet
+                                   # constructors are not exported by tf_keras.applications)
     kwargs: dict = field(default_factory=dict)
     image: int = 96
     quantize: bool = False
@@ -92,7 +94,7 @@ HF = [
     HFSpec("mobilenetv2", "MobileNetV2Config", "MobileNetV2ForImageClassification",
            dict(image_size=96, depth_multiplier=0.35), image=96, quantize=True),
     HFSpec("efficientnet", "EfficientNetConfig", "EfficientNetForImageClassification",
-           dict(image_size=64, width_coefficient=0.25, depth_coefficient=0.3, hidden_dim=256), image=64),
+           dict(image_size=64, width_coefficient=0.25, depth_coefficient=0.3, hidden_dim=320), image=64),
     HFSpec("swin", "SwinConfig", "SwinForImageClassification",
            dict(image_size=32, patch_size=2, embed_dim=16, depths=[1, 1, 1], num_heads=[1, 2, 4], window_size=4),
            image=32),
@@ -105,22 +107,23 @@ HF = [
     HFSpec("dinov2", "Dinov2Config", "Dinov2ForImageClassification",
            dict(image_size=32, patch_size=4, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                 mlp_ratio=2), image=32),
+    # depth [1, 2, 3]: transformers 5.23's CvtStage indexes its drop-path list by the stage number
     HFSpec("cvt", "CvtConfig", "CvtForImageClassification",
-           dict(embed_dim=[16, 32, 48], num_heads=[1, 2, 2], depth=[1, 1, 1]), image=64),
+           dict(embed_dim=[16, 32, 48], num_heads=[1, 2, 2], depth=[1, 2, 3]), image=64),
     HFSpec("focalnet", "FocalNetConfig", "FocalNetForImageClassification",
            dict(image_size=64, patch_size=4, embed_dim=16, depths=[1, 1, 1, 1]), image=64),
 ]
 
 KERAS = [
-    KerasSpec("keras_mobilenet", "MobileNet", dict(alpha=0.25), image=96, quantize=True),
-    KerasSpec("keras_mobilenetv2", "MobileNetV2", dict(alpha=0.35), image=96, quantize=True),
-    KerasSpec("keras_mobilenetv3small", "MobileNetV3Small",
+    KerasSpec("keras_mobilenet", "applications:MobileNet", dict(alpha=0.25), image=96, quantize=True),
+    KerasSpec("keras_mobilenetv2", "applications:MobileNetV2", dict(alpha=0.35), image=96, quantize=True),
+    KerasSpec("keras_mobilenetv3small", "applications:MobileNetV3Small",
               dict(alpha=0.75, include_preprocessing=False), image=96),
-    KerasSpec("keras_mobilenetv3large", "MobileNetV3Large",
+    KerasSpec("keras_mobilenetv3large", "applications:MobileNetV3Large",
               dict(alpha=0.75, minimalistic=True, include_preprocessing=False), image=64),
-    KerasSpec("keras_efficientnetb0", "efficientnet.EfficientNet",
+    KerasSpec("keras_efficientnetb0", "src.applications.efficientnet:EfficientNet",
               dict(width_coefficient=0.25, depth_coefficient=0.3, default_size=64), image=64),
-    KerasSpec("keras_efficientnetv2b0", "efficientnet_v2.EfficientNetV2",
+    KerasSpec("keras_efficientnetv2b0", "src.applications.efficientnet_v2:EfficientNetV2",
               dict(width_coefficient=0.25, depth_coefficient=0.3, default_size=64, model_name="efficientnetv2-b0",
                    include_preprocessing=False), image=64),
 ]

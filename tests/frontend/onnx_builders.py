@@ -26,3 +26,22 @@ def run_onnxruntime(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:
     import onnxruntime as ort
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return session.run(None, feeds)
+
+
+def import_and_compare(model: onnx.ModelProto, shapes: dict, rng: np.random.Generator, rtol: float = 1e-5):
+    """Import `model`, verify it, check its text form round-trips, and compare tfc's float
+    interpreter with onnxruntime on standard-normal inputs of `shapes`; returns the graph."""
+    from tests.models.compare import assert_close
+    from tfc import interp
+    from tfc.frontend.onnx import import_onnx
+    from tfc.ir.text import parse_graph, print_graph
+    from tfc.ir.verify import verify
+    graph = import_onnx(model)
+    verify(graph)
+    assert print_graph(parse_graph(print_graph(graph))) == print_graph(graph)
+    feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
+    want = run_onnxruntime(model, feeds)
+    got = interp.run(graph, feeds)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert_close(g, w, rtol, f"output {i}")
+    return graph

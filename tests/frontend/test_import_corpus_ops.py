@@ -8,25 +8,16 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from tests.frontend.onnx_builders import make_model, run_onnxruntime
-from tests.models.compare import assert_close
+from tests.frontend.onnx_builders import import_and_compare, make_model, run_onnxruntime
 from tfc import interp
 from tfc.errors import UnsupportedError
 from tfc.frontend.onnx import import_onnx
-from tfc.ir.verify import verify
 
 RNG = np.random.default_rng(14)
 
 
 def _check(model, shapes: dict, rtol=1e-5):
-    graph = import_onnx(model)
-    verify(graph)
-    feeds = {n: RNG.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
-    want = run_onnxruntime(model, feeds)
-    got = interp.run(graph, feeds)
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert_close(g, w, rtol, f"output {i}")
-    return graph
+    return import_and_compare(model, shapes, RNG, rtol)
 
 
 def _ops(graph) -> list[str]:
@@ -141,3 +132,81 @@ def test_pad_value_through_quantize_dequantize_of_a_constant():
                         "zp": np.array(0, np.int8), "pq": np.array(3, np.int8),
                         "pads": np.array([0, 0, 1, 0, 0, 1], np.int64)})
     _check(model, {"x": (1, 2, 3)})
+
+
+def test_a_shared_bias_gets_one_constant_per_layer():
+    """torch's legacy exporter merges identical zero biases into one initializer read through
+    Identity nodes; onnxruntime then quantizes it per channel for a Conv and per tensor (Q/DQ)
+    for an Add. Each layer must get its own constant, with its own parameters."""
+    c = 4
+    nodes = [helper.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["b"], axis=0),
+             helper.make_node("Identity", ["b"], ["b2"]),
+             helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[1, 1]),
+             helper.make_node("QuantizeLinear", ["b2", "s", "z"], ["b2q"]),
+             helper.make_node("DequantizeLinear", ["b2q", "s", "z"], ["b2d"]),
+             helper.make_node("Reshape", ["b2d", "shape"], ["b2r"]),
+             helper.make_node("Add", ["y", "b2r"], ["out"])]
+    model = make_model(nodes, [("x", [1, c, 3, 3])], [("out", [1, c, 3, 3])],
+                       {"bq": np.array([3, -2, 5, 0], np.int32), "bs": np.array([0.1, 0.2, 0.05, 0.3], np.float32),
+                        "bz": np.zeros(c, np.int32), "w": RNG.standard_normal((c, c, 1, 1)).astype(np.float32),
+                        "s": np.array(0.01, np.float32), "z": np.array(0, np.int8),
+                        "shape": np.array([1, c, 1, 1], np.int64)}, opset=13)
+    graph = _check(model, {"x": (1, c, 3, 3)})
+    quantized = sorted(str(v.quant.axis) for v in graph.constants.values() if v.quant is not None)
+    assert quantized == ["0", "None"], f"one per-channel and one per-tensor constant, got axes {quantized}"
+
+
+def test_col2im_of_non_overlapping_blocks():
+    """MobileViTV2's fold, as the dynamo exporter writes it."""
+    model = make_model([helper.make_node("Col2Im", ["x", "image", "block"], ["y"], strides=[2, 3])],
+                       [("x", [2, 5 * 6, 12])], [("y", None)],
+                       {"image": np.array([8, 9], np.int64), "block": np.array([2, 3], np.int64)}, opset=18)
+    graph = _check(model, {"x": (2, 30, 12)})
+    assert _ops(graph) == ["reshape", "transpose", "reshape"]
+
+
+def test_col2im_with_overlap_is_refused():
+    model = make_model([helper.make_node("Col2Im", ["x", "image", "block"], ["y"])],
+                       [("x", [1, 4, 49])], [("y", None)],
+                       {"image": np.array([8, 8], np.int64), "block": np.array([2, 2], np.int64)}, opset=18)
+    with pytest.raises(UnsupportedError, match="only non-overlapping 2-D blocks"):
+        import_onnx(model)
+
+
+def test_an_op_without_converter_folds_when_it_reads_only_constants():
+    """dinov2's legacy export resizes its position embedding (a constant) with Resize."""
+    nodes = [helper.make_node("Resize", ["pos", "", "scales"], ["pos_big"], mode="linear"),
+             helper.make_node("Add", ["x", "pos_big"], ["y"])]
+    model = make_model(nodes, [("x", [1, 2, 4, 4])], [("y", [1, 2, 4, 4])],
+                       {"pos": RNG.standard_normal((1, 2, 2, 2)).astype(np.float32),
+                        "scales": np.array([1, 1, 2, 2], np.float32)})
+    graph = _check(model, {"x": (1, 2, 4, 4)})
+    assert _ops(graph) == ["add"]
+
+
+def test_an_op_without_converter_on_a_computed_tensor_is_named():
+    model = make_model([helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear")],
+                       [("x", [1, 2, 2, 2])], [("y", None)], {"scales": np.array([1, 1, 2, 2], np.float32)})
+    with pytest.raises(UnsupportedError, match=r"Resize \(1\)"):
+        import_onnx(model)
+
+
+@pytest.mark.parametrize("equation, a, b", [
+    ("bhlk,bhtk->bhlt", (2, 3, 4, 5), (2, 3, 6, 5)),      # CvT's attention scores
+    ("bhlt,bhtv->bhlv", (2, 3, 4, 6), (2, 3, 6, 5)),      # ... and its weighted values
+    ("ij,jk->ik", (4, 5), (5, 3)),
+    ("bij,bkj->bki", (2, 4, 5), (2, 3, 5)),               # output transposed
+    ("abc,cd->abd", (2, 3, 4), (4, 5)),                    # two free letters on one side
+])
+def test_einsum_as_matmul(equation, a, b):
+    model = make_model([helper.make_node("Einsum", ["a", "b"], ["y"], equation=equation)],
+                       [("a", list(a)), ("b", list(b))], [("y", None)], opset=17)
+    graph = _check(model, {"a": a, "b": b})
+    assert _ops(graph).count("matmul") == 1
+
+
+def test_einsum_that_is_not_a_matrix_product_is_refused():
+    model = make_model([helper.make_node("Einsum", ["a", "b"], ["y"], equation="ij,jk->i")],
+                       [("a", [2, 3]), ("b", [3, 4])], [("y", None)], opset=17)
+    with pytest.raises(UnsupportedError, match="not a batched matrix product"):
+        import_onnx(model)

@@ -99,8 +99,6 @@ def test_unsupported_dtype_names_the_input():
 
 
 @pytest.mark.parametrize("node, what", [
-    (helper.make_node("AveragePool", ["x"], ["y"], name="p", kernel_shape=[2, 2], ceil_mode=1,
-                      count_include_pad=1, strides=[2, 2]), "ceil_mode=1 and count_include_pad=1"),
     (helper.make_node("MaxPool", ["x"], ["y", "idx"], name="p", kernel_shape=[2, 2]), "Indices output"),
     (helper.make_node("Pad", ["x", "pads"], ["y"], name="p", mode="wrap"), "Pad mode 'wrap'"),
     (helper.make_node("Conv", ["x", "w"], ["y"], name="p", auto_pad="SAME"), "auto_pad='SAME'"),

@@ -6,27 +6,17 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from tests.frontend.onnx_builders import make_model, run_onnxruntime
-from tests.models.compare import assert_close
+from tests.frontend.onnx_builders import import_and_compare, make_model, run_onnxruntime
 from tfc import interp
 from tfc.errors import UnsupportedError
 from tfc.frontend.onnx import import_onnx
-from tfc.ir.text import parse_graph, print_graph
-from tfc.ir.verify import verify
+from tfc.ir.text import print_graph
 
 RNG = np.random.default_rng(7)
 
 
 def _check(model, shapes: dict, rtol=1e-5):
-    graph = import_onnx(model)
-    verify(graph)
-    assert print_graph(parse_graph(print_graph(graph))) == print_graph(graph)
-    feeds = {n: RNG.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
-    want = run_onnxruntime(model, feeds)
-    got = interp.run(graph, feeds)
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert_close(g, w, rtol, f"output {i}")
-    return graph
+    return import_and_compare(model, shapes, RNG, rtol)
 
 
 def _w(*shape):

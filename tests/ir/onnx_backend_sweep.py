@@ -39,7 +39,7 @@ TARGET_OPS = tuple("""
     LayerNormalization ReduceMean Pow Sqrt BatchNormalization AveragePool MaxPool GlobalAveragePool
     Flatten Reshape Transpose Squeeze Unsqueeze Concat Split Slice Gather Cast Expand Pad Identity
     Dropout Constant Shape Size ConstantOfShape Range Equal Where QuantizeLinear DequantizeLinear
-    InstanceNormalization GroupNormalization ReduceSum ReduceL2 ReduceSumSquare Tile
+    InstanceNormalization GroupNormalization ReduceSum ReduceL2 ReduceSumSquare Tile Col2Im Einsum
 """.split())
 _NAME_ALIASES = {"batchnorm": "BatchNormalization"}
 _SUPPORTED_DTYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.INT8,

@@ -67,9 +67,7 @@ class ImportContext:
         also evaluates a small subgraph of constants that import left in the graph, such as
         the DequantizeLinear of an integer constant an onnxruntime-quantized Pad value passes
         through, or a QuantizeLinear/DequantizeLinear pair around a constant."""
-        array = self.const(name)
-        if array is None:
-            array = self._evaluate_constant(name)
+        array = self.folded_const(name)
         if array is None:
             raise self.unsupported(f"{what} ('{name}') must be a constant, but it is computed at run time",
                                    hint="tfc needs static shapes and parameters; fold them in the "
@@ -85,7 +83,11 @@ class ImportContext:
                                    f"but it is {array.dtype}", hint="the model is not valid ONNX; re-export it")
         return array
 
-    def _evaluate_constant(self, name: str) -> np.ndarray | None:
+    def folded_const(self, name: str) -> np.ndarray | None:
+        """const(name), or the reals a subgraph of constants computes (None if it reads an input)."""
+        array = self.const(name)
+        if array is not None:
+            return array
         if name in self._pending and name not in self._values:
             p = self._pending[name]
             from tfc.ir.ops.quant import dequantize_array
@@ -154,6 +156,16 @@ class ImportContext:
 
     def set_pending_dequantize(self, name: str, pending: PendingDequantize) -> None:
         self._pending[name] = pending
+
+    def alias_pending(self, source: str, target: str) -> bool:
+        """Make `target` its own pending DequantizeLinear of `source`'s integers, if `source` is
+        one: an exporter's Identity of a shared initializer (torch merges identical zero biases)
+        then gives each layer its own constant, which onnxruntime may quantize differently."""
+        p = self._pending.get(source)
+        if p is None or source in self._values:
+            return False
+        self._pending[target] = PendingDequantize(p.data, p.quant, p.const_name, sanitize_name(target))
+        return True
 
     def emit(self, op: str, inputs: Sequence[Value], attrs: dict | None = None, *,
              outputs: Sequence[str] | str | None = None, name: str | None = None,

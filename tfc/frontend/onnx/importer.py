@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import onnx
 
 from tfc.errors import ModelLoadError, ShapeError, TfcError, UnsupportedError
@@ -25,7 +26,7 @@ def import_onnx(model, *, input_shapes: dict[str, list[int]] | None = None,
     graph = Graph(name or proto.graph.name or "model")
     ctx = ImportContext(graph, file, opset_version(proto))
     nodes = _decode_nodes(proto.graph, file)
-    _check_supported(nodes, file)
+    _check_supported(nodes, file, {t.name for t in proto.graph.initializer})
     initializers = {t.name for t in proto.graph.initializer}
     for tensor in proto.graph.initializer:
         ctx.set_const(tensor.name, tensor_to_array(tensor, file=file, what=f"initializer '{tensor.name}'"))
@@ -70,11 +71,16 @@ def _attr_value(attr: onnx.AttributeProto):
     return value
 
 
-def _check_supported(nodes: list[OnnxNode], file: str) -> None:
-    """Report every node whose op has no converter at once, grouped by op."""
+def _check_supported(nodes: list[OnnxNode], file: str, initializers: set[str]) -> None:
+    """Report every node whose op has no converter at once, grouped by op; a node that reads
+    only constants needs none (it folds through ONNX's reference, see fold_with_onnx_reference)."""
     missing: dict[str, list[str]] = defaultdict(list)
+    constant = set(initializers)
     for node in nodes:
-        if get_converter(node.op_type) is None:
+        reads_constants = all(not name or name in constant for name in node.inputs)
+        if reads_constants or node.op_type in ("Shape", "Size"):   # shapes are static
+            constant.update(node.outputs)
+        if get_converter(node.op_type) is None and not (reads_constants and _foldable(node)):
             missing[node.op_type].append(node.onnx_name or node.name)
     if missing:
         lines = [f"{op} ({len(names)}): {', '.join(names[:8])}{' ...' if len(names) > 8 else ''}"
@@ -140,7 +146,7 @@ def _convert(ctx: ImportContext, node: OnnxNode) -> None:
         if name and not ctx.is_defined(name):
             ctx.value(name)      # not defined anywhere: raises the error naming this node
     try:
-        get_converter(node.op_type)(ctx, node)
+        (get_converter(node.op_type) or fold_with_onnx_reference)(ctx, node)
     except TfcError as e:
         if e.file is None:      # raised by the IR (shape inference, attributes): name the ONNX node
             detail = f" (in IR op {e.op})" if e.op and e.op != node.op_type else ""
@@ -148,6 +154,29 @@ def _convert(ctx: ImportContext, node: OnnxNode) -> None:
                           op=node.op_type, hint=e.hint) from None
         raise
     ctx.node = None
+
+
+def _foldable(node: OnnxNode) -> bool:
+    return node.op_type.count(".") == 0 and not any(isinstance(v, onnx.AttributeProto) for v in node.attrs.values())
+
+
+def fold_with_onnx_reference(ctx: ImportContext, node: OnnxNode) -> None:
+    """An op tfc has no converter for, on constants only (e.g. Resize of a position embedding
+    to the input's size): its outputs computed by onnx's reference evaluator at import."""
+    from onnx.reference import ReferenceEvaluator
+    args = {name: ctx.require_const(name, f"{node.op_type} input") for name in node.inputs if name}
+    proto = onnx.helper.make_node(node.op_type, node.inputs, node.outputs, **node.attrs)
+    graph = onnx.helper.make_graph(
+        [proto], "fold", [onnx.helper.make_tensor_value_info(n, onnx.helper.np_dtype_to_tensor_dtype(a.dtype),
+                                                             a.shape) for n, a in args.items()],
+        [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in node.outputs if n])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", ctx.opset)])
+    try:
+        results = ReferenceEvaluator(model).run(None, args)
+    except Exception as e:  # noqa: BLE001 - whatever the reference rejects, say which node
+        raise ctx.unsupported(f"cannot fold {node.op_type} of constants: {type(e).__name__}: {e}") from None
+    for name, result in zip([n for n in node.outputs if n], results):
+        ctx.set_const(name, np.asarray(result))
 
 
 def _add_outputs(ctx: ImportContext, graph: onnx.GraphProto) -> None:

@@ -294,6 +294,60 @@ def convert_matmul(ctx: ImportContext, node: OnnxNode) -> None:
     ctx.emit("matmul", ctx.values(node.inputs[:2]), outputs=node.outputs[:1])
 
 
+@converter("Einsum")
+def convert_einsum(ctx: ImportContext, node: OnnxNode) -> None:
+    """A two-operand Einsum that is a batched matrix product (attention's 'bhlk,bhtk->bhlt'):
+    transpose each operand to [batch, free, contracted] / [batch, contracted, free], one matmul,
+    then reshape and transpose to the output's letters."""
+    equation = node.attr("equation", "").replace(" ", "")
+    lhs, _, out = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != 2 or not _ or "." in equation or not all(t.isalpha() and len(set(t)) == len(t) for t in terms + [out]):
+        raise ctx.unsupported(f"Einsum '{equation}' is not a product of two operands with explicit output letters",
+                              hint="tfc imports Einsum equations that are a (batched) matrix product")
+    a_terms, b_terms = terms
+    a, b = ctx.values(node.inputs[:2])
+    if len(a_terms) != a.type.rank or len(b_terms) != b.type.rank:
+        raise ctx.unsupported(f"Einsum '{equation}' does not fit shapes {list(a.shape)} and {list(b.shape)}")
+    size = dict(zip(a_terms, a.shape)) | dict(zip(b_terms, b.shape))
+    batch = [c for c in out if c in a_terms and c in b_terms]
+    m = [c for c in a_terms if c in out and c not in b_terms]
+    n = [c for c in b_terms if c in out and c not in a_terms]
+    k = [c for c in a_terms if c in b_terms and c not in out]
+    if sorted(batch + m + n) != sorted(out) or sorted(batch + m + k) != sorted(a_terms) \
+            or sorted(batch + k + n) != sorted(b_terms) \
+            or any(dict(zip(a_terms, a.shape))[c] != dict(zip(b_terms, b.shape))[c] for c in batch + k):
+        raise ctx.unsupported(f"Einsum '{equation}' on shapes {list(a.shape)} and {list(b.shape)} is not a "
+                              "batched matrix product (a letter summed in one operand only, or sizes differ)")
+    def dims(letters):
+        return [size[c] for c in letters]
+
+    def prod(letters):
+        return int(np.prod(dims(letters)))
+    lhs_m = _arrange(ctx, a, a_terms, batch + m + k, dims(batch) + [prod(m), prod(k)], f"{node.name}_a")
+    rhs_m = _arrange(ctx, b, b_terms, batch + k + n, dims(batch) + [prod(k), prod(n)], f"{node.name}_b")
+    done = out == "".join(batch + m + n) and len(m) == 1 and len(n) == 1
+    y = ctx.emit("matmul", [lhs_m, rhs_m], name=node.name, outputs=node.outputs[:1] if done else None)[0]
+    if done:
+        return
+    perm = [(batch + m + n).index(c) for c in out]
+    ordered = perm == list(range(len(perm)))
+    y = ctx.emit("reshape", [y], {"shape": dims(batch + m + n)}, name=f"{node.name}_split",
+                 outputs=node.outputs[:1] if ordered else None)[0]
+    if not ordered:
+        ctx.emit("transpose", [y], {"perm": perm}, name=f"{node.name}_out", outputs=node.outputs[:1])
+
+
+def _arrange(ctx: ImportContext, x: Value, letters: str, order: list[str], shape: list[int], name: str) -> Value:
+    """x with its axes (named by `letters`) in `order`, reshaped to `shape`; no-ops left out."""
+    perm = [letters.index(c) for c in order]
+    if perm != list(range(len(perm))):
+        x = ctx.emit("transpose", [x], {"perm": perm}, name=f"{name}_t")[0]
+    if list(x.shape) != shape:
+        x = ctx.emit("reshape", [x], {"shape": shape}, name=f"{name}_r")[0]
+    return x
+
+
 @converter("Gemm")
 def convert_gemm(ctx: ImportContext, node: OnnxNode) -> None:
     """Y = alpha * A' @ B' + beta * C as linear(A', W=[N,K]) (+ bias when C is one per column)."""

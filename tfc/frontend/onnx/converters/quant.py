@@ -11,6 +11,7 @@ from tfc.frontend.onnx.context import ImportContext, PendingDequantize
 from tfc.frontend.onnx.loader import to_dtype
 from tfc.frontend.onnx.registry import OnnxNode, converter
 from tfc.ir.graph import Value
+from tfc.ir.ops.quant import quantize_array
 from tfc.ir.types import DType, QuantParams
 
 _STORAGE = (DType.I8, DType.U8, DType.I16, DType.I32)
@@ -56,6 +57,12 @@ def convert_quantize(ctx: ImportContext, node: OnnxNode) -> None:
         storage = DType.U8
     storage = _storage(ctx, storage, "quantized output")
     q = _params(ctx, node, x.type.rank, storage)
+    reals = ctx.folded_const(node.input(0))
+    if reals is not None and reals.dtype.kind == "f":
+        # Q of a constant (a bias onnxruntime quantizes per tensor, a float weight): the integer
+        # constant itself, so the DequantizeLinear after it reads it like an initializer.
+        ctx.set_const(node.output(0), quantize_array(reals, q, storage))
+        return
     y = ctx.emit("quantize", [x], {"dtype": storage.value}, outputs=node.outputs[:1])[0]
     y.quant = q
 

@@ -176,6 +176,30 @@ def convert_tile(ctx: ImportContext, node: OnnxNode) -> None:
     _reshape(ctx, node, tiled, [r * dim for r, dim in zip(repeats, x.shape)])
 
 
+@converter("Col2Im")
+def convert_col2im(ctx: ImportContext, node: OnnxNode) -> None:
+    """Col2Im of non-overlapping blocks (stride = block, no pads, no dilation; MobileViTV2's
+    fold): [N, C*kh*kw, bh*bw] -> [N, C, kh, kw, bh, bw] -> [N, C, bh, kh, bw, kw] -> [N, C, H, W]."""
+    x = ctx.value(node.input(0))
+    image = [int(d) for d in ctx.require_const(node.input(1), "Col2Im image_shape").ravel()]
+    block = [int(d) for d in ctx.require_const(node.input(2), "Col2Im block_shape").ravel()]
+    strides = list(node.attr("strides", [1] * len(block)))
+    pads = list(node.attr("pads", [0] * 2 * len(block)))
+    dilations = list(node.attr("dilations", [1] * len(block)))
+    if len(image) != 2 or strides != block or any(pads) or any(d != 1 for d in dilations):
+        raise ctx.unsupported(f"Col2Im with image {image}, block {block}, strides {strides}, pads {pads}, "
+                              f"dilations {dilations}: only non-overlapping 2-D blocks are supported",
+                              hint="fold with stride equal to the kernel and no padding")
+    (kh, kw), (h, w) = block, image
+    n, ckk, blocks = x.shape
+    if h % kh or w % kw or ckk % (kh * kw) or blocks != (h // kh) * (w // kw):
+        raise ctx.unsupported(f"Col2Im input {list(x.shape)} does not fold into image {image} by blocks {block}")
+    c = ckk // (kh * kw)
+    split = ctx.emit("reshape", [x], {"shape": [n, c, kh, kw, h // kh, w // kw]}, name=f"{node.name}_blocks")[0]
+    placed = ctx.emit("transpose", [split], {"perm": [0, 1, 4, 2, 5, 3]}, name=f"{node.name}_place")[0]
+    _reshape(ctx, node, placed, [n, c, h, w])
+
+
 @converter("Pad")
 def convert_pad(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
@@ -235,7 +259,7 @@ def _alias(ctx: ImportContext, source: str, target: str) -> None:
     array = ctx.const(source)
     if array is not None:
         ctx.set_const(target, array)
-    else:
+    elif not ctx.alias_pending(source, target):
         ctx.define(target, ctx.value(source))
 
 

@@ -30,6 +30,9 @@ _SAME_AS_INPUT = ("maxpool2d", "avgpool2d")
 _ABSORBED_BY_READER = ("relu", "clip")
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def needs_calibration(graph: Graph) -> bool:
     """True for a float model: nothing in it carries quantization parameters yet."""
     return not any(v.quant is not None for v in graph.values())
@@ -127,6 +130,9 @@ def _quantize_weights(graph: Graph) -> None:
         w = node.inputs[1]
         if w.is_constant and w.dtype.is_float:
             q = cal.symmetric_weight_params(w.data, axis=0)
+            b = node.inputs[2] if len(node.inputs) == 3 else None
+            if b is not None and b.is_constant and b.dtype.is_float and node.inputs[0].quant is not None:
+                q = cal.bias_safe_weight_params(q, b.data, node.inputs[0].quant.scale[0])
             # The SparseLayout sparsify chose stays with the weight (zeros stay zero: symmetric).
             node.set_input(1, graph.add_constant(w.name + "_q", cal.quantize_weights(w.data, q), quant=q,
                                                  sparse=w.sparse))
@@ -161,6 +167,10 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
             if not np.isfinite(x).all():
                 raise QuantizationError(f"value %{name} becomes NaN or inf on a calibration sample",
                                         hint="check the model and the samples' range")
+            if x.size and float(np.abs(x).max()) > _FLOAT32_MAX:   # the interpreter sums in float64
+                raise QuantizationError(f"value %{name} exceeds float32's range on a calibration sample "
+                                        "(the float model itself overflows to inf there)",
+                                        hint="check the model's weights and the samples' range")
             obs.observe(x)
     for value in observed:
         fixed = FIXED_OUTPUT_PARAMS.get(value.producer.op) if value.producer else None

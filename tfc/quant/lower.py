@@ -196,13 +196,20 @@ def check_accumulators(graph: Graph) -> None:
 
 def check_kernels(graph: Graph) -> None:
     """Every node must map to an int8 kernel; list all that do not, at once."""
-    problems = []
+    problems, unrepresentable = [], []
     for node in graph.nodes:
         try:
             node_params.kernel_for(node)
             node_params.params_for(node)
-        except (UnsupportedError, QuantizationError) as e:
+        except UnsupportedError as e:
             problems.append(f"{node.op} '{node.name}': {e.message}")
+        except QuantizationError as e:
+            unrepresentable.append(f"{node.op} '{node.name}': {e.message}")
+    if unrepresentable and not problems:
+        raise QuantizationError("the int8 kernels cannot compute these nodes' quantization exactly:\n    "
+                                + "\n    ".join(unrepresentable),
+                                hint="check the model's Q/DQ scales (or calibrate the float model)")
+    problems += unrepresentable
     if problems:
         raise UnsupportedError("the int8 graph has nodes tfc cannot run yet:\n    " + "\n    ".join(problems),
                                hint="see docs/ir.md for the ops with int8 kernels")

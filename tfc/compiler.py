@@ -134,20 +134,30 @@ class CompiledModel:
         return write_project(self.ir, out_dir, target=self.target, name=name or self.name,
                              force=force, protect=protect)
 
-    def run(self, inputs, raw: bool = False, *, on: str | None = None):
-        """Build the generated C (once) and run it on `inputs`: one sample or a batch (all in one
-        process); float values are quantized with the model's input parameters and the outputs
-        dequantized, or int8 in and out with raw=True.
+    def run(self, inputs, raw: bool = False, *, on: str | None = None) -> list:
+        """Build the generated C (once) and run it, as onnxruntime's InferenceSession.run(None,
+        feed) would: `inputs` is a dict {input name: array} (or a list in input order, or one
+        array for a one-input model) in the model's own input dtypes (int8 for an int8 input,
+        float for a float one, quantized here); returns a list of arrays in the model's output
+        dtypes. A leading sample axis runs a batch in one process. raw=True: int8 in and out,
+        whatever the model declares. Shapes, dtypes and values are checked before any build.
 
         on: "target" (the default for a Cortex-M target) runs the ELF on QEMU's emulated core
         (needs arm-none-eabi-gcc and qemu-system-arm: scripts/install-target-tools.sh); "host"
         (the default for target="host") builds with gcc and runs on this machine."""
+        from tfc import feeds
         where = on or ("target" if self.target.is_embedded else "host")
         if where not in ("target", "host"):
             raise TfcError(f"run(on={on!r}): expected 'target' or 'host'")
+        if any(v.quant is None for v in (*self.ir.inputs, *self.ir.outputs)):
+            raise TfcError("run(): this model was not compiled to int8 (its pipeline has no quantize-int8)",
+                           hint="compile with the default pipeline")
+        ins, outs = feeds.ports(self.ir, self.graph_before)
+        ints = feeds.to_int8(feeds.arrange(inputs, ins), ins, raw=raw)
         if where not in self._runners:
             self._runners[where] = self._make_runner(where)
-        return self._runners[where].run(inputs, raw=raw)
+        result = self._runners[where].run(ints, raw=True)
+        return feeds.from_int8(result if isinstance(result, list) else [result], outs, raw=raw)
 
     def _make_runner(self, where: str):
         import shutil

@@ -228,7 +228,9 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     input_shapes: {input name: shape} for ONNX inputs with unknown dims; verbose: log each pass
     and each rewrite that declined to fire.
     """
+    from tfc.passes.sparsify import check_sparsity
     target = Target.from_string(target)
+    check_sparsity(sparsity)                           # a misspelled option fails before any work
     manager = PassManager(pipeline, dump_ir=dump_ir)   # a bad pipeline fails before any work
     graph = load_model(model, input_shapes=input_shapes)
     before = graph.copy()

@@ -46,6 +46,19 @@ class CompileReport:
         """The static arena: activations, inputs, outputs and kernel scratch (stack not counted)."""
         return self.memory.arena_bytes if self.memory else None
 
+    @property
+    def fits(self) -> bool | None:
+        """Whether the model data fits the target's flash and the arena its SRAM (code and stack
+        not counted: `tfc run` checks those when it links); None without a memory plan."""
+        if self.memory is None:
+            return None
+        return self.flash_bytes <= self.target.flash_bytes and self.sram_bytes <= self.target.sram_bytes
+
+    def fits_line(self) -> str:
+        t = self.target
+        return (f"fits: {'yes' if self.fits else 'no'} (flash {self.flash_bytes:,} of {t.flash_bytes:,} B, "
+                f"SRAM {self.sram_bytes:,} of {t.sram_bytes:,} B; code and stack not counted)")
+
     @classmethod
     def of(cls, graph: Graph, target: Target, timings=()) -> "CompileReport":
         params = list(graph.constants.values())
@@ -70,6 +83,7 @@ class CompileReport:
                          f" ({100 * nbytes / t.sram_bytes:.1f}% of SRAM)")
         m = self.memory
         if m is not None:
+            lines.append(self.fits_line())
             lines.append(f"flash      {self.flash_bytes:,} B model data = weights {m.weight_bytes:,} B + requantization "
                          f"params {m.quant_param_bytes:,} B ({100 * self.flash_bytes / t.flash_bytes:.1f}% of flash;"
                          " code not counted)")

@@ -209,13 +209,13 @@ def _run_int8(ctx, cm, x_test, y_test) -> dict:
     y = None
     if Target.from_string(ctx.cfg.target).is_emulated:
         try:
-            y = cm.run(x_test, on="target")
+            y = cm.run(x_test, on="target")[0]
             out["run_on"] = f"emulated {ctx.cfg.target} (QEMU)"
         except Exception as e:  # keep the run: fall back to the host and say why
             log.warning("emulated run failed (%s: %s); running on the host", type(e).__name__, e)
             out["emulator_error"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
     if y is None:
-        y = cm.run(x_test, on="host")
+        y = cm.run(x_test, on="host")[0]
         out.setdefault("run_on", "host (gcc)")
     pred = np.asarray(y).reshape(len(y_test), -1).argmax(-1)
     out["int8_test_accuracy"] = float((pred == y_test).mean())

@@ -56,7 +56,8 @@ def test_compile_prints_report_and_writes_dumps(capsys, tmp_path):
     assert "target     cortex-m7: flash 1.00 MiB, SRAM 320.0 KiB" in out
     assert "conv2d" in out and "canonicalize" in out
     assert sorted(p.name for p in dumps.iterdir()) == ["00-import.tfcir", "01-canonicalize.tfcir"]
-    assert "rewrites that did not fire" in out and "graph output" in out
+    assert "graph output" in err and "graph output" not in out, "the declined rewrites print once, on stderr"
+    assert len(re.findall(r"^tfc: .*graph output", err, re.M)) == len(set(re.findall(r"^tfc: .*graph output", err, re.M)))
 
 
 def test_compile_replays_a_dump(capsys, tiny):
@@ -201,3 +202,59 @@ def test_an_internal_error_says_it_is_a_bug_in_tfc(capsys, monkeypatch):
     code, _, err = run_cli(capsys, "compile", str(DEMO_MODEL))
     assert code == 3 and "internal error: KeyError" in err and "this is a bug in tfc" in err, err
     assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------------- flags (issue 19)
+def test_version(capsys):
+    from tfc import __version__
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"tfc {__version__}"
+
+
+def _float_model(tmp_path) -> Path:
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper, save
+    w = numpy_helper.from_array(np.random.default_rng(1).normal(size=(8, 4)).astype(np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [w])
+    path = tmp_path / "float.onnx"
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    np.save(tmp_path / "cal.npy", np.random.default_rng(2).normal(size=(8, 1, 8)).astype(np.float32))
+    np.save(tmp_path / "x.npy", np.random.default_rng(3).normal(size=(1, 8)).astype(np.float32))
+    return path
+
+
+def test_run_calibrates_a_float_model_and_messages_name_the_flags(capsys, tmp_path):
+    import numpy as np
+    model = _float_model(tmp_path)
+    code, _, err = run_cli(capsys, "run", str(model), "--input", str(tmp_path / "x.npy"), "--on", "host")
+    assert code == 2 and "--calibration FILE.npy" in err and "calibration=<" not in err, err
+    code, out, err = run_cli(capsys, "run", str(model), "--input", str(tmp_path / "x.npy"), "--on", "host",
+                             "--target", "host", "--calibration", str(tmp_path / "cal.npy"),
+                             "--output", str(tmp_path / "y.npy"))
+    assert code == 0, err
+    assert np.load(tmp_path / "y.npy").dtype == np.float32
+    np.save(tmp_path / "xi.npy", np.zeros((1, 8), np.int8))
+    code, _, err = run_cli(capsys, "run", str(model), "--input", str(tmp_path / "xi.npy"), "--target", "host",
+                           "--calibration", str(tmp_path / "cal.npy"))
+    assert code == 2 and "with --raw" in err and "raw=True" not in err, err
+
+
+def test_calibration_errors_name_the_file(capsys, tmp_path):
+    import numpy as np
+    model = _float_model(tmp_path)
+    np.save(tmp_path / "bad.npy", np.zeros((4, 3), np.float32))
+    code, _, err = run_cli(capsys, "compile", str(model), "--calibration", str(tmp_path / "bad.npy"))
+    assert code == 2 and f"file {tmp_path / 'bad.npy'}" in err and "has shape [4, 3]" in err, err
+
+
+def test_bench_takes_calibration(capsys, tmp_path):
+    """bench on a float model needs --calibration like compile; with it the model compiles (and
+    is then refused by the target check before any build: bench measures a Cortex-M, not 'host')."""
+    model = _float_model(tmp_path)
+    code, _, err = run_cli(capsys, "bench", str(model), "--target", "host")
+    assert code == 2 and "--calibration FILE.npy" in err, err
+    code, _, err = run_cli(capsys, "bench", str(model), "--target", "host", "--calibration", str(tmp_path / "cal.npy"))
+    assert code == 2 and "measures a Cortex-M target" in err, err     # compiled: calibration was used

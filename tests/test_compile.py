@@ -90,3 +90,16 @@ def test_verbose_logs_declines(caplog):
     with caplog.at_level(logging.INFO, logger="tfc"):
         cm = tfc.compile(DEMO_MODEL, verbose=True, pipeline="canonicalize")
     assert cm.declined and any("declined" in r.getMessage() for r in caplog.records)
+
+
+def test_the_report_says_whether_the_model_fits():
+    import dataclasses
+
+    from tfc.data import DEMO_MODEL
+    report = tfc.compile(DEMO_MODEL).report
+    assert report.fits is True
+    assert (f"fits: yes (flash {report.flash_bytes:,} of 1,048,576 B, SRAM {report.sram_bytes:,} of 327,680 B"
+            in str(report))
+    tiny = dataclasses.replace(report.target, sram_bytes=report.sram_bytes - 1)
+    small = dataclasses.replace(report, target=tiny)
+    assert small.fits is False and small.fits_line().startswith("fits: no (")

@@ -55,16 +55,27 @@ def _load_calibration(path: str):
     return dict(data) if hasattr(data, "files") else data
 
 
+def _compile(args, **kw):
+    """tfc.compile with the options every command shares; calibration errors name the file."""
+    from tfc.compiler import compile
+    from tfc.errors import QuantizationError
+    calibration = _load_calibration(args.calibration) if args.calibration else None
+    try:
+        return compile(args.model, target=args.target, pipeline=args.pipeline,
+                       input_shapes=_shapes(args.input_shape), calibration=calibration, **kw)
+    except QuantizationError as e:
+        if args.calibration and e.file is None and "calibration" in e.message:
+            raise QuantizationError(e.message, file=args.calibration, node=e.node, op=e.op, hint=e.hint) from None
+        raise
+
+
 def cmd_compile(args) -> int:
     import os
 
     from tfc.backends.cmsis.project_dir import check_project_folder
-    from tfc.compiler import compile
     if args.output:
         check_project_folder(args.output, force=args.force)   # before the work, not after
-    calibration = _load_calibration(args.calibration) if args.calibration else None
-    cm = compile(args.model, target=args.target, dump_ir=args.dump_ir, pipeline=args.pipeline,
-                 input_shapes=_shapes(args.input_shape), verbose=args.verbose, calibration=calibration)
+    cm = _compile(args, dump_ir=args.dump_ir, verbose=args.verbose)
     if args.print_ir:
         print(cm.ir)
     print(f"compiled {args.model} for {cm.target.name} with pipeline: {cm.pipeline}")
@@ -76,17 +87,12 @@ def cmd_compile(args) -> int:
         info = cm.save(args.output, name=args.name, force=args.force, protect=protect)
         print(f"\nC project: {info.path} ({len(info.files)} files; API tfc_{info.name}_run in model.h; "
               f"build on this machine with: make -C {info.path})")
-    if args.verbose and cm.declined:
-        print("\nrewrites that did not fire:")
-        for entry in cm.declined:
-            print(f"  {entry}")
-    return 0
+    return 0   # with -v, tfc.compile has logged each rewrite that did not fire (once, on stderr)
 
 
 def cmd_run(args) -> int:
     import numpy as np
 
-    from tfc.compiler import compile
     try:
         x = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -94,10 +100,8 @@ def cmd_run(args) -> int:
                         hint="give a .npy file: one sample, or a batch with a leading sample axis") from None
     if args.output:
         _check_output_file(args.output)
-    cm = compile(args.model, target=args.target, pipeline=args.pipeline,
-                 input_shapes=_shapes(args.input_shape))
-    y = cm.run(x, raw=args.raw, on=args.on)
-    outputs = y if isinstance(y, list) else [y]
+    cm = _compile(args)
+    outputs = cm.run(x, raw=args.raw, on=args.on)
     if args.output:
         np.save(args.output, outputs[0]) if len(outputs) == 1 else np.savez(args.output, *outputs)
         print(f"wrote {args.output}")
@@ -127,7 +131,6 @@ def cmd_bench(args) -> int:
     import os
 
     from tfc.bench import bench, bench_json, format_bench
-    from tfc.compiler import compile
     inputs = None
     if args.input:
         import numpy as np
@@ -139,8 +142,7 @@ def cmd_bench(args) -> int:
     if args.json:
         _check_output_file(args.json)
     cmsis_nn = args.cmsis_nn or os.environ.get("CMSIS_NN_ROOT") or None
-    cm = compile(args.model, target=args.target, pipeline=args.pipeline,
-                 input_shapes=_shapes(args.input_shape))
+    cm = _compile(args)
     result = bench(cm, cmsis_nn_root=cmsis_nn, inputs=inputs, samples=args.samples)
     print(format_bench(result))
     if args.json:
@@ -199,7 +201,9 @@ def cmd_targets(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tfc", description="tfc, the TinyFormer compiler")
+    from tfc import __version__
     parser.add_argument("--debug", action="store_true", help="show tracebacks (for bug reports)")
+    parser.add_argument("--version", action="version", version=f"tfc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("inspect", help="import a model and print its IR")
@@ -248,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
     _add_plugin_option(p)
+    p.add_argument("--calibration", metavar="FILE.npy",
+                   help="samples for post-training quantization of a float model ([N, *input shape]; "
+                        ".npz: one array per input name)")
     p.set_defaults(run=cmd_run)
 
     p = sub.add_parser("bench", help="measure a model on the emulated Cortex-M: instructions per layer, "
@@ -264,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
     _add_plugin_option(p)
+    p.add_argument("--calibration", metavar="FILE.npy",
+                   help="samples for post-training quantization of a float model ([N, *input shape]; "
+                        ".npz: one array per input name)")
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("passes", help="list the registered passes")
@@ -278,6 +288,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors are written for Python callers; on the command line the same advice names the flags.
+_CLI_WORDS = (("calibration=<array of sample inputs> to tfc.compile (or --calibration FILE.npy)",
+               "--calibration FILE.npy (samples [N, *input shape])"),
+              ("with raw=True", "with --raw"), ("raw=True", "--raw"),
+              ("--force (save(..., force=True))", "--force"))
+
+
+def _cli_words(text: str) -> str:
+    for python, flag in _CLI_WORDS:
+        text = text.replace(python, flag)
+    return text
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -287,7 +310,7 @@ def main(argv=None) -> int:
     except TfcError as e:
         if args.debug:
             traceback.print_exc()
-        print(f"tfc: error: {e}", file=sys.stderr)
+        print(f"tfc: error: {_cli_words(str(e))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as e:  # the file system said no (a read-only folder, a full disk, ...)
         if args.debug:

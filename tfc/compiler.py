@@ -46,6 +46,19 @@ class CompileReport:
         """The static arena: activations, inputs, outputs and kernel scratch (stack not counted)."""
         return self.memory.arena_bytes if self.memory else None
 
+    @property
+    def fits(self) -> bool | None:
+        """Whether the model data fits the target's flash and the arena its SRAM (code and stack
+        not counted: `tfc run` checks those when it links); None without a memory plan."""
+        if self.memory is None:
+            return None
+        return self.flash_bytes <= self.target.flash_bytes and self.sram_bytes <= self.target.sram_bytes
+
+    def fits_line(self) -> str:
+        t = self.target
+        return (f"fits: {'yes' if self.fits else 'no'} (flash {self.flash_bytes:,} of {t.flash_bytes:,} B, "
+                f"SRAM {self.sram_bytes:,} of {t.sram_bytes:,} B; code and stack not counted)")
+
     @classmethod
     def of(cls, graph: Graph, target: Target, timings=()) -> "CompileReport":
         params = list(graph.constants.values())
@@ -70,6 +83,7 @@ class CompileReport:
                          f" ({100 * nbytes / t.sram_bytes:.1f}% of SRAM)")
         m = self.memory
         if m is not None:
+            lines.append(self.fits_line())
             lines.append(f"flash      {self.flash_bytes:,} B model data = weights {m.weight_bytes:,} B + requantization "
                          f"params {m.quant_param_bytes:,} B ({100 * self.flash_bytes / t.flash_bytes:.1f}% of flash;"
                          " code not counted)")
@@ -134,20 +148,30 @@ class CompiledModel:
         return write_project(self.ir, out_dir, target=self.target, name=name or self.name,
                              force=force, protect=protect)
 
-    def run(self, inputs, raw: bool = False, *, on: str | None = None):
-        """Build the generated C (once) and run it on `inputs`: one sample or a batch (all in one
-        process); float values are quantized with the model's input parameters and the outputs
-        dequantized, or int8 in and out with raw=True.
+    def run(self, inputs, raw: bool = False, *, on: str | None = None) -> list:
+        """Build the generated C (once) and run it, as onnxruntime's InferenceSession.run(None,
+        feed) would: `inputs` is a dict {input name: array} (or a list in input order, or one
+        array for a one-input model) in the model's own input dtypes (int8 for an int8 input,
+        float for a float one, quantized here); returns a list of arrays in the model's output
+        dtypes. A leading sample axis runs a batch in one process. raw=True: int8 in and out,
+        whatever the model declares. Shapes, dtypes and values are checked before any build.
 
         on: "target" (the default for an emulated Cortex-M target) runs the ELF on QEMU's emulated core
         (needs arm-none-eabi-gcc and qemu-system-arm: scripts/install-target-tools.sh); "host"
         (the default for target="host") builds with gcc and runs on this machine."""
+        from tfc import feeds
         where = on or ("target" if self.target.is_emulated else "host")
         if where not in ("target", "host"):
             raise TfcError(f"run(on={on!r}): expected 'target' or 'host'")
+        if any(v.quant is None for v in (*self.ir.inputs, *self.ir.outputs)):
+            raise TfcError("run(): this model was not compiled to int8 (its pipeline has no quantize-int8)",
+                           hint="compile with the default pipeline")
+        ins, outs = feeds.ports(self.ir, self.graph_before)
+        ints = feeds.to_int8(feeds.arrange(inputs, ins), ins, raw=raw)
         if where not in self._runners:
             self._runners[where] = self._make_runner(where)
-        return self._runners[where].run(inputs, raw=raw)
+        result = self._runners[where].run(ints, raw=True)
+        return feeds.from_int8(result if isinstance(result, list) else [result], outs, raw=raw)
 
     def _make_runner(self, where: str):
         import shutil
@@ -219,7 +243,9 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     input_shapes: {input name: shape} for ONNX inputs with unknown dims; verbose: log each pass
     and each rewrite that declined to fire.
     """
+    from tfc.passes.sparsify import check_sparsity
     target = Target.from_string(target)
+    check_sparsity(sparsity)                           # a misspelled option fails before any work
     manager = PassManager(pipeline, dump_ir=dump_ir)   # a bad pipeline fails before any work
     graph = load_model(model, input_shapes=input_shapes)
     before = graph.copy()

@@ -125,3 +125,51 @@ def test_shape_error_in_ir_names_the_onnx_node():
     with pytest.raises(TfcError) as e:
         import_onnx(model)
     assert e.value.node == "bad_add" and e.value.op == "Add" and "broadcast" in e.value.message
+
+
+# ------------------------------------------------------------------ found by fuzzing (issue 19)
+def test_a_graph_without_outputs_is_refused():
+    model = make_model([helper.make_node("Relu", ["x"], ["y"], name="act")], [("x", [1, 4])], [])
+    with pytest.raises(ModelLoadError, match="no graph outputs"):
+        import_onnx(model)
+
+
+def test_an_output_declared_with_other_static_dims_is_refused():
+    model = make_model([helper.make_node("Relu", ["x"], ["y"], name="act")], [("x", [1, 4])], [("y", [1, 5])])
+    with pytest.raises(ShapeError, match=r"declared with shape \[1, 5\], but the model computes \[1, 4\]"):
+        import_onnx(model)
+
+
+@pytest.mark.parametrize("shape", [[1.0, np.nan], [1.0, 4.0]], ids=["nan", "float"])
+def test_a_float_reshape_shape_is_refused(shape):
+    model = make_model([helper.make_node("Reshape", ["x", "s"], ["y"], name="r")], [("x", [1, 4])], [("y", [1, 4])],
+                       {"s": np.array(shape, np.float32)})
+    with pytest.raises(UnsupportedError, match="must hold integers") as e:
+        import_onnx(model)
+    assert e.value.node == "r"
+
+
+def test_a_zero_point_of_another_type_than_the_data_is_refused():
+    """onnxruntime refuses a uint8 zero point on int8 data (type-invalid ONNX); so does tfc."""
+    node = helper.make_node("DequantizeLinear", ["x", "s", "z"], ["y"], name="dq")
+    model = make_model([node], [("x", [1, 4], TensorProto.INT8)], [("y", [1, 4])],
+                       {"s": np.array(0.1, np.float32), "z": np.array(3, np.uint8)})
+    with pytest.raises(UnsupportedError, match="zero point is uint8 but the quantized data is i8") as e:
+        import_onnx(model)
+    assert e.value.node == "dq"
+
+
+@pytest.mark.parametrize("dim", [2**31, 2**28 + 1])
+def test_a_tensor_past_int32_elements_is_refused_at_once(dim):
+    """A fuzzed input dim of 2^31 once made MatMul's shape inference allocate terabytes."""
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+    model = make_model([node], [("x", [1, dim, 8])], [("y", None)], {"w": np.ones((8, 4), np.float32)})
+    with pytest.raises(ShapeError, match="more than tfc supports"):
+        import_onnx(model)
+
+
+def test_matmul_shape_inference_does_not_allocate():
+    """10^6 x 10^4 floats would be 40 GB; the shape comes from the shapes alone."""
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+    model = make_model([node], [("x", [1, 1000, 10000])], [("y", None)], {"w": np.ones((10000, 1), np.float32)})
+    assert import_onnx(model).outputs[0].shape == (1, 1000, 1)

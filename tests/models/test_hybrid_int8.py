@@ -68,10 +68,10 @@ def check_export(config: ExportConfig, cache_dir) -> dict:
     ops = {n.op for n in cm.ir.nodes}
     assert {"layernorm", "batch_matmul", "softmax", "gelu", "hardswish", "reduce_mean"} <= ops, sorted(ops)
     reference = float_outputs(path, inputs)
-    got = np.asarray(cm.run(inputs)).reshape(reference.shape)
+    got = cm.run(inputs)[0].reshape(reference.shape)
 
     inq, outq = cm.ir.inputs[0].quant, cm.ir.outputs[0].quant
-    raw = np.asarray(cm.run(np.stack([quantize_array(x, inq, inq.storage) for x in inputs[:4]]), raw=True))
+    raw = cm.run(np.stack([quantize_array(x, inq, inq.storage) for x in inputs[:4]]), raw=True)[0]
     for i in range(4):
         want = interp.run(cm.ir, [quantize_array(inputs[i], inq, inq.storage)])[0]
         diff = np.abs(raw[i].reshape(want.shape).astype(int) - want.astype(int))
@@ -124,7 +124,7 @@ def test_hybrid_quantized_by_onnxruntime_compiles_and_agrees(config, hybrid_expo
     assert numerics == {"onnxruntime"}, f"{config.id}: kernels with numerics {sorted(numerics)}"
     inq, outq = cm.ir.inputs[0].quant, cm.ir.outputs[0].quant
     ints = np.stack([quantize_array(x, inq, inq.storage) for x in samples(1, 64)])
-    got = np.asarray(cm.run(ints, raw=True)).reshape(len(ints), -1).astype(int)
+    got = cm.run(ints, raw=True)[0].reshape(len(ints), -1).astype(int)
     interpreted = np.stack([interp.run(cm.ir, [x])[0].reshape(-1) for x in ints[:4]]).astype(int)
     assert np.array_equal(got[:4], interpreted), f"{config.id}: C differs from the int8 interpreter"
     session = ort_session(qdq)

@@ -26,8 +26,7 @@ def test_arena_no_larger_than_tflite_micro_and_outputs_bit_exact(mlperf_onnx, sh
     dump = (tmp_path / f"{len(cm.pipeline.split(',')):02d}-plan-memory.tfcir").read_text()
     assert "# arena " in dump and "live bytes" in dump, "the dump carries the plan's timeline"
     golden = np.load(shared_data / "mlperf_tiny" / "golden" / f"{model}.npz")
-    y = cm.run(golden["x"], raw=True)
-    y = y[0] if isinstance(y, (list, tuple)) else y
+    y = cm.run(golden["x"], raw=True)[0]
     want = golden["y_tflm"].reshape(len(golden["x"]), -1).astype(int)
     got = np.asarray(y).reshape(len(golden["x"]), -1).astype(int)
     assert np.array_equal(got, want), f"{model}: max diff {np.abs(got - want).max()} LSB vs tflite-micro"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfc.errors import PassError
+from tfc.errors import PassError, TfcError
 from tfc.ir.types import SparseLayout
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
 from tfc.sparse import codegen
@@ -154,6 +154,45 @@ def _pixel_counts(shape: cm.LayerShape) -> tuple[int, ...]:
     return codegen.pixel_counts_for(shape.out_w, shape.stride)
 
 
+_SETTINGS = ("density", "block")
+
+
+def check_sparsity(sparsity, layer_names=None) -> None:
+    """tfc.compile(sparsity=...): {"density": d, "block": b, "layers": {name: {...}}}; a
+    misspelled key or an out-of-range value is an error, not silently ignored."""
+    if sparsity is None:
+        return
+    if not isinstance(sparsity, dict):
+        raise TfcError(f"sparsity must be a dict such as {{'density': 0.25, 'block': 4}}, got {type(sparsity).__name__}")
+    _check_settings(sparsity, "sparsity", allowed=(*_SETTINGS, "layers"))
+    layers = sparsity.get("layers") or {}
+    if not isinstance(layers, dict):
+        raise TfcError("sparsity['layers'] must map layer names to settings, e.g. {'conv1': {'density': 0.5}}")
+    for name, settings in layers.items():
+        if not isinstance(settings, dict):
+            raise TfcError(f"sparsity['layers'][{name!r}] must be a dict of settings ({', '.join(_SETTINGS)})")
+        _check_settings(settings, f"sparsity['layers'][{name!r}]", allowed=_SETTINGS)
+    if layer_names is not None:
+        unknown = sorted(set(layers) - set(layer_names))
+        if unknown:
+            raise TfcError(f"sparsity['layers'] names {unknown}, which are not conv/linear layers of the model",
+                           hint=f"the model's conv/linear layers are {sorted(layer_names)[:20]}")
+
+
+def _check_settings(settings: dict, where: str, *, allowed) -> None:
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise TfcError(f"{where} has unknown key(s) {unknown}", hint=f"the keys are {', '.join(allowed)}")
+    if "density" in settings:
+        d = settings["density"]
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d <= 1:
+            raise TfcError(f"{where}['density'] = {d!r}: expected a fraction in (0, 1] (the blocks kept)")
+    if "block" in settings:
+        b = settings["block"]
+        if isinstance(b, bool) or not isinstance(b, int) or b not in (0, *BLOCK_SIZES):
+            raise TfcError(f"{where}['block'] = {b!r}: expected one of {list(BLOCK_SIZES)} (or 0: the cost model picks)")
+
+
 def _layer_settings(options, ctx: PassContext, name: str) -> tuple[float, int]:
     """(density to prune to, block to use; 0 = choose) from the pass options and ctx.options."""
     user = dict(ctx.options.get("sparsity") or {})
@@ -184,6 +223,7 @@ class Sparsify(Pass):
     def run(self, graph, ctx: PassContext) -> PassResult:
         if self.options.flash_scope not in ("model", "layer"):
             raise PassError(f"sparsify flash_scope '{self.options.flash_scope}' is not 'model' or 'layer'")
+        check_sparsity(ctx.options.get("sparsity"), [n.name for n in graph.nodes if n.op in ("conv2d", "linear")])
         stats = {"sparse": 0, "dense": 0, "pruned": 0}
         layers = []     # (node, weight, [Option], why dense)
         pinned = set()  # dense kernel code that layers outside the choice keep linked

@@ -106,6 +106,19 @@ def symmetric_weight_params(w: np.ndarray, axis: int = 0) -> QuantParams:
     return QuantParams(tuple(float(s) for s in scale), (0,) * len(scale), axis)
 
 
+def bias_safe_weight_params(q: QuantParams, bias: np.ndarray, input_scale: float) -> QuantParams:
+    """Weight params whose channels' int32 biases (scale input_scale * weight_scale) use at most
+    half of int32, leaving the other half for the sum of weights x inputs: a channel whose bias
+    is large next to its weights gets a coarser weight scale (onnxruntime's quantizer does the
+    same) instead of a bias clipped to int32 or an accumulator that overflows in the kernel."""
+    limit = float(np.iinfo(np.int32).max // 2)
+    needed = np.abs(bias.astype(np.float64).reshape(-1)) / (float(np.float32(input_scale)) * limit)
+    scale = np.maximum(q.scale_array().astype(np.float64), needed)
+    if np.array_equal(scale, q.scale_array().astype(np.float64)):
+        return q
+    return QuantParams(tuple(float(np.float32(s)) for s in scale), q.zero_point, q.axis)
+
+
 def quantize_weights(w: np.ndarray, q: QuantParams) -> np.ndarray:
     shape = [1] * w.ndim
     shape[q.axis] = -1

@@ -28,11 +28,15 @@ def round_half_away(x: float) -> int:
     return int(t)
 
 
+MAX_LEFT_SHIFT = 30   # TFLite's QuantizeMultiplier saturates at 30; CMSIS-NN shifts an int32 left
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """TFLite's QuantizeMultiplier: real ~= multiplier * 2^(shift - 31), multiplier in [2^30, 2^31).
 
     Returns (multiplier, shift) with shift > 0 meaning a left shift (CMSIS-NN's convention).
-    Zero gives (0, 0); magnitudes below ~2^-31 flush to (0, 0) as TFLite does.
+    Zero gives (0, 0); magnitudes below ~2^-31 flush to (0, 0) as TFLite does (exact: no int32
+    accumulator times them reaches half an output LSB); a shift above MAX_LEFT_SHIFT is refused.
     """
     real = float(real)
     if not math.isfinite(real):
@@ -48,6 +52,14 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         return 0, 0
     if q_fixed > INT32_MAX or q_fixed < INT32_MIN:
         raise QuantizationError(f"multiplier {real!r} does not fit int32 fixed point")
+    if shift > MAX_LEFT_SHIFT:
+        # The kernels shift the int32 accumulator left by `shift` (TFLite saturates above 30): a
+        # larger one is undefined behaviour in C and no int8 output could use it anyway.
+        raise QuantizationError(
+            f"requantization scale ratio {real:.4g} is too large for the int8 kernels (needs a left shift "
+            f"of {shift}, at most {MAX_LEFT_SHIFT})",
+            hint="an output scale this much finer than input scale x weight scale is not a usable "
+                 "quantization; check the model's Q/DQ scales")
     return int(q_fixed), int(shift)
 
 

@@ -64,7 +64,7 @@ def compile_and_compare(model, samples: dict[str, np.ndarray]):
     (cm, int8 inputs, C outputs, onnxruntime float outputs on the dequantized inputs)."""
     cm = tfc.compile(model, target="host", calibration=samples)
     ints = [np.stack([quantize_array(x, v.quant, v.quant.storage) for x in samples[v.name]]) for v in cm.ir.inputs]
-    got = cm.run(ints if len(ints) > 1 else ints[0], raw=True)
+    got = cm.run(ints, raw=True)[0]
     got = np.asarray(got).reshape(len(ints[0]), *cm.ir.outputs[0].shape)
     for i in range(len(ints[0])):
         want = interp.run(cm.ir, [x[i] for x in ints])[0]

@@ -159,3 +159,14 @@ def test_the_manifest_ignores_paths_outside_the_folder(tmp_path):
     (tmp_path / MANIFEST).write_text("# header\nmodel.c\n../escape.c\n/etc/passwd\nruntime/src/a.c\n")
     assert read_manifest(tmp_path) == ["model.c", "runtime/src/a.c"]
     assert project_dir.read_manifest(tmp_path / "absent") is None
+
+
+def test_a_project_an_older_tfc_wrote_is_named_as_such(synthetic, tmp_path):
+    out = tmp_path / "old"
+    write_project(synthetic, out, target="cortex-m7", name="syn")
+    (out / MANIFEST).unlink()                      # as tfc wrote projects before the manifest
+    with pytest.raises(OutputError, match="an older tfc wrote it") as e:
+        write_project(synthetic, out, target="cortex-m7", name="syn")
+    assert "--force" in e.value.hint
+    write_project(synthetic, out, target="cortex-m7", name="syn", force=True)
+    assert read_manifest(out) is not None

@@ -190,10 +190,10 @@ def test_compiled_model_and_tfc_run_use_the_emulated_core(qemu, mlperf_onnx, sha
     cm = tfc.compile(mlperf_onnx / f"{FAST_MODEL}.onnx", target="cortex-m7")
     rand = np.random.default_rng(7).integers(-128, 128, size=(3, *x.shape[1:]), dtype=np.int8)
     batch = np.concatenate([x, rand])
-    on_m7 = cm.run(batch, raw=True)
+    on_m7 = cm.run(batch, raw=True)[0]
     assert type(cm._runners["target"]).__name__ == "TargetRunner"
     assert_same(on_m7[:len(x)], y, "CompiledModel.run on the emulated M7 vs tflite-micro (golden inputs)")
-    assert_same(on_m7, cm.run(batch, raw=True, on="host"), "CompiledModel.run: emulated M7 vs host, golden + random")
+    assert_same(on_m7, cm.run(batch, raw=True, on="host")[0], "CompiledModel.run: emulated M7 vs host, golden + random")
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "y.npy"
     assert main(["run", str(mlperf_onnx / f"{FAST_MODEL}.onnx"), "--input", str(tmp_path / "x.npy"), "--raw",

@@ -84,11 +84,20 @@ def _inspect(out: Path, force: bool) -> tuple[list[str] | None, list[str]]:
     entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if entries and old is None and not force:
         shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-        raise OutputError(f"{out} is not empty ({shown}) and is not a tfc project (it has no {MANIFEST})",
+        older = (" (its model.h says an older tfc wrote it, before tfc kept a manifest)"
+                 if _written_by_older_tfc(out) else "")
+        raise OutputError(f"{out} is not empty ({shown}) and is not a tfc project (it has no {MANIFEST}){older}",
                           hint="choose a new or empty folder, or pass --force (save(..., force=True)) to "
                                "write the project into it: files with the names tfc writes are replaced, "
                                "all others are kept")
     return old, entries
+
+
+def _written_by_older_tfc(folder: Path) -> bool:
+    try:
+        return "compiled by tfc" in (folder / "model.h").read_text(encoding="ascii", errors="replace")[:400]
+    except OSError:
+        return False
 
 
 def _place(out: Path, write_tree, force: bool, protected: set[Path]) -> list[str]:

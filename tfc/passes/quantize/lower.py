@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from tfc.errors import QuantizationError, UnsupportedError
 from tfc.ir.graph import Graph, Node, Value
 from tfc.ir.types import DType, QuantParams
@@ -158,14 +160,50 @@ def compute_on_grid(graph: Graph, node: Node, grid: QuantParams) -> Node:
     return req
 
 
+INT32_MAX = 2**31 - 1
+
+
+def check_accumulators(graph: Graph) -> None:
+    """The int32 accumulator of a conv or linear output channel, bias + sum w (x - z_x), must not
+    overflow for any int8 input: refused here, from the weights, bias and input zero point,
+    instead of overflowing in the C (undefined behaviour there, and far from the float model).
+    The requantization's left shift wraps as TFLite's does (tfc_shl_wrap), so it is not checked."""
+    for node in graph.nodes_of("conv2d", "linear"):
+        x, w = node.inputs[0], node.inputs[1]
+        if not w.is_constant or w.dtype != DType.I8 or x.quant is None or w.quant is None:
+            continue
+        zx = int(x.quant.zero_point[0])
+        reach = max(127 - zx, zx + 128)             # the largest |x - z_x| of an int8 input
+        rows = np.abs(w.data.astype(np.int64).reshape(w.shape[0], -1)).sum(axis=1) * reach
+        bias = node.inputs[2] if len(node.inputs) == 3 and node.inputs[2].is_constant else None
+        if bias is not None:
+            rows = rows + np.abs(bias.data.astype(np.int64).reshape(-1))
+        worst = int(np.argmax(rows))
+        if rows[worst] > INT32_MAX:
+            tensors = f"weights {w.ref}" + (f", bias {bias.ref}" if bias is not None else "")
+            raise QuantizationError(
+                f"output channel {worst} can reach an int32 accumulator of {int(rows[worst]):,} ({tensors}, "
+                f"input zero point {zx}), past int32's {INT32_MAX:,}: the int8 kernels would overflow",
+                node=node.name, op=node.op,
+                hint="the weights, bias or scales are too large to compute exactly in int8 (retrain, or "
+                     "quantize with larger scales)")
+
+
 def check_kernels(graph: Graph) -> None:
     """Every node must map to an int8 kernel; list all that do not, at once."""
-    problems = []
+    problems, unrepresentable = [], []
     for node in graph.nodes:
         try:
             select(node).params(node)
-        except (UnsupportedError, QuantizationError) as e:
+        except UnsupportedError as e:
             problems.append(f"{node.op} '{node.name}': {e.message}")
+        except QuantizationError as e:
+            unrepresentable.append(f"{node.op} '{node.name}': {e.message}")
+    if unrepresentable and not problems:
+        raise QuantizationError("the int8 kernels cannot compute these nodes' quantization exactly:\n    "
+                                + "\n    ".join(unrepresentable),
+                                hint="check the model's Q/DQ scales (or calibrate the float model)")
+    problems += unrepresentable
     if problems:
         raise UnsupportedError("the int8 graph has nodes tfc cannot run yet:\n    " + "\n    ".join(problems),
                                hint="see docs/ir.md for the ops with int8 kernels")
@@ -216,5 +254,6 @@ def lower_to_int8(graph: Graph, numerics: str = "cmsis") -> dict[str, int]:
     from tfc.passes.quantize.transformer_lower import softmax_onto_fixed_grid
     stats["softmax-fixed-grid"] = softmax_onto_fixed_grid(graph)
     graph.remove_unused_constants()
+    check_accumulators(graph)
     check_kernels(graph)
     return stats

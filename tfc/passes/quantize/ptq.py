@@ -20,6 +20,9 @@ from tfc.passes.quantize import legalize
 from tfc.passes.quantize.lower import propagate_params
 from tfc.passes.quantize.transformer_lower import layernorm_constants_to_int32
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def needs_calibration(graph: Graph) -> bool:
     """True for a float model: nothing in it carries quantization parameters yet."""
     return not any(v.quant is not None for v in graph.values())
@@ -117,6 +120,9 @@ def _quantize_weights(graph: Graph) -> None:
         w = node.inputs[1]
         if w.is_constant and w.dtype.is_float:
             q = cal.symmetric_weight_params(w.data, axis=0)
+            b = node.inputs[2] if len(node.inputs) == 3 else None
+            if b is not None and b.is_constant and b.dtype.is_float and node.inputs[0].quant is not None:
+                q = cal.bias_safe_weight_params(q, b.data, node.inputs[0].quant.scale[0])
             # The SparseLayout sparsify chose stays with the weight (zeros stay zero: symmetric).
             node.set_input(1, graph.add_constant(w.name + "_q", cal.quantize_weights(w.data, q), quant=q,
                                                  sparse=w.sparse))
@@ -151,6 +157,10 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
             if not np.isfinite(x).all():
                 raise QuantizationError(f"value %{name} becomes NaN or inf on a calibration sample",
                                         hint="check the model and the samples' range")
+            if x.size and float(np.abs(x).max()) > _FLOAT32_MAX:   # the interpreter sums in float64
+                raise QuantizationError(f"value %{name} exceeds float32's range on a calibration sample "
+                                        "(the float model itself overflows to inf there)",
+                                        hint="check the model's weights and the samples' range")
             obs.observe(x)
     for value in observed:
         grid = value.producer.spec.fixed_int8_output if value.producer else None

@@ -24,6 +24,10 @@ def _params(ctx: ImportContext, node: OnnxNode, rank: int, storage: DType) -> Qu
     scale = ctx.require_const(node.input(1), f"{node.op_type} scale").astype(np.float32)
     zp = (ctx.require_const(node.input(2), f"{node.op_type} zero point") if node.input(2)
           else np.zeros(scale.shape, storage.numpy))
+    if node.input(2) and zp.dtype != storage.numpy:
+        raise ctx.unsupported(f"the zero point is {zp.dtype} but the quantized data is {storage.value}; ONNX "
+                              "requires the same type (onnxruntime refuses the model)",
+                              hint="the model is not valid ONNX; re-export it")
     if scale.size == 1 and zp.size == 1:  # onnxruntime writes scale [1] beside a scalar zero point
         scale, zp = scale.reshape(()), zp.reshape(())
     if scale.ndim > 1 or zp.shape != scale.shape:

@@ -223,7 +223,7 @@ class Sparsify(Pass):
     def run(self, graph, ctx: PassContext) -> PassResult:
         if self.options.flash_scope not in ("model", "layer"):
             raise PassError(f"sparsify flash_scope '{self.options.flash_scope}' is not 'model' or 'layer'")
-        check_sparsity(ctx.options.get("sparsity"), [n.name for n in graph.nodes if n.op in ("conv2d", "linear")])
+        check_sparsity(ctx.options.get("sparsity"), [n.name for n in graph.nodes if n.spec.weight_input is not None])
         stats = {"sparse": 0, "dense": 0, "pruned": 0}
         layers = []     # (node, weight, [Option], why dense)
         pinned = set()  # dense kernel code that layers outside the choice keep linked

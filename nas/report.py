@@ -109,8 +109,9 @@ def _markdown(r: dict, final: dict) -> str:
                   "| sub-network | version | val acc. fine-tuned | supernet acc. | est. instructions | flash B | SRAM B | "
                   "weight density | sparse kernels |", "|---|---|---|---|---|---|---|---|---|"]
         for fin in r["finalists"]:
-            for name in ("sparse", "dense"):
-                v = fin[name]
+            same = fin["sparse"]["key"] == fin["dense"]["key"]        # searched dense already: one row
+            for name in (("dense (no pruning searched)",) if same else ("sparse", "dense")):
+                v = fin[name.split()[0]]
                 acc = v.get("finetuned_accuracy")
                 chosen = " **(searched)**" if v["key"] == w["key"] else ""
                 lines.append(f"| `{fin['arch']}` | {name}{chosen} | {'%.4f' % acc if acc is not None else 'not fitting'} | "
@@ -148,7 +149,7 @@ def _markdown(r: dict, final: dict) -> str:
     d = f.get("deploy")
     if d:
         lines += ["", "## Deploy", "", f"- the C project: `{d['c_project']}` (`make -C {d['c_project']} "
-                  "TARGET=cortex-m7`)", f"- or compile again: `{d['command']}` (the calibration samples "
+                  f"TARGET={r['config']['target']}`)", f"- or compile again: `{d['command']}` (the calibration samples "
                   "are the run's, already preprocessed)"]
     lines += ["", "```", f.get("report_table", ""), "```", "", "![Pareto front](pareto.png)", ""]
     return "\n".join(lines)

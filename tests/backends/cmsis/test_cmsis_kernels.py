@@ -206,6 +206,32 @@ def test_depthwise_conv_s8_3x3(runtime, case):
 
 
 @st.composite
+def depthwise_column_case(draw):
+    """str_ww's shape: a k x 1 kernel down a one-pixel-wide image, no padding, (mostly) every
+    channel with a right shift and the full int8 range: the column path's fast loop."""
+    rng = _rng(draw)
+    cin, kh = 4 * draw(st.integers(1, 3)) + draw(st.sampled_from([0, 0, 0, 1, 3])), draw(st.integers(1, 15))
+    stride, dil = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    in_h = (kh - 1) * dil + 1 + draw(st.integers(0, 12))
+    x = _int8(rng, (1, in_h, 1, cin))
+    w = _int8(rng, (1, kh, 1, cin))
+    mult, shift = draw(quant(cin))
+    shift = tuple(min(s, -1) for s in shift)
+    p = DepthwiseConvParams(
+        input_offset=draw(offsets_in), output_offset=draw(offsets_out), ch_mult=1, multipliers=mult, shifts=shift,
+        stride=(stride, 1), dilation=(dil, 1),
+        activation=draw(st.sampled_from([ActivationRange(), ActivationRange(), ActivationRange(-128, 100)])))
+    output_hw = (conv_output_size(in_h, kh, stride, 0, 0, dil), 1)
+    return x, w, _bias(draw, rng, cin), p, output_hw
+
+
+@given(depthwise_column_case())
+@settings(CI)
+def test_depthwise_conv_s8_column(runtime, case):
+    _check_depthwise(runtime, case, " k x 1")
+
+
+@st.composite
 def fc_case(draw):
     rng = _rng(draw)
     depth, out_c = draw(st.integers(1, 40)), draw(st.integers(1, 9))

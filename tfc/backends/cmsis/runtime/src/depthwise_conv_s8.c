@@ -172,6 +172,59 @@ static __attribute__((noinline)) int32_t dw_dsp_col(const dw_geometry *g, const 
     return c;
 }
 
+/* A k x 1 kernel over a one-pixel-wide image with every tap inside it for every output (no
+ * padding: str_ww's layers), every channel TFC_RQ_RIGHT with the full int8 range: per block of
+ * four channels the weights are widened once onto the stack, and each output row is just its
+ * taps (one LDR, two SXTAB16, one LDRD, four MACs each) and four requantizations, with none of
+ * dw_dsp_col's per-row window set-up. Returns the channels done (0 when it does not apply). */
+static __attribute__((noinline)) int32_t dw_dsp_col_valid(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
+                                                          const cmsis_nn_per_channel_quant_params *q,
+                                                          const int8_t *input, const int8_t *filter,
+                                                          const int32_t *bias, int8_t *output)
+{
+    const int32_t C = g->in_c, out_off = p->output_offset;
+    if (g->out_w != 1 || g->in_w < 1 || g->pad_x != 0 || g->pad_y != 0 || g->k_h > DW_MAX_TAPS ||
+        (g->out_h - 1) * g->stride_y + (g->k_h - 1) * g->dil_y >= g->in_h || p->activation.min != -128 ||
+        p->activation.max != 127 || !tfc_rq_all_right(q->multiplier, q->shift, C, out_off, 127))
+    {
+        return 0;
+    }
+    const uint32_t off2 = __PKHBT((uint32_t)p->input_offset, (uint32_t)p->input_offset, 16);
+    const int32_t y_step = g->stride_y * g->in_w * C, tap_step = g->dil_y * g->in_w * C;
+    uint64_t wbuf[DW_MAX_TAPS];
+    int32_t c = 0;
+    for (; c + 3 < C; c += 4)
+    {
+        for (int32_t t = 0; t < g->k_h; t++)
+        {
+            const uint32_t w = (uint32_t)tfc_read_s8x4(filter + t * C + c);
+            wbuf[t] = tfc_pair(__SXTB16(w), tfc_sxtb16_ror8(w));
+        }
+        const tfc_rq r0 = tfc_rq_make_right(q->multiplier[c], q->shift[c]);
+        const tfc_rq r1 = tfc_rq_make_right(q->multiplier[c + 1], q->shift[c + 1]);
+        const tfc_rq r2 = tfc_rq_make_right(q->multiplier[c + 2], q->shift[c + 2]);
+        const tfc_rq r3 = tfc_rq_make_right(q->multiplier[c + 3], q->shift[c + 3]);
+        const int32_t b0 = bias ? bias[c] : 0, b1 = bias ? bias[c + 1] : 0;
+        const int32_t b2 = bias ? bias[c + 2] : 0, b3 = bias ? bias[c + 3] : 0;
+        const int8_t *row = input + c;
+        int8_t *out = output + c;
+        for (int32_t oy = 0; oy < g->out_h; oy++, row += y_step, out += C)
+        {
+            int32_t a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+            const int8_t *x = row;
+            for (const uint64_t *w = wbuf, *const w_end = wbuf + g->k_h; w != w_end; w++, x += tap_step)
+            {
+                DW_TAP(x, *w);
+            }
+            out[0] = (int8_t)tfc_rq_out_full(tfc_rq_right(&r0, a0), out_off);
+            out[1] = (int8_t)tfc_rq_out_full(tfc_rq_right(&r1, a1), out_off);
+            out[2] = (int8_t)tfc_rq_out_full(tfc_rq_right(&r2, a2), out_off);
+            out[3] = (int8_t)tfc_rq_out_full(tfc_rq_right(&r3, a3), out_off);
+        }
+    }
+    return c;
+}
+
 /* Channels c0 .. C - 1 (dw_dsp_col may have done the first ones). */
 static __attribute__((noinline)) void dw_dsp_mult1(const dw_geometry *g, const cmsis_nn_dw_conv_params *p,
                          const cmsis_nn_per_channel_quant_params *q, const int8_t *input, const int8_t *filter,
@@ -557,10 +610,16 @@ static void dw_run(const cmsis_nn_dw_conv_params *p, const cmsis_nn_per_channel_
                 dw3_run(&g, p, q, input + b * in_batch, filter, bias, output + b * out_batch);
                 continue;
             }
-            /* A k x 1 kernel's blocks of four channels take the column loop. */
-            const int32_t c0 = g.k_w == 1 ? dw_dsp_col(&g, p, q, input + b * in_batch, filter, bias,
-                                                       output + b * out_batch)
-                                          : 0;
+            /* A k x 1 kernel's blocks of four channels take a column loop. */
+            int32_t c0 = 0;
+            if (g.k_w == 1)
+            {
+                c0 = dw_dsp_col_valid(&g, p, q, input + b * in_batch, filter, bias, output + b * out_batch);
+                if (c0 == 0)
+                {
+                    c0 = dw_dsp_col(&g, p, q, input + b * in_batch, filter, bias, output + b * out_batch);
+                }
+            }
             if (c0 < g.in_c)
             {
                 dw_dsp_mult1(&g, p, q, input + b * in_batch, filter, bias, output + b * out_batch, c0);

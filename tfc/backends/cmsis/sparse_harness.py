@@ -23,7 +23,7 @@ from tfc.sparse.codegen import LayerCode
 from tfc.sparse.depthwise import SparseDepthwiseLayer
 from tfc.sparse.layer import SparseLayer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]   # the repository (the driver lives in benchmarks/)
 DRIVER = ROOT / "benchmarks" / "sparse_driver.c"
 RUNTIME = ROOT / "tfc" / "backends" / "cmsis" / "runtime"
 SPARSE_SOURCE = RUNTIME / "src" / "tfc_sparse_s8.c"

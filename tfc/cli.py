@@ -99,6 +99,9 @@ def cmd_run(args) -> int:
     return 0
 
 
+_FROM_ENVIRONMENT = "$CMSIS_NN_ROOT"
+
+
 def cmd_bench(args) -> int:
     import json
     import os
@@ -113,7 +116,12 @@ def cmd_bench(args) -> int:
         except (OSError, ValueError) as e:
             raise TfcError(f"cannot read the input array: {e}", file=args.input,
                            hint="give a .npy file of raw int8 samples with a leading sample axis") from None
-    cmsis_nn = args.cmsis_nn or os.environ.get("CMSIS_NN_ROOT") or None
+    cmsis_nn = args.cmsis_nn
+    if cmsis_nn == _FROM_ENVIRONMENT:   # --cmsis-nn without a path: asked for, path from the shell
+        cmsis_nn = os.environ.get("CMSIS_NN_ROOT")
+        if not cmsis_nn:
+            raise TfcError("--cmsis-nn without a path needs CMSIS_NN_ROOT set",
+                           hint="give the CMSIS-NN checkout: --cmsis-nn /path/to/CMSIS-NN")
     cm = compile(args.model, target=args.target, pipeline=args.pipeline,
                  input_shapes=_shapes(args.input_shape))
     result = bench(cm, cmsis_nn_root=cmsis_nn, inputs=inputs, samples=args.samples)
@@ -194,9 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="an .onnx model or a .tfcir file")
     p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default) or cortex-m4")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
-    p.add_argument("--cmsis-nn", metavar="PATH",
-                   help="also build against Arm's CMSIS-NN checkout at PATH (default: $CMSIS_NN_ROOT) "
-                        "and compare per layer")
+    p.add_argument("--cmsis-nn", metavar="PATH", nargs="?", const=_FROM_ENVIRONMENT,
+                   help="also build against Arm's CMSIS-NN checkout at PATH (no PATH: $CMSIS_NN_ROOT) "
+                        "and compare per layer; without this option nothing links CMSIS-NN, whatever "
+                        "the shell exports")
     p.add_argument("--input", metavar="FILE.npy", help="raw int8 samples [N, *shape] (default: random, seed 0)")
     p.add_argument("--samples", type=int, default=1, help="random samples to average over (default 1)")
     p.add_argument("--pipeline", help="passes to run (default: the standard pipeline)")

@@ -57,7 +57,8 @@ def cmd_compile(args) -> int:
     from tfc.compiler import compile
     calibration = _load_calibration(args.calibration) if args.calibration else None
     cm = compile(args.model, target=args.target, dump_ir=args.dump_ir, pipeline=args.pipeline,
-                 input_shapes=_shapes(args.input_shape), verbose=args.verbose, calibration=calibration)
+                 input_shapes=_shapes(args.input_shape), verbose=args.verbose, calibration=calibration,
+                 input_layout=args.input_layout)
     if args.print_ir:
         print(cm.ir)
     print(f"compiled {args.model} for {cm.target.name} with pipeline: {cm.pipeline}")
@@ -85,7 +86,7 @@ def cmd_run(args) -> int:
         raise TfcError(f"cannot read the input array: {e}", file=args.input,
                         hint="give a .npy file: one sample, or a batch with a leading sample axis") from None
     cm = compile(args.model, target=args.target, pipeline=args.pipeline,
-                 input_shapes=_shapes(args.input_shape))
+                 input_shapes=_shapes(args.input_shape), input_layout=args.input_layout)
     y = cm.run(x, raw=args.raw, on=args.on)
     outputs = y if isinstance(y, list) else [y]
     if args.output:
@@ -123,7 +124,7 @@ def cmd_bench(args) -> int:
             raise TfcError("--cmsis-nn without a path needs CMSIS_NN_ROOT set",
                            hint="give the CMSIS-NN checkout: --cmsis-nn /path/to/CMSIS-NN")
     cm = compile(args.model, target=args.target, pipeline=args.pipeline,
-                 input_shapes=_shapes(args.input_shape))
+                 input_shapes=_shapes(args.input_shape), input_layout=args.input_layout)
     result = bench(cm, cmsis_nn_root=cmsis_nn, inputs=inputs, samples=args.samples)
     print(format_bench(result))
     if args.json:
@@ -171,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="passes to run, e.g. 'canonicalize,sparsify{block=4}'")
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
+    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
+                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
+                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
     p.add_argument("--print-ir", action="store_true", help="print the final IR")
     p.add_argument("--calibration", metavar="FILE.npy",
                    help="samples for post-training quantization of a float model ([N, *input shape]; "
@@ -195,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="passes to run (default: the standard pipeline)")
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
+    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
+                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
+                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
     p.set_defaults(run=cmd_run)
 
     p = sub.add_parser("bench", help="measure a model on the emulated Cortex-M: instructions per layer, "
@@ -211,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="passes to run (default: the standard pipeline)")
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
+    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
+                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
+                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("passes", help="list the registered passes")

@@ -204,18 +204,24 @@ def _import_onnx(model, input_shapes) -> Graph:
 
 # ----------------------------------------------------------------------------------- compile
 def compile(model, target: str | Target = "cortex-m7", *, calibration=None, sparsity=None,
-            dump_ir=None, pipeline=None, input_shapes=None, verbose: bool = False) -> CompiledModel:
+            dump_ir=None, pipeline=None, input_shapes=None, input_layout: str | None = None,
+            verbose: bool = False) -> CompiledModel:
     """Compile `model` (a path, an onnx.ModelProto, ONNX bytes or a tfc Graph) for `target`.
 
     calibration: samples for post-training quantization (float models); sparsity: settings for the
     sparsify pass; dump_ir: a directory for `00-import.tfcir`, `01-canonicalize.tfcir`, ...;
     pipeline: pipeline text or a list of passes (default: the registered passes in DESIGN order);
-    input_shapes: {input name: shape} for ONNX inputs with unknown dims; verbose: log each pass
+    input_shapes: {input name: shape} for ONNX inputs with unknown dims; input_layout: "nhwc" or
+    "nchw", the layout of the 4-D inputs and outputs of the generated API (default: the model's
+    own; "nhwc" on an NCHW model removes the boundary transposes); verbose: log each pass
     and each rewrite that declined to fire.
     """
     target = Target.from_string(target)
+    from tfc.passes.io_layout import check_layout, set_io_layout
     manager = PassManager(pipeline, dump_ir=dump_ir)   # a bad pipeline fails before any work
+    check_layout(input_layout)
     graph = load_model(model, input_shapes=input_shapes)
+    set_io_layout(graph, input_layout)
     before = graph.copy()
     options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity,
                                "quantized_by": _quantized_by(model)}

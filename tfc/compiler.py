@@ -119,6 +119,7 @@ class CompiledModel:
     pipeline: str                      # the pipeline that ran, as text
     target: Target
     declined: list[Declined] = field(default_factory=list)   # rewrites that chose not to fire
+    findings: dict[str, Any] = field(default_factory=dict)   # what passes found, e.g. "sparsify": [SparseDecision]
     dumps: list[Path] = field(default_factory=list)
     name: str = "model"                # C prefix of the generated API: tfc_<name>_run
     _runners: dict = field(default_factory=dict, repr=False, compare=False)   # "host"/"target" -> runner
@@ -231,7 +232,7 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
         for entry in ctx.declined:
             ctx.logger.info("%s", entry)
     return CompiledModel(ir=graph, graph_before=before, report=CompileReport.of(graph, target, run.timings),
-                         pipeline=run.pipeline, target=target, declined=list(ctx.declined),
+                         pipeline=run.pipeline, target=target, declined=list(ctx.declined), findings=dict(ctx.findings),
                          dumps=run.dumps, name=_model_name(model, graph))
 
 

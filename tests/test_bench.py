@@ -134,3 +134,17 @@ def test_cmsis_nn_without_a_path_takes_the_environment_and_says_when_unset(mlper
     monkeypatch.delenv("CMSIS_NN_ROOT", raising=False)
     assert main(["bench", str(mlperf_onnx / f"{MODEL}.onnx"), "--cmsis-nn"]) == 2
     assert "--cmsis-nn without a path needs CMSIS_NN_ROOT" in capsys.readouterr().err
+
+
+def test_bench_prints_each_sparse_layers_choice_why_and_the_other_forms(emulator, cache):
+    from benchmarks.sparse_models import qdq_model
+    cm = tfc.compile(qdq_model("A", 0.95), target="cortex-m7")
+    b = bench(cm, cache_dir=cache)
+    text = format_bench(b)
+    fc = next(layer for layer in b.tfc.layers if layer.op == "linear")
+    assert f"fc: b4 brle-unrolled, measured {fc.instructions:,} instructions: the fastest form" in text, text
+    for form in ("dense", "b4 brle ", "b1 brle-unrolled", "b16 brle"):
+        assert f"  {form}" in text, f"{form!r} missing from:\n{text}"
+    data = bench_json(b)
+    assert data["sparse_layers"][0]["chosen"] == "b4 brle-unrolled"
+    assert {e["form"] for e in data["sparse_layers"][0]["estimates"]} >= {"dense", "b4 brle", "b4 brle-unrolled"}

@@ -90,3 +90,14 @@ def test_verbose_logs_declines(caplog):
     with caplog.at_level(logging.INFO, logger="tfc"):
         cm = tfc.compile(DEMO_MODEL, verbose=True, pipeline="canonicalize")
     assert cm.declined and any("declined" in r.getMessage() for r in caplog.records)
+
+
+def test_the_report_says_what_sram_the_sparse_scratch_traded():
+    """1x1 conv 16x16x64 at 90 % block sparsity: the sparse kernel's widened input (32 KiB) doubles
+    the dense plan's arena; the report says so, with the bytes."""
+    from benchmarks.sparse_models import qdq_model
+    cm = tfc.compile(qdq_model("B", 0.9), "cortex-m7")
+    r = cm.report
+    assert r.dense_arena_bytes == 32_768 and r.memory.arena_bytes == 65_536, (r.dense_arena_bytes, r.memory.arena_bytes)
+    assert "SRAM traded for speed" in str(r) and "+32,768 B" in r.sram_traded, str(r)
+    assert [d.chosen for d in cm.findings["sparsify"]] == ["b4 brle-unrolled"]

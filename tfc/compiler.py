@@ -35,6 +35,9 @@ class CompileReport:
     # None with the reason in memory_note when the graph cannot be emitted (yet).
     memory: Any = None                                  # tfc.backends.cmsis.ProjectInfo
     memory_note: str = ""
+    # The arena of the same graph with every weight dense, when some are sparse: the sparse
+    # kernels' scratch (the widened input) can grow it; `sram_traded` says by how much.
+    dense_arena_bytes: int | None = None
 
     @property
     def flash_bytes(self) -> int | None:
@@ -45,6 +48,18 @@ class CompileReport:
     def sram_bytes(self) -> int | None:
         """The static arena: activations, inputs, outputs and kernel scratch (stack not counted)."""
         return self.memory.arena_bytes if self.memory else None
+
+    @property
+    def sram_traded(self) -> str:
+        """"" when the sparse layers leave the arena at the dense plan's size (or below), else
+        what their scratch costs in SRAM."""
+        m, dense = self.memory, self.dense_arena_bytes
+        if m is None or dense is None or m.arena_bytes <= dense:
+            return ""
+        return (f"SRAM traded for speed: the sparse kernels' scratch grows the arena from the dense plan's "
+                f"{dense:,} B to {m.arena_bytes:,} B (+{m.arena_bytes - dense:,} B, "
+                f"{100 * m.arena_bytes / self.target.sram_bytes:.1f}% of SRAM); sparsify{{size_over_speed=true}} "
+                f"or a denser model keeps it smaller")
 
     @classmethod
     def of(cls, graph: Graph, target: Target, timings=()) -> "CompileReport":
@@ -76,6 +91,8 @@ class CompileReport:
             lines.append(f"SRAM       {m.arena_bytes:,} B arena = activations, I/O and scratch (largest scratch "
                          f"{m.scratch_bytes:,} B; lower bound {m.arena_lower_bound:,} B) "
                          f"({100 * m.arena_bytes / t.sram_bytes:.1f}% of SRAM; stack not counted)")
+            if self.sram_traded:
+                lines.append(f"           {self.sram_traded}")
         elif self.memory_note:
             lines.append(f"memory     not planned: {self.memory_note}")
         lines.append("")
@@ -94,12 +111,19 @@ class CompileReport:
 
 
 def _memory(graph: Graph, target: Target) -> dict:
-    """The C backend's plan for `graph`, or why there is none (e.g. a float graph)."""
+    """The C backend's plan for `graph` (and for it all dense, when some weights are sparse), or
+    why there is none (e.g. a float graph)."""
     from tfc.backends.cmsis import plan_project
     try:
-        return {"memory": plan_project(graph, target=target)}
+        found = {"memory": plan_project(graph, target=target)}
     except TfcError as e:
         return {"memory_note": e.message + (f"; {e.hint}" if e.hint else "")}
+    if any(v.sparse is not None for v in graph.constants.values()):
+        dense = graph.copy()
+        for v in dense.constants.values():
+            v.sparse = None
+        found["dense_arena_bytes"] = plan_project(dense, target=target).arena_bytes
+    return found
 
 
 def _bytes(n: int) -> str:

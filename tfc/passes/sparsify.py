@@ -43,6 +43,10 @@ from tfc.target import Target
 from tfc.targets.cortex_m.build import DEFAULT_STACK
 
 FLASH_SCOPES = ("target", "model", "layer")
+# Under flash_scope=target a layer denser than this stays dense: the cost model puts the generated
+# code ahead of the dense kernels even with no zero block (ResNet-8 unpruned: ~1.3-1.5x, fitted
+# far from its data), at 5-7 bytes of code per weight and minutes of gcc per big layer.
+MAX_TARGET_DENSITY = 0.9
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,8 @@ class Sparsify(Pass):
         target = Target.from_string(ctx.target or "cortex-m7")
         for layer in layers:
             self._drop_what_sram_cannot_hold(layer, target)
+            if self.options.flash_scope == "target" and not self.options.size_over_speed:
+                self._keep_nearly_dense_layers_dense(layer)
         budget = fb.target_budget(target.flash_bytes, _other_constant_bytes(graph, [la.node for la in layers]))
         picked = self._pick([la.options for la in layers], frozenset(pinned), budget)
         decisions = []
@@ -299,6 +305,14 @@ class Sparsify(Pass):
             else:
                 keep.append(o)
         layer.options = keep
+
+    @staticmethod
+    def _keep_nearly_dense_layers_dense(layer: _Layer) -> None:
+        sparse = [o for o in layer.options if o.encoding is not None]
+        if sparse and min(o.payload.density for o in sparse) > MAX_TARGET_DENSITY:
+            layer.options = [o for o in layer.options if o.encoding is None]
+            layer.why_dense = (f"block density {min(o.payload.density for o in sparse):.2f} > {MAX_TARGET_DENSITY}: "
+                               "a nearly dense layer stays dense (flash_scope=target)")
 
     def _decision(self, layer: _Layer, chosen: fb.Option, budget: int) -> SparseDecision:
         everything = layer.options + layer.too_big

@@ -12,12 +12,12 @@ def padded_width(x_w: int, kw: int, stride: int, pad_left: int, out_w: int) -> i
 
 def conv_scratch_bytes(x_shape, w_shape, out_shape, stride, pad, block: int) -> int:
     """tfc_sparse_convolve_s8_get_buffer_size: the whole widened, zero-padded input image (NHWC
-    shapes, OHWI weights)."""
+    shapes, OHWI weights); one widened row for a 1x1 kernel, which reads one row per output row."""
     _, in_h, in_w, cin = x_shape
     _, kh, kw, _ = w_shape
     _, out_h, out_w, _ = out_shape
     wp = padded_width(in_w, kw, stride[1], pad[1], out_w)
-    hp = max((out_h - 1) * stride[0] + kh, in_h + pad[0])
+    hp = 1 if kh == 1 else max((out_h - 1) * stride[0] + kh, in_h + pad[0])
     return hp * groups_of(cin, block) * wp * block * 2
 
 

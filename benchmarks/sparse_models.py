@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tfc  # noqa: E402
 from benchmarks.sparse_kernels import LAYERS, SPARSITIES, TARGETS  # noqa: E402
 from tfc.bench import bench  # noqa: E402
+from tfc.compiler import CompileReport  # noqa: E402
 from tfc.sparse.prune import random_block_sparse  # noqa: E402
 
 BLOCK = 4
@@ -73,7 +74,8 @@ def measure(name: str, sparsity: float, *, input_layout=None, cmsis_nn=None, sam
     dense_ir = sparse.ir.copy()
     for v in dense_ir.constants.values():
         v.sparse = None
-    dense = dataclasses.replace(sparse, ir=dense_ir, _runners={})
+    dense = dataclasses.replace(sparse, ir=dense_ir, _runners={}, findings={},
+                                report=CompileReport.of(dense_ir, sparse.target))
     s = bench(sparse, samples=samples).tfc
     base = bench(dense, samples=samples, cmsis_nn_root=cmsis_nn)
     d = base.cmsis_nn or base.tfc

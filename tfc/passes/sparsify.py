@@ -331,16 +331,13 @@ class Sparsify(Pass):
             why = "size over speed: the smallest form" + (" faster than dense" if chosen.encoding else "")
         elif self.options.flash_scope == "layer":
             why = f"{option_label(fastest)} takes more flash than the dense layer (flash_scope=layer)"
-        else:
-            what = ("the target's flash less the model's other weights and the code reserve"
-                    if self.options.flash_scope == "target" else "the dense forms' flash")
+        elif self.options.flash_scope == "model":
             why = (f"{option_label(fastest)} ({fastest.flash:,} B) does not fit the flash budget with the other "
-                   f"layers' choices (flash_scope={self.options.flash_scope}: {budget:,} B, {what})"
-                   if self.options.flash_scope == "target" else
-                   f"{option_label(fastest)} ({fastest.flash:,} B) does not fit the flash budget (flash_scope=model: "
-                   f"{what})")
-        if chosen.encoding is not None and not faster:
-            why = "the fastest form that fits" if layer.too_big else "the fastest form"
+                   "layers' choices (flash_scope=model: the dense forms' flash)")
+        else:
+            why = (f"{option_label(fastest)} ({fastest.flash:,} B) does not fit the flash budget with the other "
+                   f"layers' choices (flash_scope=target: {budget:,} B, the target's flash less the model's other "
+                   "weights and the code reserve)")
         return SparseDecision(layer.node.name, option_label(chosen), why, rows)
 
     def _prune(self, node, weight, rows, density: float, block: int, ctx: PassContext, stats: dict, what: str):

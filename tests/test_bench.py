@@ -117,3 +117,51 @@ def test_cmsis_nn_build_matches_and_is_compared(emulator, compiled, cache):
     assert b.outputs_agree, "tfc's kernels and CMSIS-NN give different outputs on the same input"
     assert [layer.function for layer in b.cmsis_nn.layers] == [layer.function for layer in b.tfc.layers]
     assert "CMSIS-NN" in format_bench(b) and bench_json(b)["outputs_identical"] is True
+
+
+def _dummy_cmsis_nn(root: Path) -> Path:
+    """A folder shaped like a CMSIS-NN checkout whose only kernel is broken C: a build that
+    links it fails, so a build that succeeds did not take it."""
+    (root / "Include").mkdir(parents=True)
+    (root / "Include" / "arm_nnfunctions.h").write_text("#error this dummy CMSIS-NN must not be used\n")
+    (root / "Source").mkdir()
+    (root / "Source" / "arm_dummy_s8.c").write_text("#error this dummy CMSIS-NN must not be used\n")
+    return root
+
+
+def test_cmsis_nn_root_in_the_environment_is_ignored_unless_asked(emulator, mlperf_onnx, tmp_path, capsys,
+                                                                   monkeypatch):
+    monkeypatch.setenv("CMSIS_NN_ROOT", str(_dummy_cmsis_nn(tmp_path / "cmsis-nn")))
+    monkeypatch.setenv("CFLAGS", "-DTFC_NOT_A_REAL_FLAG -O0")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(mlperf_onnx / f"{MODEL}.onnx"), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "CMSIS-NN" not in text.split("flash (bytes)")[1].splitlines()[0], text
+    data = json.loads(out.read_text())
+    assert data["tfc"]["kernels"] == "tfc" and "cmsis_nn" not in data
+    # The same counts as a build from an environment without the variables.
+    monkeypatch.delenv("CMSIS_NN_ROOT")
+    monkeypatch.delenv("CFLAGS")
+    clean = bench(tfc.compile(mlperf_onnx / f"{MODEL}.onnx", target="cortex-m7"), cache_dir=tmp_path / "clean").tfc
+    assert data["tfc"]["instructions"] == clean.instructions
+
+
+def test_cmsis_nn_without_a_path_takes_the_environment_and_says_when_unset(mlperf_onnx, capsys, monkeypatch):
+    monkeypatch.delenv("CMSIS_NN_ROOT", raising=False)
+    assert main(["bench", str(mlperf_onnx / f"{MODEL}.onnx"), "--cmsis-nn"]) == 2
+    assert "--cmsis-nn without a path needs CMSIS_NN_ROOT" in capsys.readouterr().err
+
+
+def test_bench_prints_each_sparse_layers_choice_why_and_the_other_forms(emulator, cache):
+    from benchmarks.sparse_models import qdq_model
+    cm = tfc.compile(qdq_model("A", 0.95), target="cortex-m7")
+    b = bench(cm, cache_dir=cache)
+    text = format_bench(b)
+    fc = next(layer for layer in b.tfc.layers if layer.op == "linear")
+    assert f"fc: b4 brle-unrolled, measured {fc.instructions:,} instructions: the fastest form" in text, text
+    for form in ("dense", "b4 brle ", "b1 brle-unrolled", "b16 brle"):
+        assert f"  {form}" in text, f"{form!r} missing from:\n{text}"
+    data = bench_json(b)
+    assert data["sparse_layers"][0]["chosen"] == "b4 brle-unrolled"
+    assert {e["form"] for e in data["sparse_layers"][0]["estimates"]} >= {"dense", "b4 brle", "b4 brle-unrolled"}

@@ -92,6 +92,10 @@ class Bench:
     """One model's measurements: tfc's kernels, and Arm's CMSIS-NN when asked."""
     tfc: BenchResult
     cmsis_nn: BenchResult | None = None
+    # sparsify's choice per conv/linear layer (tfc.passes.sparsify.SparseDecision) and what the
+    # sparse kernels' scratch cost in SRAM against the dense plan (CompileReport.sram_traded).
+    sparse_decisions: tuple = ()
+    sram_traded: str = ""
 
     @property
     def outputs_agree(self) -> bool | None:
@@ -115,7 +119,7 @@ def bench(model, target: str = "cortex-m7", *, cmsis_nn_root=None, inputs: np.nd
         raw = _inputs(info, inputs, samples, seed)
         ours = _measure(info, raw, cache_dir=cache_dir, cmsis_nn_root=None)
         theirs = _measure(info, raw, cache_dir=cache_dir, cmsis_nn_root=cmsis_nn_root) if cmsis_nn_root else None
-    return Bench(ours, theirs)
+    return Bench(ours, theirs, tuple(cm.findings.get("sparsify", ())), cm.report.sram_traded)
 
 
 def _inputs(info, inputs, samples: int, seed: int) -> list[np.ndarray]:
@@ -265,8 +269,11 @@ def format_bench(b: Bench) -> str:
                          ("other static data (.data, .bss)", "other_static"), ("stack reserved", "stack_reserved"),
                          ("stack peak (painted)", "stack_peak"), ("total static (with stack)", "total_static")):
         lines.append(f"  {label:<42}" + "".join(f"{getattr(r.sram, field):>12,}" for r in builds))
+    if b.sram_traded:
+        lines.append(f"  {b.sram_traded}")
     if c:
         lines += ["", "outputs of the two builds: " + ("identical" if b.outputs_agree else "DIFFERENT")]
+    lines += _decision_lines(b)
     return "\n".join(lines)
 
 
@@ -276,6 +283,25 @@ def _macs(macs: int) -> str:
 
 def _per_mac(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def _decision_lines(b: Bench) -> list[str]:
+    """Per conv/linear layer sparsify weighed: the form chosen, why, its measured instructions,
+    and every form's estimate from the cost model."""
+    sparse = [d for d in b.sparse_decisions if d.chosen != "dense" or len(d.options) > 1]
+    if not sparse:
+        return []
+    measured = {layer.node: layer.instructions for layer in b.tfc.layers}
+    lines = ["", "sparse layers: the form sparsify chose and why; every form's instructions estimated by the cost "
+             "model (tfc.sparse.cost_model), flash bytes and scratch"]
+    for d in sparse:
+        got = measured.get(d.node)
+        lines.append(f"  {d.node}: {d.chosen}" + (f", measured {got:,} instructions" if got is not None else "")
+                     + f": {d.why}")
+        for label, ins, flash, scratch in sorted(d.options, key=lambda o: o[1]):
+            mark = "*" if label == d.chosen else " "
+            lines.append(f"    {mark} {label:<20} {ins:>12,.0f} instr {flash:>10,} B flash {scratch:>8,} B scratch")
+    return lines
 
 
 def _ratio(a: int, b: int) -> str:
@@ -293,4 +319,10 @@ def bench_json(b: Bench) -> dict:
     if b.cmsis_nn:
         out["cmsis_nn"] = one(b.cmsis_nn)
         out["outputs_identical"] = b.outputs_agree
+    if b.sparse_decisions:
+        out["sparse_layers"] = [{"node": d.node, "chosen": d.chosen, "why": d.why,
+                                 "estimates": [{"form": f, "instructions": round(i), "flash": fl, "scratch": sc}
+                                               for f, i, fl, sc in d.options]} for d in b.sparse_decisions]
+    if b.sram_traded:
+        out["sram_traded"] = b.sram_traded
     return out

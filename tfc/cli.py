@@ -62,7 +62,8 @@ def _compile(args, **kw):
     calibration = _load_calibration(args.calibration) if args.calibration else None
     try:
         return compile(args.model, target=args.target, pipeline=args.pipeline,
-                       input_shapes=_shapes(args.input_shape), calibration=calibration, **kw)
+                       input_shapes=_shapes(args.input_shape), calibration=calibration,
+                       input_layout=args.input_layout, **kw)
     except QuantizationError as e:
         if args.calibration and e.file is None and "calibration" in e.message:
             raise QuantizationError(e.message, file=args.calibration, node=e.node, op=e.op, hint=e.hint) from None
@@ -126,6 +127,9 @@ def _check_output_file(path: str) -> None:
         raise TfcError(f"cannot write {path}: the folder {folder} is not writable")
 
 
+_FROM_ENVIRONMENT = "$CMSIS_NN_ROOT"
+
+
 def cmd_bench(args) -> int:
     import json
     import os
@@ -141,7 +145,12 @@ def cmd_bench(args) -> int:
                            hint="give a .npy file of raw int8 samples with a leading sample axis") from None
     if args.json:
         _check_output_file(args.json)
-    cmsis_nn = args.cmsis_nn or os.environ.get("CMSIS_NN_ROOT") or None
+    cmsis_nn = args.cmsis_nn
+    if cmsis_nn == _FROM_ENVIRONMENT:   # --cmsis-nn without a path: asked for, path from the shell
+        cmsis_nn = os.environ.get("CMSIS_NN_ROOT")
+        if not cmsis_nn:
+            raise TfcError("--cmsis-nn without a path needs CMSIS_NN_ROOT set",
+                           hint="give the CMSIS-NN checkout: --cmsis-nn /path/to/CMSIS-NN")
     cm = _compile(args)
     result = bench(cm, cmsis_nn_root=cmsis_nn, inputs=inputs, samples=args.samples)
     print(format_bench(result))
@@ -222,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="passes to run, e.g. 'canonicalize,sparsify{block=4}'")
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
+    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
+                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
+                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
     p.add_argument("--print-ir", action="store_true", help="print the final IR")
     p.add_argument("--calibration", metavar="FILE.npy",
                    help="samples for post-training quantization of a float model ([N, *input shape]; "
@@ -255,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", metavar="FILE.npy",
                    help="samples for post-training quantization of a float model ([N, *input shape]; "
                         ".npz: one array per input name)")
+    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
+                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
+                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
     p.set_defaults(run=cmd_run)
 
     p = sub.add_parser("bench", help="measure a model on the emulated Cortex-M: instructions per layer, "
@@ -262,9 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="an .onnx model or a .tfcir file")
     p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4 or cortex-m55: an emulated target")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
-    p.add_argument("--cmsis-nn", metavar="PATH",
-                   help="also build against Arm's CMSIS-NN checkout at PATH (default: $CMSIS_NN_ROOT) "
-                        "and compare per layer")
+    p.add_argument("--cmsis-nn", metavar="PATH", nargs="?", const=_FROM_ENVIRONMENT,
+                   help="also build against Arm's CMSIS-NN checkout at PATH (no PATH: $CMSIS_NN_ROOT) "
+                        "and compare per layer; without this option nothing links CMSIS-NN, whatever "
+                        "the shell exports")
     p.add_argument("--input", metavar="FILE.npy", help="raw int8 samples [N, *shape] (default: random, seed 0)")
     p.add_argument("--samples", type=int, default=1, help="random samples to average over (default 1)")
     p.add_argument("--pipeline", help="passes to run (default: the standard pipeline)")
@@ -274,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", metavar="FILE.npy",
                    help="samples for post-training quantization of a float model ([N, *input shape]; "
                         ".npz: one array per input name)")
+    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
+                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
+                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("passes", help="list the registered passes")

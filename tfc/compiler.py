@@ -5,6 +5,7 @@ plan-memory), those that are registered today, in that order.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -35,6 +36,21 @@ class CompileReport:
     # None with the reason in memory_note when the graph cannot be emitted (yet).
     memory: Any = None                                  # tfc.backends.cmsis.ProjectInfo
     memory_note: str = ""
+    # The same graph with every weight dense, when some are sparse (planned on demand, with its
+    # own memory-aware order: dense_arena_bytes): the sparse kernels' scratch can grow the arena.
+    dense_graph: Graph | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def dense_arena_bytes(self) -> int | None:
+        """The arena of the graph with every weight dense, fused and planned as the default
+        pipeline would (None: nothing is sparse)."""
+        if self.dense_graph is None:
+            return None
+        from tfc.backends.cmsis import plan_project
+        from tfc.passes import run_pipeline
+        graph = self.dense_graph.copy()   # dense, a conv may take its residual add again
+        run_pipeline(graph, "fuse,plan-memory{check_fit=false}", PassContext(target=self.target))
+        return plan_project(graph, target=self.target).arena_bytes
 
     @property
     def flash_bytes(self) -> int | None:
@@ -58,6 +74,17 @@ class CompileReport:
         t = self.target
         return (f"fits: {'yes' if self.fits else 'no'} (flash {self.flash_bytes:,} of {t.flash_bytes:,} B, "
                 f"SRAM {self.sram_bytes:,} of {t.sram_bytes:,} B; code and stack not counted)")
+
+    def sram_traded(self) -> str:
+        """"" when the sparse layers leave the arena at the dense plan's size (or below), else
+        what their scratch costs in SRAM."""
+        m, dense = self.memory, self.dense_arena_bytes
+        if m is None or dense is None or m.arena_bytes <= dense:
+            return ""
+        return (f"SRAM traded for speed: the sparse kernels' scratch grows the arena from the dense plan's "
+                f"{dense:,} B to {m.arena_bytes:,} B (+{m.arena_bytes - dense:,} B, "
+                f"{100 * m.arena_bytes / self.target.sram_bytes:.1f}% of SRAM; sparse forms are taken only where "
+                f"their scratch fits the target's SRAM)")
 
     @classmethod
     def of(cls, graph: Graph, target: Target, timings=()) -> "CompileReport":
@@ -90,6 +117,8 @@ class CompileReport:
             lines.append(f"SRAM       {m.arena_bytes:,} B arena = activations, I/O and scratch (largest scratch "
                          f"{m.scratch_bytes:,} B; lower bound {m.arena_lower_bound:,} B) "
                          f"({100 * m.arena_bytes / t.sram_bytes:.1f}% of SRAM; stack not counted)")
+            if self.sram_traded:
+                lines.append(f"           {self.sram_traded}")
         elif self.memory_note:
             lines.append(f"memory     not planned: {self.memory_note}")
         lines.append("")
@@ -108,12 +137,19 @@ class CompileReport:
 
 
 def _memory(graph: Graph, target: Target) -> dict:
-    """The C backend's plan for `graph`, or why there is none (e.g. a float graph)."""
+    """The C backend's plan for `graph` (and for it all dense, when some weights are sparse), or
+    why there is none (e.g. a float graph)."""
     from tfc.backends.cmsis import plan_project
     try:
-        return {"memory": plan_project(graph, target=target)}
+        found = {"memory": plan_project(graph, target=target)}
     except TfcError as e:
         return {"memory_note": e.message + (f"; {e.hint}" if e.hint else "")}
+    if any(v.sparse is not None for v in graph.constants.values()):
+        dense = graph.copy()
+        for v in dense.constants.values():
+            v.sparse = None
+        found["dense_graph"] = dense
+    return found
 
 
 def _bytes(n: int) -> str:
@@ -133,6 +169,7 @@ class CompiledModel:
     pipeline: str                      # the pipeline that ran, as text
     target: Target
     declined: list[Declined] = field(default_factory=list)   # rewrites that chose not to fire
+    findings: dict[str, Any] = field(default_factory=dict)   # what passes found, e.g. "sparsify": [SparseDecision]
     dumps: list[Path] = field(default_factory=list)
     name: str = "model"                # C prefix of the generated API: tfc_<name>_run
     _runners: dict = field(default_factory=dict, repr=False, compare=False)   # "host"/"target" -> runner
@@ -234,20 +271,26 @@ def _import_onnx(model, input_shapes) -> Graph:
 
 # ----------------------------------------------------------------------------------- compile
 def compile(model, target: str | Target = "cortex-m7", *, calibration=None, sparsity=None,
-            dump_ir=None, pipeline=None, input_shapes=None, verbose: bool = False) -> CompiledModel:
+            dump_ir=None, pipeline=None, input_shapes=None, input_layout: str | None = None,
+            verbose: bool = False) -> CompiledModel:
     """Compile `model` (a path, an onnx.ModelProto, ONNX bytes or a tfc Graph) for `target`.
 
     calibration: samples for post-training quantization (float models); sparsity: settings for the
     sparsify pass; dump_ir: a directory for `00-import.tfcir`, `01-canonicalize.tfcir`, ...;
     pipeline: pipeline text or a list of passes (default: the registered passes in DESIGN order);
-    input_shapes: {input name: shape} for ONNX inputs with unknown dims; verbose: log each pass
+    input_shapes: {input name: shape} for ONNX inputs with unknown dims; input_layout: "nhwc" or
+    "nchw", the layout of the 4-D inputs and outputs of the generated API (default: the model's
+    own; "nhwc" on an NCHW model removes the boundary transposes); verbose: log each pass
     and each rewrite that declined to fire.
     """
     from tfc.passes.sparsify import check_sparsity
     target = Target.from_string(target)
     check_sparsity(sparsity)                           # a misspelled option fails before any work
+    from tfc.passes.io_layout import check_layout, set_io_layout
     manager = PassManager(pipeline, dump_ir=dump_ir)   # a bad pipeline fails before any work
+    check_layout(input_layout)
     graph = load_model(model, input_shapes=input_shapes)
+    set_io_layout(graph, input_layout)
     before = graph.copy()
     options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity,
                                "quantized_by": _quantized_by(model)}
@@ -257,7 +300,7 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
         for entry in ctx.declined:
             ctx.logger.info("%s", entry)
     return CompiledModel(ir=graph, graph_before=before, report=CompileReport.of(graph, target, run.timings),
-                         pipeline=run.pipeline, target=target, declined=list(ctx.declined),
+                         pipeline=run.pipeline, target=target, declined=list(ctx.declined), findings=dict(ctx.findings),
                          dumps=run.dumps, name=_model_name(model, graph))
 
 

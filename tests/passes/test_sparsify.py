@@ -82,3 +82,67 @@ def test_quantize_int8_keeps_the_layout():
     QuantizeInt8().run(g, PassContext(options={"calibration": rng.standard_normal((2, 1, 16, 16, 8)).astype(np.float32)}))
     qw = g.nodes[0].inputs[1]
     assert qw.dtype == DType.I8 and qw.sparse == layout, (qw.dtype, qw.sparse, layout)
+
+
+# ---- the default policy: the whole model under the target's flash and SRAM -----------------------
+def _linear_graph(w: np.ndarray):
+    g = Graph()
+    x = g.add_input("x", TensorType((1, w.shape[1]), DType.F32))
+    wc = g.add_constant("fc.w", w)
+    g.add_node("linear", [x, wc], {}, name="fc")
+    return g, wc
+
+
+def _target(**sizes):
+    import dataclasses
+    from tfc.targets import Target
+    return dataclasses.replace(Target.from_string("cortex-m7"), name="small", **sizes)
+
+
+def test_the_default_takes_the_generated_code_where_the_targets_flash_has_room():
+    """FC 256x256 at 50 %: brle-unrolled is ~2x faster than brle but larger than the dense layer;
+    flash_scope=layer keeps brle, the default (the target's flash) takes the generated code."""
+    w = random_block_sparse(np.random.default_rng(0), (256, 256), block=4, density=0.5)
+    g, wc = _linear_graph(w)
+    ctx = PassContext(target="cortex-m7")
+    Sparsify().run(g, ctx)
+    assert wc.sparse.encoding == "brle-unrolled", ctx.findings["sparsify"][0].text()
+    decision = ctx.findings["sparsify"][0]
+    assert decision.chosen == "b4 brle-unrolled" and decision.why == "the fastest form"
+    labels = {label for label, *_ in decision.options}
+    assert {"dense", "b4 brle", "b4 brle-unrolled"} <= labels, labels
+    g2, wc2 = _linear_graph(w)
+    Sparsify(flash_scope="layer").run(g2, PassContext(target="cortex-m7"))
+    assert wc2.sparse.encoding == "brle"
+    g3, wc3 = _linear_graph(w)
+    ctx3 = PassContext(target="cortex-m7")
+    Sparsify(size_over_speed=True).run(g3, ctx3)
+    assert wc3.sparse.encoding == "brle" and "size over speed" in ctx3.findings["sparsify"][0].why
+
+
+def test_a_flash_budget_too_small_for_the_generated_code_keeps_the_streams():
+    w = random_block_sparse(np.random.default_rng(0), (256, 256), block=4, density=0.5)
+    g, wc = _linear_graph(w)
+    ctx = PassContext(target=_target(flash_bytes=128 * 1024))
+    Sparsify().run(g, ctx)
+    decision = ctx.findings["sparsify"][0]
+    assert wc.sparse.encoding == "brle", decision.text()
+    assert "does not fit the flash budget" in decision.why and "flash_scope=target" in decision.why
+
+
+def test_a_sparse_form_whose_scratch_does_not_fit_sram_is_not_taken():
+    """3x3 conv 16x16x64: input + output 32 KiB, the sparse kernels' widened input (18 x 18 x 64
+    int16) 41,472 B more; on a 64 KiB SRAM (8 KiB of stack) only the dense layer fits."""
+    w = random_block_sparse(np.random.default_rng(1), (64, 576), block=4, density=0.1).reshape(64, 3, 3, 64)
+    g = Graph()
+    x = g.add_input("x", TensorType((1, 16, 16, 64), DType.F32))
+    wc = g.add_constant("conv.w", w)
+    g.add_node("conv2d", [x, wc], {"pad": [1, 1, 1, 1]}, name="conv")
+    ctx = PassContext(target=_target(sram_bytes=64 * 1024))
+    Sparsify().run(g, ctx)
+    decision = ctx.findings["sparsify"][0]
+    assert wc.sparse is None and decision.chosen == "dense", decision.text()
+    assert "41,472 B of scratch" in decision.why and "SRAM" in decision.why, decision.why
+    ctx = PassContext(target="cortex-m7")
+    Sparsify().run(g, ctx)
+    assert wc.sparse is not None, ctx.findings["sparsify"][0].text()

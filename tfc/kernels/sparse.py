@@ -25,6 +25,7 @@ from tfc.sparse import codegen
 from tfc.sparse import depthwise as dw
 from tfc.sparse.encoding import groups_of
 from tfc.sparse.layer import SparseLayer, sparse_conv_layer, sparse_linear_layer
+from tfc.sparse.scratch import conv_scratch_bytes, depthwise_scratch_bytes, fc_scratch_bytes, padded_width
 
 @dataclass(frozen=True)
 class SparseArgs:
@@ -82,34 +83,6 @@ class SparseDepthwiseArgs:
         return f"sparse b1 d={self.density:.2f} {self.encoding}"
 
 
-def depthwise_scratch_bytes(x_shape, w_shape, out_shape, stride, pad) -> int:
-    """tfc_sparse_depthwise_conv_s8_get_buffer_size: the zero-point-padded image, when one is needed."""
-    _, in_h, in_w, c = x_shape
-    _, kh, kw, _ = w_shape
-    _, out_h, out_w, _ = out_shape
-    hp, wp = (out_h - 1) * stride[0] + kh, (out_w - 1) * stride[1] + kw
-    if pad[0] == 0 and pad[1] == 0 and hp <= in_h and wp <= in_w:
-        return 0
-    return hp * wp * c
-
-
-def padded_width(x_w: int, kw: int, stride: int, pad_left: int, out_w: int) -> int:
-    """The widened image's width a conv needs (its sparse weights are encoded for it)."""
-    return max(x_w + pad_left, (out_w - 1) * stride + kw)
-
-
-def conv_scratch_bytes(x_shape, w_shape, out_shape, stride, pad, block: int) -> int:
-    """tfc_sparse_convolve_s8_get_buffer_size: the whole widened, zero-padded input image."""
-    _, in_h, in_w, cin = x_shape
-    _, kh, kw, _ = w_shape
-    _, out_h, out_w, _ = out_shape
-    wp = padded_width(in_w, kw, stride[1], pad[1], out_w)
-    hp = max((out_h - 1) * stride[0] + kh, in_h + pad[0])
-    return hp * groups_of(cin, block) * wp * block * 2
-
-
-def fc_scratch_bytes(vectors: int, depth: int, block: int) -> int:
-    return groups_of(depth, block) * vectors * block * 2
 
 
 def _record_words(layer: SparseLayer) -> np.ndarray:

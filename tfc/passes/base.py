@@ -56,6 +56,8 @@ class PassContext:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("tfc.passes"))
     declined: list[Declined] = field(default_factory=list)
     current_pass: str | None = None
+    # What passes found for the user's report, by pass name (e.g. sparsify's SparseDecisions).
+    findings: dict[str, Any] = field(default_factory=dict)
 
     def decline(self, rule: str, node, reason: str) -> None:
         """Record that `rule` did not fire on `node` (a Node, a name or None) because of `reason`."""

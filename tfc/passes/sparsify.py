@@ -6,11 +6,19 @@ block the options ask: the sparse depthwise kernel runs one channel's taps at a 
 as "dw-taps" (tfc.sparse.depthwise) where the cost model's depthwise entry says it is faster and,
 unless speed_over_size, smaller.
 
-Per layer the block size (1, 2, 4, 8, 16) and encoding with the fewest estimated instructions win
-(tfc.sparse.cost_model): "brle" (the streams the runtime kernels walk) or "brle-unrolled" (the
-per-layer generated code, tfc.sparse.codegen: faster, but code bytes per block); a layer stays
-dense where sparse would be slower, and a choice that would not save flash is not taken unless
-`speed_over_size`. Pruning (`density` < 1, or ctx.options["sparsity"] = {"density": 0.25,
+Per layer the block size (1, 2, 4, 8, 16) and encoding come from the cost model
+(tfc.sparse.cost_model): "brle" (the streams the runtime kernels walk: small) or "brle-unrolled"
+(the per-layer generated code, tfc.sparse.codegen: about 2-3x faster, code bytes per block); a
+layer stays dense where sparse would be slower. The default policy (flash_scope="target") takes,
+for the whole model, the fastest form of every layer that fits the target's flash (less the
+model's other weights and a reserve for the code; tfc.sparse.flash_budget) and whose scratch
+(the widened input) fits the target's SRAM beside the layer's input and output; the report then
+says what the scratch traded (the arena against the dense plan's). `size_over_speed` takes per
+layer the smallest form that is still faster than dense; flash_scope="model" holds the sparse
+layers to the flash of their dense forms, "layer" each layer to its own; `speed_over_size` the
+fastest form whatever it costs. Every decision is recorded (`SparseDecision`, in
+ctx.findings["sparsify"]: what was chosen, why, and the other forms' estimates), which `tfc
+bench` prints. Pruning (`density` < 1, or ctx.options["sparsity"] = {"density": 0.25,
 "block": 4, "layers": {"conv1": {...}}}) zeroes the smallest-magnitude blocks of each output
 channel and changes the model: accuracy needs fine-tuning afterwards.
 """
@@ -30,6 +38,31 @@ from tfc.sparse import flash_budget as fb
 from tfc.sparse.encoding import BLOCK_SIZES, block_mask
 from tfc.sparse.layer import RECORD_BYTES
 from tfc.sparse.prune import prune_blocks
+from tfc.sparse.scratch import conv_scratch_bytes, depthwise_scratch_bytes, fc_scratch_bytes
+from tfc.targets import Target
+from tfc.targets.cortex_m.build import DEFAULT_STACK
+
+FLASH_SCOPES = ("target", "model", "layer")
+# Under flash_scope=target a layer denser than this stays dense: the cost model puts the generated
+# code ahead of the dense kernels even with no zero block (ResNet-8 unpruned: ~1.3-1.5x, fitted
+# far from its data), at 5-7 bytes of code per weight and minutes of gcc per big layer.
+MAX_TARGET_DENSITY = 0.9
+
+
+@dataclass(frozen=True)
+class SparseDecision:
+    """How sparsify stored one conv/linear layer and why, with every form it weighed:
+    `options` holds (label, estimated instructions, flash bytes, scratch bytes), dense first."""
+
+    node: str
+    chosen: str                 # "dense" or e.g. "b4 brle-unrolled"
+    why: str
+    options: tuple[tuple[str, float, int, int], ...]
+
+    def text(self) -> str:
+        others = "; ".join(f"{label} {ins:,.0f} instr {flash:,} B" + (f" +{scratch:,} B scratch" if scratch else "")
+                           for label, ins, flash, scratch in self.options if label != self.chosen)
+        return f"{self.node}: {self.chosen} ({self.why}); estimated: {others}"
 
 
 @dataclass(frozen=True)
@@ -203,6 +236,23 @@ def _layer_settings(options, ctx: PassContext, name: str) -> tuple[float, int]:
     return density, block
 
 
+@dataclass
+class _Layer:
+    """One conv/linear layer's forms as flash-budget options, dense first, and what limits them."""
+
+    node: object
+    weight: object
+    options: list            # [fb.Option]: dense, then the sparse forms faster than dense
+    why_dense: str           # why no sparse form wins on its own ("" when one does)
+    live_bytes: int          # the layer's input + output (int8): live beside its scratch
+    scratch: dict            # block -> scratch bytes of the sparse kernels
+    too_big: list            # sparse options dropped: their scratch does not fit SRAM
+
+
+def option_label(option: fb.Option) -> str:
+    return "dense" if option.encoding is None else f"b{option.payload.block} {option.encoding}"
+
+
 @register_pass
 class Sparsify(Pass):
     name = "sparsify"
@@ -212,20 +262,22 @@ class Sparsify(Pass):
     class Options:
         block: int = 0              # 0: the cost model picks among 1, 2, 4, 8, 16
         density: float = 1.0        # < 1: prune blockwise by magnitude to this block density
-        speed_over_size: bool = False
-        # "model": the sparse layers together (with the kernel code they link) take no more flash
-        # than their dense forms, and the bytes pruning saves buy speed where they buy the most
-        # (not yet SRAM-aware: the sparse kernels' widening scratch can grow the arena, e.g. VWW
-        # 55,296 -> 121,360 B, so it is opt-in); "layer": every sparse layer on its own is smaller
-        # than its dense form.
-        flash_scope: str = "layer"
+        speed_over_size: bool = False   # the fastest form of every layer, whatever its flash
+        size_over_speed: bool = False   # the smallest form of every layer that is faster than dense
+        # "target": the fastest forms that fit the target's flash together (the model's other
+        # weights and a code reserve counted; fb.target_budget); "model": the sparse layers with
+        # the kernel code they link take no more flash than their dense forms; "layer": every
+        # sparse layer on its own is smaller than its dense form.
+        flash_scope: str = "target"
 
     def run(self, graph, ctx: PassContext) -> PassResult:
-        if self.options.flash_scope not in ("model", "layer"):
-            raise PassError(f"sparsify flash_scope '{self.options.flash_scope}' is not 'model' or 'layer'")
+        if self.options.flash_scope not in FLASH_SCOPES:
+            raise PassError(f"sparsify flash_scope '{self.options.flash_scope}' is not one of {', '.join(FLASH_SCOPES)}")
+        if self.options.speed_over_size and self.options.size_over_speed:
+            raise PassError("sparsify: speed_over_size and size_over_speed ask for opposite things; give one")
         check_sparsity(ctx.options.get("sparsity"), [n.name for n in graph.nodes if n.spec.weight_input is not None])
         stats = {"sparse": 0, "dense": 0, "pruned": 0}
-        layers = []     # (node, weight, [Option], why dense)
+        layers: list[_Layer] = []
         pinned = set()  # dense kernel code that layers outside the choice keep linked
         for node in list(graph.nodes):
             if node.spec.weight_input is None or len(node.inputs) < 2:
@@ -244,28 +296,89 @@ class Sparsify(Pass):
                 pinned.update(fb.dense_code_unit("dw") + fb.dense_code_unit("conv"))
                 continue
             layers.append(self._options(node, weight, ctx, stats))
-        for (node, weight, _, why), option in zip(layers, self._pick([opts for _, _, opts, _ in layers],
-                                                                               frozenset(pinned))):
+        target = Target.from_string(ctx.target or "cortex-m7")
+        for layer in layers:
+            self._drop_what_sram_cannot_hold(layer, target)
+            if self.options.flash_scope == "target" and not self.options.size_over_speed:
+                self._keep_nearly_dense_layers_dense(layer)
+        budget = fb.target_budget(target.flash_bytes, _other_constant_bytes(graph, [la.node for la in layers]))
+        picked = self._pick([la.options for la in layers], frozenset(pinned), budget)
+        decisions = []
+        for layer, option in zip(layers, picked):
             choice = option.payload
+            decision = self._decision(layer, option, budget)
+            decisions.append(decision)
             if choice is None:
-                weight.sparse = None
+                layer.weight.sparse = None
                 stats["dense"] += 1
-                ctx.decline("sparse-weights", node, why or "the model's flash budget (flash_scope=model) went to "
-                            "layers that gain more per byte")
+                ctx.decline("sparse-weights", layer.node, decision.why)
                 continue
-            weight.sparse = SparseLayout(choice.block, round(choice.density, 6), choice.encoding)
+            layer.weight.sparse = SparseLayout(choice.block, round(choice.density, 6), choice.encoding)
             stats["sparse"] += 1
+        ctx.findings["sparsify"] = decisions
         return PassResult(changed=stats["sparse"] > 0 or stats["pruned"] > 0, stats=stats)
 
-    def _pick(self, layers: list[list[fb.Option]], pinned: frozenset) -> list[fb.Option]:
-        """Speed over size: the fastest form of every layer; else under the flash budget."""
+    def _pick(self, layers: list[list[fb.Option]], pinned: frozenset, budget: int) -> list[fb.Option]:
+        """Speed over size: the fastest form of every layer; size over speed: the smallest; else
+        the fastest under the flash scope's budget."""
         if self.options.speed_over_size:
             return [min(opts, key=lambda o: o.instructions) for opts in layers]
+        if self.options.size_over_speed:
+            return [min(opts, key=lambda o: (o.flash, o.instructions)) for opts in layers]
         dense = [next(o for o in opts if o.encoding is None) for opts in layers]
         if self.options.flash_scope == "layer":
             return [min((o for o in opts if o.flash < d.flash or o is d), key=lambda o: o.instructions)
                     for opts, d in zip(layers, dense)]
-        return fb.pick(layers, fb.total_flash(dense, free=pinned), pinned)
+        if self.options.flash_scope == "model":
+            budget = fb.total_flash(dense, free=pinned)
+        return fb.pick(layers, budget, pinned)
+
+    @staticmethod
+    def _drop_what_sram_cannot_hold(layer: _Layer, target: Target) -> None:
+        """A sparse form whose scratch, beside the layer's input and output, would not fit the
+        target's SRAM (less the stack) is not an option: the dense layer needs no such buffer."""
+        room = target.sram_bytes - DEFAULT_STACK
+        keep = []
+        for o in layer.options:
+            if o.encoding is not None and layer.live_bytes + layer.scratch.get(o.payload.block, 0) > room:
+                layer.too_big.append(o)
+            else:
+                keep.append(o)
+        layer.options = keep
+
+    @staticmethod
+    def _keep_nearly_dense_layers_dense(layer: _Layer) -> None:
+        sparse = [o for o in layer.options if o.encoding is not None]
+        if sparse and min(o.payload.density for o in sparse) > MAX_TARGET_DENSITY:
+            layer.options = [o for o in layer.options if o.encoding is None]
+            layer.why_dense = (f"block density {min(o.payload.density for o in sparse):.2f} > {MAX_TARGET_DENSITY}: "
+                               "a nearly dense layer stays dense (flash_scope=target)")
+
+    def _decision(self, layer: _Layer, chosen: fb.Option, budget: int) -> SparseDecision:
+        everything = layer.options + layer.too_big
+        rows = tuple((option_label(o), o.instructions, o.flash,
+                      0 if o.encoding is None else layer.scratch.get(o.payload.block, 0)) for o in everything)
+        faster = [o for o in everything if o.instructions < chosen.instructions]
+        fastest = min(faster, key=lambda o: o.instructions) if faster else None
+        if chosen.encoding is None and layer.why_dense and not layer.too_big:
+            why = layer.why_dense
+        elif fastest is None:
+            why = "the fastest form"
+        elif fastest in layer.too_big:
+            why = (f"{option_label(fastest)} would need {layer.scratch[fastest.payload.block]:,} B of scratch "
+                   f"beside {layer.live_bytes:,} B of input and output: more than the target's SRAM less the stack")
+        elif self.options.size_over_speed:
+            why = "size over speed: the smallest form" + (" faster than dense" if chosen.encoding else "")
+        elif self.options.flash_scope == "layer":
+            why = f"{option_label(fastest)} takes more flash than the dense layer (flash_scope=layer)"
+        elif self.options.flash_scope == "model":
+            why = (f"{option_label(fastest)} ({fastest.flash:,} B) does not fit the flash budget with the other "
+                   "layers' choices (flash_scope=model: the dense forms' flash)")
+        else:
+            why = (f"{option_label(fastest)} ({fastest.flash:,} B) does not fit the flash budget with the other "
+                   f"layers' choices (flash_scope=target: {budget:,} B, the target's flash less the model's other "
+                   "weights and the code reserve)")
+        return SparseDecision(layer.node.name, option_label(chosen), why, rows)
 
     def _prune(self, node, weight, rows, density: float, block: int, ctx: PassContext, stats: dict, what: str):
         if density >= 1.0:
@@ -278,7 +391,7 @@ class Sparsify(Pass):
                                node.name, density, what)
         return pruned
 
-    def _options(self, node, weight, ctx: PassContext, stats: dict):
+    def _options(self, node, weight, ctx: PassContext, stats: dict) -> _Layer:
         density, block = _layer_settings(self.options, ctx, node.name)
         if block and block not in BLOCK_SIZES:
             raise PassError(f"sparsity block {block} for '{node.name}' is not one of {BLOCK_SIZES}",
@@ -286,13 +399,15 @@ class Sparsify(Pass):
         rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
         rows = self._prune(node, weight, rows, density, block or 4, ctx, stats, f"block {block or 4}")
         shape = layer_shape(node)
-        candidates = block_candidates(rows, shape, (block,) if block else BLOCK_SIZES)
+        blocks = (block,) if block else BLOCK_SIZES
+        candidates = block_candidates(rows, shape, blocks)
         _, why = best_candidate(candidates, speed_over_size=self.options.speed_over_size)
         kind = "matmul" if node.op == "linear" or shape.kh * shape.kw == 1 else "conv"
         dense = fb.Option(cm.dense_instructions(shape), dense_flash_bytes(*rows.shape), code=fb.dense_code_unit(kind))
-        return node, weight, [dense, *_faster_options(candidates)], why
+        return _Layer(node, weight, [dense, *_faster_options(candidates)], why, _live_bytes(node),
+                      {b: _scratch_bytes(node, b) for b in blocks}, [])
 
-    def _depthwise_options(self, node, weight, ctx: PassContext, stats: dict):
+    def _depthwise_options(self, node, weight, ctx: PassContext, stats: dict) -> _Layer:
         """Prune per tap (block 1) when asked; dw-taps is an option where it is faster."""
         density, _ = _layer_settings(self.options, ctx, node.name)
         rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
@@ -300,4 +415,28 @@ class Sparsify(Pass):
         choice = depthwise_candidate(rows, depthwise_shape(node))
         why = why_not(choice, self.options.speed_over_size, f"depthwise {dw.ENCODING}")
         dense = fb.Option(choice.dense_instructions, choice.dense_flash, code=fb.dense_code_unit("dw"))
-        return node, weight, [dense, *_faster_options([choice])], why
+        x, w, y = node.inputs[0], node.inputs[1], node.output
+        scratch = depthwise_scratch_bytes(x.shape, w.shape, y.shape, node.attrs.get("stride", [1, 1]),
+                                          node.attrs.get("pad", [0, 0, 0, 0]))
+        return _Layer(node, weight, [dense, *_faster_options([choice])], why, _live_bytes(node), {1: scratch}, [])
+
+
+def _live_bytes(node) -> int:
+    """The layer's input and output once they are int8."""
+    return node.inputs[0].type.size + node.output.type.size
+
+
+def _scratch_bytes(node, block: int) -> int:
+    """The sparse conv/linear kernels' scratch for this node (tfc.sparse.scratch)."""
+    x, w, y = node.inputs[0], node.inputs[1], node.output
+    if node.op == "linear":
+        depth = w.shape[1]
+        return fc_scratch_bytes(x.type.size // depth, depth, block)
+    return conv_scratch_bytes(x.shape, w.shape, y.shape, node.attrs.get("stride", [1, 1]),
+                              node.attrs.get("pad", [0, 0, 0, 0]), block)
+
+
+def _other_constant_bytes(graph, nodes) -> int:
+    """Flash of the constants the layers sparsify decides do not read (a byte a value once int8)."""
+    decided = {id(v) for n in nodes for v in n.inputs}
+    return sum(v.type.size for v in graph.constants.values() if id(v) not in decided)

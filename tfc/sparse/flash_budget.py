@@ -39,6 +39,19 @@ DENSE_CODE_BYTES = {"dense/conv": 5_966, "dense/dw": 5_458}
 KERNEL_CODE_BYTES.update(DENSE_CODE_BYTES)
 
 
+# Flash kept back from a whole-target budget for code: the dense and transformer kernels, model.c,
+# start-up code and the C library. tfc bench of dense builds on the M7 (kernels + model.c code +
+# start-up/driver/libc): ResNet-8 25.6 KB, the CNN + transformer hybrid 36.1 KB; 64 KiB leaves
+# room for more kernels.
+CODE_RESERVE_BYTES = 64 * 1024
+
+
+def target_budget(flash_bytes: int, other_bytes: int) -> int:
+    """The flash the decided layers (with their shared code units) may take on a target of
+    `flash_bytes`: less the model's other constants and the code reserve."""
+    return flash_bytes - other_bytes - CODE_RESERVE_BYTES
+
+
 def dense_code_unit(kind: str) -> tuple[str, ...]:
     """kind: "conv" (KxK), "matmul" (1x1 conv, linear) or "dw" (depthwise)."""
     unit = f"dense/{kind}"

@@ -1,12 +1,11 @@
 """Build a generated project with gcc on this machine and run it on many inputs at once.
 
-The build is cached by the hash of the project's files and the flags, so a second runner over the
+The build is cached by the hash of everything it reads (tfc.backends.cmsis.make.build_key), so a second runner over the
 same project (or an identical one) does not compile again. All samples go through one process:
 the driver (main_host.c) reads them from one file and writes all outputs to another.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from tfc.backends.cmsis.make import build_key, make_variables, run_make
 from tfc.backends.cmsis.project import IoSpec, ProjectInfo
 from tfc.errors import BuildError, ShapeError, TfcError
 from tfc.ir.ops.quant import dequantize_array, quantize_array
@@ -29,17 +29,6 @@ SANITIZE_CFLAGS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-r
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "tfc" / "host-builds"
-
-
-def project_digest(project: Path, extra: Sequence[str]) -> str:
-    h = hashlib.sha256()
-    for path in sorted(p for p in project.rglob("*") if p.is_file()):
-        rel = path.relative_to(project).as_posix()
-        if rel.startswith("build/"):
-            continue
-        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-    h.update("\0".join(extra).encode())
-    return h.hexdigest()[:20]
 
 
 class Runner:
@@ -121,14 +110,14 @@ class HostRunner(Runner):
     # ---- build ---------------------------------------------------------------------------------
     def _build(self) -> Path:
         project = Path(self.info.path)
-        key = project_digest(project, [self.cc, *self.cflags])
+        variables = make_variables({"CC": self.cc, "CFLAGS": " ".join(self.cflags)}, None)
+        key = build_key(project, variables, [self.cc])
         exe = self.cache_dir / key / f"{self.info.name}_host"
         if exe.is_file():
             return exe
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.cache_dir))
-        cmd = ["make", "-s", "-C", str(project), f"BUILD={tmp}", f"CC={self.cc}", f"CFLAGS={' '.join(self.cflags)}"]
-        res = subprocess.run(cmd, capture_output=True, text=True)
+        res = run_make(project, tmp, variables)
         if res.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
             raise BuildError(f"building the generated project failed:\n{res.stdout}{res.stderr}",

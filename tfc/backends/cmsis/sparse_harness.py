@@ -22,6 +22,7 @@ from tfc.backends.cmsis.emit import environment
 from tfc.sparse.codegen import LayerCode
 from tfc.sparse.depthwise import SparseDepthwiseLayer
 from tfc.sparse.layer import SparseLayer
+from tfc.sparse.scratch import padded_width  # noqa: F401 - the tests and benchmarks take it from here
 
 ROOT = Path(__file__).resolve().parents[3]   # the repository (the driver lives in benchmarks/)
 DRIVER = ROOT / "benchmarks" / "sparse_driver.c"
@@ -82,11 +83,6 @@ def generated_source(codes: Sequence[LayerCode]) -> str:
 def conv_out_hw(x_shape, kh, kw, p: ConvParams) -> tuple[int, int]:
     return (conv_output_size(x_shape[1], kh, p.stride[0], p.padding[0], p.padding[0]),
             conv_output_size(x_shape[2], kw, p.stride[1], p.padding[1], p.padding[1]))
-
-
-def padded_width(x_w: int, kw: int, stride: int, pad_left: int, out_w: int) -> int:
-    """The widened image's width a conv needs (what its sparse weights are encoded for)."""
-    return max(x_w + pad_left, (out_w - 1) * stride + kw)
 
 
 def sparse_conv_case(x: np.ndarray, layer: SparseLayer, p: ConvParams, out_hw=None, code: int = 0) -> Case:

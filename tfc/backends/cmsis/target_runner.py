@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from tfc.backends.cmsis.host import Runner, default_cache_dir, project_digest
+from tfc.backends.cmsis.host import Runner, default_cache_dir
+from tfc.backends.cmsis.make import build_key, make_variables, run_make
 from tfc.backends.cmsis.project import ProjectInfo
 from tfc.errors import BuildError, TargetError, TfcError
 from tfc.targets import Target, emulated_target_names
@@ -79,26 +79,24 @@ class TargetRunner(Runner):
         self.elf = self._build()
 
     # ---- build ---------------------------------------------------------------------------------
-    def _make_args(self) -> list[str]:
-        args = [f"TARGET={self.target.name}"]
-        if self.profile:
-            args.append("PROFILE=1")
-        if self.cmsis_nn_root:
-            args.append(f"CMSIS_NN_ROOT={self.cmsis_nn_root}")
-        return args
+    def _make_variables(self) -> dict[str, str]:
+        """TARGET, PROFILE and CMSIS_NN_ROOT exactly as asked (empty: tfc's own kernels), never
+        from the shell's environment."""
+        return make_variables({"TARGET": self.target.name, "PROFILE": "1" if self.profile else "",
+                               "ARM_CC": self.target.cc},
+                              self.cmsis_nn_root)
 
     def _build(self) -> ElfInfo:
         project = Path(self.info.path)
-        args = self._make_args()
-        key = project_digest(project, args)
+        variables = self._make_variables()
+        key = build_key(project, variables, [self.target.cc])
         sub = f"{self.target.name}-profile" if self.profile else self.target.name
         final = self.cache_dir / key
         elf = final / sub / f"{self.info.name}.elf"
         if not elf.is_file():
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.cache_dir))
-            cmd = ["make", "-s", f"-j{os.cpu_count() or 1}", "-C", str(project), f"BUILD={tmp}", *args]
-            res = subprocess.run(cmd, capture_output=True, text=True)
+            res = run_make(project, tmp, variables, jobs=os.cpu_count() or 1)
             if res.returncode != 0:
                 shutil.rmtree(tmp, ignore_errors=True)
                 if _OVERFLOW.search(res.stderr):

@@ -365,8 +365,28 @@ static int sp_conv_image(const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in
     im->block = w->block;
     im->groups = (w->cin + w->block - 1) / w->block;
     im->wp = w->width;
-    im->hp = TFC_SPARSE_MAX(need_h, in->h + cp->padding.h);
+    /* A 1x1 kernel reads one input row per output row: one widened row at a time is enough. */
+    im->hp = w->kh == 1 ? 1 : TFC_SPARSE_MAX(need_h, in->h + cp->padding.h);
     return need_w <= im->wp && in->w + cp->padding.w <= im->wp;
+}
+
+/* The 1x1 case: widen the input row each output row reads (zeros in the padding), then run it. */
+static void sp_conv_rows(const tfc_sparse_weights *w, const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in,
+                         const int8_t *x, const cmsis_nn_dims *out, const sp_image *row, int16_t *img, int8_t *y)
+{
+    for (int32_t oy = 0; oy < out->h; oy++)
+    {
+        const int32_t iy = oy * cp->stride.h - cp->padding.h;
+        if (iy >= 0 && iy < in->h)
+        {
+            sp_widen(x + iy * in->w * in->c, 1, in->w, in->c, 0, cp->padding.w, cp->input_offset, row, img);
+        }
+        else
+        {
+            memset(img, 0, (size_t)sp_image_bytes(row));
+        }
+        sp_run_image(w, row, img, 1, out->w, 1, cp->stride.w, y + oy * out->w * out->c);
+    }
 }
 
 int32_t tfc_sparse_convolve_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
@@ -398,6 +418,12 @@ arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
     for (int32_t b = 0; b < input_dims->n; b++)
     {
+        if (weights->kh == 1)
+        {
+            sp_conv_rows(weights, conv_params, input_dims, input_data + b * in_size, output_dims, &im, img,
+                         output_data + b * out_size);
+            continue;
+        }
         sp_widen(input_data + b * in_size, input_dims->h, input_dims->w, input_dims->c, conv_params->padding.h,
                  conv_params->padding.w, conv_params->input_offset, &im, img);
         sp_run_image(weights, &im, img, output_dims->h, output_dims->w, conv_params->stride.h,

@@ -20,8 +20,9 @@ from tests.fuzz.harness import Pool, make_case, run, seeds
 CI_SEED = 2026
 CI_CASES = int(os.environ.get("TFC_FUZZ_CI_CASES", "200"))
 CI_C_CHECKS = 3          # each builds the runtime kernels' users with ASan/UBSan: seconds apiece
-# A case took up to 22 s at load average 14 (2.2 s at 2-4); the hangs the fuzzer found took minutes or forever. CI's limit sits far above any load so
-# a slow machine cannot fail it; the long run keeps issue 19's 30 s.
+# A case took up to 22 s at load average 14 (2.2 s at 2-4); the hangs the fuzzer found took
+# minutes or forever. CI's limit sits far above any load, so a slow machine cannot fail it; the
+# long run keeps issue 19's 30 s.
 CI_HANG_S = 120.0
 
 

@@ -1,6 +1,7 @@
 """The fuzzer in CI: a fixed-seed slice of mutated models, each ending in success or a TfcError.
 
-The slice (CI_CASES cases, seed CI_SEED) runs in every CI run and takes 1-3 minutes; the long
+The slice (CI_CASES cases, seed CI_SEED) runs in every CI run (measured on a two-core machine:
+60 s at load average 2-4, 9.5 minutes at load average 14; no assertion depends on time); the long
 run (`pytest -m slow tests/fuzz`, TFC_FUZZ_CASES cases, default 10,000) is the same code with
 more cases. A failure prints the case's index, seed model, mutation and error; the case replays
 alone with `python -m tests.fuzz.harness --seed S --start INDEX --cases 1`.
@@ -19,6 +20,10 @@ from tests.fuzz.harness import Pool, make_case, run, seeds
 CI_SEED = 2026
 CI_CASES = int(os.environ.get("TFC_FUZZ_CI_CASES", "200"))
 CI_C_CHECKS = 3          # each builds the runtime kernels' users with ASan/UBSan: seconds apiece
+# A case took up to 22 s at load average 14 (2.2 s at 2-4); the hangs the fuzzer found took
+# minutes or forever. CI's limit sits far above any load, so a slow machine cannot fail it; the
+# long run keeps issue 19's 30 s.
+CI_HANG_S = 120.0
 
 
 def _report(summary) -> str:
@@ -27,7 +32,7 @@ def _report(summary) -> str:
 
 
 def test_fuzz_ci_slice(capsys):
-    summary = run(cases=CI_CASES, seed=CI_SEED, timeout=30.0, max_c_checks=CI_C_CHECKS)
+    summary = run(cases=CI_CASES, seed=CI_SEED, timeout=CI_HANG_S, max_c_checks=CI_C_CHECKS)
     with capsys.disabled():
         print("\n" + _report(summary))
     assert not summary.failures, _report(summary)

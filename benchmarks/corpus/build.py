@@ -137,7 +137,7 @@ def build_keras(spec, entries: list[Entry]) -> None:
         tf_keras.utils.set_random_seed(SEED)
         module, function = spec.builder.split(":")
         fn = getattr(importlib.import_module(f"tf_keras.{module}"), function)
-        model = fn(input_shape=tuple(nhwc[1:]), weights=None, classes=NUM_LABELS, **spec.kwargs)
+        model = randomize_keras(fn(input_shape=tuple(nhwc[1:]), weights=None, classes=NUM_LABELS, **spec.kwargs))
     except Exception as e:  # noqa: BLE001
         for entry in (float_entry, int8_entry):
             entry.onnx, entry.error = None, f"keras: {_first_line(e)}"
@@ -168,6 +168,27 @@ def build_keras(spec, entries: list[Entry]) -> None:
         int8_entry.onnx, int8_entry.error = None, f"tflite/tf2onnx: {_first_line(e)}"
     if spec.quantize and float_entry.onnx:
         _add_qdq(entries, spec, float_path, nhwc, params)
+
+
+def randomize_keras(model):
+    """As randomize, for Keras: He-normal kernels (Glorot's init shrinks the signal through ~30
+    ReLU layers until the logits are ~1e-9), BatchNorm statistics of a trained network."""
+    import numpy as np
+    rng = np.random.default_rng(SEED)
+    for layer in model.layers:
+        depthwise = type(layer).__name__ == "DepthwiseConv2D"
+        for w in layer.weights:
+            name, shape = w.name.split("/")[-1].split(":")[0], tuple(w.shape)
+            noise = rng.standard_normal(shape).astype(np.float32)
+            if len(shape) >= 2:
+                fan_in = int(np.prod(shape[:2] if depthwise else shape[:-1]))
+                value = noise * np.float32(np.sqrt(2.0 / fan_in))
+            elif name in ("gamma", "moving_variance"):
+                value = 1 + 0.1 * np.abs(noise) if name == "moving_variance" else 1 + 0.1 * noise
+            else:
+                value = 0.1 * noise
+            w.assign(value.astype(np.float32))
+    return model
 
 
 # ------------------------------------------------------------------------------ main

@@ -104,6 +104,13 @@ def _tflm_run(tflite: Path, x: np.ndarray) -> np.ndarray:
     return np.stack(outs)
 
 
+def _input_name(path: Path) -> str:
+    import onnx
+    model = onnx.load(str(path), load_external_data=False)
+    initializers = {t.name for t in model.graph.initializer}
+    return next(i.name for i in model.graph.input if i.name not in initializers)
+
+
 def _float_error(graph, path: Path, x: np.ndarray) -> float:
     """max |tfc - onnxruntime| / max |onnxruntime| of the imported float graph."""
     from tfc.interp import run
@@ -133,7 +140,9 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
     from tfc.frontend.onnx import import_onnx
     path = models / entry.onnx
     row.stage = "import"
-    graph = import_onnx(path)
+    # tf2onnx's TFLite path leaves the batch dim symbolic: the user gives the deployed shape.
+    input_shapes = {_input_name(path): list(entry.input_shape)}
+    graph = import_onnx(path, input_shapes=input_shapes)
     row.imports = True
     shape = entry.input_shape
     if entry.kind == "float":
@@ -141,7 +150,7 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
         row.float_err = _float_error(graph, path, evaluation_samples(shape[1:], 2))
     calib = calibration_samples(shape[1:]) if entry.kind == "float" else None
     row.stage = "int8"
-    cm = tfc.compile(path, target="host", calibration=calib)
+    cm = tfc.compile(path, target="host", calibration=calib, input_shapes=input_shapes)
     row.stage = "run"
     x_eval = evaluation_samples(shape[1:])
     if entry.kind == "int8-tflite":
@@ -170,7 +179,7 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
         raw_in = None
     if m7:
         row.stage = "cortex-m7"
-        m7cm = tfc.compile(path, target="cortex-m7", calibration=calib)
+        m7cm = tfc.compile(path, target="cortex-m7", calibration=calib, input_shapes=input_shapes)
         report = m7cm.report
         row.flash, row.sram = report.flash_bytes, report.sram_bytes
         target = m7cm.target

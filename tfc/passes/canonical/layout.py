@@ -116,8 +116,8 @@ def round_before_moving(graph, ctx) -> int:
         if node.op not in ("transpose", "reshape") or passes_values_through(node):
             continue
         x, y = node.inputs[0], node.output
-        if not x.dtype.is_float or x.quant is not None or x.producer is None:
-            continue
+        if not x.dtype.is_float or x.quant is not None or x.is_constant:
+            continue        # a graph input rounds too: onnxruntime quantizes an NHWC input after its transpose
         if len(x.uses) != 1 or is_output(graph, x):
             continue
         if node.op == "transpose":

@@ -49,7 +49,7 @@ def run(args) -> int:
     if args.out:
         freeze = CACHE / "freeze.txt"
         versions = ("Corpus venv (pip freeze, selected): " + ", ".join(
-            line for line in freeze.read_text().split() if line.split("==")[0].lower() in
+            line for line in freeze.read_text().split() if line.split("==")[0].lower().replace("_", "-") in
             {"torch", "transformers", "tensorflow-cpu", "tf-keras", "tf2onnx", "onnx", "onnxruntime",
              "onnxscript", "numpy", "protobuf"}) if freeze.exists() else "corpus venv: unknown")
         Path(args.out).write_text(markdown(rows, versions))

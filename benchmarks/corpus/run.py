@@ -77,7 +77,7 @@ def int8_blockers(message: str) -> tuple[str, ...]:
 
 def _generic(reason: str) -> str:
     import re
-    return re.sub(r"[-+]?\d[\d.e+-]*", "N", reason)[:80]
+    return re.sub(r"(?<![\w.])[-+]?\d[\d.e+-]*", "N", reason)[:140]
 
 
 def sqnr_db(reference: np.ndarray, actual: np.ndarray) -> float:
@@ -228,7 +228,7 @@ def census(rows: list[Row]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in rows:
         if r.error:
-            key = f"{r.stage}: " + re.sub(r"'[^']*'|file \S+", "…", r.error)[:140]
+            key = f"{r.stage}: " + _generic(re.sub(r"'[^']*'|file \S+", "…", r.error))
             counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 

@@ -210,14 +210,14 @@ def _db(x) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = ("| model | kind | params | imports | int8 | fits M7 | flash B | SRAM B | instructions "
+    head = ("| model | kind | params | imports | int8 | fits M7 | flash B | SRAM B | instructions | M7 = host "
             "| float err | SQNR dB | ort PTQ dB | LSB | oracle | first error |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
         oracle = "-" if not r.int8 else ("ok" if r.matches else "miss")
         error = f"{r.stage}: {r.error}".replace("|", "\\|") if r.error else ""
         lines.append(f"| {r.name} | {r.kind} | {_num(r.params)} | {_yes(r.imports)} | {_yes(r.int8)} "
-                     f"| {_yes(r.fits_m7)} | {_num(r.flash)} | {_num(r.sram)} | {_num(r.instructions)} "
+                     f"| {_yes(r.fits_m7)} | {_num(r.flash)} | {_num(r.sram)} | {_num(r.instructions)} | {_yes(r.m7_equals_host)} "
                      f"| {_num(r.float_err, '{:.0e}')} | {_db(r.sqnr)} | {_db(r.sqnr_ort)} | {_num(r.lsb)} | {oracle} | {error} |")
     return "\n".join(lines)
 
@@ -265,7 +265,8 @@ def markdown(rows: list[Row], versions: str) -> str:
               f"16 held-out samples, goal >= onnxruntime quantize_static's SQNR (same samples) - {SQNR_MARGIN_DB} dB.",
               "flash = model data (weights, biases, requantization parameters); SRAM = the arena.",
               "float err = max |tfc's float reference - onnxruntime| / max |onnxruntime| of the imported",
-              "float graph on 2 samples (the importer's own check).", "",
+              "float graph on 2 samples (the importer's own check). instructions: one inference on the",
+              "emulated Cortex-M7 (`run --bench`), whose raw output is compared with the host build's (M7 = host).", "",
               table(rows), "", "## What stops the rest (first error, files)", ""]
     blocks += [f"- {n} x {k}" for k, n in census(rows).items()] or ["- nothing"]
     blocks += ["", "## Int8 kernels the int8 step is missing (files that need each)", ""]

@@ -235,10 +235,20 @@ def census(rows: list[Row]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+_BLOCKER_KINDS = (("broadcast", "broadcasting"), ("multiplier", "requantization multiplier out of range"),
+                  ("last axis", "not over the last axis"), ("too fine", "scale too fine"))
+
+
+def _blocker_key(blocker: str) -> str:
+    """'mul (int8 mul of shapes ...: broadcasting is not supported ...)' -> 'mul (broadcasting)'."""
+    op, _, reason = blocker.partition(" (")
+    return next((f"{op} ({kind})" for word, kind in _BLOCKER_KINDS if word in reason), blocker)
+
+
 def blocker_census(rows: list[Row]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in rows:
-        for op in r.blockers:
+        for op in sorted({_blocker_key(b) for b in r.blockers}):
             counts[op] = counts.get(op, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 

@@ -137,7 +137,7 @@ def build_keras(spec, entries: list[Entry]) -> None:
         tf_keras.utils.set_random_seed(SEED)
         module, function = spec.builder.split(":")
         fn = getattr(importlib.import_module(f"tf_keras.{module}"), function)
-        model = fn(input_shape=tuple(nhwc[1:]), weights=None, classes=NUM_LABELS, **spec.kwargs)
+        model = randomize_keras(fn(input_shape=tuple(nhwc[1:]), weights=None, classes=NUM_LABELS, **spec.kwargs))
     except Exception as e:  # noqa: BLE001
         for entry in (float_entry, int8_entry):
             entry.onnx, entry.error = None, f"keras: {_first_line(e)}"
@@ -170,6 +170,27 @@ def build_keras(spec, entries: list[Entry]) -> None:
         _add_qdq(entries, spec, float_path, nhwc, params)
 
 
+def randomize_keras(model):
+    """As randomize, for Keras: He-normal kernels (Glorot's init shrinks the signal through ~30
+    ReLU layers until the logits are ~1e-9), BatchNorm statistics of a trained network."""
+    import numpy as np
+    rng = np.random.default_rng(SEED)
+    for layer in model.layers:
+        depthwise = type(layer).__name__ == "DepthwiseConv2D"
+        for w in layer.weights:
+            name, shape = w.name.split("/")[-1].split(":")[0], tuple(w.shape)
+            noise = rng.standard_normal(shape).astype(np.float32)
+            if len(shape) >= 2:
+                fan_in = int(np.prod(shape[:2] if depthwise else shape[:-1]))
+                value = noise * np.float32(np.sqrt(2.0 / fan_in))
+            elif name in ("gamma", "moving_variance"):
+                value = 1 + 0.1 * np.abs(noise) if name == "moving_variance" else 1 + 0.1 * noise
+            else:
+                value = 0.1 * noise
+            w.assign(value.astype(np.float32))
+    return model
+
+
 # ------------------------------------------------------------------------------ main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -177,11 +198,15 @@ def main(argv=None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of failures")
     args = parser.parse_args(argv)
     MODELS.mkdir(parents=True, exist_ok=True)
-    entries: list[Entry] = []
+    previous = json.loads(MANIFEST.read_text()) if args.only and MANIFEST.exists() else []
+    by_family: dict[str, list[Entry]] = {}
+    for e in previous:
+        by_family.setdefault(e["family"], []).append(Entry(**e))
     for spec in HF + KERAS:
         if args.only and spec.name not in args.only:
             continue
         print(f"building {spec.name}", flush=True)
+        entries: list[Entry] = []
         try:
             (build_hf if spec in HF else build_keras)(spec, entries)
         except Exception as e:  # noqa: BLE001 - one broken builder must not stop the rest
@@ -189,17 +214,20 @@ def main(argv=None) -> int:
                 traceback.print_exc()
             entries.append(Entry(spec.name, spec.name, "float", None, [], error=f"build: {_first_line(e)}"))
         for e in entries:
-            if e.family == spec.name and e.error:
+            if e.error:
                 print(f"  {e.name}: {e.error}", flush=True)
-    if args.only and MANIFEST.exists():     # keep the other specs' entries
-        names = {e.name for e in entries}
-        old = [e for e in json.loads(MANIFEST.read_text()) if e["name"] not in names
-               and e["family"] not in args.only]
-        entries = [Entry(**e) for e in old] + entries
-    MANIFEST.write_text(json.dumps([asdict(e) for e in entries], indent=1) + "\n")
-    ok = sum(e.onnx is not None for e in entries)
-    print(f"{ok}/{len(entries)} corpus files in {MODELS}")
+        by_family[spec.name] = entries
+        _write_manifest(by_family)          # after each spec: an interrupted build keeps its work
+    _write_manifest(by_family)
+    entries = [e for es in by_family.values() for e in es]
+    print(f"{sum(e.onnx is not None for e in entries)}/{len(entries)} corpus files in {MODELS}")
     return 0
+
+
+def _write_manifest(by_family: dict[str, list[Entry]]) -> None:
+    """The entries in spec order (the table's order)."""
+    entries = [e for spec in HF + KERAS for e in by_family.get(spec.name, [])]
+    MANIFEST.write_text(json.dumps([asdict(e) for e in entries], indent=1) + "\n")
 
 
 if __name__ == "__main__":

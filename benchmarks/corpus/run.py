@@ -77,7 +77,7 @@ def int8_blockers(message: str) -> tuple[str, ...]:
 
 def _generic(reason: str) -> str:
     import re
-    return re.sub(r"[-+]?\d[\d.e+-]*", "N", reason)[:80]
+    return re.sub(r"(?<![\w.])[-+]?\d[\d.e+-]*", "N", reason)[:140]
 
 
 def sqnr_db(reference: np.ndarray, actual: np.ndarray) -> float:
@@ -104,6 +104,13 @@ def _tflm_run(tflite: Path, x: np.ndarray) -> np.ndarray:
     return np.stack(outs)
 
 
+def _input_name(path: Path) -> str:
+    import onnx
+    model = onnx.load(str(path), load_external_data=False)
+    initializers = {t.name for t in model.graph.initializer}
+    return next(i.name for i in model.graph.input if i.name not in initializers)
+
+
 def _float_error(graph, path: Path, x: np.ndarray) -> float:
     """max |tfc - onnxruntime| / max |onnxruntime| of the imported float graph."""
     from tfc.interp import run
@@ -123,6 +130,8 @@ def evaluate(entry: Entry, *, models: Path = MODELS, m7: bool = True, bench: boo
     except Exception as e:  # noqa: BLE001 - a failure is a row of the table, with its stage
         row.error = first_error(e)
         row.blockers = int8_blockers(str(e))
+        if row.stage == "cortex-m7" and "does not fit" in row.error:
+            row.fits_m7 = False          # an answer, not a failure: the error says by how much
         if os.environ.get("TFC_CORPUS_DEBUG"):
             traceback.print_exc()
     return row
@@ -133,7 +142,9 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
     from tfc.frontend.onnx import import_onnx
     path = models / entry.onnx
     row.stage = "import"
-    graph = import_onnx(path)
+    # tf2onnx's TFLite path leaves the batch dim symbolic: the user gives the deployed shape.
+    input_shapes = {_input_name(path): list(entry.input_shape)}
+    graph = import_onnx(path, input_shapes=input_shapes)
     row.imports = True
     shape = entry.input_shape
     if entry.kind == "float":
@@ -141,7 +152,7 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
         row.float_err = _float_error(graph, path, evaluation_samples(shape[1:], 2))
     calib = calibration_samples(shape[1:]) if entry.kind == "float" else None
     row.stage = "int8"
-    cm = tfc.compile(path, target="host", calibration=calib)
+    cm = tfc.compile(path, target="host", calibration=calib, input_shapes=input_shapes)
     row.stage = "run"
     x_eval = evaluation_samples(shape[1:])
     if entry.kind == "int8-tflite":
@@ -170,7 +181,7 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
         raw_in = None
     if m7:
         row.stage = "cortex-m7"
-        m7cm = tfc.compile(path, target="cortex-m7", calibration=calib)
+        m7cm = tfc.compile(path, target="cortex-m7", calibration=calib, input_shapes=input_shapes)
         report = m7cm.report
         row.flash, row.sram = report.flash_bytes, report.sram_bytes
         target = m7cm.target
@@ -201,14 +212,14 @@ def _db(x) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = ("| model | kind | params | imports | int8 | fits M7 | flash B | SRAM B | instructions "
+    head = ("| model | kind | params | imports | int8 | fits M7 | flash B | SRAM B | instructions | M7 = host "
             "| float err | SQNR dB | ort PTQ dB | LSB | oracle | first error |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
         oracle = "-" if not r.int8 else ("ok" if r.matches else "miss")
         error = f"{r.stage}: {r.error}".replace("|", "\\|") if r.error else ""
         lines.append(f"| {r.name} | {r.kind} | {_num(r.params)} | {_yes(r.imports)} | {_yes(r.int8)} "
-                     f"| {_yes(r.fits_m7)} | {_num(r.flash)} | {_num(r.sram)} | {_num(r.instructions)} "
+                     f"| {_yes(r.fits_m7)} | {_num(r.flash)} | {_num(r.sram)} | {_num(r.instructions)} | {_yes(r.m7_equals_host)} "
                      f"| {_num(r.float_err, '{:.0e}')} | {_db(r.sqnr)} | {_db(r.sqnr_ort)} | {_num(r.lsb)} | {oracle} | {error} |")
     return "\n".join(lines)
 
@@ -219,15 +230,25 @@ def census(rows: list[Row]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in rows:
         if r.error:
-            key = f"{r.stage}: " + re.sub(r"'[^']*'|file \S+", "…", r.error)[:140]
+            key = f"{r.stage}: " + _generic(re.sub(r"'[^']*'|file \S+", "…", r.error))
             counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+_BLOCKER_KINDS = (("broadcast", "broadcasting"), ("multiplier", "requantization multiplier out of range"),
+                  ("last axis", "not over the last axis"), ("too fine", "scale too fine"))
+
+
+def _blocker_key(blocker: str) -> str:
+    """'mul (int8 mul of shapes ...: broadcasting is not supported ...)' -> 'mul (broadcasting)'."""
+    op, _, reason = blocker.partition(" (")
+    return next((f"{op} ({kind})" for word, kind in _BLOCKER_KINDS if word in reason), blocker)
 
 
 def blocker_census(rows: list[Row]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in rows:
-        for op in r.blockers:
+        for op in sorted({_blocker_key(b) for b in r.blockers}):
             counts[op] = counts.get(op, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
@@ -256,7 +277,8 @@ def markdown(rows: list[Row], versions: str) -> str:
               f"16 held-out samples, goal >= onnxruntime quantize_static's SQNR (same samples) - {SQNR_MARGIN_DB} dB.",
               "flash = model data (weights, biases, requantization parameters); SRAM = the arena.",
               "float err = max |tfc's float reference - onnxruntime| / max |onnxruntime| of the imported",
-              "float graph on 2 samples (the importer's own check).", "",
+              "float graph on 2 samples (the importer's own check). instructions: one inference on the",
+              "emulated Cortex-M7 (`run --bench`), whose raw output is compared with the host build's (M7 = host).", "",
               table(rows), "", "## What stops the rest (first error, files)", ""]
     blocks += [f"- {n} x {k}" for k, n in census(rows).items()] or ["- nothing"]
     blocks += ["", "## Int8 kernels the int8 step is missing (files that need each)", ""]

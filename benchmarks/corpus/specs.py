@@ -50,6 +50,7 @@ class KerasSpec:
     kwargs: dict = field(default_factory=dict)
     image: int = 96
     quantize: bool = False
+    init: str = "he"               # build.randomize_keras
 
     def key(self) -> str:
         return _key(asdict(self))

@@ -69,7 +69,7 @@ def _corpus_entries():
     return read_manifest()
 
 
-FAST = ("resnet.legacy", "keras_mobilenet.tflite", "mobilenetv2.legacy.qdq")
+FAST = ("resnet.legacy", "resnet.legacy.qdq", "segformer.dynamo")   # a CNN, a QDQ file, a transformer
 
 
 @pytest.mark.skipif(not MANIFEST.exists(), reason=f"the corpus is not built ({MANIFEST} is absent): "

@@ -110,8 +110,8 @@ def round_before_moving(graph, ctx) -> int:
         if not (node.spec.moves_data and node.spec.grid_transparent) or passes_values_through(node):
             continue
         x, y = node.inputs[0], node.output
-        if not x.dtype.is_float or x.quant is not None or (x.producer is None and x not in graph.inputs):
-            continue    # a graph input may be rounded: the API quantizes it (set_io_layout puts one here)
+        if not x.dtype.is_float or x.quant is not None or x.is_constant:
+            continue    # a graph input rounds too: the API quantizes it (an NHWC input after its transpose)
         if len(x.uses) != 1 or is_output(graph, x):
             continue
         if node.op == "transpose":

@@ -11,6 +11,7 @@ from tfc.passes.rewrite import is_output
 def fuse_pad_into_conv(graph, ctx) -> int:
     fired = 0
     for pad in list(graph.nodes_of("pad")):
+        _transpose_before(graph, pad)
         x, y = pad.inputs[0], pad.output
         readers = y.users
         if len(readers) != 1 or readers[0].op != "conv2d" or readers[0].inputs[0] is not y or is_output(graph, y):
@@ -34,3 +35,28 @@ def fuse_pad_into_conv(graph, ctx) -> int:
         graph.remove_node(pad)
         fired += 1
     return fired
+
+
+def _transpose_before(graph, pad) -> None:
+    """pad(x) -> transpose -> conv2d becomes transpose(x) -> pad' -> conv2d: a Pad on an NCHW
+    graph input (torch's legacy export of a "same"-padded stem conv) sits before the layout
+    transpose, where the conv cannot absorb it."""
+    y = pad.output
+    if len(y.uses) != 1 or is_output(graph, y) or y.users[0].op != "transpose":
+        return
+    t = y.users[0]
+    out = t.output
+    if len(out.uses) != 1 or out.users[0].op != "conv2d" or out.users[0].inputs[0] is not out or is_output(graph, out):
+        return
+    if any(q is not None and q.axis is not None for q in (pad.inputs[0].quant, y.quant, out.quant)):
+        return
+    perm, rank = t.attrs["perm"], len(t.attrs["perm"])
+    old = pad.attrs["pads"]
+    moved = graph.add_node("transpose", [pad.inputs[0]], {"perm": list(perm)}, name=t.name, before=pad)
+    moved.output.quant = pad.inputs[0].quant
+    pad.set_input(0, moved.output)
+    pad.attrs = pad.spec.check_attrs(dict(pad.attrs, pads=[old[p] for p in perm] + [old[rank + p] for p in perm]),
+                                     pad.name)
+    y.type = pad.spec.infer(pad)[0]
+    out.users[0].set_input(0, y)
+    graph.remove_node(t)

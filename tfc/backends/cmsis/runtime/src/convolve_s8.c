@@ -395,9 +395,11 @@ static void conv_dsp(const conv_geometry *g, const cmsis_nn_conv_params *p, cons
                 const uint32_t b0 = bias ? (uint32_t)bias[oc] : 0U, b1 = bias ? (uint32_t)bias[oc + 1] : 0U;
                 uint32_t acc[4] = {b0, b0, b1, b1};
                 /* The columns' zero padding lets the last, partial group be a whole block, the
-                 * weights it reads past w1's row being the next row's (times 0); only the
-                 * filter's last pair of rows has none after it. */
-                const int32_t whole = oc + 2 < g->out_c ? (cols + 3) / 4 : full / 4;
+                 * weights it reads past w1's row being the following rows' (times 0), where the
+                 * filter has that many bytes after w1's row (not for its last rows, nor for
+                 * rows narrower than the overshoot). */
+                const int32_t overshoot = ((cols + 3) & ~3) - cols;
+                const int32_t whole = (g->out_c - oc - 2) * cols >= overshoot ? (cols + 3) / 4 : full / 4;
                 conv_2x2_blocks(w0, w1, col0, col1, whole, acc);
                 uint32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
                 for (int32_t c = 4 * whole; c < cols; c++)

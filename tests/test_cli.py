@@ -257,4 +257,4 @@ def test_bench_takes_calibration(capsys, tmp_path):
     code, _, err = run_cli(capsys, "bench", str(model), "--target", "host")
     assert code == 2 and "--calibration FILE.npy" in err, err
     code, _, err = run_cli(capsys, "bench", str(model), "--target", "host", "--calibration", str(tmp_path / "cal.npy"))
-    assert code == 2 and "measures a Cortex-M target" in err, err     # compiled: calibration was used
+    assert code == 2 and "measures an emulated Cortex-M target" in err, err     # compiled: calibration was used

@@ -75,6 +75,7 @@ class CompileReport:
         return (f"fits: {'yes' if self.fits else 'no'} (flash {self.flash_bytes:,} of {t.flash_bytes:,} B, "
                 f"SRAM {self.sram_bytes:,} of {t.sram_bytes:,} B; code and stack not counted)")
 
+    @property
     def sram_traded(self) -> str:
         """"" when the sparse layers leave the arena at the dense plan's size (or below), else
         what their scratch costs in SRAM."""

@@ -28,10 +28,10 @@ def test_nhwc_has_no_boundary_transpose_and_gives_the_nchw_numbers(qdq):
     assert "transpose" not in nhwc.report.op_counts, nhwc.ir
     assert nhwc.ir.inputs[0].shape == (1, 6, 5, 8) and nhwc.ir.outputs[0].shape == (1, 6, 5, 4)
     x = np.random.default_rng(0).integers(-128, 128, (3, *SPEC.input_shape)).astype(np.int8)
-    y_nchw = nchw.run(x, raw=True)
-    y_nhwc = nhwc.run(x.transpose(0, 1, 3, 4, 2), raw=True)
+    [y_nchw] = nchw.run(x, raw=True)
+    [y_nhwc] = nhwc.run(x.transpose(0, 1, 3, 4, 2), raw=True)
     np.testing.assert_array_equal(y_nhwc, y_nchw.transpose(0, 1, 3, 4, 2))
-    np.testing.assert_array_equal(own.run(x, raw=True), y_nchw)
+    np.testing.assert_array_equal(own.run(x, raw=True)[0], y_nchw)
 
 
 def test_an_nhwc_model_keeps_its_layout_or_takes_nchw(mlperf_onnx):
@@ -46,7 +46,7 @@ def test_an_nhwc_model_keeps_its_layout_or_takes_nchw(mlperf_onnx):
     assert nchw.ir.inputs[0].shape == (1, 3, 32, 32)
     assert nhwc.report.op_counts == own.report.op_counts
     x = np.random.default_rng(1).integers(-128, 128, (2, 1, 32, 32, 3)).astype(np.int8)
-    np.testing.assert_array_equal(nchw.run(x.transpose(0, 1, 4, 2, 3), raw=True), own.run(x, raw=True))
+    np.testing.assert_array_equal(nchw.run(x.transpose(0, 1, 4, 2, 3), raw=True)[0], own.run(x, raw=True)[0])
 
 
 def test_an_unknown_layout_is_a_clear_error(qdq):

@@ -43,7 +43,10 @@ def bind_inputs(graph: Graph, inputs) -> dict[int, np.ndarray]:
         array = np.asarray(array)
         if tuple(array.shape) != value.shape:
             raise ShapeError(f"input {value.name}: expected shape {list(value.shape)}, got {list(array.shape)}")
-        env[id(value)] = array.astype(value.dtype.numpy, copy=False)
+        array = array.astype(value.dtype.numpy, copy=False)
+        # A float input carrying QuantParams is rounded onto its grid on entry, as the int8 API
+        # quantizes it (canonicalize may move a rounding from after a transpose onto the input).
+        env[id(value)] = _fake_quant(array, value) if value.quant is not None and value.dtype.is_float else array
     return env
 
 

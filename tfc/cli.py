@@ -183,6 +183,16 @@ def _add_plugin_option(p: argparse.ArgumentParser) -> None:
                         "passes it registers can be named in --pipeline (repeatable)")
 
 
+def _add_model_options(p) -> None:
+    """Options of every command that compiles a model: calibration samples and the API's layout."""
+    p.add_argument("--calibration", metavar="FILE.npy",
+                   help="samples for post-training quantization of a float model ([N, *input shape]; "
+                        ".npz: one array per input name)")
+    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
+                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
+                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
+
+
 def _load_plugins(args) -> None:
     from tfc.passes.plugins import load_plugin
     for spec in getattr(args, "plugin", ()):
@@ -231,13 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="passes to run, e.g. 'canonicalize,sparsify{block=4}'")
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
-    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
-                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
-                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
+    _add_model_options(p)
     p.add_argument("--print-ir", action="store_true", help="print the final IR")
-    p.add_argument("--calibration", metavar="FILE.npy",
-                   help="samples for post-training quantization of a float model ([N, *input shape]; "
-                        ".npz: one array per input name)")
     p.add_argument("-o", "--output", metavar="OUTDIR", help="write the C project to OUTDIR")
     p.add_argument("--force", action="store_true",
                    help="write the project into OUTDIR even if it holds files tfc did not write (files "
@@ -264,12 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
     _add_plugin_option(p)
-    p.add_argument("--calibration", metavar="FILE.npy",
-                   help="samples for post-training quantization of a float model ([N, *input shape]; "
-                        ".npz: one array per input name)")
-    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
-                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
-                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
+    _add_model_options(p)
     p.set_defaults(run=cmd_run)
 
     p = sub.add_parser("bench", help="measure a model on the emulated Cortex-M: instructions per layer, "
@@ -287,12 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=D0,D1,...",
                    help="static shape of an input with unknown dims (repeatable)")
     _add_plugin_option(p)
-    p.add_argument("--calibration", metavar="FILE.npy",
-                   help="samples for post-training quantization of a float model ([N, *input shape]; "
-                        ".npz: one array per input name)")
-    p.add_argument("--input-layout", choices=("nchw", "nhwc"),
-                   help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
-                        "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
+    _add_model_options(p)
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("passes", help="list the registered passes")

@@ -273,7 +273,7 @@ def _import_onnx(model, input_shapes) -> Graph:
 # ----------------------------------------------------------------------------------- compile
 def compile(model, target: str | Target = "cortex-m7", *, calibration=None, sparsity=None,
             dump_ir=None, pipeline=None, input_shapes=None, input_layout: str | None = None,
-            verbose: bool = False) -> CompiledModel:
+            numerics: str = "auto", verbose: bool = False) -> CompiledModel:
     """Compile `model` (a path, an onnx.ModelProto, ONNX bytes or a tfc Graph) for `target`.
 
     calibration: samples for post-training quantization (float models); sparsity: settings for the
@@ -281,12 +281,17 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     pipeline: pipeline text or a list of passes (default: the registered passes in DESIGN order);
     input_shapes: {input name: shape} for ONNX inputs with unknown dims; input_layout: "nhwc" or
     "nchw", the layout of the 4-D inputs and outputs of the generated API (default: the model's
-    own; "nhwc" on an NCHW model removes the boundary transposes); verbose: log each pass
+    own; "nhwc" on an NCHW model removes the boundary transposes); numerics: whose int8 arithmetic
+    the kernels reproduce, "cmsis" (TFLite Micro / CMSIS-NN: fixed-point requantization, the faster
+    kernels), "onnxruntime" (float32 requantization, bit-exact with onnxruntime), or "auto":
+    onnxruntime's for a model onnxruntime.quantization wrote, else TFLite Micro's, but for a pure
+    requantization in a QDQ model that is not a TFLite conversion (see docs/ir.md); verbose: log each pass
     and each rewrite that declined to fire.
     """
     from tfc.passes.sparsify import check_sparsity
     target = Target.from_string(target)
     check_sparsity(sparsity)                           # a misspelled option fails before any work
+    check_numerics(numerics)
     from tfc.passes.io_layout import check_layout, set_io_layout
     manager = PassManager(pipeline, dump_ir=dump_ir)   # a bad pipeline fails before any work
     check_layout(input_layout)
@@ -294,7 +299,7 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     set_io_layout(graph, input_layout)
     before = graph.copy()
     options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity,
-                               "quantized_by": _quantized_by(model)}
+                               "quantized_by": _quantized_by(model), "numerics": numerics}
     ctx = PassContext(target=target, options=options, logger=logging.getLogger("tfc.passes"))
     with _verbose_logging(verbose):
         run = manager.run(graph, ctx)
@@ -305,10 +310,19 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
                          dumps=run.dumps, name=_model_name(model, graph))
 
 
+def check_numerics(numerics) -> None:
+    from tfc.ir.ops.base import NUMERICS
+    if numerics not in ("auto", *NUMERICS):
+        raise TfcError(f"numerics={numerics!r}: expected one of 'auto', " + ", ".join(repr(n) for n in NUMERICS),
+                       hint="'cmsis' reproduces TFLite Micro's int8 arithmetic, 'onnxruntime' onnxruntime's")
+
+
 def _quantized_by(model) -> str | None:
-    """"onnxruntime" for a model onnxruntime.quantization wrote (it signs producer_name
-    "onnx.quantize"): quantize-int8 then reproduces onnxruntime's int8 arithmetic. None otherwise
-    (a tf2onnx conversion of a TFLite model keeps TFLite Micro's)."""
+    """Who wrote a model's Q/DQ nodes, which decides whose int8 arithmetic the kernels follow
+    (quantize-int8{numerics=auto}): "onnxruntime" for onnxruntime.quantization (it signs
+    producer_name "onnx.quantize"), "tflite" for a tf2onnx conversion (of a TFLite model: TFLite
+    Micro defines its results), "onnx" for any other ONNX file (PyTorch's or a hand-written QDQ
+    graph), None for an IR graph built in Python."""
     if isinstance(model, Graph):
         return None
     try:
@@ -323,7 +337,7 @@ def _quantized_by(model) -> str | None:
             return None
     except Exception:  # noqa: BLE001 - load_model already reported any real loading problem
         return None
-    return "onnxruntime" if proto.producer_name == "onnx.quantize" else None
+    return {"onnx.quantize": "onnxruntime", "tf2onnx": "tflite"}.get(proto.producer_name, "onnx")
 
 
 def _model_name(model, graph: Graph) -> str:

@@ -95,23 +95,47 @@ def _qdq_gather_model():
     return model
 
 
-def test_qdq_gather_onto_another_grid_matches_onnxruntime():
-    """x -> Q/DQ(0.05, 0) -> Gather(axis 1, [3, 1, 7]) -> Q/DQ(0.11, 5): tfc gave [-1.54, -5.28, 6.05]
-    (the gathered integers read on the output grid), onnxruntime [-1.98, -4.62, 3.3]. Now a requantize
-    follows the gather; TFLite's double-rounding requantization may differ from onnxruntime's float
-    rounding by one step of the output grid, never more."""
+def _gather_c_and_onnxruntime(model, **compile_options):
+    """tfc's generated C (host) and onnxruntime on 64 random inputs, as floats on the output grid."""
     ort = pytest.importorskip("onnxruntime")
     import tfc
-    from tfc import interp
     from tfc.ir.ops.quant import dequantize_array, quantize_array
-    model = _qdq_gather_model()
-    x = np.linspace(-6, 6, 10, dtype=np.float32)[None]
-    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    cm = tfc.compile(model, target="host")
+    xs = np.random.default_rng(0).uniform(-7, 7, (64, 1, 10)).astype(np.float32)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = np.stack([session.run(None, {"x": x})[0] for x in xs])
+    cm = tfc.compile(model, target="host", **compile_options)
     assert [n.op for n in cm.ir.nodes] == ["gather", "quantize"]
     inq, outq = cm.ir.inputs[0].quant, cm.ir.outputs[0].quant
-    got = dequantize_array(interp.run(cm.ir, [quantize_array(x, inq, inq.storage)])[0], outq)
-    assert np.abs(got - want).max() <= 0.11 + 1e-6, (got, want)
+    raw = np.asarray(cm.run(np.stack([quantize_array(x, inq, inq.storage) for x in xs]), on="host", raw=True))
+    return cm, dequantize_array(raw.reshape(want.shape), outq), want
+
+
+def test_qdq_gather_onto_another_grid_equals_onnxruntime():
+    """x -> Q/DQ(0.05, 0) -> Gather(axis 1, [3, 1, 7]) -> Q/DQ(0.11, 5): tfc gave [-1.54, -5.28, 6.05]
+    (the gathered integers read on the output grid), onnxruntime [-1.98, -4.62, 3.3]. A requantize
+    now follows the gather, and in a QDQ model that is not a TFLite conversion a pure requantization
+    follows what the graph means (DequantizeLinear then QuantizeLinear in float32) by default, so
+    the C equals onnxruntime exactly."""
+    cm, got, want = _gather_c_and_onnxruntime(_qdq_gather_model())
+    assert select(cm.ir.nodes[1]).name == "ort_requantize"
+    assert np.array_equal(got, want), np.abs(got - want).max()
+
+
+def test_qdq_gather_with_tflite_numerics_is_within_one_step():
+    """numerics="cmsis" asks for TFLite Micro's fixed-point requantization throughout: its
+    double rounding may differ from onnxruntime's float rounding by one step of the output grid,
+    never more."""
+    cm, got, want = _gather_c_and_onnxruntime(_qdq_gather_model(), numerics="cmsis")
+    assert select(cm.ir.nodes[1]).name == "requantize"
+    assert 0 < np.abs(got - want).max() <= 0.11 + 1e-6
+
+
+def test_a_tf2onnx_model_keeps_tflite_requantization():
+    """The same graph signed by tf2onnx (a TFLite conversion: TFLite Micro defines its results)."""
+    model = _qdq_gather_model()
+    model.producer_name = "tf2onnx"
+    cm, _, _ = _gather_c_and_onnxruntime(model)
+    assert select(cm.ir.nodes[1]).name == "requantize"
 
 
 def test_tfc_ops_lists_traits_and_kernels():

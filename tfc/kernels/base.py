@@ -38,6 +38,9 @@ class Kernel:
     # Whether a scratch-free variant exists (params, lean=True): the planner falls back to it
     # where the fast variant's scratch would grow the arena.
     has_lean_variant: ClassVar[bool] = False
+    # Whether the kernel only moves int8 values onto another grid (and clamps): its onnxruntime
+    # variant is what a non-TFLite QDQ model means even under TFLite numerics (numerics=auto).
+    pure_requantization: ClassVar[bool] = False
 
     def decline(self, node: Node) -> str | None:
         """Why this kernel does not run `node` (None: it does)."""

@@ -41,6 +41,7 @@ class OrtRequantize(Kernel):
     function = "tfc_ort_requantize_s8"
     priority = 20
     numerics = ort.ONNXRUNTIME
+    pure_requantization = True
     in_place = (0,)
     template_source = """\
 {#- tfc_ort_requantize_s8: Layer with OrtRequantizeArgs. -#}

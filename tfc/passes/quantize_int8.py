@@ -24,9 +24,8 @@ class QuantizeInt8(Pass):
     class Options:
         method: str = "minmax"        # minmax | percentile | mse
         percentile: float = 99.99
-        # whose int8 arithmetic the kernels reproduce: "auto" = onnxruntime's for a model that
-        # onnxruntime.quantization wrote (tfc.compile sets the context option quantized_by), else
-        # TFLite Micro / CMSIS-NN's (calibrated models, TFLite conversions)
+        # whose int8 arithmetic the kernels reproduce: "auto" = auto_numerics' choice from who
+        # quantized the model (tfc.compile sets the context option quantized_by)
         numerics: str = "auto"        # auto | cmsis | onnxruntime
 
     def run(self, graph, ctx: PassContext) -> PassResult:
@@ -45,11 +44,27 @@ class QuantizeInt8(Pass):
             stats["calibrated-values"] = ptq.annotate(graph, samples, method=method,
                                                       percentile=self.options.percentile)
         numerics = self.options.numerics
-        if numerics == "auto":
-            by_onnxruntime = ctx.options.get("quantized_by") == "onnxruntime"
-            numerics = "onnxruntime" if by_onnxruntime and not calibrated else "cmsis"
-        stats.update(lower_to_int8(graph, numerics))
+        if numerics == "auto":                          # the pass option wins over tfc.compile's
+            numerics = ctx.options.get("numerics") or "auto"
+        stats.update(lower_to_int8(graph, *auto_numerics(numerics, ctx.options.get("quantized_by"), calibrated)))
         return PassResult(changed=True, stats={k: v for k, v in stats.items() if v})
+
+
+def auto_numerics(numerics: str, quantized_by: str | None, calibrated: bool) -> tuple[str, bool]:
+    """(numerics of the kernels, whether pure requantizations follow onnxruntime) for
+    quantize-int8's numerics option. "auto": a model onnxruntime.quantization wrote means what
+    onnxruntime computes, all of it; a TFLite conversion, tfc's own calibration and IR built in
+    Python keep TFLite Micro's fixed point; any other QDQ ONNX file (PyTorch's, hand-written) keeps
+    the fixed-point kernels, the fast ones, except its pure requantizations (DQ -> Q with only data
+    movement or a clamp between): TFLite has no kernel they stand for there, so they follow what
+    the graph means, DequantizeLinear then QuantizeLinear in float32, as onnxruntime computes it."""
+    if numerics != "auto":
+        return numerics, numerics == "onnxruntime"
+    if calibrated or quantized_by in (None, "tflite"):
+        return "cmsis", False
+    if quantized_by == "onnxruntime":
+        return "onnxruntime", True
+    return "cmsis", True
 
 
 def check_fits_before_calibration(graph, target) -> None:

@@ -209,12 +209,13 @@ def check_kernels(graph: Graph) -> None:
                                hint="see docs/ir.md for the ops with int8 kernels")
 
 
-def use_onnxruntime_numerics(graph: Graph) -> int:
+def use_onnxruntime_numerics(graph: Graph, requantizations_only: bool = False) -> int:
     """Mark the nodes whose int8 kernels should follow onnxruntime's arithmetic (a QDQ model's
     graph: onnxruntime defines its results; tfc.quant.ort_numerics): every node whose op has the
     `numerics` attribute and for which a kernel with those numerics then runs (sparse layers keep
     the sparse kernels' fixed-point requantization; a batch_matmul with a folded scale has no
-    onnxruntime counterpart and keeps its own)."""
+    onnxruntime counterpart and keeps its own). requantizations_only: only where that kernel is a
+    pure requantization (Kernel.pure_requantization)."""
     fired = 0
     for node in graph.nodes:
         if "numerics" not in node.spec.attrs:
@@ -224,16 +225,18 @@ def use_onnxruntime_numerics(graph: Graph) -> int:
             chosen = select(node)
         except UnsupportedError:
             chosen = None
-        if getattr(chosen, "numerics", None) != ONNXRUNTIME:
+        if getattr(chosen, "numerics", None) != ONNXRUNTIME or (
+                requantizations_only and not chosen.pure_requantization):
             node.attrs["numerics"] = node.spec.attrs["numerics"].default
             continue
         fired += 1
     return fired
 
 
-def lower_to_int8(graph: Graph, numerics: str = "cmsis") -> dict[str, int]:
+def lower_to_int8(graph: Graph, numerics: str = "cmsis", onnxruntime_requantize: bool = False) -> dict[str, int]:
     """The whole lowering; returns counters of what it did. numerics="onnxruntime" gives the
-    conv/linear/batch_matmul/softmax/mean kernels onnxruntime's arithmetic (QDQ models)."""
+    conv/linear/batch_matmul/softmax/mean kernels onnxruntime's arithmetic (QDQ models);
+    onnxruntime_requantize gives it to the pure requantizations alone under numerics="cmsis"."""
     from tfc.passes.quantize import legalize
     stats = {"matmul-to-linear": legalize.matmul_to_linear(graph),
              "quantize-on-entry": quantize_on_entry(graph),
@@ -249,6 +252,8 @@ def lower_to_int8(graph: Graph, numerics: str = "cmsis") -> dict[str, int]:
     stats["requantize-for-same-params"] = requantize_for_same_params(graph)
     if numerics == "onnxruntime":
         stats["onnxruntime-numerics"] = use_onnxruntime_numerics(graph)
+    elif numerics == "cmsis" and onnxruntime_requantize:
+        stats["onnxruntime-requantize"] = use_onnxruntime_numerics(graph, requantizations_only=True)
     elif numerics != "cmsis":
         raise QuantizationError(f"numerics={numerics!r} (expected 'cmsis' or 'onnxruntime')")
     from tfc.passes.quantize.transformer_lower import softmax_onto_fixed_grid

@@ -230,8 +230,8 @@ def check_batch_broadcast(node: Node) -> None:
 @dataclass(frozen=True)
 class MeanParams:
     """tfc_mean_s8: input viewed as [outer, reduce, inner]; out = clamp(z_y + requantize(
-    sum_r (q + input_offset), multiplier, shift)) with multiplier = s_x / (s_y * reduce)
-    (TFLite Micro's MEAN for differing input/output params, one rounding)."""
+    sum_r (q + input_offset), multiplier, shift)): one rounding, with TFLite Micro's MEAN
+    multiplier (mean_multiplier), so int8 TFLite models match tflite-micro bit for bit."""
 
     outer: int
     reduce: int
@@ -256,8 +256,18 @@ def mean_params(node: Node) -> MeanParams:
     outer = math.prod(x.shape[:lo])
     reduce = math.prod(x.shape[a] for a in axes)
     inner = math.prod(d for i, d in enumerate(x.shape) if i >= hi and i not in axes)
-    m, s = quantize_multiplier(float(np.float32(xq.scale[0])) / (float(np.float32(yq.scale[0])) * reduce))
+    m, s = mean_multiplier(float(np.float32(xq.scale[0])) / float(np.float32(yq.scale[0])), reduce)
     return MeanParams(outer, reduce, inner, -xq.zero_point[0], m, s, yq.zero_point[0])
+
+
+def mean_multiplier(ratio: float, count: int) -> tuple[int, int]:
+    """TFLite Micro's MEAN (int8, every axis set): the multiplier of s_x / s_y is divided by the
+    element count in integers, floor(m 2^k / count) with 2^k <= count kept as extra shift, rather
+    than quantizing s_x / (s_y count) directly. The multipliers differ in their low bits, enough
+    to move 5% of keras_mobilenetv2's pooled outputs by 1 LSB (tests/quant/test_tflm_pool.py)."""
+    m, s = quantize_multiplier(ratio)
+    k = min(count.bit_length() - 1, 32, 31 + s)
+    return (m << k) // count, s - k
 
 
 # ---- gather with constant indices ---------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import tfc
+from benchmarks.corpus.run import _tflm_run as tflm_run
 from tests.kernels.host_check import run_c_exact
 from tfc.interp import run
 
@@ -32,23 +33,13 @@ MODELS = {  # file -> the tfc op its average becomes
 SAMPLES = 200
 
 
-def _tflm(name: str, x: np.ndarray) -> np.ndarray:
-    interp = tflite_micro.runtime.Interpreter.from_file(str(DATA / f"{name}.tflite"))
-    outs = []
-    for xi in x:
-        interp.set_input(xi, 0)
-        interp.invoke()
-        outs.append(interp.get_output(0).copy())
-    return np.stack(outs)
-
-
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_average_equals_tflite_micro(name, tmp_path):
     cm = tfc.compile(DATA / f"{name}.onnx", target="host")
     assert [n.op for n in cm.ir.nodes if n.op in ("reduce_mean", "avgpool2d")] == [MODELS[name]]
     shape = cm.ir.inputs[0].shape
     x = np.random.default_rng(20261207).integers(-128, 128, size=(SAMPLES, *shape), dtype=np.int8)
-    want = _tflm(name, x)
+    want = tflm_run(DATA / f"{name}.tflite", x)
     got = np.stack([run(cm.ir, [xi])[0] for xi in x]).reshape(want.shape)
     diff = np.abs(got.astype(np.int32) - want)
     assert diff.max() == 0, f"{name}: {int((diff > 0).sum())}/{diff.size} outputs differ from tflite-micro, " \

@@ -56,7 +56,7 @@ def attention(q: np.ndarray, k: np.ndarray, vt: np.ndarray, p: tp.AttentionParam
 
 def mean(x: np.ndarray, p: tp.MeanParams) -> np.ndarray:
     v = x.astype(np.int64).reshape(p.outer, p.reduce, p.inner) + p.input_offset
-    acc = v.sum(axis=1)
+    acc = fp.shl_wrap(v.sum(axis=1), p.left_shift)
     y = fp.requantize(acc, p.multiplier, p.shift).astype(np.int64) + p.output_offset
     return np.clip(y, -128, 127).astype(np.int8)
 

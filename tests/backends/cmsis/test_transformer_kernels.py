@@ -154,10 +154,12 @@ def test_mean_c_equals_reference(runtime, outer, reduce, inner, seed):
     x = _s8(rng.integers(-128, 128, (outer, reduce, inner)))
     from tfc.quant.fixed_point import quantize_multiplier
     m, s = quantize_multiplier(float(rng.uniform(0.2, 3.0)) / reduce)
-    p = tp.MeanParams(outer, reduce, inner, int(rng.integers(-127, 128)), m, s, int(rng.integers(-128, 128)))
+    left = int(rng.integers(0, min(31 - (255 * reduce).bit_length(), 31 + s) + 1))  # mean_params' bounds
+    p = tp.MeanParams(outer, reduce, inner, int(rng.integers(-127, 128)), m, s - left, int(rng.integers(-128, 128)),
+                      left)
     out = np.zeros((outer, inner), np.int8)
     runtime.lib.tfc_mean_s8(_ptr(x, C.c_int8), _ptr(out, C.c_int8), *(C.c_int32(v) for v in (
-        outer, reduce, inner, p.input_offset, p.multiplier, p.shift, p.output_offset)))
+        outer, reduce, inner, p.input_offset, p.left_shift, p.multiplier, p.shift, p.output_offset)))
     assert_exact(out, tops.mean(x, p), f"tfc_mean_s8 [{outer},{reduce},{inner}]")
 
 

@@ -206,7 +206,11 @@ class ReduceMean(OpSpec):
     layout_agnostic = True
     axis_attrs = ("axes",)
     sorted_axes = True
-    attrs = {"axes": Attr("ints"), "keepdims": Attr("bool", True), **NUMERICS_ATTR}
+    # int8 rounding (tfc.quant.transformer_params.MeanParams): "tflite" = TFLite Micro's MEAN
+    # integers, bit-exact with tflite-micro; "nearest" = the mean rounded once to the nearest
+    # output level, for graphs tfc's own PTQ quantized (no oracle's integers to reproduce).
+    attrs = {"axes": Attr("ints"), "keepdims": Attr("bool", True), **NUMERICS_ATTR,
+             "rounding": Attr("str", "tflite", quiet=True)}
 
     def _axes(self, node, rank):
         return sorted({normalize_axis(node, a, rank) for a in node.attrs["axes"]})

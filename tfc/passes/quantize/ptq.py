@@ -169,6 +169,10 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
     # Pooling outputs take their input's params (the int8 kernels need that), through propagation:
     # the input may itself get its params only there (a pool after a transpose, say).
     propagate_params(graph)
+    # No oracle's integers to reproduce here: an op that offers a choice rounds to the nearest level.
+    for node in graph.nodes:
+        if "rounding" in node.spec.attrs:
+            node.attrs["rounding"] = "nearest"
     layernorm_constants_to_int32(graph)
     _quantize_weights(graph)
     return len(observed)

@@ -54,13 +54,15 @@ void tfc_softmax_s8(const int8_t *input,
 void tfc_lut_s8(const int8_t *input, int8_t *output, int32_t size, const int8_t table[256]);
 
 /* Mean over the middle axis of [outer, reduce, inner]:
- * out[o][i] = clamp(requantize(sum_r (in[o][r][i] + input_offset), mult, shift) + out_offset). */
+ * out[o][i] = clamp(requantize(sum_r (in[o][r][i] + input_offset) << left_shift, mult, shift) + out_offset)
+ * (left_shift 0: TFLite Micro's MEAN; more: one rounding, at the nearest output level). */
 void tfc_mean_s8(const int8_t *input,
                  int8_t *output,
                  int32_t outer,
                  int32_t reduce,
                  int32_t inner,
                  int32_t input_offset,
+                 int32_t left_shift,
                  int32_t mult,
                  int32_t shift,
                  int32_t out_offset);

@@ -12,6 +12,7 @@ void tfc_mean_s8(const int8_t *input,
                  int32_t reduce,
                  int32_t inner,
                  int32_t input_offset,
+                 int32_t left_shift,
                  int32_t mult,
                  int32_t shift,
                  int32_t out_offset)
@@ -26,7 +27,8 @@ void tfc_mean_s8(const int8_t *input,
             {
                 acc += in[r * inner + i] + input_offset;
             }
-            output[o * inner + i] = tfc_requantize_to_s8(acc, mult, shift, out_offset, -128, 127);
+            output[o * inner + i] = tfc_requantize_to_s8(tfc_shl_wrap(acc, left_shift), mult, shift, out_offset,
+                                                         -128, 127);
         }
     }
 }

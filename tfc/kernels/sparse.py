@@ -182,6 +182,7 @@ class SparseDepthwise(_Conv):
     function = "tfc_sparse_depthwise_conv_s8"
     priority = 31
     depthwise = True
+    in_place = (0,)     # each four-channel group is copied to scratch before its outputs are written
 
     def decline(self, node):
         if node.attrs["dilation"] != [1, 1]:

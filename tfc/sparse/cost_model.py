@@ -115,6 +115,9 @@ def expected_nonempty_rows(layer: LayerShape, block: int, density: float) -> flo
 # specialised for its count, more taps a loop over its tap list; plus per-row and per-channel
 # set-up and the copy into the zero-point-padded image (bytes). Fitted (max error 5.2 %; dense
 # 3x3 6.9 %) by benchmarks/sparse_depthwise.py on the emulated M7; refit after changing the kernel.
+# Not refitted for the in-place kernel (four-channel planes): it measures 5-7 % above the fitted
+# kernel at 1-3 taps per channel on 16x16x64 (e.g. 1 tap 252,105 vs 235,667 instructions), fewer
+# on empty channels, and this linear form fits it only to 35 %.
 # The generic dense loop's DENSE_DW_TAP / DENSE_DW_OUT predate the 3x3 path and were not refitted
 # (the benchmark now measures one such shape, 12x12x32 5x5: 580,775, 12 % above the estimate).
 DW_FEATURES = ("DW_EMPTY", "DW_FAST", "DW_FAST_TAP", "DW_ANY", "DW_ANY_TAP", "DW_ROW", "DW_CHANNEL", "DW_IMAGE")

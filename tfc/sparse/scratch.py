@@ -27,11 +27,8 @@ def fc_scratch_bytes(vectors: int, depth: int, block: int) -> int:
 
 
 def depthwise_scratch_bytes(x_shape, w_shape, out_shape, stride, pad) -> int:
-    """tfc_sparse_depthwise_conv_s8_get_buffer_size: the zero-point-padded image, when one is needed."""
-    _, in_h, in_w, c = x_shape
+    """tfc_sparse_depthwise_conv_s8_get_buffer_size: the zero-point-padded planes of four channels
+    (the kernel runs channels four at a time, in place)."""
     _, kh, kw, _ = w_shape
     _, out_h, out_w, _ = out_shape
-    hp, wp = (out_h - 1) * stride[0] + kh, (out_w - 1) * stride[1] + kw
-    if pad[0] == 0 and pad[1] == 0 and hp <= in_h and wp <= in_w:
-        return 0
-    return hp * wp * c
+    return ((out_h - 1) * stride[0] + kh) * ((out_w - 1) * stride[1] + kw) * 4

@@ -4,10 +4,10 @@
  * Bit-exact with arm_depthwise_conv_s8 on the same (pruned) weights. Per channel only the
  * non-zero kernel taps are stored ("dw-taps", docs/sparse-format.md): a 12-byte record (bias with
  * the input offset folded in, requantization, tap count, the output of an empty channel), then
- * count (tap index ky * kw + kx, int8 weight) byte pairs. The kernel copies the input into a
- * padded image whose padding holds the input zero point (x + input_offset = 0 there), so every tap
- * of every pixel is a plain load: a channel with t taps costs t loads and t MACs per output pixel,
- * then the 5-instruction requantization of tfc_sparse_gen.h.
+ * count (tap index ky * kw + kx, int8 weight) byte pairs. The kernel copies four channels at a time
+ * into padded planes whose padding holds the input zero point (x + input_offset = 0 there), so every
+ * tap of every pixel is a plain load: a channel with t taps costs t loads and t MACs per output pixel,
+ * then the 5-instruction requantization of tfc_sparse_gen.h. The output may be the input (in place).
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef TFC_SPARSE_DEPTHWISE_H
@@ -46,7 +46,7 @@ typedef struct
     const uint8_t *taps;                   /* per channel count pairs (tap index, int8 weight) */
 } tfc_sparse_dw_weights;
 
-/* Scratch bytes: the padded image (0 when no padding is needed). */
+/* Scratch bytes: four channels' padded planes. */
 int32_t tfc_sparse_depthwise_conv_s8_get_buffer_size(const cmsis_nn_dw_conv_params *dw_conv_params,
                                                      const cmsis_nn_dims *input_dims,
                                                      const tfc_sparse_dw_weights *weights,

@@ -4,7 +4,10 @@
  *
  * Channel-outermost: a channel's taps, bias and requantization constants stay in registers while
  * it runs over every output pixel, so one output costs its taps' loads and MACs, the requantization
- * and a store. Channels of 1, 2 or 3 taps (what pruning to ~15 % leaves of a 3x3 kernel) run
+ * and a store. Channels run in groups of four: the group's zero-point-padded planes are copied into
+ * scratch (a word per pixel), then each channel of the group reads its plane. Nothing else reads
+ * those channels, so the output may overwrite the input (in place, TinyEngine's trick): the arena
+ * holds one tensor and a four-channel plane instead of two tensors and a padded image. Channels of 1, 2 or 3 taps (what pruning to ~15 % leaves of a 3x3 kernel) run
  * loops specialised for that count; more taps, and the rare channels whose requantization needs
  * the general arithmetic, run a loop over the tap list. Integer sums wrap modulo 2^32 like the
  * dense kernel's, so every path gives the dense kernel's bytes.
@@ -19,13 +22,14 @@ typedef char sp_dw_arithmetic_right_shift[(-8 >> 1) == -4 ? 1 : -1];
 
 #define SP_DW_MAX_TAPS 64 /* kernels up to 8x8: the tap tables live on the stack */
 
-/* The image the taps read: the input itself, or the padded copy in scratch. Steps in bytes. */
+/* The planes the taps read: a group of G channels, zero-point padded, in scratch. Steps in bytes. */
+#define SP_DW_G 4
+
 typedef struct
 {
     int32_t hp, wp;   /* rows and columns the output windows cover */
-    int32_t copy;     /* 1: the padded copy is needed */
     int32_t C;
-    int32_t pitch;    /* bytes per image row */
+    int32_t pitch;    /* bytes per plane row: wp * SP_DW_G */
     int32_t step;     /* between two output pixels' windows along x */
     int32_t row_step; /* between two output rows' windows */
     int32_t out_h, out_w;
@@ -46,86 +50,79 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
     im->out_w = out->w;
     im->hp = (out->h - 1) * p->stride.h + w->kh;
     im->wp = (out->w - 1) * p->stride.w + w->kw;
-    im->copy = p->padding.h != 0 || p->padding.w != 0 || im->hp > in->h || im->wp > in->w;
-    im->pitch = (im->copy ? im->wp : in->w) * im->C;
-    im->step = p->stride.w * im->C;
+    im->pitch = im->wp * SP_DW_G;
+    im->step = p->stride.w * SP_DW_G;
     im->row_step = p->stride.h * im->pitch;
     return 1;
 }
 
-/* Word copies: newlib's memcpy and memset on the M7 move a byte per iteration. n, and the
- * pointers when `aligned`, are multiples of 4 (the caller checks). */
-SP_INLINE void sp_dw_copy(int8_t *dst, const int8_t *src, int32_t n, const int aligned)
-{
-    if (!aligned)
-    {
-        memcpy(dst, src, (size_t)n);
-        return;
-    }
-    uint32_t *d = (uint32_t *)__builtin_assume_aligned(dst, 4);
-    const uint32_t *q = (const uint32_t *)__builtin_assume_aligned(src, 4);
-    for (; n >= 16; n -= 16, d += 4, q += 4)
-    {
-        uint32_t a = q[0], b = q[1], c = q[2], e = q[3];
-        /* Opaque to GCC, which would otherwise turn the loop back into a memcpy call. */
-        __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(e));
-        d[0] = a;
-        d[1] = b;
-        d[2] = c;
-        d[3] = e;
-    }
-    for (; n > 0; n -= 4)
-    {
-        *d++ = *q++;
-    }
-}
-
-SP_INLINE void sp_dw_fill(int8_t *dst, int32_t fill, int32_t n, const int aligned)
-{
-    if (!aligned)
-    {
-        memset(dst, fill, (size_t)n);
-        return;
-    }
-    uint32_t *d = (uint32_t *)__builtin_assume_aligned(dst, 4);
-    uint32_t v = ((uint32_t)fill & 0xFFU) * 0x01010101U;
-    __asm__("" : "+r"(v)); /* no memset call (see sp_dw_copy) */
-    for (; n > 0; n -= 4)
-    {
-        *d++ = v;
-    }
-}
-
-/* The padded image: row y, column x holds input (y - top, x - left), or the zero point -offset. */
-SP_INLINE void sp_dw_pad_rows(const int8_t *in, int32_t in_h, int32_t in_w, int32_t top, int32_t left, int32_t fill,
-                              const sp_dw_image *im, int8_t *img, const int aligned)
+/* The padded planes of channels c0 .. c0 + G - 1: plane row y, column x, lane j holds input
+ * (y - top, x - left, c0 + j), or the zero point `fill` outside the input. words: the group is four
+ * whole channels at a word-aligned offset (C % 4 == 0, aligned input), copied a word per pixel. */
+static void sp_dw_planes(const int8_t *in, int32_t in_h, int32_t in_w, int32_t top, int32_t left, int32_t fill,
+                         const sp_dw_image *im, int32_t c0, int32_t g, int8_t *plane, const int words)
 {
     const int32_t C = im->C;
-    const int32_t lcols = left < im->wp ? left : im->wp;
-    const int32_t ccols = in_w < im->wp - lcols ? in_w : im->wp - lcols;
-    for (int32_t y = 0; y < im->hp; y++, img += im->pitch)
+    const uint32_t fill4 = ((uint32_t)fill & 0xFFU) * 0x01010101U;
+    /* columns [x0, x1) of every plane row lie inside the input */
+    const int32_t x0 = left < im->wp ? left : im->wp;
+    const int32_t x1 = in_w + left < im->wp ? in_w + left : im->wp;
+    for (int32_t y = 0; y < im->hp; y++)
     {
         const int32_t iy = y - top;
+        int8_t *row = plane + y * im->pitch;
         if (iy < 0 || iy >= in_h)
         {
-            sp_dw_fill(img, fill, im->pitch, aligned);
+            for (int32_t x = 0; x < im->wp; x++)
+            {
+                memcpy(row + x * SP_DW_G, &fill4, SP_DW_G);
+            }
             continue;
         }
-        sp_dw_fill(img, fill, lcols * C, aligned);
-        sp_dw_copy(img + lcols * C, in + iy * in_w * C, ccols * C, aligned);
-        sp_dw_fill(img + (lcols + ccols) * C, fill, (im->wp - lcols - ccols) * C, aligned);
+        for (int32_t x = 0; x < x0; x++)
+        {
+            memcpy(row + x * SP_DW_G, &fill4, SP_DW_G);
+        }
+        if (x1 <= x0)
+        {
+            continue;
+        }
+        const int8_t *src = in + (iy * in_w + (x0 - left)) * C + c0;
+        if (words)
+        {
+            const uint32_t *q = (const uint32_t *)__builtin_assume_aligned(src, 4);
+            const int32_t cw = C / 4;
+            uint32_t *d = (uint32_t *)__builtin_assume_aligned(row + x0 * SP_DW_G, 4);
+            int32_t n = x1 - x0;
+            for (; n >= 4; n -= 4, d += 4, q += 4 * cw)
+            {
+                const uint32_t a = q[0], b = q[cw], c = q[2 * cw], e = q[3 * cw];
+                d[0] = a;
+                d[1] = b;
+                d[2] = c;
+                d[3] = e;
+            }
+            for (; n > 0; n--, d++, q += cw)
+            {
+                *d = *q;
+            }
+        }
+        else
+        {
+            int8_t *d = row + x0 * SP_DW_G;
+            for (int32_t x = x0; x < x1; x++, d += SP_DW_G, src += C)
+            {
+                for (int32_t j = 0; j < g; j++)
+                {
+                    d[j] = src[j];
+                }
+            }
+        }
+        for (int32_t x = x1; x < im->wp; x++)
+        {
+            memcpy(row + x * SP_DW_G, &fill4, SP_DW_G);
+        }
     }
-}
-
-static void sp_dw_pad(const int8_t *in, int32_t in_h, int32_t in_w, int32_t top, int32_t left, int32_t offset,
-                      const sp_dw_image *im, int8_t *img)
-{
-    if (im->C % 4 == 0 && ((uintptr_t)in & 3U) == 0 && ((uintptr_t)img & 3U) == 0)
-    {
-        sp_dw_pad_rows(in, in_h, in_w, top, left, -offset, im, img, 1);
-        return;
-    }
-    sp_dw_pad_rows(in, in_h, in_w, top, left, -offset, im, img, 0);
 }
 
 /* acc = bias + the n taps (n = 0: the `count` (offset, weight) pairs at tw) of the window at px. */
@@ -205,50 +202,71 @@ static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int
 typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, int32_t, int32_t,
                               int32_t, int32_t, int32_t, int32_t, int8_t *);
 
-/* Every channel of one image. */
-static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const int8_t *img, int8_t *out)
+/* One channel of the group whose planes are at plane (lane j). */
+static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const tfc_sparse_dw_channel *rec,
+                      const uint8_t *tap, const int8_t *plane, int8_t *out)
 {
     static const sp_dw_fast_fn fast[2][4] = {{sp_dw_fast0_0, sp_dw_fast1_0, sp_dw_fast2_0, sp_dw_fast3_0},
                                              {sp_dw_fast0_1, sp_dw_fast1_1, sp_dw_fast2_1, sp_dw_fast3_1}};
     const int32_t lo = w->activation.min, hi = w->activation.max, out_off = w->output_offset;
     const int clamp = !(lo <= -128 && hi >= 127);
-    const uint8_t *tap = w->taps;
+    const int32_t count = rec->count;
     int32_t tw[2 * SP_DW_MAX_TAPS]; /* (byte offset in the window, weight) per tap */
-    for (int32_t c = 0; c < im->C; c++)
+    for (int32_t t = 0; t < count; t++, tap += 2)
     {
-        const tfc_sparse_dw_channel *rec = &w->records[c];
-        const int32_t count = rec->count;
-        if (count == 0)
+        const int32_t ky = tap[0] / w->kw, kx = tap[0] % w->kw;
+        tw[2 * t] = ky * im->pitch + kx * SP_DW_G;
+        tw[2 * t + 1] = (int8_t)tap[1];
+    }
+    const int32_t sh = rec->shift, kind = rec->kind;
+    int32_t rnd = out_off;
+    if (kind == TFC_SPARSE_RQ_RIGHT)
+    {
+        /* 2^(shift-1) + output_offset * 2^shift (tfc/sparse/reference.py requant_kind) */
+        rnd = (int32_t)((1U << (sh - 1)) + ((uint32_t)out_off << sh));
+        fast[clamp][count <= 3 ? count : 0](im, plane, tw, count, rec->bias, rec->multiplier, rnd, sh, lo, hi, out);
+    }
+    else
+    {
+        sp_dw_any(im, plane, tw, count, rec->bias, rec->multiplier, rnd, sh, kind, lo, hi, out);
+    }
+}
+
+/* Every channel of one image, four at a time: their planes into scratch, then their outputs
+ * (which may overwrite their own input: nothing reads those channels again). */
+static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const int8_t *in, int32_t in_h,
+                      int32_t in_w, int32_t top, int32_t left, int32_t fill, int8_t *plane, int8_t *out)
+{
+    const uint8_t *tap = w->taps;
+    const int words = im->C % 4 == 0 && ((uintptr_t)in & 3U) == 0 && ((uintptr_t)plane & 3U) == 0;
+    for (int32_t c0 = 0; c0 < im->C; c0 += SP_DW_G)
+    {
+        const int32_t g = im->C - c0 < SP_DW_G ? im->C - c0 : SP_DW_G;
+        int32_t used = 0;
+        for (int32_t j = 0; j < g; j++)
         {
-            const int8_t empty = rec->empty;
-            int8_t *o = out + c;
-            for (int8_t *const o_end = o + im->out_h * im->out_w * im->C; o != o_end; o += im->C)
+            used |= w->records[c0 + j].count != 0;
+        }
+        if (used)
+        {
+            sp_dw_planes(in, in_h, in_w, top, left, fill, im, c0, g, plane, words);
+        }
+        for (int32_t j = 0; j < g; j++)
+        {
+            const tfc_sparse_dw_channel *rec = &w->records[c0 + j];
+            const int32_t c = c0 + j;
+            if (rec->count == 0)
             {
-                *o = empty;
+                const int8_t empty = rec->empty;
+                int8_t *o = out + c;
+                for (int8_t *const o_end = o + im->out_h * im->out_w * im->C; o != o_end; o += im->C)
+                {
+                    *o = empty;
+                }
+                continue;
             }
-            continue;
-        }
-        for (int32_t t = 0; t < count; t++, tap += 2)
-        {
-            const int32_t ky = tap[0] / w->kw, kx = tap[0] % w->kw;
-            tw[2 * t] = ky * im->pitch + kx * im->C;
-            tw[2 * t + 1] = (int8_t)tap[1];
-        }
-        const int32_t sh = rec->shift, kind = rec->kind;
-        int32_t rnd = out_off;
-        if (kind == TFC_SPARSE_RQ_RIGHT)
-        {
-            /* 2^(shift-1) + output_offset * 2^shift (tfc/sparse/reference.py requant_kind) */
-            rnd = (int32_t)((1U << (sh - 1)) + ((uint32_t)out_off << sh));
-        }
-        if (kind == TFC_SPARSE_RQ_RIGHT)
-        {
-            fast[clamp][count <= 3 ? count : 0](im, img + c, tw, count, rec->bias, rec->multiplier, rnd, sh, lo, hi,
-                                                out + c);
-        }
-        else
-        {
-            sp_dw_any(im, img + c, tw, count, rec->bias, rec->multiplier, rnd, sh, kind, lo, hi, out + c);
+            sp_dw_one(w, im, rec, tap, plane + j, out + c);
+            tap += 2 * rec->count;
         }
     }
 }
@@ -259,7 +277,7 @@ int32_t tfc_sparse_depthwise_conv_s8_get_buffer_size(const cmsis_nn_dw_conv_para
                                                      const cmsis_nn_dims *output_dims)
 {
     sp_dw_image im;
-    if (!sp_dw_geometry(dw_conv_params, input_dims, weights, output_dims, &im) || !im.copy)
+    if (!sp_dw_geometry(dw_conv_params, input_dims, weights, output_dims, &im))
     {
         return 0;
     }
@@ -283,7 +301,7 @@ arm_cmsis_nn_status tfc_sparse_depthwise_conv_s8(const cmsis_nn_context *ctx,
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
-    if (im.copy && (ctx == NULL || ctx->buf == NULL || ctx->size < im.hp * im.pitch))
+    if (ctx == NULL || ctx->buf == NULL || ctx->size < im.hp * im.pitch)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
@@ -291,14 +309,8 @@ arm_cmsis_nn_status tfc_sparse_depthwise_conv_s8(const cmsis_nn_context *ctx,
     const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
     for (int32_t b = 0; b < input_dims->n; b++)
     {
-        const int8_t *img = input_data + b * in_size;
-        if (im.copy)
-        {
-            sp_dw_pad(img, input_dims->h, input_dims->w, p->padding.h, p->padding.w, p->input_offset, &im,
-                      (int8_t *)ctx->buf);
-            img = (const int8_t *)ctx->buf;
-        }
-        sp_dw_run(weights, &im, img, output_data + b * out_size);
+        sp_dw_run(weights, &im, input_data + b * in_size, input_dims->h, input_dims->w, p->padding.h, p->padding.w,
+                  -p->input_offset, (int8_t *)ctx->buf, output_data + b * out_size);
     }
     return ARM_CMSIS_NN_SUCCESS;
 }

@@ -10,5 +10,5 @@ The planners are pure functions of the buffer list; everything graph-specific is
 from tfc.memory.buffers import Buffer, Plan, align_up  # noqa: F401
 from tfc.memory.check import PlanError, check_plan, live_at, lower_bound  # noqa: F401
 from tfc.memory.greedy import greedy_by_size  # noqa: F401
-from tfc.memory.liveness import Allocation, graph_buffers, is_reshape  # noqa: F401
+from tfc.memory.liveness import Allocation, TiledSpan, graph_buffers, is_reshape  # noqa: F401
 from tfc.memory.planner import STRATEGIES, plan_memory  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from tfc.memory.buffers import Buffer, Plan, align_up
+from tfc.memory.buffers import Buffer, Plan, align_up, first_fit_group, pin_groups
 
 
 def greedy_by_size(buffers: Sequence[Buffer], *, arena_alignment: int = 16) -> Plan:
@@ -13,7 +13,16 @@ def greedy_by_size(buffers: Sequence[Buffer], *, arena_alignment: int = 16) -> P
     order = sorted(buffers, key=lambda b: (-b.size, b.first, b.rank, b.name))
     offsets: dict[str, int] = {}
     placed: list[Buffer] = []
+    groups = pin_groups(buffers)
     for buf in order:
+        if buf.name in offsets:
+            continue
+        if buf.name in groups:
+            at = first_fit_group(groups[buf.name], placed, offsets)
+            for member, delta in groups[buf.name]:
+                offsets[member.name] = at + delta
+                placed.append(member)
+            continue
         conflicts = sorted((offsets[p.name], p.size) for p in placed if p.overlaps_in_time(buf) and p.size)
         offset = 0
         for start, size in conflicts:

@@ -63,7 +63,7 @@ def _compile(args, **kw):
     try:
         return compile(args.model, target=args.target, pipeline=args.pipeline,
                        input_shapes=_shapes(args.input_shape), calibration=calibration,
-                       input_layout=args.input_layout, **kw)
+                       input_layout=args.input_layout, extra_macs=args.extra_macs, **kw)
     except QuantizationError as e:
         if args.calibration and e.file is None and "calibration" in e.message:
             raise QuantizationError(e.message, file=args.calibration, node=e.node, op=e.op, hint=e.hint) from None
@@ -191,6 +191,10 @@ def _add_model_options(p) -> None:
     p.add_argument("--input-layout", choices=("nchw", "nhwc"),
                    help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
                         "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
+    p.add_argument("--extra-macs", type=float, default=0.0, metavar="FRACTION",
+                   help="run the first layers in fused tiles (bands of rows) for a smaller arena, "
+                        "recomputing at most this fraction of the model's MACs (e.g. 0.10; default 0: "
+                        "only schedules that add no MACs)")
 
 
 def _load_plugins(args) -> None:

@@ -76,6 +76,11 @@ class Kernel:
         kernel cannot run on a band of rows (the default)."""
         return None
 
+    @property
+    def runs_on_bands(self) -> bool:
+        """Whether the kernel implements band_rows/band_args (fused-tile execution)."""
+        return type(self).band_rows is not Kernel.band_rows
+
     def band_args(self, args: Any, node: Node, params: Any, in_rows: Sequence[tuple[int, int]],
                   out_rows: tuple[int, int]) -> Any:
         """The call record for one band: `args` with the band's heights and top padding, so the

@@ -71,6 +71,10 @@ class _Conv(Kernel):
         return R.ConvArgs(p, dims4(x.shape), filter_dims, R.Dims(1, 1, 1, cout), dims4(y.shape),
                           weights, _bias_const(lw, i, node), mult, shift)
 
+
+class _ConvBands:
+    """Band-of-rows execution (fused tiles) for the dense conv kernels taking ConvArgs."""
+
     def band_rows(self, node, p, rows):
         kh = node.inputs[1].shape[1]
         return (window_rows(rows, node.inputs[0].shape[1], kh, p.stride[0], p.padding[0], p.dilation[0]),)
@@ -82,7 +86,7 @@ class _Conv(Kernel):
 
 
 @register_kernel
-class DepthwiseConv(_Conv):
+class DepthwiseConv(_ConvBands, _Conv):
     """arm_depthwise_conv_s8_opt where it applies (one output channel per input channel, no
     dilation, batch 1; faster, but it needs scratch), else arm_depthwise_conv_s8 (no scratch)."""
 
@@ -113,7 +117,7 @@ class DepthwiseConv(_Conv):
 
 
 @register_kernel
-class Conv1x1(_Conv):
+class Conv1x1(_ConvBands, _Conv):
     """arm_convolve_1x1_s8_fast: 1x1, no padding, stride 1, no dilation, one group."""
 
     name = "conv_1x1"
@@ -129,7 +133,7 @@ class Conv1x1(_Conv):
 
 
 @register_kernel
-class Conv(_Conv):
+class Conv(_ConvBands, _Conv):
     """arm_convolve_s8: any conv2d (groups too: C_IN = groups * CK)."""
 
     name = "conv"

@@ -250,8 +250,11 @@ def mark_region(nodes: Sequence[Node], boundaries: Sequence[int], order: str = "
     nodes[-1].meta[ORDER_KEY] = order
 
 
-def clear_regions(graph: Graph) -> None:
+def clear_regions(graph: Graph) -> bool:
+    """Remove every region's meta; whether there was any."""
+    had = any(REGION_KEY in n.meta for n in graph.nodes)
     for node in graph.nodes:
         node.meta.pop(REGION_KEY, None)
         node.meta.pop(BANDS_KEY, None)
         node.meta.pop(ORDER_KEY, None)
+    return had

@@ -1,0 +1,144 @@
+"""tile: run the first, largest layers band by band (fused tiles, MCUNetV2's patch-based
+inference) where that brings the arena below the layer-by-layer plan, within a budget of
+recomputed multiply-accumulates.
+
+Candidates: every run of layers from the model's first layer through a later one (past the
+untiled plan's peak; only the last layer's output may leave the run), its output cut into bands
+of 1, 2, 3, 4, 6, 8, ... rows, run top-down or bottom-up (tfc.kernels.tiles). A band recomputes the
+halo rows its neighbour also computes: those are the extra MACs. The budget `extra_macs` is a
+fraction of the model's MACs (tfc.compile(..., extra_macs=0.10)); the default 0 keeps only
+schedules that add none. Each candidate within budget is planned exactly as plan-memory will
+plan it (tfc.kernels.lowering.plan_arena: the kernels' scratch, in-place and pinned buffers); the
+smallest arena wins if it is smaller than the untiled one (ties: fewer extra MACs). The choice
+is node meta (tile-region, tile-bands, tile-order), so dumps show it and plan-memory, lowering
+and the C backend follow it. Outputs are bit-exact with the untiled build: each kernel call is
+the untiled kernel on a sub-tensor with the padding the untiled layer has at those rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tfc.errors import TfcError
+from tfc.kernels import select
+from tfc.kernels.lowering import plan_arena
+from tfc.kernels.tiles import ORDERS, clear_regions, make_region, mark_region
+from tfc.memory import live_at
+from tfc.passes.base import Pass, PassContext, PassResult, register_pass
+from tfc.targets import Target
+
+BAND_ROWS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+MAX_REGION_LAYERS = 16
+
+
+@dataclass(frozen=True)
+class TileCandidate:
+    """One schedule the pass weighed: layers first..last in bands of `rows` rows, run in `order`."""
+
+    last: int
+    rows: int
+    order: str
+    bands: int
+    extra_macs: int
+    extra_fraction: float      # of the model's MACs
+    arena_bytes: int | None    # None: over the budget, not planned
+    chosen: bool = False
+
+    def row(self) -> str:
+        arena = f"{self.arena_bytes:>9,}" if self.arena_bytes is not None else f"{'-':>9}"
+        return (f"  {'*' if self.chosen else ' '} layers 0..{self.last:<3} {self.bands:>3} x {self.rows:>2} rows "
+                f"{self.order:<10} {self.extra_macs:>11,} {100 * self.extra_fraction:>6.2f} %  {arena} B")
+
+
+def format_candidates(base_arena: int, candidates) -> str:
+    """The peak-SRAM vs extra-MACs table of the candidate schedules."""
+    lines = [f"fused tiles: untiled arena {base_arena:,} B; candidates (- : over the extra-MAC budget, not planned)",
+             f"    {'region':<14} {'bands':>11} {'order':<10} {'extra MACs':>11} {'':>8}  {'arena':>9}"]
+    lines += [c.row() for c in candidates]
+    return "\n".join(lines)
+
+
+def _peak_step(buffers) -> int:
+    steps = range(min(b.first for b in buffers), max(b.last for b in buffers) + 1)
+    return max(steps, key=lambda s: (sum(b.size for b in live_at(buffers, s)), -s))
+
+
+@register_pass
+class Tile(Pass):
+    name = "tile"
+    description = "run the first layers band by band (fused tiles) where it shrinks the arena, within an extra-MAC budget"
+
+    @dataclass(frozen=True)
+    class Options:
+        extra_macs: float | None = None   # fraction of the model's MACs; None: tfc.compile's (default 0)
+
+    def run(self, graph, ctx: PassContext) -> PassResult:
+        budget = self.options.extra_macs
+        if budget is None:
+            budget = ctx.options.get("extra_macs") or 0.0
+        if not isinstance(budget, (int, float)) or budget < 0:
+            raise TfcError(f"tile: extra_macs must be a fraction >= 0 of the model's MACs, got {budget!r}",
+                           hint="e.g. extra_macs=0.10 allows 10 % more multiply-accumulates")
+        target = Target.from_string(ctx.target or "cortex-m7")
+        had = clear_regions(graph)
+        if not graph.nodes or any(v.dtype.is_float for n in graph.nodes for v in n.outputs):
+            return PassResult(changed=had, notes="not an int8 graph: nothing tiled (run quantize-int8 first)")
+        base = plan_arena(graph, target=target)
+        candidates = self._candidates(graph, target, float(budget), _peak_step(base.allocation.buffers))
+        planned = [c for c in candidates if c.arena_bytes is not None and c.arena_bytes < base.arena_bytes]
+        best = min(planned, key=lambda c: (c.arena_bytes, c.extra_macs, c.last, c.rows, ORDERS.index(c.order)),
+                   default=None)
+        stats = {"arena-before": base.arena_bytes, "candidates": len(candidates)}
+        if best is None:
+            ctx.findings["tile"] = (base.arena_bytes, tuple(candidates))
+            why = (f"no schedule within {budget:.0%} extra MACs lowers the arena ({base.arena_bytes:,} B)")
+            ctx.decline("fused-tiles", graph.nodes[0].name, why)
+            return PassResult(changed=had, stats=stats, notes=format_candidates(base.arena_bytes, candidates))
+        candidates = [c if c is not best else TileCandidate(**{**c.__dict__, "chosen": True}) for c in candidates]
+        self._mark(graph, best)
+        stats.update({"arena-after": best.arena_bytes, "extra-macs": best.extra_macs, "bands": best.bands,
+                      "region-layers": best.last + 1})
+        ctx.findings["tile"] = (base.arena_bytes, tuple(candidates))
+        return PassResult(changed=True, stats=stats, notes=format_candidates(base.arena_bytes, candidates))
+
+    @staticmethod
+    def _mark(graph, c: TileCandidate) -> None:
+        h = int(graph.nodes[c.last].output.shape[1])
+        mark_region(graph.nodes[:c.last + 1], [*range(0, h, c.rows), h], c.order)
+
+    def _candidates(self, graph, target, budget: float, peak: int) -> list[TileCandidate]:
+        kernels = {id(n): select(n) for n in graph.nodes}
+        params = {}
+
+        def kernel_of(node):
+            if id(node) not in params:
+                params[id(node)] = kernels[id(node)].params(node)
+            return kernels[id(node)], params[id(node)]
+        total = sum(n.spec.macs(n) for n in graph.nodes) or 1
+        out = []
+        for last in range(min(len(graph.nodes), MAX_REGION_LAYERS)):
+            node = graph.nodes[last]
+            if not kernels[id(node)].runs_on_bands:
+                break   # this kernel cannot run on bands: no longer run can include it
+            if last < peak:
+                continue
+            h = int(node.output.shape[1]) if len(node.output.shape) == 4 else 0
+            counts = {}
+            for r in BAND_ROWS:   # one band height per band count: the smallest
+                if r < h:
+                    counts.setdefault(-(-h // r), r)
+            for rows in counts.values():
+                for order in ORDERS:
+                    region = make_region(graph, graph.nodes[:last + 1], [*range(0, h, rows), h], kernel_of,
+                                         order=order)
+                    if isinstance(region, str):
+                        break
+                    extra = region.extra_macs()
+                    arena = None
+                    if extra <= budget * total:
+                        self._mark(graph, TileCandidate(last, rows, order, 0, 0, 0.0, None))
+                        try:
+                            arena = plan_arena(graph, target=target).arena_bytes
+                        finally:
+                            clear_regions(graph)
+                    out.append(TileCandidate(last, rows, order, len(region.bands), extra, extra / total, arena))
+        return out

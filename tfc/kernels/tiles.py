@@ -98,6 +98,7 @@ class TiledRegion:
                          None if self.overlay is None else (self.output.name, self.inputs[0].name, self.overlay))
 
     def describe(self) -> str:
+        """The region, then each band's rows of every value (output first), for the dumps."""
         bounds = self.boundaries
         heights = sorted({b - a for a, b in zip(bounds, bounds[1:])})
         return (f"tiled region {self.name}: layers {self.first}..{self.last} ({', '.join(n.name for n in self.nodes)}) "
@@ -106,7 +107,9 @@ class TiledRegion:
                 + ", ".join(f"{v.ref} {self.band_bytes(v)} B" for v in self.inner)
                 + f"; {self.extra_macs():,} extra MACs"
                 + ("" if self.overlay is None else
-                   f"; the output overwrites the consumed rows of {self.inputs[0].ref} from byte {self.overlay}"))
+                   f"; the output overwrites the consumed rows of {self.inputs[0].ref} from byte {self.overlay}")
+                + "".join(f"\n  band {k + 1}: " + ", ".join(f"%{name} rows {lo}..{hi - 1}" for name, (lo, hi) in b.rows.items())
+                          for k, b in enumerate(self.bands)))
 
 
 KernelOf = Callable[[Node], object]   # node -> (kernel, params)

@@ -68,7 +68,9 @@ class PlanMemory(Pass):
         if self.options.check_fit:
             self._check_fit(graph, target, model)
         names = [n.name for n in graph.nodes]
-        notes = draw_timeline(buffers, model.plan, names)
+        notes = "\n".join([*(r.describe() for r in model.regions), draw_timeline(buffers, model.plan, names)])
+        if model.regions:
+            stats["tiled-layers"] = sum(len(r.nodes) for r in model.regions)
         return PassResult(changed=bool(stats.get("reordered")), stats=stats, notes=notes)
 
     @staticmethod

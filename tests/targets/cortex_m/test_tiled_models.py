@@ -1,0 +1,36 @@
+"""Fused tiles on the emulated Cortex-M7: VWW-96 compiled with extra_macs=0.10 gives tflite-micro's
+outputs bit for bit and the untiled build's on random inputs, in a 36,864-byte arena, and runs
+within 1.15x the untiled build's executed instructions (exact counts from QEMU)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tfc
+from tfc.bench import bench
+
+MAX_SLOWDOWN = 1.15   # issue 17's acceptance bound on executed instructions
+
+
+@pytest.fixture(scope="module")
+def builds(mlperf_onnx):
+    onnx = mlperf_onnx / "vww_96_int8.onnx"
+    return tfc.compile(onnx, target="cortex-m7"), tfc.compile(onnx, target="cortex-m7", extra_macs=0.10)
+
+
+def test_tiled_vww_on_the_m7_is_bit_exact_and_within_the_instruction_bound(builds, shared_data, qemu_plugins,
+                                                                           tmp_path):
+    untiled, tiled = builds
+    assert tiled.report.memory.arena_bytes <= 36_864 < untiled.report.memory.arena_bytes
+    golden = np.load(shared_data / "mlperf_tiny" / "golden" / "vww_96_int8.npz")
+    rand = np.random.default_rng(11).integers(-128, 128, size=(2, *golden["x"].shape[1:]), dtype=np.int8)
+    x = np.concatenate([golden["x"], rand])
+    ours, theirs = bench(tiled, inputs=x, cache_dir=tmp_path), bench(untiled, inputs=x, cache_dir=tmp_path)
+    n = len(golden["x"])
+    got = np.frombuffer(b"".join(ours.tfc.outputs), dtype=np.int8).reshape(len(x), -1)
+    want = np.frombuffer(b"".join(theirs.tfc.outputs), dtype=np.int8).reshape(len(x), -1)
+    assert np.array_equal(got[:n], golden["y_tflm"].reshape(n, -1)), "tiled VWW-96 on the M7 vs tflite-micro"
+    assert np.array_equal(got, want), "tiled vs untiled VWW-96 on the M7"
+    assert ours.tfc.sram.arena == tiled.report.memory.arena_bytes
+    ratio = ours.tfc.instructions / theirs.tfc.instructions
+    assert 1.0 < ratio <= MAX_SLOWDOWN, f"tiled {ours.tfc.instructions:,} vs untiled {theirs.tfc.instructions:,}"

@@ -191,10 +191,10 @@ def _add_model_options(p) -> None:
     p.add_argument("--input-layout", choices=("nchw", "nhwc"),
                    help="layout of the 4-D inputs and outputs of the generated API (default: the model's "
                         "own); nhwc takes camera/audio HWC buffers with no transpose at the boundary")
-    p.add_argument("--extra-macs", type=float, default=0.0, metavar="FRACTION",
+    p.add_argument("--extra-macs", type=float, metavar="FRACTION",
                    help="run the first layers in fused tiles (bands of rows) for a smaller arena, "
-                        "recomputing at most this fraction of the model's MACs (e.g. 0.10; default 0: "
-                        "only schedules that add no MACs)")
+                        "recomputing at most this fraction of the model's MACs (e.g. 0.10; 0: only "
+                        "schedules that add none; default: no tiling)")
 
 
 def _load_plugins(args) -> None:

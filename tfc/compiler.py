@@ -273,7 +273,7 @@ def _import_onnx(model, input_shapes) -> Graph:
 # ----------------------------------------------------------------------------------- compile
 def compile(model, target: str | Target = "cortex-m7", *, calibration=None, sparsity=None,
             dump_ir=None, pipeline=None, input_shapes=None, input_layout: str | None = None,
-            extra_macs: float = 0.0, verbose: bool = False) -> CompiledModel:
+            extra_macs: float | None = None, verbose: bool = False) -> CompiledModel:
     """Compile `model` (a path, an onnx.ModelProto, ONNX bytes or a tfc Graph) for `target`.
 
     calibration: samples for post-training quantization (float models); sparsity: settings for the
@@ -281,10 +281,10 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     pipeline: pipeline text or a list of passes (default: the registered passes in DESIGN order);
     input_shapes: {input name: shape} for ONNX inputs with unknown dims; input_layout: "nhwc" or
     "nchw", the layout of the 4-D inputs and outputs of the generated API (default: the model's
-    own; "nhwc" on an NCHW model removes the boundary transposes); extra_macs: the tile pass's
-    budget of recomputed multiply-accumulates, a fraction of the model's (0.10: 10 % more) spent
-    on running the first layers in fused tiles for a smaller arena; verbose: log each pass and
-    each rewrite that declined to fire.
+    own; "nhwc" on an NCHW model removes the boundary transposes); extra_macs: run the first
+    layers in fused tiles for a smaller arena, recomputing at most this fraction of the model's
+    multiply-accumulates (0.10: 10 % more; 0: only schedules that add none, keeping halo rows;
+    None, the default: no tiling); verbose: log each pass and each rewrite that declined to fire.
     """
     from tfc.passes.sparsify import check_sparsity
     target = Target.from_string(target)
@@ -295,10 +295,11 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     graph = load_model(model, input_shapes=input_shapes)
     set_io_layout(graph, input_layout)
     before = graph.copy()
-    if not isinstance(extra_macs, (int, float)) or isinstance(extra_macs, bool) or extra_macs < 0:
+    if extra_macs is not None and (not isinstance(extra_macs, (int, float)) or isinstance(extra_macs, bool)
+                                   or extra_macs < 0):
         raise TfcError(f"extra_macs must be a fraction >= 0 of the model's MACs, got {extra_macs!r}",
                        hint="e.g. extra_macs=0.10 allows 10 % more multiply-accumulates")
-    options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity, "extra_macs": float(extra_macs),
+    options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity, "extra_macs": extra_macs,
                                "quantized_by": _quantized_by(model)}
     ctx = PassContext(target=target, options=options, logger=logging.getLogger("tfc.passes"))
     with _verbose_logging(verbose):

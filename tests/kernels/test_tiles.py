@@ -1,7 +1,8 @@
 """Fused-tile execution (tfc.kernels.tiles): the rows each band needs, and the generated C of a
 region run band by band equal to the int8 interpreter (the untiled kernels' numpy twins) bit for
 bit, on the host with ASan/UBSan, for asymmetric padding, strides, depthwise, 1x1, average and
-max pooling and a fused residual conv, in bands of several heights, top-down and bottom-up."""
+max pooling and a fused residual conv, in bands of several heights, top-down and bottom-up, with
+halo rows recomputed or kept from band to band."""
 from __future__ import annotations
 
 import numpy as np
@@ -119,6 +120,25 @@ def test_tiled_c_equals_the_untiled_kernels(graph, ints, tmp_path, op, rows, ord
     assert len(model.regions) == 1 and len(model.regions[0].bands) == -(-h // rows)
     check_plan(model.allocation.buffers, model.plan)
     run_c_exact(g, ints, tmp_path)   # the C against the interpreter, which runs every layer whole
+
+
+@pytest.mark.parametrize("op, rows", [("conv2d_add", 1), ("maxpool2d", 1), ("conv2d_add", 2)])
+def test_bands_that_keep_their_halo_rows_equal_the_untiled_kernels(graph, ints, tmp_path, op, rows):
+    g = graph.copy()
+    last = _through(g, op)
+    h = g.nodes[last].output.shape[1]
+    mark_region(g.nodes[:last + 1], [*range(0, h, rows), h], "top-down", reuse=True)
+    model = lower_for(g, target="host")
+    (region,) = model.regions
+    assert region.reuse and region.extra_macs() == 0
+    assert any(b.moves for b in region.bands) and any(c.move for c in model.calls)
+    check_plan(model.allocation.buffers, model.plan)
+    run_c_exact(g, ints, tmp_path)
+
+
+def test_kept_halos_run_top_down_only(graph):
+    reason = make_region(graph, graph.nodes[:3], [0, 2, 4, 6], _kernel_of, order="bottom-up", reuse=True)
+    assert reason == "bands that keep their halo rows run top-down"
 
 
 @pytest.mark.parametrize("order", ["top-down", "bottom-up"])

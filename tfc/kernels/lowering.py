@@ -39,10 +39,12 @@ class IoTensor:
 
 @dataclass(frozen=True)
 class Call:
-    """One kernel call of the model's invoke function: a layer, or one band of a tiled layer."""
+    """One step of the model's invoke function: a layer's kernel call, or one band of a tiled
+    layer, or (`move`) a memmove of a band buffer's kept rows to its start."""
 
-    layer: L.Layer
+    layer: L.Layer | None
     note: str = ""   # which band, for the comment above it
+    move: tuple[int, int, int] | None = None   # (destination offset, source offset, bytes) in the arena
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ def _band_layer(lw: _Lowering, region: TiledRegion, band, layer: L.Layer, node: 
         start = band.rows[v.name][0] if id(v) in inner else 0
         return L.ArenaSlice(value_slice(v).offset + (rows[0] - start) * row_bytes(v), (rows[1] - rows[0]) * row_bytes(v))
 
-    out_rows = band.rows[node.output.name]
+    out_rows = band.computed[node.output.name]
     in_rows = kernel.band_rows(node, params, out_rows)
     acts = [v for v in node.inputs if v.data is None]
     return dataclasses.replace(layer, inputs=tuple(at(v, r) for v, r in zip(acts, in_rows)),
@@ -257,13 +259,18 @@ def _tiled_calls(graph: Graph, lw: _Lowering, layers, value_slice) -> tuple[Call
             calls.append(Call(layers[i]))
             i += 1
             continue
+        values = {v.name: v for v in region.inner}
         for k, band in enumerate(region.bands):
             out = band.rows[region.output.name]
             note = f"{region.name} band {k + 1}/{len(region.bands)}: rows {out[0]}..{out[1] - 1} of {region.output.ref}"
+            for name, first, count in band.moves:   # halo rows kept from the band before
+                start, rb = value_slice(values[name]).offset, row_bytes(values[name])
+                calls.append(Call(None, note, (start, start + first * rb, count * rb)))
+                note = ""
             for j, node in enumerate(region.nodes):
-                if node.output.name in band.rows:
-                    calls.append(Call(_band_layer(lw, region, band, layers[i + j], node, value_slice),
-                                      note if j == 0 else ""))
+                if node.output.name in band.computed:
+                    calls.append(Call(_band_layer(lw, region, band, layers[i + j], node, value_slice), note))
+                    note = ""
         i = region.last + 1
     return tuple(calls)
 

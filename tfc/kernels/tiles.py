@@ -35,6 +35,7 @@ REGION_KEY = "tile-region"
 BANDS_KEY = "tile-bands"
 ORDER_KEY = "tile-order"      # "top-down" (the default) or "bottom-up"
 ORDERS = ("top-down", "bottom-up")
+REUSE_KEY = "tile-reuse"      # true: keep halo rows between bands (no extra MACs)
 
 Rows = tuple[int, int]
 
@@ -46,12 +47,20 @@ def row_bytes(v: Value) -> int:
 
 @dataclass(frozen=True)
 class Band:
-    """One band: the rows [lo, hi) of every value it computes or reads (value name -> rows)."""
+    """One band. `rows`: value name -> the rows [lo, hi) of it the band holds (a value inside the
+    region: its band buffer's rows, from the buffer's start) or reads (a whole input). `computed`:
+    the rows of each value the band computes (all of `rows` when halos are recomputed; with
+    reuse, only rows no earlier band computed). `moves`: (value name, first row kept, rows kept):
+    before the band, the rows an earlier band computed and this one still reads slide from that
+    row of the buffer to its start."""
 
     rows: Mapping[str, Rows]
+    computed: Mapping[str, Rows]
+    moves: tuple[tuple[str, int, int], ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "rows", MappingProxyType(dict(self.rows)))
+        object.__setattr__(self, "computed", MappingProxyType(dict(self.computed)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +73,7 @@ class TiledRegion:
     bands: tuple[Band, ...]        # in execution order
     order: str                     # "top-down" or "bottom-up"
     overlay: int | None            # the output's offset inside inputs[0]'s bytes, if it shares them
+    reuse: bool = False            # halo rows kept from the band before instead of recomputed
 
     @property
     def last(self) -> int:
@@ -87,22 +97,24 @@ class TiledRegion:
         extra = 0
         for node in self.nodes:
             h = int(node.output.shape[1])
-            computed = sum(b.rows[node.output.name][1] - b.rows[node.output.name][0]
-                           for b in self.bands if node.output.name in b.rows)
+            computed = sum(b.computed[node.output.name][1] - b.computed[node.output.name][0]
+                           for b in self.bands if node.output.name in b.computed)
             extra += node.spec.macs(node) * (computed - h) // h
         return extra
 
     def span(self) -> TiledSpan:
         return TiledSpan(self.first, self.last, {v.name: self.band_bytes(v) for v in self.inner},
                          tuple(v.name for v in (*self.inputs, self.output)),
-                         None if self.overlay is None else (self.output.name, self.inputs[0].name, self.overlay))
+                         None if self.overlay is None else (self.output.name, self.inputs[0].name, self.overlay),
+                         self.reuse)
 
     def describe(self) -> str:
         """The region, then each band's rows of every value (output first), for the dumps."""
         bounds = self.boundaries
         heights = sorted({b - a for a, b in zip(bounds, bounds[1:])})
         return (f"tiled region {self.name}: layers {self.first}..{self.last} ({', '.join(n.name for n in self.nodes)}) "
-                f"run in {len(self.bands)} bands ({self.order}) of {'/'.join(map(str, heights))} rows of "
+                f"run in {len(self.bands)} bands ({self.order}{', halo rows kept' if self.reuse else ''}) of "
+                f"{'/'.join(map(str, heights))} rows of "
                 f"{self.output.ref} {list(self.output.shape)}; band buffers "
                 + ", ".join(f"{v.ref} {self.band_bytes(v)} B" for v in self.inner)
                 + f"; {self.extra_macs():,} extra MACs"
@@ -115,33 +127,52 @@ class TiledRegion:
 KernelOf = Callable[[Node], object]   # node -> (kernel, params)
 
 
-def band_schedule(nodes: Sequence[Node], boundaries: Sequence[int], kernel_of) -> tuple[Band, ...] | str:
-    """The rows every value needs, band by band, for output bands [b_i, b_i+1); or why the nodes
-    cannot run in bands. `kernel_of(node)` gives (kernel, params)."""
+def band_schedule(nodes: Sequence[Node], boundaries: Sequence[int], kernel_of, *,
+                  reuse: bool = False) -> tuple[Band, ...] | str:
+    """The rows every value needs, band by band, for output bands [b_i, b_i+1) taken top-down; or
+    why the nodes cannot run in bands. `kernel_of(node)` gives (kernel, params). reuse: a band
+    computes only the rows of each value that no earlier band computed, and keeps the halo rows
+    it shares with the band before (no extra MACs; the band buffers hold the union)."""
     output = nodes[-1].output
     inside = {id(n.output) for n in nodes}
+    held: dict[int, Rows] = {}   # reuse: the rows each band buffer holds after the bands so far
     bands = []
     for lo, hi in zip(boundaries, boundaries[1:]):
         need: dict[int, Rows] = {id(output): (lo, hi)}
         rows: dict[str, Rows] = {}
+        computed: dict[str, Rows] = {}
+        moves = []
         for node in reversed(nodes):
-            r = need.get(id(node.output))
+            v = node.output
+            r = need.get(id(v))
             if r is None:
                 continue   # this band does not need the node
-            rows[node.output.name] = r
+            rows[v.name] = r
+            new = r
+            if reuse and v is not output:
+                h0, h1 = held.get(id(v), (r[0], r[0]))
+                if r[0] < h0:
+                    return f"{node.name}: band rows {r} go back before rows kept ({h0}): bands must move one way"
+                if r[0] < h1:
+                    moves.append((v.name, r[0] - h0, h1 - r[0]))
+                new = (max(r[0], h1), r[1])
+                held[id(v)] = rows[v.name] = (r[0], max(h1, r[1]))
+            if new[0] >= new[1]:
+                continue   # every row it needs is kept from the band before
+            computed[v.name] = new
             kernel, params = kernel_of(node)
-            ins = kernel.band_rows(node, params, r)
+            ins = kernel.band_rows(node, params, new)
             if ins is None:
                 return f"{node.name} ({node.op}, kernel {kernel.name}) does not run on bands of rows"
-            acts = [v for v in node.inputs if v.data is None]
-            for v, (a, b) in zip(acts, ins):
+            acts = [x for x in node.inputs if x.data is None]
+            for x, (a, b) in zip(acts, ins):
                 if a >= b:
                     continue
-                old = need.get(id(v))
-                need[id(v)] = (a, b) if old is None else (min(old[0], a), max(old[1], b))
-                if id(v) not in inside:
-                    rows[v.name] = need[id(v)]
-        bands.append(Band(rows))
+                old = need.get(id(x))
+                need[id(x)] = (a, b) if old is None else (min(old[0], a), max(old[1], b))
+                if id(x) not in inside:
+                    rows[x.name] = need[id(x)]
+        bands.append(Band(rows, computed, tuple(m for m in moves if m[1] > 0)))
     return tuple(bands)
 
 
@@ -190,10 +221,13 @@ def _overlay_offset(graph: Graph, nodes: Sequence[Node], inputs: Sequence[Value]
 
 
 def make_region(graph: Graph, nodes: Sequence[Node], boundaries: Sequence[int], kernel_of, *,
-                name: str = "tile0", order: str = "top-down") -> TiledRegion | str:
-    """The region of `nodes` with output bands `boundaries` run in `order`, or why it cannot be one."""
+                name: str = "tile0", order: str = "top-down", reuse: bool = False) -> TiledRegion | str:
+    """The region of `nodes` with output bands `boundaries` run in `order` (reuse: keeping halo
+    rows, top-down only), or why it cannot be one."""
     if order not in ORDERS:
         return f"band order {order!r} is not one of {', '.join(ORDERS)}"
+    if reuse and order != "top-down":
+        return "bands that keep their halo rows run top-down"
     problem = region_problem(graph, nodes)
     if problem:
         return problem
@@ -201,7 +235,7 @@ def make_region(graph: Graph, nodes: Sequence[Node], boundaries: Sequence[int], 
     bounds = list(boundaries)
     if len(bounds) < 3 or bounds[0] != 0 or bounds[-1] != h or any(a >= b for a, b in zip(bounds, bounds[1:])):
         return f"band boundaries {bounds} do not split the {h} rows of {nodes[-1].output.ref} into 2 or more bands"
-    bands = band_schedule(nodes, bounds, kernel_of)
+    bands = band_schedule(nodes, bounds, kernel_of, reuse=reuse)
     if isinstance(bands, str):
         return bands
     if order == "bottom-up":
@@ -216,7 +250,7 @@ def make_region(graph: Graph, nodes: Sequence[Node], boundaries: Sequence[int], 
     first = index[id(nodes[0])]
     ins, out = tuple(inputs.values()), nodes[-1].output
     return TiledRegion(name, tuple(nodes), first, ins, out, bands, order,
-                       _overlay_offset(graph, nodes, ins, out, bands))
+                       _overlay_offset(graph, nodes, ins, out, bands), reuse)
 
 
 def find_regions(graph: Graph, kernel_of) -> tuple[TiledRegion, ...]:
@@ -237,7 +271,8 @@ def find_regions(graph: Graph, kernel_of) -> tuple[TiledRegion, ...]:
             raise TfcError(f"tiled region {name}: its last node {nodes[-1].name} has no {BANDS_KEY} meta",
                            hint="let the tile pass set the region, or remove the tile-region meta")
         region = make_region(graph, nodes, bounds, kernel_of, name=name,
-                             order=str(nodes[-1].meta.get(ORDER_KEY, ORDERS[0])))
+                             order=str(nodes[-1].meta.get(ORDER_KEY, ORDERS[0])),
+                             reuse=bool(nodes[-1].meta.get(REUSE_KEY, False)))
         if isinstance(region, str):
             raise TfcError(f"tiled region {name}: {region}", node=nodes[-1].name,
                            hint="let the tile pass set the region, or remove the tile-region meta")
@@ -246,11 +281,13 @@ def find_regions(graph: Graph, kernel_of) -> tuple[TiledRegion, ...]:
 
 
 def mark_region(nodes: Sequence[Node], boundaries: Sequence[int], order: str = "top-down",
-                name: str = "tile0") -> None:
+                name: str = "tile0", reuse: bool = False) -> None:
     for node in nodes:
         node.meta[REGION_KEY] = name
     nodes[-1].meta[BANDS_KEY] = [int(b) for b in boundaries]
     nodes[-1].meta[ORDER_KEY] = order
+    if reuse:
+        nodes[-1].meta[REUSE_KEY] = True
 
 
 def clear_regions(graph: Graph) -> bool:
@@ -260,4 +297,5 @@ def clear_regions(graph: Graph) -> bool:
         node.meta.pop(REGION_KEY, None)
         node.meta.pop(BANDS_KEY, None)
         node.meta.pop(ORDER_KEY, None)
+        node.meta.pop(REUSE_KEY, None)
     return had

@@ -36,6 +36,8 @@ class TiledSpan:
     whole: tuple[str, ...]           # values read or written whole: live across the span
     # (output, input, offset): the output may be written over the input, `offset` bytes past its start
     overlay: tuple[str, str, int] | None
+    # band buffers keep rows from one band to the next (halo reuse): live across the whole span
+    keep_bands: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "band_bytes", MappingProxyType(dict(self.band_bytes)))
@@ -128,7 +130,7 @@ def graph_buffers(graph: Graph, *, scratch_bytes: Callable[[Node], int] = lambda
     for span in spans:
         for name, nbytes in span.band_bytes.items():
             size[by_name[name]] = nbytes
-        for name in span.whole:
+        for name in (*span.whole, *(span.band_bytes if span.keep_bands else ())):
             k = by_name[name]
             if span.holds(written[k]):
                 written[k] = span.first    # band 0 writes it before band 1 reads the span's inputs

@@ -4,10 +4,13 @@ recomputed multiply-accumulates.
 
 Candidates: every run of layers from the model's first layer through a later one (past the
 untiled plan's peak; only the last layer's output may leave the run), its output cut into bands
-of 1, 2, 3, 4, 6, 8, ... rows, run top-down or bottom-up (tfc.kernels.tiles). A band recomputes the
-halo rows its neighbour also computes: those are the extra MACs. The budget `extra_macs` is a
-fraction of the model's MACs (tfc.compile(..., extra_macs=0.10)); the default 0 keeps only
-schedules that add none. Each candidate within budget is planned exactly as plan-memory will
+of 1, 2, 3, 4, 6, 8, ... rows (tfc.kernels.tiles), in three schedules: top-down or bottom-up
+bands that recompute the halo rows their neighbour also computes (those are the extra MACs), and
+top-down bands that keep their halo rows in the band buffers for the next band (no extra MACs,
+bigger band buffers, a memmove per band). The budget `extra_macs` is a fraction of the model's
+MACs (tfc.compile(..., extra_macs=0.10)); 0 keeps only the schedules that add none. Without a
+budget (tfc.compile's default, None) the pass leaves the model layer by layer: the search plans
+dozens of arenas, and a tiled model runs more instructions. Each candidate within budget is planned exactly as plan-memory will
 plan it (tfc.kernels.lowering.plan_arena: the kernels' scratch, in-place and pinned buffers); the
 smallest arena wins if it is smaller than the untiled one (ties: fewer extra MACs). The choice
 is node meta (tile-region, tile-bands, tile-order), so dumps show it and plan-memory, lowering
@@ -27,6 +30,7 @@ from tfc.passes.base import Pass, PassContext, PassResult, register_pass
 from tfc.targets import Target
 
 BAND_ROWS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+SCHEDULES = (("top-down", False), ("bottom-up", False), ("top-down", True))   # (order, keep halo rows)
 MAX_REGION_LAYERS = 16
 
 
@@ -37,6 +41,7 @@ class TileCandidate:
     last: int
     rows: int
     order: str
+    reuse: bool                # halo rows kept between bands (no extra MACs)
     bands: int
     extra_macs: int
     extra_fraction: float      # of the model's MACs
@@ -46,13 +51,13 @@ class TileCandidate:
     def row(self) -> str:
         arena = f"{self.arena_bytes:>9,}" if self.arena_bytes is not None else f"{'-':>9}"
         return (f"  {'*' if self.chosen else ' '} layers 0..{self.last:<3} {self.bands:>3} x {self.rows:>2} rows "
-                f"{self.order:<10} {self.extra_macs:>11,} {100 * self.extra_fraction:>6.2f} %  {arena} B")
+                f"{self.order + (' keep' if self.reuse else ''):<14} {self.extra_macs:>11,} {100 * self.extra_fraction:>6.2f} %  {arena} B")
 
 
 def format_candidates(base_arena: int, candidates) -> str:
     """The peak-SRAM vs extra-MACs table of the candidate schedules."""
     lines = [f"fused tiles: untiled arena {base_arena:,} B; candidates (- : over the extra-MAC budget, not planned)",
-             f"    {'region':<14} {'bands':>11} {'order':<10} {'extra MACs':>11} {'':>8}  {'arena':>9}"]
+             f"    {'region':<14} {'bands':>11} {'order':<14} {'extra MACs':>11} {'':>8}  {'arena':>9}"]
     lines += [c.row() for c in candidates]
     return "\n".join(lines)
 
@@ -69,13 +74,17 @@ class Tile(Pass):
 
     @dataclass(frozen=True)
     class Options:
-        extra_macs: float | None = None   # fraction of the model's MACs; None: tfc.compile's (default 0)
+        extra_macs: float | None = None   # fraction of the model's MACs; None: tfc.compile's (default: off)
 
     def run(self, graph, ctx: PassContext) -> PassResult:
         budget = self.options.extra_macs
         if budget is None:
-            budget = ctx.options.get("extra_macs") or 0.0
-        if not isinstance(budget, (int, float)) or budget < 0:
+            budget = ctx.options.get("extra_macs")
+        if budget is None:
+            had = clear_regions(graph)
+            return PassResult(changed=had, notes="fused tiles off: give a budget (tfc.compile(extra_macs=0.10), "
+                                                 "--extra-macs 0.10; 0: only schedules without extra MACs)")
+        if not isinstance(budget, (int, float)) or isinstance(budget, bool) or budget < 0:
             raise TfcError(f"tile: extra_macs must be a fraction >= 0 of the model's MACs, got {budget!r}",
                            hint="e.g. extra_macs=0.10 allows 10 % more multiply-accumulates")
         target = Target.from_string(ctx.target or "cortex-m7")
@@ -85,8 +94,8 @@ class Tile(Pass):
         base = plan_arena(graph, target=target)
         candidates = self._candidates(graph, target, float(budget), _peak_step(base.allocation.buffers))
         planned = [c for c in candidates if c.arena_bytes is not None and c.arena_bytes < base.arena_bytes]
-        best = min(planned, key=lambda c: (c.arena_bytes, c.extra_macs, c.last, c.rows, ORDERS.index(c.order)),
-                   default=None)
+        best = min(planned, key=lambda c: (c.arena_bytes, c.extra_macs, c.reuse, c.last, -c.rows,
+                                           ORDERS.index(c.order)), default=None)
         stats = {"arena-before": base.arena_bytes, "candidates": len(candidates)}
         if best is None:
             ctx.findings["tile"] = (base.arena_bytes, tuple(candidates))
@@ -103,7 +112,7 @@ class Tile(Pass):
     @staticmethod
     def _mark(graph, c: TileCandidate) -> None:
         h = int(graph.nodes[c.last].output.shape[1])
-        mark_region(graph.nodes[:c.last + 1], [*range(0, h, c.rows), h], c.order)
+        mark_region(graph.nodes[:c.last + 1], [*range(0, h, c.rows), h], c.order, reuse=c.reuse)
 
     def _candidates(self, graph, target, budget: float, peak: int) -> list[TileCandidate]:
         kernels = {id(n): select(n) for n in graph.nodes}
@@ -127,18 +136,18 @@ class Tile(Pass):
                 if r < h:
                     counts.setdefault(-(-h // r), r)
             for rows in counts.values():
-                for order in ORDERS:
+                for order, reuse in SCHEDULES:
                     region = make_region(graph, graph.nodes[:last + 1], [*range(0, h, rows), h], kernel_of,
-                                         order=order)
+                                         order=order, reuse=reuse)
                     if isinstance(region, str):
                         break
                     extra = region.extra_macs()
                     arena = None
                     if extra <= budget * total:
-                        self._mark(graph, TileCandidate(last, rows, order, 0, 0, 0.0, None))
+                        self._mark(graph, TileCandidate(last, rows, order, reuse, 0, 0, 0.0, None))
                         try:
                             arena = plan_arena(graph, target=target).arena_bytes
                         finally:
                             clear_regions(graph)
-                    out.append(TileCandidate(last, rows, order, len(region.bands), extra, extra / total, arena))
+                    out.append(TileCandidate(last, rows, order, reuse, len(region.bands), extra, extra / total, arena))
         return out

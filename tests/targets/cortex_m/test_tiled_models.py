@@ -23,8 +23,9 @@ def test_tiled_vww_on_the_m7_is_bit_exact_and_within_the_instruction_bound(build
     untiled, tiled = builds
     assert tiled.report.memory.arena_bytes <= 36_864 < untiled.report.memory.arena_bytes
     golden = np.load(shared_data / "mlperf_tiny" / "golden" / "vww_96_int8.npz")
-    rand = np.random.default_rng(11).integers(-128, 128, size=(2, *golden["x"].shape[1:]), dtype=np.int8)
-    x = np.concatenate([golden["x"], rand])
+    shape = tuple(tiled.ir.inputs[0].shape)
+    rand = np.random.default_rng(11).integers(-128, 128, size=(2, *shape), dtype=np.int8)
+    x = np.concatenate([golden["x"].reshape(-1, *shape), rand])
     ours, theirs = bench(tiled, inputs=x, cache_dir=tmp_path), bench(untiled, inputs=x, cache_dir=tmp_path)
     n = len(golden["x"])
     got = np.frombuffer(b"".join(ours.tfc.outputs), dtype=np.int8).reshape(len(x), -1)

@@ -108,7 +108,7 @@ def _info(model: LoweredModel, graph: Graph, target: str, files, path) -> Projec
     from tfc.memory import live_at
     seen: set[str] = set()
     layers = []
-    calls = Counter(c.layer.index for c in model.calls)
+    calls = Counter(c.layer.index for c in model.calls if c.layer is not None)
     for layer in model.layers:
         node = graph.nodes[layer.index]
         fresh = [a for a in layer.weight_arrays if a.symbol not in seen]

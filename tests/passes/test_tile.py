@@ -13,7 +13,8 @@ import tfc
 from tests.backends.cmsis.compare import assert_exact
 from tfc.errors import TfcError
 from tfc.ir.text import parse_graph, print_graph
-from tfc.kernels.tiles import REGION_KEY
+from tfc.kernels.lowering import lower_for
+from tfc.kernels.tiles import REGION_KEY, clear_regions, mark_region
 from tfc.passes import PassContext, PassManager
 
 VWW_TILED_TARGET = 36_864     # issue 17's acceptance bounds, incl. scratch
@@ -37,7 +38,7 @@ def test_vww_within_ten_percent_extra_macs_fits_the_bound(vww_tiled):
     (chosen,) = [c for c in candidates if c.chosen]
     assert chosen.arena_bytes == vww_tiled.report.memory.arena_bytes
     total = sum(n.spec.macs(n) for n in vww_tiled.ir.nodes)
-    assert 0 < chosen.extra_macs <= 0.10 * total
+    assert 0 <= chosen.extra_macs <= 0.10 * total
     assert all(c.arena_bytes is None for c in candidates if c.extra_macs > 0.10 * total)
     assert any(REGION_KEY in n.meta for n in vww_tiled.ir.nodes)
 
@@ -45,6 +46,20 @@ def test_vww_within_ten_percent_extra_macs_fits_the_bound(vww_tiled):
 def test_tiled_vww_matches_tflite_micro_on_the_host(vww_tiled, shared_data):
     x, y = _golden(shared_data, "vww_96_int8")
     assert_exact(vww_tiled.run(x, raw=True, on="host")[0], y, "tiled VWW-96 (host C) vs tflite-micro")
+
+
+def test_vww_with_recomputed_halos_bottom_up_matches_tflite_micro(vww_tiled, shared_data):
+    # the schedule that needs the budget: layers 0..3 in 8 bands of 3 rows, bottom-up, recomputing
+    # halos (3.8 % more MACs); its output sits in the input's last bytes
+    g = vww_tiled.ir.copy()
+    clear_regions(g)
+    mark_region(g.nodes[:4], [*range(0, 24, 3), 24], "bottom-up")
+    cm = tfc.compile(g, target="cortex-m7", pipeline="plan-memory{reorder=false}")
+    (region,) = lower_for(cm.ir, target="cortex-m7").regions
+    assert region.order == "bottom-up" and not region.reuse and region.extra_macs() == 284_928
+    assert cm.report.memory.arena_bytes <= VWW_TILED_TARGET
+    x, y = _golden(shared_data, "vww_96_int8")
+    assert_exact(cm.run(x, raw=True, on="host")[0], y, "VWW-96 bottom-up recomputed bands (host C) vs tflite-micro")
 
 
 def test_resnet_keeps_its_halos_and_fits_the_bound(mlperf_onnx, shared_data):
@@ -73,7 +88,8 @@ def test_the_choice_survives_the_text_form_and_the_dump_shows_the_bands(vww_tile
     again = parse_graph(print_graph(vww_tiled.ir))
     PassManager("plan-memory", dump_ir=tmp_path).run(again, PassContext(target="cortex-m7"))
     dump = next(tmp_path.glob("*plan-memory.tfcir")).read_text()
-    assert "tiled region tile0: layers 0..3" in dump and "band 8:" in dump and "bottom-up" in dump
+    (region,) = lower_for(vww_tiled.ir, target="cortex-m7").regions
+    assert f"tiled region tile0: layers 0..{region.last}" in dump and f"band {len(region.bands)}:" in dump
     assert f"arena {vww_tiled.report.memory.arena_bytes} B" in dump
 
 

@@ -73,6 +73,20 @@ def first_fit_group(group: Sequence[tuple[Buffer, int]], placed: Sequence[Buffer
     raise AssertionError("no offset past every conflict")  # unreachable: the last end always fits
 
 
+def place_pinned(buf: Buffer, groups, placed: list[Buffer], offsets: dict[str, int]) -> bool:
+    """For the planners' loops: a buffer already placed with its pin group, or one of a group
+    (placed now, all members together), is done: True. False: an ordinary buffer to place."""
+    if buf.name in offsets:
+        return True
+    if buf.name not in groups:
+        return False
+    at = first_fit_group(groups[buf.name], placed, offsets)
+    for member, delta in groups[buf.name]:
+        offsets[member.name] = at + delta
+        placed.append(member)
+    return True
+
+
 @dataclass(frozen=True)
 class Plan:
     """Byte offset of every buffer in one arena of `arena_size` bytes; `strategy` made it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from tfc.memory.buffers import Buffer, Plan, align_up, first_fit_group, pin_groups
+from tfc.memory.buffers import Buffer, Plan, align_up, pin_groups, place_pinned
 
 
 def greedy_by_size(buffers: Sequence[Buffer], *, arena_alignment: int = 16) -> Plan:
@@ -15,13 +15,7 @@ def greedy_by_size(buffers: Sequence[Buffer], *, arena_alignment: int = 16) -> P
     placed: list[Buffer] = []
     groups = pin_groups(buffers)
     for buf in order:
-        if buf.name in offsets:
-            continue
-        if buf.name in groups:
-            at = first_fit_group(groups[buf.name], placed, offsets)
-            for member, delta in groups[buf.name]:
-                offsets[member.name] = at + delta
-                placed.append(member)
+        if place_pinned(buf, groups, placed, offsets):
             continue
         conflicts = sorted((offsets[p.name], p.size) for p in placed if p.overlaps_in_time(buf) and p.size)
         offset = 0

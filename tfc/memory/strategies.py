@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Callable, Iterable, Sequence
 
-from tfc.memory.buffers import Buffer, Plan, align_up, first_fit_group, pin_groups
+from tfc.memory.buffers import Buffer, Plan, align_up, pin_groups, place_pinned
 
 EXACT_MAX_BUFFERS = 7  # 7! = 5040 orders: still a blink
 
@@ -21,13 +21,7 @@ def place_in_order(buffers: Iterable[Buffer], strategy: str, *, arena_alignment:
     buffers = list(buffers)
     groups = pin_groups(buffers)
     for buf in buffers:
-        if buf.name in offsets:
-            continue
-        if buf.name in groups:
-            at = first_fit_group(groups[buf.name], placed, offsets)
-            for member, delta in groups[buf.name]:
-                offsets[member.name] = at + delta
-                placed.append(member)
+        if place_pinned(buf, groups, placed, offsets):
             continue
         conflicts = sorted((offsets[p.name], p.size) for p in placed if p.size and p.overlaps_in_time(buf))
         offset = 0

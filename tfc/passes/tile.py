@@ -19,6 +19,7 @@ the untiled kernel on a sub-tensor with the padding the untiled layer has at tho
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from tfc.errors import TfcError
@@ -102,7 +103,7 @@ class Tile(Pass):
             why = (f"no schedule within {budget:.0%} extra MACs lowers the arena ({base.arena_bytes:,} B)")
             ctx.decline("fused-tiles", graph.nodes[0].name, why)
             return PassResult(changed=had, stats=stats, notes=format_candidates(base.arena_bytes, candidates))
-        candidates = [c if c is not best else TileCandidate(**{**c.__dict__, "chosen": True}) for c in candidates]
+        candidates = [dataclasses.replace(c, chosen=True) if c is best else c for c in candidates]
         self._mark(graph, best)
         stats.update({"arena-after": best.arena_bytes, "extra-macs": best.extra_macs, "bands": best.bands,
                       "region-layers": best.last + 1})

@@ -99,3 +99,16 @@ def test_a_bad_budget_is_refused(mlperf_onnx, bad):
         tfc.compile(mlperf_onnx / "vww_96_int8.onnx", extra_macs=bad)
     with pytest.raises(TfcError, match="extra_macs must be a fraction"):
         tfc.compile(mlperf_onnx / "vww_96_int8.onnx", pipeline=f"canonicalize,quantize-int8,tile{{extra_macs={-1}}}")
+
+
+def test_cli_budget_and_the_schedule_table(mlperf_onnx, capsys):
+    from tfc.cli import main
+    from tfc.passes.tile import format_candidates
+    model = str(mlperf_onnx / "pretrainedResnet_quant.onnx")
+    assert main(["compile", model, "--extra-macs", "0.10"]) == 0
+    cm = tfc.compile(model, extra_macs=0.10)
+    assert f"{cm.report.memory.arena_bytes:,} B arena" in capsys.readouterr().out
+    table = format_candidates(*cm.findings["tile"])   # what tfc bench prints under its SRAM table
+    assert "untiled arena 33,856 B" in table
+    (line,) = [row for row in table.splitlines() if row.startswith("  *")]
+    assert f"{cm.report.memory.arena_bytes:,} B" in line and "keep" in line

@@ -48,20 +48,33 @@ def live_at(buffers: Sequence[Buffer], step: int) -> list[Buffer]:
     return [b for b in buffers if b.first <= step <= b.last]
 
 
+def live_bytes(buffers: Sequence[Buffer], step: int, groups=None) -> int:
+    """Bytes live at `step`; pinned buffers share their bytes, so a pin group counts as the extent
+    of its live members (`groups`: pin_groups(buffers), passed in when called per step)."""
+    groups = pin_groups(buffers) if groups is None else groups
+    extent: dict[str, tuple[int, int]] = {}
+    for b in live_at(buffers, step):
+        if b.name in groups:
+            d = dict((x.name, d) for x, d in groups[b.name])[b.name]
+            key = min(x.name for x, _ in groups[b.name])
+        else:
+            d, key = 0, b.name
+        lo, hi = extent.get(key, (d, d + b.size))
+        extent[key] = (min(lo, d), max(hi, d + b.size))
+    return sum(hi - lo for lo, hi in extent.values())
+
+
 def lower_bound(buffers: Sequence[Buffer]) -> int:
     """The most bytes live at any one step: no plan can use a smaller arena (alignment aside)."""
     if not buffers:
         return 0
     steps = range(min(b.first for b in buffers), max(b.last for b in buffers) + 1)
     groups = pin_groups(buffers)
+    return max(live_bytes(buffers, s, groups) for s in steps)
 
-    def live_bytes(step: int) -> int:
-        # pinned buffers share their bytes: a group counts as its largest live member
-        extent: dict[str, tuple[int, int]] = {}
-        for b in live_at(buffers, step):
-            d = dict((x.name, d) for x, d in groups[b.name])[b.name] if b.name in groups else 0
-            key = min(x.name for x, _ in groups[b.name]) if b.name in groups else b.name
-            lo, hi = extent.get(key, (d, d + b.size))
-            extent[key] = (min(lo, d), max(hi, d + b.size))
-        return sum(hi - lo for lo, hi in extent.values())
-    return max(live_bytes(s) for s in steps)
+
+def peak(buffers: Sequence[Buffer]) -> tuple[int, int]:
+    """(bytes, step) of the first step where the most bytes are live."""
+    steps = range(min(b.first for b in buffers), max(b.last for b in buffers) + 1)
+    groups = pin_groups(buffers)
+    return max(((live_bytes(buffers, s, groups), s) for s in steps), key=lambda t: (t[0], -t[1]))

@@ -26,7 +26,7 @@ from tfc.errors import TfcError
 from tfc.kernels import select
 from tfc.kernels.lowering import plan_arena
 from tfc.kernels.tiles import ORDERS, clear_regions, make_region, mark_region
-from tfc.memory import live_at
+from tfc.memory import peak
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
 from tfc.targets import Target
 
@@ -63,11 +63,6 @@ def format_candidates(base_arena: int, candidates) -> str:
     return "\n".join(lines)
 
 
-def _peak_step(buffers) -> int:
-    steps = range(min(b.first for b in buffers), max(b.last for b in buffers) + 1)
-    return max(steps, key=lambda s: (sum(b.size for b in live_at(buffers, s)), -s))
-
-
 @register_pass
 class Tile(Pass):
     name = "tile"
@@ -93,7 +88,7 @@ class Tile(Pass):
         if not graph.nodes or any(v.dtype.is_float for n in graph.nodes for v in n.outputs):
             return PassResult(changed=had, notes="not an int8 graph: nothing tiled (run quantize-int8 first)")
         base = plan_arena(graph, target=target)
-        candidates = self._candidates(graph, target, float(budget), _peak_step(base.allocation.buffers))
+        candidates = self._candidates(graph, target, float(budget), peak(base.allocation.buffers)[1])
         planned = [c for c in candidates if c.arena_bytes is not None and c.arena_bytes < base.arena_bytes]
         best = min(planned, key=lambda c: (c.arena_bytes, c.extra_macs, c.reuse, c.last, -c.rows,
                                            ORDERS.index(c.order)), default=None)
@@ -115,7 +110,7 @@ class Tile(Pass):
         h = int(graph.nodes[c.last].output.shape[1])
         mark_region(graph.nodes[:c.last + 1], [*range(0, h, c.rows), h], c.order, reuse=c.reuse)
 
-    def _candidates(self, graph, target, budget: float, peak: int) -> list[TileCandidate]:
+    def _candidates(self, graph, target, budget: float, peak_step: int) -> list[TileCandidate]:
         kernels = {id(n): select(n) for n in graph.nodes}
         params = {}
 
@@ -129,7 +124,7 @@ class Tile(Pass):
             node = graph.nodes[last]
             if not kernels[id(node)].runs_on_bands:
                 break   # this kernel cannot run on bands: no longer run can include it
-            if last < peak:
+            if last < peak_step:
                 continue
             h = int(node.output.shape[1]) if len(node.output.shape) == 4 else 0
             counts = {}

@@ -136,6 +136,17 @@ def test_bands_that_keep_their_halo_rows_equal_the_untiled_kernels(graph, ints, 
     run_c_exact(g, ints, tmp_path)
 
 
+def test_two_regions_one_after_the_other(graph, ints, tmp_path):
+    g = graph.copy()
+    add = _through(g, "conv2d_add")
+    mark_region(g.nodes[:2], [0, 2, 4, 6], "bottom-up", name="tile0")
+    mark_region(g.nodes[2:add + 1], [0, 1, 2, 3, 4, 5, 6], "top-down", name="tile1", reuse=True)
+    model = lower_for(g, target="host")
+    assert [(r.name, r.first, r.last) for r in model.regions] == [("tile0", 0, 1), ("tile1", 2, add)]
+    check_plan(model.allocation.buffers, model.plan)
+    run_c_exact(g, ints, tmp_path)
+
+
 def test_kept_halos_run_top_down_only(graph):
     reason = make_region(graph, graph.nodes[:3], [0, 2, 4, 6], _kernel_of, order="bottom-up", reuse=True)
     assert reason == "bands that keep their halo rows run top-down"

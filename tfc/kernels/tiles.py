@@ -290,10 +290,11 @@ def mark_region(nodes: Sequence[Node], boundaries: Sequence[int], order: str = "
         nodes[-1].meta[REUSE_KEY] = True
 
 
-def clear_regions(graph: Graph) -> bool:
-    """Remove every region's meta; whether there was any."""
-    had = any(REGION_KEY in n.meta for n in graph.nodes)
-    for node in graph.nodes:
+def clear_regions(graph: Graph, name: str | None = None) -> bool:
+    """Remove the meta of every region (or of the region `name`); whether there was any."""
+    nodes = [n for n in graph.nodes if name is None or n.meta.get(REGION_KEY) == name]
+    had = any(REGION_KEY in n.meta for n in nodes)
+    for node in nodes:
         node.meta.pop(REGION_KEY, None)
         node.meta.pop(BANDS_KEY, None)
         node.meta.pop(ORDER_KEY, None)

@@ -33,12 +33,14 @@ from tfc.targets import Target
 BAND_ROWS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 SCHEDULES = (("top-down", False), ("bottom-up", False), ("top-down", True))   # (order, keep halo rows)
 MAX_REGION_LAYERS = 16
+MAX_REGIONS = 2
 
 
 @dataclass(frozen=True)
 class TileCandidate:
     """One schedule the pass weighed: layers first..last in bands of `rows` rows, run in `order`."""
 
+    first: int
     last: int
     rows: int
     order: str
@@ -48,10 +50,12 @@ class TileCandidate:
     extra_fraction: float      # of the model's MACs
     arena_bytes: int | None    # None: over the budget, not planned
     chosen: bool = False
+    region: str = "tile0"
 
     def row(self) -> str:
         arena = f"{self.arena_bytes:>9,}" if self.arena_bytes is not None else f"{'-':>9}"
-        return (f"  {'*' if self.chosen else ' '} layers 0..{self.last:<3} {self.bands:>3} x {self.rows:>2} rows "
+        span = f"{self.first}..{self.last}"
+        return (f"  {'*' if self.chosen else ' '} layers {span:<6} {self.bands:>3} x {self.rows:>2} rows "
                 f"{self.order + (' keep' if self.reuse else ''):<14} {self.extra_macs:>11,} {100 * self.extra_fraction:>6.2f} %  {arena} B")
 
 
@@ -88,62 +92,89 @@ class Tile(Pass):
         if not graph.nodes or any(v.dtype.is_float for n in graph.nodes for v in n.outputs):
             return PassResult(changed=had, notes="not an int8 graph: nothing tiled (run quantize-int8 first)")
         base = plan_arena(graph, target=target)
-        candidates = self._candidates(graph, target, float(budget), peak(base.allocation.buffers)[1])
-        planned = [c for c in candidates if c.arena_bytes is not None and c.arena_bytes < base.arena_bytes]
-        best = min(planned, key=lambda c: (c.arena_bytes, c.extra_macs, c.reuse, c.last, -c.rows,
-                                           ORDERS.index(c.order)), default=None)
-        stats = {"arena-before": base.arena_bytes, "candidates": len(candidates)}
-        if best is None:
-            ctx.findings["tile"] = (base.arena_bytes, tuple(candidates))
+        total = sum(n.spec.macs(n) for n in graph.nodes) or 1
+        bandable = self._bandable(graph)
+        # Region 0 runs from the first layer through the peak or past it; each further region
+        # covers the peak the tiled plan leaves, after the regions before it.
+        arena, chosen, weighed = base.arena_bytes, [], []
+        while len(chosen) < MAX_REGIONS:
+            if chosen:
+                step = peak(plan_arena(graph, target=target).allocation.buffers)[1]
+                if step <= chosen[-1].last:
+                    break
+                firsts, lasts = range(max(chosen[-1].last + 1, step - 3), step + 1), range(step, step + 9)
+            else:
+                firsts, lasts = (0,), range(peak(base.allocation.buffers)[1], MAX_REGION_LAYERS)
+            left = float(budget) * total - sum(c.extra_macs for c in chosen)
+            found = self._candidates(graph, target, bandable, firsts, lasts, left, total, f"tile{len(chosen)}")
+            planned = [c for c in found if c.arena_bytes is not None and c.arena_bytes < arena]
+            best = min(planned, key=lambda c: (c.arena_bytes, c.extra_macs, c.reuse, c.last - c.first, -c.rows,
+                                               ORDERS.index(c.order)), default=None)
+            if best is None:
+                weighed += found
+                break
+            weighed += [dataclasses.replace(c, chosen=True) if c is best else c for c in found]
+            self._mark(graph, best)
+            chosen.append(best)
+            arena = best.arena_bytes
+        stats = {"arena-before": base.arena_bytes, "candidates": len(weighed)}
+        ctx.findings["tile"] = (base.arena_bytes, tuple(weighed))
+        notes = format_candidates(base.arena_bytes, weighed)
+        if not chosen:
             why = (f"no schedule within {budget:.0%} extra MACs lowers the arena ({base.arena_bytes:,} B)")
             ctx.decline("fused-tiles", graph.nodes[0].name, why)
-            return PassResult(changed=had, stats=stats, notes=format_candidates(base.arena_bytes, candidates))
-        candidates = [dataclasses.replace(c, chosen=True) if c is best else c for c in candidates]
-        self._mark(graph, best)
-        stats.update({"arena-after": best.arena_bytes, "extra-macs": best.extra_macs, "bands": best.bands,
-                      "region-layers": best.last + 1})
-        ctx.findings["tile"] = (base.arena_bytes, tuple(candidates))
-        return PassResult(changed=True, stats=stats, notes=format_candidates(base.arena_bytes, candidates))
+            return PassResult(changed=had, stats=stats, notes=notes)
+        stats.update({"arena-after": arena, "extra-macs": sum(c.extra_macs for c in chosen), "regions": len(chosen),
+                      "region-layers": sum(c.last - c.first + 1 for c in chosen)})
+        return PassResult(changed=True, stats=stats, notes=notes)
 
     @staticmethod
     def _mark(graph, c: TileCandidate) -> None:
         h = int(graph.nodes[c.last].output.shape[1])
-        mark_region(graph.nodes[:c.last + 1], [*range(0, h, c.rows), h], c.order, reuse=c.reuse)
+        mark_region(graph.nodes[c.first:c.last + 1], [*range(0, h, c.rows), h], c.order, name=c.region,
+                    reuse=c.reuse)
 
-    def _candidates(self, graph, target, budget: float, peak_step: int) -> list[TileCandidate]:
-        kernels = {id(n): select(n) for n in graph.nodes}
+    @staticmethod
+    def _bandable(graph) -> list[bool]:
+        """Per node: whether its kernel runs on bands of rows."""
+        return [select(n).runs_on_bands for n in graph.nodes]
+
+    def _candidates(self, graph, target, bandable, firsts, lasts, macs_left: float, total: int,
+                    name: str) -> list[TileCandidate]:
         params = {}
 
         def kernel_of(node):
             if id(node) not in params:
-                params[id(node)] = kernels[id(node)].params(node)
-            return kernels[id(node)], params[id(node)]
-        total = sum(n.spec.macs(n) for n in graph.nodes) or 1
+                kernel = select(node)
+                params[id(node)] = (kernel, kernel.params(node))
+            return params[id(node)]
         out = []
-        for last in range(min(len(graph.nodes), MAX_REGION_LAYERS)):
-            node = graph.nodes[last]
-            if not kernels[id(node)].runs_on_bands:
-                break   # this kernel cannot run on bands: no longer run can include it
-            if last < peak_step:
-                continue
-            h = int(node.output.shape[1]) if len(node.output.shape) == 4 else 0
-            counts = {}
-            for r in BAND_ROWS:   # one band height per band count: the smallest
-                if r < h:
-                    counts.setdefault(-(-h // r), r)
-            for rows in counts.values():
-                for order, reuse in SCHEDULES:
-                    region = make_region(graph, graph.nodes[:last + 1], [*range(0, h, rows), h], kernel_of,
-                                         order=order, reuse=reuse)
-                    if isinstance(region, str):
-                        break
-                    extra = region.extra_macs()
-                    arena = None
-                    if extra <= budget * total:
-                        self._mark(graph, TileCandidate(last, rows, order, reuse, 0, 0, 0.0, None))
-                        try:
-                            arena = plan_arena(graph, target=target).arena_bytes
-                        finally:
-                            clear_regions(graph)
-                    out.append(TileCandidate(last, rows, order, reuse, len(region.bands), extra, extra / total, arena))
+        for first in firsts:
+            for last in lasts:
+                if last < first or last >= len(graph.nodes) or last - first >= MAX_REGION_LAYERS:
+                    continue
+                if not all(bandable[first:last + 1]):
+                    break   # a longer run would include the same kernel
+                node = graph.nodes[last]
+                h = int(node.output.shape[1]) if len(node.output.shape) == 4 else 0
+                counts = {}
+                for r in BAND_ROWS:   # one band height per band count: the smallest
+                    if r < h:
+                        counts.setdefault(-(-h // r), r)
+                for rows in counts.values():
+                    for order, reuse in SCHEDULES:
+                        region = make_region(graph, graph.nodes[first:last + 1], [*range(0, h, rows), h], kernel_of,
+                                             order=order, reuse=reuse, name=name)
+                        if isinstance(region, str):
+                            break
+                        extra = region.extra_macs()
+                        c = TileCandidate(first, last, rows, order, reuse, len(region.bands), extra, extra / total,
+                                          None, region=name)
+                        if extra <= macs_left:
+                            self._mark(graph, c)
+                            try:
+                                c = dataclasses.replace(c, arena_bytes=plan_arena(graph, target=target).arena_bytes)
+                            finally:
+                                clear_regions(graph, name)
+                        out.append(c)
         return out

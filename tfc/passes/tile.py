@@ -7,15 +7,19 @@ untiled plan's peak; only the last layer's output may leave the run), its output
 of 1, 2, 3, 4, 6, 8, ... rows (tfc.kernels.tiles), in three schedules: top-down or bottom-up
 bands that recompute the halo rows their neighbour also computes (those are the extra MACs), and
 top-down bands that keep their halo rows in the band buffers for the next band (no extra MACs,
-bigger band buffers, a memmove per band). The budget `extra_macs` is a fraction of the model's
-MACs (tfc.compile(..., extra_macs=0.10)); 0 keeps only the schedules that add none. Without a
-budget (tfc.compile's default, None) the pass leaves the model layer by layer: the search plans
-dozens of arenas, and a tiled model runs more instructions. Each candidate within budget is planned exactly as plan-memory will
-plan it (tfc.kernels.lowering.plan_arena: the kernels' scratch, in-place and pinned buffers); the
-smallest arena wins if it is smaller than the untiled one (ties: fewer extra MACs). The choice
-is node meta (tile-region, tile-bands, tile-order), so dumps show it and plan-memory, lowering
-and the C backend follow it. Outputs are bit-exact with the untiled build: each kernel call is
-the untiled kernel on a sub-tensor with the padding the untiled layer has at those rows.
+bigger band buffers, a memmove per band). A second region may then cover the peak the first one
+leaves: runs of layers around that peak, after the first region, within the budget left.
+
+The budget `extra_macs` is a fraction of the model's MACs (tfc.compile(..., extra_macs=0.10));
+0 keeps only the schedules that add none. Without a budget (tfc.compile's default, None) the
+pass leaves the model layer by layer: the search plans dozens of arenas, and a tiled model runs
+more instructions. Each candidate within budget is planned exactly as plan-memory will plan it
+(tfc.kernels.lowering.plan_arena: the kernels' scratch, in-place and pinned buffers); the
+smallest arena wins if it is smaller than the plan without it (ties: fewer extra MACs). The
+choice is node meta (tile-region, tile-bands, tile-order, tile-reuse), so dumps show it and
+plan-memory, lowering and the C backend follow it. Outputs are bit-exact with the untiled build:
+each kernel call is the untiled kernel on a sub-tensor with the padding the untiled layer has at
+those rows.
 """
 from __future__ import annotations
 

@@ -96,6 +96,8 @@ class Bench:
     # sparse kernels' scratch cost in SRAM against the dense plan (CompileReport.sram_traded).
     sparse_decisions: tuple = ()
     sram_traded: str = ""
+    # the tile pass's schedules: (untiled arena, (TileCandidate, ...)), see tfc.passes.tile
+    tiles: tuple = ()
 
     @property
     def outputs_agree(self) -> bool | None:
@@ -119,7 +121,8 @@ def bench(model, target: str = "cortex-m7", *, cmsis_nn_root=None, inputs: np.nd
         raw = _inputs(info, inputs, samples, seed)
         ours = _measure(info, raw, cache_dir=cache_dir, cmsis_nn_root=None)
         theirs = _measure(info, raw, cache_dir=cache_dir, cmsis_nn_root=cmsis_nn_root) if cmsis_nn_root else None
-    return Bench(ours, theirs, tuple(cm.findings.get("sparsify", ())), cm.report.sram_traded)
+    return Bench(ours, theirs, tuple(cm.findings.get("sparsify", ())), cm.report.sram_traded,
+                 tuple(cm.findings.get("tile", ())))
 
 
 def _inputs(info, inputs, samples: int, seed: int) -> list[np.ndarray]:
@@ -140,8 +143,9 @@ def _measure(info, raw: list[np.ndarray], *, cache_dir, cmsis_nn_root) -> BenchR
     n = raw[0].shape[0]
     regions = run.instructions.regions
     layers = tuple(LayerCost(layer.index, layer.node, layer.op, layer.kernel, layer.function,
-                             _per_inference(regions, layer.index, n), layer.macs) for layer in info.layers)
-    total = _per_inference(regions, INVOKE_REGION, n) - MARKER_INSTRUCTIONS * len(info.layers)
+                             _per_inference(regions, layer.index, n, layer.calls), layer.macs)
+                   for layer in info.layers)
+    total = _per_inference(regions, INVOKE_REGION, n) - MARKER_INSTRUCTIONS * sum(layer.calls for layer in info.layers)
     placed = parse_map(runner.elf.map_path.read_text(errors="replace"))
     flash, sram = _memory(placed, runner.elf, info, run)
     return BenchResult(model=info.name, target=info.target, kernels="CMSIS-NN" if cmsis_nn_root else "tfc",
@@ -149,11 +153,14 @@ def _measure(info, raw: list[np.ndarray], *, cache_dir, cmsis_nn_root) -> BenchR
                        outputs=tuple(o.tobytes() for o in outputs))
 
 
-def _per_inference(regions, region: int, n: int) -> int:
+def _per_inference(regions, region: int, n: int, calls: int = 1) -> int:
+    """Instructions per inference of a region entered `calls` times per inference (a layer run in
+    fused tiles: once per band)."""
     count = regions.get(region)
-    if count is None or count.entered != n:
+    if count is None or count.entered != n * calls:
         raise BuildError(f"instruction region {region} ran {0 if count is None else count.entered} times "
-                         f"for {n} inference(s)", hint="the profiled build's markers are missing or broken")
+                         f"for {n} inference(s) of {calls} call(s)",
+                         hint="the profiled build's markers are missing or broken")
     return count.instructions // n
 
 
@@ -274,6 +281,10 @@ def format_bench(b: Bench) -> str:
     if c:
         lines += ["", "outputs of the two builds: " + ("identical" if b.outputs_agree else "DIFFERENT")]
     lines += _decision_lines(b)
+    if b.tiles and any(c.arena_bytes is not None for c in b.tiles[1]):
+        from tfc.passes.tile import format_candidates
+        lines += ["", "peak SRAM (arena) against extra MACs, the tile pass's schedules (*: built)",
+                  format_candidates(*b.tiles)]
     return "\n".join(lines)
 
 
@@ -325,4 +336,6 @@ def bench_json(b: Bench) -> dict:
                                                for f, i, fl, sc in d.options]} for d in b.sparse_decisions]
     if b.sram_traded:
         out["sram_traded"] = b.sram_traded
+    if b.tiles:
+        out["tiles"] = {"untiled_arena": b.tiles[0], "candidates": [asdict(c) for c in b.tiles[1]]}
     return out

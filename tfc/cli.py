@@ -63,7 +63,7 @@ def _compile(args, **kw):
     try:
         return compile(args.model, target=args.target, pipeline=args.pipeline,
                        input_shapes=_shapes(args.input_shape), calibration=calibration,
-                       input_layout=args.input_layout, numerics=args.numerics, **kw)
+                       input_layout=args.input_layout, numerics=args.numerics, extra_macs=args.extra_macs, **kw)
     except QuantizationError as e:
         if args.calibration and e.file is None and "calibration" in e.message:
             raise QuantizationError(e.message, file=args.calibration, node=e.node, op=e.op, hint=e.hint) from None
@@ -194,7 +194,12 @@ def _add_model_options(p) -> None:
     p.add_argument("--numerics", choices=("auto", "cmsis", "onnxruntime"), default="auto",
                    help="whose int8 arithmetic the kernels reproduce: cmsis (TFLite Micro's fixed point, the "
                         "faster kernels) or onnxruntime (bit-exact with onnxruntime); auto (default): "
-                        "onnxruntime's for a QDQ .onnx that is not a tf2onnx conversion, else TFLite Micro's")
+                        "onnxruntime's for a model onnxruntime.quantization wrote, else TFLite Micro's but "
+                        "for the pure requantizations of other QDQ files (docs/ir.md)")
+    p.add_argument("--extra-macs", type=float, metavar="FRACTION",
+                   help="run the first layers in fused tiles (bands of rows) for a smaller arena, "
+                        "recomputing at most this fraction of the model's MACs (e.g. 0.10; 0: only "
+                        "schedules that add none; default: no tiling)")
 
 
 def _load_plugins(args) -> None:

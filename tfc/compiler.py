@@ -273,7 +273,7 @@ def _import_onnx(model, input_shapes) -> Graph:
 # ----------------------------------------------------------------------------------- compile
 def compile(model, target: str | Target = "cortex-m7", *, calibration=None, sparsity=None,
             dump_ir=None, pipeline=None, input_shapes=None, input_layout: str | None = None,
-            numerics: str = "auto", verbose: bool = False) -> CompiledModel:
+            numerics: str = "auto", extra_macs: float | None = None, verbose: bool = False) -> CompiledModel:
     """Compile `model` (a path, an onnx.ModelProto, ONNX bytes or a tfc Graph) for `target`.
 
     calibration: samples for post-training quantization (float models); sparsity: settings for the
@@ -285,8 +285,10 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     the kernels reproduce, "cmsis" (TFLite Micro / CMSIS-NN: fixed-point requantization, the faster
     kernels), "onnxruntime" (float32 requantization, bit-exact with onnxruntime), or "auto":
     onnxruntime's for a model onnxruntime.quantization wrote, else TFLite Micro's, but for a pure
-    requantization in a QDQ model that is not a TFLite conversion (see docs/ir.md); verbose: log each pass
-    and each rewrite that declined to fire.
+    requantization in a QDQ model that is not a TFLite conversion (see docs/ir.md); extra_macs: run
+    the first layers in fused tiles for a smaller arena, recomputing at most this fraction of the
+    model's multiply-accumulates (0.10: 10 % more; 0: only schedules that add none, keeping halo
+    rows; None, the default: no tiling); verbose: log each pass and each rewrite that declined to fire.
     """
     from tfc.passes.sparsify import check_sparsity
     target = Target.from_string(target)
@@ -298,7 +300,11 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     graph = load_model(model, input_shapes=input_shapes)
     set_io_layout(graph, input_layout)
     before = graph.copy()
-    options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity,
+    if extra_macs is not None and (not isinstance(extra_macs, (int, float)) or isinstance(extra_macs, bool)
+                                   or extra_macs < 0):
+        raise TfcError(f"extra_macs must be a fraction >= 0 of the model's MACs, got {extra_macs!r}",
+                       hint="e.g. extra_macs=0.10 allows 10 % more multiply-accumulates")
+    options: dict[str, Any] = {"calibration": calibration, "sparsity": sparsity, "extra_macs": extra_macs,
                                "quantized_by": _quantized_by(model), "numerics": numerics}
     ctx = PassContext(target=target, options=options, logger=logging.getLogger("tfc.passes"))
     with _verbose_logging(verbose):

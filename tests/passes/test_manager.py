@@ -138,7 +138,7 @@ def test_registration_checks_names(scratch_registry):
 def test_default_pipeline_is_design_order_of_registered_passes(scratch_registry):
     assert [p.name for p in default_pipeline()] == [n for n in
                                                    ("canonicalize", "fuse", "sparsify", "quantize-int8", "fuse",
-                                                    "plan-memory")
+                                                    "tile", "plan-memory")
                                                    if n in registered_passes()]
 
     class PlanMemory(Pass):

@@ -73,6 +73,23 @@ class Kernel:
         """The typed record the template renders (lw: the lowering, for flash constants)."""
         raise NotImplementedError(f"kernel {self.name} has no C lowering")
 
+    def band_rows(self, node: Node, params: Any, rows: tuple[int, int]) -> tuple[tuple[int, int], ...] | None:
+        """Fused-tile execution (tfc.kernels.tiles): for output rows [lo, hi), the rows [lo, hi) of
+        each activation input (in the order of the layer's inputs) the kernel reads. None: the
+        kernel cannot run on a band of rows (the default)."""
+        return None
+
+    @property
+    def runs_on_bands(self) -> bool:
+        """Whether the kernel implements band_rows/band_args (fused-tile execution)."""
+        return type(self).band_rows is not Kernel.band_rows
+
+    def band_args(self, args: Any, node: Node, params: Any, in_rows: Sequence[tuple[int, int]],
+                  out_rows: tuple[int, int]) -> Any:
+        """The call record for one band: `args` with the band's heights and top padding, so the
+        kernel computes exactly the untiled output rows `out_rows` from input rows `in_rows`."""
+        raise NotImplementedError(f"kernel {self.name} does not run on bands of rows")
+
     @property
     def template_name(self) -> str:
         return f"kernels/{self.template or self.name}.c.j2"

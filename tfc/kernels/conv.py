@@ -3,6 +3,8 @@ arm_convolve_1x1_s8_fast, arm_depthwise_conv_s8[_opt], arm_fully_connected[_per_
 and tfc_convolve_add_s8: a conv whose output is added to a residual)."""
 from __future__ import annotations
 
+import dataclasses
+
 from tfc.errors import UnsupportedError
 from tfc.kernels import buffer_sizes as bs
 from tfc.kernels import records as R
@@ -24,6 +26,24 @@ def bias_of(inputs):
 def _bias_const(lw, i, node):
     # after the weights, so weights.c lists each layer's weights first
     return lw.const(node.inputs[2], i, "bias") if len(node.inputs) > 2 else None
+
+
+def window_rows(rows, in_h: int, kernel_h: int, stride: int, pad_top: int, dilation: int = 1) -> tuple[int, int]:
+    """Input rows [lo, hi) a sliding window reads for output rows [o0, o1) (clipped to the input:
+    rows outside it are the layer's padding)."""
+    o0, o1 = rows
+    return (max(0, o0 * stride - pad_top), min(in_h, (o1 - 1) * stride - pad_top + (kernel_h - 1) * dilation + 1))
+
+
+def band_padding(params, in_lo: int, out_lo: int):
+    """`params` (a frozen record with stride and (top, left) padding) for a band whose input starts
+    at row in_lo and output at row out_lo: the top padding left before the band's first row."""
+    top = params.padding[0] + in_lo - out_lo * params.stride[0]
+    return dataclasses.replace(params, padding=(top, params.padding[1]))
+
+
+def band_dims(d: R.Dims, rows: tuple[int, int]) -> R.Dims:
+    return dataclasses.replace(d, h=rows[1] - rows[0])
 
 
 class _Conv(Kernel):
@@ -52,8 +72,21 @@ class _Conv(Kernel):
                           weights, _bias_const(lw, i, node), mult, shift)
 
 
+class _ConvBands:
+    """Band-of-rows execution (fused tiles) for the dense conv kernels taking ConvArgs."""
+
+    def band_rows(self, node, p, rows):
+        kh = node.inputs[1].shape[1]
+        return (window_rows(rows, node.inputs[0].shape[1], kh, p.stride[0], p.padding[0], p.dilation[0]),)
+
+    def band_args(self, args, node, p, in_rows, out_rows):
+        return dataclasses.replace(args, params=band_padding(p, in_rows[0][0], out_rows[0]),
+                                   input_dims=band_dims(args.input_dims, in_rows[0]),
+                                   output_dims=band_dims(args.output_dims, out_rows))
+
+
 @register_kernel
-class DepthwiseConv(_Conv):
+class DepthwiseConv(_ConvBands, _Conv):
     """arm_depthwise_conv_s8_opt where it applies (one output channel per input channel, no
     dilation, batch 1; faster, but it needs scratch), else arm_depthwise_conv_s8 (no scratch)."""
 
@@ -84,7 +117,7 @@ class DepthwiseConv(_Conv):
 
 
 @register_kernel
-class Conv1x1(_Conv):
+class Conv1x1(_ConvBands, _Conv):
     """arm_convolve_1x1_s8_fast: 1x1, no padding, stride 1, no dilation, one group."""
 
     name = "conv_1x1"
@@ -100,7 +133,7 @@ class Conv1x1(_Conv):
 
 
 @register_kernel
-class Conv(_Conv):
+class Conv(_ConvBands, _Conv):
     """arm_convolve_s8: any conv2d (groups too: C_IN = groups * CK)."""
 
     name = "conv"
@@ -141,6 +174,19 @@ class ConvAdd(Kernel):
         return R.ConvAddArgs(p, dims4(x.shape), R.Dims(cout, kh, kw, ck), R.Dims(1, 1, 1, cout),
                              dims4(y.shape), lw.const(w, i, "weights"), _bias_const(lw, i, node), mult, shift,
                              y.type.size)
+
+    def band_rows(self, node, p, rows):
+        c = p.conv
+        x = window_rows(rows, node.inputs[0].shape[1], node.inputs[1].shape[1], c.stride[0], c.padding[0],
+                        c.dilation[0])
+        return x, rows   # the residual: the output's own rows
+
+    def band_args(self, args, node, p, in_rows, out_rows):
+        y = band_dims(args.output_dims, out_rows)
+        return dataclasses.replace(args, params=dataclasses.replace(p, conv=band_padding(p.conv, in_rows[0][0],
+                                                                                         out_rows[0])),
+                                   input_dims=band_dims(args.input_dims, in_rows[0]), output_dims=y,
+                                   size=y.n * y.h * y.w * y.c)
 
 
 @register_kernel

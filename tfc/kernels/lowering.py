@@ -5,6 +5,7 @@ plan-memory pass and fusion decisions read its arena.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from tfc.ir.types import DType
 from tfc.kernels import records as L
 from tfc.kernels.base import Kernel, select
 from tfc.kernels.buffer_sizes import build_for_isa
+from tfc.kernels.tiles import TiledRegion, find_regions, row_bytes
 from tfc.memory import Allocation, Plan, graph_buffers, lower_bound, plan_memory
 from tfc.quant.reference import depthwise_weights
 from tfc.targets import Target
@@ -36,6 +38,16 @@ class IoTensor:
 
 
 @dataclass(frozen=True)
+class Call:
+    """One step of the model's invoke function: a layer's kernel call, or one band of a tiled
+    layer, or (`move`) a memmove of a band buffer's kept rows to its start."""
+
+    layer: L.Layer | None
+    note: str = ""   # which band, for the comment above it
+    move: tuple[int, int, int] | None = None   # (destination offset, source offset, bytes) in the arena
+
+
+@dataclass(frozen=True)
 class LoweredModel:
     name: str                      # the C identifier prefix: tfc_<name>_run
     build: str                     # "dsp" or "portable": the scratch-size rules used
@@ -46,10 +58,18 @@ class LoweredModel:
     allocation: Allocation
     plan: Plan
     lower_bound: int
+    regions: tuple[TiledRegion, ...] = ()
+    tiled_calls: tuple[Call, ...] = ()   # invoke's calls where regions are tiled (else one per layer)
 
     @property
     def arena_bytes(self) -> int:
         return self.plan.arena_size
+
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        """The invoke function's kernel calls in order: each untiled layer once, each tiled
+        region's layers band after band."""
+        return self.tiled_calls or tuple(Call(layer) for layer in self.layers)
 
     @property
     def weight_bytes(self) -> int:
@@ -91,6 +111,7 @@ class _Lowering:
         self.params = {id(n): self.kernels[id(n)].params(n) for n in graph.nodes}
         self.low_memory: set[int] = set()  # nodes given their kernel's scratch-free variant
         self.strategies: tuple[str, ...] | None = None  # placement strategies (None: all, best kept)
+        self.regions = find_regions(graph, lambda n: (self.kernels[id(n)], self.params[id(n)]))
 
     def function(self, node: Node) -> str:
         return self.kernels[id(node)].c_function(node, self.params[id(node)], id(node) in self.low_memory)
@@ -149,7 +170,8 @@ class _Lowering:
 
 
 def _plan(graph: Graph, lw: _Lowering) -> tuple[Allocation, Plan]:
-    allocation = graph_buffers(graph, scratch_bytes=lw.scratch_bytes, in_place=lw.in_place)
+    allocation = graph_buffers(graph, scratch_bytes=lw.scratch_bytes, in_place=lw.in_place,
+                               spans=tuple(r.span() for r in lw.regions))
     return allocation, plan_memory(allocation.buffers, lw.strategies)
 
 
@@ -203,10 +225,54 @@ def lower(graph: Graph, *, name: str, build: str, strategies=None) -> LoweredMod
     def io(v: Value) -> IoTensor:
         return IoTensor(v.name, tuple(v.shape), float(v.quant.scale[0]), int(v.quant.zero_point[0]), value_slice(v))
 
+    calls = _tiled_calls(graph, lw, layers, value_slice) if lw.regions else ()
     return LoweredModel(name=name, build=build, layers=tuple(layers),
                         inputs=tuple(io(v) for v in graph.inputs), outputs=tuple(io(v) for v in graph.outputs),
                         weights=tuple(lw.consts.values()), allocation=allocation, plan=plan,
-                        lower_bound=lower_bound(allocation.buffers))
+                        lower_bound=lower_bound(allocation.buffers), regions=lw.regions, tiled_calls=calls)
+
+
+def _band_layer(lw: _Lowering, region: TiledRegion, band, layer: L.Layer, node: Node, value_slice) -> L.Layer:
+    """`layer` restricted to one band: pointers to the band's first rows, its heights and padding."""
+    kernel, params = lw.kernels[id(node)], lw.params[id(node)]
+    inner = {id(v) for v in region.inner}
+
+    def at(v: Value, rows) -> L.ArenaSlice:
+        # a band buffer holds the band's rows of v from its first needed row; a whole tensor all rows
+        start = band.rows[v.name][0] if id(v) in inner else 0
+        return L.ArenaSlice(value_slice(v).offset + (rows[0] - start) * row_bytes(v), (rows[1] - rows[0]) * row_bytes(v))
+
+    out_rows = band.computed[node.output.name]
+    in_rows = kernel.band_rows(node, params, out_rows)
+    acts = [v for v in node.inputs if v.data is None]
+    return dataclasses.replace(layer, inputs=tuple(at(v, r) for v, r in zip(acts, in_rows)),
+                               output=at(node.output, out_rows),
+                               args=kernel.band_args(layer.args, node, params, in_rows, out_rows))
+
+
+def _tiled_calls(graph: Graph, lw: _Lowering, layers, value_slice) -> tuple[Call, ...]:
+    starts = {r.first: r for r in lw.regions}
+    calls, i = [], 0
+    while i < len(layers):
+        region = starts.get(i)
+        if region is None:
+            calls.append(Call(layers[i]))
+            i += 1
+            continue
+        values = {v.name: v for v in region.inner}
+        for k, band in enumerate(region.bands):
+            out = band.rows[region.output.name]
+            note = f"{region.name} band {k + 1}/{len(region.bands)}: rows {out[0]}..{out[1] - 1} of {region.output.ref}"
+            for name, first, count in band.moves:   # halo rows kept from the band before
+                start, rb = value_slice(values[name]).offset, row_bytes(values[name])
+                calls.append(Call(None, note, (start, start + first * rb, count * rb)))
+                note = ""
+            for j, node in enumerate(region.nodes):
+                if node.output.name in band.computed:
+                    calls.append(Call(_band_layer(lw, region, band, layers[i + j], node, value_slice), note))
+                    note = ""
+        i = region.last + 1
+    return tuple(calls)
 
 
 def lower_for(graph: Graph, *, target: str | Target, name: str = "model", strategies=None) -> LoweredModel:

@@ -8,7 +8,7 @@
 The planners are pure functions of the buffer list; everything graph-specific is in liveness.
 """
 from tfc.memory.buffers import Buffer, Plan, align_up  # noqa: F401
-from tfc.memory.check import PlanError, check_plan, live_at, lower_bound  # noqa: F401
+from tfc.memory.check import PlanError, check_plan, live_at, live_bytes, lower_bound, peak  # noqa: F401
 from tfc.memory.greedy import greedy_by_size  # noqa: F401
-from tfc.memory.liveness import Allocation, graph_buffers, is_reshape  # noqa: F401
+from tfc.memory.liveness import Allocation, TiledSpan, graph_buffers, is_reshape  # noqa: F401
 from tfc.memory.planner import STRATEGIES, plan_memory  # noqa: F401

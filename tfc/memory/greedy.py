@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from tfc.memory.buffers import Buffer, Plan, align_up
+from tfc.memory.buffers import Buffer, Plan, align_up, pin_groups, place_pinned
 
 
 def greedy_by_size(buffers: Sequence[Buffer], *, arena_alignment: int = 16) -> Plan:
@@ -13,7 +13,10 @@ def greedy_by_size(buffers: Sequence[Buffer], *, arena_alignment: int = 16) -> P
     order = sorted(buffers, key=lambda b: (-b.size, b.first, b.rank, b.name))
     offsets: dict[str, int] = {}
     placed: list[Buffer] = []
+    groups = pin_groups(buffers)
     for buf in order:
+        if place_pinned(buf, groups, placed, offsets):
+            continue
         conflicts = sorted((offsets[p.name], p.size) for p in placed if p.overlaps_in_time(buf) and p.size)
         offset = 0
         for start, size in conflicts:

@@ -9,6 +9,12 @@ inputs are live from step 0, graph outputs to the last step. Aliases share stora
   conv2d_add writing over its skip tensor) writes over an input when no later step reads that
   input or any reshape of it.
 Kernel scratch buffers are live during their node only.
+
+A tiled span (fused-tile execution, tfc.kernels.tiles) runs its steps band by band: a value made
+and consumed inside it holds one band (its band buffer's size, same lifetime steps: every band
+repeats them), the values it reads or writes whole are live across all its steps, and its output
+may be pinned to its input's offset (Buffer.pin: the caller proved the rows each band writes are
+dead by then), so the two share bytes while the input's rows die and the output's are born.
 """
 from __future__ import annotations
 
@@ -18,6 +24,26 @@ from typing import Callable, Mapping
 
 from tfc.ir.graph import Graph, Node, Value
 from tfc.memory.buffers import DEFAULT_ALIGNMENT, Buffer
+
+
+@dataclass(frozen=True)
+class TiledSpan:
+    """Steps first..last run band by band (see the module docstring)."""
+
+    first: int
+    last: int
+    band_bytes: Mapping[str, int]    # value name -> bytes of its band buffer (values inside the span)
+    whole: tuple[str, ...]           # values read or written whole: live across the span
+    # (output, input, offset): the output may be written over the input, `offset` bytes past its start
+    overlay: tuple[str, str, int] | None
+    # band buffers keep rows from one band to the next (halo reuse): live across the whole span
+    keep_bands: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "band_bytes", MappingProxyType(dict(self.band_bytes)))
+
+    def holds(self, step: int) -> bool:
+        return self.first <= step <= self.last
 
 
 def is_reshape(node: Node) -> bool:
@@ -70,10 +96,11 @@ def _overwritable(answer) -> tuple[int, ...]:
 
 def graph_buffers(graph: Graph, *, scratch_bytes: Callable[[Node], int] = lambda node: 0,
                   in_place: Callable[[Node], bool | tuple[int, ...]] = lambda node: False,
-                  alignment: int = DEFAULT_ALIGNMENT) -> Allocation:
+                  alignment: int = DEFAULT_ALIGNMENT, spans: tuple[TiledSpan, ...] = ()) -> Allocation:
     """The arena buffers of `graph` (nodes in execution order). `scratch_bytes(node)` is the
     kernel's scratch size; `in_place(node)` says which inputs the node's kernel may overwrite:
-    True for input 0, or a tuple of input indices in order of preference."""
+    True for input 0, or a tuple of input indices in order of preference. `spans`: the steps
+    run band by band (fused tiles)."""
     n_steps = len(graph.nodes)
     end = max(n_steps - 1, 0)
     consts = {id(v) for v in graph.constants.values()}
@@ -98,6 +125,17 @@ def graph_buffers(graph: Graph, *, scratch_bytes: Callable[[Node], int] = lambda
         uses = [step[id(n)] for n, _ in v.uses if id(n) in step]
         last = end if k in outputs else max(uses + [written[k]])
         last_read[root] = max(last_read.get(root, 0), last)
+    size = {k: v.type.nbytes for k, v in values.items()}
+    by_name = {v.name: k for k, v in values.items()}
+    for span in spans:
+        for name, nbytes in span.band_bytes.items():
+            size[by_name[name]] = nbytes
+        for name in (*span.whole, *(span.band_bytes if span.keep_bands else ())):
+            k = by_name[name]
+            if span.holds(written[k]):
+                written[k] = span.first    # band 0 writes it before band 1 reads the span's inputs
+            root = data.find(k)
+            last_read[root] = max(last_read[root], span.last)
 
     # 2. in-place writes: the output joins an input's storage when that data dies here (the
     #    first such input among those the kernel may overwrite).
@@ -106,6 +144,8 @@ def graph_buffers(graph: Graph, *, scratch_bytes: Callable[[Node], int] = lambda
         storage.add(values[data.find(k)])
     output_roots = {data.find(o) for o in outputs}
     for i, node in enumerate(graph.nodes):
+        if any(span.holds(i) for span in spans):
+            continue   # band buffers differ in size from the tensors: no in-place inside a span
         for index in _overwritable(in_place(node)):
             x = node.inputs[index] if index < len(node.inputs) else None
             if (x is not None and id(x) in values and last_read[data.find(id(x))] == i
@@ -116,16 +156,22 @@ def graph_buffers(graph: Graph, *, scratch_bytes: Callable[[Node], int] = lambda
                 break
 
     # 3. one buffer per storage: the union of its members' lifetimes.
-    spans: dict[int, list[int]] = {}
+    lives: dict[int, list[int]] = {}
     for k, v in values.items():
         root = storage.find(data.find(k))
         lo, hi = written[k], last_read[data.find(k)]
-        span = spans.setdefault(root, [lo, hi, 0])
-        span[0], span[1], span[2] = min(span[0], lo), max(span[1], hi), max(span[2], v.type.nbytes)
+        life = lives.setdefault(root, [lo, hi, 0])
+        life[0], life[1], life[2] = min(life[0], lo), max(life[1], hi), max(life[2], size[k])
     position = {k: i for i, k in enumerate(values)}      # graph inputs, then outputs in execution order
-    order = sorted(spans, key=lambda r: (spans[r][0], position[r]))
-    buffers = [Buffer(values[r].name, spans[r][2], spans[r][0], spans[r][1], alignment, position[r])
-               for r in order]
+    order = sorted(lives, key=lambda r: (lives[r][0], position[r]))
+    pins = {}
+    for span in spans:
+        if span.overlay:
+            out, x = (storage.find(data.find(by_name[n])) for n in span.overlay[:2])
+            if out != x:
+                pins[out] = (values[x].name, span.overlay[2])
+    buffers = [Buffer(values[r].name, lives[r][2], lives[r][0], lives[r][1], alignment, position[r],
+                      *pins.get(r, (None, 0))) for r in order]
     value_buffer = {v.name: values[storage.find(data.find(k))].name for k, v in values.items()}
     scratch_buffer = {}
     for i, node in enumerate(graph.nodes):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Callable, Iterable, Sequence
 
-from tfc.memory.buffers import Buffer, Plan, align_up
+from tfc.memory.buffers import Buffer, Plan, align_up, pin_groups, place_pinned
 
 EXACT_MAX_BUFFERS = 7  # 7! = 5040 orders: still a blink
 
@@ -18,7 +18,11 @@ def place_in_order(buffers: Iterable[Buffer], strategy: str, *, arena_alignment:
     """First fit, buffers taken in the given order."""
     offsets: dict[str, int] = {}
     placed: list[Buffer] = []
+    buffers = list(buffers)
+    groups = pin_groups(buffers)
     for buf in buffers:
+        if place_pinned(buf, groups, placed, offsets):
+            continue
         conflicts = sorted((offsets[p.name], p.size) for p in placed if p.size and p.overlaps_in_time(buf))
         offset = 0
         for start, size in conflicts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from tfc.memory.buffers import Buffer, Plan
-from tfc.memory.check import live_at
+from tfc.memory.check import live_bytes
 
 MAX_COLUMNS = 80
 
@@ -28,8 +28,8 @@ def draw_timeline(buffers: Sequence[Buffer], plan: Plan, step_names: Sequence[st
         bar = "".join("#" if b.first <= s <= b.last else "." for s in cols)
         name = b.name if len(b.name) <= width else b.name[: width - 3] + "..."
         lines.append(f"{name:<{width}} {plan.offsets[b.name]:>8} {b.size:>7}  {bar}")
-    lines.append(f"{'live bytes':<{width}} {'':>8} {'':>7}  peak {max(sum(x.size for x in live_at(buffers, s)) for s in steps)} B")
+    lines.append(f"{'live bytes':<{width}} {'':>8} {'':>7}  peak {max(live_bytes(buffers, s) for s in steps)} B")
     for s in steps:
         label = step_names[s] if s < len(step_names) else ""
-        lines.append(f"  step {s:>3}: {sum(x.size for x in live_at(buffers, s)):>8} B live  {label}")
+        lines.append(f"  step {s:>3}: {live_bytes(buffers, s):>8} B live  {label}")
     return "\n".join(lines)

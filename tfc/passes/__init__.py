@@ -12,3 +12,4 @@ from tfc.passes import quantize_int8  # noqa: F401,E402
 from tfc.passes import fuse  # noqa: F401,E402
 from tfc.passes import plan_memory  # noqa: F401,E402
 from tfc.passes import sparsify  # noqa: F401,E402
+from tfc.passes import tile  # noqa: F401,E402

@@ -16,7 +16,7 @@ from tfc.passes.base import Pass, get_pass, registered_passes
 # The order DESIGN.md fixes, as (pass, options); `default_pipeline()` keeps the ones registered
 # so far. `fuse` runs twice, for two different jobs (see default_pipeline).
 DEFAULT_STAGES = (("canonicalize", {}), ("fuse", {"residual": False}), ("sparsify", {}),
-                  ("quantize-int8", {}), ("fuse", {}), ("plan-memory", {}))
+                  ("quantize-int8", {}), ("fuse", {}), ("tile", {}), ("plan-memory", {}))
 DESIGN_ORDER = tuple(name for name, _ in DEFAULT_STAGES)
 
 _TOKEN = re.compile(r"""
@@ -29,7 +29,7 @@ _TOKEN = re.compile(r"""
 
 
 def default_pipeline() -> list[Pass]:
-    """canonicalize, fuse{residual=false}, sparsify, quantize-int8, fuse, plan-memory: those
+    """canonicalize, fuse{residual=false}, sparsify, quantize-int8, fuse, tile, plan-memory: those
     registered, in that order.
 
     `fuse` runs before quantization as well as after it. Before: composite ops that exporters

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from tfc.errors import TargetError
 from tfc.kernels.lowering import lower_for, plan_arena
-from tfc.memory import check_plan, live_at
+from tfc.memory import check_plan, peak
 from tfc.memory.schedule import best_order
 from tfc.memory.timeline import draw_timeline
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
@@ -34,11 +34,6 @@ def _arena_with_order(graph, target, order) -> int:
         return plan_arena(graph, target=target).arena_bytes
     finally:
         graph.nodes = saved
-
-
-def _peak_step(buffers) -> tuple[int, int]:
-    steps = range(min(b.first for b in buffers), max(b.last for b in buffers) + 1)
-    return max(((sum(b.size for b in live_at(buffers, s)), s) for s in steps), key=lambda t: (t[0], -t[1]))
 
 
 @register_pass
@@ -68,7 +63,9 @@ class PlanMemory(Pass):
         if self.options.check_fit:
             self._check_fit(graph, target, model)
         names = [n.name for n in graph.nodes]
-        notes = draw_timeline(buffers, model.plan, names)
+        notes = "\n".join([*(r.describe() for r in model.regions), draw_timeline(buffers, model.plan, names)])
+        if model.regions:
+            stats["tiled-layers"] = sum(len(r.nodes) for r in model.regions)
         return PassResult(changed=bool(stats.get("reordered")), stats=stats, notes=notes)
 
     @staticmethod
@@ -82,7 +79,7 @@ class PlanMemory(Pass):
                 f"the largest layer is '{biggest.node}' ({sum(a.nbytes for a in biggest.weight_arrays):,} B)",
                 hint="prune or sparsify the model, use fewer channels, or choose a target with more flash")
         if model.arena_bytes > target.sram_bytes:
-            live, step = _peak_step(model.allocation.buffers)
+            live, step = peak(model.allocation.buffers)
             node = graph.nodes[step] if step < len(graph.nodes) else None
             raise TargetError(
                 f"the model does not fit {target.name}: its activation arena needs {model.arena_bytes:,} B of SRAM, "

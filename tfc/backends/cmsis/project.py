@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class LayerInfo:
     storage: str = "dense"  # conv/linear weights: "dense" or "sparse b<B> d=<density> <encoding>"
     code_bytes_estimate: int = 0  # generated per-layer code in model.c (sparse brle-unrolled)
     macs: int = 0  # multiply-accumulates of one inference (dense count; 0: no weighted reduction)
+    calls: int = 1  # kernel calls per inference: one per band where the layer runs in fused tiles
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def _info(model: LoweredModel, graph: Graph, target: str, files, path) -> Projec
     from tfc.memory import live_at
     seen: set[str] = set()
     layers = []
+    calls = Counter(c.layer.index for c in model.calls if c.layer is not None)
     for layer in model.layers:
         node = graph.nodes[layer.index]
         fresh = [a for a in layer.weight_arrays if a.symbol not in seen]
@@ -116,7 +119,7 @@ def _info(model: LoweredModel, graph: Graph, target: str, files, path) -> Projec
                                 layer.output.size, layer.scratch_bytes, sum(a.nbytes for a in fresh), live,
                                 storage=sparse() if sparse else "dense",
                                 code_bytes_estimate=getattr(layer.args, "code_bytes_estimate", 0),
-                                macs=node.spec.macs(node)))
+                                macs=node.spec.macs(node), calls=calls[layer.index]))
     return ProjectInfo(name=model.name, target=target, build=model.build, files=tuple(sorted(files)),
                        arena_bytes=model.arena_bytes, arena_lower_bound=model.lower_bound,
                        scratch_bytes=model.scratch_bytes, weight_bytes=model.weight_bytes,

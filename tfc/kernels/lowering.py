@@ -133,7 +133,8 @@ class _Lowering:
         """A table a kernel computes (exp tables, multipliers, indices) in weights.c, by symbol."""
         key = (symbol, "generated")
         if key not in self.consts:
-            dtype = {"int8_t": np.int8, "int32_t": np.int32, "uint32_t": np.uint32, "float": np.float32}[ctype]
+            dtype = {"int8_t": np.int8, "int16_t": np.int16, "int32_t": np.int32, "uint32_t": np.uint32,
+                     "float": np.float32}[ctype]
             self.consts[key] = L.ConstArray(symbol, ctype, np.asarray(values, dtype=dtype).reshape(-1), source)
         return self.consts[key]
 

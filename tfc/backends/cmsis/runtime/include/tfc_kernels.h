@@ -105,6 +105,23 @@ int32_t tfc_convolve_add_s8_get_buffer_size(const cmsis_nn_dims *input_dims,
                                             const cmsis_nn_dims *filter_dims,
                                             const cmsis_nn_dims *output_dims);
 
+/* A batch-1 per-tensor fully connected layer (arm_fully_connected_s8's integers, symmetric
+ * weights) on weights the compiler widened to int16 and grouped by 4 rows x 4 columns
+ * (tfc.kernels.fc_wide). scratch holds 4 * ceil(cols / 4) int16: the widened input. */
+void tfc_fully_connected_wide_s8(const int8_t *input,
+                                 const int16_t *weights,
+                                 const int32_t *bias,
+                                 int8_t *output,
+                                 int16_t *scratch,
+                                 int32_t rows,
+                                 int32_t cols,
+                                 int32_t input_offset,
+                                 int32_t multiplier,
+                                 int32_t shift,
+                                 int32_t output_offset,
+                                 int32_t act_min,
+                                 int32_t act_max);
+
 /* Sizes of one multi-head attention core: `heads` heads (the leading dims), q [rows, depth],
  * k [cols, depth], vt [width, cols] (v transposed) and the output [rows, width] per head. */
 typedef struct

@@ -2,8 +2,9 @@
 integers) whose weights are stored widened to int16, grouped 4 rows x 4 columns: the inner loop
 needs no unpacking (13 instructions per 16 MACs instead of 23) and pays twice the weight flash.
 
-It runs a layer only where the widened weights stay under `MAX_WIDE_BYTES`, so a large layer keeps
-the int8 weights of arm_fully_connected_s8 (the flash budget is the target's, not this kernel's).
+It runs a layer only where the widened weights stay under `MAX_WIDE_BYTES`, and the lowering hands
+the layer back to arm_fully_connected_s8 where the target's flash would not hold every widened
+layer (tfc.kernels.lowering: widest layers first).
 """
 from __future__ import annotations
 
@@ -85,6 +86,10 @@ class FullyConnectedWide(FullyConnected):
 
     def c_function(self, node, p, lean=False):
         return self.function
+
+    def extra_flash_bytes(self, node):
+        out_c, depth = node.inputs[1].shape
+        return 2 * (-(-out_c // 4) * 4) * scratch_cols(depth) - out_c * depth
 
     def scratch_bytes(self, node, p, build, lean=False):
         return 2 * scratch_cols(node.inputs[1].shape[1])

@@ -13,7 +13,7 @@ from tfc.errors import UnsupportedError
 from tfc.ir.graph import Graph, Node, Value
 from tfc.ir.types import DType
 from tfc.kernels import records as L
-from tfc.kernels.base import Kernel, select
+from tfc.kernels.base import Kernel, kernels_for, select
 from tfc.kernels.buffer_sizes import build_for_isa
 from tfc.memory import Allocation, Plan, graph_buffers, lower_bound, plan_memory
 from tfc.quant.reference import depthwise_weights
@@ -83,11 +83,37 @@ def _check_int8(graph: Graph) -> None:
                     hint=_INT8_HINT)
 
 
+# Flash kept free of weights for the code when deciding which layers keep pre-widened weights
+# (the same reserve sparsify's target budget keeps).
+CODE_RESERVE_BYTES = 64 * 1024
+
+
+def _select_within_flash(graph: Graph, flash_bytes: int | None) -> dict[int, Kernel]:
+    """Each node's kernel; where the kernels that widen weights (Kernel.extra_flash_bytes) would
+    together overflow `flash_bytes` (less CODE_RESERVE_BYTES, with every int8 constant counted),
+    the layers with the most extra flash take their next kernel until the rest fit."""
+    kernels = {id(n): select(n) for n in graph.nodes}
+    if flash_bytes is None:
+        return kernels
+    extra = {id(n): kernels[id(n)].extra_flash_bytes(n) for n in graph.nodes}
+    over = (sum(v.type.nbytes for v in graph.constants.values()) + sum(extra.values()) + CODE_RESERVE_BYTES
+            - flash_bytes)
+    for node in sorted((n for n in graph.nodes if extra[id(n)] > 0), key=lambda n: (-extra[id(n)], n.name)):
+        if over <= 0:
+            break
+        narrow = next((k for k in kernels_for(node.op) if k.extra_flash_bytes(node) == 0 and k.decline(node) is None),
+                      None)
+        if narrow is not None:
+            kernels[id(node)] = narrow
+            over -= extra[id(node)]
+    return kernels
+
+
 class _Lowering:
-    def __init__(self, graph: Graph, name: str, build: str):
+    def __init__(self, graph: Graph, name: str, build: str, flash_bytes: int | None = None):
         self.graph, self.name, self.build = graph, name, build
         self.consts: dict[tuple[str, str], L.ConstArray] = {}
-        self.kernels: dict[int, Kernel] = {id(n): select(n) for n in graph.nodes}
+        self.kernels: dict[int, Kernel] = _select_within_flash(graph, flash_bytes)
         self.params = {id(n): self.kernels[id(n)].params(n) for n in graph.nodes}
         self.low_memory: set[int] = set()  # nodes given their kernel's scratch-free variant
         self.strategies: tuple[str, ...] | None = None  # placement strategies (None: all, best kept)
@@ -178,11 +204,12 @@ def _plan_with_lean_kernels(graph: Graph, lw: _Lowering) -> tuple[Allocation, Pl
     return best
 
 
-def lower(graph: Graph, *, name: str, build: str, strategies=None) -> LoweredModel:
+def lower(graph: Graph, *, name: str, build: str, strategies=None, flash_bytes: int | None = None) -> LoweredModel:
     """Choose the kernels, plan the arena and resolve every operand of `graph` (int8 IR).
-    `strategies` restricts the arena planner to the named strategies (tests compare them)."""
+    `strategies` restricts the arena planner to the named strategies (tests compare them);
+    `flash_bytes` (the target's) limits which layers keep pre-widened weights."""
     _check_int8(graph)
-    lw = _Lowering(graph, name, build)
+    lw = _Lowering(graph, name, build, flash_bytes)
     lw.strategies = tuple(strategies) if strategies else None
     allocation, plan = _plan_with_lean_kernels(graph, lw)
 
@@ -212,7 +239,8 @@ def lower(graph: Graph, *, name: str, build: str, strategies=None) -> LoweredMod
 
 def lower_for(graph: Graph, *, target: str | Target, name: str = "model", strategies=None) -> LoweredModel:
     """`lower` with the kernel build (scratch rules) of `target`."""
-    return lower(graph, name=name, build=build_for_isa(Target.from_string(target).isa), strategies=strategies)
+    t = Target.from_string(target)
+    return lower(graph, name=name, build=build_for_isa(t.isa), strategies=strategies, flash_bytes=t.flash_bytes)
 
 
 @dataclass(frozen=True)
@@ -232,5 +260,6 @@ class ArenaPlan:
 def plan_arena(graph: Graph, *, target: str | Target) -> ArenaPlan:
     """The arena `lower_for` would plan for `graph` on `target`, from the kernel registry alone."""
     _check_int8(graph)
-    lw = _Lowering(graph, "model", build_for_isa(Target.from_string(target).isa))
+    t = Target.from_string(target)
+    lw = _Lowering(graph, "model", build_for_isa(t.isa), t.flash_bytes)
     return ArenaPlan(*_plan_with_lean_kernels(graph, lw))

@@ -12,7 +12,6 @@ from tfc import interp
 from tfc.backends.cmsis import HostRunner, write_project
 from tfc.frontend.onnx import import_onnx
 from tfc.kernels import select
-from tfc.kernels.fc_wide import FullyConnectedWide, wide_weights
 from tfc.passes import run_pipeline
 
 MODELS = ["pretrainedResnet_quant", "kws_ref_model", "vww_96_int8", "ad01_int8", "str_ww_ref_model"]
@@ -62,9 +61,8 @@ def test_report_matches_the_project(built):
     assert info.arena_lower_bound <= info.arena_bytes
     # Each softmax also puts its 256-entry uint32 exp() table (tfc_softmax_s8) in weights.c.
     tables = 256 * 4 * sum(n.op == "softmax" for n in graph.nodes)
-    # A linear layer on tfc_fully_connected_wide_s8 stores its weights as int16 instead.
-    widened = sum(wide_weights(n.inputs[1].data).nbytes - n.inputs[1].type.nbytes for n in graph.nodes
-                  if select(n).name == FullyConnectedWide.name)
+    # Layers on pre-widened weights (tfc_fully_connected_wide_s8, tfc_convolve_wide_s8) store more.
+    widened = sum(select(n).extra_flash_bytes(n) for n in graph.nodes)
     assert info.weight_bytes == sum(v.type.nbytes for v in graph.constants.values()) + tables + widened, \
         f"{model}: weights.c should hold every constant once (widened ones as int16), plus the softmax tables"
     model_h = (info.path / "model.h").read_text()

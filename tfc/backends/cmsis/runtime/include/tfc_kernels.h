@@ -122,6 +122,38 @@ void tfc_fully_connected_wide_s8(const int8_t *input,
                                  int32_t act_min,
                                  int32_t act_max);
 
+/* Geometry and quantization of one tfc_convolve_wide_s8 layer (batch 1, no groups, no dilation). */
+typedef struct
+{
+    int32_t in_h, in_w, in_c;
+    int32_t k_h, k_w;
+    int32_t out_h, out_w, out_c;
+    int32_t stride_y, stride_x, pad_top, pad_left;
+    int32_t input_offset, output_offset, act_min, act_max;
+} tfc_conv_wide_geometry;
+
+/* One output channel of tfc_convolve_wide_s8: bias, multiplier, and the requantization folded for
+ * a right shift (shift = -shift_param >= 1, rounding = 2^(shift - 1) + output_offset * 2^shift);
+ * the compiler checked that the channel's accumulators stay in range for that form. */
+typedef struct
+{
+    int32_t bias, mult, rounding, shift, shift_param;
+} tfc_conv_wide_channel;
+
+/* arm_convolve_s8's integers on weights the compiler widened to int16 (tfc.kernels.conv_wide):
+ * output rows [row_begin, row_end) of the NHWC output, written from `output` on (the first of
+ * those rows). scratch: tfc_convolve_wide_s8_get_buffer_size bytes. */
+void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
+                          const int8_t *input,
+                          const int16_t *weights,
+                          const tfc_conv_wide_channel *channels,
+                          int8_t *output,
+                          void *scratch,
+                          int32_t row_begin,
+                          int32_t row_end);
+
+int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
+
 /* Sizes of one multi-head attention core: `heads` heads (the leading dims), q [rows, depth],
  * k [cols, depth], vt [width, cols] (v transposed) and the output [rows, width] per head. */
 typedef struct

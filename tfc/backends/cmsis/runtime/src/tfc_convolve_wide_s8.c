@@ -1,0 +1,265 @@
+/*
+ * tfc runtime: tfc_convolve_wide_s8, an ungrouped int8 convolution on weights the compiler stored
+ * widened to int16 (arm_convolve_s8's integers: acc = bias + sum (x + input_offset) * w over the
+ * window, padded taps contributing 0, per-channel requantization).
+ *
+ * Two output pixels at a time: each pixel's window (K = KH * KW * C_IN values, zero-padded to
+ * Kp, a multiple of 4) is widened once into an int16 column; then each pair of output channels
+ * runs 4 window values at a time as two LDRD of input, two LDRD of weights and eight SMLAD (12
+ * instructions per 16 MACs, no unpacking), and requantizes with the output offset folded into
+ * one SMMLAR (the compiler checks each channel's bound and stores bias and constants in one
+ * record). Weight layout (tfc.kernels.conv_wide.wide_conv_weights): channel pairs (C_OUT is
+ * even), then blocks of 4 window values, then the pair's two channels, each block's 4 values in
+ * the order 0, 2, 1, 3 (how SXTAB16 widens a word of input).
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "tfc_kernels.h"
+#include "tfc_nn_dsp.h"
+#include "tfc_nn_requant.h"
+#include "tfc_nn_support.h"
+
+/* Where window value i sits in its block of 4 in the widened column. */
+static const int8_t cw_slot[4] = {0, 2, 1, 3};
+
+#if TFC_NN_DSP
+/* The columns of two pixels interleave block by block: block b of pixel s (0 or 1) is the 4
+ * int16 at 8b + 4s, so one pointer walks both. */
+#define CW_BLOCK_STEP 8
+
+/* n values of int8 (a multiple of 4) + offset into one pixel's blocks at dst. */
+static void cw_widen(const int8_t *src, int32_t n, uint32_t lo2, int16_t *dst)
+{
+    for (int32_t i = 0; i < n; i += 4, dst += CW_BLOCK_STEP)
+    {
+        const uint32_t v = (uint32_t)tfc_read_s8x4(src + i);
+        tfc_write_s16x2(dst, (int32_t)__SXTAB16(lo2, v));
+        tfc_write_s16x2(dst + 2, (int32_t)tfc_sxtab16_ror8(lo2, v));
+    }
+}
+
+static void cw_zero(int32_t n, int16_t *dst)
+{
+    for (int32_t i = 0; i < n; i += 4, dst += CW_BLOCK_STEP)
+    {
+        tfc_write_s16x2(dst, 0);
+        tfc_write_s16x2(dst + 2, 0);
+    }
+}
+
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+/* One block of two pixels x two channels: 4 LDRD, 8 SMLAD (12 instructions, 16 MACs). */
+#define CW_BLOCK_ASM                                                                                               \
+    "ldrd %[xa0], %[xb0], [%[x]], #8\n\t"                                                                          \
+    "ldrd %[xa1], %[xb1], [%[x]], #8\n\t"                                                                          \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                                                            \
+    "smlad %[a0], %[xa0], %[wa], %[a0]\n\t"                                                                        \
+    "smlad %[a0], %[xb0], %[wb], %[a0]\n\t"                                                                        \
+    "smlad %[a1], %[xa1], %[wa], %[a1]\n\t"                                                                        \
+    "smlad %[a1], %[xb1], %[wb], %[a1]\n\t"                                                                        \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                                                            \
+    "smlad %[a2], %[xa0], %[wa], %[a2]\n\t"                                                                        \
+    "smlad %[a2], %[xb0], %[wb], %[a2]\n\t"                                                                        \
+    "smlad %[a3], %[xa1], %[wa], %[a3]\n\t"                                                                        \
+    "smlad %[a3], %[xb1], %[wb], %[a3]\n\t"
+#define CW_OPERANDS                                                                                                \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x), [xa0] "=&r"(xa0),      \
+      [xb0] "=&r"(xb0), [xa1] "=&r"(xa1), [xb1] "=&r"(xb1), [wa] "=&r"(wa), [wb] "=&r"(wb)                         \
+    : [end] "r"(end)                                                                                               \
+    : "cc", "memory"
+/* n >= 1 blocks: a0, a1 (channel c, pixels 0 and 1), a2, a3 (channel c + 1); w advances past them. */
+static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_t n, uint32_t acc[4])
+{
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int16_t *const end = x + CW_BLOCK_STEP * n;
+    uint32_t xa0, xb0, xa1, xb1, wa, wb;
+    if (n & 1)
+    {
+        __asm__ volatile(CW_BLOCK_ASM CW_OPERANDS);
+    }
+    if (n > 1)
+    {
+        __asm__ volatile("1:\n\t" CW_BLOCK_ASM CW_BLOCK_ASM "cmp %[x], %[end]\n\t"
+                                                            "bne 1b" CW_OPERANDS);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    return w;
+}
+#else
+static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_t n, uint32_t acc[4])
+{
+    for (int32_t b = 0; b < n; b++, x += CW_BLOCK_STEP, w += 8)
+    {
+        for (int32_t ch = 0; ch < 2; ch++)
+        {
+            const uint32_t wa = (uint32_t)tfc_read_s16x2(w + 4 * ch), wb = (uint32_t)tfc_read_s16x2(w + 4 * ch + 2);
+            for (int32_t px = 0; px < 2; px++)
+            {
+                const uint32_t xa = (uint32_t)tfc_read_s16x2(x + 4 * px), xb = (uint32_t)tfc_read_s16x2(x + 4 * px + 2);
+                acc[2 * ch + px] = __SMLAD(xb, wb, __SMLAD(xa, wa, acc[2 * ch + px]));
+            }
+        }
+    }
+    return w;
+}
+#endif
+
+/* The window of output pixel p into one pixel's blocks at col (tails already zero). A window row
+ * that lies whole inside the input and spans a multiple of 4 values is widened straight from the
+ * input; other windows inside the input's width go through col8 (Kp int8, its tail the input
+ * zero point) one row at a time; windows cut by the left or right border are written value by
+ * value. */
+static void cw_window(const tfc_conv_wide_geometry *g, const int8_t *input, int32_t p, uint32_t lo2, int16_t *col,
+                      int8_t *col8)
+{
+    const int32_t seg = g->k_w * g->in_c;
+    const int32_t oy = p / g->out_w, ox = p - oy * g->out_w;
+    const int32_t iy0 = oy * g->stride_y - g->pad_top, ix0 = ox * g->stride_x - g->pad_left;
+    if (ix0 >= 0 && ix0 + g->k_w <= g->in_w)
+    {
+        const int8_t *src = input + ((int64_t)iy0 * g->in_w + ix0) * g->in_c;
+        const int32_t row = g->in_w * g->in_c;
+        if ((seg & 3) == 0)
+        {
+            for (int32_t ky = 0; ky < g->k_h; ky++, src += row)
+            {
+                const int32_t iy = iy0 + ky;
+                int16_t *dst = col + (ky * seg / 4) * CW_BLOCK_STEP;
+                if (iy >= 0 && iy < g->in_h)
+                {
+                    cw_widen(src, seg, lo2, dst);
+                }
+                else
+                {
+                    cw_zero(seg, dst);
+                }
+            }
+            return;
+        }
+        for (int32_t ky = 0; ky < g->k_h; ky++, src += row)
+        {
+            const int32_t iy = iy0 + ky;
+            if (iy >= 0 && iy < g->in_h)
+            {
+                memcpy(col8 + ky * seg, src, (size_t)seg);
+            }
+            else
+            {
+                memset(col8 + ky * seg, (int8_t)-g->input_offset, (size_t)seg);
+            }
+        }
+        cw_widen(col8, (g->k_h * seg + 3) & ~3, lo2, col);
+        return;
+    }
+    for (int32_t ky = 0, i = 0; ky < g->k_h; ky++)
+    {
+        const int32_t iy = iy0 + ky;
+        for (int32_t kx = 0; kx < g->k_w; kx++)
+        {
+            const int32_t ix = ix0 + kx;
+            const int inside = iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w;
+            const int8_t *src = input + ((int64_t)iy * g->in_w + ix) * g->in_c;
+            for (int32_t ci = 0; ci < g->in_c; ci++, i++)
+            {
+                col[(i / 4) * CW_BLOCK_STEP + cw_slot[i & 3]] = (int16_t)(inside ? src[ci] + g->input_offset : 0);
+            }
+        }
+    }
+}
+
+/* Two accumulators of one channel to int8: requantize(acc) + output offset as one SMMLAR of 2 acc
+ * with the rounding (and the offset) folded in, then the shift (tfc.sparse.reference explains
+ * why this is exact; the compiler checked each channel's accumulator bound), then the clamp. */
+__STATIC_FORCEINLINE void cw_store2(const tfc_conv_wide_channel *r, uint32_t a0, uint32_t a1, int8_t *o0, int8_t *o1,
+                                    int32_t lo, int32_t hi)
+{
+    const int32_t x0 = (int32_t)a0, x1 = (int32_t)a1;
+    int32_t v0 = tfc_smmlar((int32_t)(a0 << 1), r->mult, r->rounding + (x0 >> 31)) >> r->shift;
+    int32_t v1 = tfc_smmlar((int32_t)(a1 << 1), r->mult, r->rounding + (x1 >> 31)) >> r->shift;
+    v0 = v0 < lo ? lo : v0;
+    v1 = v1 < lo ? lo : v1;
+    *o0 = (int8_t)(v0 > hi ? hi : v0);
+    *o1 = (int8_t)(v1 > hi ? hi : v1);
+}
+#endif /* TFC_NN_DSP */
+
+int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g)
+{
+    /* two pixels' int16 columns, the int8 column, a spare output row, 8 bytes to align for LDRD */
+    const int32_t kp = (g->k_h * g->k_w * g->in_c + 3) & ~3;
+    return 5 * kp + g->out_c + 8;
+}
+
+void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
+                          const int8_t *input,
+                          const int16_t *weights,
+                          const tfc_conv_wide_channel *channels,
+                          int8_t *output,
+                          void *scratch,
+                          int32_t row_begin,
+                          int32_t row_end)
+{
+    const int32_t k = g->k_h * g->k_w * g->in_c, kp = (k + 3) & ~3, blocks = kp / 4;
+    const int32_t out_c = g->out_c, lo = g->act_min, hi = g->act_max;
+    const int32_t p_end = row_end * g->out_w;
+#if TFC_NN_DSP
+    int16_t *col = (int16_t *)(void *)(((uintptr_t)scratch + 7U) & ~(uintptr_t)7U);
+    int8_t *col8 = (int8_t *)(col + 2 * kp);
+    int8_t *spare = col8 + kp;
+    const uint32_t lo2 = __PKHBT((uint32_t)g->input_offset, (uint32_t)g->input_offset, 16);
+    memset(col, 0, (size_t)kp * 2 * sizeof(int16_t));
+    memset(col8, (int8_t)-g->input_offset, (size_t)kp);
+    for (int32_t p = row_begin * g->out_w; p < p_end; p += 2, output += 2 * out_c)
+    {
+        /* An odd last pixel is computed twice; its copy goes to the scratch's spare row. */
+        const int two = p + 1 < p_end;
+        int8_t *const out1 = two ? output + out_c : spare;
+        cw_window(g, input, p, lo2, col, col8);
+        cw_window(g, input, two ? p + 1 : p, lo2, col + 4, col8);
+        const int16_t *w = weights;
+        const tfc_conv_wide_channel *r = channels;
+        for (int32_t c = 0; c < out_c; c += 2, r += 2)
+        {
+            uint32_t acc[4] = {(uint32_t)r[0].bias, (uint32_t)r[0].bias, (uint32_t)r[1].bias, (uint32_t)r[1].bias};
+            w = cw_dot22(col, w, blocks, acc);
+            cw_store2(&r[0], acc[0], acc[1], output + c, out1 + c, lo, hi);
+            cw_store2(&r[1], acc[2], acc[3], output + c + 1, out1 + c + 1, lo, hi);
+        }
+    }
+#else
+    /* Portable build: the same weights and records, one product at a time. */
+    (void)scratch;
+    for (int32_t p = row_begin * g->out_w; p < p_end; p++, output += out_c)
+    {
+        const int32_t oy = p / g->out_w, ox = p - oy * g->out_w;
+        for (int32_t c = 0; c < out_c; c++)
+        {
+            const int16_t *w = weights + (c / 2) * blocks * 8 + (c % 2) * 4;
+            const tfc_conv_wide_channel *r = &channels[c];
+            uint32_t acc = (uint32_t)r->bias;
+            for (int32_t ky = 0, i = 0; ky < g->k_h; ky++)
+            {
+                const int32_t iy = oy * g->stride_y - g->pad_top + ky;
+                for (int32_t kx = 0; kx < g->k_w; kx++)
+                {
+                    const int32_t ix = ox * g->stride_x - g->pad_left + kx;
+                    const int inside = iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w;
+                    for (int32_t ci = 0; ci < g->in_c; ci++, i++)
+                    {
+                        if (inside)
+                        {
+                            const int32_t x = input[((int64_t)iy * g->in_w + ix) * g->in_c + ci] + g->input_offset;
+                            acc += (uint32_t)(x * w[(i / 4) * 8 + cw_slot[i & 3]]);
+                        }
+                    }
+                }
+            }
+            output[c] = tfc_requantize_to_s8((int32_t)acc, r->mult, r->shift_param, g->output_offset, lo, hi);
+        }
+    }
+#endif
+}

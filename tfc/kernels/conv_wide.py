@@ -72,8 +72,8 @@ class Geometry:
 
 
 def channel_records(w: np.ndarray, bias, p: kp.ConvParams) -> np.ndarray | str:
-    """tfc_conv_wide_channel per output channel (bias, multiplier, folded rounding, right shift,
-    shift), or why a channel cannot take the folded right-shift requantization
+    """tfc_conv_wide_channel per output channel (bias, multiplier, folded rounding, right shift),
+    or why a channel cannot take the folded right-shift requantization
     (tfc.sparse.reference.requant_kind, from the channel's accumulator bound)."""
     x_max = max(abs(-128 + p.input_offset), abs(127 + p.input_offset))
     rows = []
@@ -84,7 +84,7 @@ def channel_records(w: np.ndarray, bias, p: kp.ConvParams) -> np.ndarray | str:
         if kind != RQ_RIGHT:
             return (f"output channel {c}: requantization (multiplier {p.multipliers[c]}, shift {p.shifts[c]}) "
                     "does not take the folded right-shift form")
-        rows.append([b, p.multipliers[c], rounding, r, p.shifts[c]])
+        rows.append([b, p.multipliers[c], rounding, r])
     return np.asarray(rows, dtype=np.int64).astype(np.int32).reshape(-1)
 
 
@@ -158,8 +158,8 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
 
     def extra_flash_bytes(self, node):
         w = node.inputs[1]
-        # the records (20 B per channel) replace the bias (4 B) and the model.c multipliers/shifts (8 B)
-        return wide_conv_bytes(w.shape) - w.type.nbytes + 8 * w.shape[0]
+        # the records (16 B per channel) replace the bias (4 B) and the model.c multipliers/shifts (8 B)
+        return wide_conv_bytes(w.shape) - w.type.nbytes + 4 * w.shape[0]
 
     def scratch_bytes(self, node, p, build, lean=False):
         _, kh, kw, cin = node.inputs[1].shape

@@ -132,12 +132,13 @@ typedef struct
     int32_t input_offset, output_offset, act_min, act_max;
 } tfc_conv_wide_geometry;
 
-/* One output channel of tfc_convolve_wide_s8: bias, multiplier, and the requantization folded for
- * a right shift (shift = -shift_param >= 1, rounding = 2^(shift - 1) + output_offset * 2^shift);
- * the compiler checked that the channel's accumulators stay in range for that form. */
+/* One output channel of tfc_convolve_wide_s8 (16 bytes): bias, multiplier, and the requantization
+ * folded for a right shift (the quantization shift is -shift, shift >= 1; rounding = 2^(shift - 1)
+ * + output_offset * 2^shift); the compiler checked that the channel's accumulators stay in range
+ * for that form. */
 typedef struct
 {
-    int32_t bias, mult, rounding, shift, shift_param;
+    int32_t bias, mult, rounding, shift;
 } tfc_conv_wide_channel;
 
 /* arm_convolve_s8's integers on weights the compiler widened to int16 (tfc.kernels.conv_wide):

@@ -89,6 +89,90 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
     acc[3] = a3;
     return w;
 }
+
+/* One channel's two accumulators (pixels 0 and 1) to int8 before the clamp: SMMLAR of 2 acc with
+ * the rounding (and output offset) folded in, minus 1 for a negative acc, then the shift; the
+ * record's multiplier in xa0, rounding in xb0, shift in xa1 (see cw_store2). */
+#define CW_RQ_ASM(acc)                                                                                             \
+    "add %[wa], %[xb0], %[" acc "], asr #31\n\t"                                                                   \
+    "lsl %[" acc "], %[" acc "], #1\n\t"                                                                           \
+    "smmlar %[" acc "], %[" acc "], %[xa0], %[wa]\n\t"                                                             \
+    "asr %[" acc "], %[" acc "], %[xa1]\n\t"
+#define CW_CLAMP_ASM(acc)                                                                                          \
+    "cmp %[" acc "], %[xb1]\n\t"                                                                                   \
+    "it lt\n\t"                                                                                                    \
+    "movlt %[" acc "], %[xb1]\n\t"                                                                                 \
+    "cmp %[" acc "], %[wb]\n\t"                                                                                    \
+    "it gt\n\t"                                                                                                    \
+    "movgt %[" acc "], %[wb]\n\t"
+/* Every channel pair of one pixel pair, written out (GCC kept the loop's constants on the stack
+ * around each requantization, ~95 instructions per pair besides the dot products). Per pair:
+ * both biases, the dot products (an odd block first, then two per iteration), both records,
+ * 4 x 4 requantization, the clamp (SSAT for the full int8 range, else the activation range),
+ * 4 stores, the loop test. */
+#define CW_PAIRS_ASM(clamp)                                                                                        \
+    "1:\n\t"                                                                                                       \
+    "ldr %[x], %[rec]\n\t"                                                                                         \
+    "ldr %[a0], [%[x]]\n\t"                                                                                        \
+    "ldr %[a2], [%[x], #16]\n\t"                                                                                   \
+    "mov %[a1], %[a0]\n\t"                                                                                         \
+    "mov %[a3], %[a2]\n\t"                                                                                         \
+    "ldr %[x], %[col]\n\t"                                                                                         \
+    "ldr %[end], %[colend]\n\t"                                                                                    \
+    "ldr %[xa0], %[odd]\n\t"                                                                                       \
+    "cmp %[xa0], #0\n\t"                                                                                           \
+    "bne 3f\n\t"                                                                                                   \
+    "2:\n\t" CW_BLOCK_ASM "3:\n\t" CW_BLOCK_ASM "cmp %[x], %[end]\n\t"                                             \
+    "bne 2b\n\t"                                                                                                   \
+    "ldr %[x], %[rec]\n\t"                                                                                         \
+    "ldrd %[xa0], %[xb0], [%[x], #4]\n\t"                                                                          \
+    "ldr %[xa1], [%[x], #12]\n\t" CW_RQ_ASM("a0") CW_RQ_ASM("a1") "ldrd %[xa0], %[xb0], [%[x], #20]\n\t"          \
+    "ldr %[xa1], [%[x], #28]\n\t"                                                                                  \
+    "add %[x], %[x], #32\n\t"                                                                                      \
+    "str %[x], %[rec]\n\t" CW_RQ_ASM("a2") CW_RQ_ASM("a3") clamp "ldr %[x], %[o0]\n\t"                            \
+    "ldr %[end], %[o1]\n\t"                                                                                        \
+    "strb %[a0], [%[x]], #1\n\t"                                                                                   \
+    "strb %[a2], [%[x]], #1\n\t"                                                                                   \
+    "strb %[a1], [%[end]], #1\n\t"                                                                                 \
+    "strb %[a3], [%[end]], #1\n\t"                                                                                 \
+    "str %[x], %[o0]\n\t"                                                                                          \
+    "str %[end], %[o1]\n\t"                                                                                        \
+    "ldr %[xa0], %[wend]\n\t"                                                                                      \
+    "cmp %[w], %[xa0]\n\t"                                                                                         \
+    "bne 1b\n\t"
+#define CW_SSAT_ASM                                                                                                \
+    "ssat %[a0], #8, %[a0]\n\t"                                                                                    \
+    "ssat %[a1], #8, %[a1]\n\t"                                                                                    \
+    "ssat %[a2], #8, %[a2]\n\t"                                                                                    \
+    "ssat %[a3], #8, %[a3]\n\t"
+#define CW_RANGE_ASM                                                                                               \
+    "ldr %[xb1], %[lo]\n\t"                                                                                        \
+    "ldr %[wb], %[hi]\n\t" CW_CLAMP_ASM("a0") CW_CLAMP_ASM("a1") CW_CLAMP_ASM("a2") CW_CLAMP_ASM("a3")
+
+/* The channel pairs of one pixel pair: outputs to o0 (pixel 0) and o1 (pixel 1), n >= 1 blocks. */
+static void cw_pairs(const int16_t *col, const int16_t *w, const tfc_conv_wide_channel *r, int32_t out_c, int32_t n,
+                     int8_t *o0, int8_t *o1, int32_t lo, int32_t hi)
+{
+    const int16_t *const colend = col + CW_BLOCK_STEP * n;
+    const int16_t *const wend = w + 8 * n * (out_c / 2);
+    const int32_t odd = n & 1; /* an odd count enters the two-block loop at its second block */
+    uint32_t a0, a1, a2, a3, x, end, xa0, xb0, xa1, xb1, wa, wb;
+#define CW_PAIRS_OPERANDS                                                                                          \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [x] "=&r"(x), [end] "=&r"(end), \
+      [xa0] "=&r"(xa0), [xb0] "=&r"(xb0), [xa1] "=&r"(xa1), [xb1] "=&r"(xb1), [wa] "=&r"(wa), [wb] "=&r"(wb),      \
+      [rec] "+m"(r), [o0] "+m"(o0), [o1] "+m"(o1)                                                                  \
+    : [col] "m"(col), [colend] "m"(colend), [wend] "m"(wend), [odd] "m"(odd), [lo] "m"(lo), [hi] "m"(hi)          \
+    : "cc", "memory"
+    if (lo == -128 && hi == 127)
+    {
+        __asm__ volatile(CW_PAIRS_ASM(CW_SSAT_ASM) CW_PAIRS_OPERANDS);
+    }
+    else
+    {
+        __asm__ volatile(CW_PAIRS_ASM(CW_RANGE_ASM) CW_PAIRS_OPERANDS);
+    }
+#undef CW_PAIRS_OPERANDS
+}
 #else
 static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_t n, uint32_t acc[4])
 {
@@ -220,6 +304,9 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
         int8_t *const out1 = two ? output + out_c : spare;
         cw_window(g, input, p, lo2, col, col8);
         cw_window(g, input, two ? p + 1 : p, lo2, col + 4, col8);
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+        cw_pairs(col, weights, channels, out_c, blocks, output, out1, lo, hi);
+#else
         const int16_t *w = weights;
         const tfc_conv_wide_channel *r = channels;
         for (int32_t c = 0; c < out_c; c += 2, r += 2)
@@ -229,6 +316,7 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
             cw_store2(&r[0], acc[0], acc[1], output + c, out1 + c, lo, hi);
             cw_store2(&r[1], acc[2], acc[3], output + c + 1, out1 + c + 1, lo, hi);
         }
+#endif
     }
 #else
     /* Portable build: the same weights and records, one product at a time. */
@@ -258,7 +346,7 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
                     }
                 }
             }
-            output[c] = tfc_requantize_to_s8((int32_t)acc, r->mult, r->shift_param, g->output_offset, lo, hi);
+            output[c] = tfc_requantize_to_s8((int32_t)acc, r->mult, -r->shift, g->output_offset, lo, hi);
         }
     }
 #endif

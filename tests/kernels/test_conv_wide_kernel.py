@@ -102,3 +102,33 @@ def test_a_target_without_the_flash_keeps_int8_weights(chain):
     int8_bytes = sum(v.type.nbytes for v in cm.ir.constants.values())
     tight = lower(cm.ir, name="m", build="dsp", flash_bytes=int8_bytes + CODE_RESERVE_BYTES + 1)
     assert "conv_wide" not in [la.kernel for la in tight.layers]
+
+
+def residual_block(c=8, hw=(6, 7), seed=2) -> onnx.ModelProto:
+    """x -> conv 3x3 -> relu -> conv 3x3 -> + x -> relu: fuse makes the second conv a conv2d_add."""
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (c, c, 3, 3)).astype(np.float32), f"w{k}") for k in (0, 1)]
+    inits += [numpy_helper.from_array(rng.normal(0, 0.2, c).astype(np.float32), f"b{k}") for k in (0, 1)]
+    nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c0"], ["r0"]),
+             helper.make_node("Conv", ["r0", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c1", "x"], ["s"]),
+             helper.make_node("Relu", ["s"], ["y"])]
+    shape = [1, c, *hw]
+    graph = helper.make_graph(nodes, "residual", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_conv_add_on_the_wide_conv_equals_the_interpreter(tmp_path, qemu):  # noqa: F811
+    rng = np.random.default_rng(3)
+    calibration = rng.normal(0, 1, (16, 1, 6, 7, 8)).astype(np.float32)
+    cm = tfc.compile(residual_block(), target="cortex-m7", input_layout="nhwc", calibration=calibration)
+    assert [select(n).name for n in cm.ir.nodes] == ["conv_wide", "conv_add_wide"]
+    x = rng.integers(-128, 128, (4, 1, 6, 7, 8), dtype=np.int8)
+    want = np.stack([interp.run(cm.ir, [s])[0] for s in x])
+    for target in ("host", "cortex-m7"):
+        info = write_project(cm.ir, tmp_path / target, target=target, name="residual")
+        got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
+        assert_exact(got, want, f"{target} build (ASan/UBSan) vs the int8 interpreter")
+    assert_exact(cm.run(x, raw=True)[0], want, "emulated Cortex-M7 vs the int8 interpreter")

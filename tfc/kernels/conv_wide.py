@@ -15,7 +15,7 @@ import numpy as np
 
 from tfc.kernels import records as R
 from tfc.kernels.base import register_kernel
-from tfc.kernels.conv import _Conv
+from tfc.kernels.conv import ConvAdd, _Conv
 from tfc.kernels.fc_wide import MAX_WIDE_BYTES
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
@@ -107,8 +107,9 @@ def geometry(node, p: kp.ConvParams) -> Geometry:
                     p.input_offset, p.output_offset, p.activation.min, p.activation.max)
 
 
-def wide_conv_decline(node) -> str | None:
-    """Why tfc_convolve_wide_s8 does not run this conv2d (None: it does)."""
+def wide_conv_decline(node, p: kp.ConvParams | None = None) -> str | None:
+    """Why tfc_convolve_wide_s8 does not run this conv2d (or the conv of a conv2d_add, whose
+    parameters are p) (None: it does)."""
     x, w = node.inputs[0], node.inputs[1]
     a = node.attrs
     if a["group"] != 1:
@@ -127,7 +128,7 @@ def wide_conv_decline(node) -> str | None:
     if w.shape[0] % 2:
         return "an odd number of output channels (the kernel runs channel pairs)"
     bias = node.inputs[2].data if len(node.inputs) > 2 else None
-    records = channel_records(w.data, bias, npar.conv_params(node))
+    records = channel_records(w.data, bias, p if p is not None else npar.conv_params(node))
     return records if isinstance(records, str) else None
 
 
@@ -173,3 +174,74 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", channel_records(w.data, bias, p),
                             f"layer {i}: tfc_conv_wide_channel per output channel")
         return WideConvArgs(p, geometry(node, p), weights, channels)
+
+
+@dataclass(frozen=True)
+class WideConvAddArgs:
+    params: object               # tfc.quant.node_params.ConvAddParams
+    geometry: Geometry
+    weights: R.ConstArray
+    channels: R.ConstArray
+    size: int                    # bytes of the output (the skip tensor's copy, when one is made)
+
+    @property
+    def flash_arrays(self) -> tuple[R.ConstArray, ...]:
+        return (self.weights, self.channels)
+
+
+@register_kernel
+class ConvAddWide(ConvAdd):
+    """tfc_convolve_add_wide_s8: conv_add (a conv whose output is added to a residual, into the
+    residual's bytes) with the conv on tfc_convolve_wide_s8."""
+
+    name = "conv_add_wide"
+    function = "tfc_convolve_add_wide_s8"
+    priority = 6
+    template = ""
+    template_source = """\
+{#- tfc_convolve_add_wide_s8: Layer with WideConvAddArgs; inputs (x, residual), output over the residual. -#}
+{% import "_macros.j2" as m %}
+{% macro data(layer) %}
+static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.args.geometry.c_fields() }} };
+{% endmacro %}
+{% macro call(layer) %}
+{% set a = layer.args %}
+{% set q = a.params.add %}
+{{ m.comment(layer) }}
+    {
+        static const tfc_add_params add_params = {
+            {{ q.input_1_offset }}, {{ q.input_1_mult }}, {{ q.input_1_shift }},
+            {{ q.input_2_offset }}, {{ q.input_2_mult }}, {{ q.input_2_shift }}, {{ q.left_shift }},
+            {{ q.out_offset }}, {{ q.out_mult }}, {{ q.out_shift }},
+            {{ q.activation.min }}, {{ q.activation.max }}, {{ 1 if a.params.residual_first else 0 }} };
+{% if layer.inputs[1].offset != layer.output.offset %}
+        /* the skip tensor is still read later: add into a copy of it */
+        memmove({{ m.at(layer.output) }}, {{ m.at(layer.inputs[1]) }}, {{ a.size }});
+{% endif %}
+        tfc_convolve_add_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
+            (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, &add_params,
+            {{ m.at(layer.output) }}, arena + {{ layer.scratch.offset }});
+    }
+{% endmacro %}
+"""
+
+    def decline(self, node):
+        return wide_conv_decline(node, self.params(node).conv)
+
+    def extra_flash_bytes(self, node):
+        w = node.inputs[1]
+        return wide_conv_bytes(w.shape) - w.type.nbytes + 4 * w.shape[0]
+
+    def scratch_bytes(self, node, p, build, lean=False):
+        cout, kh, kw, cin = node.inputs[1].shape
+        row = node.output.shape[2] * cout
+        return (row + 7) // 8 * 8 + 5 * padded_depth(kh, kw, cin) + cout + 8
+
+    def args(self, lw, i, node, p):
+        w = node.inputs[1]
+        weights = lw.flash(f"tfc_{lw.name}_l{i}_weights_wide", "int16_t", wide_conv_weights(w.data),
+                           f"{w.ref} : {w.type}, widened to int16 in channel pairs x blocks of 4")
+        bias = node.inputs[2].data if node.inputs[2].data is not None else None
+        channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", channel_records(w.data, bias, p.conv),
+                            f"layer {i}: tfc_conv_wide_channel per output channel")
+        return WideConvAddArgs(p, geometry(node, p.conv), weights, channels, node.output.type.size)

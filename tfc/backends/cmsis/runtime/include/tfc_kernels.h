@@ -155,6 +155,19 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
 
 int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
 
+/* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, the conv into a
+ * row buffer, then the add over that row of residual_and_output, in place. scratch:
+ * tfc_convolve_add_wide_s8_get_buffer_size bytes. */
+void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
+                              const int8_t *input,
+                              const int16_t *weights,
+                              const tfc_conv_wide_channel *channels,
+                              const tfc_add_params *add,
+                              int8_t *residual_and_output,
+                              void *scratch);
+
+int32_t tfc_convolve_add_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
+
 /* Sizes of one multi-head attention core: `heads` heads (the leading dims), q [rows, depth],
  * k [cols, depth], vt [width, cols] (v transposed) and the output [rows, width] per head. */
 typedef struct

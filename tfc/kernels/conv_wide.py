@@ -80,7 +80,7 @@ def channel_records(w: np.ndarray, bias, p: kp.ConvParams) -> np.ndarray | str:
     for c in range(w.shape[0]):
         b = int(bias[c]) if bias is not None else 0
         bound = abs(b) + x_max * int(np.abs(w[c].astype(np.int64)).sum())
-        kind, r, rounding = requant_kind(bound, p.multipliers[c], p.shifts[c], p.output_offset)
+        kind, r, rounding = requant_kind(bound, p.multipliers[c], p.shifts[c], 0)   # the offset is added after
         if kind != RQ_RIGHT:
             return (f"output channel {c}: requantization (multiplier {p.multipliers[c]}, shift {p.shifts[c]}) "
                     "does not take the folded right-shift form")

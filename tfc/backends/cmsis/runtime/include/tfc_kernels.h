@@ -133,8 +133,8 @@ typedef struct
 } tfc_conv_wide_geometry;
 
 /* One output channel of tfc_convolve_wide_s8 (16 bytes): bias, multiplier, and the requantization
- * folded for a right shift (the quantization shift is -shift, shift >= 1; rounding = 2^(shift - 1)
- * + output_offset * 2^shift); the compiler checked that the channel's accumulators stay in range
+ * folded for a right shift (the quantization shift is -shift, shift >= 1; rounding =
+ * 2^(shift - 1)); the compiler checked that the channel's accumulators stay in range
  * for that form. */
 typedef struct
 {

@@ -6,7 +6,7 @@
  * Two output pixels at a time: each pixel's window (K = KH * KW * C_IN values, zero-padded to
  * Kp, a multiple of 4) is widened once into an int16 column; then each pair of output channels
  * runs 4 window values at a time as two LDRD of input, two LDRD of weights and eight SMLAD (12
- * instructions per 16 MACs, no unpacking), and requantizes with the output offset folded into
+ * instructions per 16 MACs, no unpacking), and requantizes with the rounding folded into
  * one SMMLAR (the compiler checks each channel's bound and stores bias and constants in one
  * record). Weight layout (tfc.kernels.conv_wide.wide_conv_weights): channel pairs (C_OUT is
  * even), then blocks of 4 window values, then the pair's two channels, each block's 4 values in
@@ -91,13 +91,14 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
 }
 
 /* One channel's two accumulators (pixels 0 and 1) to int8 before the clamp: SMMLAR of 2 acc with
- * the rounding (and output offset) folded in, minus 1 for a negative acc, then the shift; the
- * record's multiplier in xa0, rounding in xb0, shift in xa1 (see cw_store2). */
+ * the rounding folded in, minus 1 for a negative acc, the shift, the output offset; the record's
+ * multiplier in xa0, rounding in xb0, shift in xa1, the output offset in xb1 (see cw_store2). */
 #define CW_RQ_ASM(acc)                                                                                             \
     "add %[wa], %[xb0], %[" acc "], asr #31\n\t"                                                                   \
     "lsl %[" acc "], %[" acc "], #1\n\t"                                                                           \
     "smmlar %[" acc "], %[" acc "], %[xa0], %[wa]\n\t"                                                             \
-    "asr %[" acc "], %[" acc "], %[xa1]\n\t"
+    "asr %[" acc "], %[" acc "], %[xa1]\n\t"                                                                       \
+    "add %[" acc "], %[" acc "], %[xb1]\n\t"
 #define CW_CLAMP_ASM(acc)                                                                                          \
     "cmp %[" acc "], %[xb1]\n\t"                                                                                   \
     "it lt\n\t"                                                                                                    \
@@ -125,6 +126,7 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
     "2:\n\t" CW_BLOCK_ASM "3:\n\t" CW_BLOCK_ASM "cmp %[x], %[end]\n\t"                                             \
     "bne 2b\n\t"                                                                                                   \
     "ldr %[x], %[rec]\n\t"                                                                                         \
+    "ldr %[xb1], %[off]\n\t"                                                                                       \
     "ldrd %[xa0], %[xb0], [%[x], #4]\n\t"                                                                          \
     "ldr %[xa1], [%[x], #12]\n\t" CW_RQ_ASM("a0") CW_RQ_ASM("a1") "ldrd %[xa0], %[xb0], [%[x], #20]\n\t"          \
     "ldr %[xa1], [%[x], #28]\n\t"                                                                                  \
@@ -151,7 +153,7 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
 
 /* The channel pairs of one pixel pair: outputs to o0 (pixel 0) and o1 (pixel 1), n >= 1 blocks. */
 static void cw_pairs(const int16_t *col, const int16_t *w, const tfc_conv_wide_channel *r, int32_t out_c, int32_t n,
-                     int8_t *o0, int8_t *o1, int32_t lo, int32_t hi)
+                     int8_t *o0, int8_t *o1, int32_t off, int32_t lo, int32_t hi)
 {
     const int16_t *const colend = col + CW_BLOCK_STEP * n;
     const int16_t *const wend = w + 8 * n * (out_c / 2);
@@ -161,7 +163,8 @@ static void cw_pairs(const int16_t *col, const int16_t *w, const tfc_conv_wide_c
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [x] "=&r"(x), [end] "=&r"(end), \
       [xa0] "=&r"(xa0), [xb0] "=&r"(xb0), [xa1] "=&r"(xa1), [xb1] "=&r"(xb1), [wa] "=&r"(wa), [wb] "=&r"(wb),      \
       [rec] "+m"(r), [o0] "+m"(o0), [o1] "+m"(o1)                                                                  \
-    : [col] "m"(col), [colend] "m"(colend), [wend] "m"(wend), [odd] "m"(odd), [lo] "m"(lo), [hi] "m"(hi)          \
+    : [col] "m"(col), [colend] "m"(colend), [wend] "m"(wend), [odd] "m"(odd), [off] "m"(off), [lo] "m"(lo),        \
+      [hi] "m"(hi)                                                                                                 \
     : "cc", "memory"
     if (lo == -128 && hi == 127)
     {
@@ -255,15 +258,15 @@ static void cw_window(const tfc_conv_wide_geometry *g, const int8_t *input, int3
     }
 }
 
-/* Two accumulators of one channel to int8: requantize(acc) + output offset as one SMMLAR of 2 acc
- * with the rounding (and the offset) folded in, then the shift (tfc.sparse.reference explains
+/* Two accumulators of one channel to int8: requantize(acc) as one SMMLAR of 2 acc with the
+ * rounding folded in, then the shift, then the output offset (tfc.sparse.reference explains
  * why this is exact; the compiler checked each channel's accumulator bound), then the clamp. */
 __STATIC_FORCEINLINE void cw_store2(const tfc_conv_wide_channel *r, uint32_t a0, uint32_t a1, int8_t *o0, int8_t *o1,
-                                    int32_t lo, int32_t hi)
+                                    int32_t off, int32_t lo, int32_t hi)
 {
     const int32_t x0 = (int32_t)a0, x1 = (int32_t)a1;
-    int32_t v0 = tfc_smmlar((int32_t)(a0 << 1), r->mult, r->rounding + (x0 >> 31)) >> r->shift;
-    int32_t v1 = tfc_smmlar((int32_t)(a1 << 1), r->mult, r->rounding + (x1 >> 31)) >> r->shift;
+    int32_t v0 = (tfc_smmlar((int32_t)(a0 << 1), r->mult, r->rounding + (x0 >> 31)) >> r->shift) + off;
+    int32_t v1 = (tfc_smmlar((int32_t)(a1 << 1), r->mult, r->rounding + (x1 >> 31)) >> r->shift) + off;
     v0 = v0 < lo ? lo : v0;
     v1 = v1 < lo ? lo : v1;
     *o0 = (int8_t)(v0 > hi ? hi : v0);
@@ -305,7 +308,7 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
         cw_window(g, input, p, lo2, col, col8);
         cw_window(g, input, two ? p + 1 : p, lo2, col + 4, col8);
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
-        cw_pairs(col, weights, channels, out_c, blocks, output, out1, lo, hi);
+        cw_pairs(col, weights, channels, out_c, blocks, output, out1, g->output_offset, lo, hi);
 #else
         const int16_t *w = weights;
         const tfc_conv_wide_channel *r = channels;
@@ -313,8 +316,8 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
         {
             uint32_t acc[4] = {(uint32_t)r[0].bias, (uint32_t)r[0].bias, (uint32_t)r[1].bias, (uint32_t)r[1].bias};
             w = cw_dot22(col, w, blocks, acc);
-            cw_store2(&r[0], acc[0], acc[1], output + c, out1 + c, lo, hi);
-            cw_store2(&r[1], acc[2], acc[3], output + c + 1, out1 + c + 1, lo, hi);
+            cw_store2(&r[0], acc[0], acc[1], output + c, out1 + c, g->output_offset, lo, hi);
+            cw_store2(&r[1], acc[2], acc[3], output + c + 1, out1 + c + 1, g->output_offset, lo, hi);
         }
 #endif
     }

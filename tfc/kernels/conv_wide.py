@@ -1,11 +1,15 @@
 """tfc_convolve_wide_s8: an ungrouped, undilated batch-1 int8 conv2d (arm_convolve_s8's
-integers) whose weights are stored widened to int16, in channel pairs: each output pixel's window
-is widened once, then every pair of output channels costs 7 instructions per 8 MACs. Pays twice
-the weight flash; runs a layer only where the widened weights stay under MAX_WIDE_BYTES.
+integers) whose weights are stored widened to int16, in channel pairs: two output pixels' windows
+are widened once, then every pair of output channels costs 12 instructions per 16 MACs and ~55
+around them (biases, requantization, stores). Pays twice the weight flash (the lowering hands a
+layer back to the int8 kernels where the target's flash would not hold it); runs a layer only
+where the widened weights stay under MAX_WIDE_BYTES and every channel takes the folded
+right-shift requantization.
 
 It takes the first layers with few input channels (the window is one short vector, widened once
-per pixel instead of per channel) and the 3x3 body convolutions alike; 1x1 stride-1 layers keep
-arm_convolve_1x1_s8_fast unless measured faster here (see `decline`).
+per pixel instead of per channel), the 3x3 body convolutions and 1x1 convolutions alike, except
+1x1 stride-1 layers on fewer than SMALLEST_1X1_DEPTH channels (measured slower than
+arm_convolve_1x1_s8_fast). tfc_convolve_add_wide_s8 (conv_add_wide) runs conv2d_add on it.
 """
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ from tfc.quant import node_params as npar
 from tfc.sparse.reference import RQ_RIGHT, requant_kind
 
 SLOT = [0, 2, 1, 3]   # where window value 4b + j sits in block b (SXTAB16's order)
+# Below this depth a pixel pair's ~55 instructions around each channel pair's dot products cost more
+# than arm_convolve_1x1_s8_fast (VWW's 1x1 on 8 channels: 3.38 against 3.16 instructions/MAC).
+SMALLEST_1X1_DEPTH = 16
 
 
 def padded_depth(kh: int, kw: int, cin: int) -> int:
@@ -127,9 +134,35 @@ def wide_conv_decline(node, p: kp.ConvParams | None = None) -> str | None:
         return f"its widened weights ({wide:,} B) exceed {MAX_WIDE_BYTES:,} B of flash"
     if w.shape[0] % 2:
         return "an odd number of output channels (the kernel runs channel pairs)"
+    if tuple(w.shape[1:3]) == (1, 1) and w.shape[3] < SMALLEST_1X1_DEPTH and npar.is_pointwise_fast(node):
+        return (f"a 1x1 conv on {w.shape[3]} input channels: arm_convolve_1x1_s8_fast is faster below "
+                f"{SMALLEST_1X1_DEPTH}")
     bias = node.inputs[2].data if len(node.inputs) > 2 else None
     records = channel_records(w.data, bias, p if p is not None else npar.conv_params(node))
     return records if isinstance(records, str) else None
+
+
+def extra_bytes(w) -> int:
+    """Flash beyond the int8 weights: the widened weights, and 16 B of record per channel against
+    its 4 B of bias and 8 B of model.c multiplier and shift."""
+    return wide_conv_bytes(w.shape) - w.type.nbytes + 4 * w.shape[0]
+
+
+def wide_arrays(lw, i: int, node, p: kp.ConvParams) -> tuple[R.ConstArray, R.ConstArray]:
+    """The layer's widened weights and channel records, in weights.c."""
+    w = node.inputs[1]
+    weights = lw.flash(f"tfc_{lw.name}_l{i}_weights_wide", "int16_t", wide_conv_weights(w.data),
+                       f"{w.ref} : {w.type}, widened to int16 in channel pairs x blocks of 4")
+    bias = node.inputs[2].data if len(node.inputs) > 2 else None
+    channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", channel_records(w.data, bias, p),
+                        f"layer {i}: tfc_conv_wide_channel per output channel")
+    return weights, channels
+
+
+def window_scratch(node) -> int:
+    """tfc_convolve_wide_s8_get_buffer_size."""
+    cout, kh, kw, cin = node.inputs[1].shape
+    return 5 * padded_depth(kh, kw, cin) + cout + 8
 
 
 @register_kernel
@@ -158,22 +191,13 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         return wide_conv_decline(node)
 
     def extra_flash_bytes(self, node):
-        w = node.inputs[1]
-        # the records (16 B per channel) replace the bias (4 B) and the model.c multipliers/shifts (8 B)
-        return wide_conv_bytes(w.shape) - w.type.nbytes + 4 * w.shape[0]
+        return extra_bytes(node.inputs[1])
 
     def scratch_bytes(self, node, p, build, lean=False):
-        _, kh, kw, cin = node.inputs[1].shape
-        return 5 * padded_depth(kh, kw, cin) + node.inputs[1].shape[0] + 8
+        return window_scratch(node)
 
     def args(self, lw, i, node, p):
-        w = node.inputs[1]
-        weights = lw.flash(f"tfc_{lw.name}_l{i}_weights_wide", "int16_t", wide_conv_weights(w.data),
-                           f"{w.ref} : {w.type}, widened to int16 in channel pairs x blocks of 4")
-        bias = node.inputs[2].data if len(node.inputs) > 2 else None
-        channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", channel_records(w.data, bias, p),
-                            f"layer {i}: tfc_conv_wide_channel per output channel")
-        return WideConvArgs(p, geometry(node, p), weights, channels)
+        return WideConvArgs(p, geometry(node, p), *wide_arrays(lw, i, node, p))
 
 
 @dataclass(frozen=True)
@@ -229,19 +253,11 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         return wide_conv_decline(node, self.params(node).conv)
 
     def extra_flash_bytes(self, node):
-        w = node.inputs[1]
-        return wide_conv_bytes(w.shape) - w.type.nbytes + 4 * w.shape[0]
+        return extra_bytes(node.inputs[1])
 
     def scratch_bytes(self, node, p, build, lean=False):
-        cout, kh, kw, cin = node.inputs[1].shape
-        row = node.output.shape[2] * cout
-        return (row + 7) // 8 * 8 + 5 * padded_depth(kh, kw, cin) + cout + 8
+        row = node.output.shape[2] * node.output.shape[3]
+        return (row + 7) // 8 * 8 + window_scratch(node)
 
     def args(self, lw, i, node, p):
-        w = node.inputs[1]
-        weights = lw.flash(f"tfc_{lw.name}_l{i}_weights_wide", "int16_t", wide_conv_weights(w.data),
-                           f"{w.ref} : {w.type}, widened to int16 in channel pairs x blocks of 4")
-        bias = node.inputs[2].data if node.inputs[2].data is not None else None
-        channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", channel_records(w.data, bias, p.conv),
-                            f"layer {i}: tfc_conv_wide_channel per output channel")
-        return WideConvAddArgs(p, geometry(node, p.conv), weights, channels, node.output.type.size)
+        return WideConvAddArgs(p, geometry(node, p.conv), *wide_arrays(lw, i, node, p.conv), node.output.type.size)

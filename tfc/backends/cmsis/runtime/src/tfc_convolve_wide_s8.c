@@ -28,14 +28,38 @@ static const int8_t cw_slot[4] = {0, 2, 1, 3};
  * int16 at 8b + 4s, so one pointer walks both. */
 #define CW_BLOCK_STEP 8
 
-/* n values of int8 (a multiple of 4) + offset into one pixel's blocks at dst. */
+/* n values of int8 (a multiple of 4) + offset into one pixel's blocks at dst, 8 at a time. */
 static void cw_widen(const int8_t *src, int32_t n, uint32_t lo2, int16_t *dst)
 {
-    for (int32_t i = 0; i < n; i += 4, dst += CW_BLOCK_STEP)
+    int32_t i = 0;
+    for (; i + 7 < n; i += 8, dst += 2 * CW_BLOCK_STEP)
+    {
+        const uint32_t v = (uint32_t)tfc_read_s8x4(src + i), u = (uint32_t)tfc_read_s8x4(src + i + 4);
+        tfc_write_s16x2(dst, (int32_t)__SXTAB16(lo2, v));
+        tfc_write_s16x2(dst + 2, (int32_t)tfc_sxtab16_ror8(lo2, v));
+        tfc_write_s16x2(dst + CW_BLOCK_STEP, (int32_t)__SXTAB16(lo2, u));
+        tfc_write_s16x2(dst + CW_BLOCK_STEP + 2, (int32_t)tfc_sxtab16_ror8(lo2, u));
+    }
+    if (i < n)
     {
         const uint32_t v = (uint32_t)tfc_read_s8x4(src + i);
         tfc_write_s16x2(dst, (int32_t)__SXTAB16(lo2, v));
         tfc_write_s16x2(dst + 2, (int32_t)tfc_sxtab16_ror8(lo2, v));
+    }
+}
+
+/* n bytes (a small count: one window row) from src to dst, a word at a time. */
+static void cw_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 3 < n; i += 4)
+    {
+        const int32_t v = tfc_read_s8x4(src + i);
+        memcpy(dst + i, &v, 4);
+    }
+    for (; i < n; i++)
+    {
+        dst[i] = src[i];
     }
 }
 
@@ -232,7 +256,7 @@ static void cw_window(const tfc_conv_wide_geometry *g, const int8_t *input, int3
             const int32_t iy = iy0 + ky;
             if (iy >= 0 && iy < g->in_h)
             {
-                memcpy(col8 + ky * seg, src, (size_t)seg);
+                cw_copy(col8 + ky * seg, src, seg);
             }
             else
             {
@@ -245,14 +269,28 @@ static void cw_window(const tfc_conv_wide_geometry *g, const int8_t *input, int3
     for (int32_t ky = 0, i = 0; ky < g->k_h; ky++)
     {
         const int32_t iy = iy0 + ky;
-        for (int32_t kx = 0; kx < g->k_w; kx++)
+        for (int32_t kx = 0; kx < g->k_w; kx++, i += g->in_c)
         {
             const int32_t ix = ix0 + kx;
             const int inside = iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w;
             const int8_t *src = input + ((int64_t)iy * g->in_w + ix) * g->in_c;
-            for (int32_t ci = 0; ci < g->in_c; ci++, i++)
+            if ((g->in_c & 3) == 0) /* whole blocks per tap */
             {
-                col[(i / 4) * CW_BLOCK_STEP + cw_slot[i & 3]] = (int16_t)(inside ? src[ci] + g->input_offset : 0);
+                int16_t *dst = col + (i / 4) * CW_BLOCK_STEP;
+                if (inside)
+                {
+                    cw_widen(src, g->in_c, lo2, dst);
+                }
+                else
+                {
+                    cw_zero(g->in_c, dst);
+                }
+                continue;
+            }
+            for (int32_t ci = 0; ci < g->in_c; ci++)
+            {
+                const int32_t j = i + ci;
+                col[(j / 4) * CW_BLOCK_STEP + cw_slot[j & 3]] = (int16_t)(inside ? src[ci] + g->input_offset : 0);
             }
         }
     }

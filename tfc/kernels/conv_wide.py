@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tfc.errors import TfcError
 from tfc.kernels import records as R
 from tfc.kernels.base import register_kernel
 from tfc.kernels.conv import ConvAdd, _Conv
@@ -138,7 +139,11 @@ def wide_conv_decline(node, p: kp.ConvParams | None = None) -> str | None:
         return (f"a 1x1 conv on {w.shape[3]} input channels: arm_convolve_1x1_s8_fast is faster below "
                 f"{SMALLEST_1X1_DEPTH}")
     bias = node.inputs[2].data if len(node.inputs) > 2 else None
-    records = channel_records(w.data, bias, p if p is not None else npar.conv_params(node))
+    try:
+        p = p if p is not None else npar.conv_params(node)
+    except TfcError as e:      # the plain kernels say it when they run the node
+        return f"no int8 parameters: {e}"
+    records = channel_records(w.data, bias, p)
     return records if isinstance(records, str) else None
 
 

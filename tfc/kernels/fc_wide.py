@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tfc.errors import TfcError
 from tfc.kernels import records as R
 from tfc.kernels.base import register_kernel
 from tfc.kernels.conv import FullyConnected, _bias_const
@@ -77,8 +78,11 @@ class FullyConnectedWide(FullyConnected):
         out_c, depth = w.shape
         if x.type.size != depth:
             return f"batch {x.type.size // depth} (the wide kernel runs batch 1)"
-        if self.params(node).per_channel:
-            return "per-channel weights"
+        try:
+            if self.params(node).per_channel:
+                return "per-channel weights"
+        except TfcError as e:  # the plain kernel says it when it runs the node
+            return f"no int8 parameters: {e}"
         wide = 2 * (-(-out_c // 4) * 4) * scratch_cols(depth)
         if wide > MAX_WIDE_BYTES:
             return f"its widened weights ({wide:,} B) exceed {MAX_WIDE_BYTES:,} B of flash"

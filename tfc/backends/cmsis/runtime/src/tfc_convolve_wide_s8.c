@@ -20,9 +20,6 @@
 #include "tfc_nn_requant.h"
 #include "tfc_nn_support.h"
 
-/* Where window value i sits in its block of 4 in the widened column. */
-static const int8_t cw_slot[4] = {0, 2, 1, 3};
-
 #if TFC_NN_DSP
 /* The columns of two pixels interleave block by block: block b of pixel s (0 or 1) is the 4
  * int16 at 8b + 4s, so one pointer walks both. */
@@ -219,81 +216,65 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
 }
 #endif
 
-/* The window of output pixel p into one pixel's blocks at col (tails already zero). A window row
- * that lies whole inside the input and spans a multiple of 4 values is widened straight from the
- * input; other windows inside the input's width go through col8 (Kp int8, its tail the input
- * zero point) one row at a time; windows cut by the left or right border are written value by
- * value. */
+/* The window of output pixel p into one pixel's blocks at col (tails already zero). Window rows
+ * that lie whole inside the input and span a multiple of 4 values are widened straight from the
+ * input; any other window is gathered into col8 (Kp int8, padded taps and the tail the input zero
+ * point) a row or a tap at a time, then widened whole. */
 static void cw_window(const tfc_conv_wide_geometry *g, const int8_t *input, int32_t p, uint32_t lo2, int16_t *col,
                       int8_t *col8)
 {
-    const int32_t seg = g->k_w * g->in_c;
+    const int32_t seg = g->k_w * g->in_c, cin = g->in_c, row = g->in_w * cin;
     const int32_t oy = p / g->out_w, ox = p - oy * g->out_w;
     const int32_t iy0 = oy * g->stride_y - g->pad_top, ix0 = ox * g->stride_x - g->pad_left;
-    if (ix0 >= 0 && ix0 + g->k_w <= g->in_w)
+    const int inside_x = ix0 >= 0 && ix0 + g->k_w <= g->in_w;
+    const int8_t zp = (int8_t)-g->input_offset;
+    const int8_t *src = input + ((int64_t)iy0 * g->in_w + ix0) * cin;
+    if (inside_x && (seg & 3) == 0)
     {
-        const int8_t *src = input + ((int64_t)iy0 * g->in_w + ix0) * g->in_c;
-        const int32_t row = g->in_w * g->in_c;
-        if ((seg & 3) == 0)
-        {
-            for (int32_t ky = 0; ky < g->k_h; ky++, src += row)
-            {
-                const int32_t iy = iy0 + ky;
-                int16_t *dst = col + (ky * seg / 4) * CW_BLOCK_STEP;
-                if (iy >= 0 && iy < g->in_h)
-                {
-                    cw_widen(src, seg, lo2, dst);
-                }
-                else
-                {
-                    cw_zero(seg, dst);
-                }
-            }
-            return;
-        }
         for (int32_t ky = 0; ky < g->k_h; ky++, src += row)
         {
             const int32_t iy = iy0 + ky;
+            int16_t *dst = col + (ky * seg / 4) * CW_BLOCK_STEP;
             if (iy >= 0 && iy < g->in_h)
             {
-                cw_copy(col8 + ky * seg, src, seg);
+                cw_widen(src, seg, lo2, dst);
             }
             else
             {
-                memset(col8 + ky * seg, (int8_t)-g->input_offset, (size_t)seg);
+                cw_zero(seg, dst);
             }
         }
-        cw_widen(col8, (g->k_h * seg + 3) & ~3, lo2, col);
         return;
     }
-    for (int32_t ky = 0, i = 0; ky < g->k_h; ky++)
+    for (int32_t ky = 0; ky < g->k_h; ky++, src += row)
     {
         const int32_t iy = iy0 + ky;
-        for (int32_t kx = 0; kx < g->k_w; kx++, i += g->in_c)
+        int8_t *dst = col8 + ky * seg;
+        if (iy < 0 || iy >= g->in_h)
         {
-            const int32_t ix = ix0 + kx;
-            const int inside = iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w;
-            const int8_t *src = input + ((int64_t)iy * g->in_w + ix) * g->in_c;
-            if ((g->in_c & 3) == 0) /* whole blocks per tap */
+            memset(dst, zp, (size_t)seg);
+        }
+        else if (inside_x)
+        {
+            cw_copy(dst, src, seg);
+        }
+        else
+        {
+            for (int32_t kx = 0; kx < g->k_w; kx++, dst += cin)
             {
-                int16_t *dst = col + (i / 4) * CW_BLOCK_STEP;
-                if (inside)
+                const int32_t ix = ix0 + kx;
+                if (ix >= 0 && ix < g->in_w)
                 {
-                    cw_widen(src, g->in_c, lo2, dst);
+                    cw_copy(dst, src + kx * cin, cin);
                 }
                 else
                 {
-                    cw_zero(g->in_c, dst);
+                    memset(dst, zp, (size_t)cin);
                 }
-                continue;
-            }
-            for (int32_t ci = 0; ci < g->in_c; ci++)
-            {
-                const int32_t j = i + ci;
-                col[(j / 4) * CW_BLOCK_STEP + cw_slot[j & 3]] = (int16_t)(inside ? src[ci] + g->input_offset : 0);
             }
         }
     }
+    cw_widen(col8, (g->k_h * seg + 3) & ~3, lo2, col);
 }
 
 /* Two accumulators of one channel to int8: requantize(acc) as one SMMLAR of 2 acc with the
@@ -360,7 +341,9 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
 #endif
     }
 #else
-    /* Portable build: the same weights and records, one product at a time. */
+    /* Portable build: the same weights and records, one product at a time; window value i sits
+     * at cw_slot[i % 4] of its block. */
+    static const int8_t cw_slot[4] = {0, 2, 1, 3};
     (void)scratch;
     for (int32_t p = row_begin * g->out_w; p < p_end; p++, output += out_c)
     {

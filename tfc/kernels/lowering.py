@@ -207,9 +207,24 @@ def _plan_with_lean_kernels(graph: Graph, lw: _Lowering) -> tuple[Allocation, Pl
 def lower(graph: Graph, *, name: str, build: str, strategies=None, flash_bytes: int | None = None) -> LoweredModel:
     """Choose the kernels, plan the arena and resolve every operand of `graph` (int8 IR).
     `strategies` restricts the arena planner to the named strategies (tests compare them);
-    `flash_bytes` (the target's) limits which layers keep pre-widened weights."""
+    `flash_bytes` (the target's) limits which layers keep pre-widened weights: where the lowered
+    model's constants, its generated code (sparse layers' unrolled rows) and CODE_RESERVE_BYTES
+    exceed it, more of them go back to int8 weights."""
     _check_int8(graph)
-    lw = _Lowering(graph, name, build, flash_bytes)
+    budget = flash_bytes
+    while True:
+        lw = _Lowering(graph, name, build, budget)
+        model = _lower_with(graph, lw, name, build, strategies)
+        if flash_bytes is None:
+            return model
+        code = sum(getattr(layer.args, "code_bytes_estimate", 0) for layer in model.layers)
+        over = model.weight_bytes + model.quant_param_bytes + code + CODE_RESERVE_BYTES - flash_bytes
+        if over <= 0 or not any(k.extra_flash_bytes(n) for n in graph.nodes for k in [lw.kernels[id(n)]]):
+            return model
+        budget -= over
+
+
+def _lower_with(graph: Graph, lw: _Lowering, name: str, build: str, strategies) -> LoweredModel:
     lw.strategies = tuple(strategies) if strategies else None
     allocation, plan = _plan_with_lean_kernels(graph, lw)
 

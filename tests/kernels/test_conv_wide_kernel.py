@@ -66,6 +66,9 @@ def test_both_host_builds_equal_the_interpreter(chain, tmp_path):
     cm, x, want = chain
     for target in ("host", "cortex-m7"):        # portable C, then the DSP path emulated in C
         info = write_project(cm.ir, tmp_path / target, target=target, name="conv_chain")
+        again = write_project(cm.ir, tmp_path / f"{target}-again", target=target, name="conv_chain")
+        for f in info.files:                    # the same graph, the same bytes
+            assert (info.path / f).read_bytes() == (again.path / f).read_bytes(), f
         got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
         assert_exact(got, want, f"{target} build (ASan/UBSan) vs the int8 interpreter")
 

@@ -21,7 +21,7 @@ from tfc.errors import TfcError
 from tfc.kernels import records as R
 from tfc.kernels.base import register_kernel
 from tfc.kernels.conv import ConvAdd, _Conv
-from tfc.kernels.fc_wide import MAX_WIDE_BYTES
+from tfc.kernels.fc_wide import MAX_STACK_BYTES, MAX_WIDE_BYTES
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
 from tfc.sparse.reference import RQ_RIGHT, requant_kind
@@ -102,6 +102,7 @@ class WideConvArgs:
     geometry: Geometry
     weights: R.ConstArray        # int16, wide_conv_weights order
     channels: R.ConstArray       # int32, channel_records
+    window_words: int            # uint64_t words of the window buffers (on the stack)
 
     @property
     def flash_arrays(self) -> tuple[R.ConstArray, ...]:
@@ -133,6 +134,8 @@ def wide_conv_decline(node, p: kp.ConvParams | None = None) -> str | None:
     wide = wide_conv_bytes(w.shape)
     if wide > MAX_WIDE_BYTES:
         return f"its widened weights ({wide:,} B) exceed {MAX_WIDE_BYTES:,} B of flash"
+    if window_bytes(node) > MAX_STACK_BYTES:
+        return f"its window buffers ({window_bytes(node):,} B) exceed {MAX_STACK_BYTES:,} B of stack"
     if w.shape[0] % 2:
         return "an odd number of output channels (the kernel runs channel pairs)"
     if tuple(w.shape[1:3]) == (1, 1) and w.shape[3] < SMALLEST_1X1_DEPTH and npar.is_pointwise_fast(node):
@@ -164,8 +167,8 @@ def wide_arrays(lw, i: int, node, p: kp.ConvParams) -> tuple[R.ConstArray, R.Con
     return weights, channels
 
 
-def window_scratch(node) -> int:
-    """tfc_convolve_wide_s8_get_buffer_size."""
+def window_bytes(node) -> int:
+    """tfc_convolve_wide_s8_get_buffer_size: the window buffers, on the run function's stack."""
     cout, kh, kw, cin = node.inputs[1].shape
     return 5 * padded_depth(kh, kw, cin) + cout + 8
 
@@ -186,9 +189,12 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
 {% macro call(layer) %}
 {% set a = layer.args %}
 {{ m.comment(layer) }}
-    tfc_convolve_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
-        (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }},
-        arena + {{ layer.scratch.offset }}, 0, {{ a.geometry.out_h }});
+    {
+        uint64_t window[{{ a.window_words }}]; /* two pixels' widened windows */
+        tfc_convolve_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
+            (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }},
+            window, 0, {{ a.geometry.out_h }});
+    }
 {% endmacro %}
 """
 
@@ -198,11 +204,8 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
     def extra_flash_bytes(self, node):
         return extra_bytes(node.inputs[1])
 
-    def scratch_bytes(self, node, p, build, lean=False):
-        return window_scratch(node)
-
     def args(self, lw, i, node, p):
-        return WideConvArgs(p, geometry(node, p), *wide_arrays(lw, i, node, p))
+        return WideConvArgs(p, geometry(node, p), *wide_arrays(lw, i, node, p), (window_bytes(node) + 7) // 8)
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,7 @@ class WideConvAddArgs:
     geometry: Geometry
     weights: R.ConstArray
     channels: R.ConstArray
+    window_words: int
     size: int                    # bytes of the output (the skip tensor's copy, when one is made)
 
     @property
@@ -247,9 +251,10 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         /* the skip tensor is still read later: add into a copy of it */
         memmove({{ m.at(layer.output) }}, {{ m.at(layer.inputs[1]) }}, {{ a.size }});
 {% endif %}
+        uint64_t window[{{ a.window_words }}]; /* two pixels' widened windows */
         tfc_convolve_add_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
             (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, &add_params,
-            {{ m.at(layer.output) }}, arena + {{ layer.scratch.offset }});
+            {{ m.at(layer.output) }}, arena + {{ layer.scratch.offset }}, window);
     }
 {% endmacro %}
 """
@@ -261,8 +266,8 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         return extra_bytes(node.inputs[1])
 
     def scratch_bytes(self, node, p, build, lean=False):
-        row = node.output.shape[2] * node.output.shape[3]
-        return (row + 7) // 8 * 8 + window_scratch(node)
+        return node.output.shape[2] * node.output.shape[3]      # one output row of the conv
 
     def args(self, lw, i, node, p):
-        return WideConvAddArgs(p, geometry(node, p.conv), *wide_arrays(lw, i, node, p.conv), node.output.type.size)
+        return WideConvAddArgs(p, geometry(node, p.conv), *wide_arrays(lw, i, node, p.conv),
+                               (window_bytes(node) + 7) // 8, node.output.type.size)

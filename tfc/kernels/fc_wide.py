@@ -19,6 +19,10 @@ from tfc.kernels.conv import FullyConnected, _bias_const
 from tfc.quant import kernel_params as kp
 
 MAX_WIDE_BYTES = 256 * 1024   # widened weights of one layer (int16): AD's largest layer is 160 KiB
+# The widened input (and the conv kernels' window buffers) live on the stack of the model's run
+# function, as arm_convolve_1x1_s8_fast's widened rows do, so they never grow the arena; a layer
+# needing more than this keeps the int8 kernels.
+MAX_STACK_BYTES = 3 * 1024
 
 
 def wide_weights(w: np.ndarray) -> np.ndarray:
@@ -46,6 +50,11 @@ class WideFcArgs:
     weights: R.ConstArray        # int16, wide_weights order
     bias: R.ConstArray | None
 
+    @property
+    def stack_words(self) -> int:
+        """uint64_t words of the widened input (int16, padded to whole blocks of 4)."""
+        return scratch_cols(self.cols) // 4
+
 
 @register_kernel
 class FullyConnectedWide(FullyConnected):
@@ -62,10 +71,13 @@ class FullyConnectedWide(FullyConnected):
 {% set a = layer.args %}
 {% set p = a.params %}
 {{ m.comment(layer) }}
-    tfc_fully_connected_wide_s8({{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }}, {{ a.bias.symbol if a.bias else "NULL" }},
-        {{ m.at(layer.output) }}, (int16_t *)(void *)(arena + {{ layer.scratch.offset }}), {{ a.rows }}, {{ a.cols }},
-        {{ p.input_offset }}, {{ p.multipliers[0] }}, {{ p.shifts[0] }}, {{ p.output_offset }},
-        {{ p.activation.min }}, {{ p.activation.max }});
+    {
+        uint64_t x16[{{ a.stack_words }}]; /* the widened input */
+        tfc_fully_connected_wide_s8({{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }}, {{ a.bias.symbol if a.bias else "NULL" }},
+            {{ m.at(layer.output) }}, (int16_t *)(void *)x16, {{ a.rows }}, {{ a.cols }},
+            {{ p.input_offset }}, {{ p.multipliers[0] }}, {{ p.shifts[0] }}, {{ p.output_offset }},
+            {{ p.activation.min }}, {{ p.activation.max }});
+    }
 {% endmacro %}
 """
 
@@ -86,6 +98,8 @@ class FullyConnectedWide(FullyConnected):
         wide = 2 * (-(-out_c // 4) * 4) * scratch_cols(depth)
         if wide > MAX_WIDE_BYTES:
             return f"its widened weights ({wide:,} B) exceed {MAX_WIDE_BYTES:,} B of flash"
+        if 2 * scratch_cols(depth) > MAX_STACK_BYTES:
+            return f"its widened input ({2 * scratch_cols(depth):,} B) exceeds {MAX_STACK_BYTES:,} B of stack"
         return None
 
     def c_function(self, node, p, lean=False):
@@ -94,9 +108,6 @@ class FullyConnectedWide(FullyConnected):
     def extra_flash_bytes(self, node):
         out_c, depth = node.inputs[1].shape
         return 2 * (-(-out_c // 4) * 4) * scratch_cols(depth) - out_c * depth
-
-    def scratch_bytes(self, node, p, build, lean=False):
-        return 2 * scratch_cols(node.inputs[1].shape[1])
 
     def args(self, lw, i, node, p):
         w = node.inputs[1]

@@ -107,7 +107,8 @@ int32_t tfc_convolve_add_s8_get_buffer_size(const cmsis_nn_dims *input_dims,
 
 /* A batch-1 per-tensor fully connected layer (arm_fully_connected_s8's integers, symmetric
  * weights) on weights the compiler widened to int16 and grouped by 4 rows x 4 columns
- * (tfc.kernels.fc_wide). scratch holds 4 * ceil(cols / 4) int16: the widened input. */
+ * (tfc.kernels.fc_wide). scratch holds 4 * ceil(cols / 4) int16, 8-byte aligned: the widened
+ * input (the generated code gives it from the stack). */
 void tfc_fully_connected_wide_s8(const int8_t *input,
                                  const int16_t *weights,
                                  const int32_t *bias,
@@ -143,7 +144,8 @@ typedef struct
 
 /* arm_convolve_s8's integers on weights the compiler widened to int16 (tfc.kernels.conv_wide):
  * output rows [row_begin, row_end) of the NHWC output, written from `output` on (the first of
- * those rows). scratch: tfc_convolve_wide_s8_get_buffer_size bytes. */
+ * those rows). scratch: tfc_convolve_wide_s8_get_buffer_size bytes (the generated code gives it
+ * from the stack). */
 void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
                           const int8_t *input,
                           const int16_t *weights,
@@ -155,18 +157,17 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
 
 int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
 
-/* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, the conv into a
- * row buffer, then the add over that row of residual_and_output, in place. scratch:
- * tfc_convolve_add_wide_s8_get_buffer_size bytes. */
+/* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, the conv into
+ * `row` (out_w * out_c bytes), then the add over that row of residual_and_output, in place.
+ * window: tfc_convolve_wide_s8_get_buffer_size bytes. */
 void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
                               const int8_t *input,
                               const int16_t *weights,
                               const tfc_conv_wide_channel *channels,
                               const tfc_add_params *add,
                               int8_t *residual_and_output,
-                              void *scratch);
-
-int32_t tfc_convolve_add_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
+                              int8_t *row,
+                              void *window);
 
 /* Sizes of one multi-head attention core: `heads` heads (the leading dims), q [rows, depth],
  * k [cols, depth], vt [width, cols] (v transposed) and the output [rows, width] per head. */

@@ -7,26 +7,20 @@
 #include "arm_nnfunctions.h"
 #include "tfc_kernels.h"
 
-int32_t tfc_convolve_add_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g)
-{
-    return ((g->out_w * g->out_c + 7) & ~7) + tfc_convolve_wide_s8_get_buffer_size(g);
-}
-
 void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
                               const int8_t *input,
                               const int16_t *weights,
                               const tfc_conv_wide_channel *channels,
                               const tfc_add_params *add,
                               int8_t *residual_and_output,
-                              void *scratch)
+                              int8_t *row,
+                              void *window)
 {
     const int32_t row_size = g->out_w * g->out_c;
-    int8_t *row = (int8_t *)scratch;
-    void *conv_scratch = row + ((row_size + 7) & ~7);
     for (int32_t r = 0; r < g->out_h; r++)
     {
         int8_t *out = residual_and_output + r * row_size;
-        tfc_convolve_wide_s8(g, input, weights, channels, row, conv_scratch, r, r + 1);
+        tfc_convolve_wide_s8(g, input, weights, channels, row, window, r, r + 1);
         (void)arm_elementwise_add_s8(add->residual_first ? out : row, add->residual_first ? row : out,
                                      add->input_1_offset, add->input_1_mult, add->input_1_shift,
                                      add->input_2_offset, add->input_2_mult, add->input_2_shift, add->left_shift,

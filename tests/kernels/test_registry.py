@@ -51,6 +51,11 @@ def test_select_tries_the_specialised_kernels_first():
     assert select(_conv_graph(numerics="onnxruntime")[1]).name == "ort_conv"
     assert select(_conv_graph(kernel=(1, 1), numerics="onnxruntime")[1]).name == "ort_matmul"
     assert select(_conv_graph(sparse=True)[1]).name == "sparse_conv"
+    # on an int8 graph with int8 weights, the pre-widened conv takes the 3x3 (not the 8-channel 1x1)
+    g, node = _conv_graph()
+    node.output.type = TensorType(node.output.shape, DType.I8)
+    node.inputs[1].data = np.ones((8, 3, 3, 8), np.int8)
+    assert select(node).name == "conv_wide"
 
 
 def test_a_node_no_kernel_runs_gets_every_kernels_reason():

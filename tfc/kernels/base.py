@@ -69,6 +69,12 @@ class Kernel:
         """Whether the lean variant would drop scratch for this node (planner candidates)."""
         return False
 
+    def extra_flash_bytes(self, node: Node) -> int:
+        """Flash this kernel's weight form takes beyond the node's int8 constants (pre-widened
+        weights: > 0). The lowering gives such layers the next kernel where the target's flash
+        would not hold them all."""
+        return 0
+
     def args(self, lw, index: int, node: Node, params: Any):
         """The typed record the template renders (lw: the lowering, for flash constants)."""
         raise NotImplementedError(f"kernel {self.name} has no C lowering")

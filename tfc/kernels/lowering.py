@@ -14,7 +14,7 @@ from tfc.errors import UnsupportedError
 from tfc.ir.graph import Graph, Node, Value
 from tfc.ir.types import DType
 from tfc.kernels import records as L
-from tfc.kernels.base import Kernel, select
+from tfc.kernels.base import Kernel, kernels_for, select
 from tfc.kernels.buffer_sizes import build_for_isa
 from tfc.kernels.tiles import TiledRegion, find_regions, row_bytes
 from tfc.memory import Allocation, Plan, graph_buffers, lower_bound, plan_memory
@@ -103,11 +103,37 @@ def _check_int8(graph: Graph) -> None:
                     hint=_INT8_HINT)
 
 
+# Flash kept free of weights for the code when deciding which layers keep pre-widened weights
+# (the same reserve sparsify's target budget keeps).
+CODE_RESERVE_BYTES = 64 * 1024
+
+
+def _select_within_flash(graph: Graph, flash_bytes: int | None) -> dict[int, Kernel]:
+    """Each node's kernel; where the kernels that widen weights (Kernel.extra_flash_bytes) would
+    together overflow `flash_bytes` (less CODE_RESERVE_BYTES, with every int8 constant counted),
+    the layers with the most extra flash take their next kernel until the rest fit."""
+    kernels = {id(n): select(n) for n in graph.nodes}
+    if flash_bytes is None:
+        return kernels
+    extra = {id(n): kernels[id(n)].extra_flash_bytes(n) for n in graph.nodes}
+    over = (sum(v.type.nbytes for v in graph.constants.values()) + sum(extra.values()) + CODE_RESERVE_BYTES
+            - flash_bytes)
+    for node in sorted((n for n in graph.nodes if extra[id(n)] > 0), key=lambda n: (-extra[id(n)], n.name)):
+        if over <= 0:
+            break
+        narrow = next((k for k in kernels_for(node.op) if k.extra_flash_bytes(node) == 0 and k.decline(node) is None),
+                      None)
+        if narrow is not None:
+            kernels[id(node)] = narrow
+            over -= extra[id(node)]
+    return kernels
+
+
 class _Lowering:
-    def __init__(self, graph: Graph, name: str, build: str):
+    def __init__(self, graph: Graph, name: str, build: str, flash_bytes: int | None = None):
         self.graph, self.name, self.build = graph, name, build
         self.consts: dict[tuple[str, str], L.ConstArray] = {}
-        self.kernels: dict[int, Kernel] = {id(n): select(n) for n in graph.nodes}
+        self.kernels: dict[int, Kernel] = _select_within_flash(graph, flash_bytes)
         self.params = {id(n): self.kernels[id(n)].params(n) for n in graph.nodes}
         self.low_memory: set[int] = set()  # nodes given their kernel's scratch-free variant
         self.strategies: tuple[str, ...] | None = None  # placement strategies (None: all, best kept)
@@ -154,7 +180,8 @@ class _Lowering:
         """A table a kernel computes (exp tables, multipliers, indices) in weights.c, by symbol."""
         key = (symbol, "generated")
         if key not in self.consts:
-            dtype = {"int8_t": np.int8, "int32_t": np.int32, "uint32_t": np.uint32, "float": np.float32}[ctype]
+            dtype = {"int8_t": np.int8, "int16_t": np.int16, "int32_t": np.int32, "uint32_t": np.uint32,
+                     "float": np.float32}[ctype]
             self.consts[key] = L.ConstArray(symbol, ctype, np.asarray(values, dtype=dtype).reshape(-1), source)
         return self.consts[key]
 
@@ -199,11 +226,27 @@ def _plan_with_lean_kernels(graph: Graph, lw: _Lowering) -> tuple[Allocation, Pl
     return best
 
 
-def lower(graph: Graph, *, name: str, build: str, strategies=None) -> LoweredModel:
+def lower(graph: Graph, *, name: str, build: str, strategies=None, flash_bytes: int | None = None) -> LoweredModel:
     """Choose the kernels, plan the arena and resolve every operand of `graph` (int8 IR).
-    `strategies` restricts the arena planner to the named strategies (tests compare them)."""
+    `strategies` restricts the arena planner to the named strategies (tests compare them);
+    `flash_bytes` (the target's) limits which layers keep pre-widened weights: where the lowered
+    model's constants, its generated code (sparse layers' unrolled rows) and CODE_RESERVE_BYTES
+    exceed it, more of them go back to int8 weights."""
     _check_int8(graph)
-    lw = _Lowering(graph, name, build)
+    budget = flash_bytes
+    while True:
+        lw = _Lowering(graph, name, build, budget)
+        model = _lower_with(graph, lw, name, build, strategies)
+        if flash_bytes is None:
+            return model
+        code = sum(getattr(layer.args, "code_bytes_estimate", 0) for layer in model.layers)
+        over = model.weight_bytes + model.quant_param_bytes + code + CODE_RESERVE_BYTES - flash_bytes
+        if over <= 0 or not any(k.extra_flash_bytes(n) for n in graph.nodes for k in [lw.kernels[id(n)]]):
+            return model
+        budget -= over
+
+
+def _lower_with(graph: Graph, lw: _Lowering, name: str, build: str, strategies) -> LoweredModel:
     lw.strategies = tuple(strategies) if strategies else None
     allocation, plan = _plan_with_lean_kernels(graph, lw)
 
@@ -277,7 +320,8 @@ def _tiled_calls(graph: Graph, lw: _Lowering, layers, value_slice) -> tuple[Call
 
 def lower_for(graph: Graph, *, target: str | Target, name: str = "model", strategies=None) -> LoweredModel:
     """`lower` with the kernel build (scratch rules) of `target`."""
-    return lower(graph, name=name, build=build_for_isa(Target.from_string(target).isa), strategies=strategies)
+    t = Target.from_string(target)
+    return lower(graph, name=name, build=build_for_isa(t.isa), strategies=strategies, flash_bytes=t.flash_bytes)
 
 
 @dataclass(frozen=True)
@@ -297,5 +341,6 @@ class ArenaPlan:
 def plan_arena(graph: Graph, *, target: str | Target) -> ArenaPlan:
     """The arena `lower_for` would plan for `graph` on `target`, from the kernel registry alone."""
     _check_int8(graph)
-    lw = _Lowering(graph, "model", build_for_isa(Target.from_string(target).isa))
+    t = Target.from_string(target)
+    lw = _Lowering(graph, "model", build_for_isa(t.isa), t.flash_bytes)
     return ArenaPlan(*_plan_with_lean_kernels(graph, lw))

@@ -105,6 +105,70 @@ int32_t tfc_convolve_add_s8_get_buffer_size(const cmsis_nn_dims *input_dims,
                                             const cmsis_nn_dims *filter_dims,
                                             const cmsis_nn_dims *output_dims);
 
+/* A batch-1 per-tensor fully connected layer (arm_fully_connected_s8's integers, symmetric
+ * weights) on weights the compiler widened to int16 and grouped by 4 rows x 4 columns
+ * (tfc.kernels.fc_wide). scratch holds 4 * ceil(cols / 4) int16, 8-byte aligned: the widened
+ * input (the generated code gives it from the stack). */
+void tfc_fully_connected_wide_s8(const int8_t *input,
+                                 const int16_t *weights,
+                                 const int32_t *bias,
+                                 int8_t *output,
+                                 int16_t *scratch,
+                                 int32_t rows,
+                                 int32_t cols,
+                                 int32_t input_offset,
+                                 int32_t multiplier,
+                                 int32_t shift,
+                                 int32_t output_offset,
+                                 int32_t act_min,
+                                 int32_t act_max);
+
+/* Geometry and quantization of one tfc_convolve_wide_s8 layer (batch 1, no groups, no dilation). */
+typedef struct
+{
+    int32_t in_h, in_w, in_c;
+    int32_t k_h, k_w;
+    int32_t out_h, out_w, out_c;
+    int32_t stride_y, stride_x, pad_top, pad_left;
+    int32_t input_offset, output_offset, act_min, act_max;
+} tfc_conv_wide_geometry;
+
+/* One output channel of tfc_convolve_wide_s8 (16 bytes): bias, multiplier, and the requantization
+ * folded for a right shift (the quantization shift is -shift, shift >= 1; rounding =
+ * 2^(shift - 1)); the compiler checked that the channel's accumulators stay in range
+ * for that form. */
+typedef struct
+{
+    int32_t bias, mult, rounding, shift;
+} tfc_conv_wide_channel;
+
+/* arm_convolve_s8's integers on weights the compiler widened to int16 (tfc.kernels.conv_wide):
+ * output rows [row_begin, row_end) of the NHWC output, written from `output` on (the first of
+ * those rows). scratch: tfc_convolve_wide_s8_get_buffer_size bytes (the generated code gives it
+ * from the stack). */
+void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
+                          const int8_t *input,
+                          const int16_t *weights,
+                          const tfc_conv_wide_channel *channels,
+                          int8_t *output,
+                          void *scratch,
+                          int32_t row_begin,
+                          int32_t row_end);
+
+int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
+
+/* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, the conv into
+ * `row` (out_w * out_c bytes), then the add over that row of residual_and_output, in place.
+ * window: tfc_convolve_wide_s8_get_buffer_size bytes. */
+void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
+                              const int8_t *input,
+                              const int16_t *weights,
+                              const tfc_conv_wide_channel *channels,
+                              const tfc_add_params *add,
+                              int8_t *residual_and_output,
+                              int8_t *row,
+                              void *window);
+
 /* Sizes of one multi-head attention core: `heads` heads (the leading dims), q [rows, depth],
  * k [cols, depth], vt [width, cols] (v transposed) and the output [rows, width] per head. */
 typedef struct

@@ -1,0 +1,137 @@
+"""tfc_convolve_wide_s8: int8 conv2d layers of the shapes it takes (first layers with 1 and 3 input
+channels and asymmetric padding, a window row not a multiple of 4, 3x3 bodies, strided 1x1) run on
+int16-widened weights and give the int8 interpreter's integers (the dense conv twin) bit for bit:
+portable and emulated-DSP host builds under ASan/UBSan, and the emulated Cortex-M7 (inline
+assembly). tflite-micro agreement on real models: tests/backends/cmsis/test_models.py."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import tfc
+from tests.backends.cmsis.compare import assert_exact
+from tests.kernels.host_check import STRICT
+from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
+from tfc import interp
+from tfc.backends.cmsis import HostRunner, write_project
+from tfc.kernels import select
+from tfc.kernels.conv_wide import ConvWide, channel_records, wide_conv_decline, wide_conv_weights
+from tfc.kernels.lowering import lower_for
+
+# (c_out, kernel (h, w), stride, pads [top, left, bottom, right]) applied in a chain from 3 channels
+CHAIN = [(8, (3, 3), 2, [0, 0, 1, 1]),     # VWW's first layer: 3 channels, asymmetric padding
+         (6, (3, 5), 1, [1, 2, 1, 2]),     # window rows of 5 x 8 = 40 values: widened straight
+         (10, (1, 1), 2, [0, 0, 0, 0]),    # a strided 1x1 (ResNet's shortcut)
+         (4, (3, 3), 1, [1, 1, 1, 1]),     # window rows of 30 values: through the int8 column
+         (5, (1, 1), 1, [0, 0, 0, 0])]     # odd C_OUT: declined, runs arm_convolve_1x1_s8_fast
+SHAPE = (1, 3, 11, 13)
+
+
+def conv_chain(seed=0) -> onnx.ModelProto:
+    rng = np.random.default_rng(seed)
+    nodes, inits, cin, last = [], [], SHAPE[1], "x"
+    for k, (cout, (kh, kw), stride, pads) in enumerate(CHAIN):
+        inits += [numpy_helper.from_array(rng.normal(0, 0.4, (cout, cin, kh, kw)).astype(np.float32), f"w{k}"),
+                  numpy_helper.from_array(rng.normal(0, 0.3, cout).astype(np.float32), f"b{k}")]
+        nodes += [helper.make_node("Conv", [last, f"w{k}", f"b{k}"], [f"c{k}"], kernel_shape=[kh, kw],
+                                   strides=[stride, stride], pads=pads),
+                  helper.make_node("Relu", [f"c{k}"], [f"r{k}"])]
+        cin, last = cout, f"r{k}"
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(SHAPE))
+    y = helper.make_tensor_value_info(last, TensorProto.FLOAT, [1, CHAIN[-1][0], 3, 3])
+    graph = helper.make_graph(nodes, "conv_chain", [x], [y], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture(scope="module")
+def chain():
+    rng = np.random.default_rng(1)
+    calibration = rng.normal(0, 1, (16, *SHAPE)).astype(np.float32).transpose(0, 1, 3, 4, 2)   # NHWC
+    cm = tfc.compile(conv_chain(), target="cortex-m7", input_layout="nhwc", calibration=calibration)
+    shape = tuple(cm.ir.inputs[0].shape)
+    x = rng.integers(-128, 128, (5, *shape), dtype=np.int8)
+    want = np.stack([interp.run(cm.ir, [s])[0] for s in x])
+    return cm, x, want
+
+
+def test_the_wide_kernel_takes_every_even_conv(chain):
+    cm, _, _ = chain
+    assert [select(n).name for n in cm.ir.nodes_of("conv2d")] == ["conv_wide"] * 4 + ["conv_1x1"]
+    assert "odd number of output channels" in wide_conv_decline(cm.ir.nodes_of("conv2d")[-1])
+
+
+def test_both_host_builds_equal_the_interpreter(chain, tmp_path):
+    cm, x, want = chain
+    for target in ("host", "cortex-m7"):        # portable C, then the DSP path emulated in C
+        info = write_project(cm.ir, tmp_path / target, target=target, name="conv_chain")
+        again = write_project(cm.ir, tmp_path / f"{target}-again", target=target, name="conv_chain")
+        for f in info.files:                    # the same graph, the same bytes
+            assert (info.path / f).read_bytes() == (again.path / f).read_bytes(), f
+        got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
+        assert_exact(got, want, f"{target} build (ASan/UBSan) vs the int8 interpreter")
+
+
+def test_emulated_m7_equals_the_interpreter(chain, qemu):  # noqa: F811
+    cm, x, want = chain
+    assert_exact(cm.run(x, raw=True)[0], want, "emulated Cortex-M7 (inline assembly) vs the int8 interpreter")
+
+
+def test_wide_layout_holds_each_weight_once_in_the_kernel_order():
+    w = np.random.default_rng(0).integers(-127, 128, (4, 1, 2, 3)).astype(np.int8)   # K = 6 -> Kp = 8
+    wide = wide_conv_weights(w).reshape(2, 2, 2, 4)        # [pair, block, channel, 4 values]
+    flat = w.reshape(4, 6)
+    for c in range(4):
+        for i in range(6):
+            assert wide[c // 2, i // 4, c % 2, [0, 2, 1, 3].index(i % 4)] == flat[c, i], (c, i)
+    assert np.count_nonzero(wide) == np.count_nonzero(w)
+
+
+def test_a_channel_outside_the_folded_requantization_is_declined(chain):
+    cm, _, _ = chain
+    node = cm.ir.nodes_of("conv2d")[0]
+    p = ConvWide().params(node)
+    wide = p.__class__(**{**p.__dict__, "shifts": (3,) + p.shifts[1:]})      # a left shift on channel 0
+    assert "output channel 0" in channel_records(node.inputs[1].data, None, wide)
+
+
+def test_a_target_without_the_flash_keeps_int8_weights(chain):
+    cm, _, _ = chain
+    m7 = lower_for(cm.ir, target="cortex-m7")
+    assert [la.kernel for la in m7.layers if la.op == "conv2d"].count("conv_wide") == 4
+    # The same graph against a flash budget the widened weights overflow: the widest go back.
+    from tfc.kernels.lowering import CODE_RESERVE_BYTES, lower
+    int8_bytes = sum(v.type.nbytes for v in cm.ir.constants.values())
+    tight = lower(cm.ir, name="m", build="dsp", flash_bytes=int8_bytes + CODE_RESERVE_BYTES + 1)
+    assert "conv_wide" not in [la.kernel for la in tight.layers]
+
+
+def residual_block(c=8, hw=(6, 7), seed=2) -> onnx.ModelProto:
+    """x -> conv 3x3 -> relu -> conv 3x3 -> + x -> relu: fuse makes the second conv a conv2d_add."""
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (c, c, 3, 3)).astype(np.float32), f"w{k}") for k in (0, 1)]
+    inits += [numpy_helper.from_array(rng.normal(0, 0.2, c).astype(np.float32), f"b{k}") for k in (0, 1)]
+    nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c0"], ["r0"]),
+             helper.make_node("Conv", ["r0", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c1", "x"], ["s"]),
+             helper.make_node("Relu", ["s"], ["y"])]
+    shape = [1, c, *hw]
+    graph = helper.make_graph(nodes, "residual", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_conv_add_on_the_wide_conv_equals_the_interpreter(tmp_path, qemu):  # noqa: F811
+    rng = np.random.default_rng(3)
+    calibration = rng.normal(0, 1, (16, 1, 6, 7, 8)).astype(np.float32)
+    cm = tfc.compile(residual_block(), target="cortex-m7", input_layout="nhwc", calibration=calibration)
+    assert [select(n).name for n in cm.ir.nodes] == ["conv_wide", "conv_add_wide"]
+    x = rng.integers(-128, 128, (4, 1, 6, 7, 8), dtype=np.int8)
+    want = np.stack([interp.run(cm.ir, [s])[0] for s in x])
+    for target in ("host", "cortex-m7"):
+        info = write_project(cm.ir, tmp_path / target, target=target, name="residual")
+        got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
+        assert_exact(got, want, f"{target} build (ASan/UBSan) vs the int8 interpreter")
+    assert_exact(cm.run(x, raw=True)[0], want, "emulated Cortex-M7 vs the int8 interpreter")

@@ -1,0 +1,377 @@
+/*
+ * tfc runtime: tfc_convolve_wide_s8, an ungrouped int8 convolution on weights the compiler stored
+ * widened to int16 (arm_convolve_s8's integers: acc = bias + sum (x + input_offset) * w over the
+ * window, padded taps contributing 0, per-channel requantization).
+ *
+ * Two output pixels at a time: each pixel's window (K = KH * KW * C_IN values, zero-padded to
+ * Kp, a multiple of 4) is widened once into an int16 column; then each pair of output channels
+ * runs 4 window values at a time as two LDRD of input, two LDRD of weights and eight SMLAD (12
+ * instructions per 16 MACs, no unpacking), and requantizes with the rounding folded into
+ * one SMMLAR (the compiler checks each channel's bound and stores bias and constants in one
+ * record). Weight layout (tfc.kernels.conv_wide.wide_conv_weights): channel pairs (C_OUT is
+ * even), then blocks of 4 window values, then the pair's two channels, each block's 4 values in
+ * the order 0, 2, 1, 3 (how SXTAB16 widens a word of input).
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "tfc_kernels.h"
+#include "tfc_nn_dsp.h"
+#include "tfc_nn_requant.h"
+#include "tfc_nn_support.h"
+
+#if TFC_NN_DSP
+/* The columns of two pixels interleave block by block: block b of pixel s (0 or 1) is the 4
+ * int16 at 8b + 4s, so one pointer walks both. */
+#define CW_BLOCK_STEP 8
+
+/* n values of int8 (a multiple of 4) + offset into one pixel's blocks at dst, 8 at a time. */
+static void cw_widen(const int8_t *src, int32_t n, uint32_t lo2, int16_t *dst)
+{
+    int32_t i = 0;
+    for (; i + 7 < n; i += 8, dst += 2 * CW_BLOCK_STEP)
+    {
+        const uint32_t v = (uint32_t)tfc_read_s8x4(src + i), u = (uint32_t)tfc_read_s8x4(src + i + 4);
+        tfc_write_s16x2(dst, (int32_t)__SXTAB16(lo2, v));
+        tfc_write_s16x2(dst + 2, (int32_t)tfc_sxtab16_ror8(lo2, v));
+        tfc_write_s16x2(dst + CW_BLOCK_STEP, (int32_t)__SXTAB16(lo2, u));
+        tfc_write_s16x2(dst + CW_BLOCK_STEP + 2, (int32_t)tfc_sxtab16_ror8(lo2, u));
+    }
+    if (i < n)
+    {
+        const uint32_t v = (uint32_t)tfc_read_s8x4(src + i);
+        tfc_write_s16x2(dst, (int32_t)__SXTAB16(lo2, v));
+        tfc_write_s16x2(dst + 2, (int32_t)tfc_sxtab16_ror8(lo2, v));
+    }
+}
+
+/* n bytes (a small count: one window row) from src to dst, a word at a time. */
+static void cw_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 3 < n; i += 4)
+    {
+        const int32_t v = tfc_read_s8x4(src + i);
+        memcpy(dst + i, &v, 4);
+    }
+    for (; i < n; i++)
+    {
+        dst[i] = src[i];
+    }
+}
+
+static void cw_zero(int32_t n, int16_t *dst)
+{
+    for (int32_t i = 0; i < n; i += 4, dst += CW_BLOCK_STEP)
+    {
+        tfc_write_s16x2(dst, 0);
+        tfc_write_s16x2(dst + 2, 0);
+    }
+}
+
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+/* One block of two pixels x two channels: 4 LDRD, 8 SMLAD (12 instructions, 16 MACs). */
+#define CW_BLOCK_ASM                                                                                               \
+    "ldrd %[xa0], %[xb0], [%[x]], #8\n\t"                                                                          \
+    "ldrd %[xa1], %[xb1], [%[x]], #8\n\t"                                                                          \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                                                            \
+    "smlad %[a0], %[xa0], %[wa], %[a0]\n\t"                                                                        \
+    "smlad %[a0], %[xb0], %[wb], %[a0]\n\t"                                                                        \
+    "smlad %[a1], %[xa1], %[wa], %[a1]\n\t"                                                                        \
+    "smlad %[a1], %[xb1], %[wb], %[a1]\n\t"                                                                        \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                                                            \
+    "smlad %[a2], %[xa0], %[wa], %[a2]\n\t"                                                                        \
+    "smlad %[a2], %[xb0], %[wb], %[a2]\n\t"                                                                        \
+    "smlad %[a3], %[xa1], %[wa], %[a3]\n\t"                                                                        \
+    "smlad %[a3], %[xb1], %[wb], %[a3]\n\t"
+#define CW_OPERANDS                                                                                                \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x), [xa0] "=&r"(xa0),      \
+      [xb0] "=&r"(xb0), [xa1] "=&r"(xa1), [xb1] "=&r"(xb1), [wa] "=&r"(wa), [wb] "=&r"(wb)                         \
+    : [end] "r"(end)                                                                                               \
+    : "cc", "memory"
+/* n >= 1 blocks: a0, a1 (channel c, pixels 0 and 1), a2, a3 (channel c + 1); w advances past them. */
+static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_t n, uint32_t acc[4])
+{
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int16_t *const end = x + CW_BLOCK_STEP * n;
+    uint32_t xa0, xb0, xa1, xb1, wa, wb;
+    if (n & 1)
+    {
+        __asm__ volatile(CW_BLOCK_ASM CW_OPERANDS);
+    }
+    if (n > 1)
+    {
+        __asm__ volatile("1:\n\t" CW_BLOCK_ASM CW_BLOCK_ASM "cmp %[x], %[end]\n\t"
+                                                            "bne 1b" CW_OPERANDS);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    return w;
+}
+
+/* One channel's two accumulators (pixels 0 and 1) to int8 before the clamp: SMMLAR of 2 acc with
+ * the rounding folded in, minus 1 for a negative acc, the shift, the output offset; the record's
+ * multiplier in xa0, rounding in xb0, shift in xa1, the output offset in xb1 (see cw_store2). */
+#define CW_RQ_ASM(acc)                                                                                             \
+    "add %[wa], %[xb0], %[" acc "], asr #31\n\t"                                                                   \
+    "lsl %[" acc "], %[" acc "], #1\n\t"                                                                           \
+    "smmlar %[" acc "], %[" acc "], %[xa0], %[wa]\n\t"                                                             \
+    "asr %[" acc "], %[" acc "], %[xa1]\n\t"                                                                       \
+    "add %[" acc "], %[" acc "], %[xb1]\n\t"
+#define CW_CLAMP_ASM(acc)                                                                                          \
+    "cmp %[" acc "], %[xb1]\n\t"                                                                                   \
+    "it lt\n\t"                                                                                                    \
+    "movlt %[" acc "], %[xb1]\n\t"                                                                                 \
+    "cmp %[" acc "], %[wb]\n\t"                                                                                    \
+    "it gt\n\t"                                                                                                    \
+    "movgt %[" acc "], %[wb]\n\t"
+/* Every channel pair of one pixel pair, written out (GCC kept the loop's constants on the stack
+ * around each requantization, ~95 instructions per pair besides the dot products). Per pair:
+ * both biases, the dot products (an odd block first, then two per iteration), both records,
+ * 4 x 4 requantization, the clamp (SSAT for the full int8 range, else the activation range),
+ * 4 stores, the loop test. */
+#define CW_PAIRS_ASM(clamp)                                                                                        \
+    "1:\n\t"                                                                                                       \
+    "ldr %[x], %[rec]\n\t"                                                                                         \
+    "ldr %[a0], [%[x]]\n\t"                                                                                        \
+    "ldr %[a2], [%[x], #16]\n\t"                                                                                   \
+    "mov %[a1], %[a0]\n\t"                                                                                         \
+    "mov %[a3], %[a2]\n\t"                                                                                         \
+    "ldr %[x], %[col]\n\t"                                                                                         \
+    "ldr %[end], %[colend]\n\t"                                                                                    \
+    "ldr %[xa0], %[odd]\n\t"                                                                                       \
+    "cmp %[xa0], #0\n\t"                                                                                           \
+    "bne 3f\n\t"                                                                                                   \
+    "2:\n\t" CW_BLOCK_ASM "3:\n\t" CW_BLOCK_ASM "cmp %[x], %[end]\n\t"                                             \
+    "bne 2b\n\t"                                                                                                   \
+    "ldr %[x], %[rec]\n\t"                                                                                         \
+    "ldr %[xb1], %[off]\n\t"                                                                                       \
+    "ldrd %[xa0], %[xb0], [%[x], #4]\n\t"                                                                          \
+    "ldr %[xa1], [%[x], #12]\n\t" CW_RQ_ASM("a0") CW_RQ_ASM("a1") "ldrd %[xa0], %[xb0], [%[x], #20]\n\t"          \
+    "ldr %[xa1], [%[x], #28]\n\t"                                                                                  \
+    "add %[x], %[x], #32\n\t"                                                                                      \
+    "str %[x], %[rec]\n\t" CW_RQ_ASM("a2") CW_RQ_ASM("a3") clamp "ldr %[x], %[o0]\n\t"                            \
+    "ldr %[end], %[o1]\n\t"                                                                                        \
+    "strb %[a0], [%[x]], #1\n\t"                                                                                   \
+    "strb %[a2], [%[x]], #1\n\t"                                                                                   \
+    "strb %[a1], [%[end]], #1\n\t"                                                                                 \
+    "strb %[a3], [%[end]], #1\n\t"                                                                                 \
+    "str %[x], %[o0]\n\t"                                                                                          \
+    "str %[end], %[o1]\n\t"                                                                                        \
+    "ldr %[xa0], %[wend]\n\t"                                                                                      \
+    "cmp %[w], %[xa0]\n\t"                                                                                         \
+    "bne 1b\n\t"
+#define CW_SSAT_ASM                                                                                                \
+    "ssat %[a0], #8, %[a0]\n\t"                                                                                    \
+    "ssat %[a1], #8, %[a1]\n\t"                                                                                    \
+    "ssat %[a2], #8, %[a2]\n\t"                                                                                    \
+    "ssat %[a3], #8, %[a3]\n\t"
+#define CW_RANGE_ASM                                                                                               \
+    "ldr %[xb1], %[lo]\n\t"                                                                                        \
+    "ldr %[wb], %[hi]\n\t" CW_CLAMP_ASM("a0") CW_CLAMP_ASM("a1") CW_CLAMP_ASM("a2") CW_CLAMP_ASM("a3")
+
+/* The channel pairs of one pixel pair: outputs to o0 (pixel 0) and o1 (pixel 1), n >= 1 blocks. */
+static void cw_pairs(const int16_t *col, const int16_t *w, const tfc_conv_wide_channel *r, int32_t out_c, int32_t n,
+                     int8_t *o0, int8_t *o1, int32_t off, int32_t lo, int32_t hi)
+{
+    const int16_t *const colend = col + CW_BLOCK_STEP * n;
+    const int16_t *const wend = w + 8 * n * (out_c / 2);
+    const int32_t odd = n & 1; /* an odd count enters the two-block loop at its second block */
+    uint32_t a0, a1, a2, a3, x, end, xa0, xb0, xa1, xb1, wa, wb;
+#define CW_PAIRS_OPERANDS                                                                                          \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [x] "=&r"(x), [end] "=&r"(end), \
+      [xa0] "=&r"(xa0), [xb0] "=&r"(xb0), [xa1] "=&r"(xa1), [xb1] "=&r"(xb1), [wa] "=&r"(wa), [wb] "=&r"(wb),      \
+      [rec] "+m"(r), [o0] "+m"(o0), [o1] "+m"(o1)                                                                  \
+    : [col] "m"(col), [colend] "m"(colend), [wend] "m"(wend), [odd] "m"(odd), [off] "m"(off), [lo] "m"(lo),        \
+      [hi] "m"(hi)                                                                                                 \
+    : "cc", "memory"
+    if (lo == -128 && hi == 127)
+    {
+        __asm__ volatile(CW_PAIRS_ASM(CW_SSAT_ASM) CW_PAIRS_OPERANDS);
+    }
+    else
+    {
+        __asm__ volatile(CW_PAIRS_ASM(CW_RANGE_ASM) CW_PAIRS_OPERANDS);
+    }
+#undef CW_PAIRS_OPERANDS
+}
+#else
+static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_t n, uint32_t acc[4])
+{
+    for (int32_t b = 0; b < n; b++, x += CW_BLOCK_STEP, w += 8)
+    {
+        for (int32_t ch = 0; ch < 2; ch++)
+        {
+            const uint32_t wa = (uint32_t)tfc_read_s16x2(w + 4 * ch), wb = (uint32_t)tfc_read_s16x2(w + 4 * ch + 2);
+            for (int32_t px = 0; px < 2; px++)
+            {
+                const uint32_t xa = (uint32_t)tfc_read_s16x2(x + 4 * px), xb = (uint32_t)tfc_read_s16x2(x + 4 * px + 2);
+                acc[2 * ch + px] = __SMLAD(xb, wb, __SMLAD(xa, wa, acc[2 * ch + px]));
+            }
+        }
+    }
+    return w;
+}
+#endif
+
+/* The window of output pixel p into one pixel's blocks at col (tails already zero). Window rows
+ * that lie whole inside the input and span a multiple of 4 values are widened straight from the
+ * input; any other window is gathered into col8 (Kp int8, padded taps and the tail the input zero
+ * point) a row or a tap at a time, then widened whole. */
+static void cw_window(const tfc_conv_wide_geometry *g, const int8_t *input, int32_t p, uint32_t lo2, int16_t *col,
+                      int8_t *col8)
+{
+    const int32_t seg = g->k_w * g->in_c, cin = g->in_c, row = g->in_w * cin;
+    const int32_t oy = p / g->out_w, ox = p - oy * g->out_w;
+    const int32_t iy0 = oy * g->stride_y - g->pad_top, ix0 = ox * g->stride_x - g->pad_left;
+    const int inside_x = ix0 >= 0 && ix0 + g->k_w <= g->in_w;
+    const int8_t zp = (int8_t)-g->input_offset;
+    const int8_t *src = input + ((int64_t)iy0 * g->in_w + ix0) * cin;
+    if (inside_x && (seg & 3) == 0)
+    {
+        for (int32_t ky = 0; ky < g->k_h; ky++, src += row)
+        {
+            const int32_t iy = iy0 + ky;
+            int16_t *dst = col + (ky * seg / 4) * CW_BLOCK_STEP;
+            if (iy >= 0 && iy < g->in_h)
+            {
+                cw_widen(src, seg, lo2, dst);
+            }
+            else
+            {
+                cw_zero(seg, dst);
+            }
+        }
+        return;
+    }
+    for (int32_t ky = 0; ky < g->k_h; ky++, src += row)
+    {
+        const int32_t iy = iy0 + ky;
+        int8_t *dst = col8 + ky * seg;
+        if (iy < 0 || iy >= g->in_h)
+        {
+            memset(dst, zp, (size_t)seg);
+        }
+        else if (inside_x)
+        {
+            cw_copy(dst, src, seg);
+        }
+        else
+        {
+            for (int32_t kx = 0; kx < g->k_w; kx++, dst += cin)
+            {
+                const int32_t ix = ix0 + kx;
+                if (ix >= 0 && ix < g->in_w)
+                {
+                    cw_copy(dst, src + kx * cin, cin);
+                }
+                else
+                {
+                    memset(dst, zp, (size_t)cin);
+                }
+            }
+        }
+    }
+    cw_widen(col8, (g->k_h * seg + 3) & ~3, lo2, col);
+}
+
+/* Two accumulators of one channel to int8: requantize(acc) as one SMMLAR of 2 acc with the
+ * rounding folded in, then the shift, then the output offset (tfc.sparse.reference explains
+ * why this is exact; the compiler checked each channel's accumulator bound), then the clamp. */
+__STATIC_FORCEINLINE void cw_store2(const tfc_conv_wide_channel *r, uint32_t a0, uint32_t a1, int8_t *o0, int8_t *o1,
+                                    int32_t off, int32_t lo, int32_t hi)
+{
+    const int32_t x0 = (int32_t)a0, x1 = (int32_t)a1;
+    int32_t v0 = (tfc_smmlar((int32_t)(a0 << 1), r->mult, r->rounding + (x0 >> 31)) >> r->shift) + off;
+    int32_t v1 = (tfc_smmlar((int32_t)(a1 << 1), r->mult, r->rounding + (x1 >> 31)) >> r->shift) + off;
+    v0 = v0 < lo ? lo : v0;
+    v1 = v1 < lo ? lo : v1;
+    *o0 = (int8_t)(v0 > hi ? hi : v0);
+    *o1 = (int8_t)(v1 > hi ? hi : v1);
+}
+#endif /* TFC_NN_DSP */
+
+int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g)
+{
+    /* two pixels' int16 columns, the int8 column, a spare output row, 8 bytes to align for LDRD */
+    const int32_t kp = (g->k_h * g->k_w * g->in_c + 3) & ~3;
+    return 5 * kp + g->out_c + 8;
+}
+
+void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
+                          const int8_t *input,
+                          const int16_t *weights,
+                          const tfc_conv_wide_channel *channels,
+                          int8_t *output,
+                          void *scratch,
+                          int32_t row_begin,
+                          int32_t row_end)
+{
+    const int32_t k = g->k_h * g->k_w * g->in_c, kp = (k + 3) & ~3, blocks = kp / 4;
+    const int32_t out_c = g->out_c, lo = g->act_min, hi = g->act_max;
+    const int32_t p_end = row_end * g->out_w;
+#if TFC_NN_DSP
+    int16_t *col = (int16_t *)(void *)(((uintptr_t)scratch + 7U) & ~(uintptr_t)7U);
+    int8_t *col8 = (int8_t *)(col + 2 * kp);
+    int8_t *spare = col8 + kp;
+    const uint32_t lo2 = __PKHBT((uint32_t)g->input_offset, (uint32_t)g->input_offset, 16);
+    memset(col, 0, (size_t)kp * 2 * sizeof(int16_t));
+    memset(col8, (int8_t)-g->input_offset, (size_t)kp);
+    for (int32_t p = row_begin * g->out_w; p < p_end; p += 2, output += 2 * out_c)
+    {
+        /* An odd last pixel is computed twice; its copy goes to the scratch's spare row. */
+        const int two = p + 1 < p_end;
+        int8_t *const out1 = two ? output + out_c : spare;
+        cw_window(g, input, p, lo2, col, col8);
+        cw_window(g, input, two ? p + 1 : p, lo2, col + 4, col8);
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+        cw_pairs(col, weights, channels, out_c, blocks, output, out1, g->output_offset, lo, hi);
+#else
+        const int16_t *w = weights;
+        const tfc_conv_wide_channel *r = channels;
+        for (int32_t c = 0; c < out_c; c += 2, r += 2)
+        {
+            uint32_t acc[4] = {(uint32_t)r[0].bias, (uint32_t)r[0].bias, (uint32_t)r[1].bias, (uint32_t)r[1].bias};
+            w = cw_dot22(col, w, blocks, acc);
+            cw_store2(&r[0], acc[0], acc[1], output + c, out1 + c, g->output_offset, lo, hi);
+            cw_store2(&r[1], acc[2], acc[3], output + c + 1, out1 + c + 1, g->output_offset, lo, hi);
+        }
+#endif
+    }
+#else
+    /* Portable build: the same weights and records, one product at a time; window value i sits
+     * at cw_slot[i % 4] of its block. */
+    static const int8_t cw_slot[4] = {0, 2, 1, 3};
+    (void)scratch;
+    for (int32_t p = row_begin * g->out_w; p < p_end; p++, output += out_c)
+    {
+        const int32_t oy = p / g->out_w, ox = p - oy * g->out_w;
+        for (int32_t c = 0; c < out_c; c++)
+        {
+            const int16_t *w = weights + (c / 2) * blocks * 8 + (c % 2) * 4;
+            const tfc_conv_wide_channel *r = &channels[c];
+            uint32_t acc = (uint32_t)r->bias;
+            for (int32_t ky = 0, i = 0; ky < g->k_h; ky++)
+            {
+                const int32_t iy = oy * g->stride_y - g->pad_top + ky;
+                for (int32_t kx = 0; kx < g->k_w; kx++)
+                {
+                    const int32_t ix = ox * g->stride_x - g->pad_left + kx;
+                    const int inside = iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w;
+                    for (int32_t ci = 0; ci < g->in_c; ci++, i++)
+                    {
+                        if (inside)
+                        {
+                            const int32_t x = input[((int64_t)iy * g->in_w + ix) * g->in_c + ci] + g->input_offset;
+                            acc += (uint32_t)(x * w[(i / 4) * 8 + cw_slot[i & 3]]);
+                        }
+                    }
+                }
+            }
+            output[c] = tfc_requantize_to_s8((int32_t)acc, r->mult, -r->shift, g->output_offset, lo, hi);
+        }
+    }
+#endif
+}

@@ -4,6 +4,7 @@ relu, clip: rescale, then clamp)."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,6 +22,62 @@ def broadcast_period(operand_shape: tuple[int, ...], output_shape: tuple[int, ..
     padded = (1,) * (len(output_shape) - len(operand_shape)) + tuple(operand_shape)
     first = next((a for a, d in enumerate(padded) if d != 1), len(output_shape))
     return math.prod(output_shape[first:])
+
+
+WALK_RANK = 4   # the broadcasting kernels' C walk
+
+
+@dataclass(frozen=True)
+class BroadcastWalk:
+    """A broadcasting elementwise op as a rank-4 walk over its output: per operand, the element
+    stride of each output axis in that operand's own storage (0 where it broadcasts)."""
+
+    out_dims: tuple[int, ...]
+    strides: tuple[tuple[int, ...], ...]
+
+
+def broadcast_walk(operand_shapes, output_shape) -> BroadcastWalk | str:
+    """The rank-4 walk of operands broadcasting to `output_shape`, or why there is none. Size-1
+    output axes drop out and neighbouring axes that every operand spans alike (all of it, or
+    none of it) merge into one, so [1,H,W,C] x [1,1,1,C] walks as [HW, C]."""
+    rank = len(output_shape)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in operand_shapes]
+    axes: list[list] = []                 # [dim, (spans per operand)]
+    for a, dim in enumerate(output_shape):
+        if dim == 1:
+            continue
+        spans = tuple(s[a] == dim for s in padded)
+        if any(s[a] not in (1, dim) for s in padded):
+            return f"operand shapes {[list(s) for s in operand_shapes]} do not broadcast to {list(output_shape)}"
+        if axes and axes[-1][1] == spans:
+            axes[-1][0] *= dim
+        else:
+            axes.append([dim, spans])
+    if len(axes) > WALK_RANK:
+        return (f"operands {[list(s) for s in operand_shapes]} broadcast in {len(axes)} separate axis groups "
+                f"(the C kernel walks rank <= {WALK_RANK})")
+    axes = [[1, tuple(True for _ in padded)]] * (WALK_RANK - len(axes)) + axes
+    strides = []
+    for k in range(len(padded)):
+        row, step = [], 1
+        for dim, spans in reversed(axes):
+            row.append(step if spans[k] and dim > 1 else 0)
+            step *= dim if spans[k] else 1
+        strides.append(tuple(reversed(row)))
+    return BroadcastWalk(tuple(d for d, _ in axes), tuple(strides))
+
+
+def walk_operands(lw, i: int, node) -> tuple:
+    """Per input of a walking kernel: an index into the layer's arena inputs, or a constant in
+    flash in its own shape (the walk's zero strides broadcast it)."""
+    operands, live = [], 0
+    for k, v in enumerate(node.inputs):
+        if v.data is None:
+            operands.append(live)
+            live += 1
+        else:
+            operands.append(lw.const(v, i, f"operand{k}"))
+    return tuple(operands)
 
 
 def constant_operand(lw, i: int, node, index: int) -> R.ConstArray:
@@ -41,6 +98,14 @@ def constant_operand(lw, i: int, node, index: int) -> R.ConstArray:
 class _Binary(Kernel):
     in_place = (0, 1)
     record: type
+
+    def decline(self, node):
+        # A constant operand may broadcast (repeated in flash); two activations must match.
+        a, b = node.inputs
+        if a.data is None and b.data is None and a.shape != b.shape:
+            return (f"activations of shapes {list(a.shape)} and {list(b.shape)} broadcast "
+                    "(the CMSIS-NN kernel walks equal shapes)")
+        return None
 
     def params(self, node):
         return npar.binary_params(node)

@@ -117,15 +117,16 @@ def linear_params(node: Node) -> kp.FullyConnectedParams:
     return _with_activation(p, clamp_range(node.attrs["act_min"], node.attrs["act_max"], yq))
 
 
-def binary_params(node: Node):
+def binary_params(node: Node, *, broadcast: bool = False):
+    """add/mul (TFLite's ADD and MUL Prepare; SUB's is ADD's). `broadcast`: the kernel walks
+    operands of any broadcasting shapes, else only a constant operand may broadcast."""
     a, b = node.inputs
     aq, bq, yq = (_per_tensor(v, n, node) for v, n in ((a, "input 1"), (b, "input 2"), (node.output, "output")))
-    # A constant operand may broadcast (the C repeats it); two activations must match.
-    if any(v.shape != node.output.shape and not v.is_constant for v in (a, b)):
+    if not broadcast and any(v.shape != node.output.shape and not v.is_constant for v in (a, b)):
         raise UnsupportedError(f"int8 {node.op} of shapes {list(a.shape)} and {list(b.shape)}: "
                                "broadcasting is not supported by the int8 kernels", node=node.name, op=node.op)
     act = clamp_range(node.attrs["act_min"], node.attrs["act_max"], yq)
-    if node.op == "add":
+    if node.op == "add" or node.op == "sub":
         p = kp.add_params(aq.scale[0], aq.zero_point[0], bq.scale[0], bq.zero_point[0], yq.scale[0], yq.zero_point[0])
     elif node.op == "mul":
         p = kp.mul_params(aq.scale[0], aq.zero_point[0], bq.scale[0], bq.zero_point[0], yq.scale[0], yq.zero_point[0])

@@ -68,6 +68,24 @@ void tfc_concat_s8(const int8_t *const *inputs,
                    int32_t output_offset,
                    int8_t *output);
 
+/* out = in1 * in2 of int8 operands that broadcast, walked as rank 4 over out_dims: operand k's
+ * element for output index (i0..i3) is at sum(i_a * strides_k[a]) (stride 0 where it broadcasts).
+ * Per element arm_elementwise_mul_s8's arithmetic (TFLite Micro's MUL), which runs each innermost
+ * row whose operands are contiguous. out may be an operand of out's shape (in place). */
+void tfc_broadcast_mul_s8(const int8_t *input_1,
+                          const int8_t *input_2,
+                          int8_t *output,
+                          const int32_t out_dims[4],
+                          const int32_t strides_1[4],
+                          const int32_t strides_2[4],
+                          int32_t input_1_offset,
+                          int32_t input_2_offset,
+                          int32_t out_offset,
+                          int32_t out_mult,
+                          int32_t out_shift,
+                          int32_t act_min,
+                          int32_t act_max);
+
 /* The add half of tfc_convolve_add_s8: arm_elementwise_add_s8's arguments. `residual_first`
  * says whether the skip tensor is the add's first operand (each operand has its own rescaling). */
 typedef struct
@@ -79,6 +97,18 @@ typedef struct
     int32_t out_activation_min, out_activation_max;
     int32_t residual_first;
 } tfc_add_params;
+
+/* out = in1 - in2 of int8 operands that broadcast (walked as tfc_broadcast_mul_s8 does), with
+ * TFLite Micro's SUB arithmetic: each input offset, shifted left by left_shift and rescaled as
+ * arm_elementwise_add_s8 rescales it, the difference rescaled to the output and clamped.
+ * out may be an operand of out's shape (in place). */
+void tfc_sub_s8(const int8_t *input_1,
+                const int8_t *input_2,
+                int8_t *output,
+                const int32_t out_dims[4],
+                const int32_t strides_1[4],
+                const int32_t strides_2[4],
+                const tfc_add_params *p);
 
 /* conv2d then a residual add, written over the skip tensor: for each output row, arm_convolve_s8
  * computes the row into a row buffer, then arm_elementwise_add_s8 adds it to the same row of

@@ -79,7 +79,7 @@ class Lut(_Transformer):
     """tfc_lut_s8: out = table[in + 128], for any elementwise function of one int8 input."""
 
     name = "lut"
-    ops = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp", "lut")
+    ops = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp", "sqrt", "lut")
     function = "tfc_lut_s8"
     in_place = (0,)
     params_of = staticmethod(tp.lut_params)

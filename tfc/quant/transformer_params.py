@@ -79,9 +79,13 @@ def lut_params(node: Node) -> LutParams:
                 table = pick(table, int(quantize_array(np.array([bound], dtype=np.float32), yq, DType.I8)[0]))
         return LutParams(tuple(int(v) for v in table))
     real = dequantize_array(np.arange(-128, 128, dtype=np.int8), xq)
-    y = node.spec.compute(real, node.attrs)
-    y = np.clip(np.asarray(y, dtype=np.float64), lo, hi).astype(np.float32)
-    table = quantize_array(y, yq, DType.I8)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.asarray(node.spec.compute(real, node.attrs), dtype=np.float64)
+    undefined = np.isnan(y)
+    y = np.clip(np.where(undefined, 0.0, y), lo, hi).astype(np.float32)
+    # A code outside the function's domain (sqrt of a negative real: the grid of a norm's input
+    # may reach below 0) gives NaN, which onnxruntime's QuantizeLinear turns into -128.
+    table = np.where(undefined, -128, quantize_array(y, yq, DType.I8))
     return LutParams(tuple(int(v) for v in table))
 
 

@@ -54,6 +54,10 @@ void tfc_pad_s8(const int8_t *input,
                 const int32_t out_dims[4],
                 int32_t fill);
 
+/* Expand (broadcast) of int8 data to out_dims, walked as rank 4: output index (i0..i3) reads
+ * input element sum(i_a * strides[a]) (stride 0 along a repeated axis). out must not overlap in. */
+void tfc_expand_s8(const int8_t *input, int8_t *output, const int32_t out_dims[4], const int32_t strides[4]);
+
 /* Concatenation of num_inputs int8 tensors viewed as [outer, sizes[k]] along their second axis.
  * Input k is copied when multipliers[k] == 0 (it is on the output grid), else rescaled as
  * tfc_requantize_s8(input_offsets[k], multipliers[k], shifts[k], output_offset) does.
@@ -109,6 +113,23 @@ void tfc_sub_s8(const int8_t *input_1,
                 const int32_t strides_1[4],
                 const int32_t strides_2[4],
                 const tfc_add_params *p);
+
+/* out = in1 / in2 of int8 operands that broadcast (walked as tfc_broadcast_mul_s8 does), as
+ * onnxruntime runs a QDQ Div: rint(((float(a - zp1) * s1) / (float(b - zp2) * s2)) / out_scale)
+ * + out_offset, saturated; a zero divisor gives the extreme of a's sign (0 / 0: -128).
+ * out may be an operand of out's shape (in place). */
+void tfc_div_s8(const int8_t *input_1,
+                const int8_t *input_2,
+                int8_t *output,
+                const int32_t out_dims[4],
+                const int32_t strides_1[4],
+                const int32_t strides_2[4],
+                int32_t zero_point_1,
+                float scale_1,
+                int32_t zero_point_2,
+                float scale_2,
+                float out_scale,
+                int32_t out_offset);
 
 /* conv2d then a residual add, written over the skip tensor: for each output row, arm_convolve_s8
  * computes the row into a row buffer, then arm_elementwise_add_s8 adds it to the same row of

@@ -119,6 +119,12 @@ class Softmax(_Transformer):
     function = "tfc_softmax_s8"
     params_of = staticmethod(npar.softmax_params)
 
+    def decline(self, node):
+        x = node.inputs[0]
+        if node.attrs["axis"] % x.type.rank != x.type.rank - 1:
+            return "the softmax is not over the last axis (softmax_axis runs it)"
+        return None
+
     def run(self, node, inputs, p):
         return [ref.softmax(inputs[0], p)]
 

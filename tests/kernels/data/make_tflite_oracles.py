@@ -35,7 +35,15 @@ def _sub(keras, layers):
     return keras.Model(x, layers.Lambda(lambda ab: ab[0] - ab[1])([mixed, mean]))
 
 
-MODELS = {"se_mul": _se_mul, "sub": _sub}
+def _softmax_axis(keras, layers):
+    """A softmax over the rows of [1, 6, 5, 8] (axis 1, not the last): TFLite's SOFTMAX runs the
+    last axis only, so the converter puts it between two TRANSPOSEs."""
+    x = keras.Input((6, 5, 8), batch_size=1)
+    y = layers.Conv2D(8, 1)(x)
+    return keras.Model(x, layers.Softmax(axis=1)(y))
+
+
+MODELS = {"se_mul": _se_mul, "sub": _sub, "softmax_axis": _softmax_axis}
 
 
 def main() -> None:

@@ -90,6 +90,17 @@ void tfc_broadcast_mul_s8(const int8_t *input_1,
                           int32_t act_min,
                           int32_t act_max);
 
+/* tfc_softmax_s8 over the middle axis of [outer, length, inner] int8 data: each column of
+ * `length` values (stride inner) is copied into `column` (length bytes of scratch), normalized
+ * there and copied to the output. out must not overlap in. */
+void tfc_softmax_axis_s8(const int8_t *input,
+                         int8_t *output,
+                         int32_t outer,
+                         int32_t length,
+                         int32_t inner,
+                         const uint32_t exp_table[256],
+                         int8_t *column);
+
 /* The add half of tfc_convolve_add_s8: arm_elementwise_add_s8's arguments. `residual_first`
  * says whether the skip tensor is the add's first operand (each operand has its own rescaling). */
 typedef struct

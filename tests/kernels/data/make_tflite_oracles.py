@@ -43,7 +43,14 @@ def _softmax_axis(keras, layers):
     return keras.Model(x, layers.Softmax(axis=1)(y))
 
 
-MODELS = {"se_mul": _se_mul, "sub": _sub, "softmax_axis": _softmax_axis}
+def _hardswish(keras, layers):
+    """MobileNetV3's hard-swish, x * relu6(x + 3) / 6, which the converter fuses into one
+    HARD_SWISH; 256 inputs, so one sample of all codes reads every entry of tfc's table."""
+    x = keras.Input((256,), batch_size=1)
+    return keras.Model(x, layers.Multiply()([x, layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)]))
+
+
+MODELS = {"se_mul": _se_mul, "sub": _sub, "softmax_axis": _softmax_axis, "hardswish": _hardswish}
 
 
 def main() -> None:

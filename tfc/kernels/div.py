@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfc.kernels.base import Kernel, register_kernel
-from tfc.kernels.broadcast_mul import BroadcastArgs
-from tfc.kernels.elementwise import BroadcastWalk, broadcast_walk, walk_operands
+from tfc.kernels.base import register_kernel
+from tfc.kernels.elementwise import WalkingBinary
 from tfc.quant.operands import per_tensor
 
 I8_MIN, I8_MAX = -128, 127
@@ -28,7 +27,6 @@ class DivParams:
     scales: tuple[float, float]       # float32 values
     out_scale: float                  # float32
     out_offset: int
-    walk: BroadcastWalk
 
 
 def div_s8(a: np.ndarray, b: np.ndarray, p: DivParams) -> np.ndarray:
@@ -46,44 +44,20 @@ def div_s8(a: np.ndarray, b: np.ndarray, p: DivParams) -> np.ndarray:
 
 
 @register_kernel
-class Div(Kernel):
+class Div(WalkingBinary):
     name = "div"
     ops = ("div",)
     function = "tfc_div_s8"
-    in_place = (0, 1)      # as tfc_broadcast_mul_s8: only an operand of the output's size aliases
-    template_source = """\
-{#- tfc_div_s8: Layer with BroadcastArgs(DivParams). -#}
-{% import "_macros.j2" as m %}
-{% macro data(layer) %}{% endmacro %}
-{% macro call(layer) %}
-{% set p = layer.args.params %}
-{% set w = p.walk %}
-{{ m.comment(layer) }}
-    {
-        static const int32_t out_dims[4] = { {{ w.out_dims | join(", ") }} };
-        static const int32_t strides_1[4] = { {{ w.strides[0] | join(", ") }} };
-        static const int32_t strides_2[4] = { {{ w.strides[1] | join(", ") }} };
-        {{ layer.function }}({{ m.operand(layer, 0) }}, {{ m.operand(layer, 1) }}, {{ m.at(layer.output) }},
-            out_dims, strides_1, strides_2, {{ p.zero_points[0] }}, {{ p.scales[0] | c_float }}, {{ p.zero_points[1] }},
-            {{ p.scales[1] | c_float }}, {{ p.out_scale | c_float }}, {{ p.out_offset }});
-    }
-{% endmacro %}
-"""
+    call_args = ("{{ p.zero_points[0] }}, {{ p.scales[0] | c_float }}, {{ p.zero_points[1] }}, "
+                 "{{ p.scales[1] | c_float }}, {{ p.out_scale | c_float }}, {{ p.out_offset }}")
 
-    def decline(self, node):
-        walk = broadcast_walk([v.shape for v in node.inputs], node.output.shape)
-        return walk if isinstance(walk, str) else None
-
-    def params(self, node):
+    def operator_params(self, node):
         a, b = node.inputs
         aq, bq, yq = (per_tensor(v, what, node) for v, what in ((a, "input 1"), (b, "input 2"),
                                                                (node.output, "output")))
         f32 = lambda q: float(np.float32(q.scale[0]))   # noqa: E731
         return DivParams((int(aq.zero_point[0]), int(bq.zero_point[0])), (f32(aq), f32(bq)), f32(yq),
-                         int(yq.zero_point[0]), broadcast_walk([a.shape, b.shape], node.output.shape))
+                         int(yq.zero_point[0]))
 
     def run(self, node, inputs, p):
-        return [div_s8(inputs[0], inputs[1], p).reshape(node.output.shape)]
-
-    def args(self, lw, i, node, p):
-        return BroadcastArgs(p, walk_operands(lw, i, node))
+        return [div_s8(inputs[0], inputs[1], p.op).reshape(node.output.shape)]

@@ -67,9 +67,9 @@ def broadcast_walk(operand_shapes, output_shape) -> BroadcastWalk | str:
     return BroadcastWalk(tuple(d for d, _ in axes), tuple(strides))
 
 
-def walk_operands(lw, i: int, node) -> tuple:
-    """Per input of a walking kernel: an index into the layer's arena inputs, or a constant in
-    flash in its own shape (the walk's zero strides broadcast it)."""
+def arena_or_flash_operands(lw, i: int, node) -> tuple:
+    """Per input of a kernel reading constants in place: an index into the layer's arena inputs,
+    or the constant in flash in its own shape (a walk's zero strides broadcast it)."""
     operands, live = [], 0
     for k, v in enumerate(node.inputs):
         if v.data is None:
@@ -78,6 +78,65 @@ def walk_operands(lw, i: int, node) -> tuple:
         else:
             operands.append(lw.const(v, i, f"operand{k}"))
     return tuple(operands)
+
+
+@dataclass(frozen=True)
+class BroadcastArgs:
+    """A walking binary kernel's call: its parameters (with a `walk`) and, per input, an index into
+    the layer's arena inputs or a ConstArray in flash."""
+
+    params: object
+    operands: tuple
+
+    @property
+    def flash_arrays(self) -> tuple[R.ConstArray, ...]:
+        return tuple(o for o in self.operands if not isinstance(o, int))
+
+
+class WalkingBinary(Kernel):
+    """A binary kernel whose operands broadcast, walked as rank 4 (tfc_broadcast_mul_s8, tfc_sub_s8,
+    tfc_div_s8): subclasses give `operator_params(node)` and `run`; params carry the walk."""
+
+    # The operand of the output's shape is read at each element's own index before it is written
+    # (the liveness check aliases only an input of the output's size).
+    in_place = (0, 1)
+    # The call is `function(input_1, input_2, output, out_dims, strides_1, strides_2, <call_args>)`:
+    # subclasses give the trailing arguments (jinja, `p` = the operator's parameters) and any
+    # declarations they need first (`call_setup`).
+    call_args: str = ""
+    call_setup: str = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.template_source = (
+            '{% import "_macros.j2" as m %}\n{% macro data(layer) %}{% endmacro %}\n{% macro call(layer) %}\n'
+            "{% set p = layer.args.params.op %}\n{{ m.comment(layer) }}\n    {\n"
+            "{{ m.walk_arrays(layer.args.params.walk) }}" + cls.call_setup +
+            "        {{ layer.function }}({{ m.operand(layer, 0) }}, {{ m.operand(layer, 1) }}, {{ m.at(layer.output) }},\n"
+            "            out_dims, strides_1, strides_2, " + cls.call_args + ");\n    }\n{% endmacro %}\n")
+
+    @staticmethod
+    def walk(node) -> BroadcastWalk | str:
+        return broadcast_walk([v.shape for v in node.inputs], node.output.shape)
+
+    def decline(self, node):
+        walk = self.walk(node)
+        return walk if isinstance(walk, str) else None
+
+    def operator_params(self, node):
+        raise NotImplementedError
+
+    def params(self, node):
+        return WalkParams(self.operator_params(node), self.walk(node))
+
+    def args(self, lw, i, node, p):
+        return BroadcastArgs(p, arena_or_flash_operands(lw, i, node))
+
+
+@dataclass(frozen=True)
+class WalkParams:
+    op: object              # the operator's parameters (kp.MulParams, kp.AddParams, DivParams)
+    walk: BroadcastWalk
 
 
 def constant_operand(lw, i: int, node, index: int) -> R.ConstArray:

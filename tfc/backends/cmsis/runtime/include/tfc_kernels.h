@@ -72,6 +72,18 @@ void tfc_concat_s8(const int8_t *const *inputs,
                    int32_t output_offset,
                    int8_t *output);
 
+/* The rank-4 walk of the broadcasting kernels (tfc_broadcast_mul_s8, tfc_sub_s8, tfc_div_s8,
+ * tfc_expand_s8): the output is out_dims[0] x out_dims[1] x out_dims[2] rows of out_dims[3]
+ * elements; this is where row `row` starts in an operand whose element stride along each output
+ * axis is strides[a] (0 where the operand broadcasts). */
+static inline int32_t tfc_walk_row_offset(const int32_t out_dims[4], const int32_t strides[4], int32_t row)
+{
+    const int32_t i2 = row % out_dims[2];
+    const int32_t i1 = (row / out_dims[2]) % out_dims[1];
+    const int32_t i0 = row / (out_dims[2] * out_dims[1]);
+    return i0 * strides[0] + i1 * strides[1] + i2 * strides[2];
+}
+
 /* out = in1 * in2 of int8 operands that broadcast, walked as rank 4 over out_dims: operand k's
  * element for output index (i0..i3) is at sum(i_a * strides_k[a]) (stride 0 where it broadcasts).
  * Per element arm_elementwise_mul_s8's arithmetic (TFLite Micro's MUL), which runs each innermost

@@ -23,32 +23,18 @@ void tfc_div_s8(const int8_t *input_1,
 {
     const float lo = (float)(-128 - out_offset);
     const float hi = (float)(127 - out_offset);
-    int32_t i0, i1, i2, i3;
-    for (i0 = 0; i0 < out_dims[0]; i0++)
+    const int32_t rows = out_dims[0] * out_dims[1] * out_dims[2];
+    for (int32_t r = 0; r < rows; r++)
     {
-        for (i1 = 0; i1 < out_dims[1]; i1++)
+        const int8_t *a = input_1 + tfc_walk_row_offset(out_dims, strides_1, r);
+        const int8_t *b = input_2 + tfc_walk_row_offset(out_dims, strides_2, r);
+        for (int32_t i = 0; i < out_dims[3]; i++)
         {
-            for (i2 = 0; i2 < out_dims[2]; i2++)
-            {
-                const int8_t *a = input_1 + i0 * strides_1[0] + i1 * strides_1[1] + i2 * strides_1[2];
-                const int8_t *b = input_2 + i0 * strides_2[0] + i1 * strides_2[1] + i2 * strides_2[2];
-                for (i3 = 0; i3 < out_dims[3]; i3++)
-                {
-                    const float fa = (float)(a[i3 * strides_1[3]] - zero_point_1) * scale_1;
-                    const float fb = (float)(b[i3 * strides_2[3]] - zero_point_2) * scale_2;
-                    float v;
-                    if (fb == 0.0f)
-                    {
-                        /* x / 0: the extreme of x's sign; 0 / 0 (NaN): -128, as onnxruntime. */
-                        v = fa > 0.0f ? hi : lo;
-                    }
-                    else
-                    {
-                        v = (fa / fb) / out_scale;
-                    }
-                    *output++ = tfc_ort_to_s8(v, lo, hi, out_offset);
-                }
-            }
+            const float fa = (float)(a[i * strides_1[3]] - zero_point_1) * scale_1;
+            const float fb = (float)(b[i * strides_2[3]] - zero_point_2) * scale_2;
+            /* x / 0: the extreme of x's sign; 0 / 0 (NaN): -128, as onnxruntime. */
+            const float v = fb == 0.0f ? (fa > 0.0f ? hi : lo) : (fa / fb) / out_scale;
+            *output++ = tfc_ort_to_s8(v, lo, hi, out_offset);
         }
     }
 }

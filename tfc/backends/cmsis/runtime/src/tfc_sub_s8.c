@@ -14,25 +14,19 @@ void tfc_sub_s8(const int8_t *input_1,
                 const int32_t strides_2[4],
                 const tfc_add_params *p)
 {
-    int32_t i0, i1, i2, i3;
-    for (i0 = 0; i0 < out_dims[0]; i0++)
+    const int32_t rows = out_dims[0] * out_dims[1] * out_dims[2];
+    for (int32_t r = 0; r < rows; r++)
     {
-        for (i1 = 0; i1 < out_dims[1]; i1++)
+        const int8_t *a = input_1 + tfc_walk_row_offset(out_dims, strides_1, r);
+        const int8_t *b = input_2 + tfc_walk_row_offset(out_dims, strides_2, r);
+        for (int32_t i = 0; i < out_dims[3]; i++)
         {
-            for (i2 = 0; i2 < out_dims[2]; i2++)
-            {
-                const int8_t *a = input_1 + i0 * strides_1[0] + i1 * strides_1[1] + i2 * strides_1[2];
-                const int8_t *b = input_2 + i0 * strides_2[0] + i1 * strides_2[1] + i2 * strides_2[2];
-                for (i3 = 0; i3 < out_dims[3]; i3++)
-                {
-                    const int32_t sa = tfc_requantize(tfc_shl_wrap(a[i3 * strides_1[3]] + p->input_1_offset, p->left_shift),
-                                                      p->input_1_mult, p->input_1_shift);
-                    const int32_t sb = tfc_requantize(tfc_shl_wrap(b[i3 * strides_2[3]] + p->input_2_offset, p->left_shift),
-                                                      p->input_2_mult, p->input_2_shift);
-                    *output++ = tfc_requantize_to_s8((int32_t)((uint32_t)sa - (uint32_t)sb), p->out_mult, p->out_shift, p->out_offset,
-                                                     p->out_activation_min, p->out_activation_max);
-                }
-            }
+            const int32_t sa = tfc_requantize(tfc_shl_wrap(a[i * strides_1[3]] + p->input_1_offset, p->left_shift),
+                                              p->input_1_mult, p->input_1_shift);
+            const int32_t sb = tfc_requantize(tfc_shl_wrap(b[i * strides_2[3]] + p->input_2_offset, p->left_shift),
+                                              p->input_2_mult, p->input_2_shift);
+            *output++ = tfc_requantize_to_s8((int32_t)((uint32_t)sa - (uint32_t)sb), p->out_mult, p->out_shift,
+                                             p->out_offset, p->out_activation_min, p->out_activation_max);
         }
     }
 }

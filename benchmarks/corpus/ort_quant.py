@@ -21,5 +21,37 @@ def quantize_qdq(src: Path, dst: Path, input_shape) -> None:
         def get_next(self):
             return next(self._it, None)
 
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    def run(model_path) -> None:
+        quantize_static(str(model_path), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+
+    try:
+        run(src)
+    except ValueError as e:
+        if "shared mode is not supported for weight" not in str(e):
+            raise
+        # quantize_static refuses a weight that two nodes read (the dynamo exporter shares
+        # identical constants); give each reader its own copy and calibrate again.
+        unshared = dst.with_name(dst.stem + ".unshared.onnx")
+        _unshare_initializers(src, unshared)
+        run(unshared)
+
+
+def _unshare_initializers(src: Path, dst: Path) -> None:
+    import onnx
+    model = onnx.load(str(src))
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    seen: set[str] = set()
+    for node in graph.node:
+        for k, name in enumerate(node.input):
+            if name not in inits:
+                continue
+            if name in seen:
+                copy = onnx.TensorProto()
+                copy.CopyFrom(inits[name])
+                copy.name = f"{name}__{node.name or len(graph.initializer)}_{k}"
+                graph.initializer.append(copy)
+                node.input[k] = copy.name
+            seen.add(name)
+    onnx.save(model, str(dst))

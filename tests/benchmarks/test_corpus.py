@@ -105,6 +105,24 @@ def test_corpus_fast_subset(name):
     assert row.matches, f"{name}: SQNR {row.sqnr} (ort {row.sqnr_ort}), LSB {row.lsb}"
 
 
+@pytest.mark.skipif(not MANIFEST.exists(), reason="the corpus is not built: python -m benchmarks.corpus build")
+def test_onnxruntime_baseline_quantizes_a_model_sharing_a_weight(tmp_path, monkeypatch):
+    """quantize_static refuses a weight two nodes read ("shared mode is not supported for weight";
+    poolformer's dynamo export shares its norms' InstanceNormalization scale and bias); the
+    baseline gives each reader its own copy and quantizes that."""
+    import onnx
+    from benchmarks.corpus import ort_quant
+    entries = {e.name: e for e in _corpus_entries()}
+    entry = entries.get("poolformer.dynamo")
+    if entry is None or entry.onnx is None:
+        pytest.skip("poolformer.dynamo is not in the built corpus")
+    unshared = []
+    real = ort_quant._unshare_initializers
+    monkeypatch.setattr(ort_quant, "_unshare_initializers", lambda a, b: (unshared.append(a), real(a, b)))
+    ort_quant.quantize_qdq(MODELS / entry.onnx, tmp_path / "qdq.onnx", entry.input_shape)
+    assert unshared and "QuantizeLinear" in [n.op_type for n in onnx.load(str(tmp_path / "qdq.onnx")).graph.node]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not MANIFEST.exists(), reason="the corpus is not built: python -m benchmarks.corpus build")
 def test_whole_corpus():

@@ -53,6 +53,30 @@ def c_and_onnxruntime(cm, model, ints: list[np.ndarray], tmp_path) -> tuple[list
     checks, and the plain `cm.run(on="host")` build giving the same integers."""
     got = run_c_exact(cm.ir, ints, tmp_path)
     plain = cm.run(ints if len(ints) > 1 else ints[0], raw=True, on="host")
-    for k, (g, p) in enumerate(zip(got, plain if len(got) > 1 else [plain])):
+    for k, (g, p) in enumerate(zip(got, plain)):   # Compiled.run returns a list of outputs
         assert_exact(p, g, f"output {k}: cm.run(on='host') vs the strict sanitized build")
     return got, onnxruntime_on_grid(model, cm.ir, ints)
+
+
+def tflite_micro_outputs(tflite_path, x: np.ndarray) -> np.ndarray:
+    """tflite-micro (the `tflite-micro` package's interpreter, TFLM's reference kernels) running a
+    .tflite file on int8 inputs `x` (a leading sample axis): its first output per sample."""
+    import tflite_micro
+    interp = tflite_micro.runtime.Interpreter.from_file(str(tflite_path))
+    outs = []
+    for xi in x:
+        interp.set_input(xi.reshape(interp.get_input_details(0)["shape"]), 0)
+        interp.invoke()
+        outs.append(interp.get_output(0).copy())
+    return np.stack(outs)
+
+
+def compile_tflite_oracle(name: str):
+    """tests/kernels/data/<name>.tflite.onnx (tf2onnx's conversion of the .tflite beside it,
+    data/make_tflite_oracles.py) compiled for the host, and 16 seeded random int8 inputs."""
+    import tfc
+    from pathlib import Path
+    onnx_path = Path(__file__).parent / "data" / f"{name}.tflite.onnx"
+    cm = tfc.compile(str(onnx_path), target="host")
+    x = np.random.default_rng(14).integers(-128, 128, size=(16, *cm.ir.inputs[0].shape), dtype=np.int8)
+    return cm, x, onnx_path.with_suffix("")

@@ -75,3 +75,30 @@ def test_rank5_slice_runs_when_whole_axes_merge_and_declines_when_not(tmp_path):
     with pytest.raises(UnsupportedError, match=r"slice of rank 5 that stays rank 5"):
         tfc.compile(slice_model(shape, [strided]), target="host",
                     calibration=rng.normal(0, 1, (8, *shape)).astype(np.float32))
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_split_imports_as_slices_that_reach_int8_c(opset, tmp_path):
+    """ONNX Split (sizes as an input, or opset 18's num_outputs with an uneven last part) becomes
+    one slice per part at import (LeViT's and fused-qkv attention's chunk): each part runs as
+    tfc_slice_s8 and equals onnxruntime on the grid exactly."""
+    shape = [1, 7, 4, 6]
+    outs = [("a", [1, 3, 4, 6]), ("b", [1, 3, 4, 6]), ("c", [1, 1, 4, 6])]
+    if opset == 17:
+        split = helper.make_node("Split", ["x", "sizes"], ["a", "b", "c"], axis=1, name="chunk")
+        inits = [helper.make_tensor("sizes", TensorProto.INT64, [3], [3, 3, 1])]
+    else:
+        split = helper.make_node("Split", ["x"], ["a", "b", "c"], axis=1, num_outputs=3, name="chunk")
+        inits = []
+    graph = helper.make_graph([split], "split", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outs], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    rng = np.random.default_rng(5)
+    cm = tfc.compile(model, target="host", calibration=rng.normal(0, 1, (16, *shape)).astype(np.float32))
+    slices = cm.ir.nodes_of("slice")
+    assert [n.name for n in slices] == ["chunk_0", "chunk_1", "chunk_2"] and not cm.ir.nodes_of("split")
+    assert {select(n).name for n in cm.ir.nodes} == {"slice"}
+    ints = int8_inputs(cm.ir, [rng.normal(0, 1.3, (4, *shape)).astype(np.float32)])
+    got, want = c_and_onnxruntime(cm, model, ints, tmp_path)
+    for k, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_array_equal(g, w, err_msg=f"part {k}: C vs onnxruntime")

@@ -16,6 +16,7 @@ import numpy as np
 from tfc.ir.types import DType
 from tfc.kernels import records as R
 from tfc.kernels.base import PlannedKernel, register_kernel
+from tfc.kernels.elementwise import arena_or_flash_operands
 from tfc.quant import kernel_params as kp
 from tfc.quant import reference as ref
 from tfc.quant.node_params import grid_change
@@ -97,11 +98,4 @@ class Concat(PlannedKernel):
         return [np.concatenate(parts, axis=1).reshape(node.output.shape)]
 
     def args(self, lw, i, node, p):
-        operands, live = [], 0
-        for k, v in enumerate(node.inputs):
-            if v.data is None:
-                operands.append(live)
-                live += 1
-            else:
-                operands.append(lw.const(v, i, f"operand{k}"))
-        return ConcatArgs(p, tuple(operands))
+        return ConcatArgs(p, arena_or_flash_operands(lw, i, node))

@@ -4,6 +4,7 @@ relu, clip: rescale, then clamp)."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,6 +22,121 @@ def broadcast_period(operand_shape: tuple[int, ...], output_shape: tuple[int, ..
     padded = (1,) * (len(output_shape) - len(operand_shape)) + tuple(operand_shape)
     first = next((a for a, d in enumerate(padded) if d != 1), len(output_shape))
     return math.prod(output_shape[first:])
+
+
+WALK_RANK = 4   # the broadcasting kernels' C walk
+
+
+@dataclass(frozen=True)
+class BroadcastWalk:
+    """A broadcasting elementwise op as a rank-4 walk over its output: per operand, the element
+    stride of each output axis in that operand's own storage (0 where it broadcasts)."""
+
+    out_dims: tuple[int, ...]
+    strides: tuple[tuple[int, ...], ...]
+
+
+def broadcast_walk(operand_shapes, output_shape) -> BroadcastWalk | str:
+    """The rank-4 walk of operands broadcasting to `output_shape`, or why there is none. Size-1
+    output axes drop out and neighbouring axes that every operand spans alike (all of it, or
+    none of it) merge into one, so [1,H,W,C] x [1,1,1,C] walks as [HW, C]."""
+    rank = len(output_shape)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in operand_shapes]
+    axes: list[list] = []                 # [dim, (spans per operand)]
+    for a, dim in enumerate(output_shape):
+        if dim == 1:
+            continue
+        spans = tuple(s[a] == dim for s in padded)
+        if any(s[a] not in (1, dim) for s in padded):
+            return f"operand shapes {[list(s) for s in operand_shapes]} do not broadcast to {list(output_shape)}"
+        if axes and axes[-1][1] == spans:
+            axes[-1][0] *= dim
+        else:
+            axes.append([dim, spans])
+    if len(axes) > WALK_RANK:
+        return (f"operands {[list(s) for s in operand_shapes]} broadcast in {len(axes)} separate axis groups "
+                f"(the C kernel walks rank <= {WALK_RANK})")
+    axes = [[1, tuple(True for _ in padded)]] * (WALK_RANK - len(axes)) + axes
+    strides = []
+    for k in range(len(padded)):
+        row, step = [], 1
+        for dim, spans in reversed(axes):
+            row.append(step if spans[k] and dim > 1 else 0)
+            step *= dim if spans[k] else 1
+        strides.append(tuple(reversed(row)))
+    return BroadcastWalk(tuple(d for d, _ in axes), tuple(strides))
+
+
+def arena_or_flash_operands(lw, i: int, node) -> tuple:
+    """Per input of a kernel reading constants in place: an index into the layer's arena inputs,
+    or the constant in flash in its own shape (a walk's zero strides broadcast it)."""
+    operands, live = [], 0
+    for k, v in enumerate(node.inputs):
+        if v.data is None:
+            operands.append(live)
+            live += 1
+        else:
+            operands.append(lw.const(v, i, f"operand{k}"))
+    return tuple(operands)
+
+
+@dataclass(frozen=True)
+class BroadcastArgs:
+    """A walking binary kernel's call: its parameters (with a `walk`) and, per input, an index into
+    the layer's arena inputs or a ConstArray in flash."""
+
+    params: object
+    operands: tuple
+
+    @property
+    def flash_arrays(self) -> tuple[R.ConstArray, ...]:
+        return tuple(o for o in self.operands if not isinstance(o, int))
+
+
+class WalkingBinary(Kernel):
+    """A binary kernel whose operands broadcast, walked as rank 4 (tfc_broadcast_mul_s8, tfc_sub_s8,
+    tfc_div_s8): subclasses give `operator_params(node)` and `run`; params carry the walk."""
+
+    # The operand of the output's shape is read at each element's own index before it is written
+    # (the liveness check aliases only an input of the output's size).
+    in_place = (0, 1)
+    # The call is `function(input_1, input_2, output, out_dims, strides_1, strides_2, <call_args>)`:
+    # subclasses give the trailing arguments (jinja, `p` = the operator's parameters) and any
+    # declarations they need first (`call_setup`).
+    call_args: str = ""
+    call_setup: str = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.template_source = (
+            '{% import "_macros.j2" as m %}\n{% macro data(layer) %}{% endmacro %}\n{% macro call(layer) %}\n'
+            "{% set p = layer.args.params.op %}\n{{ m.comment(layer) }}\n    {\n"
+            "{{ m.walk_arrays(layer.args.params.walk) }}" + cls.call_setup +
+            "        {{ layer.function }}({{ m.operand(layer, 0) }}, {{ m.operand(layer, 1) }}, {{ m.at(layer.output) }},\n"
+            "            out_dims, strides_1, strides_2, " + cls.call_args + ");\n    }\n{% endmacro %}\n")
+
+    @staticmethod
+    def walk(node) -> BroadcastWalk | str:
+        return broadcast_walk([v.shape for v in node.inputs], node.output.shape)
+
+    def decline(self, node):
+        walk = self.walk(node)
+        return walk if isinstance(walk, str) else None
+
+    def operator_params(self, node):
+        raise NotImplementedError
+
+    def params(self, node):
+        return WalkParams(self.operator_params(node), self.walk(node))
+
+    def args(self, lw, i, node, p):
+        return BroadcastArgs(p, arena_or_flash_operands(lw, i, node))
+
+
+@dataclass(frozen=True)
+class WalkParams:
+    op: object              # the operator's parameters (kp.MulParams, kp.AddParams, DivParams)
+    walk: BroadcastWalk
 
 
 def constant_operand(lw, i: int, node, index: int) -> R.ConstArray:
@@ -41,6 +157,14 @@ def constant_operand(lw, i: int, node, index: int) -> R.ConstArray:
 class _Binary(Kernel):
     in_place = (0, 1)
     record: type
+
+    def decline(self, node):
+        # A constant operand may broadcast (repeated in flash); two activations must match.
+        a, b = node.inputs
+        if a.data is None and b.data is None and a.shape != b.shape:
+            return (f"activations of shapes {list(a.shape)} and {list(b.shape)} broadcast "
+                    "(the CMSIS-NN kernel walks equal shapes)")
+        return None
 
     def params(self, node):
         return npar.binary_params(node)

@@ -10,7 +10,9 @@ import numpy as np
 from tfc.ir.graph import Node
 from tfc.kernels import records as L
 from tfc.kernels.base import Kernel, register_kernel
+from tfc.kernels.transformer import Lut
 from tfc.quant import ort_numerics as ort
+from tfc.quant import transformer_params as tp
 
 
 @dataclass(frozen=True)
@@ -235,3 +237,14 @@ class OrtLayerNorm(_Ort):
         gamma = _floats(lw, f"{prefix}_gamma", p.gamma, f"layer {i}: layernorm gamma, dequantized in float32")
         beta = _floats(lw, f"{prefix}_beta", p.beta, f"layer {i}: layernorm beta, dequantized in float32")
         return LayerNormArgs(p, node.inputs[0].type.size // p.width, table, gamma, beta)
+
+
+@register_kernel
+class OrtLut(_Ort, Lut):
+    """tfc_lut_s8 with the table of the float function (onnxruntime's DQ, op, Q) for the ops whose
+    cmsis table is TFLite Micro's fixed-point kernel (hardswish)."""
+
+    name = "ort_lut"
+    ops = ("hardswish",)
+    template = "lut"
+    params_of = staticmethod(lambda node: tp.lut_params(node, float_function=True))

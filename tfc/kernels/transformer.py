@@ -79,7 +79,7 @@ class Lut(_Transformer):
     """tfc_lut_s8: out = table[in + 128], for any elementwise function of one int8 input."""
 
     name = "lut"
-    ops = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp", "lut")
+    ops = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp", "sqrt", "lut")
     function = "tfc_lut_s8"
     in_place = (0,)
     params_of = staticmethod(tp.lut_params)
@@ -118,6 +118,12 @@ class Softmax(_Transformer):
     ops = ("softmax",)
     function = "tfc_softmax_s8"
     params_of = staticmethod(npar.softmax_params)
+
+    def decline(self, node):
+        x = node.inputs[0]
+        if node.attrs["axis"] % x.type.rank != x.type.rank - 1:
+            return "the softmax is not over the last axis (softmax_axis runs it)"
+        return None
 
     def run(self, node, inputs, p):
         return [ref.softmax(inputs[0], p)]

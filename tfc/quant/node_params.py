@@ -117,15 +117,16 @@ def linear_params(node: Node) -> kp.FullyConnectedParams:
     return _with_activation(p, clamp_range(node.attrs["act_min"], node.attrs["act_max"], yq))
 
 
-def binary_params(node: Node):
+def binary_params(node: Node, *, broadcast: bool = False):
+    """add/mul (TFLite's ADD and MUL Prepare; SUB's is ADD's). `broadcast`: the kernel walks
+    operands of any broadcasting shapes, else only a constant operand may broadcast."""
     a, b = node.inputs
     aq, bq, yq = (_per_tensor(v, n, node) for v, n in ((a, "input 1"), (b, "input 2"), (node.output, "output")))
-    # A constant operand may broadcast (the C repeats it); two activations must match.
-    if any(v.shape != node.output.shape and not v.is_constant for v in (a, b)):
+    if not broadcast and any(v.shape != node.output.shape and not v.is_constant for v in (a, b)):
         raise UnsupportedError(f"int8 {node.op} of shapes {list(a.shape)} and {list(b.shape)}: "
                                "broadcasting is not supported by the int8 kernels", node=node.name, op=node.op)
     act = clamp_range(node.attrs["act_min"], node.attrs["act_max"], yq)
-    if node.op == "add":
+    if node.op == "add" or node.op == "sub":
         p = kp.add_params(aq.scale[0], aq.zero_point[0], bq.scale[0], bq.zero_point[0], yq.scale[0], yq.zero_point[0])
     elif node.op == "mul":
         p = kp.mul_params(aq.scale[0], aq.zero_point[0], bq.scale[0], bq.zero_point[0], yq.scale[0], yq.zero_point[0])
@@ -147,9 +148,10 @@ def pool_params(node: Node) -> kp.PoolParams:
                          activation=clamp_range(a["act_min"], a["act_max"], yq))
 
 
-def softmax_params(node: Node) -> kp.SoftmaxParams:
+def softmax_params(node: Node, *, any_axis: bool = False) -> kp.SoftmaxParams:
+    """TFLite's SOFTMAX Prepare; `any_axis`: the kernel walks an axis other than the last."""
     x = node.inputs[0]
-    if node.attrs["axis"] % x.type.rank != x.type.rank - 1:
+    if not any_axis and node.attrs["axis"] % x.type.rank != x.type.rank - 1:
         raise UnsupportedError("int8 softmax runs over the last axis only", node=node.name, op=node.op)
     xq, yq = _per_tensor(x, "input", node), _per_tensor(node.output, "output", node)
     return kp.softmax_params(xq.scale[0], output_scale=yq.scale[0], output_zero_point=yq.zero_point[0])

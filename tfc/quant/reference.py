@@ -213,8 +213,19 @@ def add(a: np.ndarray, b: np.ndarray, p: AddParams) -> np.ndarray:
     return _output_s8(sa.astype(np.int64) + sb, p.out_mult, p.out_shift, p.out_offset, p.activation)
 
 
+def sub(a: np.ndarray, b: np.ndarray, p: AddParams) -> np.ndarray:
+    """TFLite Micro's int8 SUB (tfc_sub_s8): add's rescaling, the rescaled inputs subtracted;
+    operands broadcast as numpy does."""
+    a, b = _check_int8("input 1", a), _check_int8("input 2", b)
+    sa = fp.requantize(fp.shl_wrap(a.astype(np.int64) + p.input_1_offset, p.left_shift),
+                       p.input_1_mult, p.input_1_shift)
+    sb = fp.requantize(fp.shl_wrap(b.astype(np.int64) + p.input_2_offset, p.left_shift),
+                       p.input_2_mult, p.input_2_shift)
+    return _output_s8(sa.astype(np.int64) - sb, p.out_mult, p.out_shift, p.out_offset, p.activation)
+
+
 def mul(a: np.ndarray, b: np.ndarray, p: MulParams) -> np.ndarray:
-    """arm_elementwise_mul_s8 on equal-shaped inputs."""
+    """arm_elementwise_mul_s8 (TFLite Micro's MUL); operands broadcast as numpy does."""
     a, b = _check_int8("input 1", a), _check_int8("input 2", b)
     prod = (a.astype(np.int64) + p.input_1_offset) * (b.astype(np.int64) + p.input_2_offset)
     return _output_s8(prod, p.out_mult, p.out_shift, p.out_offset, p.activation)

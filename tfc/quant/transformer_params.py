@@ -37,10 +37,12 @@ import numpy as np
 
 from tfc.errors import QuantizationError, UnsupportedError
 from tfc.ir.graph import Node
+from tfc.ir.ops.elementwise import HardSwish
 from tfc.ir.ops.quant import dequantize_array, quantize_array
 from tfc.ir.types import DType, QuantParams
 from tfc.quant import kernel_params as kp
 from tfc.quant.fixed_point import quantize_multiplier
+from tfc.quant.tflm_hardswish import hardswish_table
 from tfc.quant.operands import per_tensor as _per_tensor
 
 LAYERNORM_FRAC_BITS = 29           # n_i = 2^29 d_i / sqrt(V / 4^E)
@@ -58,6 +60,10 @@ def _f32(x: float) -> float:
 
 # ---- lookup tables ------------------------------------------------------------------------------
 
+# Ops whose table is TFLite Micro's integer kernel evaluated at every code, not the float function
+# rounded onto the grid (keyed by the op's class).
+INTEGER_TABLES = {HardSwish: hardswish_table}
+
 @dataclass(frozen=True)
 class LutParams:
     """tfc_lut_s8: out = table[in + 128]; the table is quantize(f(dequantize(q))) for q in -128..127."""
@@ -65,13 +71,17 @@ class LutParams:
     table: tuple[int, ...]
 
 
-def lut_params(node: Node) -> LutParams:
+def lut_params(node: Node, *, float_function: bool = False) -> LutParams:
+    """The node's table; `float_function`: quantize(f(dequantize(q))) also for an op TFLite Micro
+    computes in fixed point (onnxruntime's QDQ arithmetic)."""
     xq = _per_tensor(node.inputs[0], "input", node)
     yq = _per_tensor(node.output, "output", node)
     lo, hi = node.attrs.get("act_min", -math.inf), node.attrs.get("act_max", math.inf)
-    if node.attrs.get("table"):
-        # `lut`: a QDQ graph's own table (tfc.passes.fusion.qdq_table); a fused clamp on top.
-        table = np.asarray(node.attrs["table"], dtype=np.int64)
+    integer_table = None if float_function else INTEGER_TABLES.get(type(node.spec))
+    if node.attrs.get("table") or integer_table is not None:
+        # `lut`: a QDQ graph's own table (tfc.passes.fusion.qdq_table); or TFLM's integer kernel at
+        # every code. A fused clamp on top.
+        table = np.asarray(node.attrs["table"] if integer_table is None else integer_table(xq, yq), dtype=np.int64)
         if table.shape != (256,):
             raise QuantizationError(f"lookup table of {table.size} entries (256 expected)", node=node.name, op=node.op)
         for bound, pick in ((lo, np.maximum), (hi, np.minimum)):
@@ -79,9 +89,13 @@ def lut_params(node: Node) -> LutParams:
                 table = pick(table, int(quantize_array(np.array([bound], dtype=np.float32), yq, DType.I8)[0]))
         return LutParams(tuple(int(v) for v in table))
     real = dequantize_array(np.arange(-128, 128, dtype=np.int8), xq)
-    y = node.spec.compute(real, node.attrs)
-    y = np.clip(np.asarray(y, dtype=np.float64), lo, hi).astype(np.float32)
-    table = quantize_array(y, yq, DType.I8)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.asarray(node.spec.compute(real, node.attrs), dtype=np.float64)
+    undefined = np.isnan(y)
+    y = np.clip(np.where(undefined, 0.0, y), lo, hi).astype(np.float32)
+    # A code outside the function's domain (sqrt of a negative real: the grid of a norm's input
+    # may reach below 0) gives NaN, which onnxruntime's QuantizeLinear turns into -128.
+    table = np.where(undefined, -128, quantize_array(y, yq, DType.I8))
     return LutParams(tuple(int(v) for v in table))
 
 

@@ -94,6 +94,8 @@ class HardSigmoid(UnaryOp):
 @register_op
 class HardSwish(UnaryOp):
     name = "hardswish"
+    # cmsis: TFLite Micro's integer HARD_SWISH as a table; onnxruntime: the float function's table.
+    attrs = dict(NUMERICS_ATTR)
     compute = staticmethod(lambda x, a: x * np.clip(x / np.float32(6) + np.float32(0.5), 0, 1))
 
 

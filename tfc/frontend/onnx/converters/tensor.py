@@ -101,7 +101,13 @@ def convert_split(ctx: ImportContext, node: OnnxNode) -> None:
         sizes = [min(chunk, dim - i * chunk) for i in range(parts)]
     if len(sizes) != len(node.outputs) or sum(sizes) != dim or min(sizes) < 0:
         raise ctx.unsupported(f"split sizes {sizes} do not divide dim {dim} into {len(node.outputs)} outputs")
-    ctx.emit("split", [x], {"axis": axis, "sizes": sizes}, outputs=node.outputs)
+    # One static slice per part: each runs as the int8 slice kernel (a node has one arena output
+    # in the C backend), and a part nobody reads is dead code canonicalize removes.
+    start = 0
+    for k, (size, out) in enumerate(zip(sizes, node.outputs)):
+        ctx.emit("slice", [x], {"starts": [start], "ends": [start + size], "axes": [axis], "steps": [1]},
+                 outputs=[out], name=f"{node.name}_{k}" if len(sizes) > 1 else node.name)
+        start += size
 
 
 @converter("Slice")

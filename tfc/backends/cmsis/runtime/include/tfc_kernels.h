@@ -54,6 +54,10 @@ void tfc_pad_s8(const int8_t *input,
                 const int32_t out_dims[4],
                 int32_t fill);
 
+/* Expand (broadcast) of int8 data to out_dims, walked as rank 4: output index (i0..i3) reads
+ * input element sum(i_a * strides[a]) (stride 0 along a repeated axis). out must not overlap in. */
+void tfc_expand_s8(const int8_t *input, int8_t *output, const int32_t out_dims[4], const int32_t strides[4]);
+
 /* Concatenation of num_inputs int8 tensors viewed as [outer, sizes[k]] along their second axis.
  * Input k is copied when multipliers[k] == 0 (it is on the output grid), else rescaled as
  * tfc_requantize_s8(input_offsets[k], multipliers[k], shifts[k], output_offset) does.
@@ -68,6 +72,47 @@ void tfc_concat_s8(const int8_t *const *inputs,
                    int32_t output_offset,
                    int8_t *output);
 
+/* The rank-4 walk of the broadcasting kernels (tfc_broadcast_mul_s8, tfc_sub_s8, tfc_div_s8,
+ * tfc_expand_s8): the output is out_dims[0] x out_dims[1] x out_dims[2] rows of out_dims[3]
+ * elements; this is where row `row` starts in an operand whose element stride along each output
+ * axis is strides[a] (0 where the operand broadcasts). */
+static inline int32_t tfc_walk_row_offset(const int32_t out_dims[4], const int32_t strides[4], int32_t row)
+{
+    const int32_t i2 = row % out_dims[2];
+    const int32_t i1 = (row / out_dims[2]) % out_dims[1];
+    const int32_t i0 = row / (out_dims[2] * out_dims[1]);
+    return i0 * strides[0] + i1 * strides[1] + i2 * strides[2];
+}
+
+/* out = in1 * in2 of int8 operands that broadcast, walked as rank 4 over out_dims: operand k's
+ * element for output index (i0..i3) is at sum(i_a * strides_k[a]) (stride 0 where it broadcasts).
+ * Per element arm_elementwise_mul_s8's arithmetic (TFLite Micro's MUL), which runs each innermost
+ * row whose operands are contiguous. out may be an operand of out's shape (in place). */
+void tfc_broadcast_mul_s8(const int8_t *input_1,
+                          const int8_t *input_2,
+                          int8_t *output,
+                          const int32_t out_dims[4],
+                          const int32_t strides_1[4],
+                          const int32_t strides_2[4],
+                          int32_t input_1_offset,
+                          int32_t input_2_offset,
+                          int32_t out_offset,
+                          int32_t out_mult,
+                          int32_t out_shift,
+                          int32_t act_min,
+                          int32_t act_max);
+
+/* tfc_softmax_s8 over the middle axis of [outer, length, inner] int8 data: each column of
+ * `length` values (stride inner) is copied into `column` (length bytes of scratch), normalized
+ * there and copied to the output. out must not overlap in. */
+void tfc_softmax_axis_s8(const int8_t *input,
+                         int8_t *output,
+                         int32_t outer,
+                         int32_t length,
+                         int32_t inner,
+                         const uint32_t exp_table[256],
+                         int8_t *column);
+
 /* The add half of tfc_convolve_add_s8: arm_elementwise_add_s8's arguments. `residual_first`
  * says whether the skip tensor is the add's first operand (each operand has its own rescaling). */
 typedef struct
@@ -79,6 +124,35 @@ typedef struct
     int32_t out_activation_min, out_activation_max;
     int32_t residual_first;
 } tfc_add_params;
+
+/* out = in1 - in2 of int8 operands that broadcast (walked as tfc_broadcast_mul_s8 does), with
+ * TFLite Micro's SUB arithmetic: each input offset, shifted left by left_shift and rescaled as
+ * arm_elementwise_add_s8 rescales it, the difference rescaled to the output and clamped.
+ * out may be an operand of out's shape (in place). */
+void tfc_sub_s8(const int8_t *input_1,
+                const int8_t *input_2,
+                int8_t *output,
+                const int32_t out_dims[4],
+                const int32_t strides_1[4],
+                const int32_t strides_2[4],
+                const tfc_add_params *p);
+
+/* out = in1 / in2 of int8 operands that broadcast (walked as tfc_broadcast_mul_s8 does), as
+ * onnxruntime runs a QDQ Div: rint(((float(a - zp1) * s1) / (float(b - zp2) * s2)) / out_scale)
+ * + out_offset, saturated; a zero divisor gives the extreme of a's sign (0 / 0: -128).
+ * out may be an operand of out's shape (in place). */
+void tfc_div_s8(const int8_t *input_1,
+                const int8_t *input_2,
+                int8_t *output,
+                const int32_t out_dims[4],
+                const int32_t strides_1[4],
+                const int32_t strides_2[4],
+                int32_t zero_point_1,
+                float scale_1,
+                int32_t zero_point_2,
+                float scale_2,
+                float out_scale,
+                int32_t out_offset);
 
 /* conv2d then a residual add, written over the skip tensor: for each output row, arm_convolve_s8
  * computes the row into a row buffer, then arm_elementwise_add_s8 adds it to the same row of

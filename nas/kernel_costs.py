@@ -24,63 +24,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfc.ir.ops import get_op
+from tfc.kernels.cost import cost_entries
 
-_CONV = ("macs", "outputs", "pixels", "reads", "slow_rq", "clamped", "one")
-_MATMUL = ("macs4", "macs1", "outputs", "vectors", "slow_rq", "clamped", "one")
-_DW = ("valid_taps", "valid_rows", "loop_taps", "loop_rows", "weight_taps", "outputs", "slow_rq", "one")
-_ROWS = ("elements", "rows", "one")
-_ELEMENTS = ("elements", "one")
-_POOL = ("elements", "outputs", "one")
-# per backend function: the features its cost is linear in
-FEATURES = {
-    "arm_convolve_s8": _CONV,
-    "arm_convolve_1x1_s8_fast": _MATMUL,
-    "tfc_convolve_add_s8": _CONV,
-    "arm_depthwise_conv_s8": _DW,
-    "arm_depthwise_conv_s8_opt": _DW,
-    "arm_fully_connected_per_channel_s8": _MATMUL,
-    "arm_fully_connected_s8": _MATMUL,
-    "arm_batch_matmul_s8": ("macs", "outputs", "rows", "one"),
-    "tfc_softmax_s8": _ROWS,
-    "tfc_layernorm_s8": _ROWS,
-    "tfc_transpose_s8": _ROWS,
-    "tfc_lut_s8": _ELEMENTS,
-    "arm_elementwise_add_s8": _ELEMENTS,
-    "arm_elementwise_mul_s8": _ELEMENTS,
-    "tfc_requantize_s8": _ELEMENTS,
-    "arm_avgpool_s8": _POOL,
-    "arm_max_pool_s8": _POOL,
-    "tfc_mean_s8": _POOL,
-}
-# sparse kernels, per encoding: a correction over the SparseEngine cost model ("sparse_model")
+# Per backend function: the features its cost is linear in, and the coefficients FITTED to them:
+# each kernel's cost entries (Kernel.costs, tfc/kernels/cost.py), read through the registry.
+# Sparse kernels, per encoding: a correction over the SparseEngine cost model ("sparse_model").
 SPARSE_FUNCTIONS = ("tfc_sparse_convolve_s8", "tfc_sparse_fully_connected_s8", "tfc_sparse_depthwise_conv_s8")
 ENCODINGS = ("brle", "brle-unrolled", "dw-taps")
-_SPARSE = ("sparse_model", "outputs", "one")
-FEATURES.update({f"{fn}/{enc}": _SPARSE for fn in SPARSE_FUNCTIONS for enc in ENCODINGS})
-# per FEATURES key: coefficients, in FEATURES order (python -m nas.kernel_costs fit prints this)
-FITTED: dict[str, tuple[float, ...]] = {
-    "arm_avgpool_s8": (6.726, 14.9559, 284.2663),
-    "arm_batch_matmul_s8": (1.7034, 22.8239, 0.0, 200.3241),
-    "arm_convolve_1x1_s8_fast": (1.0711, 1.8466, 14.0447, 39.4655, 18.629, 0.0, 772.2843),
-    "arm_convolve_s8": (8.3982, 0.0, 0.0, 69.0743, 0.0, 0.0, 0.0),
-    "arm_depthwise_conv_s8": (1.2891, 0.6964, 2.1194, 0.0, 3.4597, 42.9973, 0.0, 1575.4407),
-    "arm_depthwise_conv_s8_opt": (0.8611, 0.0, 2.4764, 0.0, 3.9191, 48.3736, 0.0, 844.2766),
-    "arm_elementwise_add_s8": (17.2451, 441.1853),
-    "arm_fully_connected_per_channel_s8": (1.0538, 1.6938, 14.77, 7.9168, 16.2963, 0.0, 1009.8997),
-    "tfc_convolve_add_s8": (1.8586, 74.6655, 193.5384, 9.999, 0.0, 0.0, 1259.2497),
-    "tfc_layernorm_s8": (12.2506, 130.6556, 0.0),
-    "tfc_lut_s8": (6.0006, 10.9984),
-    "tfc_softmax_s8": (27.3743, 0.0, 27.833),
-    "tfc_sparse_convolve_s8/brle": (0.9872, 0.0, 653.2498),
-    "tfc_sparse_fully_connected_s8/brle": (1.0268, 0.0, 292.4523),
-    "tfc_transpose_s8": (5.7619, 0.8338, 62.0813),
-}
-FITTED_ON = ("tfc bench, emulated cortex-m7 (QEMU mps2-an500), tfc kernels: 60 sub-networks at resolution 16 "
-             "(CNN and CNN+transformer spaces, width 0.5 and 1, dense and sparse genomes, random-init and trained "
-             "digits supernets); 60 others held out: per-model totals within 2.0 % (mean +0.1..+0.5 % per kind). "
-             "Per layer: max 16 % (small transposes, 1x1 convs), sparse brle conv 21 %. brle-unrolled occurred "
-             "once (a 10x8 head: 400 vs the cost model's 89) and dw-taps never (flash_scope=layer, no depthwise "
-             "pruning): both cost the cost model's number")
+FEATURES: dict[str, tuple[str, ...]] = {key: c.features for key, c in cost_entries().items()}
+FITTED: dict[str, tuple[float, ...]] = {key: c.coefficients for key, c in cost_entries().items()
+                                        if c.coefficients is not None}
+FITTED_ON = ("tfc bench, emulated cortex-m7 (QEMU mps2-an500), tfc kernels as of the wide dense kernels: 16 "
+             "random-init sub-networks at resolution 16 (CNN and CNN+transformer spaces, width 0.5 and 1, dense "
+             "and sparse genomes; `python -m nas.kernel_costs fit 24`); 8 others held out: per-model totals "
+             "within -7.0..+8.0 %. Entries not seen in 8 layers of those (arm_convolve_s8, tfc_convolve_add_s8, "
+             "sparse brle) keep the earlier 60-model fit")
 
 
 # ------------------------------------------------------------------------------------ features
@@ -366,6 +324,7 @@ def _main() -> None:
     per_round = len({(m["kind"], m["width"], m["trained"], m["dense"]) for m, _, _ in samples})
     held = [i // per_round % 2 == 1 for i in range(len(samples))]
     fitted = fit([(cm, b) for (_, cm, b), h in zip(samples, held) if not h])
+    print("cost entries to paste into the kernels' `costs` (tfc/kernels/*.py):")
     for key, c in sorted(fitted.items()):
         print(f'    "{key}": {c},')
     FITTED.clear()

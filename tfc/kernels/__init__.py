@@ -16,7 +16,7 @@ from tfc.kernels.base import (Kernel, get_kernel, kernels_for, register_kernel, 
                               select)
 
 # The registry and what lowering needs around it; they define no kernel.
-_MACHINERY = frozenset({"base", "buffer_sizes", "lowering", "records", "tiles"})
+_MACHINERY = frozenset({"base", "buffer_sizes", "cost", "lowering", "records", "tiles"})
 
 
 def _import_kernel_modules() -> None:

@@ -41,6 +41,8 @@ class Kernel:
     # Whether the kernel only moves int8 values onto another grid (and clamps): its onnxruntime
     # variant is what a non-TFLite QDQ model means even under TFLite numerics (numerics=auto).
     pure_requantization: ClassVar[bool] = False
+    # Cost entries (tfc.kernels.cost.Cost) by the C function they model: what nas/ estimates from.
+    costs: ClassVar[dict[str, Any]] = {}
 
     def decline(self, node: Node) -> str | None:
         """Why this kernel does not run `node` (None: it does)."""
@@ -155,14 +157,22 @@ def registered_kernels() -> tuple[Kernel, ...]:
     return tuple(_BY_NAME.values())
 
 
-def select(node: Node) -> Kernel:
-    """The kernel that runs `node`; an UnsupportedError with every candidate's reason otherwise."""
+# The node meta a fused-tile region sets (tfc.kernels.tiles): its nodes run on bands of rows.
+TILE_REGION_KEY = "tile-region"
+
+
+def select(node: Node, banded: bool | None = None) -> Kernel:
+    """The kernel that runs `node`; an UnsupportedError with every candidate's reason otherwise.
+    banded: only kernels that run on bands of rows (default: when the node is in a fused-tile
+    region), so a faster kernel that cannot leaves such a node to one that can."""
     candidates = _BY_OP.get(node.op)
     if not candidates:
         raise UnsupportedError(f"no int8 kernel for op {node.op}", node=node.name, op=node.op)
+    if banded is None:
+        banded = TILE_REGION_KEY in node.meta
     reasons = []
     for kernel in candidates:
-        reason = kernel.decline(node)
+        reason = "does not run on bands of rows" if banded and not kernel.runs_on_bands else kernel.decline(node)
         if reason is None:
             return kernel
         reasons.append(f"{kernel.name}: {reason}")

@@ -19,12 +19,13 @@ import numpy as np
 
 from tfc.errors import TfcError
 from tfc.kernels import records as R
-from tfc.kernels.base import register_kernel
+from tfc.kernels.base import Kernel, register_kernel
 from tfc.kernels.conv import ConvAdd, _Conv
 from tfc.kernels.fc_wide import MAX_STACK_BYTES, MAX_WIDE_BYTES
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
 from tfc.sparse.reference import RQ_RIGHT, requant_kind
+from tfc.kernels import cost as C
 
 SLOT = [0, 2, 1, 3]   # where window value 4b + j sits in block b (SXTAB16's order)
 # Below this depth a pixel pair's ~55 instructions around each channel pair's dot products cost more
@@ -179,6 +180,7 @@ class ConvWide(_Conv):
 
     name = "conv_wide"
     function = "tfc_convolve_wide_s8"
+    costs = {"tfc_convolve_wide_s8": C.Cost(C.CONV, (0.6956, 14.5963, 253.515, 0.0, 0.0, 0.0, 0.0))}
     priority = 6            # above conv_1x1 (4) and conv (0), below the sparse kernels
     template_source = """\
 {#- tfc_convolve_wide_s8: Layer with WideConvArgs. -#}
@@ -229,6 +231,8 @@ class ConvAddWide(ConvAdd):
 
     name = "conv_add_wide"
     function = "tfc_convolve_add_wide_s8"
+    band_rows = Kernel.band_rows      # conv_add's bands do not carry over to the wide records
+    costs = {"tfc_convolve_add_wide_s8": C.Cost(C.CONV, (0.8207, 29.9284, 175.383, 1.9853, 0.0, 0.0, 1458.4976))}
     priority = 6
     template = ""
     template_source = """\

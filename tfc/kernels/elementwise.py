@@ -14,6 +14,7 @@ from tfc.kernels.base import Kernel, register_kernel
 from tfc.kernels.conv import require_activations
 from tfc.quant import node_params as npar
 from tfc.quant import reference as ref
+from tfc.kernels import cost as C
 
 
 def broadcast_period(operand_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> int:
@@ -185,6 +186,7 @@ class Add(_Binary):
     name = "add"
     ops = ("add",)
     function = "arm_elementwise_add_s8"
+    costs = {"arm_elementwise_add_s8": C.Cost(C.ELEMENTS, (17.2357, 442.709))}
     record = R.AddArgs
 
     def run(self, node, inputs, p):
@@ -196,6 +198,7 @@ class Mul(_Binary):
     name = "mul"
     ops = ("mul",)
     function = "arm_elementwise_mul_s8"
+    costs = {"arm_elementwise_mul_s8": C.Cost(C.ELEMENTS)}
     record = R.MulArgs
 
     def run(self, node, inputs, p):
@@ -209,6 +212,7 @@ class Requantize(Kernel):
     name = "requantize"
     ops = ("quantize", "relu", "clip")
     function = "tfc_requantize_s8"
+    costs = {"tfc_requantize_s8": C.Cost(C.ELEMENTS)}
     in_place = (0,)
 
     def params(self, node):

@@ -17,6 +17,7 @@ from tfc.kernels import records as R
 from tfc.kernels.base import register_kernel
 from tfc.kernels.conv import FullyConnected, _bias_const
 from tfc.quant import kernel_params as kp
+from tfc.kernels import cost as C
 
 MAX_WIDE_BYTES = 256 * 1024   # widened weights of one layer (int16): AD's largest layer is 160 KiB
 # The widened input (and the conv kernels' window buffers) live on the stack of the model's run
@@ -62,6 +63,7 @@ class FullyConnectedWide(FullyConnected):
 
     name = "fully_connected_wide"
     function = "tfc_fully_connected_wide_s8"
+    costs = {"tfc_fully_connected_wide_s8": C.Cost(C.MATMUL)}
     priority = 10
     template_source = """\
 {#- tfc_fully_connected_wide_s8: Layer with WideFcArgs. -#}

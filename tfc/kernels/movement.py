@@ -11,6 +11,7 @@ from tfc.kernels import records as R
 from tfc.kernels.base import Kernel, register_kernel
 from tfc.kernels.conv import require_activations
 from tfc.quant import transformer_params as tp
+from tfc.kernels import cost as C
 
 
 class _Movement(Kernel):
@@ -33,6 +34,7 @@ class Transpose(_Movement):
     name = "transpose"
     ops = ("transpose",)
     function = "tfc_transpose_s8"
+    costs = {"tfc_transpose_s8": C.Cost(C.ROWS, (2.8682, 1.1671, 224.4872))}
 
     def args(self, lw, i, node, p):
         require_activations(node)

@@ -9,6 +9,7 @@ from tfc.kernels.base import Kernel, register_kernel
 from tfc.kernels.conv import band_dims, band_padding, dims4, require_activations, window_rows
 from tfc.quant import node_params as npar
 from tfc.quant import reference as ref
+from tfc.kernels import cost as C
 
 
 class _Pool(Kernel):
@@ -36,6 +37,7 @@ class AvgPool(_Pool):
     name = "avgpool"
     ops = ("avgpool2d",)
     function = "arm_avgpool_s8"
+    costs = {"arm_avgpool_s8": C.Cost(C.POOL, (6.7233, 14.8807, 289.0465))}
 
     def run(self, node, inputs, p):
         return [ref.avg_pool(inputs[0], p, output_hw=node.output.shape[1:3])]
@@ -49,6 +51,7 @@ class MaxPool(_Pool):
     name = "maxpool"
     ops = ("maxpool2d",)
     function = "arm_max_pool_s8"
+    costs = {"arm_max_pool_s8": C.Cost(C.POOL)}
 
     def run(self, node, inputs, p):
         return [ref.max_pool(inputs[0], p, output_hw=node.output.shape[1:3])]

@@ -26,6 +26,7 @@ from tfc.sparse import depthwise as dw
 from tfc.sparse.encoding import groups_of
 from tfc.sparse.layer import SparseLayer, sparse_conv_layer, sparse_linear_layer
 from tfc.sparse.scratch import conv_scratch_bytes, depthwise_scratch_bytes, fc_scratch_bytes, padded_width
+from tfc.kernels import cost as C
 
 @dataclass(frozen=True)
 class SparseArgs:
@@ -156,6 +157,10 @@ class SparseConv(_Conv):
 
     name = "sparse_conv"
     function = "tfc_sparse_convolve_s8"
+    # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
+    costs = {"tfc_sparse_convolve_s8/brle": C.Cost(C.SPARSE, (0.9872, 0.0, 653.2498)),
+             "tfc_sparse_convolve_s8/brle-unrolled": C.Cost(C.SPARSE, (0.9566, 0.4256, 955.6579)),
+             "tfc_sparse_convolve_s8/dw-taps": C.Cost(C.SPARSE)}
     template = "sparse"
     priority = 30
 
@@ -180,6 +185,10 @@ class SparseDepthwise(_Conv):
 
     name = "sparse_depthwise"
     function = "tfc_sparse_depthwise_conv_s8"
+    # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
+    costs = {"tfc_sparse_depthwise_conv_s8/brle": C.Cost(C.SPARSE),
+             "tfc_sparse_depthwise_conv_s8/brle-unrolled": C.Cost(C.SPARSE),
+             "tfc_sparse_depthwise_conv_s8/dw-taps": C.Cost(C.SPARSE)}
     priority = 31
     depthwise = True
     in_place = (0,)     # each four-channel group is copied to scratch before its outputs are written
@@ -205,6 +214,10 @@ class SparseFullyConnected(FullyConnected):
 
     name = "sparse_fc"
     function = "tfc_sparse_fully_connected_s8"
+    # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
+    costs = {"tfc_sparse_fully_connected_s8/brle": C.Cost(C.SPARSE, (1.0268, 0.0, 292.4523)),
+             "tfc_sparse_fully_connected_s8/brle-unrolled": C.Cost(C.SPARSE, (1.0641, 0.0, 298.4877)),
+             "tfc_sparse_fully_connected_s8/dw-taps": C.Cost(C.SPARSE)}
     template = "sparse"
     priority = 30
 

@@ -29,9 +29,10 @@ from typing import Callable, Mapping, Sequence
 
 from tfc.errors import TfcError
 from tfc.ir.graph import Graph, Node, Value
+from tfc.kernels.base import TILE_REGION_KEY
 from tfc.memory.liveness import TiledSpan
 
-REGION_KEY = "tile-region"
+REGION_KEY = TILE_REGION_KEY
 BANDS_KEY = "tile-bands"
 ORDER_KEY = "tile-order"      # "top-down" (the default) or "bottom-up"
 ORDERS = ("top-down", "bottom-up")

@@ -18,6 +18,7 @@ from tfc.quant import node_params as npar
 from tfc.quant import reference as ref
 from tfc.quant import transformer_ops as tops
 from tfc.quant import transformer_params as tp
+from tfc.kernels import cost as C
 
 @dataclass(frozen=True)
 class LutArgs:
@@ -81,6 +82,7 @@ class Lut(_Transformer):
     name = "lut"
     ops = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp", "sqrt", "lut")
     function = "tfc_lut_s8"
+    costs = {"tfc_lut_s8": C.Cost(C.ELEMENTS, (6.0005, 11.0194))}
     in_place = (0,)
     params_of = staticmethod(tp.lut_params)
 
@@ -98,6 +100,7 @@ class LayerNorm(_Transformer):
     name = "layernorm"
     ops = ("layernorm",)
     function = "tfc_layernorm_s8"
+    costs = {"tfc_layernorm_s8": C.Cost(C.ROWS, (12.2473, 130.7202, 0.0))}
     in_place = (0,)
     params_of = staticmethod(tp.layernorm_params)
 
@@ -117,6 +120,7 @@ class Softmax(_Transformer):
     name = "softmax"
     ops = ("softmax",)
     function = "tfc_softmax_s8"
+    costs = {"tfc_softmax_s8": C.Cost(C.ROWS, (27.3765, 0.0, 26.7493))}
     params_of = staticmethod(npar.softmax_params)
 
     def decline(self, node):
@@ -140,6 +144,7 @@ class BatchMatmul(_Transformer):
     name = "batch_matmul"
     ops = ("batch_matmul",)
     function = "arm_batch_matmul_s8"
+    costs = {"arm_batch_matmul_s8": C.Cost(C.BATCH_MATMUL, (1.7415, 23.2549, 0.0, 66.4714))}
     params_of = staticmethod(tp.batch_matmul_params)
 
     def run(self, node, inputs, p):
@@ -183,6 +188,7 @@ class Mean(_Transformer):
     name = "mean"
     ops = ("reduce_mean",)
     function = "tfc_mean_s8"
+    costs = {"tfc_mean_s8": C.Cost(C.POOL)}
     params_of = staticmethod(tp.mean_params)
 
     def run(self, node, inputs, p):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from tfc.errors import TfcError
+from tfc.errors import TfcError, UnsupportedError
 from tfc.kernels import select
 from tfc.kernels.lowering import plan_arena
 from tfc.kernels.tiles import ORDERS, clear_regions, make_region, mark_region
@@ -140,8 +140,13 @@ class Tile(Pass):
 
     @staticmethod
     def _bandable(graph) -> list[bool]:
-        """Per node: whether its kernel runs on bands of rows."""
-        return [select(n).runs_on_bands for n in graph.nodes]
+        """Per node: whether a kernel that runs on bands of rows can run it."""
+        def bandable(node):
+            try:
+                return select(node, banded=True) is not None
+            except UnsupportedError:
+                return False
+        return [bandable(n) for n in graph.nodes]
 
     def _candidates(self, graph, target, bandable, firsts, lasts, macs_left: float, total: int,
                     name: str) -> list[TileCandidate]:
@@ -149,7 +154,7 @@ class Tile(Pass):
 
         def kernel_of(node):
             if id(node) not in params:
-                kernel = select(node)
+                kernel = select(node, banded=True)
                 params[id(node)] = (kernel, kernel.params(node))
             return params[id(node)]
         out = []

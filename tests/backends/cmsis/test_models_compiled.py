@@ -40,7 +40,7 @@ def test_report_has_flash_sram_and_layers(resnet):
     assert r.flash_bytes == m.weight_bytes + m.quant_param_bytes
     assert len(m.layers) == len(resnet.ir.nodes)
     text = str(r)
-    assert f"{m.arena_bytes:,} B arena" in text and "arm_convolve_s8" in text
+    assert f"{m.arena_bytes:,} B arena" in text and "tfc_convolve_wide_s8" in text
 
 
 def test_report_says_why_a_float_graph_has_no_plan(mlperf_onnx):

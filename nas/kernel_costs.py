@@ -30,9 +30,9 @@ from tfc.kernels.cost import cost_entries
 # each kernel's cost entries (Kernel.costs, tfc/kernels/cost.py), read through the registry.
 # Sparse kernels, per encoding: a correction over the SparseEngine cost model ("sparse_model").
 SPARSE_FUNCTIONS = ("tfc_sparse_convolve_s8", "tfc_sparse_fully_connected_s8", "tfc_sparse_depthwise_conv_s8")
-ENCODINGS = ("brle", "brle-unrolled", "dw-taps")
-FEATURES: dict[str, tuple[str, ...]] = {key: c.features for key, c in cost_entries().items()}
-FITTED: dict[str, tuple[float, ...]] = {key: c.coefficients for key, c in cost_entries().items()
+_ENTRIES = cost_entries()
+FEATURES: dict[str, tuple[str, ...]] = {key: c.features for key, c in _ENTRIES.items()}
+FITTED: dict[str, tuple[float, ...]] = {key: c.coefficients for key, c in _ENTRIES.items()
                                         if c.coefficients is not None}
 FITTED_ON = ("tfc bench, emulated cortex-m7 (QEMU mps2-an500), tfc kernels as of the wide dense kernels: 16 "
              "random-init sub-networks at resolution 16 (CNN and CNN+transformer spaces, width 0.5 and 1, dense "

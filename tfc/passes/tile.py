@@ -143,9 +143,10 @@ class Tile(Pass):
         """Per node: whether a kernel that runs on bands of rows can run it."""
         def bandable(node):
             try:
-                return select(node, banded=True) is not None
+                select(node, banded=True)
             except UnsupportedError:
                 return False
+            return True
         return [bandable(n) for n in graph.nodes]
 
     def _candidates(self, graph, target, bandable, firsts, lasts, macs_left: float, total: int,

@@ -2,7 +2,8 @@
 channels and asymmetric padding, a window row not a multiple of 4, 3x3 bodies, strided 1x1) run on
 int16-widened weights and give the int8 interpreter's integers (the dense conv twin) bit for bit:
 portable and emulated-DSP host builds under ASan/UBSan, and the emulated Cortex-M7 (inline
-assembly). tflite-micro agreement on real models: tests/backends/cmsis/test_models.py."""
+assembly), whole and on bands of rows (fused tiles). tflite-micro agreement on real models:
+tests/backends/cmsis/test_models.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,12 +14,14 @@ from onnx import TensorProto, helper, numpy_helper
 import tfc
 from tests.backends.cmsis.compare import assert_exact
 from tests.kernels.host_check import STRICT
+from tests.kernels.test_tiles import _chain_graph
 from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
 from tfc import interp
 from tfc.backends.cmsis import HostRunner, write_project
 from tfc.kernels import select
 from tfc.kernels.conv_wide import ConvWide, channel_records, wide_conv_decline, wide_conv_weights
 from tfc.kernels.lowering import lower_for
+from tfc.kernels.tiles import mark_region
 
 # (c_out, kernel (h, w), stride, pads [top, left, bottom, right]) applied in a chain from 3 channels
 CHAIN = [(8, (3, 3), 2, [0, 0, 1, 1]),     # VWW's first layer: 3 channels, asymmetric padding
@@ -135,3 +138,25 @@ def test_conv_add_on_the_wide_conv_equals_the_interpreter(tmp_path, qemu):  # no
         got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
         assert_exact(got, want, f"{target} build (ASan/UBSan) vs the int8 interpreter")
     assert_exact(cm.run(x, raw=True)[0], want, "emulated Cortex-M7 vs the int8 interpreter")
+
+
+@pytest.mark.parametrize("order, reuse, rows", [("top-down", True, 1), ("bottom-up", False, 2)])
+def test_the_wide_kernels_on_bands_equal_the_interpreter(order, reuse, rows, tmp_path, qemu):  # noqa: F811
+    # A fused-tile region through conv_wide and conv_add_wide (tests/kernels/test_tiles.py's chain):
+    # each band's call keeps the layer's whole geometry and gets its output rows and the row its
+    # input pointer is at; halo rows kept or recomputed, on both host builds and the M7.
+    g = _chain_graph()
+    last = next(i for i, n in enumerate(g.nodes) if n.op == "conv2d_add")
+    h = g.nodes[last].output.shape[1]
+    mark_region(g.nodes[:last + 1], [*range(0, h, rows), h], order, reuse=reuse)
+    assert {"conv_wide", "conv_add_wide"} <= {select(n).name for n in g.nodes[:last + 1]}
+    cm = tfc.compile(g, target="cortex-m7", pipeline="plan-memory{reorder=false}")
+    (region,) = lower_for(cm.ir, target="cortex-m7").regions
+    assert len(region.bands) == -(-h // rows)
+    x = np.random.default_rng(4).integers(-128, 128, (3, *g.inputs[0].shape), dtype=np.int8)
+    want = np.stack([interp.run(cm.ir, [s])[0] for s in x])
+    for target in ("host", "cortex-m7"):
+        info = write_project(cm.ir, tmp_path / target, target=target, name="banded")
+        got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
+        assert_exact(got, want, f"{target} build (ASan/UBSan), wide kernels on bands, vs the int8 interpreter")
+    assert_exact(cm.run(x, raw=True)[0], want, "emulated Cortex-M7, wide kernels on bands, vs the int8 interpreter")

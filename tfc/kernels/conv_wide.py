@@ -13,14 +13,15 @@ arm_convolve_1x1_s8_fast). tfc_convolve_add_wide_s8 (conv_add_wide) runs conv2d_
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from tfc.errors import TfcError
 from tfc.kernels import records as R
-from tfc.kernels.base import Kernel, register_kernel
-from tfc.kernels.conv import ConvAdd, _Conv
+from tfc.kernels.base import register_kernel
+from tfc.kernels.conv import ConvAdd, _Conv, _ConvBands
 from tfc.kernels.fc_wide import MAX_STACK_BYTES, MAX_WIDE_BYTES
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
@@ -104,6 +105,8 @@ class WideConvArgs:
     weights: R.ConstArray        # int16, wide_conv_weights order
     channels: R.ConstArray       # int32, channel_records
     window_words: int            # uint64_t words of the window buffers (on the stack)
+    out_rows: tuple[int, int]    # the output rows the call computes: all, or a band's (fused tiles)
+    input_row: int = 0           # the input row the input pointer is at (a band's first)
 
     @property
     def flash_arrays(self) -> tuple[R.ConstArray, ...]:
@@ -174,8 +177,15 @@ def window_bytes(node) -> int:
     return 5 * padded_depth(kh, kw, cin) + cout + 8
 
 
+def wide_band_args(args, in_rows, out_rows, **more):
+    """The wide kernels on a band (fused tiles): the layer's geometry stays whole (padding is
+    decided against the whole input); the call gets the band's output rows and the row its input
+    pointer is at."""
+    return dataclasses.replace(args, out_rows=tuple(out_rows), input_row=in_rows[0][0], **more)
+
+
 @register_kernel
-class ConvWide(_Conv):
+class ConvWide(_ConvBands, _Conv):
     """The fast dense conv2d where its flash fits (see the module docstring)."""
 
     name = "conv_wide"
@@ -195,7 +205,7 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         uint64_t window[{{ a.window_words }}]; /* two pixels' widened windows */
         tfc_convolve_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
             (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }},
-            window, 0, {{ a.geometry.out_h }});
+            window, {{ a.out_rows[0] }}, {{ a.out_rows[1] }}, {{ a.input_row }});
     }
 {% endmacro %}
 """
@@ -207,7 +217,11 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         return extra_bytes(node.inputs[1])
 
     def args(self, lw, i, node, p):
-        return WideConvArgs(p, geometry(node, p), *wide_arrays(lw, i, node, p), (window_bytes(node) + 7) // 8)
+        return WideConvArgs(p, geometry(node, p), *wide_arrays(lw, i, node, p), (window_bytes(node) + 7) // 8,
+                            (0, node.output.shape[1]))
+
+    def band_args(self, args, node, p, in_rows, out_rows):
+        return wide_band_args(args, in_rows, out_rows)
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,8 @@ class WideConvAddArgs:
     channels: R.ConstArray
     window_words: int
     size: int                    # bytes of the output (the skip tensor's copy, when one is made)
+    out_rows: tuple[int, int]
+    input_row: int = 0
 
     @property
     def flash_arrays(self) -> tuple[R.ConstArray, ...]:
@@ -231,7 +247,6 @@ class ConvAddWide(ConvAdd):
 
     name = "conv_add_wide"
     function = "tfc_convolve_add_wide_s8"
-    band_rows = Kernel.band_rows      # conv_add's bands do not carry over to the wide records
     costs = {"tfc_convolve_add_wide_s8": C.Cost(C.CONV, (0.8207, 29.9284, 175.383, 1.9853, 0.0, 0.0, 1458.4976))}
     priority = 6
     template = ""
@@ -258,7 +273,8 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         uint64_t window[{{ a.window_words }}]; /* two pixels' widened windows */
         tfc_convolve_add_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
             (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, &add_params,
-            {{ m.at(layer.output) }}, arena + {{ layer.scratch.offset }}, window);
+            {{ m.at(layer.output) }}, arena + {{ layer.scratch.offset }}, window, {{ a.out_rows[0] }}, {{ a.out_rows[1] }},
+            {{ a.input_row }});
     }
 {% endmacro %}
 """
@@ -274,4 +290,8 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
 
     def args(self, lw, i, node, p):
         return WideConvAddArgs(p, geometry(node, p.conv), *wide_arrays(lw, i, node, p.conv),
-                               (window_bytes(node) + 7) // 8, node.output.type.size)
+                               (window_bytes(node) + 7) // 8, node.output.type.size, (0, node.output.shape[1]))
+
+    def band_args(self, args, node, p, in_rows, out_rows):
+        return wide_band_args(args, in_rows, out_rows,
+                              size=(out_rows[1] - out_rows[0]) * node.output.shape[2] * node.output.shape[3])

@@ -218,8 +218,9 @@ typedef struct
 
 /* arm_convolve_s8's integers on weights the compiler widened to int16 (tfc.kernels.conv_wide):
  * output rows [row_begin, row_end) of the NHWC output, written from `output` on (the first of
- * those rows). scratch: tfc_convolve_wide_s8_get_buffer_size bytes (the generated code gives it
- * from the stack). */
+ * those rows), from `input` holding the input's rows from input_row on (0: the whole input; a
+ * band's first row in fused tiles). scratch: tfc_convolve_wide_s8_get_buffer_size bytes (the
+ * generated code gives it from the stack). */
 void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
                           const int8_t *input,
                           const int16_t *weights,
@@ -227,12 +228,14 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
                           int8_t *output,
                           void *scratch,
                           int32_t row_begin,
-                          int32_t row_end);
+                          int32_t row_end,
+                          int32_t input_row);
 
 int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
 
-/* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, the conv into
- * `row` (out_w * out_c bytes), then the add over that row of residual_and_output, in place.
+/* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, output rows
+ * [row_begin, row_end), the conv into `row` (out_w * out_c bytes), then the add over that row of
+ * residual_and_output (from row row_begin on), in place. input_row: as tfc_convolve_wide_s8's.
  * window: tfc_convolve_wide_s8_get_buffer_size bytes. */
 void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
                               const int8_t *input,
@@ -241,7 +244,10 @@ void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
                               const tfc_add_params *add,
                               int8_t *residual_and_output,
                               int8_t *row,
-                              void *window);
+                              void *window,
+                              int32_t row_begin,
+                              int32_t row_end,
+                              int32_t input_row);
 
 /* Sizes of one multi-head attention core: `heads` heads (the leading dims), q [rows, depth],
  * k [cols, depth], vt [width, cols] (v transposed) and the output [rows, width] per head. */

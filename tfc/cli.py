@@ -199,7 +199,8 @@ def _add_model_options(p) -> None:
     p.add_argument("--extra-macs", type=float, metavar="FRACTION",
                    help="run the first layers in fused tiles (bands of rows) for a smaller arena, "
                         "recomputing at most this fraction of the model's MACs (e.g. 0.10; 0: only "
-                        "schedules that add none; default: no tiling)")
+                        "schedules that add none); default: 0 where the untiled arena does not fit the "
+                        "target's SRAM, else no tiling")
 
 
 def _load_plugins(args) -> None:

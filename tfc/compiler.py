@@ -288,7 +288,9 @@ def compile(model, target: str | Target = "cortex-m7", *, calibration=None, spar
     requantization in a QDQ model that is not a TFLite conversion (see docs/ir.md); extra_macs: run
     the first layers in fused tiles for a smaller arena, recomputing at most this fraction of the
     model's multiply-accumulates (0.10: 10 % more; 0: only schedules that add none, keeping halo
-    rows; None, the default: no tiling); verbose: log each pass and each rewrite that declined to fire.
+    rows); given (0 included), it always tiles for the smallest arena within it; None, the default:
+    0 where the untiled arena does not fit the target's SRAM (less the stack), else no tiling, so a
+    model that fits keeps its speed; verbose: log each pass and each rewrite that declined to fire.
     """
     from tfc.passes.sparsify import check_sparsity
     target = Target.from_string(target)

@@ -2,9 +2,12 @@
 layer-by-layer 55,296 B to 36,864 B (recomputed halos) and ResNet-8's from 33,856 B to at most
 24,576 B (kept halos, no extra MACs), and the tiled C still matches tflite-micro bit for bit;
 with extra_macs=0 only schedules without extra MACs are taken and no arena grows; without a
-budget nothing is tiled; a bad budget is a clear error; the choice is IR meta that survives the
+budget (the default) only a model whose untiled arena does not fit the target's SRAM is tiled,
+with budget 0; a bad budget is a clear error; the choice is IR meta that survives the
 text dump, and the plan-memory dump shows the region's bands."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from tfc.ir.text import parse_graph, print_graph
 from tfc.kernels.lowering import lower_for
 from tfc.kernels.tiles import REGION_KEY, clear_regions, mark_region
 from tfc.passes import PassContext, PassManager
+from tfc.targets import Target
 
 VWW_TILED_TARGET = 36_864     # issue 17's acceptance bounds, incl. scratch
 RESNET_TILED_TARGET = 24_576
@@ -80,10 +84,17 @@ def test_zero_budget_adds_no_macs_and_grows_no_arena(mlperf_onnx, model, arena):
     assert all(c.extra_macs == 0 for c in cm.findings["tile"][1] if c.arena_bytes is not None)
 
 
-def test_no_budget_no_tiles(mlperf_onnx):
+def test_the_default_tiles_only_a_model_that_does_not_fit(mlperf_onnx):
     cm = tfc.compile(mlperf_onnx / "pretrainedResnet_quant.onnx", target="cortex-m7")
     assert "tile" in cm.pipeline.split(",") and cm.report.memory.arena_bytes == 33_280
     assert not any(REGION_KEY in n.meta for n in cm.ir.nodes)
+    # a part whose 48 KiB of SRAM, less the 8 KiB stack, does not hold VWW-96's untiled 55,296 B
+    small = dataclasses.replace(Target.from_string("cortex-m7"), name="m7-48k", sram_bytes=48 * 1024)
+    vww = mlperf_onnx / "vww_96_int8.onnx"
+    default, zero = tfc.compile(vww, target=small), tfc.compile(vww, target=small, extra_macs=0)
+    assert any(REGION_KEY in n.meta for n in default.ir.nodes)
+    assert default.report.memory.arena_bytes == zero.report.memory.arena_bytes <= 48 * 1024 - 8 * 1024
+    assert all(c.extra_macs == 0 for c in default.findings["tile"][1] if c.arena_bytes is not None)
 
 
 def test_the_choice_survives_the_text_form_and_the_dump_shows_the_bands(vww_tiled, tmp_path):

@@ -11,9 +11,12 @@ bigger band buffers, a memmove per band). A second region may then cover the pea
 leaves: runs of layers around that peak, after the first region, within the budget left.
 
 The budget `extra_macs` is a fraction of the model's MACs (tfc.compile(..., extra_macs=0.10));
-0 keeps only the schedules that add none. Without a budget (tfc.compile's default, None) the
-pass leaves the model layer by layer: the search plans dozens of arenas, and a tiled model runs
-more instructions. Each candidate within budget is planned exactly as plan-memory will plan it
+0 keeps only the schedules that add none. A budget given (0 included) always tiles for the
+smallest arena within it. Without one (tfc.compile's default, None) the pass takes budget 0 only
+where the untiled arena does not fit the target's SRAM (less the stack the generated program
+reserves) and otherwise leaves the model layer by layer: a model that fits keeps its speed (a
+tiled model runs more instructions) and its compile time (the search plans dozens of arenas).
+Each candidate within budget is planned exactly as plan-memory will plan it
 (tfc.kernels.lowering.plan_arena: the kernels' scratch, in-place and pinned buffers); the
 smallest arena wins if it is smaller than the plan without it (ties: fewer extra MACs). The
 choice is node meta (tile-region, tile-bands, tile-order, tile-reuse), so dumps show it and
@@ -33,6 +36,7 @@ from tfc.kernels.tiles import ORDERS, clear_regions, make_region, mark_region
 from tfc.memory import peak
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
 from tfc.targets import Target
+from tfc.targets.cortex_m.build import DEFAULT_STACK
 
 BAND_ROWS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 SCHEDULES = (("top-down", False), ("bottom-up", False), ("top-down", True))   # (order, keep halo rows)
@@ -78,17 +82,13 @@ class Tile(Pass):
 
     @dataclass(frozen=True)
     class Options:
-        extra_macs: float | None = None   # fraction of the model's MACs; None: tfc.compile's (default: off)
+        extra_macs: float | None = None   # fraction of the model's MACs; None: tfc.compile's (default: see above)
 
     def run(self, graph, ctx: PassContext) -> PassResult:
         budget = self.options.extra_macs
         if budget is None:
             budget = ctx.options.get("extra_macs")
-        if budget is None:
-            had = clear_regions(graph)
-            return PassResult(changed=had, notes="fused tiles off: give a budget (tfc.compile(extra_macs=0.10), "
-                                                 "--extra-macs 0.10; 0: only schedules without extra MACs)")
-        if not isinstance(budget, (int, float)) or isinstance(budget, bool) or budget < 0:
+        if budget is not None and (not isinstance(budget, (int, float)) or isinstance(budget, bool) or budget < 0):
             raise TfcError(f"tile: extra_macs must be a fraction >= 0 of the model's MACs, got {budget!r}",
                            hint="e.g. extra_macs=0.10 allows 10 % more multiply-accumulates")
         target = Target.from_string(ctx.target or "cortex-m7")
@@ -96,6 +96,14 @@ class Tile(Pass):
         if not graph.nodes or any(v.dtype.is_float for n in graph.nodes for v in n.outputs):
             return PassResult(changed=had, notes="not an int8 graph: nothing tiled (run quantize-int8 first)")
         base = plan_arena(graph, target=target)
+        if budget is None:   # the default: tile, adding no MACs, only a model that does not fit
+            room = target.sram_bytes - DEFAULT_STACK
+            if base.arena_bytes <= room:
+                return PassResult(changed=had, notes=f"fused tiles off: the untiled arena ({base.arena_bytes:,} B) fits "
+                                                     f"{target.name}'s SRAM less the stack ({room:,} B); give a budget "
+                                                     "to tile anyway (extra_macs=0.10, --extra-macs 0.10; 0: only "
+                                                     "schedules without extra MACs)")
+            budget = 0
         total = sum(n.spec.macs(n) for n in graph.nodes) or 1
         bandable = self._bandable(graph)
         # Region 0 runs from the first layer through the peak or past it; each further region

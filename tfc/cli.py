@@ -76,7 +76,9 @@ def cmd_compile(args) -> int:
     from tfc.backends.cmsis.project_dir import check_project_folder
     if args.output:
         check_project_folder(args.output, force=args.force)   # before the work, not after
+    _check_plot(args)
     cm = _compile(args, dump_ir=args.dump_ir, verbose=args.verbose)
+    _write_plot(args, cm)
     if args.print_ir:
         print(cm.ir)
     print(f"compiled {args.model} for {cm.target.name} with pipeline: {cm.pipeline}")
@@ -88,6 +90,8 @@ def cmd_compile(args) -> int:
         info = cm.save(args.output, name=args.name, force=args.force, protect=protect)
         print(f"\nC project: {info.path} ({len(info.files)} files; API tfc_{info.name}_run in model.h; "
               f"build on this machine with: make -C {info.path})")
+    if args.plot:
+        print(f"\nwrote {args.plot}")
     return 0   # with -v, tfc.compile has logged each rewrite that did not fire (once, on stderr)
 
 
@@ -127,6 +131,21 @@ def _check_output_file(path: str) -> None:
         raise TfcError(f"cannot write {path}: the folder {folder} is not writable")
 
 
+def _check_plot(args) -> None:
+    if args.plot:
+        from tfc.tile_plot import check_plot_file
+        check_plot_file(args.plot)
+
+
+def _write_plot(args, cm) -> None:
+    """--plot: the tile pass's peak-SRAM vs extra-MACs curve (before a long bench, so a model with
+    no schedules to plot fails fast)."""
+    if args.plot:
+        from tfc.tile_plot import plot_schedules
+        base, candidates = cm.findings.get("tile", (0, ()))
+        plot_schedules(args.plot, base, candidates, f"{cm.name} on {cm.target.name}")
+
+
 _FROM_ENVIRONMENT = "$CMSIS_NN_ROOT"
 
 
@@ -145,6 +164,7 @@ def cmd_bench(args) -> int:
                            hint="give a .npy file of raw int8 samples with a leading sample axis") from None
     if args.json:
         _check_output_file(args.json)
+    _check_plot(args)
     cmsis_nn = args.cmsis_nn
     if cmsis_nn == _FROM_ENVIRONMENT:   # --cmsis-nn without a path: asked for, path from the shell
         cmsis_nn = os.environ.get("CMSIS_NN_ROOT")
@@ -152,6 +172,7 @@ def cmd_bench(args) -> int:
             raise TfcError("--cmsis-nn without a path needs CMSIS_NN_ROOT set",
                            hint="give the CMSIS-NN checkout: --cmsis-nn /path/to/CMSIS-NN")
     cm = _compile(args)
+    _write_plot(args, cm)
     result = bench(cm, cmsis_nn_root=cmsis_nn, inputs=inputs, samples=args.samples)
     print(format_bench(result))
     if args.json:
@@ -159,6 +180,8 @@ def cmd_bench(args) -> int:
             json.dump(bench_json(result), f, indent=1)
             f.write("\n")
         print(f"\nwrote {args.json}")
+    if args.plot:
+        print(f"\nwrote {args.plot}")
     return 0
 
 
@@ -258,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the project into OUTDIR even if it holds files tfc did not write (files "
                         "with the names tfc writes are replaced, all others kept)")
     p.add_argument("--name", help="C name of the model (API tfc_<name>_run); default: the file's stem")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="also draw the peak SRAM (arena) against the extra MACs of the fused-tile "
+                        "schedules weighed, as a PNG (needs matplotlib: pip install 'tfc[plot]'); an "
+                        "existing file is replaced only if tfc wrote it")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log each pass with its stats and notes, and the rewrites that declined to fire, "
                         "with why")
@@ -287,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="an .onnx model or a .tfcir file")
     p.add_argument("--target", default="cortex-m7", help="cortex-m7 (default), cortex-m4 or cortex-m55: an emulated target")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="also draw the peak SRAM (arena) against the extra MACs of the fused-tile "
+                        "schedules weighed, as a PNG (needs matplotlib: pip install 'tfc[plot]'); an "
+                        "existing file is replaced only if tfc wrote it")
     p.add_argument("--cmsis-nn", metavar="PATH", nargs="?", const=_FROM_ENVIRONMENT,
                    help="also build against Arm's CMSIS-NN checkout at PATH (no PATH: $CMSIS_NN_ROOT) "
                         "and compare per layer; without this option nothing links CMSIS-NN, whatever "

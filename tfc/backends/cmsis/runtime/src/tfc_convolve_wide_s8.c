@@ -219,17 +219,16 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
 /* The window of output pixel p into one pixel's blocks at col (tails already zero). Window rows
  * that lie whole inside the input and span a multiple of 4 values are widened straight from the
  * input; any other window is gathered into col8 (Kp int8, padded taps and the tail the input zero
- * point) a row or a tap at a time, then widened whole. `input` holds the input's rows from
- * input_row on (a band of them, in fused tiles); padding is decided against the whole input. */
-static void cw_window(const tfc_conv_wide_geometry *g, const int8_t *input, int32_t input_row, int32_t p, uint32_t lo2,
-                      int16_t *col, int8_t *col8)
+ * point) a row or a tap at a time, then widened whole. */
+static void cw_window(const tfc_conv_wide_geometry *g, const int8_t *input, int32_t p, uint32_t lo2, int16_t *col,
+                      int8_t *col8)
 {
     const int32_t seg = g->k_w * g->in_c, cin = g->in_c, row = g->in_w * cin;
     const int32_t oy = p / g->out_w, ox = p - oy * g->out_w;
     const int32_t iy0 = oy * g->stride_y - g->pad_top, ix0 = ox * g->stride_x - g->pad_left;
     const int inside_x = ix0 >= 0 && ix0 + g->k_w <= g->in_w;
     const int8_t zp = (int8_t)-g->input_offset;
-    const int8_t *src = input + ((int64_t)(iy0 - input_row) * g->in_w + ix0) * cin;
+    const int8_t *src = input + ((int64_t)iy0 * g->in_w + ix0) * cin;
     if (inside_x && (seg & 3) == 0)
     {
         for (int32_t ky = 0; ky < g->k_h; ky++, src += row)
@@ -311,6 +310,17 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
                           int32_t row_end,
                           int32_t input_row)
 {
+    /* A band (fused tiles): `input` holds the input's rows from input_row on. Input rows counted
+     * from there: the top padding grows by input_row and the input ends input_row rows earlier,
+     * so padding is still decided against the whole input (the band holds every row read). */
+    tfc_conv_wide_geometry band;
+    if (input_row != 0)
+    {
+        band = *g;
+        band.pad_top += input_row;
+        band.in_h -= input_row;
+        g = &band;
+    }
     const int32_t k = g->k_h * g->k_w * g->in_c, kp = (k + 3) & ~3, blocks = kp / 4;
     const int32_t out_c = g->out_c, lo = g->act_min, hi = g->act_max;
     const int32_t p_end = row_end * g->out_w;
@@ -326,8 +336,8 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
         /* An odd last pixel is computed twice; its copy goes to the scratch's spare row. */
         const int two = p + 1 < p_end;
         int8_t *const out1 = two ? output + out_c : spare;
-        cw_window(g, input, input_row, p, lo2, col, col8);
-        cw_window(g, input, input_row, two ? p + 1 : p, lo2, col + 4, col8);
+        cw_window(g, input, p, lo2, col, col8);
+        cw_window(g, input, two ? p + 1 : p, lo2, col + 4, col8);
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
         cw_pairs(col, weights, channels, out_c, blocks, output, out1, g->output_offset, lo, hi);
 #else
@@ -366,8 +376,7 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
                     {
                         if (inside)
                         {
-                            const int64_t at = ((int64_t)(iy - input_row) * g->in_w + ix) * g->in_c + ci;
-                            const int32_t x = input[at] + g->input_offset;
+                            const int32_t x = input[((int64_t)iy * g->in_w + ix) * g->in_c + ci] + g->input_offset;
                             acc += (uint32_t)(x * w[(i / 4) * 8 + cw_slot[i & 3]]);
                         }
                     }

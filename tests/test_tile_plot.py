@@ -1,8 +1,10 @@
 """`tfc compile|bench --plot FILE.png`: the fused-tile schedules' peak-SRAM vs extra-MACs curve is
 written as a PNG that tfc marks as its own; tfc replaces only such a file, refuses any other
-before any work, and says what to do when there is no curve or no matplotlib."""
+before any work, and says what to do when there is no curve or no matplotlib. tfc bench of a
+tiled model shows the instructions its bands spend between the layers."""
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -61,8 +63,14 @@ def test_without_matplotlib_a_clear_error(capsys, tmp_path, monkeypatch):
 
 
 def test_bench_writes_the_curve_beside_its_table(capsys, tmp_path, qemu):  # noqa: F811
-    png = tmp_path / "bench.png"
-    code, out, err = run_cli(capsys, "bench", DEMO_MODEL, "--extra-macs", "0", "--plot", png)
+    png, numbers = tmp_path / "bench.png", tmp_path / "bench.json"
+    code, out, err = run_cli(capsys, "bench", DEMO_MODEL, "--extra-macs", "0", "--plot", png, "--json", numbers)
     assert code == 0, err
     assert "peak SRAM (arena) against extra MACs" in out and f"wrote {png}" in out
     assert png.read_bytes().startswith(PNG_SIGNATURE) and written_by_tfc(png)
+    # the kept halo rows' memmoves run between the layers: the table shows them, and the layers
+    # plus them make the total
+    t = json.loads(numbers.read_text())["tfc"]
+    (moves,) = [line for line in out.splitlines() if "halo-row moves" in line]
+    moved = int(moves.split()[-1].replace(",", ""))
+    assert moved > 0 and moved + sum(la["instructions"] for la in t["layers"]) == t["instructions"]

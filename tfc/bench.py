@@ -257,6 +257,10 @@ def format_bench(b: Bench) -> str:
             row += (f" {theirs.instructions:>12,} {_per_mac(theirs.per_mac):>9}"
                     f" {_ratio(theirs.instructions, layer.instructions):>9}")
         lines.append(row)
+    if b.tiles and any(cand.chosen for cand in b.tiles[1]):
+        # the kept halo rows' memmoves run between the layers' calls: in the total, in no layer
+        row = f"{'':>3}  {'(fused tiles: halo-row moves, between the layers)':<59} {_outside_layers(t):>12,}"
+        lines.append(row + (f" {'':>9} {_outside_layers(c):>12,}" if c else ""))
     total = (f"{'':>3}  {'total':<12} {'(tfc_' + t.model + '_invoke)':<34} {_macs(t.macs):>11} "
              f"{t.instructions:>12,} {_per_mac(t.per_mac):>9}")
     if c:
@@ -286,6 +290,10 @@ def format_bench(b: Bench) -> str:
         lines += ["", "peak SRAM (arena) against extra MACs, the tile pass's schedules (*: built)",
                   format_candidates(*b.tiles)]
     return "\n".join(lines)
+
+
+def _outside_layers(r: BenchResult) -> int:
+    return r.instructions - sum(layer.instructions for layer in r.layers)
 
 
 def _macs(macs: int) -> str:

@@ -131,13 +131,17 @@ def test_conv_add_on_the_wide_conv_equals_the_interpreter(tmp_path, qemu):  # no
     calibration = rng.normal(0, 1, (16, 1, 6, 7, 8)).astype(np.float32)
     cm = tfc.compile(residual_block(), target="cortex-m7", input_layout="nhwc", calibration=calibration)
     assert [select(n).name for n in cm.ir.nodes] == ["conv_wide", "conv_add_wide"]
-    x = rng.integers(-128, 128, (4, 1, 6, 7, 8), dtype=np.int8)
+    _builds_equal_the_interpreter(cm, rng.integers(-128, 128, (4, 1, 6, 7, 8), dtype=np.int8), tmp_path)
+
+
+def _builds_equal_the_interpreter(cm, x, tmp_path, what: str = "") -> None:
+    """Both host builds (ASan/UBSan) and the emulated M7 give the int8 interpreter's integers."""
     want = np.stack([interp.run(cm.ir, [s])[0] for s in x])
     for target in ("host", "cortex-m7"):
-        info = write_project(cm.ir, tmp_path / target, target=target, name="residual")
+        info = write_project(cm.ir, tmp_path / target, target=target, name="m")
         got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
-        assert_exact(got, want, f"{target} build (ASan/UBSan) vs the int8 interpreter")
-    assert_exact(cm.run(x, raw=True)[0], want, "emulated Cortex-M7 vs the int8 interpreter")
+        assert_exact(got, want, f"{target} build (ASan/UBSan){what} vs the int8 interpreter")
+    assert_exact(cm.run(x, raw=True)[0], want, f"emulated Cortex-M7{what} vs the int8 interpreter")
 
 
 @pytest.mark.parametrize("order, reuse, rows", [("top-down", True, 1), ("bottom-up", False, 2)])
@@ -154,9 +158,4 @@ def test_the_wide_kernels_on_bands_equal_the_interpreter(order, reuse, rows, tmp
     (region,) = lower_for(cm.ir, target="cortex-m7").regions
     assert len(region.bands) == -(-h // rows)
     x = np.random.default_rng(4).integers(-128, 128, (3, *g.inputs[0].shape), dtype=np.int8)
-    want = np.stack([interp.run(cm.ir, [s])[0] for s in x])
-    for target in ("host", "cortex-m7"):
-        info = write_project(cm.ir, tmp_path / target, target=target, name="banded")
-        got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
-        assert_exact(got, want, f"{target} build (ASan/UBSan), wide kernels on bands, vs the int8 interpreter")
-    assert_exact(cm.run(x, raw=True)[0], want, "emulated Cortex-M7, wide kernels on bands, vs the int8 interpreter")
+    _builds_equal_the_interpreter(cm, x, tmp_path, ", wide kernels on bands,")

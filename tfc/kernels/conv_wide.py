@@ -10,6 +10,8 @@ It takes the first layers with few input channels (the window is one short vecto
 per pixel instead of per channel), the 3x3 body convolutions and 1x1 convolutions alike, except
 1x1 stride-1 layers on fewer than SMALLEST_1X1_DEPTH channels (measured slower than
 arm_convolve_1x1_s8_fast). tfc_convolve_add_wide_s8 (conv_add_wide) runs conv2d_add on it.
+Both run on bands of rows (fused tiles, tfc.kernels.tiles) with the layer's whole geometry: a
+band's call gets its output rows and the input row its input pointer is at.
 """
 from __future__ import annotations
 

@@ -132,3 +132,37 @@ def _fold_quantized_bias_add(graph: Graph, node: Node, add: Node, other) -> int:
     graph.replace_all_uses(add.output, node.output)
     graph.remove_node(add)
     return 1
+
+
+def split_high_rank_transposes(graph: Graph) -> int:
+    """A transpose the int8 kernel cannot run (rank > 4 after size-1 axes are dropped and axes
+    that stay neighbours are merged; MobileViTV2's Col2Im fold is one of rank 5) becomes a chain
+    of transposes that each move one axis in front of a block of others: an insertion sort of the
+    axes, at most rank - 1 steps, each of rank <= 4 once merged (prefix, moved axis, block, suffix)."""
+    from tfc.kernels.movement import simplify_transpose
+    fired = 0
+    for node in list(graph.nodes_of("transpose")):
+        x, perm = node.inputs[0], list(node.attrs["perm"])
+        if len(simplify_transpose(tuple(x.shape), tuple(perm))[1]) <= 4:
+            continue
+        order, current = list(range(len(perm))), x
+        steps = []
+        for i, axis in enumerate(perm):
+            j = order.index(axis)
+            if j == i:
+                continue
+            new = order[:i] + [order[j]] + order[i:j] + order[j + 1:]
+            steps.append([order.index(a) for a in new])
+            order = new
+        for k, step in enumerate(steps):
+            last = k == len(steps) - 1
+            t = graph.add_node("transpose", [current], {"perm": step}, name=f"{node.name}_step{k}", before=node,
+                               output_types=[node.output.type] if last else None)
+            t.output.quant = current.quant
+            current = t.output
+        out_name = node.output.name
+        graph.replace_all_uses(node.output, current)
+        graph.remove_node(node)
+        graph.rename_value(current, out_name)
+        fired += 1
+    return fired

@@ -163,6 +163,7 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
     _check_types(graph)
     legalize.matmul_to_linear(graph)
     legalize.fold_bias_add(graph)
+    legalize.fold_channel_affine(graph)
     _check_weights(graph)
     batches = _sample_list(graph, samples)
     observed = [v for v in graph.values() if not v.is_constant and v.dtype.is_float and _assigns_own_params(graph, v)]

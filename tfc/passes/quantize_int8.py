@@ -3,7 +3,9 @@
 A model that carries Q/DQ nodes keeps exactly its quantization parameters. A float model is
 quantized from the `calibration` samples the user gave `tfc.compile` (post-training
 quantization: per-channel symmetric int8 weights, int32 biases, per-tensor asymmetric int8
-activations, ranges by min/max, percentile or MSE).
+activations, ranges by min/max, percentile or MSE; a mean over H and W (GlobalAveragePool)
+gets its own grid, widened by the spread of its per-sample extremes inside its input's range;
+per-channel constant multiplies and adds after a linear fold into it first).
 """
 from __future__ import annotations
 

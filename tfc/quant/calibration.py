@@ -29,6 +29,8 @@ class RangeObserver:
     hi: float = -np.inf
     _kept: list = field(default_factory=list)
     _kept_count: int = 0
+    _sample_lo: list = field(default_factory=list)   # each observation's extremes
+    _sample_hi: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -41,6 +43,8 @@ class RangeObserver:
             return
         self.lo = min(self.lo, float(x.min()))
         self.hi = max(self.hi, float(x.max()))
+        self._sample_lo.append(float(x.min()))
+        self._sample_hi.append(float(x.max()))
         if self.method != "minmax" and self._kept_count < _SAMPLE_CAP:
             take = x[: _SAMPLE_CAP - self._kept_count]
             self._kept.append(take.copy())
@@ -58,6 +62,16 @@ class RangeObserver:
             else:
                 lo, hi = _mse_range(values, lo, hi)
         return min(float(lo), 0.0), max(float(hi), 0.0)
+
+    def range_with_headroom(self, spreads: float) -> tuple[float, float]:
+        """range() widened by `spreads` standard deviations of the per-sample minima and maxima:
+        a statistic with few values per sample (a mean over H and W: one per channel) has an
+        extreme that moves from sample to sample, and the calibration set's extreme is then a
+        poor bound for new inputs (ResNet's pooled features: 4.13 over 32 calibration samples,
+        4.48 on 16 others). A tensor whose extremes are stable keeps its range."""
+        lo, hi = self.range()
+        return (min(lo - spreads * float(np.std(self._sample_lo)), 0.0),
+                max(hi + spreads * float(np.std(self._sample_hi)), 0.0))
 
 
 def _mse_range(values: np.ndarray, lo: float, hi: float, bins: int = 2048) -> tuple[float, float]:

@@ -89,6 +89,10 @@ class OpSpec:
     # The input holding a constant weight whose output channels are axis 0 (conv, linear): what
     # batchnorm folds into, sparsify prunes and the report's storage column describes.
     weight_input: ClassVar[int | None] = None
+    # Its output is a statistic of many input values (a mean over H and W), so it has few values
+    # per sample and it never leaves its input's range: calibration widens its range by the
+    # spread of the per-sample extremes, inside the input's range (tfc.quant.calibration).
+    calibration_headroom: ClassVar[bool] = False
     # The int8 output grid TFLite Micro / CMSIS-NN fix for the op: (scale, zero point).
     fixed_int8_output: ClassVar[tuple[float, int] | None] = None
     # Converts between reals and a quantized grid (quantize, dequantize): the importer keeps

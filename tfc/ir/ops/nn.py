@@ -204,6 +204,7 @@ class MaxPool2d(_Windowed):
 class ReduceMean(OpSpec):
     name = "reduce_mean"
     layout_agnostic = True
+    calibration_headroom = True
     axis_attrs = ("axes",)
     sorted_axes = True
     # int8 rounding (tfc.quant.transformer_params.MeanParams): "tflite" = TFLite Micro's MEAN

@@ -132,3 +132,102 @@ def _fold_quantized_bias_add(graph: Graph, node: Node, add: Node, other) -> int:
     graph.replace_all_uses(add.output, node.output)
     graph.remove_node(add)
     return 1
+
+
+def split_high_rank_transposes(graph: Graph) -> int:
+    """A transpose the int8 kernel cannot run (rank > 4 after size-1 axes are dropped and axes
+    that stay neighbours are merged; MobileViTV2's Col2Im fold is one of rank 5) becomes a chain
+    of transposes that each move one axis in front of a block of others: an insertion sort of the
+    axes, at most rank - 1 steps, each of rank <= 4 once merged (prefix, moved axis, block, suffix)."""
+    from tfc.kernels.movement import simplify_transpose
+    fired = 0
+    for node in list(graph.nodes_of("transpose")):
+        x, perm = node.inputs[0], list(node.attrs["perm"])
+        if len(simplify_transpose(tuple(x.shape), tuple(perm))[1]) <= 4:
+            continue
+        order, current = list(range(len(perm))), x
+        steps = []
+        for i, axis in enumerate(perm):
+            j = order.index(axis)
+            if j == i:
+                continue
+            new = order[:i] + [order[j]] + order[i:j] + order[j + 1:]
+            steps.append([order.index(a) for a in new])
+            order = new
+        for k, step in enumerate(steps):
+            last = k == len(steps) - 1
+            t = graph.add_node("transpose", [current], {"perm": step}, name=f"{node.name}_step{k}", before=node,
+                               output_types=[node.output.type] if last else None)
+            t.output.quant = current.quant
+            current = t.output
+        out_name = node.output.name
+        graph.replace_all_uses(node.output, current)
+        graph.remove_node(node)
+        graph.rename_value(current, out_name)
+        fired += 1
+    return fired
+
+
+def fold_channel_affine(graph: Graph) -> int:
+    """A float linear followed by per-channel constant multiplies and adds over its output
+    channels, through reshapes that keep the channel axis last (LeViT's BatchNorm1d on the
+    flattened tokens: linear -> reshape -> mul(scale) -> add(shift)), folds them into its weights
+    and bias, as canonicalize folds a batchnorm that follows a conv directly. Calibrated
+    separately, each would round onto a grid of its own, with its constants quantized per tensor."""
+    fired = 0
+    for node in list(graph.nodes_of("linear")):
+        w = node.inputs[1]
+        if (node.output.quant is not None or not w.is_constant or not w.dtype.is_float or len(w.uses) != 1
+                or _clamps(node)):
+            continue
+        if len(node.inputs) == 3 and not (node.inputs[2].is_constant and node.inputs[2].dtype.is_float
+                                          and len(node.inputs[2].uses) == 1):
+            continue
+        channels = node.output.shape[-1]
+        while True:
+            tail = node.output
+            user = _sole_user(graph, node)
+            while user is not None and user.op == "reshape" and user.output.shape[-1:] == (channels,):
+                tail = user.output
+                user = _sole_user(graph, user)
+            vector = _channel_vector(user, tail, channels)
+            if vector is None:
+                break
+            w_data = node.inputs[1].data.astype(np.float64)
+            b_data = (node.inputs[2].data.astype(np.float64) if len(node.inputs) == 3
+                      else np.zeros(channels))
+            if user.op == "mul":
+                w_data, b_data = w_data * vector[:, None], b_data * vector
+            else:
+                b_data = b_data + vector
+            node.set_input(1, graph.add_constant(w.name + "_affine", w_data.astype(np.float32)))
+            bias = graph.add_constant(f"{node.name}.bias_affine", b_data.astype(np.float32))
+            if len(node.inputs) == 3:
+                node.set_input(2, bias)
+            else:
+                node.inputs.append(bias)
+                bias.uses.append((node, 2))
+            out_name = user.output.name
+            graph.replace_all_uses(user.output, tail)
+            graph.remove_node(user)
+            graph.rename_value(tail, out_name)
+            fired += 1
+    graph.remove_unused_constants()
+    return fired
+
+
+def _clamps(node: Node) -> bool:
+    return (node.attrs.get("act_min", -np.inf), node.attrs.get("act_max", np.inf)) != (-np.inf, np.inf)
+
+
+def _channel_vector(user: Node | None, tail, channels: int) -> np.ndarray | None:
+    """The constant vector over the last axis that `user` (a mul or an add of `tail`, without an
+    output clamp, whose result has tail's shape) applies, else None."""
+    if user is None or _clamps(user) or user.output.shape != tail.shape or not (user.op == "mul" or user.op == "add"):
+        return None
+    other = user.inputs[1] if user.inputs[0] is tail else user.inputs[0]
+    if not other.is_constant or not other.dtype.is_float or other.quant is not None:
+        return None
+    if int(np.prod(other.shape)) != channels or other.shape[-1:] != (channels,):
+        return None
+    return other.data.astype(np.float64).reshape(channels)

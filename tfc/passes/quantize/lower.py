@@ -249,6 +249,7 @@ def lower_to_int8(graph: Graph, numerics: str = "cmsis", onnxruntime_requantize:
     convert_types(graph)
     stats["drop-identity-conversions"] = drop_identity_conversions(graph)
     stats["global-avgpool-as-mean"] = global_avgpool_as_mean(graph)
+    stats["split-transposes"] = legalize.split_high_rank_transposes(graph)
     stats["requantize-for-same-params"] = requantize_for_same_params(graph)
     if numerics == "onnxruntime":
         stats["onnxruntime-numerics"] = use_onnxruntime_numerics(graph)

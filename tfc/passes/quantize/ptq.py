@@ -140,12 +140,30 @@ def _quantize_weights(graph: Graph) -> None:
     graph.remove_unused_constants()
 
 
+HEADROOM_SPREADS = 2.0
+
+
+def _calibrated_range(value: Value, observers: dict) -> tuple[float, float]:
+    """The observed range; for an op with `calibration_headroom`, widened (HEADROOM_SPREADS
+    standard deviations of the per-sample extremes) but never past its input's observed range."""
+    observer, node = observers[value.name], value.producer
+    if node is None or not node.spec.calibration_headroom:
+        return observer.range()
+    lo, hi = observer.range_with_headroom(HEADROOM_SPREADS)
+    source = observers.get(node.inputs[0].name)
+    if source is not None:
+        in_lo, in_hi = source.range()
+        lo, hi = max(lo, in_lo), min(hi, in_hi)
+    return lo, hi
+
+
 def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float = 99.99) -> int:
     """Calibrate on `samples` and annotate the graph in place; returns the number of activations
     that got their own parameters."""
     _check_types(graph)
     legalize.matmul_to_linear(graph)
     legalize.fold_bias_add(graph)
+    legalize.fold_channel_affine(graph)
     _check_weights(graph)
     batches = _sample_list(graph, samples)
     observed = [v for v in graph.values() if not v.is_constant and v.dtype.is_float and _assigns_own_params(graph, v)]
@@ -165,7 +183,7 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
     for value in observed:
         grid = value.producer.spec.fixed_int8_output if value.producer else None
         fixed = QuantParams((grid[0],), (grid[1],)) if grid else None
-        value.quant = fixed or cal.activation_params(*observers[value.name].range())
+        value.quant = fixed or cal.activation_params(*_calibrated_range(value, observers))
     # Pooling outputs take their input's params (the int8 kernels need that), through propagation:
     # the input may itself get its params only there (a pool after a transpose, say).
     propagate_params(graph)

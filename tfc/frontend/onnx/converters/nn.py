@@ -143,7 +143,12 @@ def convert_global_pool(ctx: ImportContext, node: OnnxNode) -> None:
     x = ctx.value(node.input(0))
     rank = _spatial_rank(ctx, x)
     kernel = list(x.shape[2:]) if rank == 2 else [1, x.shape[2]]
-    if node.op_type == "GlobalAveragePool":
+    if node.op_type == "GlobalAveragePool" and rank == 2:
+        # A mean over H and W, the IR the dynamo exporter and TFLite's MEAN give: as int8 it
+        # rounds once onto its own grid (onnxruntime's quantizer also gives GlobalAveragePool
+        # its own, AveragePool its input's), where avgpool2d keeps its input's.
+        op, attrs = "reduce_mean", {"axes": [1, 2], "keepdims": True}
+    elif node.op_type == "GlobalAveragePool":
         op, attrs = "avgpool2d", {"kernel": kernel}
     else:
         op, attrs = "maxpool2d", {"kernel": kernel}

@@ -63,7 +63,23 @@ SP_INLINE int32_t sp_sxtb16_ror8(int32_t x)
 SP_INLINE int32_t sp_sxtab16(int32_t a, int32_t x) { return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)x); }
 SP_INLINE int32_t sp_sxtab16_ror8(int32_t a, int32_t x)
 {
-    return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)sp_ror8((uint32_t)x));
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b): one PKHBT / PKHTB each, which
+ * GCC does not pick for the mask-and-or forms. */
+SP_INLINE int32_t sp_pack_lo(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+SP_INLINE int32_t sp_pack_hi(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+    return r;
 }
 SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc) { return __smlad((int16x2_t)x, (int16x2_t)y, acc); }
 SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
@@ -111,6 +127,11 @@ SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
     return (int32_t)(uint32_t)(sum >> 32);
 }
 SP_INLINE int32_t sp_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+SP_INLINE int32_t sp_pack_lo(int32_t a, int32_t b) { return (int32_t)(((uint32_t)a & 0xFFFFU) | ((uint32_t)b << 16)); }
+SP_INLINE int32_t sp_pack_hi(int32_t a, int32_t b)
+{
+    return (int32_t)(((uint32_t)a >> 16) | ((uint32_t)b & 0xFFFF0000U));
+}
 #endif
 
 /* ---- requantization ------------------------------------------------------------------------------ */

@@ -204,6 +204,21 @@ SP_INLINE void sp_ld64(const void *base, const int32_t off, int32_t *lo, int32_t
     *hi = q[1];
 }
 
+/* The same, stored: two adjacent words at base + off bytes (off a multiple of 4 below 1024). */
+SP_INLINE void sp_st64(void *base, const int32_t off, int32_t lo, int32_t hi)
+{
+#if SP_ARM
+    if (__builtin_constant_p(off) && off >= 0 && off < 1024 && (off & 3) == 0)
+    {
+        __asm__ volatile("strd %0, %1, [%2, %3]" : : "r"(lo), "r"(hi), "r"(base), "n"(off) : "memory");
+        return;
+    }
+#endif
+    sp_word *q = (sp_word *)((uint8_t *)base + off);
+    q[0] = lo;
+    q[1] = hi;
+}
+
 SP_INLINE void sp_init4(int32_t *a, int32_t bias)
 {
     a[0] = a[1] = a[2] = a[3] = bias;

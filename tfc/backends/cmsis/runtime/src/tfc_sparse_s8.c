@@ -312,15 +312,10 @@ SP_INLINE int32_t sp_widen_quads(const int8_t *src, int32_t w, int32_t plane, co
         const int32_t e1 = sp_sxtab16(off2, r1), o1 = sp_sxtab16_ror8(off2, r1);
         const int32_t e2 = sp_sxtab16(off2, r2), o2 = sp_sxtab16_ror8(off2, r2);
         const int32_t e3 = sp_sxtab16(off2, r3), o3 = sp_sxtab16_ror8(off2, r3);
-        sp_word *d = (sp_word *)cell;
-        d[0] = sp_pack_lo(e0, e2);
-        d[1] = sp_pack_lo(e1, e3);
-        d[B / 2] = sp_pack_lo(o0, o2);
-        d[B / 2 + 1] = sp_pack_lo(o1, o3);
-        d[B] = sp_pack_hi(e0, e2);
-        d[B + 1] = sp_pack_hi(e1, e3);
-        d[3 * B / 2] = sp_pack_hi(o0, o2);
-        d[3 * B / 2 + 1] = sp_pack_hi(o1, o3);
+        sp_st64(cell, 0, sp_pack_lo(e0, e2), sp_pack_lo(e1, e3));
+        sp_st64(cell, 2 * B, sp_pack_lo(o0, o2), sp_pack_lo(o1, o3));
+        sp_st64(cell, 4 * B, sp_pack_hi(e0, e2), sp_pack_hi(e1, e3));
+        sp_st64(cell, 6 * B, sp_pack_hi(o0, o2), sp_pack_hi(o1, o3));
     }
     return x;
 }

@@ -63,7 +63,7 @@ def nhwc_shape(shape, layout: str) -> tuple[int, ...]:
 def conv_shapes(node) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The NHWC shapes of a conv2d's input and output, whatever layouts it reads and writes."""
     lin, lout = conv_layouts(node)
-    return nhwc_shape(node.inputs[0].shape, lin), nhwc_shape(node.outputs[0].shape, lout)
+    return nhwc_shape(node.inputs[0].type.shape, lin), nhwc_shape(node.output.type.shape, lout)
 
 
 @register_op

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tfc  # noqa: E402
 from tfc.bench import bench  # noqa: E402
 from tfc.ir.ops import get_op  # noqa: E402
+from tfc.passes.sparsify import dense_twin  # noqa: E402
 
 
 def hybrid_onnx(path: Path) -> Path:
@@ -52,10 +53,7 @@ def compile_variants(onnx_path: Path, shape, density: float, block: int) -> dict
                       "fuse{residual=false},plan-memory")
     speed = tfc.compile(str(onnx_path), "cortex-m7", calibration=calibration(shape), sparsity=sparsity,
                         pipeline=speed_pipeline)
-    dense_ir = sparse.ir.copy()
-    for v in dense_ir.constants.values():
-        v.sparse = None
-    dense = dataclasses.replace(sparse, ir=dense_ir, _runners={})
+    dense = dataclasses.replace(sparse, ir=dense_twin(sparse.ir), _runners={})
     return {"dense": dense, "sparse": sparse, "speed": speed}
 
 

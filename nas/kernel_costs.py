@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfc.ir.ops import get_op
+from tfc.ir.ops.nn import conv_shapes
 from tfc.kernels.cost import cost_entries
 
 # Per backend function: the features its cost is linear in, and the coefficients FITTED to them:
@@ -73,6 +74,8 @@ def quantities(node) -> dict[str, float]:
     out = node.output.type.shape
     outputs = int(np.prod(out))
     x = node.inputs[0].type.shape
+    if node.op == "conv2d":                      # NHWC, also where it reads or writes NCHW
+        x, out = conv_shapes(node)
     q = {"outputs": outputs, "one": 1.0, "elements": int(np.prod(x)), "rows": int(np.prod(out[:-1]))}
     if get_op(node.op).weight_input is not None:        # conv2d, conv2d_add, linear
         w = node.inputs[1].type.shape            # OHWI or [out, in]

@@ -146,10 +146,8 @@ def _memory(graph: Graph, target: Target) -> dict:
     except TfcError as e:
         return {"memory_note": e.message + (f"; {e.hint}" if e.hint else "")}
     if any(v.sparse is not None for v in graph.constants.values()):
-        dense = graph.copy()
-        for v in dense.constants.values():
-            v.sparse = None
-        found["dense_graph"] = dense
+        from tfc.passes.sparsify import dense_twin
+        found["dense_graph"] = dense_twin(graph)
     return found
 
 

@@ -58,6 +58,27 @@ def test_select_tries_the_specialised_kernels_first():
     assert select(node).name == "conv_wide"
 
 
+def test_a_pinned_node_runs_its_kernel_or_says_why_not():
+    from tfc.kernels.base import KERNEL_KEY
+    g, node = _conv_graph()
+    node.output.type = TensorType(node.output.shape, DType.I8)
+    node.inputs[1].data = np.ones((8, 3, 3, 8), np.int8)
+    node.meta[KERNEL_KEY] = "conv"              # CMSIS-NN's arm_convolve_s8, not the faster conv_wide
+    assert select(node).name == "conv"
+    node.meta[KERNEL_KEY] = "conv_1x1"          # declines a 3x3: no other kernel may run it then
+    with pytest.raises(UnsupportedError, match="conv_wide: the node is pinned to kernel conv_1x1"):
+        select(node)
+
+
+def test_only_kernels_that_read_a_layout_run_a_node_naming_it():
+    g, node = _conv_graph(sparse=True)
+    node.attrs["in_layout"] = "nchw"             # what fuse-layout writes; the shapes are not re-inferred here
+    assert select(node).name == "sparse_conv"
+    node.inputs[1].sparse = None
+    with pytest.raises(UnsupportedError, match=r"conv: reads and writes nhwc only \(in_layout=nchw\)"):
+        select(node)
+
+
 def test_a_node_no_kernel_runs_gets_every_kernels_reason():
     g, node = _conv_graph(kernel=(1, 1))
     [kernel] = [k for k in kernels_for("conv2d") if k.name == "sparse_conv"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tfc
+from tfc.passes.sparsify import dense_twin
 from tfc.backends.cmsis import HostRunner, write_project
 from tfc.kernels.lowering import lower
 from tfc.ir.graph import Graph
@@ -50,10 +51,7 @@ def compiled():
 
 
 def _dense(graph: Graph) -> Graph:
-    g = graph.copy()
-    for v in g.constants.values():
-        v.sparse = None
-    return g
+    return dense_twin(graph)
 
 
 def _assert_same(got, want, what):

@@ -19,6 +19,7 @@ import numpy as np
 
 from tfc.errors import UnsupportedError
 from tfc.ir.graph import Node
+from tfc.ir.ops import get_op
 
 
 class Kernel:
@@ -43,6 +44,9 @@ class Kernel:
     pure_requantization: ClassVar[bool] = False
     # Cost entries (tfc.kernels.cost.Cost) by the C function they model: what nas/ estimates from.
     costs: ClassVar[dict[str, Any]] = {}
+    # The activation layouts the kernel reads and writes where its op names them (OpSpec.layout_attrs):
+    # select() passes over a kernel for a node whose layout attributes name another.
+    layouts: ClassVar[tuple[str, ...]] = ("nhwc",)
 
     def decline(self, node: Node) -> str | None:
         """Why this kernel does not run `node` (None: it does)."""
@@ -159,12 +163,33 @@ def registered_kernels() -> tuple[Kernel, ...]:
 
 # The node meta a fused-tile region sets (tfc.kernels.tiles): its nodes run on bands of rows.
 TILE_REGION_KEY = "tile-region"
+# The node meta naming the kernel a node must run on (benchmarks pin a baseline's kernel with it).
+KERNEL_KEY = "kernel"
+
+
+def layout_decline(kernel: Kernel, node: Node) -> str | None:
+    """Why `kernel` cannot read or write the layouts `node` names (None: it can)."""
+    keys = get_op(node.op).layout_attrs or ()
+    other = [f"{k}={node.attrs[k]}" for k in keys if node.attrs.get(k, "nhwc") not in kernel.layouts]
+    return f"reads and writes {'/'.join(kernel.layouts)} only ({', '.join(other)})" if other else None
+
+
+def decline_reason(kernel: Kernel, node: Node, banded: bool = False) -> str | None:
+    """Why `kernel` does not run `node`: the checks select() makes of every kernel, then its own."""
+    if banded and not kernel.runs_on_bands:
+        return "does not run on bands of rows"
+    pinned = node.meta.get(KERNEL_KEY)
+    if pinned is not None and pinned != kernel.name:
+        return f"the node is pinned to kernel {pinned}"
+    return layout_decline(kernel, node) or kernel.decline(node)
 
 
 def select(node: Node, banded: bool | None = None) -> Kernel:
     """The kernel that runs `node`; an UnsupportedError with every candidate's reason otherwise.
     banded: only kernels that run on bands of rows (default: when the node is in a fused-tile
-    region), so a faster kernel that cannot leaves such a node to one that can."""
+    region), so a faster kernel that cannot leaves such a node to one that can. Only kernels that
+    read and write the layouts the node names (Kernel.layouts); only the kernel node.meta["kernel"]
+    names, if set."""
     candidates = _BY_OP.get(node.op)
     if not candidates:
         raise UnsupportedError(f"no int8 kernel for op {node.op}", node=node.name, op=node.op)
@@ -172,7 +197,7 @@ def select(node: Node, banded: bool | None = None) -> Kernel:
         banded = TILE_REGION_KEY in node.meta
     reasons = []
     for kernel in candidates:
-        reason = "does not run on bands of rows" if banded and not kernel.runs_on_bands else kernel.decline(node)
+        reason = decline_reason(kernel, node, banded)
         if reason is None:
             return kernel
         reasons.append(f"{kernel.name}: {reason}")

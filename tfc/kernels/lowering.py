@@ -14,7 +14,7 @@ from tfc.errors import UnsupportedError
 from tfc.ir.graph import Graph, Node, Value
 from tfc.ir.types import DType
 from tfc.kernels import records as L
-from tfc.kernels.base import Kernel, kernels_for, select
+from tfc.kernels.base import Kernel, decline_reason, kernels_for, select
 from tfc.kernels.buffer_sizes import build_for_isa
 from tfc.kernels.tiles import TiledRegion, find_regions, row_bytes
 from tfc.memory import Allocation, Plan, graph_buffers, lower_bound, plan_memory
@@ -121,7 +121,7 @@ def _select_within_flash(graph: Graph, flash_bytes: int | None) -> dict[int, Ker
     for node in sorted((n for n in graph.nodes if extra[id(n)] > 0), key=lambda n: (-extra[id(n)], n.name)):
         if over <= 0:
             break
-        narrow = next((k for k in kernels_for(node.op) if k.extra_flash_bytes(node) == 0 and k.decline(node) is None),
+        narrow = next((k for k in kernels_for(node.op) if k.extra_flash_bytes(node) == 0 and decline_reason(k, node) is None),
                       None)
         if narrow is not None:
             kernels[id(node)] = narrow

@@ -18,7 +18,10 @@ import numpy as np
 from tfc.ir.graph import Node
 from tfc.kernels import records as L
 from tfc.kernels.base import Kernel, register_kernel
-from tfc.kernels.conv import FullyConnected, _Conv
+from tfc.ir.ops.base import TO_NCHW, TO_NHWC
+from tfc.ir.ops.nn import conv_layouts, conv_shapes
+from tfc.kernels.conv import FullyConnected, _Conv, bias_of
+from tfc.quant import reference as ref
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
 from tfc.sparse import codegen
@@ -40,6 +43,8 @@ class SparseArgs:
     values: L.ConstArray | None
     code: codegen.LayerCode | None          # brle-unrolled
     table: L.ConstArray | None              # brle-unrolled: the pre-widened weights
+    input_nchw: bool = False                # conv: reads its input channels-first (a folded transpose)
+    output_nchw: bool = False               # conv: writes its output channels-first
 
     @property
     def flash_arrays(self) -> tuple[L.ConstArray, ...]:
@@ -110,13 +115,18 @@ def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
     x, w, y = node.inputs[0], node.inputs[1], node.output
     bias = node.inputs[2].data if len(node.inputs) > 2 else None
     layout = w.sparse
+    nchw = (False, False)
+    plane = None
     if conv:
         stride, pad = node.attrs["stride"], node.attrs["pad"]
-        width = padded_width(x.shape[2], w.shape[2], stride[1], pad[1], y.shape[2])
+        x_shape, y_shape = conv_shapes(node)
+        nchw = tuple(layout == "nchw" for layout in conv_layouts(node))
+        plane = y_shape[1] * y_shape[2] if nchw[1] else None
+        width = padded_width(x_shape[2], w.shape[2], stride[1], pad[1], y_shape[2])
         layer = sparse_conv_layer(w.data, bias, p.multipliers, p.shifts, block=layout.block, width=width,
                                   output_offset=p.output_offset, activation=p.activation)
-        in_dims, out_dims = L.Dims(*map(int, x.shape)), L.Dims(*map(int, y.shape))
-        counts = codegen.pixel_counts_for(y.shape[2], stride[1])
+        in_dims, out_dims = L.Dims(*map(int, x_shape)), L.Dims(*map(int, y_shape))
+        counts = codegen.pixel_counts_for(y_shape[2], stride[1])
     else:
         depth = w.shape[1]
         vectors = x.type.size // depth
@@ -127,17 +137,18 @@ def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
     prefix = f"tfc_{lw.name}_l{i}"
     where = f"{w.ref} : {w.type}, block {layout.block}"
     if layout.encoding == codegen.UNROLLED:
-        code = codegen.layer_code(layer, f"{prefix}_sparse", table=f"{prefix}_sparse_table", pixel_counts=counts)
+        code = codegen.layer_code(layer, f"{prefix}_sparse", table=f"{prefix}_sparse_table", pixel_counts=counts,
+                                  output_plane=plane)
         table = lw.add_const(L.ConstArray(code.table, "int32_t", code.words,
                                           f"{where}: pre-widened int16 pairs read by the generated code"))
-        return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, None, None, None, code, table)
+        return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, None, None, None, code, table, *nchw)
     records = lw.add_const(L.ConstArray(f"{prefix}_records", "int32_t", _record_words(layer),
                                         f"{where}: tfc_sparse_row records (+ sentinel)"))
     skips = lw.add_const(L.ConstArray(f"{prefix}_skips", "uint8_t", layer.skips.astype(np.uint8),
                                       f"{where}: skip per stored block"))
     values = lw.add_const(L.ConstArray(f"{prefix}_values", "int8_t", layer.values,
                                        f"{where}: int8 values per stored block"))
-    return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, records, skips, values, None, None)
+    return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, records, skips, values, None, None, *nchw)
 
 
 def _sparse_weight(node: Node) -> str | None:
@@ -157,6 +168,9 @@ class SparseConv(_Conv):
 
     name = "sparse_conv"
     function = "tfc_sparse_convolve_s8"
+    # A model's channels-first input read, or output written, directly (fuse folds the boundary
+    # transpose in): the widening reads 4 channels x 4 pixels per step, the stores go plane by plane.
+    layouts = ("nhwc", "nchw")
     # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
     costs = {"tfc_sparse_convolve_s8/brle": C.Cost(C.SPARSE, (0.9872, 0.0, 653.2498)),
              "tfc_sparse_convolve_s8/brle-unrolled": C.Cost(C.SPARSE, (0.9566, 0.4256, 955.6579)),
@@ -171,9 +185,18 @@ class SparseConv(_Conv):
             return "grouped"
         return _sparse_weight(node)
 
+    def run(self, node, inputs, p):
+        """The dense conv's integers, on NHWC views of a channels-first input or output."""
+        lin, lout = conv_layouts(node)
+        x = inputs[0].transpose(TO_NHWC) if lin == "nchw" else inputs[0]
+        _, y_shape = conv_shapes(node)
+        y = ref.conv2d(np.ascontiguousarray(x), inputs[1], bias_of(inputs), p, output_hw=y_shape[1:3])
+        return [np.ascontiguousarray(y.transpose(TO_NCHW)) if lout == "nchw" else y]
+
     def scratch_bytes(self, node, p, build, lean=False):
-        x, w, y = node.inputs[0], node.inputs[1], node.output
-        return conv_scratch_bytes(x.shape, w.shape, y.shape, node.attrs["stride"], node.attrs["pad"], w.sparse.block)
+        w = node.inputs[1]
+        x_shape, y_shape = conv_shapes(node)
+        return conv_scratch_bytes(x_shape, w.shape, y_shape, node.attrs["stride"], node.attrs["pad"], w.sparse.block)
 
     def args(self, lw, i, node, p):
         return sparse_args(lw, i, node, True, p)

@@ -8,7 +8,8 @@ clamp; MatMul with a constant weight (+ bias Add) into a fully connected layer; 
 the following conv; a residual Add into the conv computing one operand (conv2d_add, written
 over the skip tensor, which saves the conv output buffer); on int8 graphs, attention's
 batch_matmul -> softmax -> batch_matmul into one attention node computed one head at a time,
-where that lowers the planned arena. Every rule that declines says why (`tfc compile -v`). Rules keep the
+where that lowers the planned arena; a model-boundary NCHW<->NHWC transpose into the conv beside it
+where the conv's kernel reads or writes NCHW directly. Every rule that declines says why (`tfc compile -v`). Rules keep the
 interpreter's results exactly, integer graphs bit for bit.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.passes.fusion import activation, attention, attention_heads, gelu, layernorm, pad, residual
+from tfc.passes.fusion import activation, attention, attention_heads, gelu, layernorm, layout, pad, residual
 from tfc.passes.quantize import legalize
 
 
@@ -40,6 +41,8 @@ class Fuse(Pass):
         linear: bool = True
         pad: bool = True
         residual: bool = True        # conv + residual add -> conv2d_add, written over the skip tensor
+        # an NCHW<->NHWC transpose into the conv beside it where its kernel reads/writes NCHW directly
+        layout: bool = True
         transformer: bool = True     # decomposed GELU/LayerNorm into one op; activation matmuls -> batch_matmul
         # int8 batch_matmul -> softmax -> batch_matmul into one attention node run one head at a time:
         # "auto" where that lowers the planned arena, "always", or "never"
@@ -61,6 +64,8 @@ class Fuse(Pass):
         if o.residual:
             # After the activation rule: the add's ReLU must already be its clamp.
             rules.append(("fuse-residual-add", residual.fuse_residual_adds))
+        if o.layout:
+            rules.append((layout.RULE, layout.fuse_layout_transposes))
         return rules
 
     def final_rules(self):

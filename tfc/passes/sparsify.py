@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfc.errors import PassError, TfcError
+from tfc.ir.ops.nn import conv_shapes
 from tfc.ir.types import SparseLayout
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
 from tfc.sparse import codegen
@@ -83,11 +84,23 @@ def layer_shape(node) -> cm.LayerShape | None:
     if node.op == "linear":
         vectors = int(np.prod(out[:-1])) if len(out) > 1 else 1
         return cm.LayerShape(w[0], w[1], out_h=1, out_w=vectors, in_h=1, in_w=vectors, linear=True)
-    x = node.inputs[0].type.shape
+    x, out = conv_shapes(node)          # NHWC, also where the conv reads or writes NCHW
     stride = node.attrs.get("stride", [1, 1])
     pad = node.attrs.get("pad", [0, 0, 0, 0])
     return cm.LayerShape(w[0], w[3], w[1], w[2], out[1], out[2], stride=max(stride),
                          in_h=x[1] + pad[0] + pad[2], in_w=x[2] + pad[1] + pad[3])
+
+
+def dense_twin(graph):
+    """A copy of a compiled graph with every weight dense (no SparseLayout) and every layout
+    transpose a sparse kernel had folded in back in place: the build sparse layers are measured
+    against."""
+    from tfc.passes.fusion.layout import unfold_layouts
+    dense = graph.copy()
+    for v in dense.constants.values():
+        v.sparse = None
+    unfold_layouts(dense)
+    return dense
 
 
 def dense_flash_bytes(rows: int, cols: int) -> int:

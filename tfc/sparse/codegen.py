@@ -61,13 +61,28 @@ class LayerCode:
     symbol: str                 # C prefix: <symbol>_rows4, <symbol>_rows1, <symbol>_code
     table: str                  # the int32 weight table's C symbol
     block: int
-    stride: int                 # output channels (the distance between two pixels' outputs)
+    stride: int                 # the distance between two pixels' outputs (NHWC: the output channels; NCHW: 1)
     lo: int
     hi: int
     clamp: bool
     pixel_counts: tuple[int, ...]  # which functions to generate: 4 and/or 1
     channels: tuple[ChannelCode, ...]
     words: np.ndarray           # int32: the pre-widened weights
+    channel_step: int = 1       # the distance between two channels' outputs (NHWC: 1; NCHW: the plane's size)
+
+    @property
+    def fills_planes(self) -> bool:
+        """NCHW output: each empty channel's plane is filled once per image (the `fill` function)
+        instead of 4 bytes per call."""
+        return self.channel_step != 1
+
+    @property
+    def plane(self) -> int:
+        return self.channel_step
+
+    def out_offset(self, pixel: int, channel: int) -> int:
+        """Where channel `channel` of the call's pixel `pixel` goes, from the call's output pointer."""
+        return pixel * self.stride + channel * self.channel_step
 
     def chunks(self) -> list[tuple[int, tuple[ChannelCode, ...]]]:
         """(first table word, channels) per generated function: consecutive channels of about
@@ -116,8 +131,9 @@ def widened_words(values: np.ndarray, block: int) -> list[int]:
 
 
 def layer_code(layer: SparseLayer, symbol: str, *, table: str | None = None,
-               pixel_counts: tuple[int, ...] = (4, 1)) -> LayerCode:
-    """The generated code of a layer; escapes (all-zero blocks) are dropped."""
+               pixel_counts: tuple[int, ...] = (4, 1), output_plane: int | None = None) -> LayerCode:
+    """The generated code of a layer; escapes (all-zero blocks) are dropped. output_plane: the
+    output is NCHW with planes of this many pixels (None: NHWC)."""
     enc, B = layer.encoded, layer.block
     channels, words = [], []
     k = 0
@@ -137,8 +153,9 @@ def layer_code(layer: SparseLayer, symbol: str, *, table: str | None = None,
                                     int(rec["empty"])))
     act = layer.activation
     clamp = not (act.min <= -128 and act.max >= 127)
-    return LayerCode(symbol, table or f"{symbol}_weights", B, enc.rows, act.min, act.max, clamp,
-                     tuple(pixel_counts), tuple(channels), np.asarray(words or [0], dtype=np.int32))
+    pixel_step, channel_step = (enc.rows, 1) if output_plane is None else (1, output_plane)
+    return LayerCode(symbol, table or f"{symbol}_weights", B, pixel_step, act.min, act.max, clamp,
+                     tuple(pixel_counts), tuple(channels), np.asarray(words or [0], dtype=np.int32), channel_step)
 
 
 def pixel_counts_for(out_w: int, stride_w: int) -> tuple[int, ...]:

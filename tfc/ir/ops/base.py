@@ -98,6 +98,10 @@ class OpSpec:
     # Converts between reals and a quantized grid (quantize, dequantize): the importer keeps
     # such nodes on constants, so a QDQ model's weight quantization survives.
     quant_boundary: ClassVar[bool] = False
+    # (input attribute, output attribute) naming the layout, "nhwc" or "nchw", in which the op
+    # reads its first input and writes its output (conv2d): fuse folds a model-boundary transpose
+    # into it where a kernel reads or writes that layout directly (Kernel.layouts).
+    layout_attrs: ClassVar[tuple[str, str] | None] = None
 
     @property
     def keeps_grid(self) -> bool:
@@ -177,6 +181,11 @@ OUTPUT_CLAMP = ("act_min", "act_max")   # an op's `output_clamp` when it has ACT
 NUMERICS = ("cmsis", "onnxruntime")
 NUMERICS_ATTR = {"numerics": Attr("str", "cmsis", quiet=True)}
 
+# The activation layouts an op with `layout_attrs` may name; NHWC is tfc's own.
+LAYOUTS = ("nhwc", "nchw")
+TO_NHWC = (0, 2, 3, 1)     # the transpose perm from NCHW to NHWC
+TO_NCHW = (0, 3, 1, 2)     # and back
+
 
 def apply_activation(y: np.ndarray, attrs: dict) -> np.ndarray:
     lo, hi = attrs["act_min"], attrs["act_max"]
@@ -225,6 +234,8 @@ def op_traits(spec: OpSpec) -> list[str]:
         words.append(f"int8 output grid q({spec.fixed_int8_output[0]:g},{spec.fixed_int8_output[1]})")
     if "numerics" in spec.attrs:
         words.append("numerics (cmsis/onnxruntime)")
+    if spec.layout_attrs:
+        words.append(f"layouts in {'/'.join(spec.layout_attrs)}")
     return words
 
 

@@ -6,8 +6,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tfc.ir.ops.base import (ACTIVATION_ATTRS, NUMERICS_ATTR, OUTPUT_CLAMP, Attr, OpSpec, apply_activation, broadcast_shapes,
-                             normalize_axis, real_type, register_op, shape_error)
+from tfc.ir.ops.base import (ACTIVATION_ATTRS, LAYOUTS, NUMERICS_ATTR, OUTPUT_CLAMP, TO_NCHW, TO_NHWC, Attr, OpSpec,
+                             apply_activation, broadcast_shapes, get_op, normalize_axis, real_type, register_op, shape_error)
 from tfc.ir.types import TensorType
 
 
@@ -43,21 +43,62 @@ class _Windowed(OpSpec):
         return oh, ow
 
 
+_CONV_ATTRS = {"stride": Attr("ints", [1, 1]), "dilation": Attr("ints", [1, 1]),
+               "pad": Attr("ints", [0, 0, 0, 0]), "group": Attr("int", 1), **ACTIVATION_ATTRS, **NUMERICS_ATTR}
+
+
+def conv_layouts(node) -> tuple[str, str]:
+    """(input layout, output layout) of a conv2d: "nhwc" unless fuse folded a transpose into it."""
+    keys = get_op(node.op).layout_attrs
+    if not keys:
+        return "nhwc", "nhwc"
+    return node.attrs.get(keys[0], "nhwc"), node.attrs.get(keys[1], "nhwc")
+
+
+def nhwc_shape(shape, layout: str) -> tuple[int, ...]:
+    """A 4-D shape stored in `layout`, as NHWC."""
+    return tuple(shape[p] for p in TO_NHWC) if layout == "nchw" else tuple(shape)
+
+
+def conv_shapes(node) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The NHWC shapes of a conv2d's input and output, whatever layouts it reads and writes."""
+    lin, lout = conv_layouts(node)
+    return nhwc_shape(node.inputs[0].type.shape, lin), nhwc_shape(node.output.type.shape, lout)
+
+
 @register_op
 class Conv2d(_Windowed):
     """2-D convolution. x: [N,H,W,Cin]; w: [Cout,Kh,Kw,Cin/group] (OHWI); b: [Cout].
 
-    group == Cin == (Cout / multiplier) is a depthwise convolution."""
+    group == Cin == (Cout / multiplier) is a depthwise convolution. in_layout/out_layout "nchw":
+    x is [N,Cin,H,W] / the result [N,Cout,H,W] (a model-boundary transpose folded in by fuse)."""
 
     name = "conv2d"
     output_clamp = OUTPUT_CLAMP
     weight_input = 1
     num_inputs = (2, 3)
-    attrs = {"stride": Attr("ints", [1, 1]), "dilation": Attr("ints", [1, 1]),
-             "pad": Attr("ints", [0, 0, 0, 0]), "group": Attr("int", 1), **ACTIVATION_ATTRS, **NUMERICS_ATTR}
+    layout_attrs = ("in_layout", "out_layout")
+    attrs = {**_CONV_ATTRS, "in_layout": Attr("str", "nhwc", quiet=True), "out_layout": Attr("str", "nhwc", quiet=True)}
+
+    def _layouts(self, node) -> tuple[str, str]:
+        if self.layout_attrs is None:
+            return "nhwc", "nhwc"
+        lin, lout = (node.attrs[k] for k in self.layout_attrs)
+        if lin not in LAYOUTS or lout not in LAYOUTS:
+            raise shape_error(node, f"layouts {lin!r}, {lout!r}: each is one of {', '.join(LAYOUTS)}")
+        return lin, lout
 
     def infer(self, node):
+        lin, lout = self._layouts(node)
+        [y] = self._infer_nhwc(node, lin)
+        return [y.with_shape(tuple(y.shape[p] for p in TO_NCHW))] if lout == "nchw" else [y]
+
+    def _infer_nhwc(self, node, lin):
         x, w = real_type(node.inputs[0]), real_type(node.inputs[1])
+        if lin == "nchw":
+            if x.rank != 4:
+                raise shape_error(node, f"expects a 4-D NCHW input, got shape {list(x.shape)}")
+            x = x.with_shape(nhwc_shape(x.shape, lin))
         g = node.attrs["group"]
         if len(w.shape) != 4:
             raise shape_error(node, f"weight must be 4-D [Cout,Kh,Kw,Cin/group], got {list(w.shape)}")
@@ -73,7 +114,14 @@ class Conv2d(_Windowed):
         return math.prod(node.outputs[0].shape) * math.prod(node.inputs[1].shape[1:])
 
     def reference(self, node, inputs):
+        lin, lout = self._layouts(node)
         x, w = inputs[0].astype(np.float64), inputs[1].astype(np.float64)
+        if lin == "nchw":
+            x = x.transpose(TO_NHWC)
+        [y] = self._reference_nhwc(node, x, w, inputs)
+        return [np.ascontiguousarray(y.transpose(TO_NCHW))] if lout == "nchw" else [y]
+
+    def _reference_nhwc(self, node, x, w, inputs):
         a = node.attrs
         g = a["group"]
         win = _windows(x, w.shape[1:3], a["stride"], a["dilation"], a["pad"], 0.0)
@@ -321,7 +369,8 @@ class Conv2dAdd(Conv2d):
     name = "conv2d_add"
     output_clamp = None       # act_min/act_max clamp the conv, before the add
     num_inputs = (4, 4)
-    attrs = {**Conv2d.attrs, "residual_first": Attr("bool", True), "mid_scale": Attr("float", 0.0),
+    layout_attrs = None       # NHWC only
+    attrs = {**_CONV_ATTRS, "residual_first": Attr("bool", True), "mid_scale": Attr("float", 0.0),
              "mid_zero_point": Attr("int", 0), "add_act_min": Attr("float", float("-inf")),
              "add_act_max": Attr("float", float("inf"))}
 

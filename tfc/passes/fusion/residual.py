@@ -7,6 +7,8 @@ that removes the largest buffer from the peak. Fires only when the skip tensor d
 """
 from __future__ import annotations
 
+from tfc.ir.ops import get_op
+
 from tfc.passes.rewrite import is_output
 
 
@@ -29,6 +31,8 @@ def _candidate(graph, add, i, order, ctx):
     why = None
     if conv.attrs["group"] != 1:
         why = "the conv is grouped/depthwise (the fused kernel runs arm_convolve_s8 row by row)"
+    elif conv.attrs.get("in_layout", "nhwc") != "nhwc" or conv.attrs.get("out_layout", "nhwc") != "nhwc":
+        why = "the conv reads or writes NCHW (conv2d_add runs NHWC only)"
     elif conv.attrs["numerics"] != "cmsis":
         why = "numerics=onnxruntime: the fused kernel requantizes the conv in fixed point (arm_convolve_s8)"
     elif conv.inputs[1].sparse is not None:
@@ -84,7 +88,7 @@ def fuse_residual_adds(graph, ctx) -> int:
                 from tfc.ir.types import DType, QuantParams
                 s = tuple(float(conv.inputs[0].quant.scale[0]) * w for w in conv.inputs[1].quant.scale)
                 bias.quant = QuantParams(s, (0,) * len(s), 0, DType.I32)
-        attrs = dict(conv.attrs)
+        attrs = {k: v for k, v in conv.attrs.items() if k in get_op("conv2d_add").attrs}
         attrs.update(residual_first=conv_index == 1, add_act_min=add.attrs["act_min"], add_act_max=add.attrs["act_max"])
         if quantized:
             attrs.update(mid_scale=conv_out.quant.scale[0], mid_zero_point=conv_out.quant.zero_point[0])

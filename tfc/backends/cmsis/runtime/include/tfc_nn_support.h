@@ -13,6 +13,12 @@
 #include "arm_nn_math_types.h"
 #include "arm_nn_types.h"
 
+/* Arm's CMSIS-NN since v6 defines it in Internal/arm_nn_compiler.h, which arm_nn_math_types.h no
+ * longer includes: a kernel built against that library must not depend on the include order. */
+#ifndef __STATIC_FORCEINLINE
+#define __STATIC_FORCEINLINE __attribute__((always_inline)) static inline
+#endif
+
 #define TFC_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define TFC_MIN(a, b) ((a) < (b) ? (a) : (b))
 

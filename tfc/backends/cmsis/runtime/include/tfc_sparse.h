@@ -55,28 +55,33 @@ typedef struct
 
 /* A layer's block lists compiled into code (generated per layer by tfc, docs/sparse-format.md):
  * every channel against 4 consecutive output pixels whose cells start at cells, cells + B, ...
- * (rows4), or against one pixel (rows1); channel c of pixel k goes to out[k * out_stride + c]. */
+ * (rows4), or against one pixel (rows1); channel c of pixel k goes to out[k * out_stride + c],
+ * or, for code generated for an NCHW output, to out[c * plane + k] (the plane's size an immediate). */
 typedef void (*tfc_sparse_rows_fn)(const int16_t *cells, int8_t *out, int32_t out_stride);
 typedef struct
 {
     tfc_sparse_rows_fn rows4;
     tfc_sparse_rows_fn rows1;
+    /* Code for an NCHW output: fills the planes of the channels without blocks (their constant)
+     * once per image, and rows4/rows1 leave those channels alone. NULL otherwise. */
+    void (*fill)(int8_t *out);
 } tfc_sparse_code;
 
 typedef struct tfc_sparse_weights tfc_sparse_weights;
 
 /* The runtime loops over the brle streams for one block size B: every channel of w against 4
  * consecutive output pixels whose cells start at cells, cells + B, ... (rows4_bB), or against one
- * pixel (rows1_bB); channel c of pixel k goes to out[k * out_stride + c]. One public pair per block
+ * pixel (rows1_bB); channel c of pixel k goes to out[k * pixel_step + c * channel_step] (NHWC:
+ * pixel_step = channels, channel_step = 1; NCHW: 1 and the plane's size). One public pair per block
  * size, each function in its own section, and the weights name the pair of their block: with
  * --gc-sections a model links only the pairs its layers use (docs/sparse-format.md, "Linking"). */
 typedef void (*tfc_sparse_brle_fn)(const tfc_sparse_weights *w, const int16_t *cells, int8_t *out,
-                                   int32_t out_stride);
+                                   int32_t pixel_step, int32_t channel_step);
 #define TFC_SPARSE_BRLE_DECLARE(B)                                                                    \
     void tfc_sparse_brle_rows4_b##B(const tfc_sparse_weights *w, const int16_t *cells, int8_t *out,   \
-                                    int32_t out_stride);                                              \
+                                    int32_t pixel_step, int32_t channel_step);                        \
     void tfc_sparse_brle_rows1_b##B(const tfc_sparse_weights *w, const int16_t *cells, int8_t *out,   \
-                                    int32_t out_stride);
+                                    int32_t pixel_step, int32_t channel_step);
 TFC_SPARSE_BRLE_DECLARE(1)
 TFC_SPARSE_BRLE_DECLARE(2)
 TFC_SPARSE_BRLE_DECLARE(4)
@@ -101,6 +106,8 @@ struct tfc_sparse_weights
     const tfc_sparse_code *code;    /* non-NULL: run this generated code (records/skips/values unused) */
     tfc_sparse_brle_fn brle_rows4;  /* brle: tfc_sparse_brle_rows4_b<block> (NULL with code) */
     tfc_sparse_brle_fn brle_rows1;  /* brle: tfc_sparse_brle_rows1_b<block> */
+    int32_t input_nchw;             /* conv: the input is [n][cin][h][w] instead of NHWC */
+    int32_t output_nchw;            /* conv: the output is [n][rows][h][w]; code must be generated for it */
 };
 
 /* Sets w->brle_rows4/rows1 from w->block; 0 for a block size without loops. For callers that know
@@ -126,8 +133,10 @@ int32_t tfc_sparse_convolve_s8_get_buffer_size(const cmsis_nn_conv_params *conv_
                                                const cmsis_nn_dims *output_dims);
 
 /* Convolution NHWC -> NHWC, any kernel size (1x1 included), any stride and padding, dilation 1,
- * one group. The output size comes from output_dims; input_dims->w + padding must equal
- * weights->width. ARM_CMSIS_NN_ARG_ERROR when the weights do not fit the call. */
+ * one group; NCHW in or out where the weights say so (input_nchw, output_nchw: a model's
+ * channels-first boundary, read or written directly instead of transposed). The output size
+ * comes from output_dims; input_dims->w + padding must equal weights->width.
+ * ARM_CMSIS_NN_ARG_ERROR when the weights do not fit the call. */
 arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
                                            const cmsis_nn_conv_params *conv_params,
                                            const cmsis_nn_dims *input_dims,

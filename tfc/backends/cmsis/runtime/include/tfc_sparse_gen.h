@@ -63,7 +63,23 @@ SP_INLINE int32_t sp_sxtb16_ror8(int32_t x)
 SP_INLINE int32_t sp_sxtab16(int32_t a, int32_t x) { return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)x); }
 SP_INLINE int32_t sp_sxtab16_ror8(int32_t a, int32_t x)
 {
-    return (int32_t)__sxtab16((int16x2_t)a, (int8x4_t)sp_ror8((uint32_t)x));
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b): one PKHBT / PKHTB each, which
+ * GCC does not pick for the mask-and-or forms. */
+SP_INLINE int32_t sp_pack_lo(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+SP_INLINE int32_t sp_pack_hi(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+    return r;
 }
 SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc) { return __smlad((int16x2_t)x, (int16x2_t)y, acc); }
 SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
@@ -111,6 +127,11 @@ SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
     return (int32_t)(uint32_t)(sum >> 32);
 }
 SP_INLINE int32_t sp_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+SP_INLINE int32_t sp_pack_lo(int32_t a, int32_t b) { return (int32_t)(((uint32_t)a & 0xFFFFU) | ((uint32_t)b << 16)); }
+SP_INLINE int32_t sp_pack_hi(int32_t a, int32_t b)
+{
+    return (int32_t)(((uint32_t)a >> 16) | ((uint32_t)b & 0xFFFF0000U));
+}
 #endif
 
 /* ---- requantization ------------------------------------------------------------------------------ */
@@ -181,6 +202,21 @@ SP_INLINE void sp_ld64(const void *base, const int32_t off, int32_t *lo, int32_t
     const sp_word *q = (const sp_word *)((const uint8_t *)base + off);
     *lo = q[0];
     *hi = q[1];
+}
+
+/* The same, stored: two adjacent words at base + off bytes (off a multiple of 4 below 1024). */
+SP_INLINE void sp_st64(void *base, const int32_t off, int32_t lo, int32_t hi)
+{
+#if SP_ARM
+    if (__builtin_constant_p(off) && off >= 0 && off < 1024 && (off & 3) == 0)
+    {
+        __asm__ volatile("strd %0, %1, [%2, %3]" : : "r"(lo), "r"(hi), "r"(base), "n"(off) : "memory");
+        return;
+    }
+#endif
+    sp_word *q = (sp_word *)((uint8_t *)base + off);
+    q[0] = lo;
+    q[1] = hi;
 }
 
 SP_INLINE void sp_init4(int32_t *a, int32_t bias)

@@ -116,13 +116,13 @@ SP_INLINE void sp_block(const int16_t *p, const int8_t *wv, const int32_t B, con
 /* ---- every channel against n pixels (n = 4: x, x+1, x+2, x+3; n = 1) ----------------------------- */
 
 SP_INLINE void sp_rows(const tfc_sparse_weights *w, const int16_t *base, int8_t *out, int32_t stride,
-                       const int32_t B, const int n, const int clamp)
+                       int32_t channel_step, const int32_t B, const int n, const int clamp)
 {
     const tfc_sparse_row *rec = w->records;
     const uint8_t *sk = w->skips;
     const int8_t *wv = w->values;
     const int32_t lo = w->activation.min, hi = w->activation.max;
-    for (; rec->count >= 0; rec++, out++)
+    for (; rec->count >= 0; rec++, out += channel_step)
     {
         int32_t count = rec->count;
         /* Opaque to the optimizer, so it addresses the 4 outputs from one register instead of
@@ -184,20 +184,22 @@ SP_INLINE void sp_rows(const tfc_sparse_weights *w, const int16_t *base, int8_t 
  * --gc-sections a model links only the pairs its weights name; nothing here picks among them. */
 #define SP_ROWS_VARIANTS(B)                                                                          \
     SP_SECTION(".text.tfc_sparse_brle_rows4_b" #B)                                                   \
-    void tfc_sparse_brle_rows4_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s) \
+    void tfc_sparse_brle_rows4_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s, \
+                                    int32_t c)                                                       \
     {                                                                                                \
         if (w->activation.min <= -128 && w->activation.max >= 127)                                   \
-            sp_rows(w, b, o, s, B, 4, 0);                                                            \
+            sp_rows(w, b, o, s, c, B, 4, 0);                                                         \
         else                                                                                         \
-            sp_rows(w, b, o, s, B, 4, 1);                                                            \
+            sp_rows(w, b, o, s, c, B, 4, 1);                                                         \
     }                                                                                                \
     SP_SECTION(".text.tfc_sparse_brle_rows1_b" #B)                                                   \
-    void tfc_sparse_brle_rows1_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s) \
+    void tfc_sparse_brle_rows1_b##B(const tfc_sparse_weights *w, const int16_t *b, int8_t *o, int32_t s, \
+                                    int32_t c)                                                       \
     {                                                                                                \
         if (w->activation.min <= -128 && w->activation.max >= 127)                                   \
-            sp_rows(w, b, o, s, B, 1, 0);                                                            \
+            sp_rows(w, b, o, s, c, B, 1, 0);                                                         \
         else                                                                                         \
-            sp_rows(w, b, o, s, B, 1, 1);                                                            \
+            sp_rows(w, b, o, s, c, B, 1, 1);                                                         \
     }
 
 SP_ROWS_VARIANTS(1)
@@ -293,6 +295,86 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
     }
 }
 
+#if SP_DSP
+/* Channels c..c+3 of one input row (NCHW: planes `plane` bytes apart) into their cells, 4 pixels
+ * per step: four loads, eight SXTAB16 and eight PKHBT/PKHTB give the 4 pixels' cells (c0 c2 c1 c3
+ * each) without a separate transpose. Returns the pixels done (a multiple of 4). */
+SP_INLINE int32_t sp_widen_quads(const int8_t *src, int32_t w, int32_t plane, const int32_t B, int32_t off2,
+                                 int16_t *cell)
+{
+    int32_t x = 0;
+    for (; x + 4 <= w; x += 4, cell += 4 * B)
+    {
+        const int32_t r0 = sp_ld32(src + x), r1 = sp_ld32(src + plane + x);
+        const int32_t r2 = sp_ld32(src + 2 * plane + x), r3 = sp_ld32(src + 3 * plane + x);
+        /* e: pixels 0 and 2, o: pixels 1 and 3, of channels 0..3 (lo, hi halves) */
+        const int32_t e0 = sp_sxtab16(off2, r0), o0 = sp_sxtab16_ror8(off2, r0);
+        const int32_t e1 = sp_sxtab16(off2, r1), o1 = sp_sxtab16_ror8(off2, r1);
+        const int32_t e2 = sp_sxtab16(off2, r2), o2 = sp_sxtab16_ror8(off2, r2);
+        const int32_t e3 = sp_sxtab16(off2, r3), o3 = sp_sxtab16_ror8(off2, r3);
+        sp_st64(cell, 0, sp_pack_lo(e0, e2), sp_pack_lo(e1, e3));
+        sp_st64(cell, 2 * B, sp_pack_lo(o0, o2), sp_pack_lo(o1, o3));
+        sp_st64(cell, 4 * B, sp_pack_hi(e0, e2), sp_pack_hi(e1, e3));
+        sp_st64(cell, 6 * B, sp_pack_hi(o0, o2), sp_pack_hi(o1, o3));
+    }
+    return x;
+}
+#endif
+
+/* The same image from an NCHW input (channel c of pixel (y, x) at in[c * plane + y * w + x]): a
+ * model's channels-first input read directly, instead of transposed to NHWC first. */
+static void sp_widen_planes(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_t plane, int32_t top,
+                            int32_t left, int32_t input_offset, const sp_image *im, int16_t *img)
+{
+    const int32_t B = im->block;
+    if (!(top == 0 && left == 0 && h == im->hp && w == im->wp && cin == im->groups * B))
+    {
+        memset(img, 0, (size_t)sp_image_bytes(im));
+    }
+    const int32_t row_cells = im->groups * im->wp, group_step = im->wp * B;
+    for (int32_t y = 0; y < h; y++)
+    {
+        int16_t *row = img + ((y + top) * row_cells + left) * B;
+        int32_t c = 0;
+#if SP_DSP
+        if (B >= 4)
+        {
+            const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
+            for (; c + 4 <= cin; c += 4)
+            {
+                const int8_t *src = in + c * plane + y * w;
+                int16_t *cell = row + (c / B) * group_step + (c % B);
+                int32_t x;
+                switch (B)  /* immediate store offsets */
+                {
+                case 4: x = sp_widen_quads(src, w, plane, 4, off2, cell); break;
+                case 8: x = sp_widen_quads(src, w, plane, 8, off2, cell); break;
+                default: x = sp_widen_quads(src, w, plane, 16, off2, cell); break;
+                }
+                for (cell += x * B; x < w; x++, cell += B)
+                {
+                    cell[0] = (int16_t)(src[x] + input_offset);
+                    cell[1] = (int16_t)(src[2 * plane + x] + input_offset);
+                    cell[2] = (int16_t)(src[plane + x] + input_offset);
+                    cell[3] = (int16_t)(src[3 * plane + x] + input_offset);
+                }
+            }
+        }
+#endif
+        for (; c < cin; c++)
+        {
+            const int32_t r = c % B;
+            const int32_t at = B >= 4 ? (r & ~3) + (int32_t)((0x3120U >> (4 * (r & 3))) & 0xFU) : r;
+            const int8_t *src = in + c * plane + y * w;
+            int16_t *cell = row + (c / B) * group_step + at;
+            for (int32_t x = 0; x < w; x++)
+            {
+                cell[x * B] = (int16_t)(src[x] + input_offset);
+            }
+        }
+    }
+}
+
 /* ---- drivers ---------------------------------------------------------------------------------- */
 
 static int sp_valid_block(int32_t block)
@@ -307,18 +389,31 @@ static int sp_weights_fit(const tfc_sparse_weights *w, int32_t output_offset, co
            w->activation.max == act->max && w->rows > 0 && w->cin > 0;
 }
 
+/* Where output channel c of pixel k goes: out[k * pixel + c * channel]. */
+typedef struct
+{
+    int32_t pixel, channel;
+} sp_steps;
+
+/* NHWC: a pixel's channels side by side; NCHW: one plane of `pixels` per channel. */
+static sp_steps sp_output_steps(const tfc_sparse_weights *w, int32_t pixels)
+{
+    const sp_steps nhwc = {w->rows, 1}, nchw = {1, pixels};
+    return w->output_nchw ? nchw : nhwc;
+}
+
 /* Every output pixel of one image: rows of 4 pixels along x where the stride allows. */
 static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const int16_t *img, int32_t out_h,
-                         int32_t out_w, int32_t stride_y, int32_t stride_x, int8_t *out)
+                         int32_t out_w, int32_t stride_y, int32_t stride_x, sp_steps step, int8_t *out)
 {
     const tfc_sparse_brle_fn rows4 = w->brle_rows4, rows1 = w->brle_rows1;
     const tfc_sparse_rows_fn code4 = w->code != NULL ? w->code->rows4 : NULL;
     const tfc_sparse_rows_fn code1 = w->code != NULL ? w->code->rows1 : NULL;
-    const int32_t B = im->block, cout = w->rows;
+    const int32_t B = im->block, ps = step.pixel, cs = step.channel;
     for (int32_t oy = 0; oy < out_h; oy++)
     {
         const int16_t *row = img + (oy * stride_y) * im->groups * im->wp * B;
-        int8_t *o = out + oy * out_w * cout;
+        int8_t *o = out + oy * out_w * ps;
         int32_t ox = 0;
         if (stride_x == 1)
         {
@@ -326,11 +421,11 @@ static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const 
             {
                 if (code4 != NULL)
                 {
-                    code4(row + ox * B, o + ox * cout, cout);
+                    code4(row + ox * B, o + ox * ps, ps);
                 }
                 else
                 {
-                    rows4(w, row + ox * B, o + ox * cout, cout);
+                    rows4(w, row + ox * B, o + ox * ps, ps, cs);
                 }
             }
         }
@@ -338,13 +433,29 @@ static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const 
         {
             if (code1 != NULL)
             {
-                code1(row + ox * stride_x * B, o + ox * cout, cout);
+                code1(row + ox * stride_x * B, o + ox * ps, ps);
             }
             else
             {
-                rows1(w, row + ox * stride_x * B, o + ox * cout, cout);
+                rows1(w, row + ox * stride_x * B, o + ox * ps, ps, cs);
             }
         }
+    }
+}
+
+/* The widened image of input rows [0, h) (NHWC or NCHW, as the weights say). */
+static void sp_widen_input(const tfc_sparse_weights *w, const int8_t *in, const cmsis_nn_dims *dims, int32_t y0,
+                           int32_t h, int32_t top, int32_t left, int32_t input_offset, const sp_image *im,
+                           int16_t *img)
+{
+    if (w->input_nchw)
+    {
+        sp_widen_planes(in + y0 * dims->w, h, dims->w, dims->c, dims->h * dims->w, top, left, input_offset, im,
+                        img);
+    }
+    else
+    {
+        sp_widen(in + y0 * dims->w * dims->c, h, dims->w, dims->c, top, left, input_offset, im, img);
     }
 }
 
@@ -379,13 +490,18 @@ static void sp_conv_rows(const tfc_sparse_weights *w, const cmsis_nn_conv_params
         const int32_t iy = oy * cp->stride.h - cp->padding.h;
         if (iy >= 0 && iy < in->h)
         {
-            sp_widen(x + iy * in->w * in->c, 1, in->w, in->c, 0, cp->padding.w, cp->input_offset, row, img);
+            sp_widen_input(w, x, in, iy, 1, 0, cp->padding.w, cp->input_offset, row, img);
         }
         else
         {
             memset(img, 0, (size_t)sp_image_bytes(row));
         }
-        sp_run_image(w, row, img, 1, out->w, 1, cp->stride.w, y + oy * out->w * out->c);
+        const sp_steps step = sp_output_steps(w, out->h * out->w);
+        if (oy == 0 && w->code != NULL && w->code->fill != NULL)
+        {
+            w->code->fill(y);
+        }
+        sp_run_image(w, row, img, 1, out->w, 1, cp->stride.w, step, y + oy * out->w * step.pixel);
     }
 }
 
@@ -424,10 +540,15 @@ arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
                          output_data + b * out_size);
             continue;
         }
-        sp_widen(input_data + b * in_size, input_dims->h, input_dims->w, input_dims->c, conv_params->padding.h,
-                 conv_params->padding.w, conv_params->input_offset, &im, img);
+        if (weights->code != NULL && weights->code->fill != NULL)
+        {
+            weights->code->fill(output_data + b * out_size);
+        }
+        sp_widen_input(weights, input_data + b * in_size, input_dims, 0, input_dims->h, conv_params->padding.h,
+                       conv_params->padding.w, conv_params->input_offset, &im, img);
         sp_run_image(weights, &im, img, output_dims->h, output_dims->w, conv_params->stride.h,
-                     conv_params->stride.w, output_data + b * out_size);
+                     conv_params->stride.w, sp_output_steps(weights, output_dims->h * output_dims->w),
+                     output_data + b * out_size);
     }
     return ARM_CMSIS_NN_SUCCESS;
 }
@@ -450,7 +571,8 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
     const int32_t n = input_dims->n;
     if (!sp_valid_block(weights->block) ||
         !sp_weights_fit(weights, fc_params->output_offset, &fc_params->activation) || fc_params->filter_offset != 0 ||
-        weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows || ctx == NULL ||
+        weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows ||
+        weights->input_nchw || weights->output_nchw || ctx == NULL ||
         ctx->buf == NULL || ctx->size < tfc_sparse_fully_connected_s8_get_buffer_size(input_dims, weights))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
@@ -458,7 +580,8 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
     /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
     const sp_image im = {1, n, (weights->cin + weights->block - 1) / weights->block, weights->block};
     int16_t *img = (int16_t *)ctx->buf;
+    const sp_steps step = {weights->rows, 1};
     sp_widen(input_data, 1, n, weights->cin, 0, 0, fc_params->input_offset, &im, img);
-    sp_run_image(weights, &im, img, 1, n, 1, 1, output_data);
+    sp_run_image(weights, &im, img, 1, n, 1, 1, step, output_data);
     return ARM_CMSIS_NN_SUCCESS;
 }

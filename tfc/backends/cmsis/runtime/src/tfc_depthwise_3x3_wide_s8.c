@@ -1,0 +1,315 @@
+/*
+ * tfc runtime: tfc_depthwise_3x3_wide_s8, a 3x3 depthwise convolution (one output channel per
+ * input channel, stride 1 or 2, batch 1) with arm_depthwise_conv_s8's integers, on weights the
+ * compiler stored as int16 tap pairs (tfc.kernels.depthwise_wide).
+ *
+ * Why planes: SMLAD multiplies two int16 pairs, so two taps of one channel must share a word.
+ * Four channels at a time, the input is copied into four int16 planes (one per channel, the
+ * padding holding the input zero point, so that bias + sum x * w with input_offset * sum(w)
+ * folded into the bias equals tflite-micro's sum (x + offset) * w with padded taps left out).
+ * A word of a plane row is two neighbouring taps (x[i], x[i + 1]): per output and window row one
+ * SMLAD against (w0, w1) and one SMLAxy against w2. Building the planes costs 12 instructions
+ * per 8 input values (two LDR, PKHBT, PKHTB, four SXTB16, four STR).
+ *
+ * Runs: the compiler may swap rows and columns (d->g is then the transposed geometry and the
+ * steps walk the columns) so that runs are long; four outputs of a run per step of the loop.
+ * Weights and biases are doubled, so that the accumulator is the 2 acc the folded SMMLAR
+ * requantization takes (tfc.sparse.reference.fast_requantize; the compiler checked that 2 acc and
+ * the requantized values before the offset fit, the latter in int16).
+ *
+ * Weights: per channel 6 words of int16 pairs, by window row k: (wk0, wk1), (wk2, 0).
+ * Planes: plane row r (input run r - pad_top) of channel j at planes + (4 r + j) * pw, column q
+ * holding input pixel q - pad_left of the run.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "tfc_kernels.h"
+#include "tfc_nn_dsp.h"
+#include "tfc_nn_requant.h"
+#include "tfc_nn_support.h"
+
+#define DW3_BLOCK 4 /* outputs of a run per loop step */
+
+/* The planes' width and height (int16 values): the columns every block of a run reads (the last
+ * block may run past the run's end) and every input column and row. */
+static int32_t dw3_plane_width(const tfc_conv_wide_geometry *g)
+{
+    const int32_t blocks = (g->out_w + DW3_BLOCK - 1) / DW3_BLOCK;
+    int32_t pw = g->stride_x * DW3_BLOCK * blocks + 2;
+    if (pw < g->pad_left + g->in_w)
+    {
+        pw = g->pad_left + g->in_w;
+    }
+    return pw + (pw & 1);
+}
+
+static int32_t dw3_plane_height(const tfc_conv_wide_geometry *g)
+{
+    const int32_t ph = (g->out_h - 1) * g->stride_y + 3;
+    return ph > g->pad_top + g->in_h ? ph : g->pad_top + g->in_h;
+}
+
+int32_t tfc_depthwise_3x3_wide_s8_get_buffer_size(const tfc_dw3_geometry *d)
+{
+    /* four int16 planes, 4 bytes to align them */
+    return 4 * dw3_plane_width(&d->g) * dw3_plane_height(&d->g) * (int32_t)sizeof(int16_t) + 4;
+}
+
+static inline uint32_t dw3_read(const int16_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void dw3_write(int16_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* Input channels c .. c + 3 into the four planes (the borders already hold the zero point). */
+static void dw3_planes(const tfc_dw3_geometry *d, const int8_t *input, int32_t c, int16_t *planes, int32_t pw)
+{
+    const tfc_conv_wide_geometry *g = &d->g;
+    const int32_t step = d->in_step, pairs = g->in_w / 2;
+    for (int32_t iy = 0; iy < g->in_h; iy++)
+    {
+        const int8_t *src = input + (int64_t)iy * d->in_row_step + c;
+        int16_t *dst = planes + (int64_t)4 * (iy + g->pad_top) * pw + g->pad_left;
+        for (int32_t k = 0; k < pairs; k++, src += 2 * step, dst += 2)
+        {
+            uint32_t a, b;
+            memcpy(&a, src, 4);
+            memcpy(&b, src + step, 4);
+            /* bytes (a0, a1, b0, b1) and (a2, a3, b2, b3): SXTB16 pairs channel j's two pixels */
+            const uint32_t t0 = (a & 0xFFFFU) | (b << 16), t1 = (b & 0xFFFF0000U) | (a >> 16);
+#if TFC_NN_DSP
+            dw3_write(dst, __SXTB16(t0));
+            dw3_write(dst + pw, __SXTB16(__ROR(t0, 8)));
+            dw3_write(dst + 2 * pw, __SXTB16(t1));
+            dw3_write(dst + 3 * pw, __SXTB16(__ROR(t1, 8)));
+#else
+            const uint32_t w[4] = {t0, t0 >> 8, t1, t1 >> 8};
+            for (int32_t j = 0; j < 4; j++)
+            {
+                dst[j * pw] = (int16_t)(int8_t)(uint8_t)(w[j] & 0xFFU);
+                dst[j * pw + 1] = (int16_t)(int8_t)(uint8_t)((w[j] >> 16) & 0xFFU);
+            }
+#endif
+        }
+        if (g->in_w & 1)
+        {
+            for (int32_t j = 0; j < 4; j++)
+            {
+                dst[j * pw] = src[j];
+            }
+        }
+    }
+}
+
+/* What a run's blocks need beside the planes: the channel's weights, bias and requantization. */
+typedef struct
+{
+    uint32_t w[6];            /* window row k: (wk0, wk1), (wk2, 0), doubled */
+    int32_t mult, rounding;   /* LDRD pair */
+    int32_t shift, bias;
+    uint32_t off2, lo2, hi2;  /* output offset, act_min, act_max in both halves */
+    int32_t off, lo, hi;
+} dw3_channel_consts;
+
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+/* One window row of a block at stride 1: taps x0 .. x5 (x01, x23 aligned; x12, x34 not). */
+#define DW3_ROW_S1_ASM(p, w)                                                                                       \
+    "ldrd %[wa], %[wb], %[" w "]\n\t"                                                                              \
+    "ldrd %[x], %[y], [%[" p "]], #8\n\t"                                                                          \
+    "smlad %[a0], %[x], %[wa], %[a0]\n\t"                                                                          \
+    "smlabb %[a0], %[y], %[wb], %[a0]\n\t"                                                                         \
+    "smlad %[a2], %[y], %[wa], %[a2]\n\t"                                                                          \
+    "smlatb %[a1], %[y], %[wb], %[a1]\n\t"                                                                         \
+    "ldr %[x], [%[" p "], #-6]\n\t"                                                                                \
+    "smlad %[a1], %[x], %[wa], %[a1]\n\t"                                                                          \
+    "ldr %[x], [%[" p "], #-2]\n\t"                                                                                \
+    "smlad %[a3], %[x], %[wa], %[a3]\n\t"                                                                          \
+    "ldr %[x], [%[" p "]]\n\t"                                                                                     \
+    "smlabb %[a2], %[x], %[wb], %[a2]\n\t"                                                                         \
+    "smlatb %[a3], %[x], %[wb], %[a3]\n\t"
+/* One window row of a block at stride 2: taps x0 .. x9, all pairs aligned. */
+#define DW3_ROW_S2_ASM(p, w)                                                                                       \
+    "ldrd %[wa], %[wb], %[" w "]\n\t"                                                                              \
+    "ldrd %[x], %[y], [%[" p "]], #8\n\t"                                                                          \
+    "smlad %[a0], %[x], %[wa], %[a0]\n\t"                                                                          \
+    "smlabb %[a0], %[y], %[wb], %[a0]\n\t"                                                                         \
+    "smlad %[a1], %[y], %[wa], %[a1]\n\t"                                                                          \
+    "ldrd %[x], %[y], [%[" p "]], #8\n\t"                                                                          \
+    "smlabb %[a1], %[x], %[wb], %[a1]\n\t"                                                                         \
+    "smlad %[a2], %[x], %[wa], %[a2]\n\t"                                                                          \
+    "smlabb %[a2], %[y], %[wb], %[a2]\n\t"                                                                         \
+    "smlad %[a3], %[y], %[wa], %[a3]\n\t"                                                                          \
+    "ldr %[x], [%[" p "]]\n\t"                                                                                     \
+    "smlabb %[a3], %[x], %[wb], %[a3]\n\t"
+/* 2 acc to the requantized value before the offset (rounding folded, minus 1 when negative). */
+#define DW3_RQ_ASM(acc)                                                                                            \
+    "add %[y], %[wb], %[" acc "], asr #31\n\t"                                                                     \
+    "smmlar %[" acc "], %[" acc "], %[wa], %[y]\n\t"                                                               \
+    "asr %[" acc "], %[" acc "], %[x]\n\t"
+/* Clamp both halves of r: to int8 (SSAT16), or to [lo, hi] (SSUB16 sets GE, SEL picks). */
+#define DW3_SSAT_ASM(r) "ssat16 %[" r "], #8, %[" r "]\n\t"
+#define DW3_RANGE_ASM(r)                                                                                           \
+    "ssub16 %[x], %[" r "], %[wa]\n\t"                                                                             \
+    "sel %[" r "], %[" r "], %[wa]\n\t"                                                                            \
+    "ssub16 %[x], %[wb], %[" r "]\n\t"                                                                             \
+    "sel %[" r "], %[" r "], %[wb]\n\t"
+#define DW3_BLOCKS_ASM(ROW, clamp_load, clamp)                                                                     \
+    "1:\n\t"                                                                                                       \
+    "mov %[a0], %[bias]\n\t"                                                                                       \
+    "mov %[a1], %[bias]\n\t"                                                                                       \
+    "mov %[a2], %[bias]\n\t"                                                                                       \
+    "mov %[a3], %[bias]\n\t" ROW("p0", "w0") ROW("p1", "w1") ROW("p2", "w2") "ldrd %[wa], %[wb], %[mr]\n\t"       \
+    "ldr %[x], %[shift]\n\t" DW3_RQ_ASM("a0") DW3_RQ_ASM("a1") DW3_RQ_ASM("a2") DW3_RQ_ASM("a3")                  \
+    "pkhbt %[a0], %[a0], %[a1], lsl #16\n\t"                                                                       \
+    "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t"                                                                       \
+    "ldr %[wa], %[off2]\n\t"                                                                                       \
+    "sadd16 %[a0], %[a0], %[wa]\n\t"                                                                               \
+    "sadd16 %[a2], %[a2], %[wa]\n\t" clamp_load clamp("a0") clamp("a2") "ldr %[x], %[step]\n\t"                   \
+    "strb %[a0], [%[o]]\n\t"                                                                                      \
+    "lsr %[a0], %[a0], #16\n\t"                                                                                    \
+    "strb %[a0], [%[o], %[x]]\n\t"                                                                                 \
+    "add %[o], %[o], %[x], lsl #1\n\t"                                                                             \
+    "strb %[a2], [%[o]]\n\t"                                                                                      \
+    "lsr %[a2], %[a2], #16\n\t"                                                                                    \
+    "strb %[a2], [%[o], %[x]]\n\t"                                                                                 \
+    "add %[o], %[o], %[x], lsl #1\n\t"                                                                             \
+    "ldr %[x], %[end]\n\t"                                                                                         \
+    "cmp %[p0], %[x]\n\t"                                                                                          \
+    "bne 1b\n\t"
+
+/* n >= 1 blocks of one run: plane rows p (window rows 0, 1, 2 at p, p + rows, p + 2 rows),
+ * outputs from o, `step` bytes apart. */
+static void dw3_blocks(const int16_t *p, int32_t rows, int32_t s, int32_t n, const dw3_channel_consts *k, int8_t *o,
+                       int32_t step, int full_range)
+{
+    const int16_t *p0 = p, *p1 = p + rows, *p2 = p + 2 * rows;
+    const int16_t *const end = p + s * DW3_BLOCK * n;
+    uint32_t a0, a1, a2, a3, x, y, wa, wb;
+    const uint32_t bias = (uint32_t)k->bias;
+#define DW3_OPERANDS                                                                                               \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "=&r"(x), [y] "=&r"(y), [wa] "=&r"(wa), \
+      [wb] "=&r"(wb), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [o] "+r"(o)                                     \
+    : [bias] "r"(bias), [w0] "m"(k->w[0]), [w1] "m"(k->w[2]), [w2] "m"(k->w[4]), [mr] "m"(k->mult),               \
+      [shift] "m"(k->shift), [off2] "m"(k->off2), [lo2] "m"(k->lo2), [step] "m"(step), [end] "m"(end)             \
+    : "cc", "memory"
+#define DW3_RANGE_LOAD "ldrd %[wa], %[wb], %[lo2]\n\t"
+    if (s == 1 && full_range)
+    {
+        __asm__ volatile(DW3_BLOCKS_ASM(DW3_ROW_S1_ASM, "", DW3_SSAT_ASM) DW3_OPERANDS);
+    }
+    else if (s == 1)
+    {
+        __asm__ volatile(DW3_BLOCKS_ASM(DW3_ROW_S1_ASM, DW3_RANGE_LOAD, DW3_RANGE_ASM) DW3_OPERANDS);
+    }
+    else if (full_range)
+    {
+        __asm__ volatile(DW3_BLOCKS_ASM(DW3_ROW_S2_ASM, "", DW3_SSAT_ASM) DW3_OPERANDS);
+    }
+    else
+    {
+        __asm__ volatile(DW3_BLOCKS_ASM(DW3_ROW_S2_ASM, DW3_RANGE_LOAD, DW3_RANGE_ASM) DW3_OPERANDS);
+    }
+#undef DW3_OPERANDS
+#undef DW3_RANGE_LOAD
+}
+#else
+static inline int32_t dw3_lo(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v & 0xFFFFU); }
+static inline int32_t dw3_hi(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v >> 16); }
+
+/* The same blocks one output at a time (host builds): sums modulo 2^32, then requantization. */
+static void dw3_blocks(const int16_t *p, int32_t rows, int32_t s, int32_t n, const dw3_channel_consts *k, int8_t *o,
+                       int32_t step, int full_range)
+{
+    (void)full_range;
+    for (int32_t i = 0; i < DW3_BLOCK * n; i++, o += step)
+    {
+        uint32_t acc = (uint32_t)k->bias;
+        for (int32_t r = 0; r < 3; r++)
+        {
+            const int16_t *t = p + r * rows + s * i;
+            const uint32_t wa = k->w[2 * r], wb = k->w[2 * r + 1];
+            acc += (uint32_t)(t[0] * dw3_lo(wa)) + (uint32_t)(t[1] * dw3_hi(wa)) + (uint32_t)(t[2] * dw3_lo(wb));
+        }
+        const int32_t acc2 = (int32_t)acc;
+#if TFC_NN_DSP
+        int32_t v = (tfc_smmlar(acc2, k->mult, k->rounding + (acc2 >> 31)) >> k->shift) + k->off;
+        v = v < k->lo ? k->lo : v;
+        *o = (int8_t)(v > k->hi ? k->hi : v);
+#else
+        *o = (int8_t)tfc_requantize_to_s8(acc2 >> 1, k->mult, -k->shift, k->off, k->lo, k->hi);
+#endif
+    }
+}
+#endif
+
+/* Channel j of the planes into its output channel: every run, whole blocks straight to the
+ * output, a last partial block through `spare`. */
+static void dw3_channel(const tfc_dw3_geometry *d, const int16_t *plane, int32_t pw, const dw3_channel_consts *k,
+                        int8_t *output, int8_t *spare)
+{
+    const tfc_conv_wide_geometry *g = &d->g;
+    const int32_t s = g->stride_x, rows = 4 * pw, whole = g->out_w / DW3_BLOCK, rest = g->out_w % DW3_BLOCK;
+    const int full_range = g->act_min == -128 && g->act_max == 127;
+    for (int32_t oy = 0; oy < g->out_h; oy++)
+    {
+        const int16_t *p = plane + (int64_t)oy * g->stride_y * rows;
+        int8_t *o = output + (int64_t)oy * d->out_row_step;
+        if (whole > 0)
+        {
+            dw3_blocks(p, rows, s, whole, k, o, d->out_step, full_range);
+        }
+        if (rest > 0)
+        {
+            dw3_blocks(p + s * DW3_BLOCK * whole, rows, s, 1, k, spare, 1, full_range);
+            for (int32_t i = 0; i < rest; i++)
+            {
+                o[(int64_t)(DW3_BLOCK * whole + i) * d->out_step] = spare[i];
+            }
+        }
+    }
+}
+
+static uint32_t dw3_both(int32_t v) { return (uint32_t)(uint16_t)(int16_t)v * 0x10001U; }
+
+void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
+                               const int8_t *input,
+                               const int16_t *weights,
+                               const tfc_conv_wide_channel *channels,
+                               int8_t *output,
+                               void *scratch)
+{
+    const tfc_conv_wide_geometry *g = &d->g;
+    const int32_t pw = dw3_plane_width(g), ph = dw3_plane_height(g);
+    int16_t *planes = (int16_t *)(void *)(((uintptr_t)scratch + 3U) & ~(uintptr_t)3U);
+    const uint32_t zp2 = dw3_both(-g->input_offset);
+    int8_t spare[DW3_BLOCK];
+    dw3_channel_consts k;
+    k.off2 = dw3_both(g->output_offset);
+    k.lo2 = dw3_both(g->act_min);
+    k.hi2 = dw3_both(g->act_max);
+    k.off = g->output_offset;
+    k.lo = g->act_min;
+    k.hi = g->act_max;
+    for (int32_t i = 0; i < 4 * pw * ph; i += 2)
+    {
+        dw3_write(planes + i, zp2);
+    }
+    for (int32_t c = 0; c < g->in_c; c += 4)
+    {
+        dw3_planes(d, input, c, planes, pw);
+        for (int32_t j = 0; j < 4; j++)
+        {
+            const tfc_conv_wide_channel *r = &channels[c + j];
+            memcpy(k.w, weights + 12 * (c + j), sizeof k.w);
+            k.mult = r->mult;
+            k.rounding = r->rounding;
+            k.shift = r->shift;
+            k.bias = r->bias;
+            dw3_channel(d, planes + j * pw, pw, &k, output + c + j, spare);
+        }
+    }
+}

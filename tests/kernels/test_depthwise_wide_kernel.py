@@ -25,7 +25,7 @@ CHAIN = [((3, 3), 1, [1, 1, 1, 1], None),     # same padding, an odd width (bloc
          ((3, 3), 2, [0, 0, 1, 1], 6.0),      # VWW's stride 2 (padding after), ReLU6: a narrower range
          ((3, 3), 1, [0, 0, 0, 0], None),     # valid padding
          ((5, 5), 1, [2, 2, 2, 2], None)]     # 5x5: declined, runs arm_depthwise_conv_s8
-SHAPE = (1, C, 23, 11)                        # taller than wide: the first layers run down the columns
+SHAPE = (1, C, 31, 13)                        # taller than wide: the first layers run down the columns
 
 
 def dw_chain(shape=SHAPE, chain=CHAIN, seed=0) -> onnx.ModelProto:
@@ -91,7 +91,7 @@ def test_emulated_m7_equals_the_interpreter(chain, qemu):  # noqa: F811
 def test_wide_rows_run_along_the_rows_on_the_m7(qemu):  # noqa: F811
     # wider than tall: runs along the rows; 12 channels (three groups of four planes); an odd
     # input width with stride 2
-    shape = (1, 12, 7, 13)
+    shape = (1, 12, 9, 29)
     cm, x, want = compiled(dw_chain(shape, CHAIN[:3], seed=4), shape, seed=5)
     nodes = cm.ir.nodes_of("conv2d")
     assert [select(n).name for n in nodes] == ["depthwise_wide"] * 3
@@ -116,8 +116,15 @@ def test_the_bias_takes_the_input_offset(chain):
     assert (rows[:, 0] == want).all()
 
 
+def test_short_runs_are_declined():
+    shape = (1, 8, 6, 6)
+    cm, _, _ = compiled(dw_chain(shape, CHAIN[:1]), shape)
+    node = cm.ir.nodes_of("conv2d")[0]
+    assert "runs of 6 outputs" in DepthwiseWide().decline(node)
+
+
 def test_channels_not_in_groups_of_four_are_declined():
-    shape = (1, 6, 9, 9)
+    shape = (1, 6, 13, 13)
     model = dw_chain(shape, CHAIN[:1])
     cm, _, _ = compiled(model, shape)
     node = cm.ir.nodes_of("conv2d")[0]

@@ -9,7 +9,8 @@ is two horizontal taps; each output and window row costs one SMLAD against (w0, 
 SMLAxy against w2, four outputs of a run per loop step (runs go down the columns where the output
 is taller than wide). Weights: 6 int16 pairs per channel, doubled so that the accumulator is the
 2 acc of the folded SMMLAR requantization (24 B against 9 B of int8); scratch: the four planes
-(tfc_depthwise_3x3_wide_s8_get_buffer_size), in the arena. Every channel must take the folded
+(tfc_depthwise_3x3_wide_s8_get_buffer_size), on the stack up to MAX_STACK_BYTES (KWS: 1,684 B, so
+its arena stays tflite-micro's), else in the arena. Every channel must take the folded
 right-shift requantization (tfc.kernels.conv_wide.channel_records).
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tfc.kernels import records as R
 from tfc.kernels.base import Kernel, register_kernel
 from tfc.kernels.conv import DepthwiseConv
 from tfc.kernels.conv_wide import Geometry, channel_records
+from tfc.kernels.fc_wide import MAX_STACK_BYTES
 from tfc.quant import node_params as npar
 from tfc.errors import TfcError
 
@@ -113,6 +115,7 @@ class DepthwiseWideArgs:
     steps: tuple[int, int, int, int]
     weights: R.ConstArray           # int16, dw3_weights
     channels: R.ConstArray          # int32, dw3_channels
+    stack_words: int                # the planes on the stack (0: in the arena's scratch)
 
     @property
     def flash_arrays(self) -> tuple[R.ConstArray, ...]:
@@ -139,9 +142,14 @@ static const tfc_dw3_geometry l{{ layer.index }}_geometry = { { {{ layer.args.ge
 {% macro call(layer) %}
 {% set a = layer.args %}
 {{ m.comment(layer) }}
-    tfc_depthwise_3x3_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
-        (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }},
-        arena + {{ layer.scratch.offset }});
+    {
+{% if a.stack_words %}
+        uint32_t planes[{{ a.stack_words }}]; /* the input planes, on the stack */
+{% endif %}
+        tfc_depthwise_3x3_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
+            (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }},
+            {{ "planes" if a.stack_words else "arena + %d" % layer.scratch.offset }});
+    }
 {% endmacro %}
 """
 
@@ -183,7 +191,8 @@ static const tfc_dw3_geometry l{{ layer.index }}_geometry = { { {{ layer.args.ge
         return records if isinstance(records, str) else None
 
     def scratch_bytes(self, node, p, build, lean=False):
-        return plane_bytes(geometry(node, p))
+        planes = plane_bytes(geometry(node, p))
+        return 0 if planes <= MAX_STACK_BYTES else planes
 
     def lean_saves(self, node, p) -> bool:
         return False
@@ -200,4 +209,6 @@ static const tfc_dw3_geometry l{{ layer.index }}_geometry = { { {{ layer.args.ge
         bias = node.inputs[2].data if len(node.inputs) > 2 else None
         channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", dw3_channels(w.data, bias, p),
                             f"layer {i}: tfc_conv_wide_channel per channel, input offset folded into the doubled bias")
-        return DepthwiseWideArgs(p, geometry(node, p), steps(node), weights, channels)
+        planes = plane_bytes(geometry(node, p))
+        stack_words = (planes + 3) // 4 if planes <= MAX_STACK_BYTES else 0
+        return DepthwiseWideArgs(p, geometry(node, p), steps(node), weights, channels, stack_words)

@@ -2,15 +2,16 @@
 stride 1 or 2 both ways, no dilation, batch 1, channels a multiple of 4) with
 arm_depthwise_conv_s8's integers, two taps of a channel per SMLAD.
 
-Four channels at a time the kernel copies the input into four int16 planes (the padding holds the
-input zero point, which is why the input offset can be folded into the bias: bias + sum x * w
-over the padded window equals sum (x + offset) * w over the taps inside). A word of a plane row
+Four channels at a time the kernel copies the input into four int16 planes, a ring of 3 rows each,
+each input row widened once as the runs reach it (the padding holds the input zero point, which
+is why the input offset can be folded into the bias: bias + sum x * w over the padded window
+equals sum (x + offset) * w over the taps inside). A word of a plane row
 is two horizontal taps; each output and window row costs one SMLAD against (w0, w1) and one
 SMLAxy against w2, four outputs of a run per loop step (runs go down the columns where the output
 is taller than wide). Weights: 6 int16 pairs per channel, doubled so that the accumulator is the
-2 acc of the folded SMMLAR requantization (24 B against 9 B of int8); scratch: the four planes
-(tfc_depthwise_3x3_wide_s8_get_buffer_size), on the stack up to MAX_STACK_BYTES (KWS: 1,684 B, so
-its arena stays tflite-micro's), else in the arena. Every channel must take the folded
+2 acc of the folded SMMLAR requantization (24 B against 9 B of int8); the ring of plane rows
+(tfc_depthwise_3x3_wide_s8_get_buffer_size: 3 x 4 x 2 B per plane column, VWW's widest 1,204 B)
+sits on the run function's stack, so the arena does not change. Every channel must take the folded
 right-shift requantization (tfc.kernels.conv_wide.channel_records).
 """
 from __future__ import annotations
@@ -31,11 +32,7 @@ from tfc.errors import TfcError
 STRIDES = (1, 2)
 CHANNEL_GROUP = 4                 # the planes built at once
 BLOCK = 4                         # outputs of a run per loop step
-# Planes past the stack's share would sit in the arena beside the layer's input and output: on
-# VWW-96 that took its first five depthwise layers (8,754,569 instructions) but grew the untiled
-# arena 55,296 -> 65,696 B and the tiled one past issue 17's 36,864 B bound (38,896 B); so the
-# kernel takes only layers whose planes fit on the stack.
-MAX_PLANE_BYTES = MAX_STACK_BYTES
+RING = 3                          # plane rows the kernel keeps per channel group (one window's)
 # Runs shorter than this pay more in per-run overhead and in the last block's unused outputs than
 # the SMLAD pairs save: measured on VWW-96, 12-wide runs 3.00 against arm_depthwise_conv_s8_opt's
 # 3.27 instructions/MAC, 6-wide 5.27 against 4.04, 3-wide 7.12 against 6.30.
@@ -106,8 +103,7 @@ def plane_bytes(g: Geometry) -> int:
     blocks = -(-g.out_w // BLOCK)
     pw = max(g.stride_x * BLOCK * blocks + 2, g.pad_left + g.in_w)
     pw += pw % 2
-    ph = max((g.out_h - 1) * g.stride_y + 3, g.pad_top + g.in_h)
-    return CHANNEL_GROUP * pw * ph * 2 + 4
+    return RING * CHANNEL_GROUP * pw * 2 + 4
 
 
 @dataclass(frozen=True)
@@ -117,7 +113,7 @@ class DepthwiseWideArgs:
     steps: tuple[int, int, int, int]
     weights: R.ConstArray           # int16, dw3_weights
     channels: R.ConstArray          # int32, dw3_channels
-    stack_words: int                # the planes on the stack (0: in the arena's scratch)
+    stack_words: int                # the ring of plane rows, on the stack
 
     @property
     def flash_arrays(self) -> tuple[R.ConstArray, ...]:
@@ -145,12 +141,9 @@ static const tfc_dw3_geometry l{{ layer.index }}_geometry = { { {{ layer.args.ge
 {% set a = layer.args %}
 {{ m.comment(layer) }}
     {
-{% if a.stack_words %}
-        uint32_t planes[{{ a.stack_words }}]; /* the input planes, on the stack */
-{% endif %}
+        uint32_t planes[{{ a.stack_words }}]; /* the ring of input plane rows */
         tfc_depthwise_3x3_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
-            (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }},
-            {{ "planes" if a.stack_words else "arena + %d" % layer.scratch.offset }});
+            (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }}, planes);
     }
 {% endmacro %}
 """
@@ -186,15 +179,14 @@ static const tfc_dw3_geometry l{{ layer.index }}_geometry = { { {{ layer.args.ge
         if g.out_w < MIN_RUN:
             return f"runs of {g.out_w} outputs (below {MIN_RUN} the generic kernels are faster)"
         planes = plane_bytes(g)
-        if planes > MAX_PLANE_BYTES:
-            return f"its input planes ({planes:,} B) exceed {MAX_PLANE_BYTES:,} B of stack"
+        if planes > MAX_STACK_BYTES:
+            return f"its input planes ({planes:,} B) exceed {MAX_STACK_BYTES:,} B of stack"
         bias = node.inputs[2].data if len(node.inputs) > 2 else None
         records = dw3_channels(w.data, bias, p)
         return records if isinstance(records, str) else None
 
     def scratch_bytes(self, node, p, build, lean=False):
-        planes = plane_bytes(geometry(node, p))
-        return 0 if planes <= MAX_STACK_BYTES else planes
+        return 0                    # the planes are on the stack
 
     def lean_saves(self, node, p) -> bool:
         return False
@@ -211,6 +203,5 @@ static const tfc_dw3_geometry l{{ layer.index }}_geometry = { { {{ layer.args.ge
         bias = node.inputs[2].data if len(node.inputs) > 2 else None
         channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", dw3_channels(w.data, bias, p),
                             f"layer {i}: tfc_conv_wide_channel per channel, input offset folded into the doubled bias")
-        planes = plane_bytes(geometry(node, p))
-        stack_words = (planes + 3) // 4 if planes <= MAX_STACK_BYTES else 0
-        return DepthwiseWideArgs(p, geometry(node, p), steps(node), weights, channels, stack_words)
+        return DepthwiseWideArgs(p, geometry(node, p), steps(node), weights, channels,
+                                 (plane_bytes(geometry(node, p)) + 3) // 4)

@@ -18,8 +18,10 @@
  * the requantized values before the offset fit, the latter in int16).
  *
  * Weights: per channel 6 words of int16 pairs, by window row k: (wk0, wk1), (wk2, 0).
- * Planes: plane row r (input run r - pad_top) of channel j at planes + (4 r + j) * pw, column q
- * holding input pixel q - pad_left of the run.
+ * Planes: a ring of DW3_RING rows, one per channel group: plane row r (input run r - pad_top) of
+ * channel j at planes + (4 (r % DW3_RING) + j) * pw, column q holding input pixel q - pad_left of
+ * the run; each output run builds the rows it needs beyond the last (a row of padding is all zero
+ * point), so every input value is widened once per layer and the planes take 3 rows of stack.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <string.h>
@@ -30,9 +32,10 @@
 #include "tfc_nn_support.h"
 
 #define DW3_BLOCK 4 /* outputs of a run per loop step */
+#define DW3_RING 3  /* plane rows kept: one window's */
 
-/* The planes' width and height (int16 values): the columns every block of a run reads (the last
- * block may run past the run's end) and every input column and row. */
+/* The planes' width (int16 values): the columns every block of a run reads (the last block may run
+ * past the run's end) and every input column. */
 static int32_t dw3_plane_width(const tfc_conv_wide_geometry *g)
 {
     const int32_t blocks = (g->out_w + DW3_BLOCK - 1) / DW3_BLOCK;
@@ -44,16 +47,10 @@ static int32_t dw3_plane_width(const tfc_conv_wide_geometry *g)
     return pw + (pw & 1);
 }
 
-static int32_t dw3_plane_height(const tfc_conv_wide_geometry *g)
-{
-    const int32_t ph = (g->out_h - 1) * g->stride_y + 3;
-    return ph > g->pad_top + g->in_h ? ph : g->pad_top + g->in_h;
-}
-
 int32_t tfc_depthwise_3x3_wide_s8_get_buffer_size(const tfc_dw3_geometry *d)
 {
-    /* four int16 planes, 4 bytes to align them */
-    return 4 * dw3_plane_width(&d->g) * dw3_plane_height(&d->g) * (int32_t)sizeof(int16_t) + 4;
+    /* a ring of four int16 plane rows x DW3_RING, 4 bytes to align it */
+    return DW3_RING * 4 * dw3_plane_width(&d->g) * (int32_t)sizeof(int16_t) + 4;
 }
 
 static inline uint32_t dw3_read(const int16_t *p)
@@ -65,42 +62,49 @@ static inline uint32_t dw3_read(const int16_t *p)
 
 static inline void dw3_write(int16_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
-/* Input channels c .. c + 3 into the four planes (the borders already hold the zero point). */
-static void dw3_planes(const tfc_dw3_geometry *d, const int8_t *input, int32_t c, int16_t *planes, int32_t pw)
+/* Plane row r of input channels c .. c + 3 into dst (the four channels' rows, pw apart): the
+ * input run r - pad_top between zero-point borders, or all zero point outside the input. */
+static void dw3_plane_row(const tfc_dw3_geometry *d, const int8_t *input, int32_t c, int32_t r, int16_t *dst,
+                          int32_t pw, uint32_t zp2)
 {
     const tfc_conv_wide_geometry *g = &d->g;
-    const int32_t step = d->in_step, pairs = g->in_w / 2;
-    for (int32_t iy = 0; iy < g->in_h; iy++)
+    const int32_t step = d->in_step, pairs = g->in_w / 2, iy = r - g->pad_top;
+    if (iy < 0 || iy >= g->in_h)
     {
-        const int8_t *src = input + (int64_t)iy * d->in_row_step + c;
-        int16_t *dst = planes + (int64_t)4 * (iy + g->pad_top) * pw + g->pad_left;
-        for (int32_t k = 0; k < pairs; k++, src += 2 * step, dst += 2)
+        for (int32_t i = 0; i < 4 * pw; i += 2)
         {
-            uint32_t a, b;
-            memcpy(&a, src, 4);
-            memcpy(&b, src + step, 4);
-            /* bytes (a0, a1, b0, b1) and (a2, a3, b2, b3): SXTB16 pairs channel j's two pixels */
-            const uint32_t t0 = (a & 0xFFFFU) | (b << 16), t1 = (b & 0xFFFF0000U) | (a >> 16);
-#if TFC_NN_DSP
-            dw3_write(dst, __SXTB16(t0));
-            dw3_write(dst + pw, __SXTB16(__ROR(t0, 8)));
-            dw3_write(dst + 2 * pw, __SXTB16(t1));
-            dw3_write(dst + 3 * pw, __SXTB16(__ROR(t1, 8)));
-#else
-            const uint32_t w[4] = {t0, t0 >> 8, t1, t1 >> 8};
-            for (int32_t j = 0; j < 4; j++)
-            {
-                dst[j * pw] = (int16_t)(int8_t)(uint8_t)(w[j] & 0xFFU);
-                dst[j * pw + 1] = (int16_t)(int8_t)(uint8_t)((w[j] >> 16) & 0xFFU);
-            }
-#endif
+            dw3_write(dst + i, zp2);
         }
-        if (g->in_w & 1)
+        return;
+    }
+    const int8_t *src = input + (int64_t)iy * d->in_row_step + c;
+    dst += g->pad_left;
+    for (int32_t k = 0; k < pairs; k++, src += 2 * step, dst += 2)
+    {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + step, 4);
+        /* bytes (a0, a1, b0, b1) and (a2, a3, b2, b3): SXTB16 pairs channel j's two pixels */
+        const uint32_t t0 = (a & 0xFFFFU) | (b << 16), t1 = (b & 0xFFFF0000U) | (a >> 16);
+#if TFC_NN_DSP
+        dw3_write(dst, __SXTB16(t0));
+        dw3_write(dst + pw, __SXTB16(__ROR(t0, 8)));
+        dw3_write(dst + 2 * pw, __SXTB16(t1));
+        dw3_write(dst + 3 * pw, __SXTB16(__ROR(t1, 8)));
+#else
+        const uint32_t w[4] = {t0, t0 >> 8, t1, t1 >> 8};
+        for (int32_t j = 0; j < 4; j++)
         {
-            for (int32_t j = 0; j < 4; j++)
-            {
-                dst[j * pw] = src[j];
-            }
+            dst[j * pw] = (int16_t)(int8_t)(uint8_t)(w[j] & 0xFFU);
+            dst[j * pw + 1] = (int16_t)(int8_t)(uint8_t)((w[j] >> 16) & 0xFFU);
+        }
+#endif
+    }
+    if (g->in_w & 1)
+    {
+        for (int32_t j = 0; j < 4; j++)
+        {
+            dst[j * pw] = src[j];
         }
     }
 }
@@ -181,13 +185,12 @@ typedef struct
     "cmp %[p0], %[x]\n\t"                                                                                          \
     "bne 1b\n\t"
 
-/* n >= 1 blocks of one run: plane rows p (window rows 0, 1, 2 at p, p + rows, p + 2 rows),
- * outputs from o, `step` bytes apart. */
-static void dw3_blocks(const int16_t *p, int32_t rows, int32_t s, int32_t n, const dw3_channel_consts *k, int8_t *o,
-                       int32_t step, int full_range)
+/* n >= 1 blocks of one run: window rows 0, 1, 2 from plane rows p0, p1, p2, outputs from o,
+ * `step` bytes apart. */
+static void dw3_blocks(const int16_t *p0, const int16_t *p1, const int16_t *p2, int32_t s, int32_t n,
+                       const dw3_channel_consts *k, int8_t *o, int32_t step, int full_range)
 {
-    const int16_t *p0 = p, *p1 = p + rows, *p2 = p + 2 * rows;
-    const int16_t *const end = p + s * DW3_BLOCK * n;
+    const int16_t *const end = p0 + s * DW3_BLOCK * n;
     uint32_t a0, a1, a2, a3, x, y, wa, wb;
     const uint32_t bias = (uint32_t)k->bias;
 #define DW3_OPERANDS                                                                                               \
@@ -221,16 +224,17 @@ static inline int32_t dw3_lo(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v
 static inline int32_t dw3_hi(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v >> 16); }
 
 /* The same blocks one output at a time (host builds): sums modulo 2^32, then requantization. */
-static void dw3_blocks(const int16_t *p, int32_t rows, int32_t s, int32_t n, const dw3_channel_consts *k, int8_t *o,
-                       int32_t step, int full_range)
+static void dw3_blocks(const int16_t *p0, const int16_t *p1, const int16_t *p2, int32_t s, int32_t n,
+                       const dw3_channel_consts *k, int8_t *o, int32_t step, int full_range)
 {
+    const int16_t *const p[3] = {p0, p1, p2};
     (void)full_range;
     for (int32_t i = 0; i < DW3_BLOCK * n; i++, o += step)
     {
         uint32_t acc = (uint32_t)k->bias;
         for (int32_t r = 0; r < 3; r++)
         {
-            const int16_t *t = p + r * rows + s * i;
+            const int16_t *t = p[r] + s * i;
             const uint32_t wa = k->w[2 * r], wb = k->w[2 * r + 1];
             acc += (uint32_t)(t[0] * dw3_lo(wa)) + (uint32_t)(t[1] * dw3_hi(wa)) + (uint32_t)(t[2] * dw3_lo(wb));
         }
@@ -246,29 +250,25 @@ static void dw3_blocks(const int16_t *p, int32_t rows, int32_t s, int32_t n, con
 }
 #endif
 
-/* Channel j of the planes into its output channel: every run, whole blocks straight to the
- * output, a last partial block through `spare`. */
-static void dw3_channel(const tfc_dw3_geometry *d, const int16_t *plane, int32_t pw, const dw3_channel_consts *k,
-                        int8_t *output, int8_t *spare)
+/* One output run of a channel from plane rows p0, p1, p2: whole blocks straight to the output, a
+ * last partial block through `spare`. */
+static void dw3_run(const tfc_dw3_geometry *d, const int16_t *p0, const int16_t *p1, const int16_t *p2,
+                    const dw3_channel_consts *k, int8_t *o, int8_t *spare)
 {
     const tfc_conv_wide_geometry *g = &d->g;
-    const int32_t s = g->stride_x, rows = 4 * pw, whole = g->out_w / DW3_BLOCK, rest = g->out_w % DW3_BLOCK;
+    const int32_t s = g->stride_x, whole = g->out_w / DW3_BLOCK, rest = g->out_w % DW3_BLOCK;
     const int full_range = g->act_min == -128 && g->act_max == 127;
-    for (int32_t oy = 0; oy < g->out_h; oy++)
+    if (whole > 0)
     {
-        const int16_t *p = plane + (int64_t)oy * g->stride_y * rows;
-        int8_t *o = output + (int64_t)oy * d->out_row_step;
-        if (whole > 0)
+        dw3_blocks(p0, p1, p2, s, whole, k, o, d->out_step, full_range);
+    }
+    if (rest > 0)
+    {
+        const int32_t done = s * DW3_BLOCK * whole;
+        dw3_blocks(p0 + done, p1 + done, p2 + done, s, 1, k, spare, 1, full_range);
+        for (int32_t i = 0; i < rest; i++)
         {
-            dw3_blocks(p, rows, s, whole, k, o, d->out_step, full_range);
-        }
-        if (rest > 0)
-        {
-            dw3_blocks(p + s * DW3_BLOCK * whole, rows, s, 1, k, spare, 1, full_range);
-            for (int32_t i = 0; i < rest; i++)
-            {
-                o[(int64_t)(DW3_BLOCK * whole + i) * d->out_step] = spare[i];
-            }
+            o[(int64_t)(DW3_BLOCK * whole + i) * d->out_step] = spare[i];
         }
     }
 }
@@ -283,33 +283,51 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
                                void *scratch)
 {
     const tfc_conv_wide_geometry *g = &d->g;
-    const int32_t pw = dw3_plane_width(g), ph = dw3_plane_height(g);
-    int16_t *planes = (int16_t *)(void *)(((uintptr_t)scratch + 3U) & ~(uintptr_t)3U);
+    const int32_t pw = dw3_plane_width(g), sy = g->stride_y;
+    int16_t *ring = (int16_t *)(void *)(((uintptr_t)scratch + 3U) & ~(uintptr_t)3U);
     const uint32_t zp2 = dw3_both(-g->input_offset);
     int8_t spare[DW3_BLOCK];
-    dw3_channel_consts k;
-    k.off2 = dw3_both(g->output_offset);
-    k.lo2 = dw3_both(g->act_min);
-    k.hi2 = dw3_both(g->act_max);
-    k.off = g->output_offset;
-    k.lo = g->act_min;
-    k.hi = g->act_max;
-    for (int32_t i = 0; i < 4 * pw * ph; i += 2)
+    dw3_channel_consts k[4];
+    for (int32_t j = 0; j < 4; j++)
     {
-        dw3_write(planes + i, zp2);
+        k[j].off2 = dw3_both(g->output_offset);
+        k[j].lo2 = dw3_both(g->act_min);
+        k[j].hi2 = dw3_both(g->act_max);
+        k[j].off = g->output_offset;
+        k[j].lo = g->act_min;
+        k[j].hi = g->act_max;
     }
     for (int32_t c = 0; c < g->in_c; c += 4)
     {
-        dw3_planes(d, input, c, planes, pw);
         for (int32_t j = 0; j < 4; j++)
         {
             const tfc_conv_wide_channel *r = &channels[c + j];
-            memcpy(k.w, weights + 12 * (c + j), sizeof k.w);
-            k.mult = r->mult;
-            k.rounding = r->rounding;
-            k.shift = r->shift;
-            k.bias = r->bias;
-            dw3_channel(d, planes + j * pw, pw, &k, output + c + j, spare);
+            memcpy(k[j].w, weights + 12 * (c + j), sizeof k[j].w);
+            k[j].mult = r->mult;
+            k[j].rounding = r->rounding;
+            k[j].shift = r->shift;
+            k[j].bias = r->bias;
+        }
+        /* the borders of every ring row hold the zero point; row builds write only the inside */
+        for (int32_t i = 0; i < DW3_RING * 4 * pw; i += 2)
+        {
+            dw3_write(ring + i, zp2);
+        }
+        int32_t built = 0; /* plane rows [0, built) have been built */
+        for (int32_t oy = 0; oy < g->out_h; oy++)
+        {
+            const int32_t r0 = oy * sy;
+            for (; built < r0 + 3; built++)
+            {
+                dw3_plane_row(d, input, c, built, ring + (built % DW3_RING) * 4 * pw, pw, zp2);
+            }
+            const int16_t *p0 = ring + (r0 % DW3_RING) * 4 * pw, *p1 = ring + ((r0 + 1) % DW3_RING) * 4 * pw;
+            const int16_t *p2 = ring + ((r0 + 2) % DW3_RING) * 4 * pw;
+            int8_t *o = output + (int64_t)oy * d->out_row_step + c;
+            for (int32_t j = 0; j < 4; j++)
+            {
+                dw3_run(d, p0 + j * pw, p1 + j * pw, p2 + j * pw, &k[j], o + j, spare);
+            }
         }
     }
 }

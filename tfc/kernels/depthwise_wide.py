@@ -28,6 +28,7 @@ from tfc.kernels.conv_wide import Geometry, channel_records
 from tfc.kernels.fc_wide import MAX_STACK_BYTES
 from tfc.quant import node_params as npar
 from tfc.errors import TfcError
+from tfc.sparse.reference import RQ_RIGHT, requant_kind
 
 STRIDES = (1, 2)
 CHANNEL_GROUP = 4                 # the planes built at once
@@ -51,10 +52,11 @@ def dw3_weights(w: np.ndarray, transposed: bool = False) -> np.ndarray:
 
 
 def dw3_channels(w: np.ndarray, bias, p) -> np.ndarray | str:
-    """channel_records with each bias plus input_offset * sum(w), doubled: the padding holds the
-    zero point and the weights are doubled, so the kernel's accumulator is 2x tflite-micro's
-    (RQ_RIGHT's bound check, on the true bias, keeps 2 acc in int32). Declined where a
-    requantized value before the offset could leave int16 (the kernel clamps pairs of them)."""
+    """channel_records, each bias plus input_offset * sum(w) and doubled, each rounding with the output
+    offset folded in (2^(shift - 1) + offset * 2^shift: the shift then yields the offset value):
+    the padding holds the zero point and the weights are doubled, so the kernel's accumulator is
+    2x tflite-micro's (RQ_RIGHT's bound check, on the true bias, keeps 2 acc in int32). Declined
+    where a requantized value could leave int16 (the kernel clamps pairs of them)."""
     records = channel_records(w, bias, p)
     if isinstance(records, str):
         return records
@@ -65,8 +67,12 @@ def dw3_channels(w: np.ndarray, bias, p) -> np.ndarray | str:
     x_max = max(abs(-128 + p.input_offset), abs(127 + p.input_offset))
     for c in range(w.shape[0]):
         bound = abs(int(rows[c, 0])) + x_max * int(np.abs(w[c].astype(np.int64)).sum())
-        if (bound * rows[c, 1] >> (31 + int(rows[c, 3]))) + 2 + 256 >= 2 ** 15:
+        kind, _, rounding = requant_kind(bound, p.multipliers[c], p.shifts[c], p.output_offset)
+        if kind != RQ_RIGHT:
+            return f"channel {c}: the output offset does not fold into the rounding"
+        if (bound * int(rows[c, 1]) >> (31 + int(rows[c, 3]))) + 2 + 256 >= 2 ** 15:
             return f"channel {c}: a requantized value could leave int16 (the kernel clamps them in pairs)"
+        rows[c, 2] = rounding
     rows[:, 0] = 2 * folded
     return rows.astype(np.int32).reshape(-1)
 

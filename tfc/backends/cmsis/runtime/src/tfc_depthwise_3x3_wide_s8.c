@@ -115,41 +115,72 @@ typedef struct
     uint32_t w[6];            /* window row k: (wk0, wk1), (wk2, 0), doubled */
     int32_t mult, rounding;   /* LDRD pair */
     int32_t shift, bias;
-    uint32_t off2, lo2, hi2;  /* output offset, act_min, act_max in both halves */
+    uint32_t lo2, hi2;        /* act_min, act_max in both halves */
     int32_t off, lo, hi;
 } dw3_channel_consts;
 
+static inline int32_t dw3_lo(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v & 0xFFFFU); }
+static inline int32_t dw3_hi(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v >> 16); }
+
+/* 2 acc (modulo 2^32) to the int8 output. */
+static inline int8_t dw3_requantize(uint32_t acc, const dw3_channel_consts *k)
+{
+    const int32_t acc2 = (int32_t)acc;
+#if TFC_NN_DSP
+    int32_t v = tfc_smmlar(acc2, k->mult, k->rounding + (acc2 >> 31)) >> k->shift;
+    v = v < k->lo ? k->lo : v;
+    return (int8_t)(v > k->hi ? k->hi : v);
+#else
+    return (int8_t)tfc_requantize_to_s8(acc2 >> 1, k->mult, -k->shift, k->off, k->lo, k->hi);
+#endif
+}
+
+/* Output i of a run, alone: the run's last one or two outputs (a block of four would waste more). */
+static int8_t dw3_one(const int16_t *const p[3], int32_t s, int32_t i, const dw3_channel_consts *k)
+{
+    uint32_t acc = (uint32_t)k->bias;
+    for (int32_t r = 0; r < 3; r++)
+    {
+        const int16_t *t = p[r] + s * i;
+        const uint32_t wa = k->w[2 * r], wb = k->w[2 * r + 1];
+        acc += (uint32_t)(t[0] * dw3_lo(wa)) + (uint32_t)(t[1] * dw3_hi(wa)) + (uint32_t)(t[2] * dw3_lo(wb));
+    }
+    return dw3_requantize(acc, k);
+}
+
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
-/* One window row of a block at stride 1: taps x0 .. x5 (x01, x23 aligned; x12, x34 not). */
-#define DW3_ROW_S1_ASM(p, w)                                                                                       \
+/* One window row of a block at stride 1: taps x0 .. x5 (x01, x23 aligned; x12, x34 not). Each
+ * accumulator's first product adds to s0 .. s3 (the bias in row 0, else the accumulator). */
+#define DW3_ROW_S1_ASM(p, w, s0, s1, s2, s3)                                                                       \
     "ldrd %[wa], %[wb], %[" w "]\n\t"                                                                              \
     "ldrd %[x], %[y], [%[" p "]], #8\n\t"                                                                          \
-    "smlad %[a0], %[x], %[wa], %[a0]\n\t"                                                                          \
+    "smlad %[a0], %[x], %[wa], %[" s0 "]\n\t"                                                                      \
     "smlabb %[a0], %[y], %[wb], %[a0]\n\t"                                                                         \
-    "smlad %[a2], %[y], %[wa], %[a2]\n\t"                                                                          \
-    "smlatb %[a1], %[y], %[wb], %[a1]\n\t"                                                                         \
+    "smlad %[a2], %[y], %[wa], %[" s2 "]\n\t"                                                                      \
+    "smlatb %[a1], %[y], %[wb], %[" s1 "]\n\t"                                                                     \
     "ldr %[x], [%[" p "], #-6]\n\t"                                                                                \
     "smlad %[a1], %[x], %[wa], %[a1]\n\t"                                                                          \
     "ldr %[x], [%[" p "], #-2]\n\t"                                                                                \
-    "smlad %[a3], %[x], %[wa], %[a3]\n\t"                                                                          \
+    "smlad %[a3], %[x], %[wa], %[" s3 "]\n\t"                                                                      \
     "ldr %[x], [%[" p "]]\n\t"                                                                                     \
     "smlabb %[a2], %[x], %[wb], %[a2]\n\t"                                                                         \
     "smlatb %[a3], %[x], %[wb], %[a3]\n\t"
 /* One window row of a block at stride 2: taps x0 .. x9, all pairs aligned. */
-#define DW3_ROW_S2_ASM(p, w)                                                                                       \
+#define DW3_ROW_S2_ASM(p, w, s0, s1, s2, s3)                                                                       \
     "ldrd %[wa], %[wb], %[" w "]\n\t"                                                                              \
     "ldrd %[x], %[y], [%[" p "]], #8\n\t"                                                                          \
-    "smlad %[a0], %[x], %[wa], %[a0]\n\t"                                                                          \
+    "smlad %[a0], %[x], %[wa], %[" s0 "]\n\t"                                                                      \
     "smlabb %[a0], %[y], %[wb], %[a0]\n\t"                                                                         \
-    "smlad %[a1], %[y], %[wa], %[a1]\n\t"                                                                          \
+    "smlad %[a1], %[y], %[wa], %[" s1 "]\n\t"                                                                      \
     "ldrd %[x], %[y], [%[" p "]], #8\n\t"                                                                          \
     "smlabb %[a1], %[x], %[wb], %[a1]\n\t"                                                                         \
-    "smlad %[a2], %[x], %[wa], %[a2]\n\t"                                                                          \
+    "smlad %[a2], %[x], %[wa], %[" s2 "]\n\t"                                                                      \
     "smlabb %[a2], %[y], %[wb], %[a2]\n\t"                                                                         \
-    "smlad %[a3], %[y], %[wa], %[a3]\n\t"                                                                          \
+    "smlad %[a3], %[y], %[wa], %[" s3 "]\n\t"                                                                      \
     "ldr %[x], [%[" p "]]\n\t"                                                                                     \
     "smlabb %[a3], %[x], %[wb], %[a3]\n\t"
-/* 2 acc to the requantized value before the offset (rounding folded, minus 1 when negative). */
+/* 2 acc to the requantized value, output offset included (the rounding field holds
+ * 2^(shift - 1) + offset * 2^shift; minus 1 when negative). */
 #define DW3_RQ_ASM(acc)                                                                                            \
     "add %[y], %[wb], %[" acc "], asr #31\n\t"                                                                     \
     "smmlar %[" acc "], %[" acc "], %[wa], %[y]\n\t"                                                               \
@@ -162,17 +193,11 @@ typedef struct
     "ssub16 %[x], %[wb], %[" r "]\n\t"                                                                             \
     "sel %[" r "], %[" r "], %[wb]\n\t"
 #define DW3_BLOCKS_ASM(ROW, clamp_load, clamp)                                                                     \
-    "1:\n\t"                                                                                                       \
-    "mov %[a0], %[bias]\n\t"                                                                                       \
-    "mov %[a1], %[bias]\n\t"                                                                                       \
-    "mov %[a2], %[bias]\n\t"                                                                                       \
-    "mov %[a3], %[bias]\n\t" ROW("p0", "w0") ROW("p1", "w1") ROW("p2", "w2") "ldrd %[wa], %[wb], %[mr]\n\t"       \
+    "1:\n\t" ROW("p0", "w0", "bias", "bias", "bias", "bias") ROW("p1", "w1", "a0", "a1", "a2", "a3")              \
+        ROW("p2", "w2", "a0", "a1", "a2", "a3") "ldrd %[wa], %[wb], %[mr]\n\t"                                     \
     "ldr %[x], %[shift]\n\t" DW3_RQ_ASM("a0") DW3_RQ_ASM("a1") DW3_RQ_ASM("a2") DW3_RQ_ASM("a3")                  \
     "pkhbt %[a0], %[a0], %[a1], lsl #16\n\t"                                                                       \
-    "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t"                                                                       \
-    "ldr %[wa], %[off2]\n\t"                                                                                       \
-    "sadd16 %[a0], %[a0], %[wa]\n\t"                                                                               \
-    "sadd16 %[a2], %[a2], %[wa]\n\t" clamp_load clamp("a0") clamp("a2") "ldr %[x], %[step]\n\t"                   \
+    "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t" clamp_load clamp("a0") clamp("a2") "ldr %[x], %[step]\n\t"         \
     "strb %[a0], [%[o]]\n\t"                                                                                      \
     "lsr %[a0], %[a0], #16\n\t"                                                                                    \
     "strb %[a0], [%[o], %[x]]\n\t"                                                                                 \
@@ -197,7 +222,7 @@ static void dw3_blocks(const int16_t *p0, const int16_t *p1, const int16_t *p2, 
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "=&r"(x), [y] "=&r"(y), [wa] "=&r"(wa), \
       [wb] "=&r"(wb), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [o] "+r"(o)                                     \
     : [bias] "r"(bias), [w0] "m"(k->w[0]), [w1] "m"(k->w[2]), [w2] "m"(k->w[4]), [mr] "m"(k->mult),               \
-      [shift] "m"(k->shift), [off2] "m"(k->off2), [lo2] "m"(k->lo2), [step] "m"(step), [end] "m"(end)             \
+      [shift] "m"(k->shift), [lo2] "m"(k->lo2), [step] "m"(step), [end] "m"(end)             \
     : "cc", "memory"
 #define DW3_RANGE_LOAD "ldrd %[wa], %[wb], %[lo2]\n\t"
     if (s == 1 && full_range)
@@ -220,10 +245,7 @@ static void dw3_blocks(const int16_t *p0, const int16_t *p1, const int16_t *p2, 
 #undef DW3_RANGE_LOAD
 }
 #else
-static inline int32_t dw3_lo(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v & 0xFFFFU); }
-static inline int32_t dw3_hi(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v >> 16); }
-
-/* The same blocks one output at a time (host builds): sums modulo 2^32, then requantization. */
+/* The same blocks one output at a time (host builds). */
 static void dw3_blocks(const int16_t *p0, const int16_t *p1, const int16_t *p2, int32_t s, int32_t n,
                        const dw3_channel_consts *k, int8_t *o, int32_t step, int full_range)
 {
@@ -231,27 +253,13 @@ static void dw3_blocks(const int16_t *p0, const int16_t *p1, const int16_t *p2, 
     (void)full_range;
     for (int32_t i = 0; i < DW3_BLOCK * n; i++, o += step)
     {
-        uint32_t acc = (uint32_t)k->bias;
-        for (int32_t r = 0; r < 3; r++)
-        {
-            const int16_t *t = p[r] + s * i;
-            const uint32_t wa = k->w[2 * r], wb = k->w[2 * r + 1];
-            acc += (uint32_t)(t[0] * dw3_lo(wa)) + (uint32_t)(t[1] * dw3_hi(wa)) + (uint32_t)(t[2] * dw3_lo(wb));
-        }
-        const int32_t acc2 = (int32_t)acc;
-#if TFC_NN_DSP
-        int32_t v = (tfc_smmlar(acc2, k->mult, k->rounding + (acc2 >> 31)) >> k->shift) + k->off;
-        v = v < k->lo ? k->lo : v;
-        *o = (int8_t)(v > k->hi ? k->hi : v);
-#else
-        *o = (int8_t)tfc_requantize_to_s8(acc2 >> 1, k->mult, -k->shift, k->off, k->lo, k->hi);
-#endif
+        *o = dw3_one(p, s, i, k);
     }
 }
 #endif
 
-/* One output run of a channel from plane rows p0, p1, p2: whole blocks straight to the output, a
- * last partial block through `spare`. */
+/* One output run of a channel from plane rows p0, p1, p2: whole blocks straight to the output,
+ * then a last one or two outputs alone, or three through a block into `spare`. */
 static void dw3_run(const tfc_dw3_geometry *d, const int16_t *p0, const int16_t *p1, const int16_t *p2,
                     const dw3_channel_consts *k, int8_t *o, int8_t *spare)
 {
@@ -262,7 +270,15 @@ static void dw3_run(const tfc_dw3_geometry *d, const int16_t *p0, const int16_t 
     {
         dw3_blocks(p0, p1, p2, s, whole, k, o, d->out_step, full_range);
     }
-    if (rest > 0)
+    if (rest > 0 && rest <= 2)
+    {
+        const int16_t *const p[3] = {p0, p1, p2};
+        for (int32_t i = DW3_BLOCK * whole; i < g->out_w; i++)
+        {
+            o[(int64_t)i * d->out_step] = dw3_one(p, s, i, k);
+        }
+    }
+    else if (rest > 0)
     {
         const int32_t done = s * DW3_BLOCK * whole;
         dw3_blocks(p0 + done, p1 + done, p2 + done, s, 1, k, spare, 1, full_range);
@@ -290,7 +306,6 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
     dw3_channel_consts k[4];
     for (int32_t j = 0; j < 4; j++)
     {
-        k[j].off2 = dw3_both(g->output_offset);
         k[j].lo2 = dw3_both(g->act_min);
         k[j].hi2 = dw3_both(g->act_max);
         k[j].off = g->output_offset;

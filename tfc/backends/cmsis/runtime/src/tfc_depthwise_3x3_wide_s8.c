@@ -24,6 +24,7 @@
  * point), so every input value is widened once per layer and the planes take 3 rows of stack.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "tfc_kernels.h"
@@ -79,6 +80,35 @@ static void dw3_plane_row(const tfc_dw3_geometry *d, const int8_t *input, int32_
     }
     const int8_t *src = input + (int64_t)iy * d->in_row_step + c;
     dst += g->pad_left;
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+    if (pairs > 0)
+    {
+        /* 16 instructions per pixel pair (GCC's PKHTB and SXTB16-with-rotate spelling took 20) */
+        const int16_t *const end = dst + 2 * pairs;
+        const int32_t pwb = 2 * pw, pwb2 = 4 * pw, pwb3 = 6 * pw;
+        uint32_t a, b, t0, t1;
+        __asm__ volatile("1:\n\t"
+                         "ldr %[a], [%[src]]\n\t"
+                         "ldr %[b], [%[src], %[step]]\n\t"
+                         "add %[src], %[src], %[step], lsl #1\n\t"
+                         "pkhbt %[t0], %[a], %[b], lsl #16\n\t"
+                         "pkhtb %[t1], %[b], %[a], asr #16\n\t"
+                         "sxtb16 %[a], %[t0]\n\t"
+                         "sxtb16 %[b], %[t0], ror #8\n\t"
+                         "str %[a], [%[dst]]\n\t"
+                         "str %[b], [%[dst], %[pwb]]\n\t"
+                         "sxtb16 %[a], %[t1]\n\t"
+                         "sxtb16 %[b], %[t1], ror #8\n\t"
+                         "str %[a], [%[dst], %[pwb2]]\n\t"
+                         "str %[b], [%[dst], %[pwb3]]\n\t"
+                         "add %[dst], %[dst], #4\n\t"
+                         "cmp %[dst], %[end]\n\t"
+                         "bne 1b\n\t"
+                         : [a] "=&r"(a), [b] "=&r"(b), [t0] "=&r"(t0), [t1] "=&r"(t1), [src] "+r"(src), [dst] "+r"(dst)
+                         : [step] "r"(step), [pwb] "r"(pwb), [pwb2] "r"(pwb2), [pwb3] "r"(pwb3), [end] "r"(end)
+                         : "cc", "memory");
+    }
+#else
     for (int32_t k = 0; k < pairs; k++, src += 2 * step, dst += 2)
     {
         uint32_t a, b;
@@ -100,6 +130,7 @@ static void dw3_plane_row(const tfc_dw3_geometry *d, const int8_t *input, int32_
         }
 #endif
     }
+#endif
     if (g->in_w & 1)
     {
         for (int32_t j = 0; j < 4; j++)
@@ -148,16 +179,34 @@ static int8_t dw3_one(const int16_t *const p[3], int32_t s, int32_t i, const dw3
     return dw3_requantize(acc, k);
 }
 
+/* Byte offsets in dw3_channel_consts, for the assembly. */
+#define DW3_K_W0 "#0"
+#define DW3_K_W1 "#8"
+#define DW3_K_W2 "#16"
+#define DW3_K_MR "#24"
+#define DW3_K_SHIFT "#32"
+#define DW3_K_BIAS "#36"
+#define DW3_K_LOHI "#40"
+#define DW3_K_SIZE "#60"
+/* C99 has no _Static_assert: a negative array size stops the build if the layout moves. */
+typedef char dw3_consts_layout_is_the_assembly_s[(offsetof(dw3_channel_consts, mult) == 24 &&
+                                                  offsetof(dw3_channel_consts, shift) == 32 &&
+                                                  offsetof(dw3_channel_consts, bias) == 36 &&
+                                                  offsetof(dw3_channel_consts, lo2) == 40 &&
+                                                  sizeof(dw3_channel_consts) == 60)
+                                                     ? 1
+                                                     : -1];
+
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
 /* One window row of a block at stride 1: taps x0 .. x5 (x01, x23 aligned; x12, x34 not). Each
- * accumulator's first product adds to s0 .. s3 (the bias in row 0, else the accumulator). */
+ * accumulator's first product adds to s0 .. s3 (in row 0 the bias, which a3 holds, a3 last). */
 #define DW3_ROW_S1_ASM(p, w, s0, s1, s2, s3)                                                                       \
-    "ldrd %[wa], %[wb], %[" w "]\n\t"                                                                              \
+    "ldrd %[wa], %[wb], [%[k], " w "]\n\t"                                                                         \
     "ldrd %[x], %[y], [%[" p "]], #8\n\t"                                                                          \
-    "smlad %[a0], %[x], %[wa], %[" s0 "]\n\t"                                                                      \
-    "smlabb %[a0], %[y], %[wb], %[a0]\n\t"                                                                         \
     "smlad %[a2], %[y], %[wa], %[" s2 "]\n\t"                                                                      \
     "smlatb %[a1], %[y], %[wb], %[" s1 "]\n\t"                                                                     \
+    "smlad %[a0], %[x], %[wa], %[" s0 "]\n\t"                                                                      \
+    "smlabb %[a0], %[y], %[wb], %[a0]\n\t"                                                                         \
     "ldr %[x], [%[" p "], #-6]\n\t"                                                                                \
     "smlad %[a1], %[x], %[wa], %[a1]\n\t"                                                                          \
     "ldr %[x], [%[" p "], #-2]\n\t"                                                                                \
@@ -167,7 +216,7 @@ static int8_t dw3_one(const int16_t *const p[3], int32_t s, int32_t i, const dw3
     "smlatb %[a3], %[x], %[wb], %[a3]\n\t"
 /* One window row of a block at stride 2: taps x0 .. x9, all pairs aligned. */
 #define DW3_ROW_S2_ASM(p, w, s0, s1, s2, s3)                                                                       \
-    "ldrd %[wa], %[wb], %[" w "]\n\t"                                                                              \
+    "ldrd %[wa], %[wb], [%[k], " w "]\n\t"                                                                         \
     "ldrd %[x], %[y], [%[" p "]], #8\n\t"                                                                          \
     "smlad %[a0], %[x], %[wa], %[" s0 "]\n\t"                                                                      \
     "smlabb %[a0], %[y], %[wb], %[a0]\n\t"                                                                         \
@@ -192,99 +241,110 @@ static int8_t dw3_one(const int16_t *const p[3], int32_t s, int32_t i, const dw3
     "sel %[" r "], %[" r "], %[wa]\n\t"                                                                            \
     "ssub16 %[x], %[wb], %[" r "]\n\t"                                                                             \
     "sel %[" r "], %[" r "], %[wb]\n\t"
-#define DW3_BLOCKS_ASM(ROW, clamp_load, clamp)                                                                     \
-    "1:\n\t" ROW("p0", "w0", "bias", "bias", "bias", "bias") ROW("p1", "w1", "a0", "a1", "a2", "a3")              \
-        ROW("p2", "w2", "a0", "a1", "a2", "a3") "ldrd %[wa], %[wb], %[mr]\n\t"                                     \
-    "ldr %[x], %[shift]\n\t" DW3_RQ_ASM("a0") DW3_RQ_ASM("a1") DW3_RQ_ASM("a2") DW3_RQ_ASM("a3")                  \
+#define DW3_RANGE_LOAD "ldrd %[wa], %[wb], [%[k], " DW3_K_LOHI "]\n\t"
+/* Per block: the rows, the requantization, the clamp, 4 stores (o moves on 4 steps). Per channel
+ * (label 0): the next channel's plane rows (adv), output (oadv), constants and run end. */
+#define DW3_RUNS_ASM(ROW, clamp_load, clamp)                                                                       \
+    "0:\n\t"                                                                                                       \
+    "1:\n\t"                                                                                                       \
+    "ldr %[a3], [%[k], " DW3_K_BIAS "]\n\t" ROW("p0", DW3_K_W0, "a3", "a3", "a3", "a3")                            \
+        ROW("p1", DW3_K_W1, "a0", "a1", "a2", "a3") ROW("p2", DW3_K_W2, "a0", "a1", "a2", "a3")                   \
+    "ldrd %[wa], %[wb], [%[k], " DW3_K_MR "]\n\t"                                                                  \
+    "ldr %[x], [%[k], " DW3_K_SHIFT "]\n\t" DW3_RQ_ASM("a0") DW3_RQ_ASM("a1") DW3_RQ_ASM("a2") DW3_RQ_ASM("a3")    \
     "pkhbt %[a0], %[a0], %[a1], lsl #16\n\t"                                                                       \
     "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t" clamp_load clamp("a0") clamp("a2") "ldr %[x], %[step]\n\t"         \
-    "strb %[a0], [%[o]]\n\t"                                                                                      \
+    "strb %[a0], [%[o]]\n\t"                                                                                       \
     "lsr %[a0], %[a0], #16\n\t"                                                                                    \
     "strb %[a0], [%[o], %[x]]\n\t"                                                                                 \
     "add %[o], %[o], %[x], lsl #1\n\t"                                                                             \
-    "strb %[a2], [%[o]]\n\t"                                                                                      \
+    "strb %[a2], [%[o]]\n\t"                                                                                       \
     "lsr %[a2], %[a2], #16\n\t"                                                                                    \
     "strb %[a2], [%[o], %[x]]\n\t"                                                                                 \
     "add %[o], %[o], %[x], lsl #1\n\t"                                                                             \
     "ldr %[x], %[end]\n\t"                                                                                         \
     "cmp %[p0], %[x]\n\t"                                                                                          \
-    "bne 1b\n\t"
+    "bne 1b\n\t"                                                                                                   \
+    "ldr %[y], %[pwb]\n\t"                                                                                         \
+    "add %[x], %[x], %[y]\n\t"                                                                                     \
+    "str %[x], %[end]\n\t"                                                                                         \
+    "ldr %[x], %[adv]\n\t"                                                                                         \
+    "add %[p0], %[p0], %[x]\n\t"                                                                                   \
+    "add %[p1], %[p1], %[x]\n\t"                                                                                   \
+    "add %[p2], %[p2], %[x]\n\t"                                                                                   \
+    "ldr %[x], %[oadv]\n\t"                                                                                        \
+    "add %[o], %[o], %[x]\n\t"                                                                                     \
+    "add %[k], %[k], " DW3_K_SIZE "\n\t"                                                                           \
+    "ldr %[x], %[kend]\n\t"                                                                                        \
+    "cmp %[k], %[x]\n\t"                                                                                           \
+    "bne 0b\n\t"
 
-/* n >= 1 blocks of one run: window rows 0, 1, 2 from plane rows p0, p1, p2, outputs from o,
- * `step` bytes apart. */
-static void dw3_blocks(const int16_t *p0, const int16_t *p1, const int16_t *p2, int32_t s, int32_t n,
-                       const dw3_channel_consts *k, int8_t *o, int32_t step, int full_range)
+/* The n >= 1 whole blocks of one output run for each of the group's four channels: channel j's
+ * window rows from p0, p1, p2 + j pw, its outputs from o + j, `step` bytes apart; k[4]. */
+static void dw3_runs4(const int16_t *p0, const int16_t *p1, const int16_t *p2, int32_t pw, int32_t s, int32_t n,
+                      const dw3_channel_consts *k, int8_t *o, int32_t step, int full_range)
 {
-    const int16_t *const end = p0 + s * DW3_BLOCK * n;
+    const int32_t run = s * DW3_BLOCK * n; /* int16 columns a run's blocks move on */
+    const int16_t *end = p0 + run;
+    const int32_t pwb = 2 * pw, adv = 2 * (pw - run), oadv = 1 - DW3_BLOCK * n * step;
+    const dw3_channel_consts *const kend = k + 4;
     uint32_t a0, a1, a2, a3, x, y, wa, wb;
-    const uint32_t bias = (uint32_t)k->bias;
 #define DW3_OPERANDS                                                                                               \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "=&r"(x), [y] "=&r"(y), [wa] "=&r"(wa), \
-      [wb] "=&r"(wb), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [o] "+r"(o)                                     \
-    : [bias] "r"(bias), [w0] "m"(k->w[0]), [w1] "m"(k->w[2]), [w2] "m"(k->w[4]), [mr] "m"(k->mult),               \
-      [shift] "m"(k->shift), [lo2] "m"(k->lo2), [step] "m"(step), [end] "m"(end)             \
+      [wb] "=&r"(wb), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [o] "+r"(o), [k] "+r"(k), [end] "+m"(end)      \
+    : [step] "m"(step), [pwb] "m"(pwb), [adv] "m"(adv), [oadv] "m"(oadv), [kend] "m"(kend)                         \
     : "cc", "memory"
-#define DW3_RANGE_LOAD "ldrd %[wa], %[wb], %[lo2]\n\t"
     if (s == 1 && full_range)
     {
-        __asm__ volatile(DW3_BLOCKS_ASM(DW3_ROW_S1_ASM, "", DW3_SSAT_ASM) DW3_OPERANDS);
+        __asm__ volatile(DW3_RUNS_ASM(DW3_ROW_S1_ASM, "", DW3_SSAT_ASM) DW3_OPERANDS);
     }
     else if (s == 1)
     {
-        __asm__ volatile(DW3_BLOCKS_ASM(DW3_ROW_S1_ASM, DW3_RANGE_LOAD, DW3_RANGE_ASM) DW3_OPERANDS);
+        __asm__ volatile(DW3_RUNS_ASM(DW3_ROW_S1_ASM, DW3_RANGE_LOAD, DW3_RANGE_ASM) DW3_OPERANDS);
     }
     else if (full_range)
     {
-        __asm__ volatile(DW3_BLOCKS_ASM(DW3_ROW_S2_ASM, "", DW3_SSAT_ASM) DW3_OPERANDS);
+        __asm__ volatile(DW3_RUNS_ASM(DW3_ROW_S2_ASM, "", DW3_SSAT_ASM) DW3_OPERANDS);
     }
     else
     {
-        __asm__ volatile(DW3_BLOCKS_ASM(DW3_ROW_S2_ASM, DW3_RANGE_LOAD, DW3_RANGE_ASM) DW3_OPERANDS);
+        __asm__ volatile(DW3_RUNS_ASM(DW3_ROW_S2_ASM, DW3_RANGE_LOAD, DW3_RANGE_ASM) DW3_OPERANDS);
     }
 #undef DW3_OPERANDS
-#undef DW3_RANGE_LOAD
 }
 #else
 /* The same blocks one output at a time (host builds). */
-static void dw3_blocks(const int16_t *p0, const int16_t *p1, const int16_t *p2, int32_t s, int32_t n,
-                       const dw3_channel_consts *k, int8_t *o, int32_t step, int full_range)
+static void dw3_runs4(const int16_t *p0, const int16_t *p1, const int16_t *p2, int32_t pw, int32_t s, int32_t n,
+                      const dw3_channel_consts *k, int8_t *o, int32_t step, int full_range)
 {
-    const int16_t *const p[3] = {p0, p1, p2};
     (void)full_range;
-    for (int32_t i = 0; i < DW3_BLOCK * n; i++, o += step)
+    for (int32_t j = 0; j < 4; j++)
     {
-        *o = dw3_one(p, s, i, k);
+        const int16_t *const p[3] = {p0 + j * pw, p1 + j * pw, p2 + j * pw};
+        for (int32_t i = 0; i < DW3_BLOCK * n; i++)
+        {
+            o[j + (int64_t)i * step] = dw3_one(p, s, i, &k[j]);
+        }
     }
 }
 #endif
 
-/* One output run of a channel from plane rows p0, p1, p2: whole blocks straight to the output,
- * then a last one or two outputs alone, or three through a block into `spare`. */
-static void dw3_run(const tfc_dw3_geometry *d, const int16_t *p0, const int16_t *p1, const int16_t *p2,
-                    const dw3_channel_consts *k, int8_t *o, int8_t *spare)
+/* One output run of the group's four channels from plane rows p0, p1, p2 (channel j's pw further
+ * on): whole blocks in the assembly, the last one to three outputs alone. */
+static void dw3_run(const tfc_dw3_geometry *d, const int16_t *p0, const int16_t *p1, const int16_t *p2, int32_t pw,
+                    const dw3_channel_consts *k, int8_t *o)
 {
     const tfc_conv_wide_geometry *g = &d->g;
-    const int32_t s = g->stride_x, whole = g->out_w / DW3_BLOCK, rest = g->out_w % DW3_BLOCK;
-    const int full_range = g->act_min == -128 && g->act_max == 127;
+    const int32_t s = g->stride_x, whole = g->out_w / DW3_BLOCK;
     if (whole > 0)
     {
-        dw3_blocks(p0, p1, p2, s, whole, k, o, d->out_step, full_range);
+        dw3_runs4(p0, p1, p2, pw, s, whole, k, o, d->out_step, g->act_min == -128 && g->act_max == 127);
     }
-    if (rest > 0 && rest <= 2)
+    for (int32_t j = 0; j < 4; j++)
     {
-        const int16_t *const p[3] = {p0, p1, p2};
+        const int16_t *const p[3] = {p0 + j * pw, p1 + j * pw, p2 + j * pw};
         for (int32_t i = DW3_BLOCK * whole; i < g->out_w; i++)
         {
-            o[(int64_t)i * d->out_step] = dw3_one(p, s, i, k);
-        }
-    }
-    else if (rest > 0)
-    {
-        const int32_t done = s * DW3_BLOCK * whole;
-        dw3_blocks(p0 + done, p1 + done, p2 + done, s, 1, k, spare, 1, full_range);
-        for (int32_t i = 0; i < rest; i++)
-        {
-            o[(int64_t)(DW3_BLOCK * whole + i) * d->out_step] = spare[i];
+            o[j + (int64_t)i * d->out_step] = dw3_one(p, s, i, &k[j]);
         }
     }
 }
@@ -302,7 +362,6 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
     const int32_t pw = dw3_plane_width(g), sy = g->stride_y;
     int16_t *ring = (int16_t *)(void *)(((uintptr_t)scratch + 3U) & ~(uintptr_t)3U);
     const uint32_t zp2 = dw3_both(-g->input_offset);
-    int8_t spare[DW3_BLOCK];
     dw3_channel_consts k[4];
     for (int32_t j = 0; j < 4; j++)
     {
@@ -311,6 +370,12 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
         k[j].off = g->output_offset;
         k[j].lo = g->act_min;
         k[j].hi = g->act_max;
+    }
+    /* the borders of every ring row hold the zero point for good: row builds write only the inside,
+     * padding rows all zero point */
+    for (int32_t i = 0; i < DW3_RING * 4 * pw; i += 2)
+    {
+        dw3_write(ring + i, zp2);
     }
     for (int32_t c = 0; c < g->in_c; c += 4)
     {
@@ -323,11 +388,6 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
             k[j].shift = r->shift;
             k[j].bias = r->bias;
         }
-        /* the borders of every ring row hold the zero point; row builds write only the inside */
-        for (int32_t i = 0; i < DW3_RING * 4 * pw; i += 2)
-        {
-            dw3_write(ring + i, zp2);
-        }
         int32_t built = 0; /* plane rows [0, built) have been built */
         for (int32_t oy = 0; oy < g->out_h; oy++)
         {
@@ -338,11 +398,7 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
             }
             const int16_t *p0 = ring + (r0 % DW3_RING) * 4 * pw, *p1 = ring + ((r0 + 1) % DW3_RING) * 4 * pw;
             const int16_t *p2 = ring + ((r0 + 2) % DW3_RING) * 4 * pw;
-            int8_t *o = output + (int64_t)oy * d->out_row_step + c;
-            for (int32_t j = 0; j < 4; j++)
-            {
-                dw3_run(d, p0 + j * pw, p1 + j * pw, p2 + j * pw, &k[j], o + j, spare);
-            }
+            dw3_run(d, p0, p1, p2, pw, k, output + (int64_t)oy * d->out_row_step + c);
         }
     }
 }

@@ -34,9 +34,10 @@ STRIDES = (1, 2)
 CHANNEL_GROUP = 4                 # the planes built at once
 BLOCK = 4                         # outputs of a run per loop step
 RING = 3                          # plane rows the kernel keeps per channel group (one window's)
-# Runs shorter than this pay more in per-run overhead and in the last block's unused outputs than
-# the SMLAD pairs save: measured on VWW-96, 12-wide runs 3.00 against arm_depthwise_conv_s8_opt's
-# 3.27 instructions/MAC, 6-wide 5.27 against 4.04, 3-wide 7.12 against 6.30.
+# Runs shorter than this pay more in per-row overhead (plane rows, the channels' loop, the last
+# outputs alone) than the SMLAD pairs save: measured on VWW-96, 12-wide runs 2.80 against
+# arm_depthwise_conv_s8_opt's 3.27 instructions/MAC, 6-wide 5.01 against 4.04, 3-wide 8.39
+# against 6.30.
 MIN_RUN = 12
 
 

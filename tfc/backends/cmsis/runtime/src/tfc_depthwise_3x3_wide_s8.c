@@ -170,12 +170,22 @@ static inline int8_t dw3_requantize(uint32_t acc, const dw3_channel_consts *k)
 static int8_t dw3_one(const int16_t *const p[3], int32_t s, int32_t i, const dw3_channel_consts *k)
 {
     uint32_t acc = (uint32_t)k->bias;
+#if TFC_NN_DSP
+    const int16_t *t0 = p[0] + s * i, *t1 = p[1] + s * i, *t2 = p[2] + s * i;
+    acc = __SMLAD(dw3_read(t0), k->w[0], acc);
+    acc = (uint32_t)__SMLABB(t0[2], (int32_t)k->w[1], (int32_t)acc);
+    acc = __SMLAD(dw3_read(t1), k->w[2], acc);
+    acc = (uint32_t)__SMLABB(t1[2], (int32_t)k->w[3], (int32_t)acc);
+    acc = __SMLAD(dw3_read(t2), k->w[4], acc);
+    acc = (uint32_t)__SMLABB(t2[2], (int32_t)k->w[5], (int32_t)acc);
+#else
     for (int32_t r = 0; r < 3; r++)
     {
         const int16_t *t = p[r] + s * i;
         const uint32_t wa = k->w[2 * r], wb = k->w[2 * r + 1];
         acc += (uint32_t)(t[0] * dw3_lo(wa)) + (uint32_t)(t[1] * dw3_hi(wa)) + (uint32_t)(t[2] * dw3_lo(wb));
     }
+#endif
     return dw3_requantize(acc, k);
 }
 

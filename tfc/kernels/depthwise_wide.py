@@ -16,13 +16,14 @@ right-shift requantization (tfc.kernels.conv_wide.channel_records).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from tfc.kernels import cost as C
 from tfc.kernels import records as R
-from tfc.kernels.base import Kernel, register_kernel
+from tfc.kernels.base import register_kernel
 from tfc.kernels.conv import DepthwiseConv
 from tfc.kernels.conv_wide import Geometry, channel_records
 from tfc.kernels.fc_wide import MAX_STACK_BYTES
@@ -138,19 +139,19 @@ class DepthwiseWide(DepthwiseConv):
     costs = {"tfc_depthwise_3x3_wide_s8": C.Cost(C.DEPTHWISE, (2.5485, 0.0, 0.0, 0.0, 91.9272, 0.0, 0.0, 0.0))}
     priority = 6                    # above depthwise_conv (5), below the sparse kernels
     has_lean_variant = False
-    band_rows = Kernel.band_rows    # the planes cover the whole input: no bands
     template_source = """\
 {#- tfc_depthwise_3x3_wide_s8: Layer with DepthwiseWideArgs. -#}
 {% import "_macros.j2" as m %}
 {% macro data(layer) %}
-static const tfc_dw3_geometry l{{ layer.index }}_geometry = { { {{ layer.args.geometry.c_fields() }} }, {{ layer.args.steps | join(', ') }} };
 {% endmacro %}
 {% macro call(layer) %}
 {% set a = layer.args %}
 {{ m.comment(layer) }}
     {
+        /* in run order (rows and columns swapped where runs go down the columns); a band's own */
+        static const tfc_dw3_geometry geometry = { { {{ a.geometry.c_fields() }} }, {{ a.steps | join(', ') }} };
         uint32_t planes[{{ a.stack_words }}]; /* the ring of input plane rows */
-        tfc_depthwise_3x3_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
+        tfc_depthwise_3x3_wide_s8(&geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
             (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }}, planes);
     }
 {% endmacro %}
@@ -195,6 +196,17 @@ static const tfc_dw3_geometry l{{ layer.index }}_geometry = { { {{ layer.args.ge
 
     def scratch_bytes(self, node, p, build, lean=False):
         return 0                    # the planes are on the stack
+
+    def band_args(self, args, node, p, in_rows, out_rows):
+        """A band of output rows: the band's input rows and heights, the padding left above it (the
+        run direction where runs go down the columns)."""
+        (lo, hi), g = in_rows[0], args.geometry
+        top = p.padding[0] + lo - out_rows[0] * p.stride[0]
+        if transposed(node):
+            g = dataclasses.replace(g, in_w=hi - lo, out_w=out_rows[1] - out_rows[0], pad_left=top)
+        else:
+            g = dataclasses.replace(g, in_h=hi - lo, out_h=out_rows[1] - out_rows[0], pad_top=top)
+        return dataclasses.replace(args, geometry=g, stack_words=(plane_bytes(g) + 3) // 4)
 
     def lean_saves(self, node, p) -> bool:
         return False

@@ -12,10 +12,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 import tfc
 from tests.backends.cmsis.compare import assert_exact
-from tests.kernels.host_check import STRICT
+from tests.kernels.host_check import assert_both_host_builds_exact
 from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
 from tfc import interp
-from tfc.backends.cmsis import HostRunner, write_project
 from tfc.kernels import select
 from tfc.kernels.depthwise_wide import DepthwiseWide, dw3_channels, dw3_weights, transposed
 
@@ -74,13 +73,7 @@ def test_the_kernel_takes_the_3x3_layers(chain):
 
 def test_both_host_builds_equal_the_interpreter(chain, tmp_path):
     cm, x, want = chain
-    for target in ("host", "cortex-m7"):        # portable C, then the DSP path emulated in C
-        info = write_project(cm.ir, tmp_path / target, target=target, name="dw_chain")
-        again = write_project(cm.ir, tmp_path / f"{target}-again", target=target, name="dw_chain")
-        for f in info.files:                    # the same graph, the same bytes
-            assert (info.path / f).read_bytes() == (again.path / f).read_bytes(), f
-        got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
-        assert_exact(got, want, f"{target} build (ASan/UBSan) vs the int8 interpreter")
+    assert_both_host_builds_exact(cm.ir, x, want, tmp_path, "dw_chain")
 
 
 def test_emulated_m7_equals_the_interpreter(chain, qemu):  # noqa: F811

@@ -22,8 +22,9 @@ MLPerf Tiny models' fully connected layers at batch 1 (AD01's 640->128 ... 128->
 64->12, ResNet's 64->10, VWW's 256->2, str_ww's 32->3) and str_ww's depthwise layers with k x 1
 kernels, for which CMSIS-NN's wrapper picks arm_depthwise_conv_s8_opt (so both run _opt);
 then issue 16's frontier layers at the MLPerf Tiny shapes (TFLite SAME padding): the first layers
-with 1 and 3 input channels, depthwise 3x3 at stride 1 and 2 and ResNet-8's 16-channel 3x3, each
-with a target column: the instructions/MAC its model must average to reach the best published
+with 1 and 3 input channels, depthwise 3x3 at stride 1 and 2 (on arm_depthwise_conv_s8_opt, then
+as "wide" rows on tfc_depthwise_3x3_wide_s8 against CMSIS-NN's arm_depthwise_conv_3x3_s8) and
+ResNet-8's 16-channel 3x3, each with a target column: the instructions/MAC its model must average to reach the best published
 Cortex-M7 results (the model's goal over its MACs).
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ import numpy as np
 if __package__ in (None, ""):          # run as a script: make `tfc` importable from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tfc.kernels.depthwise_wide import dw3_channels, dw3_weights
 from tfc.quant import reference as ref
 from tfc.quant.kernel_params import ConvParams, DepthwiseConvParams, FullyConnectedParams
 from tfc.targets.cortex_m import ElfInfo, build_elf, run_elf
@@ -51,7 +53,7 @@ HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "dense_kernels.c"
 RUNTIME = HERE.parent / "tfc" / "backends" / "cmsis" / "runtime"
 TARGET = "cortex-m7"
-KINDS = {"conv": 0, "conv_1x1": 1, "depthwise": 2, "fully_connected": 3, "depthwise_opt": 4}
+KINDS = {"conv": 0, "conv_1x1": 1, "depthwise": 2, "fully_connected": 3, "depthwise_opt": 4, "depthwise_wide": 5}
 # The CMSIS-NN sources the driver's calls need (the linker drops what they do not use).
 CMSIS_NN_SOURCES = (
     "ConvolutionFunctions/arm_convolve_s8.c", "ConvolutionFunctions/arm_convolve_1x1_s8_fast.c",
@@ -147,6 +149,12 @@ def frontier_layers() -> list[Layer]:
         Layer("dw VWW 48x48x16 /2", "depthwise", (48, 48), 16, 16, 3, 0, stride=2, out=(24, 24), target=v),
         Layer("dw VWW 24x24x32", "depthwise", (24, 24), 32, 32, 3, 1, target=v),
         Layer("dw VWW 6x6x128", "depthwise", (6, 6), 128, 128, 3, 1, target=v),
+        # the same layers on tfc_depthwise_3x3_wide_s8 (what the lowering picks for all but 6x6)
+        Layer("dw KWS 25x5x64 wide", "depthwise_wide", (25, 5), 64, 64, 3, 1, target=k),
+        Layer("dw VWW 48x48x8 wide", "depthwise_wide", (48, 48), 8, 8, 3, 1, target=v),
+        Layer("dw VWW 48x48x16 /2 wide", "depthwise_wide", (48, 48), 16, 16, 3, 0, stride=2, out=(24, 24), target=v),
+        Layer("dw VWW 24x24x32 wide", "depthwise_wide", (24, 24), 32, 32, 3, 1, target=v),
+        Layer("dw VWW 6x6x128 wide", "depthwise_wide", (6, 6), 128, 128, 3, 1, target=v),
     ]
 
 
@@ -213,6 +221,12 @@ def encode_cases(cases: list[Case]) -> bytes:
         shifts = np.resize(np.asarray(p.shifts, "<i4"), lay.out_c)
         out += [mults.tobytes(), shifts.tobytes(), c.bias.astype("<i4").tobytes()]
         out += [_pad4(c.x.tobytes()), _pad4(c.w.tobytes())]
+        if lay.kind == "depthwise_wide":
+            w_ir = c.w.transpose(3, 1, 2, 0)           # [1, 3, 3, C] -> the IR's [C, 3, 3, 1]
+            records = dw3_channels(w_ir, c.bias, p)
+            if isinstance(records, str):
+                raise ValueError(f"{lay.name}: tfc_depthwise_3x3_wide_s8 declines it: {records}")
+            out += [dw3_weights(w_ir, oh > ow).astype("<i2").tobytes(), records.astype("<i4").tobytes()]
     return b"".join(out)
 
 

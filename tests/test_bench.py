@@ -67,7 +67,7 @@ def test_cli_prints_the_table_and_writes_json(emulator, mlperf_onnx, tmp_path, c
     out = tmp_path / "bench.json"
     assert main(["bench", str(mlperf_onnx / f"{MODEL}.onnx"), "--target", "cortex-m7", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    for needle in ("arm_depthwise_conv_s8", "tfc_softmax_s8", "total", "weights (weights.c)", "stack peak"):
+    for needle in ("tfc_depthwise_3x3_wide_s8", "tfc_softmax_s8", "total", "weights (weights.c)", "stack peak"):
         assert needle in text, f"{needle!r} missing from the table:\n{text}"
     data = json.loads(out.read_text())
     assert data["tfc"]["instructions"] > 0 and len(data["tfc"]["layers"]) == 13 and "cmsis_nn" not in data

@@ -16,6 +16,18 @@ from tfc.ir.ops.quant import dequantize_array, quantize_array
 STRICT = ("-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
 
 
+def assert_both_host_builds_exact(graph: Graph, x: np.ndarray, want: np.ndarray, tmp_path, name: str) -> None:
+    """The portable C ("host") and the DSP path emulated in C ("cortex-m7") built strictly, twice
+    to the same bytes, equal `want` on the raw int8 samples `x` under ASan/UBSan."""
+    for target in ("host", "cortex-m7"):
+        info = write_project(graph, tmp_path / target, target=target, name=name)
+        again = write_project(graph, tmp_path / f"{target}-again", target=target, name=name)
+        for f in info.files:                    # the same graph, the same bytes
+            assert (info.path / f).read_bytes() == (again.path / f).read_bytes(), f
+        got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
+        assert_exact(got, want, f"{target} build (ASan/UBSan) vs the int8 interpreter")
+
+
 def run_c_exact(graph: Graph, ints: list[np.ndarray], tmp_path, name: str = "m") -> list[np.ndarray]:
     """The generated C's outputs for `ints` (per input, a leading sample axis), after checking
     them against the int8 interpreter sample by sample and the project's bytes against a rewrite."""

@@ -13,11 +13,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 import tfc
 from tests.backends.cmsis.compare import assert_exact
-from tests.kernels.host_check import STRICT
+from tests.kernels.host_check import assert_both_host_builds_exact
 from tests.kernels.test_tiles import _chain_graph
 from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
 from tfc import interp
-from tfc.backends.cmsis import HostRunner, write_project
 from tfc.kernels import select
 from tfc.kernels.conv_wide import ConvWide, channel_records, wide_conv_decline, wide_conv_weights
 from tfc.kernels.lowering import lower_for
@@ -67,13 +66,7 @@ def test_the_wide_kernel_takes_every_even_conv(chain):
 
 def test_both_host_builds_equal_the_interpreter(chain, tmp_path):
     cm, x, want = chain
-    for target in ("host", "cortex-m7"):        # portable C, then the DSP path emulated in C
-        info = write_project(cm.ir, tmp_path / target, target=target, name="conv_chain")
-        again = write_project(cm.ir, tmp_path / f"{target}-again", target=target, name="conv_chain")
-        for f in info.files:                    # the same graph, the same bytes
-            assert (info.path / f).read_bytes() == (again.path / f).read_bytes(), f
-        got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
-        assert_exact(got, want, f"{target} build (ASan/UBSan) vs the int8 interpreter")
+    assert_both_host_builds_exact(cm.ir, x, want, tmp_path, "conv_chain")
 
 
 def test_emulated_m7_equals_the_interpreter(chain, qemu):  # noqa: F811
@@ -137,10 +130,7 @@ def test_conv_add_on_the_wide_conv_equals_the_interpreter(tmp_path, qemu):  # no
 def _builds_equal_the_interpreter(cm, x, tmp_path, what: str = "") -> None:
     """Both host builds (ASan/UBSan) and the emulated M7 give the int8 interpreter's integers."""
     want = np.stack([interp.run(cm.ir, [s])[0] for s in x])
-    for target in ("host", "cortex-m7"):
-        info = write_project(cm.ir, tmp_path / target, target=target, name="m")
-        got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([x])[0]
-        assert_exact(got, want, f"{target} build (ASan/UBSan){what} vs the int8 interpreter")
+    assert_both_host_builds_exact(cm.ir, x, want, tmp_path, "m")
     assert_exact(cm.run(x, raw=True)[0], want, f"emulated Cortex-M7{what} vs the int8 interpreter")
 
 

@@ -233,6 +233,29 @@ void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
 
 int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
 
+/* One tfc_depthwise_3x3_wide_s8 layer, in run order: `g` with rows and columns swapped where the
+ * compiler chose to run down the columns (transposed); the byte steps between input pixels along
+ * a run and between runs, and the same for the output. */
+typedef struct
+{
+    tfc_conv_wide_geometry g;
+    int32_t in_step, in_row_step, out_step, out_row_step;
+} tfc_dw3_geometry;
+
+/* arm_depthwise_conv_s8's integers for a 3x3 depthwise layer (one output channel per input channel,
+ * stride 1 or 2 both ways, in_c a multiple of 4; tfc.kernels.depthwise_wide): weights as 6 int16
+ * pairs per channel, doubled, and channel records whose bias is doubled with input_offset *
+ * sum(w) folded in. scratch: tfc_depthwise_3x3_wide_s8_get_buffer_size bytes (four int16 planes
+ * of the input). */
+void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
+                               const int8_t *input,
+                               const int16_t *weights,
+                               const tfc_conv_wide_channel *channels,
+                               int8_t *output,
+                               void *scratch);
+
+int32_t tfc_depthwise_3x3_wide_s8_get_buffer_size(const tfc_dw3_geometry *d);
+
 /* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, output rows
  * [row_begin, row_end), the conv into `row` (out_w * out_c bytes), then the add over that row of
  * residual_and_output (from row row_begin on), in place. input_row: as tfc_convolve_wide_s8's.

@@ -83,19 +83,24 @@ def _split(graph, target, holder, chosen, search: Search, macs_left: float):
             mark_candidate(graph, tail[0])
             head = _best(graph, target, search((holder.first,), (k - 1,), macs_left - others - tail[0].extra_macs,
                                                name), holder.first, holder.last)
+            if head is not None:
+                mark_candidate(graph, head)
+                key = _plan_key(graph, target, holder.first, holder.last)
+                clear_regions(graph, head.region)
+                if best is None or key < best[0]:
+                    best = (key, head, tail[0])
             clear_regions(graph, holder.region)
-            if head is None:
-                continue
-            # Then the second part is searched again with the first part's bands.
+        if best is not None:
+            # Then the best split's second part is searched again with its first part's bands.
+            _, head, tail = best
             mark_candidate(graph, head)
-            tail = _best(graph, target, search((k,), (holder.last,), macs_left - others - head.extra_macs,
+            tail = _best(graph, target, search((tail.first,), (holder.last,), macs_left - others - head.extra_macs,
                                                holder.region), holder.first, holder.last)
             if tail is not None:
                 mark_candidate(graph, tail)
                 key = _plan_key(graph, target, holder.first, holder.last)
                 clear_regions(graph, tail.region)
-                if best is None or key < best[0]:
-                    best = (key, head, tail)
+                best = min(best, (key, head, tail), key=lambda t: t[0])
             clear_regions(graph, head.region)
     finally:
         mark_candidate(graph, holder)

@@ -126,7 +126,10 @@ class Tile(Pass):
             def search(firsts, lasts, left, name, only=None):
                 return self._candidates(graph, target, bandable, firsts, lasts, left, total, name, only)
             chosen, arena, taken = lower_peaks(graph, target, chosen, arena, search, float(budget) * total)
-            weighed += taken
+            final = {(c.first, c.last, c.rows, c.order, c.reuse): c.region for c in chosen}
+            weighed = [dataclasses.replace(c, chosen=c.chosen and (c.first, c.last, c.rows, c.order, c.reuse) in final,
+                                           region=final.get((c.first, c.last, c.rows, c.order, c.reuse), c.region))
+                       for c in weighed] + taken
         stats = {"arena-before": base.arena_bytes, "candidates": len(weighed)}
         ctx.findings["tile"] = (base.arena_bytes, tuple(weighed))
         notes = format_candidates(base.arena_bytes, weighed)

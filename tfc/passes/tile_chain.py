@@ -174,9 +174,13 @@ def lower_peaks(graph, target, chosen: list, arena: int, search: Search, budget:
         taken += [dataclasses.replace(c, arena_bytes=size) for c in new]
         if size < best[0]:
             best = (size, list(chain), list(taken))
-    if chain != best[1]:   # the last rounds did not pay: back to the best chain
-        clear_regions(graph)
-        for c in best[1]:
-            mark_candidate(graph, c)
     arena, chain, taken = best
-    return chain, arena, [dataclasses.replace(c, chosen=c in chain) for c in taken]
+    # Back to the best chain (the last rounds may not have paid), its regions named tile0,
+    # tile1, ... in execution order.
+    names = {c.region: f"tile{k}" for k, c in enumerate(sorted(chain, key=lambda c: c.first))}
+    chain = [dataclasses.replace(c, region=names[c.region]) for c in chain]
+    clear_regions(graph)
+    for c in chain:
+        mark_candidate(graph, c)
+    return chain, arena, [dataclasses.replace(c, chosen=True, region=names[c.region]) if c in best[1] else c
+                          for c in taken]

@@ -13,7 +13,7 @@ steps it touches, so that later rounds have less to do), within the extra-MAC bu
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from typing import Callable
 
 from tfc.kernels.lowering import plan_arena
 from tfc.kernels.tiles import clear_regions, mark_region
@@ -182,5 +182,10 @@ def lower_peaks(graph, target, chosen: list, arena: int, search: Search, budget:
     clear_regions(graph)
     for c in chain:
         mark_candidate(graph, c)
-    return chain, arena, [dataclasses.replace(c, chosen=True, region=names[c.region]) if c in best[1] else c
-                          for c in taken]
+    final = {_schedule(c) for c in best[1]}
+    return chain, arena, [dataclasses.replace(c, chosen=True, region=names[c.region]) if _schedule(c) in final
+                          else c for c in taken]
+
+
+def _schedule(c) -> tuple:
+    return c.first, c.last, c.rows, c.order, c.reuse

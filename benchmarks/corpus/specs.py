@@ -118,6 +118,8 @@ HF = [
 KERAS = [
     KerasSpec("keras_mobilenet", "applications:MobileNet", dict(alpha=0.25), image=96, quantize=True),
     KerasSpec("keras_mobilenetv2", "applications:MobileNetV2", dict(alpha=0.35), image=96, quantize=True),
+    # issue 17's fused-tile target (msf-CNN's MobileNetV2-0.35 @144): 311,040 B layer by layer
+    KerasSpec("keras_mobilenetv2_144", "applications:MobileNetV2", dict(alpha=0.35), image=144, quantize=True),
     KerasSpec("keras_mobilenetv3small", "applications:MobileNetV3Small",
               dict(alpha=0.75, include_preprocessing=False), image=96),
     KerasSpec("keras_mobilenetv3large", "applications:MobileNetV3Large",

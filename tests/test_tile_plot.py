@@ -5,6 +5,7 @@ tiled model shows the instructions its bands spend between the layers."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -26,6 +27,9 @@ def test_compile_writes_the_curve_and_replaces_only_its_own_png(capsys, tmp_path
     code, out, err = run_cli(capsys, "compile", DEMO_MODEL, "--extra-macs", "0", "--plot", png)
     assert code == 0, err
     assert png.read_bytes().startswith(PNG_SIGNATURE) and written_by_tfc(png) and f"wrote {png}" in out
+    umask = os.umask(0)
+    os.umask(umask)
+    assert png.stat().st_mode & 0o777 == 0o666 & ~umask   # as open() would make it, not mkstemp's 0600
     first = png.stat().st_mtime_ns
     code, _, err = run_cli(capsys, "compile", DEMO_MODEL, "--extra-macs", "0.05", "--plot", png)
     assert code == 0, err                       # tfc's own plot: replaced

@@ -116,6 +116,9 @@ def plot_schedules(path, base_arena: int, candidates, title: str) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             fig.savefig(f, format="png", metadata={"Software": SOFTWARE})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a plot is read like any other file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -256,6 +256,29 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
 
 int32_t tfc_depthwise_3x3_wide_s8_get_buffer_size(const tfc_dw3_geometry *d);
 
+/* One tfc_depthwise_kx1_wide_s8 layer: a Kh x 1 (or 1 x Kw) depthwise window along a run of in_len
+ * pixels (the input one pixel wide, or tall), stride 1, no padding; byte steps between input and
+ * output pixels (the channel count). */
+typedef struct
+{
+    int32_t in_len, out_len, channels, taps;
+    int32_t in_step, out_step;
+    int32_t output_offset, act_min, act_max;
+} tfc_dwk1_geometry;
+
+/* arm_depthwise_conv_s8's integers for such a layer (one output channel per input channel, channels
+ * a multiple of 4, taps <= 16; tfc.kernels.depthwise_kx1): weights as (taps + 1) / 2 int16 pairs
+ * per channel, doubled; channels with the input offset folded into the doubled bias; scratch:
+ * tfc_depthwise_kx1_wide_s8_get_buffer_size bytes (on the stack). */
+void tfc_depthwise_kx1_wide_s8(const tfc_dwk1_geometry *d,
+                               const int8_t *input,
+                               const int16_t *weights,
+                               const tfc_conv_wide_channel *channels,
+                               int8_t *output,
+                               void *scratch);
+
+int32_t tfc_depthwise_kx1_wide_s8_get_buffer_size(const tfc_dwk1_geometry *d);
+
 /* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, output rows
  * [row_begin, row_end), the conv into `row` (out_w * out_c bytes), then the add over that row of
  * residual_and_output (from row row_begin on), in place. input_row: as tfc_convolve_wide_s8's.

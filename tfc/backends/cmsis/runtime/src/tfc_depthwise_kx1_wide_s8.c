@@ -36,31 +36,41 @@ static inline uint32_t dwk1_read(const int16_t *p)
     return v;
 }
 
+/* Words a, b (channels c .. c + 3 of two pixels) to v[j] = channel j's (a, b) as int16 pairs. */
+static inline void dwk1_widen(uint32_t a, uint32_t b, uint32_t v[4])
+{
+    /* bytes (a0, a1, b0, b1) and (a2, a3, b2, b3): SXTB16 pairs channel j's two pixels */
+    const uint32_t t0 = (a & 0xFFFFU) | (b << 16), t1 = (b & 0xFFFF0000U) | (a >> 16);
+#if TFC_NN_DSP
+    v[0] = __SXTB16(t0);
+    v[1] = __SXTB16(__ROR(t0, 8));
+    v[2] = __SXTB16(t1);
+    v[3] = __SXTB16(__ROR(t1, 8));
+#else
+    const uint32_t w[4] = {t0, t0 >> 8, t1, t1 >> 8};
+    for (int32_t j = 0; j < 4; j++)
+    {
+        const uint32_t lo = (uint16_t)(int16_t)(int8_t)(uint8_t)(w[j] & 0xFFU);
+        const uint32_t hi = (uint16_t)(int16_t)(int8_t)(uint8_t)((w[j] >> 16) & 0xFFU);
+        v[j] = lo | (hi << 16);
+    }
+#endif
+}
+
 /* Channels c .. c + 3 of the run into four planes pw apart. */
 static void dwk1_planes(const int8_t *src, int32_t step, int32_t n, int16_t *dst, int32_t pw)
 {
     int32_t i = 0;
     for (; i + 1 < n; i += 2, src += 2 * step, dst += 2)
     {
-        uint32_t a, b;
+        uint32_t a, b, v[4];
         memcpy(&a, src, 4);
         memcpy(&b, src + step, 4);
-        /* bytes (a0, a1, b0, b1) and (a2, a3, b2, b3): SXTB16 pairs channel j's two pixels */
-        const uint32_t t0 = (a & 0xFFFFU) | (b << 16), t1 = (b & 0xFFFF0000U) | (a >> 16);
-#if TFC_NN_DSP
-        const uint32_t v0 = __SXTB16(t0), v1 = __SXTB16(__ROR(t0, 8)), v2 = __SXTB16(t1), v3 = __SXTB16(__ROR(t1, 8));
-        memcpy(dst, &v0, 4);
-        memcpy(dst + pw, &v1, 4);
-        memcpy(dst + 2 * pw, &v2, 4);
-        memcpy(dst + 3 * pw, &v3, 4);
-#else
-        const uint32_t w[4] = {t0, t0 >> 8, t1, t1 >> 8};
-        for (int32_t j = 0; j < 4; j++)
-        {
-            dst[j * pw] = (int16_t)(int8_t)(uint8_t)(w[j] & 0xFFU);
-            dst[j * pw + 1] = (int16_t)(int8_t)(uint8_t)((w[j] >> 16) & 0xFFU);
-        }
-#endif
+        dwk1_widen(a, b, v);
+        memcpy(dst, &v[0], 4);
+        memcpy(dst + pw, &v[1], 4);
+        memcpy(dst + 2 * pw, &v[2], 4);
+        memcpy(dst + 3 * pw, &v[3], 4);
     }
     if (i < n)
     {
@@ -78,14 +88,20 @@ typedef struct
     int32_t bias, mult, rounding, shift, off, lo, hi;
 } dwk1_consts;
 
-/* 2 acc (modulo 2^32) to the int8 output (the rounding field holds the output offset). */
-static inline int8_t dwk1_requantize(int32_t acc2, const dwk1_consts k)
+/* 2 acc (modulo 2^32) to the int8 output (the rounding field holds the output offset); `full`
+ * (a constant where inlined): the activation range is all of int8, one SSAT clamps. */
+static inline __attribute__((always_inline)) int8_t dwk1_requantize(int32_t acc2, const dwk1_consts k, int full)
 {
 #if TFC_NN_DSP
     int32_t v = tfc_smmlar(acc2, k.mult, k.rounding + (acc2 >> 31)) >> k.shift;
+    if (full)
+    {
+        return (int8_t)__SSAT(v, 8);
+    }
     v = v < k.lo ? k.lo : v;
     return (int8_t)(v > k.hi ? k.hi : v);
 #else
+    (void)full;
     return (int8_t)tfc_requantize_to_s8(acc2 >> 1, k.mult, -k.shift, k.off, k.lo, k.hi);
 #endif
 }
@@ -101,11 +117,11 @@ static inline uint32_t dwk1_mac(uint32_t x, uint32_t w, uint32_t acc)
 #endif
 }
 
-/* One channel's run of n outputs, two per step (a left-over one alone): `pairs` a constant where
- * inlined into the specialised callers below, the weights then in registers. */
+/* One channel's run of n outputs, two per step (a left-over one alone): `pairs` and `full`
+ * constants where inlined into the specialised callers below, the weights then in registers. */
 static inline __attribute__((always_inline)) void dwk1_run(const int16_t *p, const int16_t *w, int32_t pairs,
-                                                           const dwk1_consts k, int32_t n, int32_t step,
-                                                           int8_t *o)
+                                                           int full, const dwk1_consts k, int32_t n,
+                                                           int32_t step, int8_t *o)
 {
     uint32_t wr[DWK1_MAX_PAIRS] = {0};
 #pragma GCC unroll 8
@@ -113,8 +129,8 @@ static inline __attribute__((always_inline)) void dwk1_run(const int16_t *p, con
     {
         wr[m] = dwk1_read(w + 2 * m);
     }
-    int32_t i = 0;
-    for (; i + 1 < n; i += 2, p += 2)
+    const int16_t *const end = p + (n & ~1);
+    for (; p != end; p += 2, o += 2 * step)
     {
         uint32_t a0 = (uint32_t)k.bias, a1 = (uint32_t)k.bias;
 #pragma GCC unroll 8
@@ -123,10 +139,10 @@ static inline __attribute__((always_inline)) void dwk1_run(const int16_t *p, con
             a0 = dwk1_mac(dwk1_read(p + 2 * m), wr[m], a0);
             a1 = dwk1_mac(dwk1_read(p + 2 * m + 1), wr[m], a1);
         }
-        o[(int64_t)i * step] = dwk1_requantize((int32_t)a0, k);
-        o[(int64_t)(i + 1) * step] = dwk1_requantize((int32_t)a1, k);
+        o[0] = dwk1_requantize((int32_t)a0, k, full);
+        o[step] = dwk1_requantize((int32_t)a1, k, full);
     }
-    if (i < n)
+    if (n & 1)
     {
         uint32_t a0 = (uint32_t)k.bias;
 #pragma GCC unroll 8
@@ -134,31 +150,86 @@ static inline __attribute__((always_inline)) void dwk1_run(const int16_t *p, con
         {
             a0 = dwk1_mac(dwk1_read(p + 2 * m), wr[m], a0);
         }
-        o[(int64_t)i * step] = dwk1_requantize((int32_t)a0, k);
+        o[0] = dwk1_requantize((int32_t)a0, k, full);
     }
 }
 
 #define DWK1_RUN_N(n)                                                                                              \
-    static void dwk1_run_##n(const int16_t *p, const int16_t *w, const dwk1_consts k, int32_t len, int32_t step,  \
-                             int8_t *o)                                                                            \
+    static void dwk1_run_##n(const int16_t *p, const int16_t *w, int full, const dwk1_consts k, int32_t len,       \
+                             int32_t step, int8_t *o)                                                              \
     {                                                                                                              \
-        dwk1_run(p, w, n, k, len, step, o);                                                                        \
+        if (full)                                                                                                  \
+        {                                                                                                          \
+            dwk1_run(p, w, n, 1, k, len, step, o);                                                                 \
+        }                                                                                                          \
+        else                                                                                                       \
+        {                                                                                                          \
+            dwk1_run(p, w, n, 0, k, len, step, o);                                                                 \
+        }                                                                                                          \
     }
 DWK1_RUN_N(2)
 DWK1_RUN_N(3)
 DWK1_RUN_N(5)
 DWK1_RUN_N(8)
 
-static void dwk1_run_any(const int16_t *p, const int16_t *w, int32_t pairs, const dwk1_consts k, int32_t n,
-                         int32_t step, int8_t *o)
+static void dwk1_run_any(const int16_t *p, const int16_t *w, int32_t pairs, int full, const dwk1_consts k,
+                         int32_t n, int32_t step, int8_t *o)
 {
     switch (pairs)
     {
-    case 2: dwk1_run_2(p, w, k, n, step, o); break;
-    case 3: dwk1_run_3(p, w, k, n, step, o); break;
-    case 5: dwk1_run_5(p, w, k, n, step, o); break;
-    case 8: dwk1_run_8(p, w, k, n, step, o); break;
-    default: dwk1_run(p, w, pairs, k, n, step, o); break;
+    case 2: dwk1_run_2(p, w, full, k, n, step, o); break;
+    case 3: dwk1_run_3(p, w, full, k, n, step, o); break;
+    case 5: dwk1_run_5(p, w, full, k, n, step, o); break;
+    case 8: dwk1_run_8(p, w, full, k, n, step, o); break;
+    default: dwk1_run(p, w, pairs, 0, k, n, step, o); break;
+    }
+}
+
+/* Tap pair m of four channels (x: their first tap, the second `step` bytes on, or none: b = 0)
+ * into the four accumulators; channel j's weight pair 2 pairs int16 after channel j - 1's. */
+static inline __attribute__((always_inline)) void dwk1_single_pair(uint32_t a, uint32_t b, const int16_t *w,
+                                                                   int32_t pairs, uint32_t acc[4])
+{
+    uint32_t v[4];
+    dwk1_widen(a, b, v);
+    acc[0] = dwk1_mac(v[0], dwk1_read(w), acc[0]);
+    acc[1] = dwk1_mac(v[1], dwk1_read(w + 2 * pairs), acc[1]);
+    acc[2] = dwk1_mac(v[2], dwk1_read(w + 4 * pairs), acc[2]);
+    acc[3] = dwk1_mac(v[3], dwk1_read(w + 6 * pairs), acc[3]);
+}
+
+/* A window as long as the run (one output per channel): no planes, the pairs widened as they are
+ * read, four channels at a time. */
+static void dwk1_single(const tfc_dwk1_geometry *d, const int8_t *input, const int16_t *weights,
+                        const tfc_conv_wide_channel *channels, int8_t *output)
+{
+    const int32_t pairs = (d->taps + 1) / 2, step = d->in_step, whole = d->taps / 2;
+    const int full = d->act_min == -128 && d->act_max == 127;
+    for (int32_t c = 0; c < d->channels; c += 4)
+    {
+        uint32_t acc[4] = {(uint32_t)channels[c].bias, (uint32_t)channels[c + 1].bias,
+                           (uint32_t)channels[c + 2].bias, (uint32_t)channels[c + 3].bias};
+        const int16_t *w = weights + (int64_t)2 * pairs * c;
+        const int8_t *x = input + c;
+        for (int32_t m = 0; m < whole; m++, w += 2, x += 2 * step)
+        {
+            uint32_t a, b;
+            memcpy(&a, x, 4);
+            memcpy(&b, x + step, 4);
+            dwk1_single_pair(a, b, w, pairs, acc);
+        }
+        if (whole < pairs)
+        {
+            uint32_t a;
+            memcpy(&a, x, 4);
+            dwk1_single_pair(a, 0, w, pairs, acc);
+        }
+        for (int32_t j = 0; j < 4; j++)
+        {
+            const tfc_conv_wide_channel *r = &channels[c + j];
+            const dwk1_consts k = {r->bias, r->mult, r->rounding, r->shift, d->output_offset, d->act_min, d->act_max};
+            output[c + j] = full ? dwk1_requantize((int32_t)acc[j], k, 1) : dwk1_requantize((int32_t)acc[j], k, 0);
+        }
     }
 }
 
@@ -169,7 +240,14 @@ void tfc_depthwise_kx1_wide_s8(const tfc_dwk1_geometry *d,
                                int8_t *output,
                                void *scratch)
 {
+    if (d->out_len == 1)
+    {
+        (void)scratch;
+        dwk1_single(d, input, weights, channels, output);
+        return;
+    }
     const int32_t pw = d->in_len + 2, pairs = (d->taps + 1) / 2;
+    const int full = d->act_min == -128 && d->act_max == 127;
     int16_t *planes = (int16_t *)(void *)(((uintptr_t)scratch + 3U) & ~(uintptr_t)3U);
     for (int32_t j = 0; j < 4; j++)
     {
@@ -185,7 +263,7 @@ void tfc_depthwise_kx1_wide_s8(const tfc_dwk1_geometry *d,
             const int16_t *w = weights + (int64_t)2 * pairs * (c + j);
             const tfc_conv_wide_channel *r = &channels[c + j];
             const dwk1_consts k = {r->bias, r->mult, r->rounding, r->shift, d->output_offset, d->act_min, d->act_max};
-            dwk1_run_any(planes + j * pw, w, pairs, k, d->out_len, d->out_step, output + c + j);
+            dwk1_run_any(planes + j * pw, w, pairs, full, k, d->out_len, d->out_step, output + c + j);
         }
     }
 }

@@ -19,9 +19,8 @@ from tfc.kernels import cost as C
 from tfc.kernels import records as R
 from tfc.kernels.base import register_kernel
 from tfc.kernels.conv import DepthwiseConv
-from tfc.kernels.depthwise_wide import CHANNEL_GROUP, dw3_channels
-from tfc.kernels.fc_wide import MAX_STACK_BYTES
-from tfc.errors import TfcError
+from tfc.kernels.conv_wide import Geometry
+from tfc.kernels.depthwise_wide import CHANNEL_GROUP, dw3_channels, planes_decline, records_decline
 
 MAX_TAPS = 16
 
@@ -40,8 +39,7 @@ class RunGeometry:
     act_min: int
     act_max: int
 
-    def c_fields(self) -> str:
-        return ", ".join(str(getattr(self, f)) for f in self.__dataclass_fields__)
+    c_fields = Geometry.c_fields
 
 
 def kx1_weights(w: np.ndarray) -> np.ndarray:
@@ -116,30 +114,14 @@ class DepthwiseKx1(DepthwiseConv):
             return f"a {kh}x{kw} window on a {x.shape[1]}x{x.shape[2]} input (the kernel runs one column or row)"
         if kh * kw < 2 or kh * kw > MAX_TAPS:
             return f"{kh * kw} taps (the kernel takes 2 to {MAX_TAPS})"
-        if w.shape[0] != x.shape[3]:
-            return "a channel multiplier above 1"
-        if node.attrs["dilation"] != [1, 1]:
-            return "dilated"
-        if x.shape[0] != 1:
-            return "batch > 1"
-        if w.data is None or w.sparse is not None:
-            return "the weights are not a dense constant"
-        if x.shape[3] % CHANNEL_GROUP:
-            return f"{x.shape[3]} channels, not a multiple of {CHANNEL_GROUP}"
-        try:
-            p = self.params(node)
-        except TfcError as e:       # the plain kernels say it when they run the node
-            return f"no int8 parameters: {e}"
+        why, p = planes_decline(self, node)
+        if why:
+            return why
         if tuple(p.stride) != (1, 1):
             return f"stride {list(p.stride)} (the kernel runs stride 1)"
         if any(p.padding):
             return "padded (the kernel folds the input offset into the bias, every tap inside)"
-        planes = plane_bytes(run_geometry(node, p))
-        if planes > MAX_STACK_BYTES:
-            return f"its input planes ({planes:,} B) exceed {MAX_STACK_BYTES:,} B of stack"
-        bias = node.inputs[2].data if len(node.inputs) > 2 else None
-        records = dw3_channels(w.data, bias, p)
-        return records if isinstance(records, str) else None
+        return records_decline(node, p, plane_bytes(run_geometry(node, p)))
 
     def scratch_bytes(self, node, p, build, lean=False):
         return 0                    # the planes are on the stack

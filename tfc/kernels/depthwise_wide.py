@@ -79,6 +79,36 @@ def dw3_channels(w: np.ndarray, bias, p) -> np.ndarray | str:
     return rows.astype(np.int32).reshape(-1)
 
 
+def planes_decline(kernel, node) -> tuple[str | None, object]:
+    """What every kernel on four channels' int16 planes asks of a depthwise node (one output channel
+    per input channel, no dilation, batch 1, dense weights, channels in fours, int8 parameters):
+    why not, or None and the parameters."""
+    x, w = node.inputs[0], node.inputs[1]
+    if w.shape[0] != x.shape[3]:
+        return "a channel multiplier above 1", None
+    if node.attrs["dilation"] != [1, 1]:
+        return "dilated", None
+    if x.shape[0] != 1:
+        return "batch > 1", None
+    if w.data is None or w.sparse is not None:
+        return "the weights are not a dense constant", None
+    if x.shape[3] % CHANNEL_GROUP:
+        return f"{x.shape[3]} channels, not a multiple of {CHANNEL_GROUP}", None
+    try:
+        return None, kernel.params(node)
+    except TfcError as e:           # the plain kernels say it when they run the node
+        return f"no int8 parameters: {e}", None
+
+
+def records_decline(node, p, planes: int) -> str | None:
+    """Why the planes (bytes, on the stack) or the channels' folded requantization do not fit."""
+    if planes > MAX_STACK_BYTES:
+        return f"its input planes ({planes:,} B) exceed {MAX_STACK_BYTES:,} B of stack"
+    bias = node.inputs[2].data if len(node.inputs) > 2 else None
+    records = dw3_channels(node.inputs[1].data, bias, p)
+    return records if isinstance(records, str) else None
+
+
 def transposed(node) -> bool:
     """Run down the columns where the output is taller than wide (KWS's 25 x 5): longer runs
     waste less of the last block of 4."""
@@ -164,35 +194,18 @@ class DepthwiseWide(DepthwiseConv):
         why = super().decline(node)
         if why:
             return why
-        x, w = node.inputs[0], node.inputs[1]
-        a = node.attrs
+        w = node.inputs[1]
         if tuple(w.shape[1:3]) != (3, 3):
             return f"a {w.shape[1]}x{w.shape[2]} window (the kernel is 3x3)"
-        if w.shape[0] != x.shape[3]:
-            return "a channel multiplier above 1"
-        if a["dilation"] != [1, 1]:
-            return "dilated"
-        if x.shape[0] != 1:
-            return "batch > 1"
-        if w.data is None or w.sparse is not None:
-            return "the weights are not a dense constant"
-        if x.shape[3] % CHANNEL_GROUP:
-            return f"{x.shape[3]} channels, not a multiple of {CHANNEL_GROUP}"
-        try:
-            p = self.params(node)
-        except TfcError as e:       # the plain kernels say it when they run the node
-            return f"no int8 parameters: {e}"
+        why, p = planes_decline(self, node)
+        if why:
+            return why
         if p.stride[0] != p.stride[1] or p.stride[0] not in STRIDES:
             return f"stride {list(p.stride)} (the kernel runs 1 or 2 both ways)"
         g = geometry(node, p)
         if g.out_w < MIN_RUN:
             return f"runs of {g.out_w} outputs (below {MIN_RUN} the generic kernels are faster)"
-        planes = plane_bytes(g)
-        if planes > MAX_STACK_BYTES:
-            return f"its input planes ({planes:,} B) exceed {MAX_STACK_BYTES:,} B of stack"
-        bias = node.inputs[2].data if len(node.inputs) > 2 else None
-        records = dw3_channels(w.data, bias, p)
-        return records if isinstance(records, str) else None
+        return records_decline(node, p, plane_bytes(g))
 
     def scratch_bytes(self, node, p, build, lean=False):
         return 0                    # the planes are on the stack

@@ -6,11 +6,13 @@
  * (tfc.kernels.depthwise_kx1).
  *
  * As in tfc_depthwise_3x3_wide_s8: four channels at a time the run is widened into four int16
- * planes (12 instructions per 8 input values), the input offset is folded into the bias (no
+ * planes (the same byte shuffles and SXTB16), the input offset is folded into the bias (no
  * padding, so every tap is inside), weights and bias are doubled so that the accumulator is the
  * 2 acc of the folded SMMLAR requantization. Per output one SMLAD per tap pair; the tap-pair
  * count is a compile-time constant in the specialised loops (3, 5, 10, 15 taps: the streaming
- * wake word model's), so that the weights stay in registers across the run.
+ * wake word model's), so that the weights stay in registers across the run, two outputs per
+ * step, and one SSAT clamps where the activation range is all of int8. A window as long as the
+ * run (one output per channel) skips the planes: its pairs are widened as they are read.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <stddef.h>

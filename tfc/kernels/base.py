@@ -42,6 +42,9 @@ class Kernel:
     # Whether the kernel only moves int8 values onto another grid (and clamps): its onnxruntime
     # variant is what a non-TFLite QDQ model means even under TFLite numerics (numerics=auto).
     pure_requantization: ClassVar[bool] = False
+    # Whether the kernel's per-channel records in flash hold the requantization multiplier and
+    # shift (8 B per output channel), so model.c does not store them for its layers.
+    requantization_in_records: ClassVar[bool] = False
     # Cost entries (tfc.kernels.cost.Cost) by the C function they model: what nas/ estimates from.
     costs: ClassVar[dict[str, Any]] = {}
     # The activation layouts the kernel reads and writes where its op names them (OpSpec.layout_attrs):

@@ -189,6 +189,7 @@ def wide_band_args(args, in_rows, out_rows, **more):
 @register_kernel
 class ConvWide(_ConvBands, _Conv):
     """The fast dense conv2d where its flash fits (see the module docstring)."""
+    requantization_in_records = True
 
     name = "conv_wide"
     function = "tfc_convolve_wide_s8"

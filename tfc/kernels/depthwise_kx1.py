@@ -78,6 +78,7 @@ class DepthwiseKx1Args:
 @register_kernel
 class DepthwiseKx1(DepthwiseConv):
     """The Kh x 1 / 1 x Kw depthwise conv2d (see the module docstring)."""
+    requantization_in_records = True
 
     name = "depthwise_kx1"
     function = "tfc_depthwise_kx1_wide_s8"

@@ -162,6 +162,7 @@ class DepthwiseWideArgs:
 class DepthwiseWide(DepthwiseConv):
     """The fast 3x3 depthwise conv2d (see the module docstring); arm_depthwise_conv_s8[_opt] runs
     the others."""
+    requantization_in_records = True
 
     name = "depthwise_wide"
     function = "tfc_depthwise_3x3_wide_s8"

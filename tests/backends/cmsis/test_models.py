@@ -62,11 +62,10 @@ def test_report_matches_the_project(built):
     # Each softmax also puts its 256-entry uint32 exp() table (tfc_softmax_s8) in weights.c.
     tables = 256 * 4 * sum(n.op == "softmax" for n in graph.nodes)
     # Layers on pre-widened weights (tfc_fully_connected_wide_s8, tfc_convolve_wide_s8,
-    # tfc_depthwise_3x3_wide_s8, tfc_depthwise_kx1_wide_s8) store more; the conv kernels' channel records also hold the
-    # multipliers and shifts model.c would.
-    records = ("conv_wide", "depthwise_wide", "depthwise_kx1")
-    widened = sum(select(n).extra_flash_bytes(n) + (8 * n.inputs[1].shape[0] if select(n).name in records else 0)
-                  for n in graph.nodes)
+    # tfc_depthwise_3x3_wide_s8, tfc_depthwise_kx1_wide_s8) store more; some kernels' channel records
+    # also hold the multipliers and shifts model.c would.
+    widened = sum(select(n).extra_flash_bytes(n)
+                  + (8 * n.inputs[1].shape[0] if select(n).requantization_in_records else 0) for n in graph.nodes)
     assert info.weight_bytes == sum(v.type.nbytes for v in graph.constants.values()) + tables + widened, \
         f"{model}: weights.c should hold every constant once (widened ones as int16), plus the softmax tables"
     model_h = (info.path / "model.h").read_text()

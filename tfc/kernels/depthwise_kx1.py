@@ -18,9 +18,8 @@ import numpy as np
 from tfc.kernels import cost as C
 from tfc.kernels import records as R
 from tfc.kernels.base import register_kernel
-from tfc.kernels.conv import DepthwiseConv
 from tfc.kernels.conv_wide import Geometry
-from tfc.kernels.depthwise_wide import CHANNEL_GROUP, dw3_channels, planes_decline, records_decline
+from tfc.kernels.depthwise_wide import CHANNEL_GROUP, PlaneDepthwise, dw3_channels, planes_decline, records_decline
 
 MAX_TAPS = 16
 
@@ -76,16 +75,13 @@ class DepthwiseKx1Args:
 
 
 @register_kernel
-class DepthwiseKx1(DepthwiseConv):
+class DepthwiseKx1(PlaneDepthwise):
     """The Kh x 1 / 1 x Kw depthwise conv2d (see the module docstring)."""
-    requantization_in_records = True
 
     name = "depthwise_kx1"
     function = "tfc_depthwise_kx1_wide_s8"
     # fitted (non-negative) on the streaming wake word model's four layers: -1..+6 %
     costs = {"tfc_depthwise_kx1_wide_s8": C.Cost(C.DEPTHWISE, (1.2592, 0.0, 0.0, 0.0, 4.4080, 12.1336, 0.0, 0.0))}
-    priority = 6                    # above depthwise_conv (5), below the sparse kernels
-    has_lean_variant = False
     template_source = """\
 {#- tfc_depthwise_kx1_wide_s8: Layer with DepthwiseKx1Args. -#}
 {% import "_macros.j2" as m %}
@@ -102,9 +98,6 @@ class DepthwiseKx1(DepthwiseConv):
     }
 {% endmacro %}
 """
-
-    def c_function(self, node, p, lean=False):
-        return self.function
 
     def decline(self, node):
         why = super().decline(node)
@@ -124,12 +117,6 @@ class DepthwiseKx1(DepthwiseConv):
         if any(p.padding):
             return "padded (the kernel folds the input offset into the bias, every tap inside)"
         return records_decline(node, p, plane_bytes(run_geometry(node, p)))
-
-    def scratch_bytes(self, node, p, build, lean=False):
-        return 0                    # the planes are on the stack
-
-    def lean_saves(self, node, p) -> bool:
-        return False
 
     def extra_flash_bytes(self, node):
         # 2 B per tap (+2 for an odd count) against 1 B, a 16 B record against 12 B

@@ -158,18 +158,31 @@ class DepthwiseWideArgs:
         return (self.weights, self.channels)
 
 
+class PlaneDepthwise(DepthwiseConv):
+    """What the depthwise kernels on int16 input planes share: one C function, planes on the
+    stack (no arena scratch, no lean variant), requantization in the channel records."""
+    requantization_in_records = True
+    priority = 6                    # above depthwise_conv (5), below the sparse kernels
+    has_lean_variant = False
+
+    def c_function(self, node, p, lean=False):
+        return self.function
+
+    def scratch_bytes(self, node, p, build, lean=False):
+        return 0                    # the planes are on the stack
+
+    def lean_saves(self, node, p) -> bool:
+        return False
+
+
 @register_kernel
-class DepthwiseWide(DepthwiseConv):
+class DepthwiseWide(PlaneDepthwise):
     """The fast 3x3 depthwise conv2d (see the module docstring); arm_depthwise_conv_s8[_opt] runs
     the others."""
-    requantization_in_records = True
-
     name = "depthwise_wide"
     function = "tfc_depthwise_3x3_wide_s8"
     # fitted (non-negative, no per-layer constant) on KWS's four and VWW's five layers: -15..+8 %
     costs = {"tfc_depthwise_3x3_wide_s8": C.Cost(C.DEPTHWISE, (2.5485, 0.0, 0.0, 0.0, 91.9272, 0.0, 0.0, 0.0))}
-    priority = 6                    # above depthwise_conv (5), below the sparse kernels
-    has_lean_variant = False
     template_source = """\
 {#- tfc_depthwise_3x3_wide_s8: Layer with DepthwiseWideArgs. -#}
 {% import "_macros.j2" as m %}
@@ -188,9 +201,6 @@ class DepthwiseWide(DepthwiseConv):
 {% endmacro %}
 """
 
-    def c_function(self, node, p, lean=False):
-        return self.function
-
     def decline(self, node):
         why = super().decline(node)
         if why:
@@ -208,9 +218,6 @@ class DepthwiseWide(DepthwiseConv):
             return f"runs of {g.out_w} outputs (below {MIN_RUN} the generic kernels are faster)"
         return records_decline(node, p, plane_bytes(g))
 
-    def scratch_bytes(self, node, p, build, lean=False):
-        return 0                    # the planes are on the stack
-
     def band_args(self, args, node, p, in_rows, out_rows):
         """A band of output rows: the band's input rows and heights, the padding left above it (the
         run direction where runs go down the columns)."""
@@ -221,9 +228,6 @@ class DepthwiseWide(DepthwiseConv):
         else:
             g = dataclasses.replace(g, in_h=hi - lo, out_h=out_rows[1] - out_rows[0], pad_top=top)
         return dataclasses.replace(args, geometry=g, stack_words=(plane_bytes(g) + 3) // 4)
-
-    def lean_saves(self, node, p) -> bool:
-        return False
 
     def extra_flash_bytes(self, node):
         # 24 B of weight pairs against 9 B of int8, a 16 B record against 4 B of bias + 8 B of

@@ -339,6 +339,8 @@ def weight_mismatches(model: onnx.ModelProto, graph: Graph) -> list[str]:
         if data.dtype not in (np.int8, np.int32) or raw_scale.ndim == 0 and data.dtype == np.int8:
             continue      # per-tensor int8 constants (a folded bias Add's operand) are not weights
         axis = next((a.i for a in dq.attribute if a.name == "axis"), 1) if raw_scale.ndim else 0
+        if axis >= data.ndim and scale.size == 1:
+            axis = 0      # a one-channel bias: onnxruntime writes scale [1] and leaves the default axis 1
         candidates = [v for v in graph.constants.values() if v.name.startswith(dq.input[0])]
         if not candidates:
             if data.dtype == np.int32:

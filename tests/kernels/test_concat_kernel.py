@@ -91,3 +91,41 @@ def test_float_model_with_slice_pad_concat_reaches_int8_c_with_a_sound_plan(tmp_
     got = run_c_exact(cm.ir, ints, tmp_path)[0]
     want = onnxruntime_on_grid(model, cm.ir, ints)[0]
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+
+
+def _qdq(name: str, scale: float, zero: int, nodes: list, inits: list) -> str:
+    """name -> QuantizeLinear -> DequantizeLinear, as onnxruntime's quantizer writes it."""
+    inits += [helper.make_tensor(f"{name}_s", TensorProto.FLOAT, [], [scale]),
+              helper.make_tensor(f"{name}_z", TensorProto.INT8, [], [zero])]
+    nodes += [helper.make_node("QuantizeLinear", [name, f"{name}_s", f"{name}_z"], [f"{name}_q"]),
+              helper.make_node("DequantizeLinear", [f"{name}_q", f"{name}_s", f"{name}_z"], [f"{name}_dq"])]
+    return f"{name}_dq"
+
+
+def test_qdq_concat_equals_onnxruntime_on_every_input_value(tmp_path):
+    """A QDQ model's concat (numerics="onnxruntime": tfc_concat_lut_s8) equals onnxruntime
+    exactly for all 256 values of each rescaled input, a constant's among them. The fixed-point
+    rescale rounds twice and misses by one step where the float result is not near a tie (a ViT's
+    class token, scale 0.002 -> 0.037: 0.488 steps became 1)."""
+    nodes, inits = [], [onnx.numpy_helper.from_array(
+        (np.arange(-128, 128, dtype=np.float32) * 0.002013867 + 0.002013867).reshape(1, 256, 1), "c")]
+    a, b, c = (_qdq("a", 0.0173, 3, nodes, inits), _qdq("b", 0.037118476, 0, nodes, inits),
+               _qdq("c", 0.002013867, -1, nodes, inits))
+    nodes.append(helper.make_node("Concat", [c, a, b], ["y"], axis=1))
+    y = _qdq("y", 0.037118476, 0, nodes, inits)
+    nodes.append(helper.make_node("Identity", [y.replace("_dq", "_q")], ["out"]))
+    graph = helper.make_graph(nodes, "qdq_concat", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 256, 1]),
+                                                    helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 8, 1])],
+                              [helper.make_tensor_value_info("out", TensorProto.INT8, [1, 520, 1])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    cm = tfc.compile(model, target="host", numerics="onnxruntime")
+    (node,) = cm.ir.nodes_of("concat")
+    assert select(node).name == "ort_concat"
+    xa = ((np.arange(-128, 128) - 3) * np.float32(0.0173)).astype(np.float32).reshape(1, 256, 1)
+    xb = np.linspace(-4, 4, 8, dtype=np.float32).reshape(1, 8, 1)
+    ints = int8_inputs(cm.ir, [xa[None], xb[None]])
+    got = run_c_exact(cm.ir, ints, tmp_path)[0]
+    import onnxruntime as ort
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"a": xa, "b": xb})[0]
+    np.testing.assert_array_equal(got.reshape(want.shape), want)

@@ -4,8 +4,13 @@ Each input lands on the output's grid: an input on that grid is copied, one on a
 rescaled with tfc_requantize_s8's fixed-point arithmetic (node_params.grid_change). So the result
 equals, bit for bit, requantize-then-concatenate: TFLite Micro's CONCATENATION (which requires
 equal grids) after a QUANTIZE per differing input. Calibrated models give every activation its
-own grid, which is why the kernel rescales instead of declining; onnxruntime's QDQ concat rounds
-the same rescale in float, so it may differ by one step at ties of the output grid."""
+own grid, which is why the kernel rescales instead of declining.
+
+tfc_concat_lut_s8 (numerics="onnxruntime", a QDQ model's concat): onnxruntime dequantizes each
+input, concatenates in float and quantizes once; an int8 input has 256 values, so each rescaled
+input is a 256-entry table of exactly that (tfc.quant.ort_numerics.requantize_table). The
+fixed-point rescale rounds twice and can land one step off where the float result does not sit
+near a tie (a ViT's class token: 0.488 steps rounded to 1)."""
 from __future__ import annotations
 
 import math
@@ -18,6 +23,7 @@ from tfc.kernels import records as R
 from tfc.kernels.base import PlannedKernel, register_kernel
 from tfc.kernels.elementwise import arena_or_flash_operands
 from tfc.quant import kernel_params as kp
+from tfc.quant import ort_numerics as ort
 from tfc.quant import reference as ref
 from tfc.quant.node_params import grid_change
 from tfc.quant.operands import per_tensor
@@ -99,3 +105,74 @@ class Concat(PlannedKernel):
 
     def args(self, lw, i, node, p):
         return ConcatArgs(p, arena_or_flash_operands(lw, i, node))
+
+
+@dataclass(frozen=True)
+class LutConcatParams:
+    outer: int
+    sizes: tuple[int, ...]
+    tables: tuple[tuple[int, ...] | None, ...]   # per input: its 256 results (q + 128), None: copied
+
+
+@dataclass(frozen=True)
+class LutConcatArgs:
+    params: LutConcatParams
+    operands: tuple
+    tables: tuple                                 # per input: a ConstArray, or None
+
+    @property
+    def flash_arrays(self) -> tuple[R.ConstArray, ...]:
+        return (*(o for o in self.operands if not isinstance(o, int)), *(t for t in self.tables if t is not None))
+
+
+@register_kernel
+class OrtConcat(PlannedKernel):
+    name = "ort_concat"
+    ops = ("concat",)
+    function = "tfc_concat_lut_s8"
+    priority = 20
+    numerics = ort.ONNXRUNTIME
+    template_source = """\
+{#- tfc_concat_lut_s8: Layer with LutConcatArgs; each input copied or mapped through its table. -#}
+{% import "_macros.j2" as m %}
+{% macro data(layer) %}{% endmacro %}
+{% macro call(layer) %}
+{% set p = layer.args.params %}
+{% set n = p.sizes | length %}
+{{ m.comment(layer) }}
+    {
+        const int8_t *const inputs[{{ n }}] = { {% for o in layer.args.operands %}{{ (m.at(layer.inputs[o]) if o is number else o.symbol) ~ (", " if not loop.last else "") }}{% endfor %} };
+        static const int32_t sizes[{{ n }}] = { {{ p.sizes | join(", ") }} };
+        const int8_t *const tables[{{ n }}] = { {% for t in layer.args.tables %}{{ t.symbol if t else "0" }}{{ ", " if not loop.last }}{% endfor %} };
+        {{ layer.function }}(inputs, sizes, tables, {{ n }}, {{ p.outer }}, {{ m.at(layer.output) }});
+    }
+{% endmacro %}
+"""
+
+    def plan(self, node):
+        if not ort.uses_onnxruntime(node):
+            return "numerics is not onnxruntime"
+        reason = _why_not(node)
+        if reason:
+            return reason
+        out = node.output
+        axis = node.attrs["axis"] % out.type.rank
+        yq = per_tensor(out, "output", node)
+        tables = []
+        for k, v in enumerate(node.inputs):
+            xq = per_tensor(v, f"input {k}", node)
+            same = xq.scale == yq.scale and xq.zero_point == yq.zero_point
+            tables.append(None if same else tuple(int(t) for t in ort.requantize_table(xq, yq)))
+        return LutConcatParams(outer=math.prod(out.shape[:axis]),
+                               sizes=tuple(math.prod(v.shape[axis:]) for v in node.inputs), tables=tuple(tables))
+
+    def run(self, node, inputs, p):
+        parts = [x.reshape(p.outer, size) if t is None else np.asarray(t, np.int8)[x.reshape(p.outer, size).astype(np.int64) + 128]
+                 for x, size, t in zip(inputs, p.sizes, p.tables)]
+        return [np.concatenate(parts, axis=1).reshape(node.output.shape)]
+
+    def args(self, lw, i, node, p):
+        tables = tuple(None if t is None else lw.flash(f"tfc_{lw.name}_l{i}_table{k}", "int8_t", t,
+                                                         f"layer {i}: input {k} onto the output grid, entry q + 128")
+                       for k, t in enumerate(p.tables))
+        return LutConcatArgs(p, arena_or_flash_operands(lw, i, node), tables)

@@ -289,6 +289,14 @@ def _dequantized_constant(node: Node, index: int, width: int) -> np.ndarray:
     return np.broadcast_to(data.astype(f32).reshape(-1), (width,))
 
 
+def requantize_table(xq, yq) -> np.ndarray:
+    """int8 q on grid xq -> onnxruntime's DequantizeLinear then QuantizeLinear onto yq, for all
+    256 q (entry q + 128): rint(float32((q - z_x) s_x) / s_y) + z_y, saturated."""
+    q = np.arange(-128, 128, dtype=np.int64)
+    v = (((q - xq.zero_point[0]).astype(f32) * f32(xq.scale[0])).astype(f32) / f32(yq.scale[0])).astype(f32)
+    return np.clip(np.rint(v).astype(np.int64) + yq.zero_point[0], -128, 127).astype(np.int8)
+
+
 def layernorm_params(node: Node) -> LayerNormParams:
     x = node.inputs[0]
     rank = x.type.rank

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfc.ir.ops.base import Attr, OpSpec, normalize_axis, real_type, register_op, shape_error
+from tfc.ir.ops.base import NUMERICS_ATTR, Attr, OpSpec, normalize_axis, real_type, register_op, shape_error
 from tfc.ir.types import TensorType
 
 
@@ -58,7 +58,7 @@ class Concat(OpSpec):
     layout_agnostic = True
     axis_attrs = ("axis",)
     num_inputs = (1, 1 << 16)
-    attrs = {"axis": Attr("int")}
+    attrs = {"axis": Attr("int"), **NUMERICS_ATTR}
 
     def infer(self, node):
         types = [real_type(v) if any(u.dtype.is_float for u in node.inputs) else v.type

@@ -72,6 +72,15 @@ void tfc_concat_s8(const int8_t *const *inputs,
                    int32_t output_offset,
                    int8_t *output);
 
+/* The same concatenation with each input copied (tables[k] == 0) or mapped through its 256-entry
+ * table (entry q + 128): onnxruntime's dequantize, float concat, quantize. */
+void tfc_concat_lut_s8(const int8_t *const *inputs,
+                       const int32_t *sizes,
+                       const int8_t *const *tables,
+                       int32_t num_inputs,
+                       int32_t outer,
+                       int8_t *output);
+
 /* The rank-4 walk of the broadcasting kernels (tfc_broadcast_mul_s8, tfc_sub_s8, tfc_div_s8,
  * tfc_expand_s8): the output is out_dims[0] x out_dims[1] x out_dims[2] rows of out_dims[3]
  * elements; this is where row `row` starts in an operand whose element stride along each output

@@ -18,14 +18,14 @@ from nas.distributed import Parallel
 from nas.evolution import Genome
 from nas.prune import make_masks
 from nas.refine import candidates
-from nas.train import accuracy, finetune
+from nas.train import PLAIN, Recipe, accuracy, finetune
 
 VERSION_FIELDS = ("key", "instructions", "instructions_as_compiled", "flash", "sram", "density", "sparse_kernels",
                   "fits")
 
 
 def judge(ev, records: list[dict], floor: float, *, n: int, epochs: int, lr: float, batch: int, seed: int,
-          x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None) -> list[dict]:
+          x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None, recipe: Recipe = PLAIN) -> list[dict]:
     """For each finalist: {"arch", "sparse": version, "dense": version}, a version being its record's
     costs plus "supernet_accuracy" and "finetuned_accuracy" (validation)."""
     par = Parallel(device=device) if device is not None else Parallel()
@@ -42,16 +42,16 @@ def judge(ev, records: list[dict], floor: float, *, n: int, epochs: int, lr: flo
                 v = dict(versions["sparse"])             # the finalist is dense already
             elif r["fits"]:
                 v["finetuned_accuracy"] = _finetuned_accuracy(ev, genome, x_train, y_train, epochs=epochs, lr=lr,
-                                                              batch=batch, seed=seed, par=par)
+                                                              batch=batch, seed=seed, par=par, recipe=recipe)
             versions[name] = v
         out.append({"arch": g.arch.key(), **versions})
     return out
 
 
-def _finetuned_accuracy(ev, genome: Genome, x, y, *, epochs, lr, batch, seed, par) -> float:
+def _finetuned_accuracy(ev, genome: Genome, x, y, *, epochs, lr, batch, seed, par, recipe) -> float:
     static = ev.static(genome.arch).to(par.device)
     finetune(static, make_masks(static, genome.sparsity_dict()), x, y, epochs=epochs, lr=lr, batch=batch,
-             rng=np.random.default_rng(seed), par=par)
+             rng=np.random.default_rng(seed), par=par, recipe=recipe)
     static.cpu()
     return accuracy(static, ev.x_val, ev.y_val)
 

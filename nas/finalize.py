@@ -52,7 +52,7 @@ def _finetuned(ctx, static, sparsity: dict, x_train) -> None:
     static.to(ctx.par.device)
     finetune(static, make_masks(static, sparsity), x_train, ctx.data.y_train, epochs=cfg.finetune_epochs, lr=cfg.finetune_lr,
              batch=cfg.batch, rng=np.random.default_rng(cfg.seed + 3), on_epoch=on_epoch,
-             qat_epochs=cfg.qat_epochs, state=state, par=ctx.par)
+             qat_epochs=cfg.qat_epochs, state=state, par=ctx.par, recipe=ctx.recipe)
     static.cpu()
     bar.close()
     run.save_torch("final.pt", static.state_dict())

@@ -58,6 +58,8 @@ class RunConfig:
     accuracy_tolerance: float = 0.01        # the winner: fewest instructions within this of the best accuracy
     instruction_weight: float = 0.01        # fitness = accuracy - weight x instructions / median instructions
     refine_archs: int = 2                   # the fastest sub-networks in the accuracy band sparsified layer by layer
+    prune_ramp: float = 0.5                 # gradual pruning: densities fall from 1 to the genome's over this
+                                            # share of the (non-QAT) fine-tuning steps (finalists and winner)
     finalists: int = 3                      # sub-networks pruned and briefly fine-tuned before the winner is chosen
     finalist_epochs: int | None = None      # their fine-tuning epochs (each finalist dense and sparse);
                                             # None: 3, at most FINALIST_SAMPLES samples
@@ -130,6 +132,8 @@ class RunConfig:
         for name in ("lr", "finetune_lr", "mutation_p", "accuracy_tolerance", "instruction_weight"):
             if getattr(self, name) < 0:
                 bad(f"{name} must not be negative, got {getattr(self, name)!r}")
+        if not 0 <= self.prune_ramp <= 1:
+            bad(f"prune_ramp must be in [0, 1], got {self.prune_ramp!r}")
         if not 0 <= self.label_smoothing < 1:
             bad(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         for name in ("flash_reserve", "sparse_code_reserve", "sram_reserve"):

@@ -25,7 +25,8 @@ VERSION_FIELDS = ("key", "instructions", "instructions_as_compiled", "flash", "s
 
 
 def judge(ev, records: list[dict], floor: float, *, n: int, epochs: int, lr: float, batch: int, seed: int,
-          x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None, recipe: Recipe = PLAIN) -> list[dict]:
+          x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None, recipe: Recipe = PLAIN,
+          ramp: float = 0.0) -> list[dict]:
     """For each finalist: {"arch", "sparse": version, "dense": version}, a version being its record's
     costs plus "supernet_accuracy" and "finetuned_accuracy" (validation)."""
     par = Parallel(device=device) if device is not None else Parallel()
@@ -42,16 +43,18 @@ def judge(ev, records: list[dict], floor: float, *, n: int, epochs: int, lr: flo
                 v = dict(versions["sparse"])             # the finalist is dense already
             elif r["fits"]:
                 v["finetuned_accuracy"] = _finetuned_accuracy(ev, genome, x_train, y_train, epochs=epochs, lr=lr,
-                                                              batch=batch, seed=seed, par=par, recipe=recipe)
+                                                              batch=batch, seed=seed, par=par, recipe=recipe,
+                                                              ramp=ramp)
             versions[name] = v
         out.append({"arch": g.arch.key(), **versions})
     return out
 
 
-def _finetuned_accuracy(ev, genome: Genome, x, y, *, epochs, lr, batch, seed, par, recipe) -> float:
+def _finetuned_accuracy(ev, genome: Genome, x, y, *, epochs, lr, batch, seed, par, recipe, ramp) -> float:
     static = ev.static(genome.arch).to(par.device)
-    finetune(static, make_masks(static, genome.sparsity_dict()), x, y, epochs=epochs, lr=lr, batch=batch,
-             rng=np.random.default_rng(seed), par=par, recipe=recipe)
+    sparsity = genome.sparsity_dict()
+    finetune(static, make_masks(static, sparsity), x, y, epochs=epochs, lr=lr, batch=batch,
+             rng=np.random.default_rng(seed), par=par, recipe=recipe, sparsity=sparsity, ramp=ramp)
     static.cpu()
     return accuracy(static, ev.x_val, ev.y_val)
 

@@ -339,7 +339,7 @@ def _finalists(ctx: Context, ev, records: list[dict], res: int) -> list[dict]:
         return []
     out = judge(ev, records, floor, n=cfg.finalists, epochs=cfg.finalist_epochs, lr=cfg.finetune_lr,
                 batch=cfg.batch, seed=cfg.seed + 4, x_train=ctx.x("train", res), y_train=ctx.data.y_train,
-                device=ctx.par.device, recipe=ctx.recipe, progress=lambda it: _progress(it, desc="finalists", disable=ctx.quiet))
+                device=ctx.par.device, recipe=ctx.recipe, ramp=cfg.prune_ramp, progress=lambda it: _progress(it, desc="finalists", disable=ctx.quiet))
     ctx.run.write_json("finalists.json", out)
     return out
 

@@ -135,24 +135,42 @@ def subnet_accuracy(net: SuperNet, arch: Arch, x_cal: np.ndarray, x: np.ndarray,
 
 def finetune(static: nn.Module, masks: dict, x, y, *, epochs: int, lr: float, batch: int,
              rng: np.random.Generator, on_epoch=None, qat_epochs: int = 0, state: dict | None = None,
-             par: Parallel = SINGLE, recipe: Recipe = PLAIN) -> None:
+             par: Parallel = SINGLE, recipe: Recipe = PLAIN, sparsity: dict | None = None,
+             ramp: float = 0.0) -> None:
     """Fine-tune a (pruned) StaticNet; masks are re-applied after every step so pruned blocks stay 0.
+    With `sparsity` ({name: (density, block)}) and `ramp` > 0 the pruning is gradual: over the first
+    `ramp` of the steps before QAT the masks are recomputed from the current weights every step
+    while the densities fall from 1 to their targets (nas.prune.ramp_density), then they stay;
+    `masks` (updated in place) ends as the targets' masks of the weights at that point.
     The last `qat_epochs` epochs are quantization-aware (nas.qat): the weights end on tfc's int8 grid.
     After each epoch `on_epoch(epoch, snapshot)` gets the whole training state (`snapshot()` builds
     it); `state`, such a snapshot, continues from where it was taken, with the same result."""
-    from nas.prune import apply_masks
+    from nas.prune import apply_masks, ramped_masks
     from nas.qat import quantization_aware
     channels_last(static)
     opt = torch.optim.AdamW(static.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
-    apply_masks(masks)
     qat_from = epochs - min(qat_epochs, epochs)
     start = state["epoch"] + 1 if state else 0
+    per_epoch = -(-len(y) // batch)
+    ramp_steps = int(ramp * qat_from * per_epoch) if sparsity else 0
+
+    def prune_step(step):                # gradual pruning: the masks for this step (then fixed)
+        if ramp_steps and step <= ramp_steps:
+            ramped_masks(static, sparsity, step / ramp_steps, masks)
+
+    prune_step(0)
+    names = {m: n for n, m in static.named_modules()}
+    if state is not None and "masks" in state:        # the masks the interrupted run had reached
+        by_name = dict(static.named_modules())
+        masks.clear()
+        masks.update({by_name[n]: t for n, t in state["masks"].items()})
+    apply_masks(masks)
 
     def snapshot(epoch, grids):         # a copy: state_dict()s hold the live tensors
         return copy.deepcopy({"epoch": epoch, "net": static.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                 "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "grids": [(g.lo, g.hi) for g in grids]})
+                "grids": [(g.lo, g.hi) for g in grids], "masks": {names[m]: t for m, t in masks.items()}})
 
     def restore(grids):
         static.load_state_dict(state["net"])
@@ -165,10 +183,11 @@ def finetune(static: nn.Module, masks: dict, x, y, *, epochs: int, lr: float, ba
 
     def epoch_pass(epoch, grids, model):
         static.train()
-        for xb, yb in batches(x, y, batch, rng, augment=True, par=par, recipe=recipe):
+        for i, (xb, yb) in enumerate(batches(x, y, batch, rng, augment=True, par=par, recipe=recipe)):
             opt.zero_grad()
             recipe.loss(model(xb), yb).backward()
             opt.step()
+            prune_step(epoch * per_epoch + i + 1)
             apply_masks(masks)
         sched.step()
         if on_epoch:

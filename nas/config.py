@@ -18,10 +18,10 @@ KIB = 1024
 # Per-data-set defaults (RunConfig.for_data): chosen so that Fashion-MNIST's default run fits about
 # 2 hours of one CPU core (measured samples/CPU-s in docs/nas.md) while digits keeps its schedule.
 MIN_RESOLUTION = 16          # smaller images are upsampled (the stride-2 stem needs room)
-WIDE_FROM = 24               # images this large get the wider spaces (x1, x2 channels)
+WIDE_FROM = 24               # images this large get the wider spaces (x1, x2 channels) and fewer generations
 SUPERNET_SAMPLES = 150_000   # supernet training samples (3 epochs of Fashion-MNIST, 60 of digits)
 FINALIST_SAMPLES = 60_000    # per finalist version
-FINETUNE_SAMPLES = 1_020_000 # the winner's fine-tune (20 epochs of Fashion-MNIST)
+FINETUNE_SAMPLES = 816_000   # the winner's fine-tune (16 epochs of Fashion-MNIST)
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ class RunConfig:
     label_smoothing: float = 0.1            # of the cross-entropy on labels (supernet's largest, fine-tuning)
     # SparseNAS
     population: int = 24
-    generations: int = 20                   # ~0.2 s per new genome (one tfc compile, one accuracy pass)
+    generations: int | None = None          # None: 20 below 24 px (~0.2 CPU-s per new genome: one tfc compile,
+                                            # one accuracy pass), 10 from 24 px (2-8 CPU-s each at 28x28)
     mutation_p: float = 0.25
     accuracy_tolerance: float = 0.01        # the winner: fewest instructions within this of the best accuracy
     instruction_weight: float = 0.01        # fitness = accuracy - weight x instructions / median instructions
@@ -78,7 +79,7 @@ class RunConfig:
         """The config with every None default filled in for a data set of `n_train` training images
         of `image_size` pixels. The schedules are sample budgets, so that the default run fits the
         time a 2-core CPU gives it (docs/nas.md, "Measured on Fashion-MNIST"): on digits' 1,222
-        images they are 60 / 3 / 80 epochs, on Fashion-MNIST's 51,000 3 / 1 / 20."""
+        images they are 60 / 3 / 80 epochs, on Fashion-MNIST's 51,000 3 / 1 / 16."""
         def epochs(most: int, samples: int) -> int:
             return max(1, min(most, round(samples / max(1, n_train))))
         finetune = self.finetune_epochs or epochs(80, FINETUNE_SAMPLES)
@@ -87,6 +88,7 @@ class RunConfig:
             resolutions=self.resolutions or (max(MIN_RESOLUTION, image_size),),
             width_mults=self.width_mults or ((1.0, 2.0) if image_size >= WIDE_FROM else (0.5, 1.0)),
             epochs=self.epochs or epochs(60, SUPERNET_SAMPLES),
+            generations=self.generations or (10 if image_size >= WIDE_FROM else 20),
             finalist_epochs=self.finalist_epochs if self.finalist_epochs is not None else epochs(3, FINALIST_SAMPLES),
             finetune_epochs=finetune,
             qat_epochs=self.qat_epochs if self.qat_epochs is not None else -(-finetune // 8))

@@ -59,6 +59,8 @@ class RunConfig:
     accuracy_tolerance: float = 0.01        # the winner: fewest instructions within this of the best accuracy
     instruction_weight: float = 0.01        # fitness = accuracy - weight x instructions / median instructions
     refine_archs: int = 2                   # the fastest sub-networks in the accuracy band sparsified layer by layer
+    refine_slack: float = 0.02              # refinement keeps a lower density while the un-fine-tuned supernet
+                                            # accuracy stays this far below the band (the finalists' fine-tune judges)
     prune_ramp: float = 0.5                 # gradual pruning: densities fall from 1 to the genome's over this
                                             # share of the (non-QAT) fine-tuning steps (finalists and winner)
     finalists: int = 3                      # sub-networks pruned and briefly fine-tuned before the winner is chosen
@@ -131,7 +133,7 @@ class RunConfig:
         if self.width_mults is not None and (not self.width_mults or any(w <= 0 for w in self.width_mults)):
             bad(f"width_mults must be positive, got {self.width_mults}")
 
-        for name in ("lr", "finetune_lr", "mutation_p", "accuracy_tolerance", "instruction_weight"):
+        for name in ("lr", "finetune_lr", "mutation_p", "accuracy_tolerance", "instruction_weight", "refine_slack"):
             if getattr(self, name) < 0:
                 bad(f"{name} must not be negative, got {getattr(self, name)!r}")
         if not 0 <= self.prune_ramp <= 1:

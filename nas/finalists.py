@@ -24,13 +24,13 @@ VERSION_FIELDS = ("key", "instructions", "instructions_as_compiled", "flash", "s
                   "fits")
 
 
-def judge(ev, records: list[dict], floor: float, *, n: int, epochs: int, lr: float, batch: int, seed: int,
+def judge(ev, records: list[dict], floor: float, *, refined: list[dict] = (), n: int, epochs: int, lr: float, batch: int, seed: int,
           x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None, recipe: Recipe = PLAIN,
           ramp: float = 0.0) -> list[dict]:
     """For each finalist: {"arch", "sparse": version, "dense": version}, a version being its record's
     costs plus "supernet_accuracy" and "finetuned_accuracy" (validation)."""
     par = Parallel(device=device) if device is not None else Parallel()
-    picked = candidates(records, floor, n)
+    picked = finalist_records(records, refined, floor, n)
     out = []
     for rec in (progress(picked) if progress else picked):
         g = Genome.from_dict(rec["genome"])
@@ -47,6 +47,22 @@ def judge(ev, records: list[dict], floor: float, *, n: int, epochs: int, lr: flo
                                                               ramp=ramp)
             versions[name] = v
         out.append({"arch": g.arch.key(), **versions})
+    return out
+
+
+def finalist_records(records: list[dict], refined: list[dict], floor: float, n: int) -> list[dict]:
+    """The fastest record of each of the `n` fastest sub-networks inside the accuracy band, replaced
+    by that sub-network's refined record when refinement made a faster one (which may lie up to
+    `refine_slack` below the band: fine-tuning, not the supernet, judges it)."""
+    faster = {}
+    for r in refined:
+        arch = r["key"].split("#")[0]
+        if arch not in faster or r["instructions"] < faster[arch]["instructions"]:
+            faster[arch] = r
+    out = []
+    for r in candidates(records, floor, n):
+        alt = faster.get(r["key"].split("#")[0])
+        out.append(alt if alt is not None and alt["fits"] and alt["instructions"] < r["instructions"] else r)
     return out
 
 

@@ -285,11 +285,11 @@ def _evolve(ctx: Context, space: SearchSpace, ev) -> dict:
         ctx.run.write_json(f"sparsenas-gen-{gen:03d}.json", {
             "generation": gen, "population": [g.to_dict() for g in pop], "records": list(ev.records.values()),
             "rng": _json_state(rng.getstate()), "reference": reference})
-    _refine(ctx, ev, torch.from_numpy(ctx.x("val", res)[:1]))
+    refined = _refine(ctx, ev, torch.from_numpy(ctx.x("val", res)[:1]))
     records = list(ev.records.values())
     from nas.sparsenas import densest_of_equal_accuracy, select_winner
     best = select_winner(records, cfg.accuracy_tolerance)
-    finalists = _finalists(ctx, ev, records, res)
+    finalists = _finalists(ctx, ev, records, refined, res)
     dense = None
     if finalists:
         from nas.finalists import choose, dense_baseline
@@ -312,23 +312,25 @@ def _evolve(ctx: Context, space: SearchSpace, ev) -> dict:
     return result
 
 
-def _refine(ctx: Context, ev, example) -> None:
+def _refine(ctx: Context, ev, example) -> list[dict]:
     """Sparsify the fastest sub-networks of the accuracy band layer by layer (nas.refine); the
-    refined genomes join the records the winner is chosen from."""
+    refined genomes join the records the winner is chosen from, and the refined record of each is
+    returned: a layer's lower density is kept while the supernet's un-fine-tuned accuracy stays
+    within `refine_slack` below the band, since the finalists' fine-tune (gradual pruning) judges it."""
     from nas.evolution import Genome
     from nas.refine import candidates, layers_by_work, refine
     from nas.sparsenas import accuracy_floor
     records = list(ev.records.values())
     floor = accuracy_floor(records, ctx.cfg.accuracy_tolerance)
     if floor is None or ctx.cfg.refine_archs <= 0:
-        return
-    for start in _progress(candidates(records, floor, ctx.cfg.refine_archs), desc="refine", disable=ctx.quiet):
-        refine(ev, start, floor, layers_by_work(ev, Genome.from_dict(start["genome"]), example))
+        return []
+    return [refine(ev, start, floor - ctx.cfg.refine_slack, layers_by_work(ev, Genome.from_dict(start["genome"]), example))
+            for start in _progress(candidates(records, floor, ctx.cfg.refine_archs), desc="refine", disable=ctx.quiet)]
 
 
-def _finalists(ctx: Context, ev, records: list[dict], res: int) -> list[dict]:
-    """The fastest sub-networks of the accuracy band, fine-tuned briefly dense and sparse
-    (nas.finalists); kept in finalists.json."""
+def _finalists(ctx: Context, ev, records: list[dict], refined: list[dict], res: int) -> list[dict]:
+    """The fastest sub-networks of the accuracy band (the refined record where refinement made a
+    faster one), fine-tuned briefly dense and sparse (nas.finalists); kept in finalists.json."""
     from nas.finalists import judge
     from nas.sparsenas import accuracy_floor
     if ctx.run.has("finalists.json"):
@@ -337,7 +339,7 @@ def _finalists(ctx: Context, ev, records: list[dict], res: int) -> list[dict]:
     cfg = ctx.cfg
     if floor is None or cfg.finalists <= 0 or cfg.finalist_epochs <= 0:
         return []
-    out = judge(ev, records, floor, n=cfg.finalists, epochs=cfg.finalist_epochs, lr=cfg.finetune_lr,
+    out = judge(ev, records, floor, refined=refined, n=cfg.finalists, epochs=cfg.finalist_epochs, lr=cfg.finetune_lr,
                 batch=cfg.batch, seed=cfg.seed + 4, x_train=ctx.x("train", res), y_train=ctx.data.y_train,
                 device=ctx.par.device, recipe=ctx.recipe, ramp=cfg.prune_ramp, progress=lambda it: _progress(it, desc="finalists", disable=ctx.quiet))
     ctx.run.write_json("finalists.json", out)

@@ -15,6 +15,13 @@ from pathlib import Path
 from nas.errors import ConfigError
 
 KIB = 1024
+# Per-data-set defaults (RunConfig.for_data): chosen so that Fashion-MNIST's default run fits about
+# 2 hours of one CPU core (measured samples/CPU-s in docs/nas.md) while digits keeps its schedule.
+MIN_RESOLUTION = 16          # smaller images are upsampled (the stride-2 stem needs room)
+WIDE_FROM = 24               # images this large get the wider spaces (x1, x2 channels) and fewer generations
+SUPERNET_SAMPLES = 150_000   # supernet training samples (3 epochs of Fashion-MNIST, 60 of digits)
+FINALIST_SAMPLES = 60_000    # per finalist version
+FINETUNE_SAMPLES = 816_000   # the winner's fine-tune (16 epochs of Fashion-MNIST)
 
 
 @dataclass(frozen=True)
@@ -30,33 +37,63 @@ class RunConfig:
     sram_reserve: int = 6 * KIB             # stack, .data/.bss outside the arena
     seed: int = 0
     # SuperNAS
-    resolutions: tuple[int, ...] = (16,)
-    width_mults: tuple[float, ...] = (0.5, 1.0)
+    # A None below is filled in for the data set by `for_data` (see PER_DATA_DEFAULTS' comments).
+    resolutions: tuple[int, ...] | None = None   # None: the images' own size, at least 16
+    width_mults: tuple[float, ...] | None = None # None: (0.5, 1.0) below 24 px, (1.0, 2.0) from 24 px
     transformer_starts: tuple[int | None, ...] = (None, 2)
     supernas_samples: int = 12
     # supernet training
-    epochs: int = 60
+    epochs: int | None = None               # None: 60, at most SUPERNET_SAMPLES samples in all
     batch: int = 64
     lr: float = 3e-3
     n_random: int = 1
     n_sparse: int = 1                       # random sub-networks per step trained blockwise pruned
+    flip: bool | None = None                # left-right mirror augmentation; None: the data set's own default
+                                            # (on for fashion-mnist and cifar10, off for digits, folder, npz)
+    label_smoothing: float = 0.1            # of the cross-entropy on labels (supernet's largest, fine-tuning)
     # SparseNAS
     population: int = 24
-    generations: int = 20                   # ~0.2 s per new genome (one tfc compile, one accuracy pass)
+    generations: int | None = None          # None: 20 below 24 px (~0.2 CPU-s per new genome: one tfc compile,
+                                            # one accuracy pass), 10 from 24 px (2-8 CPU-s each at 28x28)
     mutation_p: float = 0.25
     accuracy_tolerance: float = 0.01        # the winner: fewest instructions within this of the best accuracy
     instruction_weight: float = 0.01        # fitness = accuracy - weight x instructions / median instructions
     refine_archs: int = 2                   # the fastest sub-networks in the accuracy band sparsified layer by layer
+    refine_slack: float = 0.02              # refinement keeps a lower density while the un-fine-tuned supernet
+                                            # accuracy stays this far below the band (the finalists' fine-tune judges)
+    prune_ramp: float = 0.5                 # gradual pruning: densities fall from 1 to the genome's over this
+                                            # share of the (non-QAT) fine-tuning steps (finalists and winner)
     finalists: int = 3                      # sub-networks pruned and briefly fine-tuned before the winner is chosen
-    finalist_epochs: int = 3                # their fine-tuning epochs (each finalist dense and sparse)
+    finalist_epochs: int | None = None      # their fine-tuning epochs (each finalist dense and sparse);
+                                            # None: 3, at most FINALIST_SAMPLES samples
     # final model
-    finetune_epochs: int = 80
+    finetune_epochs: int | None = None      # None: 80, at most FINETUNE_SAMPLES samples
     finetune_lr: float = 1e-3
-    qat_epochs: int = 10                    # the last fine-tune epochs train with int8 fake quantization
+    qat_epochs: int | None = None           # the last fine-tune epochs train with int8 fake quantization;
+                                            # None: an eighth of finetune_epochs, rounded up
+    val_limit: int | None = 2000            # validation images SparseNAS scores a genome on (None: all)
     train_limit: int | None = None          # cap training samples (smoke runs)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def for_data(self, n_train: int, image_size: int) -> "RunConfig":
+        """The config with every None default filled in for a data set of `n_train` training images
+        of `image_size` pixels. The schedules are sample budgets, so that the default run fits the
+        time a 2-core CPU gives it (docs/nas.md, "Measured on Fashion-MNIST"): on digits' 1,222
+        images they are 60 / 3 / 80 epochs, on Fashion-MNIST's 51,000 3 / 1 / 16."""
+        def epochs(most: int, samples: int) -> int:
+            return max(1, min(most, round(samples / max(1, n_train))))
+        finetune = self.finetune_epochs or epochs(80, FINETUNE_SAMPLES)
+        return replace(
+            self,
+            resolutions=self.resolutions or (max(MIN_RESOLUTION, image_size),),
+            width_mults=self.width_mults or ((1.0, 2.0) if image_size >= WIDE_FROM else (0.5, 1.0)),
+            epochs=self.epochs or epochs(60, SUPERNET_SAMPLES),
+            generations=self.generations or (10 if image_size >= WIDE_FROM else 20),
+            finalist_epochs=self.finalist_epochs if self.finalist_epochs is not None else epochs(3, FINALIST_SAMPLES),
+            finetune_epochs=finetune,
+            qat_epochs=self.qat_epochs if self.qat_epochs is not None else -(-finetune // 8))
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "config") -> "RunConfig":
@@ -78,11 +115,12 @@ class RunConfig:
             v = getattr(self, f.name)
             if not _is_instance(v, hints[f.name]):
                 bad(f"{f.name} must be {_type_name(hints[f.name])}, got {v!r}")
-        for name in ("epochs", "batch", "population", "generations", "supernas_samples"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+        for name in ("epochs", "batch", "population", "generations", "supernas_samples", "finetune_epochs",
+                     "val_limit"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 bad(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("n_random", "n_sparse", "refine_archs", "qat_epochs", "finalists", "finalist_epochs"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+            if getattr(self, name) is not None and getattr(self, name) < 0:
                 bad(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         if self.population < 4:
             bad(f"population must be at least 4, got {self.population}")
@@ -90,14 +128,18 @@ class RunConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v <= 0):
                 bad(f"{name} must be a positive number of bytes, got {v!r}")
-        if not self.resolutions or any(r < 8 for r in self.resolutions):
+        if self.resolutions is not None and (not self.resolutions or any(r < 8 for r in self.resolutions)):
             bad(f"resolutions must be at least 8 pixels, got {self.resolutions}")
-        if not self.width_mults or any(w <= 0 for w in self.width_mults):
+        if self.width_mults is not None and (not self.width_mults or any(w <= 0 for w in self.width_mults)):
             bad(f"width_mults must be positive, got {self.width_mults}")
 
-        for name in ("lr", "finetune_lr", "mutation_p", "accuracy_tolerance", "instruction_weight"):
+        for name in ("lr", "finetune_lr", "mutation_p", "accuracy_tolerance", "instruction_weight", "refine_slack"):
             if getattr(self, name) < 0:
                 bad(f"{name} must not be negative, got {getattr(self, name)!r}")
+        if not 0 <= self.prune_ramp <= 1:
+            bad(f"prune_ramp must be in [0, 1], got {self.prune_ramp!r}")
+        if not 0 <= self.label_smoothing < 1:
+            bad(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         for name in ("flash_reserve", "sparse_code_reserve", "sram_reserve"):
             if getattr(self, name) < 0:
                 bad(f"{name} must be a non-negative number of bytes, got {getattr(self, name)!r}")

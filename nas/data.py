@@ -31,6 +31,7 @@ CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_TEST = "test_batch"
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
+FLIP_INVARIANT = ("fashion-mnist", "cifar10")    # data sets whose labels survive a left-right mirror
 KINDS = "digits, fashion-mnist[:PATH], folder:PATH, npz:PATH or cifar10:PATH"
 
 
@@ -45,6 +46,7 @@ class Dataset:
     y_test: np.ndarray
     num_classes: int
     preprocessing: Preprocessing
+    flip: bool = False     # whether a left-right mirror keeps the label (training augmentation)
 
     @property
     def in_channels(self) -> int:
@@ -82,6 +84,7 @@ def load(spec: str, *, seed: int = 0, val_fraction: float = 0.15, test_fraction:
     check_spec(spec)
     kind, _, path = spec.partition(":")
     ds = LOADERS[kind](path, seed, val_fraction, test_fraction)
+    ds.flip = kind in FLIP_INVARIANT
     if limit is not None:
         ds.x_train, ds.y_train = ds.x_train[:limit], ds.y_train[:limit]
     return ds

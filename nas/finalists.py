@@ -18,18 +18,19 @@ from nas.distributed import Parallel
 from nas.evolution import Genome
 from nas.prune import make_masks
 from nas.refine import candidates
-from nas.train import accuracy, finetune
+from nas.train import PLAIN, Recipe, accuracy, finetune
 
 VERSION_FIELDS = ("key", "instructions", "instructions_as_compiled", "flash", "sram", "density", "sparse_kernels",
                   "fits")
 
 
-def judge(ev, records: list[dict], floor: float, *, n: int, epochs: int, lr: float, batch: int, seed: int,
-          x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None) -> list[dict]:
+def judge(ev, records: list[dict], floor: float, *, refined: list[dict] = (), n: int, epochs: int, lr: float, batch: int, seed: int,
+          x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None, recipe: Recipe = PLAIN,
+          ramp: float = 0.0) -> list[dict]:
     """For each finalist: {"arch", "sparse": version, "dense": version}, a version being its record's
     costs plus "supernet_accuracy" and "finetuned_accuracy" (validation)."""
     par = Parallel(device=device) if device is not None else Parallel()
-    picked = candidates(records, floor, n)
+    picked = finalist_records(records, refined, floor, n)
     out = []
     for rec in (progress(picked) if progress else picked):
         g = Genome.from_dict(rec["genome"])
@@ -42,16 +43,34 @@ def judge(ev, records: list[dict], floor: float, *, n: int, epochs: int, lr: flo
                 v = dict(versions["sparse"])             # the finalist is dense already
             elif r["fits"]:
                 v["finetuned_accuracy"] = _finetuned_accuracy(ev, genome, x_train, y_train, epochs=epochs, lr=lr,
-                                                              batch=batch, seed=seed, par=par)
+                                                              batch=batch, seed=seed, par=par, recipe=recipe,
+                                                              ramp=ramp)
             versions[name] = v
         out.append({"arch": g.arch.key(), **versions})
     return out
 
 
-def _finetuned_accuracy(ev, genome: Genome, x, y, *, epochs, lr, batch, seed, par) -> float:
+def finalist_records(records: list[dict], refined: list[dict], floor: float, n: int) -> list[dict]:
+    """The fastest record of each of the `n` fastest sub-networks inside the accuracy band, replaced
+    by that sub-network's refined record when refinement made a faster one (which may lie up to
+    `refine_slack` below the band: fine-tuning, not the supernet, judges it)."""
+    faster = {}
+    for r in refined:
+        arch = r["key"].split("#")[0]
+        if arch not in faster or r["instructions"] < faster[arch]["instructions"]:
+            faster[arch] = r
+    out = []
+    for r in candidates(records, floor, n):
+        alt = faster.get(r["key"].split("#")[0])
+        out.append(alt if alt is not None and alt["fits"] and alt["instructions"] < r["instructions"] else r)
+    return out
+
+
+def _finetuned_accuracy(ev, genome: Genome, x, y, *, epochs, lr, batch, seed, par, recipe, ramp) -> float:
     static = ev.static(genome.arch).to(par.device)
-    finetune(static, make_masks(static, genome.sparsity_dict()), x, y, epochs=epochs, lr=lr, batch=batch,
-             rng=np.random.default_rng(seed), par=par)
+    sparsity = genome.sparsity_dict()
+    finetune(static, make_masks(static, sparsity), x, y, epochs=epochs, lr=lr, batch=batch,
+             rng=np.random.default_rng(seed), par=par, recipe=recipe, sparsity=sparsity, ramp=ramp)
     static.cpu()
     return accuracy(static, ev.x_val, ev.y_val)
 

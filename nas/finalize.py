@@ -52,7 +52,8 @@ def _finetuned(ctx, static, sparsity: dict, x_train) -> None:
     static.to(ctx.par.device)
     finetune(static, make_masks(static, sparsity), x_train, ctx.data.y_train, epochs=cfg.finetune_epochs, lr=cfg.finetune_lr,
              batch=cfg.batch, rng=np.random.default_rng(cfg.seed + 3), on_epoch=on_epoch,
-             qat_epochs=cfg.qat_epochs, state=state, par=ctx.par)
+             qat_epochs=cfg.qat_epochs, state=state, par=ctx.par, recipe=ctx.recipe, sparsity=sparsity,
+             ramp=cfg.prune_ramp)
     static.cpu()
     bar.close()
     run.save_torch("final.pt", static.state_dict())
@@ -108,16 +109,6 @@ def finalize(ctx, space, net, search: dict) -> dict | None:
         raise NasError(f"tfc could not compile the searched model: {cost.note}", file=str(onnx_path))
     if not run.has(C_PROJECT):
         cm.save(run.file(C_PROJECT))
-    float_val = accuracy(static, x_val, ctx.data.y_val)
-    float_test = accuracy(static, x_test, ctx.data.y_test)
-
-    onnx_path = run.file("model.onnx")
-    if not onnx_path.exists():
-        run.write_bytes("model.onnx", export_onnx(static, torch.from_numpy(x_train[:1]), dynamo=True))
-    cost, cm = compile_cost(onnx_path.read_bytes(), x_train[:128], cfg.target)
-    if cm is None or not cost.supported:
-        from nas.errors import NasError
-        raise NasError(f"tfc could not compile the searched model: {cost.note}", file=str(onnx_path))
     result = {
         "genome": genome.to_dict(), "arch": genome.arch.key(),
         "search": {k: winner.get(k) for k in ("flash", "sram", "accuracy", "instructions",

@@ -82,6 +82,13 @@ class Context:
             self._resized[key] = data_mod.resized(getattr(self.data, f"x_{split}"), resolution)
         return self._resized[key]
 
+    @property
+    def recipe(self):
+        """Augmentation and loss of every training step (nas.train.Recipe), from the config and the data."""
+        from nas.train import Recipe
+        return Recipe(flip=self.data.flip if self.cfg.flip is None else self.cfg.flip,
+                      label_smoothing=self.cfg.label_smoothing)
+
     def on_main(self, compute, read):
         """`compute()` on rank 0; the other ranks wait for it and `read()` what it wrote."""
         out = compute() if self.par.is_main else None
@@ -102,9 +109,13 @@ def run_pipeline(cfg: RunConfig, out, *, resume: bool = False, options: RunOptio
         run = run or RunDir(out, cfg, resume=True, writer=False)
         if not par.is_main:
             log.setLevel(logging.WARNING)     # rank 0 tells the story
-        ctx = Context(cfg, run, ds, budget, options.quiet or not par.is_main, {}, par, options.workers)
+        ctx = Context(cfg.for_data(len(ds.y_train), max(ds.x_train.shape[2:])), run, ds, budget, options.quiet or not par.is_main, {}, par, options.workers)
         log.info("%s; budget %s; device %s%s", ds.summary(), budget.describe(), par.device,
                  f", {par.world} processes" if par.world > 1 else "")
+        c = ctx.cfg
+        log.info("schedule for this data: resolutions %s, width_mults %s, supernet %d epochs, finalists %d, "
+                 "fine-tune %d (%d QAT)", c.resolutions, c.width_mults, c.epochs, c.finalist_epochs,
+                 c.finetune_epochs, c.qat_epochs)
         t0 = time.time()
         space = _timed(ctx, "supernas", step_supernas)
         net = _timed(ctx, "supernet", lambda c: step_supernet(c, space))
@@ -119,11 +130,21 @@ def run_pipeline(cfg: RunConfig, out, *, resume: bool = False, options: RunOptio
 
 
 def _timed(ctx: Context, name: str, fn):
-    t = time.time()
+    """Run a step; its wall time in `ctx.timings[name]`, and the CPU seconds of this process and of
+    its finished child processes (compilers, the emulator, evaluation workers) in
+    `ctx.timings[name + "_cpu"]`: on a shared machine those say what the step costs."""
+    t, c = time.time(), _cpu_seconds()
     out = fn(ctx)
     ctx.timings[name] = round(time.time() - t, 1)
-    log.info("step %s: %.1f s", name, ctx.timings[name])
+    ctx.timings[name + "_cpu"] = round(_cpu_seconds() - c, 1)
+    log.info("step %s: %.1f s wall, %.1f CPU-s", name, ctx.timings[name], ctx.timings[name + "_cpu"])
     return out
+
+
+def _cpu_seconds() -> float:
+    import resource
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _calibration(ctx: Context, resolution: int) -> np.ndarray:
@@ -158,16 +179,18 @@ def _supernas(ctx: Context) -> SearchSpace:
 
 # ------------------------------------------------------------------------- 2: supernet training
 def step_supernet(ctx: Context, space: SearchSpace) -> SuperNet:
-    from nas.train import train_supernet_epoch
+    from nas.train import channels_last, train_supernet_epoch
     cfg = ctx.cfg
     net = SuperNet(space)
     if ctx.run.has("supernet.pt"):
         net.load_state_dict(ctx.run.load_torch("supernet.pt"))
         return net
     torch.manual_seed(cfg.seed)
-    net = SuperNet(space).to(ctx.par.device)
+    net = channels_last(SuperNet(space).to(ctx.par.device))
+    x, y = ctx.x("train", space.resolution), ctx.data.y_train
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs, pct_start=0.15)
+    steps = -(-len(y) // cfg.batch)           # the schedule steps per batch (few epochs: one cycle still)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps, pct_start=0.15)
     rng, arch_rng, start = np.random.default_rng(cfg.seed), random.Random(cfg.seed + 1), 0
     latest = ctx.run.latest("supernet-epoch-")
     if latest:
@@ -175,19 +198,17 @@ def step_supernet(ctx: Context, space: SearchSpace) -> SuperNet:
         net.load_state_dict(ck["net"]); opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])  # noqa: E702
         rng.bit_generator.state = ck["np_rng"]; arch_rng.setstate(ck["arch_rng"]); start = ck["epoch"] + 1
         torch.set_rng_state(ck["torch_rng"])
-    x, y = ctx.x("train", space.resolution), ctx.data.y_train
     bar = _progress(range(start, cfg.epochs), desc="supernet", disable=ctx.quiet, initial=start, total=cfg.epochs)
     every = max(1, cfg.epochs // 5)
     for epoch in bar:
         loss = train_supernet_epoch(net, opt, x, y, batch=cfg.batch, n_random=cfg.n_random, n_sparse=cfg.n_sparse,
-                                    rng=rng, arch_rng=arch_rng, par=ctx.par)
-        sched.step()
+                                    rng=rng, arch_rng=arch_rng, par=ctx.par, recipe=ctx.recipe, on_step=sched.step)
         bar.set_postfix(loss=f"{loss:.3f}")
         if (epoch + 1) % every == 0 and epoch + 1 < cfg.epochs:
             ctx.run.save_torch(f"supernet-epoch-{epoch:04d}.pt", {
                 "net": _cpu(net.state_dict()), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
                 "np_rng": rng.bit_generator.state, "arch_rng": arch_rng.getstate(), "torch_rng": torch.get_rng_state()})
-    net = net.cpu()
+    net = channels_last(net.cpu(), False)
     ctx.run.save_torch("supernet.pt", net.state_dict())
     ctx.par.barrier()
     if not ctx.par.is_main:            # rank 0's weights (the others' BatchNorm statistics are their shards')
@@ -219,7 +240,8 @@ def _sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
     cfg = ctx.cfg
     res = space.resolution
     ev = Evaluator(net, ctx.budget, TfcCostModel(cfg.target, _calibration(ctx, res)),
-                   ctx.x("train", res)[:256], ctx.x("val", res), ctx.data.y_val, workers=ctx.workers)
+                   ctx.x("train", res)[:256], ctx.x("val", res)[:cfg.val_limit], ctx.data.y_val[:cfg.val_limit],
+                   workers=ctx.workers)
     try:
         result = _evolve(ctx, space, ev)
     except BaseException:
@@ -263,11 +285,11 @@ def _evolve(ctx: Context, space: SearchSpace, ev) -> dict:
         ctx.run.write_json(f"sparsenas-gen-{gen:03d}.json", {
             "generation": gen, "population": [g.to_dict() for g in pop], "records": list(ev.records.values()),
             "rng": _json_state(rng.getstate()), "reference": reference})
-    _refine(ctx, ev, torch.from_numpy(ctx.x("val", res)[:1]))
+    refined = _refine(ctx, ev, torch.from_numpy(ctx.x("val", res)[:1]))
     records = list(ev.records.values())
     from nas.sparsenas import densest_of_equal_accuracy, select_winner
     best = select_winner(records, cfg.accuracy_tolerance)
-    finalists = _finalists(ctx, ev, records, res)
+    finalists = _finalists(ctx, ev, records, refined, res)
     dense = None
     if finalists:
         from nas.finalists import choose, dense_baseline
@@ -290,23 +312,25 @@ def _evolve(ctx: Context, space: SearchSpace, ev) -> dict:
     return result
 
 
-def _refine(ctx: Context, ev, example) -> None:
+def _refine(ctx: Context, ev, example) -> list[dict]:
     """Sparsify the fastest sub-networks of the accuracy band layer by layer (nas.refine); the
-    refined genomes join the records the winner is chosen from."""
+    refined genomes join the records the winner is chosen from, and the refined record of each is
+    returned: a layer's lower density is kept while the supernet's un-fine-tuned accuracy stays
+    within `refine_slack` below the band, since the finalists' fine-tune (gradual pruning) judges it."""
     from nas.evolution import Genome
     from nas.refine import candidates, layers_by_work, refine
     from nas.sparsenas import accuracy_floor
     records = list(ev.records.values())
     floor = accuracy_floor(records, ctx.cfg.accuracy_tolerance)
     if floor is None or ctx.cfg.refine_archs <= 0:
-        return
-    for start in _progress(candidates(records, floor, ctx.cfg.refine_archs), desc="refine", disable=ctx.quiet):
-        refine(ev, start, floor, layers_by_work(ev, Genome.from_dict(start["genome"]), example))
+        return []
+    return [refine(ev, start, floor - ctx.cfg.refine_slack, layers_by_work(ev, Genome.from_dict(start["genome"]), example))
+            for start in _progress(candidates(records, floor, ctx.cfg.refine_archs), desc="refine", disable=ctx.quiet)]
 
 
-def _finalists(ctx: Context, ev, records: list[dict], res: int) -> list[dict]:
-    """The fastest sub-networks of the accuracy band, fine-tuned briefly dense and sparse
-    (nas.finalists); kept in finalists.json."""
+def _finalists(ctx: Context, ev, records: list[dict], refined: list[dict], res: int) -> list[dict]:
+    """The fastest sub-networks of the accuracy band (the refined record where refinement made a
+    faster one), fine-tuned briefly dense and sparse (nas.finalists); kept in finalists.json."""
     from nas.finalists import judge
     from nas.sparsenas import accuracy_floor
     if ctx.run.has("finalists.json"):
@@ -315,9 +339,9 @@ def _finalists(ctx: Context, ev, records: list[dict], res: int) -> list[dict]:
     cfg = ctx.cfg
     if floor is None or cfg.finalists <= 0 or cfg.finalist_epochs <= 0:
         return []
-    out = judge(ev, records, floor, n=cfg.finalists, epochs=cfg.finalist_epochs, lr=cfg.finetune_lr,
+    out = judge(ev, records, floor, refined=refined, n=cfg.finalists, epochs=cfg.finalist_epochs, lr=cfg.finetune_lr,
                 batch=cfg.batch, seed=cfg.seed + 4, x_train=ctx.x("train", res), y_train=ctx.data.y_train,
-                device=ctx.par.device, progress=lambda it: _progress(it, desc="finalists", disable=ctx.quiet))
+                device=ctx.par.device, recipe=ctx.recipe, ramp=cfg.prune_ramp, progress=lambda it: _progress(it, desc="finalists", disable=ctx.quiet))
     ctx.run.write_json("finalists.json", out)
     return out
 

@@ -56,6 +56,22 @@ def make_masks(static: nn.Module, sparsity: dict[str, tuple[float, int]]) -> dic
     return masks
 
 
+def ramp_density(target: float, progress: float) -> float:
+    """Gradual magnitude pruning's density after `progress` (0..1) of the ramp: cubic from 1 to
+    `target` (Zhu & Gupta 2017: prune fast while the network has redundancy, slowly near the end)."""
+    t = min(max(progress, 0.0), 1.0)
+    return target + (1.0 - target) * (1.0 - t) ** 3
+
+
+@torch.no_grad()
+def ramped_masks(static: nn.Module, sparsity: dict[str, tuple[float, int]], progress: float,
+                 masks: dict[nn.Module, torch.Tensor]) -> None:
+    """Recompute `masks` in place from the current weights at the ramp's density for `progress`
+    (at progress 1 they are `make_masks(static, sparsity)`)."""
+    masks.clear()
+    masks.update(make_masks(static, {name: (ramp_density(d, progress), b) for name, (d, b) in sparsity.items()}))
+
+
 @torch.no_grad()
 def apply_masks(masks: dict[nn.Module, torch.Tensor]) -> None:
     for m, mask in masks.items():

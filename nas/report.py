@@ -28,7 +28,8 @@ def write_report(ctx, space, search: dict, final: dict, seconds: float) -> dict:
         "pareto": [{k: r[k] for k in ("key", "accuracy", "instructions", "flash", "sram")} for r in front],
         "finalists": search.get("finalists") or [],
         "final": {k: v for k, v in final.items() if k != "report_table"},
-        "seconds": {**ctx.timings, "total": round(seconds, 1)},
+        "seconds": {**ctx.timings, "total": round(seconds, 1),
+                    "total_cpu": round(sum(v for k, v in ctx.timings.items() if k.endswith("_cpu")), 1)},
     }
     name = "report.json"
     if not ctx.run.has(name):
@@ -89,7 +90,8 @@ def _markdown(r: dict, final: dict) -> str:
              f"- input preprocessing: {_describe_pre(pre)}" if pre else "- input preprocessing: not recorded",
              f"- evaluated {r['evaluated']} genomes, {r['feasible']} within budget, {r['tfc_compiles']} tfc compiles",
              f"- instruction estimator: {r['estimator']}",
-             f"- time: " + ", ".join(f"{k} {v} s" for k, v in r["seconds"].items()), "",
+             f"- time: " + ", ".join(f"{k.removesuffix('_cpu')} {v} {'CPU-s' if k.endswith('_cpu') else 's'}"
+                                     for k, v in r["seconds"].items()), "",
              "## SuperNAS", "", "| space | fit fraction | mean MACs of fitting | score |", "|---|---|---|---|"]
     lines += [f"| {c['space']} | {c['fit_fraction']:.2f} | {c['mean_fit_macs']:,.0f} | {c['score']:.3f} |"
               for c in r["supernas"]]

@@ -148,6 +148,7 @@ def test_fashion_mnist_layout_from_a_folder(tmp_path):
         _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
     ds = load(f"fashion-mnist:{tmp_path}")
     assert ds.x_train.shape[1:] == (1, 28, 28) and len(ds.y_test) == 20 and ds.num_classes == 10
+    assert ds.flip and not load("digits").flip          # clothes survive a mirror, digits do not
     assert len(ds.y_train) + len(ds.y_val) == 60
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataError, match="no t10k-labels-idx1-ubyte"):

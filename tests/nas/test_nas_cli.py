@@ -48,7 +48,7 @@ def test_config_values_are_type_checked(tmp_path, capsys):
     assert "resolutions must be a list of integers" in capsys.readouterr().err
     p.write_text(json.dumps({"epochs": True}))
     assert cli.main(["run", "--config", str(p), "--out", str(tmp_path / "r"), "--quiet"]) == 2
-    assert "epochs must be an integer, got True" in capsys.readouterr().err
+    assert "epochs must be an integer or null, got True" in capsys.readouterr().err
 
 
 def test_resume_reads_the_runs_own_config(tmp_path, monkeypatch, capsys):

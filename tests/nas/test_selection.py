@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from nas.finalists import choose, dense_baseline
+from nas.finalists import choose, dense_baseline, finalist_records
 from nas.sparsenas import densest_of_equal_accuracy, pareto_front, select_winner
 from nas.space import make_space, sample_arch
 
@@ -45,6 +45,16 @@ def test_finalists_choose_the_fastest_version_within_the_fine_tuned_band():
     assert dense_baseline(fins, {"finetuned_accuracy": 0.93}, 0.005) is None
     assert choose([{"arch": "c", "sparse": _version("c", 1, 0, False), "dense": _version("c", 1, 0, False)}],
                   0.01) is None
+
+
+def test_finalists_take_the_refined_record_of_their_arch_even_a_little_below_the_band():
+    recs = [_rec("a#1", 0.96, 900, 1.0), _rec("b#1", 0.955, 600, 1.0), _rec("c#1", 0.958, 700, 1.0),
+            _rec("a#2", 0.945, 400, 0.4)]
+    refined = [recs[3], _rec("b#2", 0.94, 650, 0.5), _rec("c#2", 0.93, 300, 0.3, fits=False)]
+    picked = finalist_records(recs, refined, 0.95, 3)
+    # b's refinement was slower and c's does not fit: their band records stay; a's sparse one, below the band, replaces a#1
+    assert [r["key"] for r in picked] == ["b#1", "c#1", "a#2"]
+    assert [r["key"] for r in finalist_records(recs, [], 0.95, 2)] == ["b#1", "c#1"]
 
 
 def test_winner_is_the_fastest_feasible_record_within_the_tolerance():

@@ -30,3 +30,19 @@ def test_finetune_continues_exactly_from_every_epoch():
         resumed = _run(state=snap)
         for k in full:
             assert torch.equal(full[k], resumed[k]), f"{k} differs after resuming from epoch {snap['epoch']}"
+
+
+def test_crop_flip_shifts_each_sample_within_the_padding_and_mirrors_some():
+    import torch.nn.functional as F
+    from nas.train import _crop_flip
+    x = torch.randn(64, 2, 28, 28)
+    out = _crop_flip(x, np.random.default_rng(0), flip=True)
+    padded = F.pad(x, (2, 2, 2, 2), mode="replicate")
+    kinds = set()
+    for i in range(len(x)):
+        match = [(dy, dx, m) for dy in range(5) for dx in range(5) for m in (False, True)
+                 if torch.equal(out[i], (lambda c: c.flip(2) if m else c)(padded[i, :, dy:dy + 28, dx:dx + 28]))]
+        assert match, f"sample {i} is not a crop of its padded image"
+        kinds.add(match[0][2])
+    assert kinds == {False, True}
+    assert torch.equal(out, _crop_flip(x, np.random.default_rng(0), flip=True))

@@ -95,6 +95,11 @@ class OpSpec:
     calibration_headroom: ClassVar[bool] = False
     # The int8 output grid TFLite Micro / CMSIS-NN fix for the op: (scale, zero point).
     fixed_int8_output: ClassVar[tuple[float, int] | None] = None
+    # Whether tfc's int8 kernel writes any output grid (a table of the float function): PTQ then
+    # calibrates the output like any other value rather than taking fixed_int8_output, which
+    # spends levels on outputs never seen (a sigmoid whose outputs stay below 0.6 keeps 1.7x
+    # finer steps; EfficientNet's squeeze-and-excite gates 49 -> 62 dB).
+    any_int8_output_grid: ClassVar[bool] = False
     # Converts between reals and a quantized grid (quantize, dequantize): the importer keeps
     # such nodes on constants, so a QDQ model's weight quantization survives.
     quant_boundary: ClassVar[bool] = False
@@ -231,7 +236,8 @@ def op_traits(spec: OpSpec) -> list[str]:
     if spec.weight_input is not None:
         words.append(f"weight input {spec.weight_input}")
     if spec.fixed_int8_output:
-        words.append(f"int8 output grid q({spec.fixed_int8_output[0]:g},{spec.fixed_int8_output[1]})")
+        words.append(f"int8 output grid q({spec.fixed_int8_output[0]:g},{spec.fixed_int8_output[1]})"
+                     + (" (TFLite's; PTQ calibrates it)" if spec.any_int8_output_grid else ""))
     if "numerics" in spec.attrs:
         words.append("numerics (cmsis/onnxruntime)")
     if spec.layout_attrs:

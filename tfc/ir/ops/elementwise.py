@@ -74,6 +74,7 @@ class Clip(UnaryOp):
 class Sigmoid(UnaryOp):
     name = "sigmoid"
     fixed_int8_output = (1 / 256, -128)
+    any_int8_output_grid = True      # tfc_lut_s8
     compute = staticmethod(lambda x, a: 1.0 / (1.0 + np.exp(-x.astype(np.float64))))
 
 
@@ -81,6 +82,7 @@ class Sigmoid(UnaryOp):
 class Tanh(UnaryOp):
     name = "tanh"
     fixed_int8_output = (1 / 128, 0)
+    any_int8_output_grid = True      # tfc_lut_s8
     compute = staticmethod(lambda x, a: np.tanh(x))
 
 

@@ -181,7 +181,8 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
                                         hint="check the model's weights and the samples' range")
             obs.observe(x)
     for value in observed:
-        grid = value.producer.spec.fixed_int8_output if value.producer else None
+        spec = value.producer.spec if value.producer else None
+        grid = spec.fixed_int8_output if spec and not spec.any_int8_output_grid else None
         fixed = QuantParams((grid[0],), (grid[1],)) if grid else None
         value.quant = fixed or cal.activation_params(*_calibrated_range(value, observers))
     # Pooling outputs take their input's params (the int8 kernels need that), through propagation:

@@ -34,6 +34,10 @@ SLOT = [0, 2, 1, 3]   # where window value 4b + j sits in block b (SXTAB16's ord
 # Below this depth a pixel pair's ~55 instructions around each channel pair's dot products cost more
 # than arm_convolve_1x1_s8_fast (VWW's 1x1 on 8 channels: 3.38 against 3.16 instructions/MAC).
 SMALLEST_1X1_DEPTH = 16
+# The window buffers and the ring of widened input rows together stay under this much stack (the
+# ring is dropped, and each pixel pair's windows widened from the input, where they would not).
+MAX_ROWS_STACK_BYTES = 5 * 1024
+MAX_RING_ROWS = 8       # TFC_CONV_WIDE_MAX_ROWS
 
 
 def padded_depth(kh: int, kw: int, cin: int) -> int:
@@ -107,6 +111,7 @@ class WideConvArgs:
     weights: R.ConstArray        # int16, wide_conv_weights order
     channels: R.ConstArray       # int32, channel_records
     window_words: int            # uint64_t words of the window buffers (on the stack)
+    rows_words: int              # uint64_t words of the ring of widened input rows (0: none)
     out_rows: tuple[int, int]    # the output rows the call computes: all, or a band's (fused tiles)
     input_row: int = 0           # the input row the input pointer is at (a band's first)
 
@@ -179,6 +184,20 @@ def window_bytes(node) -> int:
     return 5 * padded_depth(kh, kw, cin) + cout + 8
 
 
+def ring_bytes(node) -> int:
+    """tfc_convolve_wide_s8_get_rows_size where the kernel widens each input row once into a ring
+    of k_h int16 rows and copies each pixel pair's column from it (in_c a multiple of 4, so a
+    window row is whole blocks; not 1x1, whose window is one pixel widened once anyway); 0 where
+    it widens every pixel pair's windows from the input."""
+    cout, kh, kw, cin = node.inputs[1].shape
+    out_w, stride_x = node.output.shape[2], node.attrs["stride"][1]
+    if cin % 4 or (kh, kw) == (1, 1) or kh > MAX_RING_ROWS:
+        return 0
+    width = (out_w - 1 + out_w % 2) * stride_x + kw     # tfc_convolve_wide_s8_rows_width
+    ring = kh * width * cin * 2 + 8
+    return ring if window_bytes(node) + ring <= MAX_ROWS_STACK_BYTES else 0
+
+
 def wide_band_args(args, in_rows, out_rows, **more):
     """The wide kernels on a band (fused tiles): the layer's geometry stays whole (padding is
     decided against the whole input); the call gets the band's output rows and the row its input
@@ -206,9 +225,12 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
 {{ m.comment(layer) }}
     {
         uint64_t window[{{ a.window_words }}]; /* two pixels' widened windows */
+{% if a.rows_words %}
+        uint64_t rows[{{ a.rows_words }}]; /* the ring of widened input rows */
+{% endif %}
         tfc_convolve_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
             (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }},
-            window, {{ a.out_rows[0] }}, {{ a.out_rows[1] }}, {{ a.input_row }});
+            window, {{ "rows" if a.rows_words else "NULL" }}, {{ a.out_rows[0] }}, {{ a.out_rows[1] }}, {{ a.input_row }});
     }
 {% endmacro %}
 """
@@ -221,7 +243,7 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
 
     def args(self, lw, i, node, p):
         return WideConvArgs(p, geometry(node, p), *wide_arrays(lw, i, node, p), (window_bytes(node) + 7) // 8,
-                            (0, node.output.shape[1]))
+                            (ring_bytes(node) + 7) // 8, (0, node.output.shape[1]))
 
     def band_args(self, args, node, p, in_rows, out_rows):
         return wide_band_args(args, in_rows, out_rows)
@@ -234,6 +256,7 @@ class WideConvAddArgs:
     weights: R.ConstArray
     channels: R.ConstArray
     window_words: int
+    rows_words: int
     size: int                    # bytes of the output (the skip tensor's copy, when one is made)
     out_rows: tuple[int, int]
     input_row: int = 0
@@ -274,10 +297,13 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         memmove({{ m.at(layer.output) }}, {{ m.at(layer.inputs[1]) }}, {{ a.size }});
 {% endif %}
         uint64_t window[{{ a.window_words }}]; /* two pixels' widened windows */
+{% if a.rows_words %}
+        uint64_t rows[{{ a.rows_words }}]; /* the ring of widened input rows */
+{% endif %}
         tfc_convolve_add_wide_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
             (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, &add_params,
-            {{ m.at(layer.output) }}, arena + {{ layer.scratch.offset }}, window, {{ a.out_rows[0] }}, {{ a.out_rows[1] }},
-            {{ a.input_row }});
+            {{ m.at(layer.output) }}, arena + {{ layer.scratch.offset }}, window, {{ "rows" if a.rows_words else "NULL" }},
+            {{ a.out_rows[0] }}, {{ a.out_rows[1] }}, {{ a.input_row }});
     }
 {% endmacro %}
 """
@@ -293,7 +319,8 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
 
     def args(self, lw, i, node, p):
         return WideConvAddArgs(p, geometry(node, p.conv), *wide_arrays(lw, i, node, p.conv),
-                               (window_bytes(node) + 7) // 8, node.output.type.size, (0, node.output.shape[1]))
+                               (window_bytes(node) + 7) // 8, (ring_bytes(node) + 7) // 8, node.output.type.size,
+                               (0, node.output.shape[1]))
 
     def band_args(self, args, node, p, in_rows, out_rows):
         return wide_band_args(args, in_rows, out_rows,

@@ -219,17 +219,45 @@ typedef struct
 /* arm_convolve_s8's integers on weights the compiler widened to int16 (tfc.kernels.conv_wide):
  * output rows [row_begin, row_end) of the NHWC output, written from `output` on (the first of
  * those rows), from `input` holding the input's rows from input_row on (0: the whole input; a
- * band's first row in fused tiles). scratch: tfc_convolve_wide_s8_get_buffer_size bytes (the
- * generated code gives it from the stack). */
+ * band's first row in fused tiles). scratch: tfc_convolve_wide_s8_get_buffer_size bytes; rows:
+ * NULL (each pixel pair's windows widened from the input) or tfc_convolve_wide_s8_get_rows_size
+ * bytes (in_c a multiple of 4, k_h <= TFC_CONV_WIDE_MAX_ROWS: each input row widened once into
+ * a ring of k_h rows). The generated code gives both from the stack. */
 void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
                           const int8_t *input,
                           const int16_t *weights,
                           const tfc_conv_wide_channel *channels,
                           int8_t *output,
                           void *scratch,
+                          void *rows,
                           int32_t row_begin,
                           int32_t row_end,
                           int32_t input_row);
+
+#define TFC_CONV_WIDE_MAX_ROWS 8
+
+/* Called after each output row r of tfc_convolve_wide_rows_s8, with that row's bytes. */
+typedef void (*tfc_conv_wide_row_fn)(void *ctx, int8_t *row, int32_t r);
+
+/* tfc_convolve_wide_s8 with the output's row step given (0: every row into the same bytes) and
+ * row_done (or NULL) called after each row: tfc_convolve_add_wide_s8 adds each row as it is made. */
+void tfc_convolve_wide_rows_s8(const tfc_conv_wide_geometry *g,
+                               const int8_t *input,
+                               const int16_t *weights,
+                               const tfc_conv_wide_channel *channels,
+                               int8_t *output,
+                               int32_t out_row_step,
+                               void *scratch,
+                               void *rows,
+                               int32_t row_begin,
+                               int32_t row_end,
+                               int32_t input_row,
+                               tfc_conv_wide_row_fn row_done,
+                               void *ctx);
+
+int32_t tfc_convolve_wide_s8_get_rows_size(const tfc_conv_wide_geometry *g);
+
+int32_t tfc_convolve_wide_s8_rows_width(const tfc_conv_wide_geometry *g);
 
 int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
 
@@ -281,8 +309,8 @@ int32_t tfc_depthwise_kx1_wide_s8_get_buffer_size(const tfc_dwk1_geometry *d);
 
 /* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, output rows
  * [row_begin, row_end), the conv into `row` (out_w * out_c bytes), then the add over that row of
- * residual_and_output (from row row_begin on), in place. input_row: as tfc_convolve_wide_s8's.
- * window: tfc_convolve_wide_s8_get_buffer_size bytes. */
+ * residual_and_output (from row row_begin on), in place. input_row, window and rows: as
+ * tfc_convolve_wide_s8's input_row, scratch and rows. */
 void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
                               const int8_t *input,
                               const int16_t *weights,
@@ -291,6 +319,7 @@ void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
                               int8_t *residual_and_output,
                               int8_t *row,
                               void *window,
+                              void *rows,
                               int32_t row_begin,
                               int32_t row_end,
                               int32_t input_row);

@@ -87,20 +87,22 @@ class Geometry:
         return ", ".join(str(getattr(self, f)) for f in self.__dataclass_fields__)
 
 
-def channel_records(w: np.ndarray, bias, p: kp.ConvParams) -> np.ndarray | str:
+def channel_records(w: np.ndarray, bias, p: kp.ConvParams, folded: bool = False) -> np.ndarray | str:
     """tfc_conv_wide_channel per output channel (bias, multiplier, folded rounding, right shift),
     or why a channel cannot take the folded right-shift requantization
-    (tfc.sparse.reference.requant_kind, from the channel's accumulator bound)."""
+    (tfc.sparse.reference.requant_kind, from the channel's accumulator bound). folded (the wide
+    conv's records): the bias doubled (the kernel's weights are, so its accumulator is 2 acc) and
+    the output offset folded into the rounding (2^(shift - 1) + offset * 2^shift)."""
     x_max = max(abs(-128 + p.input_offset), abs(127 + p.input_offset))
     rows = []
     for c in range(w.shape[0]):
         b = int(bias[c]) if bias is not None else 0
         bound = abs(b) + x_max * int(np.abs(w[c].astype(np.int64)).sum())
-        kind, r, rounding = requant_kind(bound, p.multipliers[c], p.shifts[c], 0)   # the offset is added after
+        kind, r, rounding = requant_kind(bound, p.multipliers[c], p.shifts[c], p.output_offset if folded else 0)
         if kind != RQ_RIGHT:
             return (f"output channel {c}: requantization (multiplier {p.multipliers[c]}, shift {p.shifts[c]}) "
                     "does not take the folded right-shift form")
-        rows.append([b, p.multipliers[c], rounding, r])
+        rows.append([2 * b if folded else b, p.multipliers[c], rounding, r])
     return np.asarray(rows, dtype=np.int64).astype(np.int32).reshape(-1)
 
 
@@ -157,7 +159,7 @@ def wide_conv_decline(node, p: kp.ConvParams | None = None) -> str | None:
         p = p if p is not None else npar.conv_params(node)
     except TfcError as e:      # the plain kernels say it when they run the node
         return f"no int8 parameters: {e}"
-    records = channel_records(w.data, bias, p)
+    records = channel_records(w.data, bias, p, folded=True)
     return records if isinstance(records, str) else None
 
 
@@ -170,11 +172,11 @@ def extra_bytes(w) -> int:
 def wide_arrays(lw, i: int, node, p: kp.ConvParams) -> tuple[R.ConstArray, R.ConstArray]:
     """The layer's widened weights and channel records, in weights.c."""
     w = node.inputs[1]
-    weights = lw.flash(f"tfc_{lw.name}_l{i}_weights_wide", "int16_t", wide_conv_weights(w.data),
-                       f"{w.ref} : {w.type}, widened to int16 in channel pairs x blocks of 4")
+    weights = lw.flash(f"tfc_{lw.name}_l{i}_weights_wide", "int16_t", 2 * wide_conv_weights(w.data),
+                       f"{w.ref} : {w.type}, doubled, widened to int16 in channel pairs x blocks of 4")
     bias = node.inputs[2].data if len(node.inputs) > 2 else None
-    channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", channel_records(w.data, bias, p),
-                        f"layer {i}: tfc_conv_wide_channel per output channel")
+    channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", channel_records(w.data, bias, p, folded=True),
+                        f"layer {i}: tfc_conv_wide_channel per output channel (bias doubled, offset folded)")
     return weights, channels
 
 

@@ -209,8 +209,9 @@ typedef struct
 
 /* One output channel of tfc_convolve_wide_s8 (16 bytes): bias, multiplier, and the requantization
  * folded for a right shift (the quantization shift is -shift, shift >= 1; rounding =
- * 2^(shift - 1)); the compiler checked that the channel's accumulators stay in range
- * for that form. */
+ * 2^(shift - 1), plus output_offset * 2^shift where the kernel folds the offset in: the wide conv
+ * and depthwise kernels, whose biases are also doubled); the compiler checked that the channel's
+ * accumulators stay in range for that form. */
 typedef struct
 {
     int32_t bias, mult, rounding, shift;

@@ -4,13 +4,15 @@
  * window, padded taps contributing 0, per-channel requantization).
  *
  * Two output pixels at a time: each pixel's window (K = KH * KW * C_IN values, zero-padded to
- * Kp, a multiple of 4) is widened once into an int16 column; then each pair of output channels
- * runs 4 window values at a time as two LDRD of input, two LDRD of weights and eight SMLAD (12
- * instructions per 16 MACs, no unpacking), and requantizes with the rounding folded into
- * one SMMLAR (the compiler checks each channel's bound and stores bias and constants in one
- * record). Weight layout (tfc.kernels.conv_wide.wide_conv_weights): channel pairs (C_OUT is
- * even), then blocks of 4 window values, then the pair's two channels, each block's 4 values in
- * the order 0, 2, 1, 3 (how SXTAB16 widens a word of input).
+ * Kp, a multiple of 4) is put in an int16 column (widened from the input, or, given a ring of
+ * input rows widened once each, copied from it); then each pair of output channels runs 4
+ * window values at a time as two LDRD of input, two LDRD of weights and eight SMLAD (12
+ * instructions per 16 MACs, no unpacking), and requantizes with the rounding and the output
+ * offset folded into one SMMLAR (the compiler checks each channel's bound and stores bias and
+ * constants in one record). The weights and biases are doubled, so the accumulators hold the
+ * 2 acc that SMMLAR takes. Weight layout (tfc.kernels.conv_wide.wide_conv_weights): channel
+ * pairs (C_OUT is even), then blocks of 4 window values, then the pair's two channels, each
+ * block's 4 values in the order 0, 2, 1, 3 (how SXTAB16 widens a word of input).
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <string.h>
@@ -123,15 +125,14 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
     return w;
 }
 
-/* One channel's two accumulators (pixels 0 and 1) to int8 before the clamp: SMMLAR of 2 acc with
- * the rounding folded in, minus 1 for a negative acc, the shift, the output offset; the record's
- * multiplier in xa0, rounding in xb0, shift in xa1, the output offset in xb1 (see cw_store2). */
+/* One channel's two accumulators (pixels 0 and 1, each 2 acc: the weights and bias are doubled)
+ * to int8 before the clamp: SMMLAR with the rounding and the output offset folded in, minus 1 for
+ * a negative acc, then the shift; the record's multiplier in xa0, rounding in xb0, shift in xa1
+ * (see cw_store2). */
 #define CW_RQ_ASM(acc)                                                                                             \
     "add %[wa], %[xb0], %[" acc "], asr #31\n\t"                                                                   \
-    "lsl %[" acc "], %[" acc "], #1\n\t"                                                                           \
     "smmlar %[" acc "], %[" acc "], %[xa0], %[wa]\n\t"                                                             \
-    "asr %[" acc "], %[" acc "], %[xa1]\n\t"                                                                       \
-    "add %[" acc "], %[" acc "], %[xb1]\n\t"
+    "asr %[" acc "], %[" acc "], %[xa1]\n\t"
 #define CW_CLAMP_ASM(acc)                                                                                          \
     "cmp %[" acc "], %[xb1]\n\t"                                                                                   \
     "it lt\n\t"                                                                                                    \
@@ -159,7 +160,6 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
     "2:\n\t" CW_BLOCK_ASM "3:\n\t" CW_BLOCK_ASM "cmp %[x], %[end]\n\t"                                             \
     "bne 2b\n\t"                                                                                                   \
     "ldr %[x], %[rec]\n\t"                                                                                         \
-    "ldr %[xb1], %[off]\n\t"                                                                                       \
     "ldrd %[xa0], %[xb0], [%[x], #4]\n\t"                                                                          \
     "ldr %[xa1], [%[x], #12]\n\t" CW_RQ_ASM("a0") CW_RQ_ASM("a1") "ldrd %[xa0], %[xb0], [%[x], #20]\n\t"          \
     "ldr %[xa1], [%[x], #28]\n\t"                                                                                  \
@@ -186,7 +186,7 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
 
 /* The channel pairs of one pixel pair: outputs to o0 (pixel 0) and o1 (pixel 1), n >= 1 blocks. */
 static void cw_pairs(const int16_t *col, const int16_t *w, const tfc_conv_wide_channel *r, int32_t out_c, int32_t n,
-                     int8_t *o0, int8_t *o1, int32_t off, int32_t lo, int32_t hi)
+                     int8_t *o0, int8_t *o1, int32_t lo, int32_t hi)
 {
     const int16_t *const colend = col + CW_BLOCK_STEP * n;
     const int16_t *const wend = w + 8 * n * (out_c / 2);
@@ -196,7 +196,7 @@ static void cw_pairs(const int16_t *col, const int16_t *w, const tfc_conv_wide_c
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [x] "=&r"(x), [end] "=&r"(end), \
       [xa0] "=&r"(xa0), [xb0] "=&r"(xb0), [xa1] "=&r"(xa1), [xb1] "=&r"(xb1), [wa] "=&r"(wa), [wb] "=&r"(wb),      \
       [rec] "+m"(r), [o0] "+m"(o0), [o1] "+m"(o1)                                                                  \
-    : [col] "m"(col), [colend] "m"(colend), [wend] "m"(wend), [odd] "m"(odd), [off] "m"(off), [lo] "m"(lo),        \
+    : [col] "m"(col), [colend] "m"(colend), [wend] "m"(wend), [odd] "m"(odd), [lo] "m"(lo),                       \
       [hi] "m"(hi)                                                                                                 \
     : "cc", "memory"
     if (lo == -128 && hi == 127)
@@ -289,15 +289,16 @@ static void cw_window(const tfc_conv_wide_geometry *g, const int8_t *input, int3
     cw_widen(col8, (g->k_h * seg + 3) & ~3, lo2, col);
 }
 
-/* Two accumulators of one channel to int8: requantize(acc) as one SMMLAR of 2 acc with the
- * rounding folded in, then the shift, then the output offset (tfc.sparse.reference explains
- * why this is exact; the compiler checked each channel's accumulator bound), then the clamp. */
+/* Two accumulators of one channel (each 2 acc) to int8: requantize(acc) + the output offset as
+ * one SMMLAR with the rounding and the offset folded in, then the shift (tfc.sparse.reference
+ * explains why this is exact; the compiler checked each channel's accumulator bound), then the
+ * clamp. */
 __STATIC_FORCEINLINE void cw_store2(const tfc_conv_wide_channel *r, uint32_t a0, uint32_t a1, int8_t *o0, int8_t *o1,
-                                    int32_t off, int32_t lo, int32_t hi)
+                                    int32_t lo, int32_t hi)
 {
     const int32_t x0 = (int32_t)a0, x1 = (int32_t)a1;
-    int32_t v0 = (tfc_smmlar((int32_t)(a0 << 1), r->mult, r->rounding + (x0 >> 31)) >> r->shift) + off;
-    int32_t v1 = (tfc_smmlar((int32_t)(a1 << 1), r->mult, r->rounding + (x1 >> 31)) >> r->shift) + off;
+    int32_t v0 = tfc_smmlar(x0, r->mult, r->rounding + (x0 >> 31)) >> r->shift;
+    int32_t v1 = tfc_smmlar(x1, r->mult, r->rounding + (x1 >> 31)) >> r->shift;
     v0 = v0 < lo ? lo : v0;
     v1 = v1 < lo ? lo : v1;
     *o0 = (int8_t)(v0 > hi ? hi : v0);
@@ -309,7 +310,7 @@ static void cw_pairs_of(const tfc_conv_wide_geometry *g, const int16_t *col, con
                         const tfc_conv_wide_channel *channels, int32_t blocks, int8_t *o0, int8_t *o1)
 {
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
-    cw_pairs(col, weights, channels, g->out_c, blocks, o0, o1, g->output_offset, g->act_min, g->act_max);
+    cw_pairs(col, weights, channels, g->out_c, blocks, o0, o1, g->act_min, g->act_max);
 #else
     const int16_t *w = weights;
     const tfc_conv_wide_channel *r = channels;
@@ -317,8 +318,8 @@ static void cw_pairs_of(const tfc_conv_wide_geometry *g, const int16_t *col, con
     {
         uint32_t acc[4] = {(uint32_t)r[0].bias, (uint32_t)r[0].bias, (uint32_t)r[1].bias, (uint32_t)r[1].bias};
         w = cw_dot22(col, w, blocks, acc);
-        cw_store2(&r[0], acc[0], acc[1], o0 + c, o1 + c, g->output_offset, g->act_min, g->act_max);
-        cw_store2(&r[1], acc[2], acc[3], o0 + c + 1, o1 + c + 1, g->output_offset, g->act_min, g->act_max);
+        cw_store2(&r[0], acc[0], acc[1], o0 + c, o1 + c, g->act_min, g->act_max);
+        cw_store2(&r[1], acc[2], acc[3], o0 + c + 1, o1 + c + 1, g->act_min, g->act_max);
     }
 #endif
 }
@@ -362,6 +363,51 @@ static void cw_pixel_pairs(const tfc_conv_wide_geometry *g, const int8_t *input,
         cw_pairs_of(g, col, weights, channels, blocks, output, out1);
     }
 }
+
+/* n blocks of 4 int16 from s and from s + pair (both pixels' window row) interleaved into a
+ * two-pixel column at d. */
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+static void cw_interleave(uint64_t *d, const uint64_t *s, int32_t pair, int32_t n)
+{
+    /* LDM/STM two blocks of each pixel at a time (3 instructions a block): the register lists
+     * are in the column's memory order (pixel 0's block, pixel 1's block, ...). */
+    register uint64_t *rd __asm__("r8") = d;
+    register const uint64_t *r0p __asm__("r9") = s;
+    register const uint64_t *r1p __asm__("r10") = s + pair;
+    register const uint64_t *rend __asm__("r11") = s + n;
+    if (n & 1)
+    {
+        __asm__ volatile("ldm %[s0]!, {r0, r1}\n\t"
+                         "ldm %[s1]!, {r4, r5}\n\t"
+                         "stm %[d]!, {r0, r1, r4, r5}\n\t"
+                         : [d] "+r"(rd), [s0] "+r"(r0p), [s1] "+r"(r1p)
+                         :
+                         : "r0", "r1", "r4", "r5", "memory");
+    }
+    if (r0p != rend)
+    {
+        __asm__ volatile("1:\n\t"
+                         "ldm %[s0]!, {r0, r1, r2, r3}\n\t"
+                         "ldm %[s1]!, {r4, r5, r6, r12}\n\t"
+                         "stm %[d]!, {r0, r1, r4, r5}\n\t"
+                         "stm %[d]!, {r2, r3, r6, r12}\n\t"
+                         "cmp %[s0], %[end]\n\t"
+                         "bne 1b\n\t"
+                         : [d] "+r"(rd), [s0] "+r"(r0p), [s1] "+r"(r1p)
+                         : [end] "r"(rend)
+                         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r12", "cc", "memory");
+    }
+}
+#else
+static void cw_interleave(uint64_t *d, const uint64_t *s, int32_t pair, int32_t n)
+{
+    for (int32_t b = 0; b < n; b++, d += 2)
+    {
+        d[0] = s[b];
+        d[1] = s[b + pair];
+    }
+}
+#endif
 
 /* Input row iy widened into one row of the ring (tfc_convolve_wide_s8_rows_width columns from
  * the left padding on, int16 in SLOT order per 4 channels; padding and rows outside the input 0,
@@ -413,14 +459,9 @@ static void cw_row_pairs(const tfc_conv_wide_geometry *g, const int8_t *input, c
         for (int32_t ox = 0; ox < g->out_w; ox += 2)
         {
             uint64_t *d = (uint64_t *)(void *)col;
-            for (int32_t ky = 0; ky < g->k_h; ky++)
+            for (int32_t ky = 0; ky < g->k_h; ky++, d += 2 * seg)
             {
-                const uint64_t *s0 = rows[ky] + ox * pair, *s1 = s0 + pair;
-                for (int32_t b = 0; b < seg; b++, d += 2)
-                {
-                    d[0] = s0[b];
-                    d[1] = s1[b];
-                }
+                cw_interleave(d, rows[ky] + ox * pair, pair, seg);
             }
             int8_t *const o0 = output + ox * out_c;
             cw_pairs_of(g, col, weights, channels, blocks, o0, ox + 1 < g->out_w ? o0 + out_c : spare);
@@ -536,8 +577,9 @@ void tfc_convolve_wide_rows_s8(const tfc_conv_wide_geometry *g,
                         }
                     }
                 }
+                /* 2 acc (doubled weights and bias): halving it is exact */
                 output[ox * out_c + c] =
-                    (int8_t)tfc_requantize_to_s8((int32_t)acc, r->mult, -r->shift, g->output_offset, lo, hi);
+                    (int8_t)tfc_requantize_to_s8((int32_t)acc >> 1, r->mult, -r->shift, g->output_offset, lo, hi);
             }
         }
         if (row_done != NULL)

@@ -36,7 +36,7 @@ SLOT = [0, 2, 1, 3]   # where window value 4b + j sits in block b (SXTAB16's ord
 SMALLEST_1X1_DEPTH = 16
 # The window buffers and the ring of widened input rows together stay under this much stack (the
 # ring is dropped, and each pixel pair's windows widened from the input, where they would not).
-MAX_ROWS_STACK_BYTES = 5 * 1024
+MAX_ROWS_STACK_BYTES = 6656     # ResNet-8's 64-channel 3x3 layers: 6,224 B
 MAX_RING_ROWS = 8       # TFC_CONV_WIDE_MAX_ROWS
 
 
@@ -181,9 +181,10 @@ def wide_arrays(lw, i: int, node, p: kp.ConvParams) -> tuple[R.ConstArray, R.Con
 
 
 def window_bytes(node) -> int:
-    """tfc_convolve_wide_s8_get_buffer_size: the window buffers, on the run function's stack."""
+    """The window buffers, on the run function's stack: tfc_convolve_wide_s8_get_buffer_size, or
+    with a ring of rows tfc_convolve_wide_s8_get_rows_buffer_size (no int8 column)."""
     cout, kh, kw, cin = node.inputs[1].shape
-    return 5 * padded_depth(kh, kw, cin) + cout + 8
+    return (4 if ring_bytes(node) else 5) * padded_depth(kh, kw, cin) + cout + 8
 
 
 def ring_bytes(node) -> int:
@@ -197,7 +198,7 @@ def ring_bytes(node) -> int:
         return 0
     width = (out_w - 1 + out_w % 2) * stride_x + kw     # tfc_convolve_wide_s8_rows_width
     ring = kh * width * cin * 2 + 8
-    return ring if window_bytes(node) + ring <= MAX_ROWS_STACK_BYTES else 0
+    return ring if 4 * padded_depth(kh, kw, cin) + cout + 8 + ring <= MAX_ROWS_STACK_BYTES else 0
 
 
 def wide_band_args(args, in_rows, out_rows, **more):

@@ -220,10 +220,11 @@ typedef struct
 /* arm_convolve_s8's integers on weights the compiler widened to int16 (tfc.kernels.conv_wide):
  * output rows [row_begin, row_end) of the NHWC output, written from `output` on (the first of
  * those rows), from `input` holding the input's rows from input_row on (0: the whole input; a
- * band's first row in fused tiles). scratch: tfc_convolve_wide_s8_get_buffer_size bytes; rows:
- * NULL (each pixel pair's windows widened from the input) or tfc_convolve_wide_s8_get_rows_size
+ * band's first row in fused tiles). rows: NULL (each pixel pair's windows widened from the
+ * input; scratch: tfc_convolve_wide_s8_get_buffer_size bytes) or tfc_convolve_wide_s8_get_rows_size
  * bytes (in_c a multiple of 4, k_h <= TFC_CONV_WIDE_MAX_ROWS: each input row widened once into
- * a ring of k_h rows). The generated code gives both from the stack. */
+ * a ring of k_h rows; scratch: tfc_convolve_wide_s8_get_rows_buffer_size bytes). The generated
+ * code gives both from the stack. */
 void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
                           const int8_t *input,
                           const int16_t *weights,
@@ -257,6 +258,8 @@ void tfc_convolve_wide_rows_s8(const tfc_conv_wide_geometry *g,
                                void *ctx);
 
 int32_t tfc_convolve_wide_s8_get_rows_size(const tfc_conv_wide_geometry *g);
+
+int32_t tfc_convolve_wide_s8_get_rows_buffer_size(const tfc_conv_wide_geometry *g);
 
 int32_t tfc_convolve_wide_s8_rows_width(const tfc_conv_wide_geometry *g);
 

@@ -142,10 +142,11 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
     "movgt %[" acc "], %[wb]\n\t"
 /* Every channel pair of one pixel pair, written out (GCC kept the loop's constants on the stack
  * around each requantization, ~95 instructions per pair besides the dot products). Per pair:
- * both biases, the dot products (an odd block first, then two per iteration), both records,
+ * both biases, the dot products (two blocks per iteration; an odd count, `enter` CW_ODD_ASM,
+ * enters the loop at its second block), both records,
  * 4 x 4 requantization, the clamp (SSAT for the full int8 range, else the activation range),
  * 4 stores, the loop test. */
-#define CW_PAIRS_ASM(clamp)                                                                                        \
+#define CW_PAIRS_ASM(clamp, enter)                                                                                      \
     "1:\n\t"                                                                                                       \
     "ldr %[x], %[rec]\n\t"                                                                                         \
     "ldr %[a0], [%[x]]\n\t"                                                                                        \
@@ -153,11 +154,7 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
     "mov %[a1], %[a0]\n\t"                                                                                         \
     "mov %[a3], %[a2]\n\t"                                                                                         \
     "ldr %[x], %[col]\n\t"                                                                                         \
-    "ldr %[end], %[colend]\n\t"                                                                                    \
-    "ldr %[xa0], %[odd]\n\t"                                                                                       \
-    "cmp %[xa0], #0\n\t"                                                                                           \
-    "bne 3f\n\t"                                                                                                   \
-    "2:\n\t" CW_BLOCK_ASM "3:\n\t" CW_BLOCK_ASM "cmp %[x], %[end]\n\t"                                             \
+    "ldr %[end], %[colend]\n\t" enter "2:\n\t" CW_BLOCK_ASM "3:\n\t" CW_BLOCK_ASM "cmp %[x], %[end]\n\t"                                             \
     "bne 2b\n\t"                                                                                                   \
     "ldr %[x], %[rec]\n\t"                                                                                         \
     "ldrd %[xa0], %[xb0], [%[x], #4]\n\t"                                                                          \
@@ -175,6 +172,7 @@ static inline const int16_t *cw_dot22(const int16_t *x, const int16_t *w, int32_
     "ldr %[xa0], %[wend]\n\t"                                                                                      \
     "cmp %[w], %[xa0]\n\t"                                                                                         \
     "bne 1b\n\t"
+#define CW_ODD_ASM "b 3f\n\t"
 #define CW_SSAT_ASM                                                                                                \
     "ssat %[a0], #8, %[a0]\n\t"                                                                                    \
     "ssat %[a1], #8, %[a1]\n\t"                                                                                    \
@@ -190,22 +188,30 @@ static void cw_pairs(const int16_t *col, const int16_t *w, const tfc_conv_wide_c
 {
     const int16_t *const colend = col + CW_BLOCK_STEP * n;
     const int16_t *const wend = w + 8 * n * (out_c / 2);
-    const int32_t odd = n & 1; /* an odd count enters the two-block loop at its second block */
     uint32_t a0, a1, a2, a3, x, end, xa0, xb0, xa1, xb1, wa, wb;
 #define CW_PAIRS_OPERANDS                                                                                          \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [x] "=&r"(x), [end] "=&r"(end), \
       [xa0] "=&r"(xa0), [xb0] "=&r"(xb0), [xa1] "=&r"(xa1), [xb1] "=&r"(xb1), [wa] "=&r"(wa), [wb] "=&r"(wb),      \
       [rec] "+m"(r), [o0] "+m"(o0), [o1] "+m"(o1)                                                                  \
-    : [col] "m"(col), [colend] "m"(colend), [wend] "m"(wend), [odd] "m"(odd), [lo] "m"(lo),                       \
+    : [col] "m"(col), [colend] "m"(colend), [wend] "m"(wend), [lo] "m"(lo),                                      \
       [hi] "m"(hi)                                                                                                 \
     : "cc", "memory"
-    if (lo == -128 && hi == 127)
+    const int full = lo == -128 && hi == 127;
+    if (full && (n & 1) == 0)
     {
-        __asm__ volatile(CW_PAIRS_ASM(CW_SSAT_ASM) CW_PAIRS_OPERANDS);
+        __asm__ volatile(CW_PAIRS_ASM(CW_SSAT_ASM, "") CW_PAIRS_OPERANDS);
+    }
+    else if (full)
+    {
+        __asm__ volatile(CW_PAIRS_ASM(CW_SSAT_ASM, CW_ODD_ASM) CW_PAIRS_OPERANDS);
+    }
+    else if ((n & 1) == 0)
+    {
+        __asm__ volatile(CW_PAIRS_ASM(CW_RANGE_ASM, "") CW_PAIRS_OPERANDS);
     }
     else
     {
-        __asm__ volatile(CW_PAIRS_ASM(CW_RANGE_ASM) CW_PAIRS_OPERANDS);
+        __asm__ volatile(CW_PAIRS_ASM(CW_RANGE_ASM, CW_ODD_ASM) CW_PAIRS_OPERANDS);
     }
 #undef CW_PAIRS_OPERANDS
 }
@@ -330,6 +336,13 @@ int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g)
     /* two pixels' int16 columns, the int8 column, a spare output row, 8 bytes to align for LDRD */
     const int32_t kp = (g->k_h * g->k_w * g->in_c + 3) & ~3;
     return 5 * kp + g->out_c + 8;
+}
+
+int32_t tfc_convolve_wide_s8_get_rows_buffer_size(const tfc_conv_wide_geometry *g)
+{
+    /* with a ring of rows: no int8 column (the spare row takes its place) */
+    const int32_t kp = (g->k_h * g->k_w * g->in_c + 3) & ~3;
+    return 4 * kp + g->out_c + 8;
 }
 
 int32_t tfc_convolve_wide_s8_rows_width(const tfc_conv_wide_geometry *g)
@@ -525,6 +538,7 @@ void tfc_convolve_wide_rows_s8(const tfc_conv_wide_geometry *g,
     (void)out_c;
     if (rows != NULL)
     {
+        spare = col8; /* tfc_convolve_wide_s8_get_rows_buffer_size: no int8 column */
         int16_t *ring = (int16_t *)(void *)(((uintptr_t)rows + 7U) & ~(uintptr_t)7U);
         cw_row_pairs(g, input, weights, channels, output, out_row_step, col, spare, ring, row_begin, row_end,
                      row_done, ctx);

@@ -1,10 +1,14 @@
 """tfc_convolve_wide_s8: an ungrouped, undilated batch-1 int8 conv2d (arm_convolve_s8's
-integers) whose weights are stored widened to int16, in channel pairs: two output pixels' windows
-are widened once, then every pair of output channels costs 12 instructions per 16 MACs and ~55
-around them (biases, requantization, stores). Pays twice the weight flash (the lowering hands a
-layer back to the int8 kernels where the target's flash would not hold it); runs a layer only
-where the widened weights stay under MAX_WIDE_BYTES and every channel takes the folded
-right-shift requantization.
+integers) whose weights are stored widened to int16 (and doubled, as the biases are, so the
+accumulator is the 2 acc of the folded SMMLAR requantization, whose rounding holds the output
+offset), in channel pairs: two output pixels' windows are put in an int16 column once, then every
+pair of output channels costs 12 instructions per 16 MACs and ~45 around them (biases,
+requantization, stores). Where the input channels come in fours (and the window is not 1x1) each
+input row is widened once into a ring of k_h int16 rows on the stack (ring_bytes) and each pixel
+pair's column copied from it, instead of widening every window from the input. Pays twice the
+weight flash (the lowering hands a layer back to the int8 kernels where the target's flash would
+not hold it); runs a layer only where the widened weights stay under MAX_WIDE_BYTES and every
+channel takes the folded right-shift requantization.
 
 It takes the first layers with few input channels (the window is one short vector, widened once
 per pixel instead of per channel), the 3x3 body convolutions and 1x1 convolutions alike, except
@@ -215,7 +219,9 @@ class ConvWide(_ConvBands, _Conv):
 
     name = "conv_wide"
     function = "tfc_convolve_wide_s8"
-    costs = {"tfc_convolve_wide_s8": C.Cost(C.CONV, (0.6956, 14.5963, 253.515, 0.0, 0.0, 0.0, 0.0))}
+    # fitted (non-negative, no per-layer constant) on the 19 layers of ResNet-8, KWS, VWW-96 and the
+    # wake-word model: -20..+13 %, str_ww's 4,096-MAC 1x1 -51 %
+    costs = {"tfc_convolve_wide_s8": C.Cost(C.CONV, (0.8965, 4.8314, 328.3788, 0.0, 0.0, 0.0, 0.0))}
     priority = 6            # above conv_1x1 (4) and conv (0), below the sparse kernels
     template_source = """\
 {#- tfc_convolve_wide_s8: Layer with WideConvArgs. -#}
@@ -276,7 +282,8 @@ class ConvAddWide(ConvAdd):
 
     name = "conv_add_wide"
     function = "tfc_convolve_add_wide_s8"
-    costs = {"tfc_convolve_add_wide_s8": C.Cost(C.CONV, (0.8207, 29.9284, 175.383, 1.9853, 0.0, 0.0, 1458.4976))}
+    # fitted (non-negative, no per-layer constant) on ResNet-8's three layers (all there are)
+    costs = {"tfc_convolve_add_wide_s8": C.Cost(C.CONV, (0.8135, 0.0, 62.9089, 3.7656, 0.0, 0.0, 0.0))}
     priority = 6
     template = ""
     template_source = """\

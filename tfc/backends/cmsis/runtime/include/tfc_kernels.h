@@ -288,6 +288,20 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
 
 int32_t tfc_depthwise_3x3_wide_s8_get_buffer_size(const tfc_dw3_geometry *d);
 
+/* tfc_depthwise_3x3_wide_s8's integers for small stride-1 maps (tfc.kernels.depthwise_wide
+ * DepthwisePlane): four channels' whole padded input planes at once, their outputs one run over
+ * the planes' columns (the two past each output row computed and dropped), so short rows do not
+ * each pay a run's set-up. Same weights and channel records; `d` not transposed. scratch:
+ * tfc_depthwise_3x3_plane_s8_get_buffer_size bytes (on the stack). */
+void tfc_depthwise_3x3_plane_s8(const tfc_dw3_geometry *d,
+                                const int8_t *input,
+                                const int16_t *weights,
+                                const tfc_conv_wide_channel *channels,
+                                int8_t *output,
+                                void *scratch);
+
+int32_t tfc_depthwise_3x3_plane_s8_get_buffer_size(const tfc_dw3_geometry *d);
+
 /* One tfc_depthwise_kx1_wide_s8 layer: a Kh x 1 (or 1 x Kw) depthwise window along a run of in_len
  * pixels (the input one pixel wide, or tall), stride 1, no padding; byte steps between input and
  * output pixels (the channel count). */

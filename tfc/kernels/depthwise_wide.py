@@ -206,21 +206,28 @@ class DepthwiseWide(PlaneDepthwise):
 """
 
     def decline(self, node):
-        why = super().decline(node)
+        why, p = self.window_decline(node)
         if why:
             return why
-        w = node.inputs[1]
-        if tuple(w.shape[1:3]) != (3, 3):
-            return f"a {w.shape[1]}x{w.shape[2]} window (the kernel is 3x3)"
-        why, p = planes_decline(self, node)
-        if why:
-            return why
-        if p.stride[0] != p.stride[1] or p.stride[0] not in STRIDES:
-            return f"stride {list(p.stride)} (the kernel runs 1 or 2 both ways)"
         g = geometry(node, p)
         if g.out_w < MIN_RUN:
             return f"runs of {g.out_w} outputs (below {MIN_RUN} the generic kernels are faster)"
         return records_decline(node, p, plane_bytes(g))
+
+    def window_decline(self, node) -> tuple[str | None, object]:
+        """What the 3x3 plane kernels ask of a depthwise node: why not, or None and the parameters."""
+        why = PlaneDepthwise.decline(self, node)
+        if why:
+            return why, None
+        w = node.inputs[1]
+        if tuple(w.shape[1:3]) != (3, 3):
+            return f"a {w.shape[1]}x{w.shape[2]} window (the kernel is 3x3)", None
+        why, p = planes_decline(self, node)
+        if why:
+            return why, None
+        if p.stride[0] != p.stride[1] or p.stride[0] not in STRIDES:
+            return f"stride {list(p.stride)} (the kernel runs 1 or 2 both ways)", None
+        return None, p
 
     def band_args(self, args, node, p, in_rows, out_rows):
         """A band of output rows: the band's input rows and heights, the padding left above it (the
@@ -271,12 +278,12 @@ def whole_plane_bytes(g: Geometry) -> int:
 
 
 @register_kernel
-class DepthwisePlane(PlaneDepthwise):
-    """tfc_depthwise_3x3_plane_s8: the 3x3 stride-1 depthwise layers whose rows are too short for
+class DepthwisePlane(DepthwiseWide):
+    """tfc_depthwise_3x3_plane_s8: the 3x3 depthwise layers whose rows are too short for
     tfc_depthwise_3x3_wide_s8 (VWW's 6x6 and 3x3 maps): four channels' whole padded input planes
     at once (on the stack), their outputs one run of blocks of 4 over the planes' columns, the two
-    columns past each output row computed and dropped (6x6: 48 outputs for 36). The same weights
-    and channel records as DepthwiseWide."""
+    columns past each output row computed and dropped (6x6 at stride 1: 48 outputs for 36). The
+    same weights, channel records and flash as DepthwiseWide."""
     name = "depthwise_plane"
     function = "tfc_depthwise_3x3_plane_s8"
     # fitted (non-negative, no per-layer constant) on VWW-96's eight layers: -31..+6 %
@@ -299,18 +306,10 @@ class DepthwisePlane(PlaneDepthwise):
 """
 
     def decline(self, node):
-        why = super().decline(node)
+        why, p = self.window_decline(node)
         if why:
             return why
-        w = node.inputs[1]
-        if tuple(w.shape[1:3]) != (3, 3):
-            return f"a {w.shape[1]}x{w.shape[2]} window (the kernel is 3x3)"
-        why, p = planes_decline(self, node)
-        if why:
-            return why
-        if p.stride[0] != p.stride[1] or p.stride[0] not in STRIDES:
-            return f"stride {list(p.stride)} (the kernel runs 1 or 2 both ways)"
-        if min(geometry(node, p).out_w, MIN_RUN) == MIN_RUN:
+        if geometry(node, p).out_w >= MIN_RUN:
             return f"runs of {MIN_RUN} or more outputs (tfc_depthwise_3x3_wide_s8 runs them)"
         return records_decline(node, p, whole_plane_bytes(plane_geometry(node, p)))
 
@@ -320,9 +319,6 @@ class DepthwisePlane(PlaneDepthwise):
         top = p.padding[0] + lo - out_rows[0] * p.stride[0]
         g = dataclasses.replace(g, in_h=hi - lo, out_h=out_rows[1] - out_rows[0], pad_top=top)
         return dataclasses.replace(args, geometry=g, stack_words=(whole_plane_bytes(g) + 3) // 4)
-
-    def extra_flash_bytes(self, node):
-        return DepthwiseWide().extra_flash_bytes(node)
 
     def args(self, lw, i, node, p):
         w = node.inputs[1]

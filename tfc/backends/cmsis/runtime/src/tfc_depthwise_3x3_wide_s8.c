@@ -361,6 +361,15 @@ static void dw3_run(const tfc_dw3_geometry *d, const int16_t *p0, const int16_t 
 
 static uint32_t dw3_both(int32_t v) { return (uint32_t)(uint16_t)(int16_t)v * 0x10001U; }
 
+/* n int16 (even) of the zero point: padding that row builds never overwrite. */
+static void dw3_fill(int16_t *dst, int32_t n, uint32_t zp2)
+{
+    for (int32_t i = 0; i < n; i += 2)
+    {
+        dw3_write(dst + i, zp2);
+    }
+}
+
 /* The constants every channel shares (clamp and output offset). */
 static void dw3_consts_init(dw3_channel_consts k[4], const tfc_conv_wide_geometry *g)
 {
@@ -404,10 +413,7 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
     dw3_consts_init(k, g);
     /* the borders of every ring row hold the zero point for good: row builds write only the inside,
      * padding rows all zero point */
-    for (int32_t i = 0; i < DW3_RING * 4 * pw; i += 2)
-    {
-        dw3_write(ring + i, zp2);
-    }
+    dw3_fill(ring, DW3_RING * 4 * pw, zp2);
     for (int32_t c = 0; c < g->in_c; c += 4)
     {
         dw3_consts_load(k, weights, channels, c);
@@ -482,10 +488,7 @@ void tfc_depthwise_3x3_plane_s8(const tfc_dw3_geometry *d,
     dw3_channel_consts k[4];
     dw3_consts_init(k, g);
     /* padding rows and columns hold the zero point for good: the rows built write only the inside */
-    for (int32_t i = 0; i < 4 * plane; i += 2)
-    {
-        dw3_write(planes + i, zp2);
-    }
+    dw3_fill(planes, 4 * plane, zp2);
     for (int32_t c = 0; c < g->in_c; c += 4)
     {
         dw3_consts_load(k, weights, channels, c);

@@ -188,7 +188,7 @@ class DepthwiseWide(PlaneDepthwise):
     # fitted (non-negative, no per-layer constant) on KWS's four and VWW's five layers: -15..+8 %
     costs = {"tfc_depthwise_3x3_wide_s8": C.Cost(C.DEPTHWISE, (2.5485, 0.0, 0.0, 0.0, 91.9272, 0.0, 0.0, 0.0))}
     template_source = """\
-{#- tfc_depthwise_3x3_wide_s8: Layer with DepthwiseWideArgs. -#}
+{#- tfc_depthwise_3x3_wide_s8 or _plane_s8: Layer with DepthwiseWideArgs. -#}
 {% import "_macros.j2" as m %}
 {% macro data(layer) %}
 {% endmacro %}
@@ -198,8 +198,8 @@ class DepthwiseWide(PlaneDepthwise):
     {
         /* in run order (rows and columns swapped where runs go down the columns); a band's own */
         static const tfc_dw3_geometry geometry = { { {{ a.geometry.c_fields() }} }, {{ a.steps | join(', ') }} };
-        uint32_t planes[{{ a.stack_words }}]; /* the ring of input plane rows */
-        tfc_depthwise_3x3_wide_s8(&geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
+        uint32_t planes[{{ a.stack_words }}]; /* the input planes (and the plane kernel's outputs) */
+        {{ layer.function }}(&geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
             (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }}, planes);
     }
 {% endmacro %}
@@ -288,22 +288,6 @@ class DepthwisePlane(DepthwiseWide):
     function = "tfc_depthwise_3x3_plane_s8"
     # fitted (non-negative, no per-layer constant) on VWW-96's eight layers: -31..+6 %
     costs = {"tfc_depthwise_3x3_plane_s8": C.Cost(C.DEPTHWISE, (3.5058, 0.0, 0.0, 0.0, 30.5097, 0.0, 0.0, 0.0))}
-    template_source = """\
-{#- tfc_depthwise_3x3_plane_s8: Layer with DepthwiseWideArgs. -#}
-{% import "_macros.j2" as m %}
-{% macro data(layer) %}
-{% endmacro %}
-{% macro call(layer) %}
-{% set a = layer.args %}
-{{ m.comment(layer) }}
-    {
-        static const tfc_dw3_geometry geometry = { { {{ a.geometry.c_fields() }} }, {{ a.steps | join(', ') }} };
-        uint32_t planes[{{ a.stack_words }}]; /* four channels' input planes and their outputs */
-        tfc_depthwise_3x3_plane_s8(&geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
-            (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }}, planes);
-    }
-{% endmacro %}
-"""
 
     def decline(self, node):
         why, p = self.window_decline(node)

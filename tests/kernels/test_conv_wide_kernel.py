@@ -18,7 +18,7 @@ from tests.kernels.test_tiles import _chain_graph
 from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
 from tfc import interp
 from tfc.kernels import select
-from tfc.kernels.conv_wide import ConvWide, channel_records, wide_conv_decline, wide_conv_weights
+from tfc.kernels.conv_wide import ConvWide, channel_records, ring_bytes, wide_conv_decline, wide_conv_weights
 from tfc.kernels.lowering import lower_for
 from tfc.kernels.tiles import mark_region
 
@@ -31,18 +31,19 @@ CHAIN = [(8, (3, 3), 2, [0, 0, 1, 1]),     # VWW's first layer: 3 channels, asym
 SHAPE = (1, 3, 11, 13)
 
 
-def conv_chain(seed=0) -> onnx.ModelProto:
+def conv_chain(seed=0, chain=CHAIN, shape=SHAPE) -> onnx.ModelProto:
     rng = np.random.default_rng(seed)
-    nodes, inits, cin, last = [], [], SHAPE[1], "x"
-    for k, (cout, (kh, kw), stride, pads) in enumerate(CHAIN):
+    nodes, inits, cin, last, (h, w) = [], [], shape[1], "x", shape[2:]
+    for k, (cout, (kh, kw), stride, pads) in enumerate(chain):
         inits += [numpy_helper.from_array(rng.normal(0, 0.4, (cout, cin, kh, kw)).astype(np.float32), f"w{k}"),
                   numpy_helper.from_array(rng.normal(0, 0.3, cout).astype(np.float32), f"b{k}")]
         nodes += [helper.make_node("Conv", [last, f"w{k}", f"b{k}"], [f"c{k}"], kernel_shape=[kh, kw],
                                    strides=[stride, stride], pads=pads),
                   helper.make_node("Relu", [f"c{k}"], [f"r{k}"])]
         cin, last = cout, f"r{k}"
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(SHAPE))
-    y = helper.make_tensor_value_info(last, TensorProto.FLOAT, [1, CHAIN[-1][0], 3, 3])
+        h, w = (h + pads[0] + pads[2] - kh) // stride + 1, (w + pads[1] + pads[3] - kw) // stride + 1
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))
+    y = helper.make_tensor_value_info(last, TensorProto.FLOAT, [1, chain[-1][0], h, w])
     graph = helper.make_graph(nodes, "conv_chain", [x], [y], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
@@ -149,3 +150,22 @@ def test_the_wide_kernels_on_bands_equal_the_interpreter(order, reuse, rows, tmp
     assert len(region.bands) == -(-h // rows)
     x = np.random.default_rng(4).integers(-128, 128, (3, *g.inputs[0].shape), dtype=np.int8)
     _builds_equal_the_interpreter(cm, x, tmp_path, ", wide kernels on bands,")
+
+
+# Input channels in fours: the ring of widened input rows. Stride 2 on an odd output width (the
+# last pixel pairs with one beyond the row), asymmetric padding, a 3x5 window at stride 1, and a
+# strided 1x1 (no ring: its window is one pixel).
+RING_CHAIN = [(8, (3, 3), 2, [0, 0, 1, 1]), (8, (3, 5), 1, [1, 2, 1, 2]), (6, (1, 1), 2, [0, 0, 0, 0])]
+
+
+def test_the_ring_of_input_rows_equals_the_interpreter(tmp_path, qemu):  # noqa: F811
+    shape = (1, 4, 10, 11)
+    rng = np.random.default_rng(6)
+    calibration = rng.normal(0, 1, (16, *shape)).astype(np.float32).transpose(0, 1, 3, 4, 2)   # NHWC
+    cm = tfc.compile(conv_chain(5, RING_CHAIN, shape), target="cortex-m7", input_layout="nhwc",
+                     calibration=calibration)
+    nodes = cm.ir.nodes_of("conv2d")
+    assert [select(n).name for n in nodes] == ["conv_wide"] * 3
+    assert [ring_bytes(n) > 0 for n in nodes] == [True, True, False]
+    assert nodes[0].output.shape[2] % 2 == 1
+    _builds_equal_the_interpreter(cm, rng.integers(-128, 128, (3, *cm.ir.inputs[0].shape), dtype=np.int8), tmp_path)

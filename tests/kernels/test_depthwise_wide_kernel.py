@@ -16,7 +16,7 @@ from tests.kernels.host_check import assert_both_host_builds_exact
 from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
 from tfc import interp
 from tfc.kernels import select
-from tfc.kernels.depthwise_wide import DepthwiseWide, dw3_channels, dw3_weights, transposed
+from tfc.kernels.depthwise_wide import DepthwisePlane, DepthwiseWide, dw3_channels, dw3_weights, transposed
 
 C = 8
 # (kernel, stride, pads [top, left, bottom, right], clip max or None) applied in a chain
@@ -123,3 +123,36 @@ def test_channels_not_in_groups_of_four_are_declined():
     node = cm.ir.nodes_of("conv2d")[0]
     assert "multiple of 4" in DepthwiseWide().decline(node)
     assert select(node).name == "depthwise_conv"
+
+
+# Small maps (VWW's 6x6 and 3x3): stride 1 same padding, stride 2 with the padding after and ReLU6,
+# stride 1 on a 3x3 map, valid padding; 12 channels (three groups of four planes)
+SMALL = [((3, 3), 1, [1, 1, 1, 1], None),
+         ((3, 3), 2, [0, 0, 1, 1], 6.0),
+         ((3, 3), 1, [1, 1, 1, 1], None),
+         ((3, 3), 1, [0, 0, 0, 0], None)]
+
+
+@pytest.fixture(scope="module")
+def small_maps():
+    shape = (1, 12, 6, 7)
+    return compiled(dw_chain(shape, SMALL, seed=6), shape, seed=7)
+
+
+def test_short_runs_take_the_whole_plane_kernel(small_maps):
+    cm, _, _ = small_maps
+    nodes = cm.ir.nodes_of("conv2d")
+    assert [select(n).name for n in nodes] == ["depthwise_plane"] * 4
+    assert "runs of 7 outputs" in DepthwiseWide().decline(nodes[0])
+    assert "tfc_depthwise_3x3_wide_s8 runs them" in DepthwisePlane().decline(compiled(dw_chain(), SHAPE)[0]
+                                                                            .ir.nodes_of("conv2d")[0])
+
+
+def test_whole_planes_on_both_host_builds_equal_the_interpreter(small_maps, tmp_path):
+    cm, x, want = small_maps
+    assert_both_host_builds_exact(cm.ir, x, want, tmp_path, "dw_small")
+
+
+def test_whole_planes_on_the_m7_equal_the_interpreter(small_maps, qemu):  # noqa: F811
+    cm, x, want = small_maps
+    assert_exact(cm.run(x, raw=True)[0], want, "emulated Cortex-M7 (inline assembly) vs the int8 interpreter")

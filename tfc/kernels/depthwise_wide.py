@@ -13,6 +13,10 @@ is taller than wide). Weights: 6 int16 pairs per channel, doubled so that the ac
 (tfc_depthwise_3x3_wide_s8_get_buffer_size: 3 x 4 x 2 B per plane column, VWW's widest 1,204 B)
 sits on the run function's stack, so the arena does not change. Every channel must take the folded
 right-shift requantization (tfc.kernels.conv_wide.channel_records).
+
+DepthwisePlane (tfc_depthwise_3x3_plane_s8) runs the layers whose runs are shorter than MIN_RUN
+(VWW's 6x6 and 3x3 maps) on the same assembly, weights and records: four channels' whole padded
+planes at once, their outputs one run over the planes' columns.
 """
 from __future__ import annotations
 
@@ -184,7 +188,7 @@ class DepthwiseWide(PlaneDepthwise):
     # fitted (non-negative, no per-layer constant) on KWS's four and VWW's five layers: -15..+8 %
     costs = {"tfc_depthwise_3x3_wide_s8": C.Cost(C.DEPTHWISE, (2.5485, 0.0, 0.0, 0.0, 91.9272, 0.0, 0.0, 0.0))}
     template_source = """\
-{#- tfc_depthwise_3x3_wide_s8: Layer with DepthwiseWideArgs. -#}
+{#- tfc_depthwise_3x3_wide_s8 or _plane_s8: Layer with DepthwiseWideArgs. -#}
 {% import "_macros.j2" as m %}
 {% macro data(layer) %}
 {% endmacro %}
@@ -194,29 +198,36 @@ class DepthwiseWide(PlaneDepthwise):
     {
         /* in run order (rows and columns swapped where runs go down the columns); a band's own */
         static const tfc_dw3_geometry geometry = { { {{ a.geometry.c_fields() }} }, {{ a.steps | join(', ') }} };
-        uint32_t planes[{{ a.stack_words }}]; /* the ring of input plane rows */
-        tfc_depthwise_3x3_wide_s8(&geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
+        uint32_t planes[{{ a.stack_words }}]; /* the input planes (and the plane kernel's outputs) */
+        {{ layer.function }}(&geometry, {{ m.at(layer.inputs[0]) }}, {{ a.weights.symbol }},
             (const tfc_conv_wide_channel *)(const void *){{ a.channels.symbol }}, {{ m.at(layer.output) }}, planes);
     }
 {% endmacro %}
 """
 
     def decline(self, node):
-        why = super().decline(node)
+        why, p = self.window_decline(node)
         if why:
             return why
-        w = node.inputs[1]
-        if tuple(w.shape[1:3]) != (3, 3):
-            return f"a {w.shape[1]}x{w.shape[2]} window (the kernel is 3x3)"
-        why, p = planes_decline(self, node)
-        if why:
-            return why
-        if p.stride[0] != p.stride[1] or p.stride[0] not in STRIDES:
-            return f"stride {list(p.stride)} (the kernel runs 1 or 2 both ways)"
         g = geometry(node, p)
         if g.out_w < MIN_RUN:
             return f"runs of {g.out_w} outputs (below {MIN_RUN} the generic kernels are faster)"
         return records_decline(node, p, plane_bytes(g))
+
+    def window_decline(self, node) -> tuple[str | None, object]:
+        """What the 3x3 plane kernels ask of a depthwise node: why not, or None and the parameters."""
+        why = PlaneDepthwise.decline(self, node)
+        if why:
+            return why, None
+        w = node.inputs[1]
+        if tuple(w.shape[1:3]) != (3, 3):
+            return f"a {w.shape[1]}x{w.shape[2]} window (the kernel is 3x3)", None
+        why, p = planes_decline(self, node)
+        if why:
+            return why, None
+        if p.stride[0] != p.stride[1] or p.stride[0] not in STRIDES:
+            return f"stride {list(p.stride)} (the kernel runs 1 or 2 both ways)", None
+        return None, p
 
     def band_args(self, args, node, p, in_rows, out_rows):
         """A band of output rows: the band's input rows and heights, the padding left above it (the
@@ -243,3 +254,65 @@ class DepthwiseWide(PlaneDepthwise):
                             f"layer {i}: tfc_conv_wide_channel per channel, input offset folded into the doubled bias")
         return DepthwiseWideArgs(p, geometry(node, p), steps(node), weights, channels,
                                  (plane_bytes(geometry(node, p)) + 3) // 4)
+
+
+def plane_geometry(node, p) -> Geometry:
+    """The layer's geometry as it is (DepthwisePlane never runs down the columns)."""
+    x, y = node.inputs[0], node.output
+    c = x.shape[3]
+    return Geometry(x.shape[1], x.shape[2], c, 3, 3, y.shape[1], y.shape[2], c, *p.stride, *p.padding,
+                    p.input_offset, p.output_offset, p.activation.min, p.activation.max)
+
+
+def whole_plane_bytes(g: Geometry) -> int:
+    """tfc_depthwise_3x3_plane_s8_get_buffer_size, in Python: four channels' padded planes (rows
+    `pitch` int16 apart, even; at least what the run's last block reads) and the run's int8
+    outputs."""
+    pitch = max(g.stride_x * (g.out_w - 1) + 3, g.pad_left + g.in_w)
+    pitch += pitch % 2
+    blocks = -(-((g.out_h - 1) * pitch + g.out_w) // BLOCK)
+    plane = max(max(g.stride_y * (g.out_h - 1) + 3, g.pad_top + g.in_h) * pitch,
+                2 * pitch + g.stride_x * BLOCK * blocks + 2)
+    plane += plane % 2
+    return CHANNEL_GROUP * plane * 2 + BLOCK * blocks * CHANNEL_GROUP + 4
+
+
+@register_kernel
+class DepthwisePlane(DepthwiseWide):
+    """tfc_depthwise_3x3_plane_s8: the 3x3 depthwise layers whose rows are too short for
+    tfc_depthwise_3x3_wide_s8 (VWW's 6x6 and 3x3 maps): four channels' whole padded input planes
+    at once (on the stack), their outputs one run of blocks of 4 over the planes' columns, the two
+    columns past each output row computed and dropped (6x6 at stride 1: 48 outputs for 36). The
+    same weights, channel records and flash as DepthwiseWide."""
+    name = "depthwise_plane"
+    function = "tfc_depthwise_3x3_plane_s8"
+    # fitted (non-negative, no per-layer constant) on VWW-96's eight layers: -31..+6 %
+    costs = {"tfc_depthwise_3x3_plane_s8": C.Cost(C.DEPTHWISE, (3.5058, 0.0, 0.0, 0.0, 30.5097, 0.0, 0.0, 0.0))}
+
+    def decline(self, node):
+        why, p = self.window_decline(node)
+        if why:
+            return why
+        if geometry(node, p).out_w >= MIN_RUN:
+            return f"runs of {MIN_RUN} or more outputs (tfc_depthwise_3x3_wide_s8 runs them)"
+        return records_decline(node, p, whole_plane_bytes(plane_geometry(node, p)))
+
+    def band_args(self, args, node, p, in_rows, out_rows):
+        """A band of output rows: its input rows and heights, the padding left above it."""
+        (lo, hi), g = in_rows[0], args.geometry
+        top = p.padding[0] + lo - out_rows[0] * p.stride[0]
+        g = dataclasses.replace(g, in_h=hi - lo, out_h=out_rows[1] - out_rows[0], pad_top=top)
+        return dataclasses.replace(args, geometry=g, stack_words=(whole_plane_bytes(g) + 3) // 4)
+
+    def args(self, lw, i, node, p):
+        w = node.inputs[1]
+        x, y = node.inputs[0], node.output
+        c = x.shape[3]
+        weights = lw.flash(f"tfc_{lw.name}_l{i}_weights_dw3", "int16_t", dw3_weights(w.data),
+                           f"{w.ref} : {w.type}, doubled, as int16 tap pairs per channel")
+        bias = node.inputs[2].data if len(node.inputs) > 2 else None
+        channels = lw.flash(f"tfc_{lw.name}_l{i}_channels", "int32_t", dw3_channels(w.data, bias, p),
+                            f"layer {i}: tfc_conv_wide_channel per channel, input offset folded into the doubled bias")
+        g = plane_geometry(node, p)
+        return DepthwiseWideArgs(p, g, (c, x.shape[2] * c, c, y.shape[2] * c), weights, channels,
+                                 (whole_plane_bytes(g) + 3) // 4)

@@ -218,8 +218,9 @@ typedef struct
 
 /* One output channel of tfc_convolve_wide_s8 (16 bytes): bias, multiplier, and the requantization
  * folded for a right shift (the quantization shift is -shift, shift >= 1; rounding =
- * 2^(shift - 1)); the compiler checked that the channel's accumulators stay in range
- * for that form. */
+ * 2^(shift - 1), plus output_offset * 2^shift where the kernel folds the offset in: the wide conv
+ * and depthwise kernels, whose biases are also doubled); the compiler checked that the channel's
+ * accumulators stay in range for that form. */
 typedef struct
 {
     int32_t bias, mult, rounding, shift;
@@ -228,17 +229,48 @@ typedef struct
 /* arm_convolve_s8's integers on weights the compiler widened to int16 (tfc.kernels.conv_wide):
  * output rows [row_begin, row_end) of the NHWC output, written from `output` on (the first of
  * those rows), from `input` holding the input's rows from input_row on (0: the whole input; a
- * band's first row in fused tiles). scratch: tfc_convolve_wide_s8_get_buffer_size bytes (the
- * generated code gives it from the stack). */
+ * band's first row in fused tiles). rows: NULL (each pixel pair's windows widened from the
+ * input; scratch: tfc_convolve_wide_s8_get_buffer_size bytes) or tfc_convolve_wide_s8_get_rows_size
+ * bytes (in_c a multiple of 4, k_h <= TFC_CONV_WIDE_MAX_ROWS: each input row widened once into
+ * a ring of k_h rows; scratch: tfc_convolve_wide_s8_get_rows_buffer_size bytes). The generated
+ * code gives both from the stack. */
 void tfc_convolve_wide_s8(const tfc_conv_wide_geometry *g,
                           const int8_t *input,
                           const int16_t *weights,
                           const tfc_conv_wide_channel *channels,
                           int8_t *output,
                           void *scratch,
+                          void *rows,
                           int32_t row_begin,
                           int32_t row_end,
                           int32_t input_row);
+
+#define TFC_CONV_WIDE_MAX_ROWS 8
+
+/* Called after each output row r of tfc_convolve_wide_rows_s8, with that row's bytes. */
+typedef void (*tfc_conv_wide_row_fn)(void *ctx, int8_t *row, int32_t r);
+
+/* tfc_convolve_wide_s8 with the output's row step given (0: every row into the same bytes) and
+ * row_done (or NULL) called after each row: tfc_convolve_add_wide_s8 adds each row as it is made. */
+void tfc_convolve_wide_rows_s8(const tfc_conv_wide_geometry *g,
+                               const int8_t *input,
+                               const int16_t *weights,
+                               const tfc_conv_wide_channel *channels,
+                               int8_t *output,
+                               int32_t out_row_step,
+                               void *scratch,
+                               void *rows,
+                               int32_t row_begin,
+                               int32_t row_end,
+                               int32_t input_row,
+                               tfc_conv_wide_row_fn row_done,
+                               void *ctx);
+
+int32_t tfc_convolve_wide_s8_get_rows_size(const tfc_conv_wide_geometry *g);
+
+int32_t tfc_convolve_wide_s8_get_rows_buffer_size(const tfc_conv_wide_geometry *g);
+
+int32_t tfc_convolve_wide_s8_rows_width(const tfc_conv_wide_geometry *g);
 
 int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
 
@@ -265,6 +297,20 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
 
 int32_t tfc_depthwise_3x3_wide_s8_get_buffer_size(const tfc_dw3_geometry *d);
 
+/* tfc_depthwise_3x3_wide_s8's integers for small stride-1 maps (tfc.kernels.depthwise_wide
+ * DepthwisePlane): four channels' whole padded input planes at once, their outputs one run over
+ * the planes' columns (the two past each output row computed and dropped), so short rows do not
+ * each pay a run's set-up. Same weights and channel records; `d` not transposed. scratch:
+ * tfc_depthwise_3x3_plane_s8_get_buffer_size bytes (on the stack). */
+void tfc_depthwise_3x3_plane_s8(const tfc_dw3_geometry *d,
+                                const int8_t *input,
+                                const int16_t *weights,
+                                const tfc_conv_wide_channel *channels,
+                                int8_t *output,
+                                void *scratch);
+
+int32_t tfc_depthwise_3x3_plane_s8_get_buffer_size(const tfc_dw3_geometry *d);
+
 /* One tfc_depthwise_kx1_wide_s8 layer: a Kh x 1 (or 1 x Kw) depthwise window along a run of in_len
  * pixels (the input one pixel wide, or tall), stride 1, no padding; byte steps between input and
  * output pixels (the channel count). */
@@ -290,8 +336,8 @@ int32_t tfc_depthwise_kx1_wide_s8_get_buffer_size(const tfc_dwk1_geometry *d);
 
 /* tfc_convolve_add_s8 on tfc_convolve_wide_s8 (the same integers): row by row, output rows
  * [row_begin, row_end), the conv into `row` (out_w * out_c bytes), then the add over that row of
- * residual_and_output (from row row_begin on), in place. input_row: as tfc_convolve_wide_s8's.
- * window: tfc_convolve_wide_s8_get_buffer_size bytes. */
+ * residual_and_output (from row row_begin on), in place. input_row, window and rows: as
+ * tfc_convolve_wide_s8's input_row, scratch and rows. */
 void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
                               const int8_t *input,
                               const int16_t *weights,
@@ -300,6 +346,7 @@ void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
                               int8_t *residual_and_output,
                               int8_t *row,
                               void *window,
+                              void *rows,
                               int32_t row_begin,
                               int32_t row_end,
                               int32_t input_row);

@@ -361,6 +361,43 @@ static void dw3_run(const tfc_dw3_geometry *d, const int16_t *p0, const int16_t 
 
 static uint32_t dw3_both(int32_t v) { return (uint32_t)(uint16_t)(int16_t)v * 0x10001U; }
 
+/* n int16 (even) of the zero point: padding that row builds never overwrite. */
+static void dw3_fill(int16_t *dst, int32_t n, uint32_t zp2)
+{
+    for (int32_t i = 0; i < n; i += 2)
+    {
+        dw3_write(dst + i, zp2);
+    }
+}
+
+/* The constants every channel shares (clamp and output offset). */
+static void dw3_consts_init(dw3_channel_consts k[4], const tfc_conv_wide_geometry *g)
+{
+    for (int32_t j = 0; j < 4; j++)
+    {
+        k[j].lo2 = dw3_both(g->act_min);
+        k[j].hi2 = dw3_both(g->act_max);
+        k[j].off = g->output_offset;
+        k[j].lo = g->act_min;
+        k[j].hi = g->act_max;
+    }
+}
+
+/* Channels c .. c + 3's weights and records. */
+static void dw3_consts_load(dw3_channel_consts k[4], const int16_t *weights, const tfc_conv_wide_channel *channels,
+                            int32_t c)
+{
+    for (int32_t j = 0; j < 4; j++)
+    {
+        const tfc_conv_wide_channel *r = &channels[c + j];
+        memcpy(k[j].w, weights + 12 * (c + j), sizeof k[j].w);
+        k[j].mult = r->mult;
+        k[j].rounding = r->rounding;
+        k[j].shift = r->shift;
+        k[j].bias = r->bias;
+    }
+}
+
 void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
                                const int8_t *input,
                                const int16_t *weights,
@@ -373,31 +410,13 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
     int16_t *ring = (int16_t *)(void *)(((uintptr_t)scratch + 3U) & ~(uintptr_t)3U);
     const uint32_t zp2 = dw3_both(-g->input_offset);
     dw3_channel_consts k[4];
-    for (int32_t j = 0; j < 4; j++)
-    {
-        k[j].lo2 = dw3_both(g->act_min);
-        k[j].hi2 = dw3_both(g->act_max);
-        k[j].off = g->output_offset;
-        k[j].lo = g->act_min;
-        k[j].hi = g->act_max;
-    }
+    dw3_consts_init(k, g);
     /* the borders of every ring row hold the zero point for good: row builds write only the inside,
      * padding rows all zero point */
-    for (int32_t i = 0; i < DW3_RING * 4 * pw; i += 2)
-    {
-        dw3_write(ring + i, zp2);
-    }
+    dw3_fill(ring, DW3_RING * 4 * pw, zp2);
     for (int32_t c = 0; c < g->in_c; c += 4)
     {
-        for (int32_t j = 0; j < 4; j++)
-        {
-            const tfc_conv_wide_channel *r = &channels[c + j];
-            memcpy(k[j].w, weights + 12 * (c + j), sizeof k[j].w);
-            k[j].mult = r->mult;
-            k[j].rounding = r->rounding;
-            k[j].shift = r->shift;
-            k[j].bias = r->bias;
-        }
+        dw3_consts_load(k, weights, channels, c);
         int32_t built = 0; /* plane rows [0, built) have been built */
         for (int32_t oy = 0; oy < g->out_h; oy++)
         {
@@ -409,6 +428,83 @@ void tfc_depthwise_3x3_wide_s8(const tfc_dw3_geometry *d,
             const int16_t *p0 = ring + (r0 % DW3_RING) * 4 * pw, *p1 = ring + ((r0 + 1) % DW3_RING) * 4 * pw;
             const int16_t *p2 = ring + ((r0 + 2) % DW3_RING) * 4 * pw;
             dw3_run(d, p0, p1, p2, pw, k, output + (int64_t)oy * d->out_row_step + c);
+        }
+    }
+}
+
+/* tfc_depthwise_3x3_plane_s8's layout: each channel's whole padded input plane (rows pw apart, pw
+ * even so rows stay word-aligned), its outputs as one run over the plane's columns: output (oy, ox)
+ * is run position oy * pw + ox (at stride s, window column s * (oy * pw + ox) of plane row 0 is
+ * column s * ox of row s * oy), the positions past out_w in each row are computed and dropped. */
+static int32_t dwp_pitch(const tfc_conv_wide_geometry *g)
+{
+    int32_t pw = g->stride_x * (g->out_w - 1) + 3;
+    if (pw < g->pad_left + g->in_w)
+    {
+        pw = g->pad_left + g->in_w;
+    }
+    return pw + (pw & 1);
+}
+
+static int32_t dwp_blocks(const tfc_conv_wide_geometry *g)
+{
+    return ((g->out_h - 1) * dwp_pitch(g) + g->out_w + DW3_BLOCK - 1) / DW3_BLOCK;
+}
+
+/* int16 values of one channel's plane: its rows, and what the run's last block reads of row 2 on */
+static int32_t dwp_plane(const tfc_conv_wide_geometry *g)
+{
+    const int32_t pw = dwp_pitch(g);
+    int32_t ph = g->stride_y * (g->out_h - 1) + 3;
+    if (ph < g->pad_top + g->in_h)
+    {
+        ph = g->pad_top + g->in_h;
+    }
+    int32_t n = ph * pw;
+    const int32_t reach = 2 * pw + g->stride_x * DW3_BLOCK * dwp_blocks(g) + 2;
+    n = n > reach ? n : reach;
+    return n + (n & 1);
+}
+
+int32_t tfc_depthwise_3x3_plane_s8_get_buffer_size(const tfc_dw3_geometry *d)
+{
+    /* four int16 planes, the run's int8 outputs of four channels, 4 bytes to align */
+    return 4 * dwp_plane(&d->g) * (int32_t)sizeof(int16_t) + DW3_BLOCK * dwp_blocks(&d->g) * 4 + 4;
+}
+
+void tfc_depthwise_3x3_plane_s8(const tfc_dw3_geometry *d,
+                                const int8_t *input,
+                                const int16_t *weights,
+                                const tfc_conv_wide_channel *channels,
+                                int8_t *output,
+                                void *scratch)
+{
+    const tfc_conv_wide_geometry *g = &d->g;
+    const int32_t pw = dwp_pitch(g), plane = dwp_plane(g), n = dwp_blocks(g);
+    int16_t *planes = (int16_t *)(void *)(((uintptr_t)scratch + 3U) & ~(uintptr_t)3U);
+    int8_t *run = (int8_t *)(planes + 4 * plane); /* output i of channel j at 4 i + j */
+    const uint32_t zp2 = dw3_both(-g->input_offset);
+    const int full = g->act_min == -128 && g->act_max == 127;
+    dw3_channel_consts k[4];
+    dw3_consts_init(k, g);
+    /* padding rows and columns hold the zero point for good: the rows built write only the inside */
+    dw3_fill(planes, 4 * plane, zp2);
+    for (int32_t c = 0; c < g->in_c; c += 4)
+    {
+        dw3_consts_load(k, weights, channels, c);
+        for (int32_t r = g->pad_top; r < g->pad_top + g->in_h; r++)
+        {
+            dw3_plane_row(d, input, c, r, planes + r * pw, plane, zp2);
+        }
+        dw3_runs4(planes, planes + pw, planes + 2 * pw, plane, g->stride_x, n, k, run, 4, full);
+        int8_t *o = output + c;
+        for (int32_t oy = 0; oy < g->out_h; oy++)
+        {
+            const int8_t *src = run + 4 * oy * pw;
+            for (int32_t ox = 0; ox < g->out_w; ox++, src += 4, o += d->out_step)
+            {
+                memcpy(o, src, 4);
+            }
         }
     }
 }

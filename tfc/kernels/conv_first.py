@@ -84,7 +84,7 @@ def row_stride(g: Geometry) -> int:
 
 def scratch_bytes(g: Geometry) -> int:
     """tfc_convolve_first_s8_get_buffer_size, in Python (on the run function's stack)."""
-    return 8 + 4 * COLUMN_STEP + 2 * g.k_h * row_stride(g) + g.out_c
+    return 8 + 4 * COLUMN_STEP + 2 * g.k_h * row_stride(g) + 4 + g.out_c
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,24 @@ int32_t tfc_convolve_first_s8_get_buffer_size(const tfc_conv_wide_geometry *g)
 {
     /* 8 bytes to align, two columns, the ring of widened rows, a spare output pixel */
     const int32_t ring = 2 * g->k_h * tfc_convolve_first_s8_row_stride(g);
-    return 8 + 2 * 2 * TFC_CONV_FIRST_COLUMN_STEP + ring + g->out_c;
+    return 8 + 2 * 2 * TFC_CONV_FIRST_COLUMN_STEP + ring + 4 + g->out_c;
 }
 
 #if TFC_NN_DSP
-/* n int8 + offset into n int16 at dst (any alignment), 4 at a time. */
+/* (lo half of e, lo half of o) and (hi half of e, hi half of o): one PKHBT and one PKHTB. */
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#define FC_PACK(e, o, lo, hi) \
+    __asm__("pkhbt %0, %2, %3, lsl #16\n\tpkhtb %1, %3, %2, asr #16" : "=&r"(lo), "=r"(hi) : "r"(e), "r"(o))
+#else
+#define FC_PACK(e, o, lo, hi) \
+    do \
+    { \
+        (lo) = ((e) & 0xFFFFU) | ((o) << 16); \
+        (hi) = ((o) & 0xFFFF0000U) | ((e) >> 16); \
+    } while (0)
+#endif
+
+/* n int8 + offset into n int16 at dst (any alignment), 4 at a time (7 instructions). */
 static void fc_widen_row(const int8_t *src, int32_t n, int32_t offset, int16_t *dst)
 {
     const uint32_t off2 = __PKHBT((uint32_t)offset, (uint32_t)offset, 16);
@@ -58,8 +71,10 @@ static void fc_widen_row(const int8_t *src, int32_t n, int32_t offset, int16_t *
     {
         const uint32_t v = (uint32_t)tfc_read_s8x4(src + i);
         const uint32_t even = __SXTAB16(off2, v), odd = tfc_sxtab16_ror8(off2, v);
-        tfc_write_s16x2(dst + i, (int32_t)__PKHBT(even, odd, 16));
-        tfc_write_s16x2(dst + i + 2, (int32_t)((odd & 0xFFFF0000U) | (even >> 16)));
+        uint32_t lo, hi;
+        FC_PACK(even, odd, lo, hi);
+        tfc_write_s16x2(dst + i, (int32_t)lo);
+        tfc_write_s16x2(dst + i + 2, (int32_t)hi);
     }
     for (; i < n; i++)
     {
@@ -94,22 +109,42 @@ static void fc_rows(const tfc_conv_wide_geometry *g, const int8_t *input, int32_
     }
 }
 
-/* The window at column x0 (int16) of the rows into col: KH runs of seg values, a word at a time. */
-static void fc_column(const int16_t *const *rows, int32_t kh, int32_t seg, int32_t x0, int16_t *col)
+/* The window at column x0 (int16) of the rows into col: KH runs of seg values, as `words` words
+ * each ((seg + 1) / 2: an odd run copies one value more, which the next run overwrites, or which
+ * lands in the column's tail, against zero weights), unrolled up to 16 words. */
+static void fc_column(const int16_t *const *rows, int32_t kh, int32_t seg, int32_t words, int32_t x0, int16_t *col)
 {
+#define FC_COPY(i) tfc_write_s16x2(d + 2 * (i), tfc_read_s16x2(s + 2 * (i)))
     for (int32_t ky = 0; ky < kh; ky++, col += seg)
     {
-        const int16_t *src = rows[ky] + x0;
-        int32_t i = 0;
-        for (; i + 1 < seg; i += 2)
+        const int16_t *s = rows[ky] + x0;
+        int16_t *d = col;
+        int32_t n = words;
+        for (; n > 16; n--, s += 2, d += 2)
         {
-            tfc_write_s16x2(col + i, tfc_read_s16x2(src + i));
+            FC_COPY(0);
         }
-        if (i < seg)
+        switch (n)
         {
-            col[i] = src[i];
+        case 16: FC_COPY(15); /* fall through */
+        case 15: FC_COPY(14); /* fall through */
+        case 14: FC_COPY(13); /* fall through */
+        case 13: FC_COPY(12); /* fall through */
+        case 12: FC_COPY(11); /* fall through */
+        case 11: FC_COPY(10); /* fall through */
+        case 10: FC_COPY(9); /* fall through */
+        case 9: FC_COPY(8); /* fall through */
+        case 8: FC_COPY(7); /* fall through */
+        case 7: FC_COPY(6); /* fall through */
+        case 6: FC_COPY(5); /* fall through */
+        case 5: FC_COPY(4); /* fall through */
+        case 4: FC_COPY(3); /* fall through */
+        case 3: FC_COPY(2); /* fall through */
+        case 2: FC_COPY(1); /* fall through */
+        default: FC_COPY(0);
         }
     }
+#undef FC_COPY
 }
 
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
@@ -278,12 +313,12 @@ void tfc_convolve_first_s8(const tfc_conv_wide_geometry *g,
     const int32_t rs = tfc_convolve_first_s8_row_stride(g), step = g->stride_x * cin;
     int16_t *col = (int16_t *)(void *)(((uintptr_t)scratch + 7U) & ~(uintptr_t)7U);
     int16_t *ring = col + 2 * TFC_CONV_FIRST_COLUMN_STEP;
-    int8_t *spare = (int8_t *)(ring + g->k_h * rs);
+    int8_t *spare = (int8_t *)(ring + g->k_h * rs + 2); /* 2 int16 an odd run reads past the ring */
     int32_t tags[TFC_CONV_FIRST_MAX_KH];
     const int16_t *rows[TFC_CONV_FIRST_MAX_KH];
     /* Column tails past K meet zero weights but must hold numbers; the ring's padding columns stay 0. */
     memset(col, 0, 2 * TFC_CONV_FIRST_COLUMN_STEP * sizeof(int16_t));
-    memset(ring, 0, (size_t)(g->k_h * rs) * sizeof(int16_t));
+    memset(ring, 0, (size_t)(g->k_h * rs + 2) * sizeof(int16_t));
     for (int32_t s = 0; s < g->k_h; s++)
     {
         tags[s] = INT32_MIN;
@@ -300,7 +335,7 @@ void tfc_convolve_first_s8(const tfc_conv_wide_geometry *g,
     {
         for (int32_t s = 0; s < 2 && p + s < p_end; s++)
         {
-            fc_column(rows, g->k_h, seg, ox * step, col + s * TFC_CONV_FIRST_COLUMN_STEP);
+            fc_column(rows, g->k_h, seg, (seg + 1) / 2, ox * step, col + s * TFC_CONV_FIRST_COLUMN_STEP);
             if (++ox == out_w)
             {
                 ox = 0;

@@ -82,6 +82,14 @@ def row_stride(g: Geometry) -> int:
     return (width * g.in_c + 1) & ~1
 
 
+def window_copies(g: Geometry) -> tuple[tuple[int, int], ...]:
+    """(column, rows) int16 offsets of each word the layer's generated window copy moves: KH runs of
+    KW x C_IN values, a word at a time (an odd run one value more: the next run overwrites it, or
+    it lands in the column's tail, against zero weights)."""
+    seg, rs = g.k_w * g.in_c, row_stride(g)
+    return tuple((ky * seg + 2 * i, ky * rs + 2 * i) for ky in range(g.k_h) for i in range((seg + 1) // 2))
+
+
 def scratch_bytes(g: Geometry) -> int:
     """tfc_convolve_first_s8_get_buffer_size, in Python (on the run function's stack)."""
     return 8 + 4 * COLUMN_STEP + 2 * g.k_h * row_stride(g) + 4 + g.out_c
@@ -92,7 +100,8 @@ class FirstConvArgs:
     params: kp.ConvParams
     geometry: Geometry
     stream: R.ConstArray         # int16, first_stream
-    scratch_words: int           # uint64_t words of the columns and ring (on the stack)
+    copies: tuple[tuple[int, int], ...]   # window_copies: the generated window copy
+    scratch_words: int           # uint64_t words of the columns and input rows (on the stack)
     out_rows: tuple[int, int]    # the output rows the call computes: all, or a band's (fused tiles)
     input_row: int = 0           # the input row the input pointer is at (a band's first)
 
@@ -115,14 +124,21 @@ class ConvFirst(_ConvBands, _Conv):
 {% import "_macros.j2" as m %}
 {% macro data(layer) %}
 static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.args.geometry.c_fields() }} };
+/* layer {{ layer.index }}'s window from its widened input rows into a column, a word at a time */
+static void l{{ layer.index }}_window(const int16_t *rows, int16_t *column)
+{
+{% for d, s in layer.args.copies %}
+    memcpy(column + {{ d }}, rows + {{ s }}, 4);
+{% endfor %}
+}
 {% endmacro %}
 {% macro call(layer) %}
 {% set a = layer.args %}
 {{ m.comment(layer) }}
     {
-        uint64_t scratch[{{ a.scratch_words }}]; /* two pixels' columns, the ring of widened input rows */
+        uint64_t scratch[{{ a.scratch_words }}]; /* two pixels' columns, the widened input rows */
         tfc_convolve_first_s8(&l{{ layer.index }}_geometry, {{ m.at(layer.inputs[0]) }}, {{ a.stream.symbol }},
-            {{ m.at(layer.output) }}, scratch, {{ a.out_rows[0] }}, {{ a.out_rows[1] }}, {{ a.input_row }});
+            l{{ layer.index }}_window, {{ m.at(layer.output) }}, scratch, {{ a.out_rows[0] }}, {{ a.out_rows[1] }}, {{ a.input_row }});
     }
 {% endmacro %}
 """
@@ -168,7 +184,7 @@ static const tfc_conv_wide_geometry l{{ layer.index }}_geometry = { {{ layer.arg
         stream = lw.flash(f"tfc_{lw.name}_l{i}_stream", "int16_t", first_stream(w.data, records),
                           f"{w.ref} : {w.type}, doubled to int16 per channel pair, with biases and records")
         g = geometry(node, p)
-        return FirstConvArgs(p, g, stream, (scratch_bytes(g) + 7) // 8, (0, node.output.shape[1]))
+        return FirstConvArgs(p, g, stream, window_copies(g), (scratch_bytes(g) + 7) // 8, (0, node.output.shape[1]))
 
     def band_args(self, args, node, p, in_rows, out_rows):
         return wide_band_args(args, in_rows, out_rows)

@@ -303,9 +303,13 @@ void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
 #define TFC_CONV_FIRST_MAX_DEPTH 64
 #define TFC_CONV_FIRST_MAX_KH 16
 #define TFC_CONV_FIRST_COLUMN_STEP 64 /* int16 from one pixel's column to the next's */
+/* Copies one pixel's window from its KH widened rows (the layer's row stride apart) into a column:
+ * the generated code writes one per layer, its offsets as immediates. */
+typedef void (*tfc_conv_first_window)(const int16_t *rows, int16_t *column);
 void tfc_convolve_first_s8(const tfc_conv_wide_geometry *g,
                            const int8_t *input,
                            const int16_t *stream,
+                           tfc_conv_first_window window,
                            int8_t *output,
                            void *scratch,
                            int32_t row_begin,

@@ -82,69 +82,32 @@ static void fc_widen_row(const int8_t *src, int32_t n, int32_t offset, int16_t *
     }
 }
 
-/* The ring rows output row oy reads, widened where the ring does not hold them yet (a row
- * outside the input is all padding: zeros). */
-static void fc_rows(const tfc_conv_wide_geometry *g, const int8_t *input, int32_t oy, int16_t *ring, int32_t rs,
-                    int32_t *tags, const int16_t **rows)
+/* The KH input rows output row oy reads into rows (KH x rs int16, in window order): the rows
+ * the last output row left there moved up, the others widened (a row outside the input is all
+ * padding: zeros). `have` is the output row the rows hold (-1: none). */
+static void fc_rows(const tfc_conv_wide_geometry *g, const int8_t *input, int32_t oy, int32_t have, int16_t *rows,
+                    int32_t rs)
 {
-    const int32_t iy0 = oy * g->stride_y - g->pad_top, n = g->in_w * g->in_c;
-    for (int32_t ky = 0; ky < g->k_h; ky++)
+    const int32_t iy0 = oy * g->stride_y - g->pad_top, n = g->in_w * g->in_c, kh = g->k_h;
+    int32_t ky = 0;
+    if (have >= 0 && oy == have + 1 && g->stride_y < kh)
     {
-        const int32_t iy = iy0 + ky, slot = ((iy % g->k_h) + g->k_h) % g->k_h;
-        int16_t *row = ring + slot * rs;
-        rows[ky] = row;
-        if (tags[slot] == iy)
-        {
-            continue;
-        }
-        tags[slot] = iy;
+        ky = kh - g->stride_y;
+        memmove(rows, rows + g->stride_y * rs, (size_t)(ky * rs) * sizeof(int16_t));
+    }
+    for (; ky < kh; ky++)
+    {
+        const int32_t iy = iy0 + ky;
+        int16_t *row = rows + ky * rs + g->pad_left * g->in_c;
         if (iy >= 0 && iy < g->in_h)
         {
-            fc_widen_row(input + (int64_t)iy * n, n, g->input_offset, row + g->pad_left * g->in_c);
+            fc_widen_row(input + (int64_t)iy * n, n, g->input_offset, row);
         }
         else
         {
-            memset(row + g->pad_left * g->in_c, 0, (size_t)n * sizeof(int16_t));
+            memset(row, 0, (size_t)n * sizeof(int16_t));
         }
     }
-}
-
-/* The window at column x0 (int16) of the rows into col: KH runs of seg values, as `words` words
- * each ((seg + 1) / 2: an odd run copies one value more, which the next run overwrites, or which
- * lands in the column's tail, against zero weights), unrolled up to 16 words. */
-static void fc_column(const int16_t *const *rows, int32_t kh, int32_t seg, int32_t words, int32_t x0, int16_t *col)
-{
-#define FC_COPY(i) tfc_write_s16x2(d + 2 * (i), tfc_read_s16x2(s + 2 * (i)))
-    for (int32_t ky = 0; ky < kh; ky++, col += seg)
-    {
-        const int16_t *s = rows[ky] + x0;
-        int16_t *d = col;
-        int32_t n = words;
-        for (; n > 16; n--, s += 2, d += 2)
-        {
-            FC_COPY(0);
-        }
-        switch (n)
-        {
-        case 16: FC_COPY(15); /* fall through */
-        case 15: FC_COPY(14); /* fall through */
-        case 14: FC_COPY(13); /* fall through */
-        case 13: FC_COPY(12); /* fall through */
-        case 12: FC_COPY(11); /* fall through */
-        case 11: FC_COPY(10); /* fall through */
-        case 10: FC_COPY(9); /* fall through */
-        case 9: FC_COPY(8); /* fall through */
-        case 8: FC_COPY(7); /* fall through */
-        case 7: FC_COPY(6); /* fall through */
-        case 6: FC_COPY(5); /* fall through */
-        case 5: FC_COPY(4); /* fall through */
-        case 4: FC_COPY(3); /* fall through */
-        case 3: FC_COPY(2); /* fall through */
-        case 2: FC_COPY(1); /* fall through */
-        default: FC_COPY(0);
-        }
-    }
-#undef FC_COPY
 }
 
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
@@ -291,6 +254,7 @@ static void fc_pairs(const int16_t *col, const int16_t *w, int32_t out_c, int32_
 void tfc_convolve_first_s8(const tfc_conv_wide_geometry *g,
                            const int8_t *input,
                            const int16_t *stream,
+                           tfc_conv_first_window window,
                            int8_t *output,
                            void *scratch,
                            int32_t row_begin,
@@ -312,44 +276,51 @@ void tfc_convolve_first_s8(const tfc_conv_wide_geometry *g,
 #if TFC_NN_DSP
     const int32_t rs = tfc_convolve_first_s8_row_stride(g), step = g->stride_x * cin;
     int16_t *col = (int16_t *)(void *)(((uintptr_t)scratch + 7U) & ~(uintptr_t)7U);
-    int16_t *ring = col + 2 * TFC_CONV_FIRST_COLUMN_STEP;
-    int8_t *spare = (int8_t *)(ring + g->k_h * rs + 2); /* 2 int16 an odd run reads past the ring */
-    int32_t tags[TFC_CONV_FIRST_MAX_KH];
-    const int16_t *rows[TFC_CONV_FIRST_MAX_KH];
-    /* Column tails past K meet zero weights but must hold numbers; the ring's padding columns stay 0. */
+    int16_t *rows = col + 2 * TFC_CONV_FIRST_COLUMN_STEP;
+    int8_t *spare = (int8_t *)(rows + g->k_h * rs + 2); /* 2 int16 an odd run reads past the rows */
+    (void)seg;
+    /* Column tails past K meet zero weights but must hold numbers; the padding columns stay 0. */
     memset(col, 0, 2 * TFC_CONV_FIRST_COLUMN_STEP * sizeof(int16_t));
-    memset(ring, 0, (size_t)(g->k_h * rs + 2) * sizeof(int16_t));
-    for (int32_t s = 0; s < g->k_h; s++)
-    {
-        tags[s] = INT32_MIN;
-    }
+    memset(rows, 0, (size_t)(g->k_h * rs + 2) * sizeof(int16_t));
     int32_t oy = row_begin, ox = 0;
     const int32_t p_end = (row_end - row_begin) * out_w;
     if (p_end > 0)
     {
-        fc_rows(g, input, oy, ring, rs, tags, rows);
+        fc_rows(g, input, oy, -1, rows, rs);
     }
     /* Pixels in pairs along the rows (a pair may span two rows: each column is copied before the
-     * ring moves on); an odd last pixel's twin is computed into the spare. */
+     * rows move on); an odd last pixel's twin is computed into the spare. */
     for (int32_t p = 0; p < p_end; p += 2, output += 2 * out_c)
     {
-        for (int32_t s = 0; s < 2 && p + s < p_end; s++)
+        window(rows + ox * step, col);
+        if (++ox == out_w)
         {
-            fc_column(rows, g->k_h, seg, (seg + 1) / 2, ox * step, col + s * TFC_CONV_FIRST_COLUMN_STEP);
+            ox = 0;
+            if (++oy < row_end)
+            {
+                fc_rows(g, input, oy, oy - 1, rows, rs);
+            }
+        }
+        int8_t *out1 = spare;
+        if (p + 1 < p_end)
+        {
+            out1 = output + out_c;
+            window(rows + ox * step, col + TFC_CONV_FIRST_COLUMN_STEP);
             if (++ox == out_w)
             {
                 ox = 0;
                 if (++oy < row_end)
                 {
-                    fc_rows(g, input, oy, ring, rs, tags, rows);
+                    fc_rows(g, input, oy, oy - 1, rows, rs);
                 }
             }
         }
-        fc_pairs(col, stream, out_c, blocks, output, p + 1 < p_end ? output + out_c : spare, lo, hi);
+        fc_pairs(col, stream, out_c, blocks, output, out1, lo, hi);
     }
 #else
     /* Portable build: the same stream, one product at a time. */
     (void)scratch;
+    (void)window;
     const int32_t pair_words = fc_pair_words16(blocks);
     for (int32_t p = row_begin * out_w; p < row_end * out_w; p++, output += out_c)
     {

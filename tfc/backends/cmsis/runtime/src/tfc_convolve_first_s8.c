@@ -4,9 +4,11 @@
  * short vector (arm_convolve_s8's integers: acc = bias + sum (x + input_offset) * w over the
  * window, padded taps contributing 0, per-channel requantization).
  *
- * The input rows a window reads are widened once each into int16 with the input offset added
- * (a ring of KH rows, the padding columns 0, which is what a padded tap contributes), so that a
- * pixel's window is KH runs of KW * C_IN int16 copied into a column; two pixels' columns lie
+ * The KH input rows an output row reads are kept together in int16 with the input offset added
+ * (the rows the previous output row read moved up, the new ones widened once; the padding
+ * columns 0, which is what a padded tap contributes), so that a pixel's window is KH runs of
+ * KW * C_IN int16 at the layer's row stride, which a function the compiler generates per layer
+ * (immediate offsets) copies into a column; two pixels' columns lie
  * TFC_CONV_FIRST_COLUMN_STEP int16 apart, so one pointer and immediate offsets walk both. Each
  * pair of output channels then runs 4 window values at a time as two LDRD of input, two LDRD of
  * weights and eight SMLAD (12 instructions per 16 MACs) and requantizes with the rounding and

@@ -61,7 +61,8 @@ def chain():
 
 def test_the_wide_kernel_takes_every_even_conv(chain):
     cm, _, _ = chain
-    assert [select(n).name for n in cm.ir.nodes_of("conv2d")] == ["conv_wide"] * 4 + ["conv_1x1"]
+    # the 3-channel first layer runs tfc_convolve_first_s8 (tfc.kernels.conv_first)
+    assert [select(n).name for n in cm.ir.nodes_of("conv2d")] == ["conv_first"] + ["conv_wide"] * 3 + ["conv_1x1"]
     assert "odd number of output channels" in wide_conv_decline(cm.ir.nodes_of("conv2d")[-1])
 
 
@@ -96,12 +97,12 @@ def test_a_channel_outside_the_folded_requantization_is_declined(chain):
 def test_a_target_without_the_flash_keeps_int8_weights(chain):
     cm, _, _ = chain
     m7 = lower_for(cm.ir, target="cortex-m7")
-    assert [la.kernel for la in m7.layers if la.op == "conv2d"].count("conv_wide") == 4
+    assert [la.kernel for la in m7.layers if la.op == "conv2d"].count("conv_wide") == 3
     # The same graph against a flash budget the widened weights overflow: the widest go back.
     from tfc.kernels.lowering import CODE_RESERVE_BYTES, lower
     int8_bytes = sum(v.type.nbytes for v in cm.ir.constants.values())
     tight = lower(cm.ir, name="m", build="dsp", flash_bytes=int8_bytes + CODE_RESERVE_BYTES + 1)
-    assert "conv_wide" not in [la.kernel for la in tight.layers]
+    assert not {"conv_wide", "conv_first"} & {la.kernel for la in tight.layers}
 
 
 def residual_block(c=8, hw=(6, 7), seed=2) -> onnx.ModelProto:
@@ -144,7 +145,7 @@ def test_the_wide_kernels_on_bands_equal_the_interpreter(order, reuse, rows, tmp
     last = next(i for i, n in enumerate(g.nodes) if n.op == "conv2d_add")
     h = g.nodes[last].output.shape[1]
     mark_region(g.nodes[:last + 1], [*range(0, h, rows), h], order, reuse=reuse)
-    assert {"conv_wide", "conv_add_wide"} <= {select(n).name for n in g.nodes[:last + 1]}
+    assert {"conv_first", "conv_add_wide"} <= {select(n).name for n in g.nodes[:last + 1]}
     cm = tfc.compile(g, target="cortex-m7", pipeline="plan-memory{reorder=false}")
     (region,) = lower_for(cm.ir, target="cortex-m7").regions
     assert len(region.bands) == -(-h // rows)

@@ -351,6 +351,30 @@ void tfc_convolve_add_wide_s8(const tfc_conv_wide_geometry *g,
                               int32_t row_end,
                               int32_t input_row);
 
+/* tfc_convolve_first_s8 (tfc.kernels.conv_first): arm_convolve_s8's integers for a first layer,
+ * whose window of K = k_h * k_w * in_c <= TFC_CONV_FIRST_MAX_DEPTH values is one short vector, on
+ * the compiler's stream of channel pairs (doubled biases, doubled int16 weights in blocks of 4,
+ * requantization records). Output rows [row_begin, row_end), input and input_row as
+ * tfc_convolve_wide_s8's. scratch: tfc_convolve_first_s8_get_buffer_size bytes (on the stack). */
+#define TFC_CONV_FIRST_MAX_DEPTH 64
+#define TFC_CONV_FIRST_MAX_KH 16
+#define TFC_CONV_FIRST_COLUMN_STEP 64 /* int16 from one pixel's column to the next's */
+/* Copies one pixel's window from its KH widened rows (the layer's row stride apart) into a column:
+ * the generated code writes one per layer, its offsets as immediates. */
+typedef void (*tfc_conv_first_window)(const int16_t *rows, int16_t *column);
+void tfc_convolve_first_s8(const tfc_conv_wide_geometry *g,
+                           const int8_t *input,
+                           const int16_t *stream,
+                           tfc_conv_first_window window,
+                           int8_t *output,
+                           void *scratch,
+                           int32_t row_begin,
+                           int32_t row_end,
+                           int32_t input_row);
+
+int32_t tfc_convolve_first_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
+int32_t tfc_convolve_first_s8_row_stride(const tfc_conv_wide_geometry *g);
+
 /* Sizes of one multi-head attention core: `heads` heads (the leading dims), q [rows, depth],
  * k [cols, depth], vt [width, cols] (v transposed) and the output [rows, width] per head. */
 typedef struct

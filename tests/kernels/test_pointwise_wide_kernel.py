@@ -20,6 +20,7 @@ from tests.kernels.test_tiles import _chain_graph
 from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
 from tfc import interp
 from tfc.kernels import select
+from tfc.kernels.conv_wide import ConvWide
 from tfc.kernels.lowering import lower_for
 from tfc.kernels.pointwise_wide import PointwiseWide, pointwise_records, pointwise_weights
 from tfc.kernels.tiles import mark_region
@@ -87,12 +88,18 @@ def test_builds_equal_the_interpreter(chain, tmp_path, qemu):  # noqa: F811
     _builds_equal_the_interpreter(cm, x, tmp_path)
 
 
-def test_a_narrower_activation_range_equals_the_interpreter(tmp_path, qemu):  # noqa: F811
+def test_a_narrower_activation_range_and_pruned_channels_equal_the_interpreter(tmp_path, qemu):  # noqa: F811
     # The relus of layers 0 and 1 become clamps to [0.1, 1.0]: the kernel's SSUB16/SEL clamp
-    # instead of SSAT16 (layer 2 keeps the full range). Its own model: the fixture's firmware is built.
+    # instead of SSAT16 (layer 2 keeps the full range). Layer 3 gets two pruned channels (zero
+    # weights) with VWW's +-2^30 biases, too large for the folded requantization: they output a
+    # constant. Its own model: the fixture's firmware is built.
     cm, x = compile_chain()
     for n in cm.ir.nodes_of("conv2d")[:2]:
         n.attrs.update(act_min=0.1, act_max=1.0)
+    pruned = cm.ir.nodes_of("conv2d")[3]
+    pruned.inputs[1].data[5:7] = 0
+    pruned.inputs[2].data[5:7] = [2 ** 30, -2 ** 30]
+    assert "requantization" in ConvWide().decline(pruned)
     ranges = [npar.conv_params(n).activation for n in cm.ir.nodes_of("conv2d")[:3]]
     assert all(r.min > -128 and r.max < 127 for r in ranges[:2]) and (ranges[2].min, ranges[2].max) == (-128, 127)
     assert [select(n).name for n in cm.ir.nodes_of("conv2d")[:4]] == ["pointwise_wide"] * 4

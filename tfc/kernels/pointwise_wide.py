@@ -25,6 +25,7 @@ from tfc.kernels.conv_wide import wide_band_args
 from tfc.kernels.depthwise_wide import dw3_channels
 from tfc.kernels.fc_wide import MAX_STACK_BYTES, MAX_WIDE_BYTES
 from tfc.quant import kernel_params as kp
+from tfc.quant import fixed_point as fp
 from tfc.quant import node_params as npar
 
 QUAD = 4    # output channels per register block; input channels per column block
@@ -60,10 +61,21 @@ def pointwise_weights(w: np.ndarray) -> np.ndarray:
 
 def pointwise_records(w: np.ndarray, bias, p: kp.ConvParams) -> np.ndarray | str:
     """Per quad of output channels: the 4 biases (input offset folded in, doubled), then multiplier,
-    rounding (output offset folded in) and shift per channel; or why a channel cannot take that form."""
-    rows = dw3_channels(w, bias, p)
+    rounding (output offset folded in) and shift per channel; or why a channel cannot take that form.
+    A channel whose weights are all zero outputs one constant (its requantized bias, clamped):
+    bias 0, multiplier 0, the constant as rounding, shift 0 (a pruned channel's bias may be too
+    large for the folded form: VWW's)."""
+    dead = ~w.reshape(w.shape[0], -1).any(axis=1)
+    bias = np.zeros(w.shape[0], np.int64) if bias is None else np.asarray(bias, np.int64)
+    rows = dw3_channels(w, np.where(dead, 0, bias), p)
     if isinstance(rows, str):
         return rows
+    rows = rows.reshape(-1, 4).copy()
+    act = p.activation
+    constant = np.clip(fp.requantize(bias, np.asarray(p.multipliers), np.asarray(p.shifts)) + p.output_offset,
+                       act.min, act.max)
+    rows[dead] = np.stack([np.zeros_like(constant), np.zeros_like(constant), constant, np.zeros_like(constant)],
+                          axis=1)[dead]
     quads = rows.reshape(-1, QUAD, 4)
     return np.concatenate([quads[:, :, 0], quads[:, :, 1:].reshape(-1, 3 * QUAD)], axis=1).reshape(-1)
 

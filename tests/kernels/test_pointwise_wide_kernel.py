@@ -99,6 +99,10 @@ def test_a_narrower_activation_range_and_pruned_channels_equal_the_interpreter(t
     pruned = cm.ir.nodes_of("conv2d")[3]
     pruned.inputs[1].data[5:7] = 0
     pruned.inputs[2].data[5:7] = [2 ** 30, -2 ** 30]
+    wq = pruned.inputs[1].quant               # channel 6's scale as VWW's (shift -26: no offset fold)
+    pruned.inputs[1].quant = dataclasses.replace(wq, scale=tuple(s * (1e-6 if c == 6 else 1)
+                                                                 for c, s in enumerate(wq.scale)))
+    assert npar.conv_params(pruned).shifts[6] < -24
     assert "requantization" in ConvWide().decline(pruned)
     ranges = [npar.conv_params(n).activation for n in cm.ir.nodes_of("conv2d")[:3]]
     assert all(r.min > -128 and r.max < 127 for r in ranges[:2]) and (ranges[2].min, ranges[2].max) == (-128, 127)

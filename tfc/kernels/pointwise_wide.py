@@ -12,6 +12,7 @@ input channels that conv_wide declines. Runs on bands of rows (fused tiles) like
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +68,10 @@ def pointwise_records(w: np.ndarray, bias, p: kp.ConvParams) -> np.ndarray | str
     large for the folded form: VWW's)."""
     dead = ~w.reshape(w.shape[0], -1).any(axis=1)
     bias = np.zeros(w.shape[0], np.int64) if bias is None else np.asarray(bias, np.int64)
-    rows = dw3_channels(w, np.where(dead, 0, bias), p)
+    # the dead channels' records are replaced below: any multiplier and shift pass for them
+    live = dataclasses.replace(p, multipliers=tuple(1 << 30 if d else m for d, m in zip(dead, p.multipliers)),
+                               shifts=tuple(-1 if d else s for d, s in zip(dead, p.shifts)))
+    rows = dw3_channels(w, np.where(dead, 0, bias), live)
     if isinstance(rows, str):
         return rows
     rows = rows.reshape(-1, 4).copy()

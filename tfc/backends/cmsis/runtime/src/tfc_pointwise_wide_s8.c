@@ -25,7 +25,7 @@
 #include "tfc_nn_requant.h"
 #include "tfc_nn_support.h"
 
-/* What one pixel pair's channel quads read (the assembly keeps it on its stack). */
+/* What one pixel pair's channel quads read; the assembly copies it to its stack, field for slot. */
 typedef struct
 {
     const int16_t *col;     /* the pair's column */
@@ -35,16 +35,18 @@ typedef struct
     const int32_t *records; /* the first quad's record */
     int8_t *out0;           /* pixel 0's outputs */
     int32_t delta;          /* pixel 1's outputs minus pixel 0's, in bytes (the assembly) */
-    int32_t rest;           /* blocks after the first */
+    uint32_t entry;         /* 0, or where the assembly's block loop starts (it sets it) */
     uint32_t lo2, hi2;      /* the activation range, in both halfwords */
+    int32_t rest;           /* blocks after the first */
 } pw_job;
 
 #if TFC_NN_DSP
 #if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
 /* Registers: accumulators r0-r3 (pixel 0, channels 0-3) and r4-r7 (pixel 1); r8, r9 a column word
- * of each pixel; r10, r11 two channels' weight words; r12 the column; lr the weights. The job's
- * fields are copied to the stack: [sp] col, #4 colend, #8 wend, #12 records, #16 out0, #20 delta,
- * #24 the loop entry (by the block count), #28 lo2, #32 hi2. */
+ * of each pixel; r10, r11 two channels' weight words; r12 the column; lr the weights. The job is
+ * copied to the stack: [sp] col, #4 colend, #12 wend, #16 records, #20 out0, #24 delta, #28 the
+ * loop entry (4 blocks a turn; the first turn enters by the count's remainder; computed on the
+ * layer's first call), #32 lo2, #36 hi2. */
 #define PW_WORD                                                                                                    \
     "ldrd r8, r9, [r12], #8\n\t"                                                                                   \
     "ldrd r10, r11, [lr], #8\n\t"                                                                                  \
@@ -81,33 +83,39 @@ typedef struct
     "uxtb16 " t ", " t "\n\t"                                                                                      \
     "orr " dst ", " dst ", " t ", lsl #8\n\t"
 #define PW_QUADS(clamp, load_range)                                                                                \
-    "push {r4-r11, lr}\n\t"                                                                                        \
-    "sub sp, sp, #44\n\t"                                                                                          \
-    "ldm r0, {r1-r10}\n\t"                                                                                         \
-    "str r1, [sp]\n\t"                                                                                             \
-    "str r2, [sp, #4]\n\t"                                                                                         \
-    "mov lr, r3\n\t"                                                                                               \
-    "str r4, [sp, #8]\n\t"                                                                                         \
-    "str r5, [sp, #12]\n\t"                                                                                        \
-    "str r6, [sp, #16]\n\t"                                                                                        \
-    "str r7, [sp, #20]\n\t"                                                                                        \
-    "str r9, [sp, #28]\n\t"                                                                                        \
-    "str r10, [sp, #32]\n\t"                                                                                       \
-    "adr r0, 2f\n\t"                                                                                               \
-    "adr r1, 3f\n\t"                                                                                               \
-    "adr r2, 4f\n\t"                                                                                               \
-    "tst r8, #1\n\t"                                                                                               \
-    "it ne\n\t"                                                                                                    \
-    "movne r0, r1\n\t"                                                                                             \
-    "cmp r8, #0\n\t"                                                                                               \
-    "it eq\n\t"                                                                                                    \
-    "moveq r0, r2\n\t"                                                                                             \
-    "orr r0, r0, #1\n\t"                                                                                           \
-    "str r0, [sp, #24]\n\t"                                                                                        \
+    "push {r4-r11, lr}\n\t"                                                                                     \
+    "sub sp, sp, #44\n\t"                                                                                       \
+    "ldr r1, [r0, #28]\n\t"                                                                                     \
+    "cbnz r1, 7f\n\t"                                                                                           \
+    "ldr r6, [r0, #40]\n\t"                                                                                     \
+    "adr r1, 2f\n\t"                                                                                            \
+    "adr r2, 3f\n\t"                                                                                            \
+    "adr r3, 6f\n\t"                                                                                            \
+    "adr r4, 5f\n\t"                                                                                            \
+    "and r5, r6, #3\n\t"                                                                                        \
+    "cmp r5, #1\n\t"                                                                                            \
+    "it eq\n\t"                                                                                                 \
+    "moveq r1, r2\n\t"                                                                                          \
+    "cmp r5, #2\n\t"                                                                                            \
+    "it eq\n\t"                                                                                                 \
+    "moveq r1, r3\n\t"                                                                                          \
+    "cmp r5, #3\n\t"                                                                                            \
+    "it eq\n\t"                                                                                                 \
+    "moveq r1, r4\n\t"                                                                                          \
+    "adr r2, 4f\n\t"                                                                                            \
+    "cmp r6, #0\n\t"                                                                                            \
+    "it eq\n\t"                                                                                                 \
+    "moveq r1, r2\n\t"                                                                                          \
+    "orr r1, r1, #1\n\t"                                                                                        \
+    "str r1, [r0, #28]\n\t"                                                                                     \
+    "7:\n\t"                                                                                                    \
+    "ldm r0, {r1-r11}\n\t"                                                                                      \
+    "stm sp, {r1-r11}\n\t"                                                                                      \
+    "mov lr, r3\n\t"                                                                                            \
     "1:\n\t"                                                                                                       \
-    "ldr r12, [sp, #12]\n\t"                                                                                       \
+    "ldr r12, [sp, #16]\n\t"                                                                                       \
     "ldmia r12!, {r0-r3}\n\t"                                                                                      \
-    "str r12, [sp, #12]\n\t"                                                                                       \
+    "str r12, [sp, #16]\n\t"                                                                                       \
     "ldr r12, [sp]\n\t"                                                                                            \
     "ldrd r8, r9, [r12], #8\n\t"                                                                                   \
     "ldrd r10, r11, [lr], #8\n\t"                                                                                  \
@@ -119,19 +127,20 @@ typedef struct
     "smlad r6, r9, r10, r2\n\t"                                                                                    \
     "smlad r2, r8, r10, r2\n\t"                                                                                    \
     "smlad r7, r9, r11, r3\n\t"                                                                                    \
-    "smlad r3, r8, r11, r3\n\t" PW_WORD "ldr pc, [sp, #24]\n\t"                                                    \
-    "2:\n\t" PW_WORD PW_WORD "3:\n\t" PW_WORD PW_WORD "ldr r8, [sp, #4]\n\t"                                       \
+    "smlad r3, r8, r11, r3\n\t" PW_WORD "ldr pc, [sp, #28]\n\t"                                                    \
+    "2:\n\t" PW_WORD PW_WORD "5:\n\t" PW_WORD PW_WORD "6:\n\t" PW_WORD PW_WORD "3:\n\t" PW_WORD PW_WORD            \
+    "ldr r8, [sp, #4]\n\t"                                                                                         \
     "cmp r12, r8\n\t"                                                                                              \
     "bne 2b\n\t"                                                                                                   \
     "4:\n\t"                                                                                                       \
-    "ldr r12, [sp, #12]\n\t" PW_RQ("r0", "r4") PW_RQ("r1", "r5") PW_RQ("r2", "r6") PW_RQ("r3", "r7")             \
-    "str r12, [sp, #12]\n\t" PW_PACK(clamp, load_range, "r0", "r1", "r2", "r3", "r8", "r9")                    \
-        PW_PACK(clamp, "", "r4", "r5", "r6", "r7", "r10", "r9") "ldr r12, [sp, #16]\n\t"                           \
-    "ldr r9, [sp, #20]\n\t"                                                                                        \
+    "ldr r12, [sp, #16]\n\t" PW_RQ("r0", "r4") PW_RQ("r1", "r5") PW_RQ("r2", "r6") PW_RQ("r3", "r7")             \
+    "str r12, [sp, #16]\n\t" PW_PACK(clamp, load_range, "r0", "r1", "r2", "r3", "r8", "r9")                    \
+        PW_PACK(clamp, "", "r4", "r5", "r6", "r7", "r10", "r9") "ldr r12, [sp, #20]\n\t"                           \
+    "ldr r9, [sp, #24]\n\t"                                                                                        \
     "str r10, [r12, r9]\n\t"                                                                                       \
     "str r8, [r12], #4\n\t"                                                                                        \
-    "str r12, [sp, #16]\n\t"                                                                                       \
-    "ldr r8, [sp, #8]\n\t"                                                                                         \
+    "str r12, [sp, #20]\n\t"                                                                                       \
+    "ldr r8, [sp, #12]\n\t"                                                                                         \
     "cmp lr, r8\n\t"                                                                                               \
     "bne 1b\n\t"                                                                                                   \
     "add sp, sp, #44\n\t"                                                                                          \
@@ -146,7 +155,7 @@ __attribute__((naked, noinline)) static void pw_quads_full(const pw_job *job __a
 /* The same, outputs clamped to [lo, hi] (r0, r1 take the range once pixel 0's pairs are formed). */
 __attribute__((naked, noinline)) static void pw_quads_range(const pw_job *job __attribute__((unused)))
 {
-    __asm__ volatile(PW_QUADS(PW_RANGE, "ldrd r0, r1, [sp, #28]\n\t"));
+    __asm__ volatile(PW_QUADS(PW_RANGE, "ldrd r0, r1, [sp, #32]\n\t"));
 }
 #else
 /* The same arithmetic in C (the emulated-DSP host build). */
@@ -228,6 +237,8 @@ void tfc_pointwise_wide_s8(const tfc_pw_geometry *g,
     job.colend = col + 2 * in_c;
     job.wend = weights + (int32_t)out_c * in_c;
     job.rest = in_c / 4 - 1;
+    job.entry = 0;
+    const int unit = g->stride_y == 1 && g->stride_x == 1;
     job.lo2 = __PKHBT((uint32_t)lo, (uint32_t)lo, 16);
     job.hi2 = __PKHBT((uint32_t)hi, (uint32_t)hi, 16);
     for (int32_t p = row_begin * out_w; p < p_end; p += 2, output += 2 * out_c)
@@ -235,9 +246,18 @@ void tfc_pointwise_wide_s8(const tfc_pw_geometry *g,
         /* An odd last pixel is computed twice; its copy goes to the spare outputs. */
         const int two = p + 1 < p_end;
         const int32_t q = two ? p + 1 : p;
-        const int32_t y0 = p / out_w, y1 = q / out_w;
-        const int8_t *s0 = input + ((y0 * g->stride_y - input_row) * g->in_w + (p - y0 * out_w) * g->stride_x) * in_c;
-        const int8_t *s1 = input + ((y1 * g->stride_y - input_row) * g->in_w + (q - y1 * out_w) * g->stride_x) * in_c;
+        const int8_t *s0, *s1;
+        if (unit) /* the input pixels run in step with the output's (in_w == out_w) */
+        {
+            s0 = input + (p - input_row * out_w) * in_c;
+            s1 = input + (q - input_row * out_w) * in_c;
+        }
+        else
+        {
+            const int32_t y0 = p / out_w, y1 = q / out_w;
+            s0 = input + ((y0 * g->stride_y - input_row) * g->in_w + (p - y0 * out_w) * g->stride_x) * in_c;
+            s1 = input + ((y1 * g->stride_y - input_row) * g->in_w + (q - y1 * out_w) * g->stride_x) * in_c;
+        }
         pw_widen(s0, s1, in_c, col);
         job.weights = weights;
         job.records = records;

@@ -274,6 +274,32 @@ int32_t tfc_convolve_wide_s8_rows_width(const tfc_conv_wide_geometry *g);
 
 int32_t tfc_convolve_wide_s8_get_buffer_size(const tfc_conv_wide_geometry *g);
 
+/* One tfc_pointwise_wide_s8 layer: a 1x1 unpadded conv (batch 1, no groups, in_c and out_c
+ * multiples of 4); the offsets are folded into the records. */
+typedef struct
+{
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t stride_y, stride_x, act_min, act_max;
+} tfc_pw_geometry;
+
+/* arm_convolve_s8's integers for a 1x1 conv on weights the compiler widened to int16 and doubled,
+ * by quads of output channels (tfc.kernels.pointwise_wide), records per quad: 4 biases (input
+ * offset folded in, doubled), then multiplier, rounding (output offset folded in), shift per
+ * channel. Rows and input_row as tfc_convolve_wide_s8's. scratch: 8-byte aligned,
+ * tfc_pointwise_wide_s8_get_buffer_size bytes (the generated code gives it from the stack). */
+void tfc_pointwise_wide_s8(const tfc_pw_geometry *g,
+                           const int8_t *input,
+                           const int16_t *weights,
+                           const int32_t *records,
+                           int8_t *output,
+                           void *scratch,
+                           int32_t row_begin,
+                           int32_t row_end,
+                           int32_t input_row);
+
+int32_t tfc_pointwise_wide_s8_get_buffer_size(const tfc_pw_geometry *g);
+
 /* One tfc_depthwise_3x3_wide_s8 layer, in run order: `g` with rows and columns swapped where the
  * compiler chose to run down the columns (transposed); the byte steps between input pixels along
  * a run and between runs, and the same for the output. */

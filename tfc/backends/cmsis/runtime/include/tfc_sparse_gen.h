@@ -313,4 +313,14 @@ SP_INLINE int8_t sp_gen_out(int32_t acc, const int kind, int32_t m, int32_t rnd,
     return (int8_t)sp_clamp(y, lo, hi, clamp);
 }
 
+/* A RIGHT channel's output from 2 * acc (its weights and bias doubled): SMMLAR, the shift and
+ * saturation (one SSAT with an immediate shift), without the negative accumulator's correction
+ * where the clamp hides it (sign = 0: tfc/sparse/reference.py sign_fix_needed). */
+SP_INLINE int8_t sp_gen_out2(int32_t acc2, int32_t m, int32_t rnd, int32_t sh, const int sign, int32_t lo, int32_t hi,
+                             const int clamp)
+{
+    const int32_t r = sign ? rnd - (int32_t)((uint32_t)acc2 >> 31) : rnd;
+    return (int8_t)sp_clamp(sp_ssat8(sp_smmlar(acc2, m, r) >> sh), lo, hi, clamp);
+}
+
 #endif /* TFC_SPARSE_GEN_H */

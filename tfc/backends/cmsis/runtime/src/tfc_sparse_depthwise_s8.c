@@ -149,20 +149,8 @@ SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *tw, int32_t count,
     return (uint32_t)acc;
 }
 
-/* The RIGHT requantization of an accumulator the channel's doubled weights and bias made twice
- * the real one (2 * acc fits int32: requant_kind checks it), so SMMLAR takes it as it is. sign: the
- * rounding's correction for a negative acc (tfc/sparse/reference.py); without it a negative acc may
- * give one less, which is exact where the layer's output zero point is at or below its clamp's
- * minimum (the output is then the minimum either way: sign_fix_needed). clamp < 0: sign and clamp
- * from the run-time `flags` (bit 0: sign, bit 1: clamp), for the rare layers. */
-SP_INLINE int8_t sp_dw_out(uint32_t acc2, int32_t m, int32_t rnd, int32_t sh, const int sign, int32_t lo, int32_t hi,
-                           const int clamp)
-{
-    const int32_t r = sign ? rnd - (int32_t)(acc2 >> 31) : rnd;
-    return (int8_t)sp_clamp(sp_ssat8(sp_smmlar((int32_t)acc2, m, r) >> sh), lo, hi, clamp);
-}
-
-/* One channel over every output pixel, four pixels per step. n = 1, 2, 3: that many taps, held in
+/* One channel over every output pixel, four pixels per step; the outputs requantized from the
+ * doubled accumulator (sp_gen_out2: RIGHT channels only), with the sign correction where `sign`. n = 1, 2, 3: that many taps, held in
  * registers; n = 0: `count` taps from tw. STEP: the bytes between two output pixels' windows (4 or
  * 8: strides 1 and 2, immediate offsets; 0: im->step). base: the channel's byte of the first
  * window's top-left; tw's weights and bias2 are doubled. */
@@ -186,13 +174,13 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
             for (int32_t k = 0; k < 4; k++)
             {
                 const uint32_t acc = sp_dw_acc(px + k * step, tw, count, n, bias2, o0, w0, o1, w1, o2, w2);
-                o[k * C] = sp_dw_out(acc, m, rnd, sh, sign, lo, hi, clamp);
+                o[k * C] = sp_gen_out2((int32_t)acc, m, rnd, sh, sign, lo, hi, clamp);
             }
         }
         for (int32_t r = rest; r > 0; r--, px += step, o += C)
         {
-            *o = sp_dw_out(sp_dw_acc(px, tw, count, n, bias2, o0, w0, o1, w1, o2, w2), m, rnd, sh, sign, lo, hi,
-                           clamp);
+            *o = sp_gen_out2((int32_t)sp_dw_acc(px, tw, count, n, bias2, o0, w0, o1, w1, o2, w2), m, rnd, sh, sign,
+                             lo, hi, clamp);
         }
     }
 }
@@ -219,13 +207,22 @@ SP_DW_FAST(0, 0, 1)
 typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
                               int32_t, int32_t, int8_t *);
 
-/* RIGHT channels of a layer that clamps (any tap count and stride, the sign correction kept). */
-static __attribute__((noinline)) void sp_dw_clamped(const sp_dw_image *im, const int8_t *base, const int32_t *tw,
-                                                    int32_t count, uint32_t bias2, int32_t m, int32_t rnd, int32_t sh,
-                                                    int32_t lo, int32_t hi, int8_t *out)
-{
-    sp_dw_channel(im, base, tw, count, 0, 0, bias2, m, rnd, sh, 1, lo, hi, 1, out);
-}
+/* RIGHT channels of a layer that clamps (any stride, the sign correction kept): N taps, 0 any. */
+#define SP_DW_CLAMPED(N)                                                                                              \
+    static __attribute__((noinline)) void sp_dw_clamped##N(const sp_dw_image *im, const int8_t *base,               \
+                                                           const int32_t *tw, int32_t count, uint32_t bias2,         \
+                                                           int32_t m, int32_t rnd, int32_t sh, int32_t lo,           \
+                                                           int32_t hi, int8_t *out)                                  \
+    {                                                                                                                 \
+        sp_dw_channel(im, base, tw, count, N, 0, bias2, m, rnd, sh, 1, lo, hi, 1, out);                             \
+    }
+SP_DW_CLAMPED(0)
+SP_DW_CLAMPED(1)
+SP_DW_CLAMPED(2)
+SP_DW_CLAMPED(3)
+
+typedef void (*sp_dw_clamped_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
+                                 int32_t, int32_t, int32_t, int32_t, int8_t *);
 
 /* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare): the
  * real (undoubled) accumulator, one pixel at a time. */
@@ -271,7 +268,7 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     const int32_t lo = w->activation.min, hi = w->activation.max, out_off = w->output_offset;
     const int clamp = !(lo <= -128 && hi >= 127);
     const int32_t count = rec->count, sh = rec->shift, kind = rec->kind;
-    /* RIGHT: the weights and bias doubled, the accumulator is 2 * acc (sp_dw_out) */
+    /* RIGHT: the weights and bias doubled, the accumulator is 2 * acc (sp_gen_out2) */
     const int32_t scale = kind == TFC_SPARSE_RQ_RIGHT ? 2 : 1;
     int32_t tw[2 * SP_DW_MAX_TAPS]; /* (byte offset in the window, weight) per tap */
     for (int32_t t = 0; t < count; t++, tap += 2)
@@ -290,7 +287,8 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     const uint32_t bias2 = (uint32_t)rec->bias << 1;
     if (clamp)
     {
-        sp_dw_clamped(im, plane, tw, count, bias2, rec->multiplier, rnd, sh, lo, hi, out);
+        static const sp_dw_clamped_fn clamped[4] = {sp_dw_clamped0, sp_dw_clamped1, sp_dw_clamped2, sp_dw_clamped3};
+        clamped[count <= 3 ? count : 0](im, plane, tw, count, bias2, rec->multiplier, rnd, sh, lo, hi, out);
         return;
     }
     const int32_t steps = im->step == 4 ? 0 : (im->step == 8 ? 1 : 2);

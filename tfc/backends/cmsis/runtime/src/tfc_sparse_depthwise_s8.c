@@ -58,44 +58,53 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
 
 /* The padded planes of a group of four whole channels at a word-aligned offset (C % 4 == 0, aligned
  * input): plane row y, column x is the word of input (y - top, x - left), or fill4 (four zero
- * points) outside the input. in: the group's word of input pixel (0, 0); cw: words per input pixel.
- * Plane rows are wp words, one after another. */
-static void sp_dw_plane_words(const uint32_t *in, int32_t in_h, int32_t in_w, int32_t cw, int32_t top, int32_t left,
-                              uint32_t fill4, const sp_dw_image *im, uint32_t *d)
+ * points) outside the input (top, left >= 0). in: the group's word of input pixel (0, 0); cw: words
+ * per input pixel. Plane rows are wp words, one after another, so the plane is one run of words:
+ * padding, input rows with their padding, padding. Not inlined: the registers are its own. */
+static __attribute__((noinline)) void sp_dw_plane_words(const uint32_t *in, int32_t in_h, int32_t in_w, int32_t cw,
+                                                        int32_t top, int32_t left, uint32_t fill4,
+                                                        const sp_dw_image *im, uint32_t *d)
 {
-    const int32_t wp = im->wp;
-    /* columns [x0, x1) of every plane row lie inside the input */
-    const int32_t x0 = left < wp ? left : wp;
-    const int32_t x1 = in_w + left < wp ? in_w + left : wp;
-    for (int32_t y = 0; y < im->hp; y++)
+    const int32_t wp = im->wp, hp = im->hp;
+    /* per input row: `lead` padding words, `n` input words, `trail` padding words */
+    const int32_t lead = left < wp ? left : wp;
+    const int32_t n = (in_w + left < wp ? in_w + left : wp) - lead;
+    const int32_t trail = wp - lead - (n > 0 ? n : 0);
+    const int32_t above = top < hp ? top : hp;
+    const int32_t rows = n > 0 ? (in_h < hp - above ? in_h : hp - above) : 0;
+    uint32_t *const end = d + hp * wp;
+    for (uint32_t *const e = d + above * wp; d != e; d++)
     {
-        const int32_t iy = y - top;
-        uint32_t *const row_end = d + wp;
-        if (iy >= 0 && iy < in_h && x1 > x0)
-        {
-            for (uint32_t *const inside = d + x0; d != inside; d++)
-            {
-                *d = fill4;
-            }
-            const uint32_t *q = in + (iy * in_w + (x0 - left)) * cw;
-            int32_t n = x1 - x0;
-            for (; n >= 4; n -= 4, d += 4, q += 4 * cw)
-            {
-                const uint32_t a = q[0], b = q[cw], c = q[2 * cw], e = q[3 * cw];
-                d[0] = a;
-                d[1] = b;
-                d[2] = c;
-                d[3] = e;
-            }
-            for (; n > 0; n--, d++, q += cw)
-            {
-                *d = *q;
-            }
-        }
-        for (; d != row_end; d++)
+        *d = fill4;
+    }
+    for (int32_t y = 0; y < rows; y++)
+    {
+        for (uint32_t *const e = d + lead; d != e; d++)
         {
             *d = fill4;
         }
+        const uint32_t *q = in + y * in_w * cw;
+        uint32_t *const quads = d + (n & ~3), *const e = d + n;
+        for (; d != quads; d += 4, q += 4 * cw)
+        {
+            const uint32_t a = q[0], b = q[cw], c = q[2 * cw], f = q[3 * cw];
+            d[0] = a;
+            d[1] = b;
+            d[2] = c;
+            d[3] = f;
+        }
+        for (; d != e; d++, q += cw)
+        {
+            *d = *q;
+        }
+        for (uint32_t *const t = d + trail; d != t; d++)
+        {
+            *d = fill4;
+        }
+    }
+    for (; d != end; d++)
+    {
+        *d = fill4;
     }
 }
 
@@ -105,18 +114,18 @@ static void sp_dw_plane_bytes(const int8_t *in, int32_t in_h, int32_t in_w, int3
                               const sp_dw_image *im, int32_t c0, int32_t g, int8_t *plane)
 {
     const int32_t C = im->C;
-    for (int32_t y = 0; y < im->hp; y++)
+    memset(plane, fill, (size_t)(im->hp * im->pitch));
+    const int32_t x0 = left < im->wp ? left : im->wp;
+    const int32_t x1 = in_w + left < im->wp ? in_w + left : im->wp;
+    for (int32_t y = top; y < im->hp && y - top < in_h; y++)
     {
-        const int32_t iy = y - top;
-        int8_t *d = plane + y * im->pitch;
-        for (int32_t x = 0; x < im->wp; x++, d += SP_DW_G)
+        const int8_t *src = in + ((y - top) * in_w + (x0 - left)) * C + c0;
+        int8_t *d = plane + y * im->pitch + x0 * SP_DW_G;
+        for (int32_t x = x0; x < x1; x++, d += SP_DW_G, src += C)
         {
-            const int32_t ix = x - left;
-            const int inside = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w;
-            const int8_t *src = in + (iy * in_w + ix) * C + c0;
-            for (int32_t j = 0; j < SP_DW_G; j++)
+            for (int32_t j = 0; j < g; j++)
             {
-                d[j] = inside && j < g ? src[j] : (int8_t)fill;
+                d[j] = src[j];
             }
         }
     }

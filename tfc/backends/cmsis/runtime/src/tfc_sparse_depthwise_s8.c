@@ -7,10 +7,14 @@
  * and a store. Channels run in groups of four: the group's zero-point-padded planes are copied into
  * scratch (a word per pixel), then each channel of the group reads its plane. Nothing else reads
  * those channels, so the output may overwrite the input (in place, TinyEngine's trick): the arena
- * holds one tensor and a four-channel plane instead of two tensors and a padded image. Channels of 1, 2 or 3 taps (what pruning to ~15 % leaves of a 3x3 kernel) run
- * loops specialised for that count; more taps, and the rare channels whose requantization needs
- * the general arithmetic, run a loop over the tap list. Integer sums wrap modulo 2^32 like the
- * dense kernel's, so every path gives the dense kernel's bytes.
+ * holds one tensor and a four-channel plane instead of two tensors and a padded image. Channels of
+ * 1, 2 or 3 taps (what pruning to ~15 % leaves of a 3x3 kernel) run loops specialised for that
+ * count and for strides 1 and 2 (immediate load offsets), four pixels per step; more taps run a
+ * loop over the tap list. A RIGHT channel's weights and bias are doubled so SMMLAR takes the
+ * accumulator as it is, and ReLU layers skip the negative accumulator's rounding correction
+ * (sp_gen_out2): a one-tap output is a load, SMLABB, SMMLAR, ASR, SSAT and a store. Channels whose
+ * requantization needs the other forms run one pixel at a time. Integer sums wrap modulo 2^32
+ * like the dense kernel's, so every path gives the dense kernel's bytes.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <string.h>

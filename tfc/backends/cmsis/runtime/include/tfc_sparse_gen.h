@@ -84,6 +84,7 @@ SP_INLINE int32_t sp_pack_hi(int32_t a, int32_t b)
 SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc) { return __smlad((int16x2_t)x, (int16x2_t)y, acc); }
 SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
 SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc) { return __smlabt(x, y, acc); }
+SP_INLINE int32_t sp_smlatb(int32_t x, int32_t y, int32_t acc) { return __smlatb(x, y, acc); }
 /* (acc * 2^32 + a * b + 2^31) >> 32: one instruction, no ACLE intrinsic. */
 SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
 {
@@ -120,6 +121,10 @@ SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc)
 SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_hi16(y)));
+}
+SP_INLINE int32_t sp_smlatb(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(sp_hi16(x) * sp_lo16(y)));
 }
 SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
 {

@@ -136,10 +136,11 @@ static void sp_dw_plane_bytes(const int8_t *in, int32_t in_h, int32_t in_w, int3
 }
 
 /* acc = bias + the n taps (n = 0: the `count` (offset, weight) pairs at tw) of the window at px.
- * SMLABB (weights fit 16 bits, doubled too): one instruction per tap, which GCC's reassociation of a
- * plain sum (a MUL, MLAs and an ADD) is not. */
+ * SMLABB / SMLATB (weights fit 16 bits, doubled too): one instruction per tap, which GCC's
+ * reassociation of a plain sum (a MUL, MLAs and an ADD) is not; w01 holds the first two weights
+ * (low, high half), so two taps take one register. */
 SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *tw, int32_t count, const int n, uint32_t bias,
-                             int32_t o0, int32_t w0, int32_t o1, int32_t w1, int32_t o2, int32_t w2)
+                             int32_t o0, int32_t o1, int32_t w01, int32_t o2, int32_t w2)
 {
     int32_t acc = (int32_t)bias;
     if (n == 0)
@@ -150,10 +151,10 @@ SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *tw, int32_t count,
         }
         return (uint32_t)acc;
     }
-    acc = sp_smlabb(w0, px[o0], acc);
+    acc = sp_smlabb(w01, px[o0], acc);
     if (n >= 2)
     {
-        acc = sp_smlabb(w1, px[o1], acc);
+        acc = sp_smlatb(w01, px[o1], acc);
     }
     if (n >= 3)
     {
@@ -172,7 +173,7 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
                              int32_t lo, int32_t hi, const int clamp, int8_t *out)
 {
     const int32_t o0 = n >= 1 ? tw[0] : 0, o1 = n >= 2 ? tw[2] : 0, o2 = n >= 3 ? tw[4] : 0;
-    const int32_t w0 = n >= 1 ? tw[1] : 0, w1 = n >= 2 ? tw[3] : 0, w2 = n >= 3 ? tw[5] : 0;
+    const int32_t w01 = n >= 1 ? sp_pack_lo(tw[1], n >= 2 ? tw[3] : 0) : 0, w2 = n >= 3 ? tw[5] : 0;
     const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
     /* The outputs are one run of pixels C bytes apart; the windows jump at each row's end. */
     const int32_t jump = im->row_step - out_w * step;
@@ -186,13 +187,13 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
             _Pragma("GCC unroll 4")
             for (int32_t k = 0; k < 4; k++)
             {
-                const uint32_t acc = sp_dw_acc(px + k * step, tw, count, n, bias2, o0, w0, o1, w1, o2, w2);
+                const uint32_t acc = sp_dw_acc(px + k * step, tw, count, n, bias2, o0, o1, w01, o2, w2);
                 o[k * C] = sp_gen_out2((int32_t)acc, m, rnd, sh, sign, lo, hi, clamp);
             }
         }
         for (int32_t r = rest; r > 0; r--, px += step, o += C)
         {
-            *o = sp_gen_out2((int32_t)sp_dw_acc(px, tw, count, n, bias2, o0, w0, o1, w1, o2, w2), m, rnd, sh, sign,
+            *o = sp_gen_out2((int32_t)sp_dw_acc(px, tw, count, n, bias2, o0, o1, w01, o2, w2), m, rnd, sh, sign,
                              lo, hi, clamp);
         }
     }
@@ -251,7 +252,7 @@ static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int
         int8_t *o = out + oy * out_w * C;
         for (int8_t *const o_end = o + out_w * C; o != o_end; o += C, px += step)
         {
-            const uint32_t acc = sp_dw_acc(px, tw, count, 0, (uint32_t)bias, 0, 0, 0, 0, 0, 0);
+            const uint32_t acc = sp_dw_acc(px, tw, count, 0, (uint32_t)bias, 0, 0, 0, 0, 0);
             *o = sp_gen_out((int32_t)acc, gkind, m, rnd, sh, lo, hi, 1);
         }
     }

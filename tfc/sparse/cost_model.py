@@ -113,22 +113,21 @@ def expected_nonempty_rows(layer: LayerShape, block: int, density: float) -> flo
 # ---- depthwise (tfc_sparse_depthwise_conv_s8, encoding dw-taps; benchmarks/sparse_depthwise.py) ----
 # Per channel and output pixel: an empty channel is a store; a channel of 1..3 taps runs a loop
 # specialised for its count, more taps a loop over its tap list; plus per-row and per-channel
-# set-up and the copy into the zero-point-padded image (bytes). Fitted (max error 5.2 %; dense
-# 3x3 6.9 %) by benchmarks/sparse_depthwise.py on the emulated M7; refit after changing the kernel.
-# Not refitted for the in-place kernel (four-channel planes): it measures 5-7 % above the fitted
-# kernel at 1-3 taps per channel on 16x16x64 (e.g. 1 tap 252,105 vs 235,667 instructions), fewer
-# on empty channels, and this linear form fits it only to 35 %.
+# set-up and the copy into the four-channel zero-point-padded planes (bytes). Fitted by
+# benchmarks/sparse_depthwise.py on the emulated M7 to the in-place kernel with doubled weights
+# (four pixels per step; max error 14.3 %, the rows and planes of small layers being what the
+# linear form fits worst); refit after changing the kernel.
 # The generic dense loop's DENSE_DW_TAP / DENSE_DW_OUT predate the 3x3 path and were not refitted
 # (the benchmark now measures one such shape, 12x12x32 5x5: 580,775, 12 % above the estimate).
 DW_FEATURES = ("DW_EMPTY", "DW_FAST", "DW_FAST_TAP", "DW_ANY", "DW_ANY_TAP", "DW_ROW", "DW_CHANNEL", "DW_IMAGE")
-DW_EMPTY = 5.024
-DW_FAST = 6.491
-DW_FAST_TAP = 4.773
-DW_ANY = 1.929
-DW_ANY_TAP = 9.643
-DW_ROW = 34.409
-DW_CHANNEL = 93.815
-DW_IMAGE = 0.617
+DW_EMPTY = 4.736
+DW_FAST = 0.914
+DW_FAST_TAP = 3.425
+DW_ANY = 1.510
+DW_ANY_TAP = 7.549
+DW_ROW = 104.957
+DW_CHANNEL = 27.334
+DW_IMAGE = 0.208
 DENSE_DW_TAP, DENSE_DW_OUT = 3.409, 25.237    # the generic loop (kernels other than dense 3x3)
 # The 3x3 channel-pair kernel (stride 1 or 2, channels a multiple of 4): per output, by stride.
 DENSE_DW3_OUT_S1, DENSE_DW3_OUT_S2 = 31.415, 52.907

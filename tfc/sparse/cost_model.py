@@ -22,11 +22,12 @@ SPARSE_R1 = 22.755     # per non-empty output channel per single pass
 SPARSE_C4 = {1: 11.955, 2: 17.764, 4: 24.127, 8: 44.932, 16: 85.172}  # per stored block per 4-pixel pass
 SPARSE_C1 = {1: 7.971, 2: 11.057, 4: 12.084, 8: 19.800, 16: 34.075}   # per stored block per single pass
 SPARSE_W = {4: 2.160, 1: 11.361}  # per widened input value: block >= 4 (SIMD widening) / block < 4
-# The per-layer generated code (encoding brle-unrolled), same form (max fit error 31 % at density ~0).
-UNROLLED_F4, UNROLLED_F1 = 2.645, 4.258
-UNROLLED_R4, UNROLLED_R1 = 19.344, 6.165
-UNROLLED_C4 = {1: 6.628, 2: 6.842, 4: 13.252, 8: 26.243, 16: 53.240}
-UNROLLED_C1 = {1: 2.901, 2: 3.134, 4: 4.221, 8: 8.165, 16: 15.938}
+# The per-layer generated code (encoding brle-unrolled), same form (max fit error 33 % at density
+# ~0, 3.8 % on single passes); refitted after its RIGHT channels' weights were doubled.
+UNROLLED_F4, UNROLLED_F1 = 3.284, 5.284
+UNROLLED_R4, UNROLLED_R1 = 15.004, 5.191
+UNROLLED_C4 = {1: 6.627, 2: 6.829, 4: 13.258, 8: 26.177, 16: 53.248}
+UNROLLED_C1 = {1: 2.906, 2: 3.136, 4: 4.222, 8: 8.163, 16: 15.934}
 DENSE_CONV_MAC, DENSE_CONV_OUT = 1.2908, 9.694
 DENSE_FC_MAC, DENSE_FC_OUT = 1.5610, 28.500
 # --------------------------------------------------------------------------------------------------

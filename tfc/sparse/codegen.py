@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tfc.quant import fixed_point as fp
+from tfc.sparse import reference as sref
 from tfc.sparse.layer import SparseLayer
 
 UNROLLED = "brle-unrolled"
@@ -48,7 +50,7 @@ class ChannelCode:
     index: int
     blocks: tuple[tuple[int, int], ...]  # (cell offset in int16 from the pixel's cell, word offset in the table)
     words: int                           # table words this channel uses
-    bias: int
+    bias: int                            # RIGHT channels: doubled, as their table words (SMMLAR takes 2 * acc)
     kind: int
     multiplier: int
     rounding: int
@@ -69,6 +71,7 @@ class LayerCode:
     channels: tuple[ChannelCode, ...]
     words: np.ndarray           # int32: the pre-widened weights
     channel_step: int = 1       # the distance between two channels' outputs (NHWC: 1; NCHW: the plane's size)
+    sign_fix: bool = True       # RIGHT channels' correction for a negative accumulator (reference.sign_fix_needed)
 
     @property
     def fills_planes(self) -> bool:
@@ -117,9 +120,9 @@ def _pair(lo: int, hi: int) -> int:
     return int(np.int32(np.uint32((lo & 0xFFFF) | ((hi & 0xFFFF) << 16))))
 
 
-def widened_words(values: np.ndarray, block: int) -> list[int]:
-    """One block's int8 values as the int16 pairs the generated code multiplies with SMLAD."""
-    v = [int(x) for x in values]
+def widened_words(values: np.ndarray, block: int, scale: int = 1) -> list[int]:
+    """One block's int8 values (times scale) as the int16 pairs the generated code multiplies with SMLAD."""
+    v = [scale * int(x) for x in values]
     if block == 1:
         return [_pair(v[0], 0)]
     if block == 2:
@@ -138,24 +141,28 @@ def layer_code(layer: SparseLayer, symbol: str, *, table: str | None = None,
     channels, words = [], []
     k = 0
     for r in range(enc.rows):
+        rec = layer.records[r]
+        # RIGHT: weights and bias doubled, so the accumulator is the 2 * acc SMMLAR takes (no shift)
+        scale = 2 if int(rec["kind"]) == sref.RQ_RIGHT else 1
         col, blocks, start = 0, [], len(words)
         for _ in range(int(enc.counts[r])):
             col += int(enc.skips[k])
             vals = enc.values[k * B:(k + 1) * B]
             if vals.any():
                 blocks.append((col * B, len(words) - start))
-                words += widened_words(vals, B)
+                words += widened_words(vals, B, scale)
             col += 1
             k += 1
-        rec = layer.records[r]
-        channels.append(ChannelCode(r, tuple(blocks), len(words) - start, int(rec["bias"]), int(rec["kind"]),
+        bias = int(fp.wrap_int32(np.int64(rec["bias"]) * scale))
+        channels.append(ChannelCode(r, tuple(blocks), len(words) - start, bias, int(rec["kind"]),
                                     int(rec["multiplier"]), int(rec["rounding"]), int(rec["shift"]),
                                     int(rec["empty"])))
     act = layer.activation
     clamp = not (act.min <= -128 and act.max >= 127)
     pixel_step, channel_step = (enc.rows, 1) if output_plane is None else (1, output_plane)
     return LayerCode(symbol, table or f"{symbol}_weights", B, pixel_step, act.min, act.max, clamp,
-                     tuple(pixel_counts), tuple(channels), np.asarray(words or [0], dtype=np.int32), channel_step)
+                     tuple(pixel_counts), tuple(channels), np.asarray(words or [0], dtype=np.int32), channel_step,
+                     sref.sign_fix_needed(layer.output_offset, act.min))
 
 
 def pixel_counts_for(out_w: int, stride_w: int) -> tuple[int, ...]:

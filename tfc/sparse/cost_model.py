@@ -22,11 +22,12 @@ SPARSE_R1 = 22.755     # per non-empty output channel per single pass
 SPARSE_C4 = {1: 11.955, 2: 17.764, 4: 24.127, 8: 44.932, 16: 85.172}  # per stored block per 4-pixel pass
 SPARSE_C1 = {1: 7.971, 2: 11.057, 4: 12.084, 8: 19.800, 16: 34.075}   # per stored block per single pass
 SPARSE_W = {4: 2.160, 1: 11.361}  # per widened input value: block >= 4 (SIMD widening) / block < 4
-# The per-layer generated code (encoding brle-unrolled), same form (max fit error 31 % at density ~0).
-UNROLLED_F4, UNROLLED_F1 = 2.645, 4.258
-UNROLLED_R4, UNROLLED_R1 = 19.344, 6.165
-UNROLLED_C4 = {1: 6.628, 2: 6.842, 4: 13.252, 8: 26.243, 16: 53.240}
-UNROLLED_C1 = {1: 2.901, 2: 3.134, 4: 4.221, 8: 8.165, 16: 15.938}
+# The per-layer generated code (encoding brle-unrolled), same form (max fit error 33 % at density
+# ~0, 3.8 % on single passes); refitted after its RIGHT channels' weights were doubled.
+UNROLLED_F4, UNROLLED_F1 = 3.284, 5.284
+UNROLLED_R4, UNROLLED_R1 = 15.004, 5.191
+UNROLLED_C4 = {1: 6.627, 2: 6.829, 4: 13.258, 8: 26.177, 16: 53.248}
+UNROLLED_C1 = {1: 2.906, 2: 3.136, 4: 4.222, 8: 8.163, 16: 15.934}
 DENSE_CONV_MAC, DENSE_CONV_OUT = 1.2908, 9.694
 DENSE_FC_MAC, DENSE_FC_OUT = 1.5610, 28.500
 # --------------------------------------------------------------------------------------------------
@@ -113,22 +114,21 @@ def expected_nonempty_rows(layer: LayerShape, block: int, density: float) -> flo
 # ---- depthwise (tfc_sparse_depthwise_conv_s8, encoding dw-taps; benchmarks/sparse_depthwise.py) ----
 # Per channel and output pixel: an empty channel is a store; a channel of 1..3 taps runs a loop
 # specialised for its count, more taps a loop over its tap list; plus per-row and per-channel
-# set-up and the copy into the zero-point-padded image (bytes). Fitted (max error 5.2 %; dense
-# 3x3 6.9 %) by benchmarks/sparse_depthwise.py on the emulated M7; refit after changing the kernel.
-# Not refitted for the in-place kernel (four-channel planes): it measures 5-7 % above the fitted
-# kernel at 1-3 taps per channel on 16x16x64 (e.g. 1 tap 252,105 vs 235,667 instructions), fewer
-# on empty channels, and this linear form fits it only to 35 %.
+# set-up and the copy into the four-channel zero-point-padded planes (bytes). Fitted by
+# benchmarks/sparse_depthwise.py on the emulated M7 to the in-place kernel with doubled weights
+# (four pixels per step; max error 14.3 %, the rows and planes of small layers being what the
+# linear form fits worst); refit after changing the kernel.
 # The generic dense loop's DENSE_DW_TAP / DENSE_DW_OUT predate the 3x3 path and were not refitted
 # (the benchmark now measures one such shape, 12x12x32 5x5: 580,775, 12 % above the estimate).
 DW_FEATURES = ("DW_EMPTY", "DW_FAST", "DW_FAST_TAP", "DW_ANY", "DW_ANY_TAP", "DW_ROW", "DW_CHANNEL", "DW_IMAGE")
-DW_EMPTY = 5.024
-DW_FAST = 6.491
-DW_FAST_TAP = 4.773
-DW_ANY = 1.929
-DW_ANY_TAP = 9.643
-DW_ROW = 34.409
-DW_CHANNEL = 93.815
-DW_IMAGE = 0.617
+DW_EMPTY = 4.736
+DW_FAST = 0.914
+DW_FAST_TAP = 3.425
+DW_ANY = 1.510
+DW_ANY_TAP = 7.549
+DW_ROW = 104.957
+DW_CHANNEL = 27.334
+DW_IMAGE = 0.208
 DENSE_DW_TAP, DENSE_DW_OUT = 3.409, 25.237    # the generic loop (kernels other than dense 3x3)
 # The 3x3 channel-pair kernel (stride 1 or 2, channels a multiple of 4): per output, by stride.
 DENSE_DW3_OUT_S1, DENSE_DW3_OUT_S2 = 31.415, 52.907

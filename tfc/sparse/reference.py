@@ -12,6 +12,10 @@ is floor((x + 2^(r-1) - [x < 0]) / 2^r); [x < 0] may be replaced by [a < 0] (the
 when x == 0, where both give 0), and adding an integer K inside SMMLAR's high word adds K to x.
 So requantize(a) + zp = SMMLAR(2a, m, 2^(r-1) + zp*2^r - [a < 0]) >> r, exactly, as long as no
 intermediate leaves int32, which `requant_kind` checks from the channel's accumulator bound.
+Without the [a < 0] term a negative a may give one less; both are then at or below zp (x <= 0
+for a < 0 and m >= 0), so where the output's clamp minimum is at or above zp (ReLU layers, whose
+zp is the minimum) the clamped outputs are equal: `sign_fix_needed`. Kernels that feed SMMLAR 2a
+directly (doubled weights and bias: the depthwise kernel, the generated code) save the shift too.
 For shift >= 0 (left l, no right shift): requantize(a) + zp = SMMLAR(a << (l+1), m, zp) when
 a << (l+1) fits int32.
 """
@@ -50,11 +54,19 @@ def requant_kind(acc_bound: int, multiplier: int, shift: int, output_offset: int
     return RQ_GENERIC, shift, output_offset
 
 
-def fast_requantize(acc, multiplier: int, kind: int, shift_field: int, rounding: int) -> np.ndarray:
-    """What the C kernel computes for a record (before the int8 saturation and clamp)."""
+def sign_fix_needed(output_offset: int, activation_min: int) -> bool:
+    """Whether a RIGHT requantization needs its correction for a negative accumulator: not where the
+    clamp's minimum (-128 without one) is at or above the output zero point (see above)."""
+    return output_offset > activation_min
+
+
+def fast_requantize(acc, multiplier: int, kind: int, shift_field: int, rounding: int,
+                    sign_fix: bool = True) -> np.ndarray:
+    """What the C kernel computes for a record (before the int8 saturation and clamp); sign_fix
+    False: the RIGHT form without the negative accumulator's correction."""
     a = np.asarray(acc, dtype=np.int64)
     if kind == RQ_RIGHT:
-        h = smmlar(a * 2, multiplier, rounding - (a < 0).astype(np.int64)).astype(np.int64)
+        h = smmlar(a * 2, multiplier, rounding - sign_fix * (a < 0).astype(np.int64)).astype(np.int64)
         return h >> shift_field
     if kind == RQ_LEFT:
         return smmlar(a << shift_field, multiplier, rounding).astype(np.int64)

@@ -7,7 +7,8 @@
  * count (tap index ky * kw + kx, int8 weight) byte pairs. The kernel copies four channels at a time
  * into padded planes whose padding holds the input zero point (x + input_offset = 0 there), so every
  * tap of every pixel is a plain load: a channel with t taps costs t loads and t MACs per output pixel,
- * then the 5-instruction requantization of tfc_sparse_gen.h. The output may be the input (in place).
+ * then the requantization of tfc_sparse_gen.h (sp_gen_out2: 3 or 4 instructions) and a store. The
+ * output may be the input (in place).
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef TFC_SPARSE_DEPTHWISE_H

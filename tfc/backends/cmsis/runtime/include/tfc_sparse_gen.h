@@ -84,6 +84,7 @@ SP_INLINE int32_t sp_pack_hi(int32_t a, int32_t b)
 SP_INLINE int32_t sp_smlad(int32_t x, int32_t y, int32_t acc) { return __smlad((int16x2_t)x, (int16x2_t)y, acc); }
 SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
 SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc) { return __smlabt(x, y, acc); }
+SP_INLINE int32_t sp_smlatb(int32_t x, int32_t y, int32_t acc) { return __smlatb(x, y, acc); }
 /* (acc * 2^32 + a * b + 2^31) >> 32: one instruction, no ACLE intrinsic. */
 SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
 {
@@ -120,6 +121,10 @@ SP_INLINE int32_t sp_smlabb(int32_t x, int32_t y, int32_t acc)
 SP_INLINE int32_t sp_smlabt(int32_t x, int32_t y, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(sp_lo16(x) * sp_hi16(y)));
+}
+SP_INLINE int32_t sp_smlatb(int32_t x, int32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(sp_hi16(x) * sp_lo16(y)));
 }
 SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
 {
@@ -311,6 +316,16 @@ SP_INLINE int8_t sp_gen_out(int32_t acc, const int kind, int32_t m, int32_t rnd,
         y = sp_requantize_generic(acc, m, sh, rnd);
     }
     return (int8_t)sp_clamp(y, lo, hi, clamp);
+}
+
+/* A RIGHT channel's output from 2 * acc (its weights and bias doubled): SMMLAR, the shift and
+ * saturation (one SSAT with an immediate shift), without the negative accumulator's correction
+ * where the clamp hides it (sign = 0: tfc/sparse/reference.py sign_fix_needed). */
+SP_INLINE int8_t sp_gen_out2(int32_t acc2, int32_t m, int32_t rnd, int32_t sh, const int sign, int32_t lo, int32_t hi,
+                             const int clamp)
+{
+    const int32_t r = sign ? rnd - (int32_t)((uint32_t)acc2 >> 31) : rnd;
+    return (int8_t)sp_clamp(sp_ssat8(sp_smmlar(acc2, m, r) >> sh), lo, hi, clamp);
 }
 
 #endif /* TFC_SPARSE_GEN_H */

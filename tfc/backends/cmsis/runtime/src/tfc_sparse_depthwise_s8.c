@@ -7,10 +7,14 @@
  * and a store. Channels run in groups of four: the group's zero-point-padded planes are copied into
  * scratch (a word per pixel), then each channel of the group reads its plane. Nothing else reads
  * those channels, so the output may overwrite the input (in place, TinyEngine's trick): the arena
- * holds one tensor and a four-channel plane instead of two tensors and a padded image. Channels of 1, 2 or 3 taps (what pruning to ~15 % leaves of a 3x3 kernel) run
- * loops specialised for that count; more taps, and the rare channels whose requantization needs
- * the general arithmetic, run a loop over the tap list. Integer sums wrap modulo 2^32 like the
- * dense kernel's, so every path gives the dense kernel's bytes.
+ * holds one tensor and a four-channel plane instead of two tensors and a padded image. Channels of
+ * 1, 2 or 3 taps (what pruning to ~15 % leaves of a 3x3 kernel) run loops specialised for that
+ * count and for strides 1 and 2 (immediate load offsets), four pixels per step; more taps run a
+ * loop over the tap list. A RIGHT channel's weights and bias are doubled so SMMLAR takes the
+ * accumulator as it is, and ReLU layers skip the negative accumulator's rounding correction
+ * (sp_gen_out2): a one-tap output is a load, SMLABB, SMMLAR, ASR, SSAT and a store. Channels whose
+ * requantization needs the other forms run one pixel at a time. Integer sums wrap modulo 2^32
+ * like the dense kernel's, so every path gives the dense kernel's bytes.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <string.h>
@@ -56,180 +60,254 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
     return 1;
 }
 
-/* The padded planes of channels c0 .. c0 + G - 1: plane row y, column x, lane j holds input
- * (y - top, x - left, c0 + j), or the zero point `fill` outside the input. words: the group is four
- * whole channels at a word-aligned offset (C % 4 == 0, aligned input), copied a word per pixel. */
-static void sp_dw_planes(const int8_t *in, int32_t in_h, int32_t in_w, int32_t top, int32_t left, int32_t fill,
-                         const sp_dw_image *im, int32_t c0, int32_t g, int8_t *plane, const int words)
+/* The padded planes of a group of four whole channels at a word-aligned offset (C % 4 == 0, aligned
+ * input): plane row y, column x is the word of input (y - top, x - left), or fill4 (four zero
+ * points) outside the input (top, left >= 0). in: the group's word of input pixel (0, 0); cw: words
+ * per input pixel. Plane rows are wp words, one after another, so the plane is one run of words:
+ * padding, input rows with their padding, padding. Not inlined: the registers are its own. */
+static __attribute__((noinline)) void sp_dw_plane_words(const uint32_t *in, int32_t in_h, int32_t in_w, int32_t cw,
+                                                        int32_t top, int32_t left, uint32_t fill4,
+                                                        const sp_dw_image *im, uint32_t *d)
+{
+    const int32_t wp = im->wp, hp = im->hp;
+    /* per input row: `lead` padding words, `n` input words, `trail` padding words */
+    const int32_t lead = left < wp ? left : wp;
+    const int32_t n = (in_w + left < wp ? in_w + left : wp) - lead;
+    const int32_t trail = wp - lead - (n > 0 ? n : 0);
+    const int32_t above = top < hp ? top : hp;
+    const int32_t rows = n > 0 ? (in_h < hp - above ? in_h : hp - above) : 0;
+    uint32_t *const end = d + hp * wp;
+    for (uint32_t *const e = d + above * wp; d != e; d++)
+    {
+        *d = fill4;
+    }
+    for (int32_t y = 0; y < rows; y++)
+    {
+        for (uint32_t *const e = d + lead; d != e; d++)
+        {
+            *d = fill4;
+        }
+        const uint32_t *q = in + y * in_w * cw;
+        uint32_t *const quads = d + (n & ~3), *const e = d + n;
+        for (; d != quads; d += 4, q += 4 * cw)
+        {
+            const uint32_t a = q[0], b = q[cw], c = q[2 * cw], f = q[3 * cw];
+            d[0] = a;
+            d[1] = b;
+            d[2] = c;
+            d[3] = f;
+        }
+        for (; d != e; d++, q += cw)
+        {
+            *d = *q;
+        }
+        for (uint32_t *const t = d + trail; d != t; d++)
+        {
+            *d = fill4;
+        }
+    }
+    for (; d != end; d++)
+    {
+        *d = fill4;
+    }
+}
+
+/* The same planes for any channel count and alignment (g channels of the group, lane j holds
+ * channel c0 + j), a byte at a time. */
+static void sp_dw_plane_bytes(const int8_t *in, int32_t in_h, int32_t in_w, int32_t top, int32_t left, int32_t fill,
+                              const sp_dw_image *im, int32_t c0, int32_t g, int8_t *plane)
 {
     const int32_t C = im->C;
-    const uint32_t fill4 = ((uint32_t)fill & 0xFFU) * 0x01010101U;
-    /* columns [x0, x1) of every plane row lie inside the input */
+    memset(plane, fill, (size_t)(im->hp * im->pitch));
     const int32_t x0 = left < im->wp ? left : im->wp;
     const int32_t x1 = in_w + left < im->wp ? in_w + left : im->wp;
-    for (int32_t y = 0; y < im->hp; y++)
+    for (int32_t y = top; y < im->hp && y - top < in_h; y++)
     {
-        const int32_t iy = y - top;
-        int8_t *row = plane + y * im->pitch;
-        if (iy < 0 || iy >= in_h)
+        const int8_t *src = in + ((y - top) * in_w + (x0 - left)) * C + c0;
+        int8_t *d = plane + y * im->pitch + x0 * SP_DW_G;
+        for (int32_t x = x0; x < x1; x++, d += SP_DW_G, src += C)
         {
-            for (int32_t x = 0; x < im->wp; x++)
+            for (int32_t j = 0; j < g; j++)
             {
-                memcpy(row + x * SP_DW_G, &fill4, SP_DW_G);
+                d[j] = src[j];
             }
-            continue;
-        }
-        for (int32_t x = 0; x < x0; x++)
-        {
-            memcpy(row + x * SP_DW_G, &fill4, SP_DW_G);
-        }
-        if (x1 <= x0)
-        {
-            continue;
-        }
-        const int8_t *src = in + (iy * in_w + (x0 - left)) * C + c0;
-        if (words)
-        {
-            const uint32_t *q = (const uint32_t *)__builtin_assume_aligned(src, 4);
-            const int32_t cw = C / 4;
-            uint32_t *d = (uint32_t *)__builtin_assume_aligned(row + x0 * SP_DW_G, 4);
-            int32_t n = x1 - x0;
-            for (; n >= 4; n -= 4, d += 4, q += 4 * cw)
-            {
-                const uint32_t a = q[0], b = q[cw], c = q[2 * cw], e = q[3 * cw];
-                d[0] = a;
-                d[1] = b;
-                d[2] = c;
-                d[3] = e;
-            }
-            for (; n > 0; n--, d++, q += cw)
-            {
-                *d = *q;
-            }
-        }
-        else
-        {
-            int8_t *d = row + x0 * SP_DW_G;
-            for (int32_t x = x0; x < x1; x++, d += SP_DW_G, src += C)
-            {
-                for (int32_t j = 0; j < g; j++)
-                {
-                    d[j] = src[j];
-                }
-            }
-        }
-        for (int32_t x = x1; x < im->wp; x++)
-        {
-            memcpy(row + x * SP_DW_G, &fill4, SP_DW_G);
         }
     }
 }
 
-/* acc = bias + the n taps (n = 0: the `count` (offset, weight) pairs at tw) of the window at px. */
-SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *tw, int32_t count, const int n, int32_t bias,
-                             int32_t o0, int32_t w0, int32_t o1, int32_t w1, int32_t o2, int32_t w2)
+/* acc = bias + the n taps (n = 0: the `count` (offset, weight) pairs at tw) of the window at px.
+ * SMLABB / SMLATB (weights fit 16 bits, doubled too): one instruction per tap, which GCC's
+ * reassociation of a plain sum (a MUL, MLAs and an ADD) is not; w01 holds the first two weights
+ * (low, high half), so two taps take one register. */
+SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *tw, int32_t count, const int n, uint32_t bias,
+                             int32_t o0, int32_t o1, int32_t w01, int32_t o2, int32_t w2)
 {
-    uint32_t acc = (uint32_t)bias;
+    int32_t acc = (int32_t)bias;
     if (n == 0)
     {
         for (const int32_t *const end = tw + 2 * count; tw != end; tw += 2)
         {
-            acc += (uint32_t)(tw[1] * px[tw[0]]);
+            acc = sp_smlabb(tw[1], px[tw[0]], acc);
         }
-        return acc;
+        return (uint32_t)acc;
     }
-    acc += (uint32_t)(w0 * px[o0]);
+    acc = sp_smlabb(w01, px[o0], acc);
     if (n >= 2)
     {
-        acc += (uint32_t)(w1 * px[o1]);
+        acc = sp_smlatb(w01, px[o1], acc);
     }
     if (n >= 3)
     {
-        acc += (uint32_t)(w2 * px[o2]);
+        acc = sp_smlabb(w2, px[o2], acc);
     }
-    return acc;
+    return (uint32_t)acc;
 }
 
-/* One channel over every output pixel. n = 1, 2, 3: that many taps, held in registers; n = 0:
- * `count` taps from tw. right: the channel takes the RIGHT requantization (a constant then);
- * otherwise `kind` picks it per output. base: the channel's byte of the first window's top-left. */
+/* One channel over every output pixel, four pixels per step; the outputs requantized from the
+ * doubled accumulator (sp_gen_out2: RIGHT channels only), with the sign correction where `sign`. n = 1, 2, 3: that many taps, held in
+ * registers; n = 0: `count` taps from tw. STEP: the bytes between two output pixels' windows (4 or
+ * 8: strides 1 and 2, immediate offsets; 0: im->step). base: the channel's byte of the first
+ * window's top-left; tw's weights and bias2 are doubled. */
 SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, const int n,
-                             int32_t bias, int32_t m, int32_t rnd, int32_t sh, const int right, int32_t kind,
+                             const int32_t STEP, uint32_t bias2, int32_t m, int32_t rnd, int32_t sh, const int sign,
                              int32_t lo, int32_t hi, const int clamp, int8_t *out)
 {
     const int32_t o0 = n >= 1 ? tw[0] : 0, o1 = n >= 2 ? tw[2] : 0, o2 = n >= 3 ? tw[4] : 0;
-    const int32_t w0 = n >= 1 ? tw[1] : 0, w1 = n >= 2 ? tw[3] : 0, w2 = n >= 3 ? tw[5] : 0;
+    const int32_t w01 = n >= 1 ? sp_pack_lo(tw[1], n >= 2 ? tw[3] : 0) : 0, w2 = n >= 3 ? tw[5] : 0;
+    const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
+    /* The outputs are one run of pixels C bytes apart; the windows jump at each row's end. */
+    const int32_t jump = im->row_step - out_w * step;
+    const int32_t quads = out_w >> 2, rest = out_w & 3;
+    const int8_t *px = base;
+    int8_t *o = out;
+    for (int32_t oy = im->out_h; oy > 0; oy--, px += jump)
+    {
+        for (int32_t q = quads; q > 0; q--, px += 4 * step, o += 4 * C)
+        {
+            _Pragma("GCC unroll 4")
+            for (int32_t k = 0; k < 4; k++)
+            {
+                const uint32_t acc = sp_dw_acc(px + k * step, tw, count, n, bias2, o0, o1, w01, o2, w2);
+                o[k * C] = sp_gen_out2((int32_t)acc, m, rnd, sh, sign, lo, hi, clamp);
+            }
+        }
+        for (int32_t r = rest; r > 0; r--, px += step, o += C)
+        {
+            *o = sp_gen_out2((int32_t)sp_dw_acc(px, tw, count, n, bias2, o0, o1, w01, o2, w2), m, rnd, sh, sign,
+                             lo, hi, clamp);
+        }
+    }
+}
+
+/* Separate functions, so each specialised loop gets the registers to itself: N taps (0: any
+ * count), STEP (0: any stride), SIGN; no clamp. */
+#define SP_DW_FAST(N, STEP, SIGN)                                                                                    \
+    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_##SIGN(                                           \
+        const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, uint32_t bias2, int32_t m,      \
+        int32_t rnd, int32_t sh, int8_t *out)                                                                       \
+    {                                                                                                                 \
+        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, sh, SIGN, -128, 127, 0, out);                     \
+    }
+#define SP_DW_FAST_STEPS(N, SIGN) SP_DW_FAST(N, 4, SIGN) SP_DW_FAST(N, 8, SIGN) SP_DW_FAST(N, 0, SIGN)
+SP_DW_FAST_STEPS(1, 0)
+SP_DW_FAST_STEPS(1, 1)
+SP_DW_FAST_STEPS(2, 0)
+SP_DW_FAST_STEPS(2, 1)
+SP_DW_FAST_STEPS(3, 0)
+SP_DW_FAST_STEPS(3, 1)
+SP_DW_FAST(0, 0, 0)
+SP_DW_FAST(0, 0, 1)
+
+typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
+                              int32_t, int32_t, int8_t *);
+
+/* RIGHT channels of a layer that clamps (any stride, the sign correction kept): N taps, 0 any. */
+#define SP_DW_CLAMPED(N)                                                                                              \
+    static __attribute__((noinline)) void sp_dw_clamped##N(const sp_dw_image *im, const int8_t *base,               \
+                                                           const int32_t *tw, int32_t count, uint32_t bias2,         \
+                                                           int32_t m, int32_t rnd, int32_t sh, int32_t lo,           \
+                                                           int32_t hi, int8_t *out)                                  \
+    {                                                                                                                 \
+        sp_dw_channel(im, base, tw, count, N, 0, bias2, m, rnd, sh, 1, lo, hi, 1, out);                             \
+    }
+SP_DW_CLAMPED(0)
+SP_DW_CLAMPED(1)
+SP_DW_CLAMPED(2)
+SP_DW_CLAMPED(3)
+
+typedef void (*sp_dw_clamped_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
+                                 int32_t, int32_t, int32_t, int32_t, int8_t *);
+
+/* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare): the
+ * real (undoubled) accumulator, one pixel at a time. */
+static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int8_t *base, const int32_t *tw,
+                                                int32_t count, int32_t bias, int32_t m, int32_t rnd, int32_t sh,
+                                                int32_t kind, int32_t lo, int32_t hi, int8_t *out)
+{
     const int32_t C = im->C, step = im->step, out_w = im->out_w;
-    const int gkind = kind == TFC_SPARSE_RQ_RIGHT ? 0 : (kind == TFC_SPARSE_RQ_LEFT ? 1 : 2);
+    const int gkind = kind == TFC_SPARSE_RQ_LEFT ? 1 : 2;
     for (int32_t oy = 0; oy < im->out_h; oy++)
     {
         const int8_t *px = base + oy * im->row_step;
         int8_t *o = out + oy * out_w * C;
         for (int8_t *const o_end = o + out_w * C; o != o_end; o += C, px += step)
         {
-            const uint32_t acc = sp_dw_acc(px, tw, count, n, bias, o0, w0, o1, w1, o2, w2);
-            if (right)
-            {
-                *o = (int8_t)sp_clamp(sp_rq_right((int32_t)acc, m, rnd, sh), lo, hi, clamp);
-            }
-            else
-            {
-                *o = sp_gen_out((int32_t)acc, gkind, m, rnd, sh, lo, hi, 1);
-            }
+            const uint32_t acc = sp_dw_acc(px, tw, count, 0, (uint32_t)bias, 0, 0, 0, 0, 0);
+            *o = sp_gen_out((int32_t)acc, gkind, m, rnd, sh, lo, hi, 1);
         }
     }
 }
 
-/* Separate functions, so each specialised loop gets the registers to itself. N = 0: any count. */
-#define SP_DW_FAST(N, CLAMP)                                                                                          static __attribute__((noinline)) void sp_dw_fast##N##_##CLAMP(const sp_dw_image *im, const int8_t *base,                                                                        const int32_t *tw, int32_t count, int32_t bias,                                                                    int32_t m, int32_t rnd, int32_t sh, int32_t lo,                                                                    int32_t hi, int8_t *out)                             {                                                                                                                      sp_dw_channel(im, base, tw, count, N, bias, m, rnd, sh, 1, TFC_SPARSE_RQ_RIGHT, lo, hi, CLAMP, out);           }
-SP_DW_FAST(0, 0)
-SP_DW_FAST(0, 1)
-SP_DW_FAST(1, 0)
-SP_DW_FAST(1, 1)
-SP_DW_FAST(2, 0)
-SP_DW_FAST(2, 1)
-SP_DW_FAST(3, 0)
-SP_DW_FAST(3, 1)
-
-/* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare). */
-static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int8_t *base, const int32_t *tw,
-                                                int32_t count, int32_t bias, int32_t m, int32_t rnd, int32_t sh,
-                                                int32_t kind, int32_t lo, int32_t hi, int8_t *out)
+/* Whether a RIGHT requantization needs its correction for a negative accumulator: not where the
+ * output zero point is at or below the clamp's minimum (ReLU and ReLU6 layers; the proof is
+ * tfc/sparse/reference.py's sign_fix_needed). */
+static int sp_dw_sign_fix(const tfc_sparse_dw_weights *w)
 {
-    sp_dw_channel(im, base, tw, count, 0, bias, m, rnd, sh, 0, kind, lo, hi, 1, out);
+    return w->output_offset > w->activation.min;
 }
-
-typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, int32_t, int32_t,
-                              int32_t, int32_t, int32_t, int32_t, int8_t *);
 
 /* One channel of the group whose planes are at plane (lane j). */
 static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const tfc_sparse_dw_channel *rec,
                       const uint8_t *tap, const int8_t *plane, int8_t *out)
 {
-    static const sp_dw_fast_fn fast[2][4] = {{sp_dw_fast0_0, sp_dw_fast1_0, sp_dw_fast2_0, sp_dw_fast3_0},
-                                             {sp_dw_fast0_1, sp_dw_fast1_1, sp_dw_fast2_1, sp_dw_fast3_1}};
+    static const sp_dw_fast_fn fast[2][4][3] = {
+        {{sp_dw_fast0_0_0, sp_dw_fast0_0_0, sp_dw_fast0_0_0},
+         {sp_dw_fast1_4_0, sp_dw_fast1_8_0, sp_dw_fast1_0_0},
+         {sp_dw_fast2_4_0, sp_dw_fast2_8_0, sp_dw_fast2_0_0},
+         {sp_dw_fast3_4_0, sp_dw_fast3_8_0, sp_dw_fast3_0_0}},
+        {{sp_dw_fast0_0_1, sp_dw_fast0_0_1, sp_dw_fast0_0_1},
+         {sp_dw_fast1_4_1, sp_dw_fast1_8_1, sp_dw_fast1_0_1},
+         {sp_dw_fast2_4_1, sp_dw_fast2_8_1, sp_dw_fast2_0_1},
+         {sp_dw_fast3_4_1, sp_dw_fast3_8_1, sp_dw_fast3_0_1}}};
     const int32_t lo = w->activation.min, hi = w->activation.max, out_off = w->output_offset;
     const int clamp = !(lo <= -128 && hi >= 127);
-    const int32_t count = rec->count;
+    const int32_t count = rec->count, sh = rec->shift, kind = rec->kind;
+    /* RIGHT: the weights and bias doubled, the accumulator is 2 * acc (sp_gen_out2) */
+    const int32_t scale = kind == TFC_SPARSE_RQ_RIGHT ? 2 : 1;
     int32_t tw[2 * SP_DW_MAX_TAPS]; /* (byte offset in the window, weight) per tap */
     for (int32_t t = 0; t < count; t++, tap += 2)
     {
         const int32_t ky = tap[0] / w->kw, kx = tap[0] % w->kw;
         tw[2 * t] = ky * im->pitch + kx * SP_DW_G;
-        tw[2 * t + 1] = (int8_t)tap[1];
+        tw[2 * t + 1] = scale * (int8_t)tap[1];
     }
-    const int32_t sh = rec->shift, kind = rec->kind;
-    int32_t rnd = out_off;
-    if (kind == TFC_SPARSE_RQ_RIGHT)
+    if (kind != TFC_SPARSE_RQ_RIGHT)
     {
-        /* 2^(shift-1) + output_offset * 2^shift (tfc/sparse/reference.py requant_kind) */
-        rnd = (int32_t)((1U << (sh - 1)) + ((uint32_t)out_off << sh));
-        fast[clamp][count <= 3 ? count : 0](im, plane, tw, count, rec->bias, rec->multiplier, rnd, sh, lo, hi, out);
+        sp_dw_any(im, plane, tw, count, rec->bias, rec->multiplier, out_off, sh, kind, lo, hi, out);
+        return;
     }
-    else
+    /* 2^(shift-1) + output_offset * 2^shift (tfc/sparse/reference.py requant_kind) */
+    const int32_t rnd = (int32_t)((1U << (sh - 1)) + ((uint32_t)out_off << sh));
+    const uint32_t bias2 = (uint32_t)rec->bias << 1;
+    if (clamp)
     {
-        sp_dw_any(im, plane, tw, count, rec->bias, rec->multiplier, rnd, sh, kind, lo, hi, out);
+        static const sp_dw_clamped_fn clamped[4] = {sp_dw_clamped0, sp_dw_clamped1, sp_dw_clamped2, sp_dw_clamped3};
+        clamped[count <= 3 ? count : 0](im, plane, tw, count, bias2, rec->multiplier, rnd, sh, lo, hi, out);
+        return;
     }
+    const int32_t steps = im->step == 4 ? 0 : (im->step == 8 ? 1 : 2);
+    fast[sp_dw_sign_fix(w)][count <= 3 ? count : 0][steps](im, plane, tw, count, bias2, rec->multiplier, rnd, sh,
+                                                          out);
 }
 
 /* Every channel of one image, four at a time: their planes into scratch, then their outputs
@@ -247,9 +325,15 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
         {
             used |= w->records[c0 + j].count != 0;
         }
-        if (used)
+        if (used && words)
         {
-            sp_dw_planes(in, in_h, in_w, top, left, fill, im, c0, g, plane, words);
+            const uint32_t fill4 = ((uint32_t)fill & 0xFFU) * 0x01010101U;
+            sp_dw_plane_words((const uint32_t *)__builtin_assume_aligned(in + c0, 4), in_h, in_w, im->C / 4, top,
+                              left, fill4, im, (uint32_t *)__builtin_assume_aligned(plane, 4));
+        }
+        else if (used)
+        {
+            sp_dw_plane_bytes(in, in_h, in_w, top, left, fill, im, c0, g, plane);
         }
         for (int32_t j = 0; j < g; j++)
         {

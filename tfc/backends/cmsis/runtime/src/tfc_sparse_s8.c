@@ -367,7 +367,21 @@ static void sp_widen_planes(const int8_t *in, int32_t h, int32_t w, int32_t cin,
             const int32_t at = B >= 4 ? (r & ~3) + (int32_t)((0x3120U >> (4 * (r & 3))) & 0xFU) : r;
             const int8_t *src = in + c * plane + y * w;
             int16_t *cell = row + (c / B) * group_step + at;
-            for (int32_t x = 0; x < w; x++)
+            int32_t x = 0;
+#if SP_DSP
+            /* the channels left over (a model's 3-channel input): 4 pixels per load */
+            const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
+            for (; x + 4 <= w; x += 4)
+            {
+                const int32_t v = sp_ld32(src + x);
+                const int32_t e = sp_sxtab16(off2, v), o = sp_sxtab16_ror8(off2, v);
+                cell[x * B] = (int16_t)sp_lo16(e);
+                cell[(x + 1) * B] = (int16_t)sp_lo16(o);
+                cell[(x + 2) * B] = (int16_t)sp_hi16(e);
+                cell[(x + 3) * B] = (int16_t)sp_hi16(o);
+            }
+#endif
+            for (; x < w; x++)
             {
                 cell[x * B] = (int16_t)(src[x] + input_offset);
             }

@@ -160,7 +160,7 @@ RING_CHAIN = [(8, (3, 3), 2, [0, 0, 1, 1]), (8, (3, 5), 1, [1, 2, 1, 2]), (6, (1
 
 
 def test_the_ring_of_input_rows_equals_the_interpreter(tmp_path, qemu):  # noqa: F811
-    shape = (1, 4, 10, 11)
+    shape = (1, 8, 10, 11)     # 8 input channels: conv_first takes first layers of up to 4
     rng = np.random.default_rng(6)
     calibration = rng.normal(0, 1, (16, *shape)).astype(np.float32).transpose(0, 1, 3, 4, 2)   # NHWC
     cm = tfc.compile(conv_chain(5, RING_CHAIN, shape), target="cortex-m7", input_layout="nhwc",

@@ -4,8 +4,8 @@ instructions of its dense build by default (3.05x measured against the dense bui
 16's dense kernels, 3.69x before them; issue 15's 1/4 goal is in
 docs/sparse-format.md), and in less flash than dense when the sparse layers are held to their
 dense forms' flash (sparsify{flash_scope=model}), then in at most 1/2.5 of the instructions (3.12x
-measured, 2.88x before issue 15's sparse kernel work: the bound was 1/3 before the wide dense
-kernels made the dense build faster)."""
+measured against the dense build before issue 16's dense kernels, 2.88x before issue 15's sparse
+kernel work: the bound was 1/3 before the wide dense kernels made the dense build faster)."""
 from __future__ import annotations
 
 import dataclasses

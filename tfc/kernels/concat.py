@@ -29,6 +29,20 @@ from tfc.quant.node_params import grid_change
 from tfc.quant.operands import per_tensor
 
 
+# Both concat kernels' call opens the same way: the input pointers (arena or flash) and sizes.
+_CALL_HEAD = """\
+{% import "_macros.j2" as m %}
+{% macro data(layer) %}{% endmacro %}
+{% macro call(layer) %}
+{% set p = layer.args.params %}
+{% set n = p.sizes | length %}
+{{ m.comment(layer) }}
+    {
+        const int8_t *const inputs[{{ n }}] = { {% for o in layer.args.operands %}{{ (m.at(layer.inputs[o]) if o is number else o.symbol) ~ (", " if not loop.last else "") }}{% endfor %} };
+        static const int32_t sizes[{{ n }}] = { {{ p.sizes | join(", ") }} };
+"""
+
+
 @dataclass(frozen=True)
 class ConcatParams:
     outer: int                                # product of the dims before the axis
@@ -67,15 +81,7 @@ class Concat(PlannedKernel):
     function = "tfc_concat_s8"
     template_source = """\
 {#- tfc_concat_s8: Layer with ConcatArgs; each input rescaled onto the output grid (multiplier 0: copied). -#}
-{% import "_macros.j2" as m %}
-{% macro data(layer) %}{% endmacro %}
-{% macro call(layer) %}
-{% set p = layer.args.params %}
-{% set n = p.sizes | length %}
-{{ m.comment(layer) }}
-    {
-        const int8_t *const inputs[{{ n }}] = { {% for o in layer.args.operands %}{{ (m.at(layer.inputs[o]) if o is number else o.symbol) ~ (", " if not loop.last else "") }}{% endfor %} };
-        static const int32_t sizes[{{ n }}] = { {{ p.sizes | join(", ") }} };
+""" + _CALL_HEAD + """\
         static const int32_t input_offsets[{{ n }}] = { {% for g in p.grids %}{{ g.input_offset }}{{ ", " if not loop.last }}{% endfor %} };
         static const int32_t multipliers[{{ n }}] = { {% for g in p.grids %}{{ 0 if g.identity else g.multiplier }}{{ ", " if not loop.last }}{% endfor %} };
         static const int32_t shifts[{{ n }}] = { {% for g in p.grids %}{{ 0 if g.identity else g.shift }}{{ ", " if not loop.last }}{% endfor %} };
@@ -134,15 +140,7 @@ class OrtConcat(PlannedKernel):
     numerics = ort.ONNXRUNTIME
     template_source = """\
 {#- tfc_concat_lut_s8: Layer with LutConcatArgs; each input copied or mapped through its table. -#}
-{% import "_macros.j2" as m %}
-{% macro data(layer) %}{% endmacro %}
-{% macro call(layer) %}
-{% set p = layer.args.params %}
-{% set n = p.sizes | length %}
-{{ m.comment(layer) }}
-    {
-        const int8_t *const inputs[{{ n }}] = { {% for o in layer.args.operands %}{{ (m.at(layer.inputs[o]) if o is number else o.symbol) ~ (", " if not loop.last else "") }}{% endfor %} };
-        static const int32_t sizes[{{ n }}] = { {{ p.sizes | join(", ") }} };
+""" + _CALL_HEAD + """\
         const int8_t *const tables[{{ n }}] = { {% for t in layer.args.tables %}{{ t.symbol if t else "0" }}{{ ", " if not loop.last }}{% endfor %} };
         {{ layer.function }}(inputs, sizes, tables, {{ n }}, {{ p.outer }}, {{ m.at(layer.output) }});
     }

@@ -120,7 +120,7 @@ class PointwiseWide(_ConvBands, _Conv):
     # fitted on the MLPerf models' 15 1x1 layers (KWS, wake word, VWW, ResNet-8): -3.8..+2.0 %; none
     # runs the narrower activation range (its clamp: 2 SSUB16/SEL pairs more per pixel and quad)
     costs = {"tfc_pointwise_wide_s8": C.Cost(C.CONV, (0.7268, 5.9261, 45.3626, 1.5486, 0.0, 0.0, 3440.3374))}
-    priority = 7            # above conv_wide (6), below the sparse kernels
+    priority = 8            # above conv_first (7: a 1x1 first layer runs here) and conv_wide (6), below the sparse kernels
     template_source = """\
 {#- tfc_pointwise_wide_s8: Layer with PointwiseArgs. -#}
 {% import "_macros.j2" as m %}

@@ -74,6 +74,20 @@ def _why_not(node) -> str | None:
     return None
 
 
+def _concat_plan(node) -> ConcatParams | str:
+    """Both concat kernels' layout and each input's grid change onto the output (or why not)."""
+    reason = _why_not(node)
+    if reason:
+        return reason
+    out = node.output
+    axis = node.attrs["axis"] % out.type.rank
+    yq = per_tensor(out, "output", node)
+    return ConcatParams(outer=math.prod(out.shape[:axis]),
+                        sizes=tuple(math.prod(v.shape[axis:]) for v in node.inputs),
+                        grids=tuple(grid_change(per_tensor(v, f"input {k}", node), yq)
+                                    for k, v in enumerate(node.inputs)))
+
+
 @register_kernel
 class Concat(PlannedKernel):
     name = "concat"
@@ -92,16 +106,7 @@ class Concat(PlannedKernel):
 """
 
     def plan(self, node):
-        reason = _why_not(node)
-        if reason:
-            return reason
-        out = node.output
-        axis = node.attrs["axis"] % out.type.rank
-        yq = per_tensor(out, "output", node)
-        return ConcatParams(outer=math.prod(out.shape[:axis]),
-                            sizes=tuple(math.prod(v.shape[axis:]) for v in node.inputs),
-                            grids=tuple(grid_change(per_tensor(v, f"input {k}", node), yq)
-                                        for k, v in enumerate(node.inputs)))
+        return _concat_plan(node)
 
     def run(self, node, inputs, p):
         # Multiplier 0 (the same grid) is a copy in the C, whatever the offsets say.
@@ -150,19 +155,13 @@ class OrtConcat(PlannedKernel):
     def plan(self, node):
         if not ort.uses_onnxruntime(node):
             return "numerics is not onnxruntime"
-        reason = _why_not(node)
-        if reason:
-            return reason
-        out = node.output
-        axis = node.attrs["axis"] % out.type.rank
-        yq = per_tensor(out, "output", node)
-        tables = []
-        for k, v in enumerate(node.inputs):
-            xq = per_tensor(v, f"input {k}", node)
-            same = xq.scale == yq.scale and xq.zero_point == yq.zero_point
-            tables.append(None if same else tuple(int(t) for t in ort.requantize_table(xq, yq)))
-        return LutConcatParams(outer=math.prod(out.shape[:axis]),
-                               sizes=tuple(math.prod(v.shape[axis:]) for v in node.inputs), tables=tuple(tables))
+        base = _concat_plan(node)
+        if isinstance(base, str):
+            return base
+        yq = per_tensor(node.output, "output", node)
+        return LutConcatParams(base.outer, base.sizes, tuple(
+            None if g.identity else tuple(int(t) for t in ort.requantize_table(per_tensor(v, f"input {k}", node), yq))
+            for k, (v, g) in enumerate(zip(node.inputs, base.grids))))
 
     def run(self, node, inputs, p):
         parts = [x.reshape(p.outer, size) if t is None else np.asarray(t, np.int8)[x.reshape(p.outer, size).astype(np.int64) + 128]

@@ -19,6 +19,7 @@ examples:
   tfc-nas run --data fashion-mnist --out runs/fmnist                 # the target's whole flash/SRAM
   tfc-nas run --data folder:~/pictures/sorted --flash 256KiB --sram 64KiB --out runs/mine
   tfc-nas run --data npz:arrays.npz --config nas.json --workers 2 --out runs/arrays
+  tfc-nas run --data fashion-mnist --ray auto --out runs/ray          # evaluate candidates on a Ray cluster
   tfc-nas run --out runs/fmnist --resume                              # continue an interrupted run
   torchrun --nproc_per_node 2 -m nas run --data fashion-mnist --out runs/ddp   # data-parallel training
   tfc-nas config > nas.json                                           # the default config, to edit
@@ -47,8 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the run in --out with its own config (flags given again must match it)")
     r.add_argument("--device", help="cpu, cuda or cuda:N for training and fine-tuning (default: cuda when "
                    "available)")
-    r.add_argument("--workers", type=_positive, default=1,
-                   help="processes evaluating candidates (export, tfc compile, cost, accuracy); same result for any N")
+    r.add_argument("--workers", type=_positive,
+                   help="processes evaluating candidates (export, tfc compile, cost, accuracy; default 1), or with "
+                   "--ray the Ray actors (default: one per CPU of the cluster); same result for any N")
+    r.add_argument("--ray", metavar="ADDRESS",
+                   help="evaluate candidates on a Ray cluster: local (start Ray on this machine for the run, with --workers CPUs), auto "
+                   "(the cluster `ray start --head` started here, or RAY_ADDRESS) or HOST:PORT of the head node; same result as one process. Needs the extra: pip install -e '.[nas,ray]'")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     sub.add_parser("config", help="print the default config (JSON) to edit and pass with --config")
@@ -117,7 +122,8 @@ def main(argv=None) -> int:
         from nas.pipeline import RunOptions, run_pipeline
         cfg = resolve_config(args)
         report = run_pipeline(cfg, args.out, resume=args.resume,
-                              options=RunOptions(quiet=args.quiet, device=args.device, workers=args.workers))
+                              options=RunOptions(quiet=args.quiet, device=args.device, workers=args.workers,
+                                                 ray=args.ray))
     except TfcError as e:
         if args.debug:
             traceback.print_exc()

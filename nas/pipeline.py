@@ -61,7 +61,8 @@ class RunOptions:
     """How a run is carried out; none of it changes the searched model (so not in the config)."""
     quiet: bool = False
     device: str | None = None        # None: CUDA when available
-    workers: int = 1                 # candidate-evaluation processes
+    workers: int | None = None       # candidate-evaluation processes (None: 1); with ray, Ray actors (None: one per CPU)
+    ray: str | None = None           # a Ray address (nas.ray_cluster): candidate evaluation on that cluster
 
 
 @dataclass
@@ -73,7 +74,8 @@ class Context:
     quiet: bool = False
     timings: dict | None = None
     par: Parallel = field(default_factory=Parallel)
-    workers: int = 1
+    workers: int | None = None
+    ray: bool = False
     _resized: dict = field(default_factory=dict)
 
     def x(self, split: str, resolution: int) -> np.ndarray:
@@ -100,18 +102,27 @@ def run_pipeline(cfg: RunConfig, out, *, resume: bool = False, options: RunOptio
     """The whole run; the report (None on the other ranks of a torchrun launch). The target, the
     budget and the data are checked before `out` is created."""
     torch.set_num_threads(1)     # 2 threads on a shared 2-core machine spin-wait: measured 6x slower
+    if options.ray:
+        from nas.ray_cluster import require_ray
+        require_ray()
     budget = make_budget(cfg)
     ds = data_mod.load(cfg.data, seed=cfg.seed, limit=cfg.train_limit)
     par = setup(options.device)
+    ray_session = None
     try:
+        if options.ray and par.is_main:       # a bad address fails now, not after training the supernet
+            from nas.ray_cluster import connect
+            ray_session = connect(options.ray, options.workers)
         run = RunDir(out, cfg, resume=resume) if par.is_main else None
         par.barrier()
         run = run or RunDir(out, cfg, resume=True, writer=False)
         if not par.is_main:
             log.setLevel(logging.WARNING)     # rank 0 tells the story
-        ctx = Context(cfg.for_data(len(ds.y_train), max(ds.x_train.shape[2:])), run, ds, budget, options.quiet or not par.is_main, {}, par, options.workers)
-        log.info("%s; budget %s; device %s%s", ds.summary(), budget.describe(), par.device,
-                 f", {par.world} processes" if par.world > 1 else "")
+        ctx = Context(cfg.for_data(len(ds.y_train), max(ds.x_train.shape[2:])), run, ds, budget, options.quiet or not par.is_main, {}, par, options.workers,
+                      ray_session is not None)
+        log.info("%s; budget %s; device %s%s%s", ds.summary(), budget.describe(), par.device,
+                 f", {par.world} processes" if par.world > 1 else "",
+                 f"; candidates evaluated on Ray ({options.ray})" if ray_session else "")
         c = ctx.cfg
         log.info("schedule for this data: resolutions %s, width_mults %s, supernet %d epochs, finalists %d, "
                  "fine-tune %d (%d QAT)", c.resolutions, c.width_mults, c.epochs, c.finalist_epochs,
@@ -126,6 +137,8 @@ def run_pipeline(cfg: RunConfig, out, *, resume: bool = False, options: RunOptio
         from nas.report import write_report
         return write_report(ctx, space, search, final, time.time() - t0)
     finally:
+        if ray_session is not None:
+            ray_session.close()
         teardown(par)
 
 
@@ -241,7 +254,7 @@ def _sparsenas(ctx: Context, space: SearchSpace, net: SuperNet) -> dict:
     res = space.resolution
     ev = Evaluator(net, ctx.budget, TfcCostModel(cfg.target, _calibration(ctx, res)),
                    ctx.x("train", res)[:256], ctx.x("val", res)[:cfg.val_limit], ctx.data.y_val[:cfg.val_limit],
-                   workers=ctx.workers)
+                   workers=ctx.workers if ctx.ray else ctx.workers or 1, ray=ctx.ray)
     try:
         result = _evolve(ctx, space, ev)
     except BaseException:

@@ -22,7 +22,6 @@ from nas.supernet import SuperNet, extract, recalibrate_bn
 from nas.train import accuracy
 
 
-
 @dataclass
 class Evaluator:
     net: SuperNet
@@ -32,7 +31,8 @@ class Evaluator:
     x_val: np.ndarray
     y_val: np.ndarray
     max_instructions: float | None = None
-    workers: int = 1
+    workers: int | None = 1      # evaluating processes; with `ray`, Ray actors (None: one per cluster CPU)
+    ray: bool = False            # evaluate on the Ray cluster this process is connected to (nas.ray_cluster)
 
     def __post_init__(self):
         self.records: dict[str, dict] = {}
@@ -40,23 +40,28 @@ class Evaluator:
         self._pool = None
 
     def evaluate_many(self, genomes: list[Genome]) -> list[dict]:
-        """Records of `genomes`, the new ones evaluated in `workers` processes. A record depends only
-        on its genome (BatchNorm recalibrated per sub-network, one thread per process), and records
-        are kept in the order of `genomes`, so any number of workers gives the same run."""
+        """Records of `genomes`, the new ones evaluated in `workers` processes or on Ray. A record
+        depends only on its genome (BatchNorm recalibrated per sub-network, one thread per process),
+        and records are kept in the order of `genomes`, so any number of workers gives the same run."""
         new = list({g.key(): g for g in genomes if g.key() not in self.records}.values())
-        if self.workers > 1 and len(new) > 1:
+        if (self.ray or (self.workers or 1) > 1) and len(new) > 1:
             if self._pool is None:
-                self._pool = _worker_pool(self)
-            for g, rec in zip(new, self._pool.map(_worker_evaluate, [g.to_dict() for g in new])):
+                self._pool = self._start_pool()
+            for g, rec in zip(new, self._pool.map([g.to_dict() for g in new])):
                 self.records[g.key()] = rec
                 self.cost_model.compiles += 1
         return [self.evaluate(g) for g in genomes]
 
+    def _start_pool(self):
+        if self.ray:
+            from nas.ray_cluster import RayPool
+            return RayPool(worker_payload(self), self.workers)
+        return ProcessPool(worker_payload(self), self.workers)
+
     def close(self, *, terminate: bool = False) -> None:
-        """Stop the worker processes (at once with `terminate`: after an error or Ctrl-C)."""
+        """Stop the workers (at once with `terminate`: after an error or Ctrl-C)."""
         if self._pool is not None:
-            self._pool.terminate() if terminate else self._pool.close()
-            self._pool.join()
+            self._pool.close(terminate=terminate)
             self._pool = None
 
     def static(self, arch):
@@ -89,27 +94,47 @@ class Evaluator:
         return rec
 
 
-def _worker_pool(ev: Evaluator):
-    import multiprocessing as mp
+def worker_payload(ev: Evaluator) -> tuple:
+    """What a worker needs to evaluate like `ev`: the trained supernet (CPU tensors), the budget,
+    the cost model's target and calibration, and the data."""
     state = {k: v.cpu() for k, v in ev.net.state_dict().items()}
-    args = (ev.net.space.to_dict(), state, ev.budget, ev.cost_model.target, ev.cost_model.calibration, ev.x_cal,
+    return (ev.net.space.to_dict(), state, ev.budget, ev.cost_model.target, ev.cost_model.calibration, ev.x_cal,
             ev.x_val, ev.y_val, ev.max_instructions)
-    return mp.get_context("spawn").Pool(ev.workers, initializer=_worker_init, initargs=args)
+
+
+def evaluator_from(payload: tuple) -> Evaluator:
+    """A worker's one-process Evaluator, built from `worker_payload`."""
+    from nas.space import SearchSpace
+    space, state, budget, target, calibration, x_cal, x_val, y_val, max_instructions = payload
+    torch.set_num_threads(1)
+    net = SuperNet(SearchSpace.from_dict(space))
+    net.load_state_dict(state)
+    return Evaluator(net, budget, TfcCostModel(target, calibration), x_cal, x_val, y_val, max_instructions)
+
+
+class ProcessPool:
+    """`workers` spawned processes, each holding the trained supernet."""
+
+    def __init__(self, payload: tuple, workers: int):
+        import multiprocessing as mp
+        self._pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(payload,))
+
+    def map(self, genomes: list[dict]) -> list[dict]:
+        return self._pool.map(_worker_evaluate, genomes)
+
+    def close(self, *, terminate: bool = False) -> None:
+        self._pool.terminate() if terminate else self._pool.close()
+        self._pool.join()
 
 
 _WORKER: Evaluator | None = None
 
 
-def _worker_init(space, state, budget, target, calibration, x_cal, x_val, y_val, max_instructions) -> None:
+def _worker_init(payload: tuple) -> None:
     global _WORKER
     import signal
-
-    from nas.space import SearchSpace
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the main process's to report
-    torch.set_num_threads(1)
-    net = SuperNet(SearchSpace.from_dict(space))
-    net.load_state_dict(state)
-    _WORKER = Evaluator(net, budget, TfcCostModel(target, calibration), x_cal, x_val, y_val, max_instructions)
+    _WORKER = evaluator_from(payload)
 
 
 def _worker_evaluate(genome: dict) -> dict:

@@ -16,8 +16,12 @@ output is the `nas` logger's (Ray's logs are in its session directory, /tmp/ray/
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import socket
+import sys
+import tempfile
 from dataclasses import dataclass
 
 from nas.errors import ConfigError, NasError
@@ -57,18 +61,44 @@ def connect(address: str, cpus: int | None = None) -> Session:
     if ray.is_initialized():
         return Session(address, owned=False)
     _check_reachable(address)
-    try:
-        quiet = {} if address.startswith("ray://") else {    # Ray Client forwards these to the cluster's init
-            "include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
-        ray.init(address=address, num_cpus=cpus if address == "local" else None, **quiet)
-    except (ConnectionError, ValueError, RuntimeError, TimeoutError, SystemExit) as e:
-        raise ConfigError(f"--ray {address}: could not connect to Ray ({e or type(e).__name__})",
-                          hint=_ADDRESS_HINT) from None
-    return Session(address, owned=True)
+    quiet = {} if address.startswith("ray://") else {    # Ray Client forwards these to the cluster's init
+        "include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    with _stderr_kept(address != "local") as said:
+        try:
+            ray.init(address=address, num_cpus=cpus if address == "local" else None, **quiet)
+            return Session(address, owned=True)
+        except (ConnectionError, ValueError, RuntimeError, TimeoutError, SystemExit) as e:
+            failure = e
+    why = f"{failure or type(failure).__name__}" + (f"; Ray said: {said[0]}" if said else "")
+    raise ConfigError(f"--ray {address}: could not connect to Ray ({why})", hint=_ADDRESS_HINT + _AUTH_HINT)
+
+
+@contextlib.contextmanager
+def _stderr_kept(keep: bool):
+    """While joining a cluster, Ray's C++ core writes a warning to stderr for every failed retry (one
+    a second); they are kept from the run's output, and the last one is put in `said` for the error."""
+    said: list[str] = []
+    if not keep:
+        yield said
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            lines = [ln.strip() for ln in tmp.read().decode(errors="replace").splitlines() if ln.strip()]
+            said.extend(ln.split("] ", 1)[-1] for ln in lines[-1:])
 
 
 _ADDRESS_HINT = ("give `local` (start Ray on this machine for the run), `auto` (the cluster `ray start --head` "
                  "started here) or the head node's HOST:PORT (`ray start --head` prints it)")
+_AUTH_HINT = ("; a cluster with token authentication (Ray's default since 2.59 for `ray start`) needs "
+              "RAY_AUTH_MODE=token here and its token (in ~/.ray/auth_token or RAY_AUTH_TOKEN)")
 
 
 def _check_reachable(address: str) -> None:
@@ -123,7 +153,12 @@ class RayPool:
             raise NasError(f"a Ray evaluator failed: {first}", hint=NODE_HINT) from e
 
     def close(self, *, terminate: bool = False) -> None:
+        """Stop the actors (each holds a CPU of the cluster until it ends)."""
         import ray
+        from ray.exceptions import RayError
         for actor in self._actors:
-            ray.kill(actor)
+            try:
+                ray.kill(actor)
+            except RayError:        # already gone (the cluster stopped, e.g. on Ctrl-C)
+                pass
         self._actors = []

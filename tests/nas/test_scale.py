@@ -113,7 +113,8 @@ def test_ray_evaluators_give_the_same_records_as_one_process():
     space = _evaluator(1).net.space
     genomes = initial_population(space, 4, random.Random(3))
     a = _evaluator(1).evaluate_many(genomes)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # address="local": a new instance even where `ray start` left /tmp/ray/ray_current_cluster behind
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
         session = connect("auto")
         assert not session.owned

@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes evaluating candidates (export, tfc compile, cost, accuracy; default 1), or with "
                    "--ray the Ray actors (default: one per CPU of the cluster); same result for any N")
     r.add_argument("--ray", metavar="ADDRESS",
-                   help="evaluate candidates on a Ray cluster: local (start Ray on this machine for the run, with --workers CPUs), auto "
-                   "(the cluster `ray start --head` started here, or RAY_ADDRESS) or HOST:PORT of the head node; same result as one process. Needs the extra: pip install -e '.[nas,ray]'")
+                   help="evaluate candidates on a Ray cluster: local (start Ray on this machine for the run, with "
+                   "--workers CPUs), auto (the cluster `ray start --head` started here, or RAY_ADDRESS) or HOST:PORT "
+                   "of the head node; same result as one process. Needs the extra: pip install -e '.[nas,ray]'")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     sub.add_parser("config", help="print the default config (JSON) to edit and pass with --config")

@@ -61,7 +61,7 @@ class RunOptions:
     """How a run is carried out; none of it changes the searched model (so not in the config)."""
     quiet: bool = False
     device: str | None = None        # None: CUDA when available
-    workers: int | None = None       # candidate-evaluation processes (None: 1); with ray, Ray actors (None: one per CPU)
+    workers: int | None = None       # candidate-evaluation processes (None: 1), or Ray actors (None: 1 per CPU)
     ray: str | None = None           # a Ray address (nas.ray_cluster): candidate evaluation on that cluster
 
 
@@ -118,8 +118,8 @@ def run_pipeline(cfg: RunConfig, out, *, resume: bool = False, options: RunOptio
         run = run or RunDir(out, cfg, resume=True, writer=False)
         if not par.is_main:
             log.setLevel(logging.WARNING)     # rank 0 tells the story
-        ctx = Context(cfg.for_data(len(ds.y_train), max(ds.x_train.shape[2:])), run, ds, budget, options.quiet or not par.is_main, {}, par, options.workers,
-                      ray_session is not None)
+        ctx = Context(cfg.for_data(len(ds.y_train), max(ds.x_train.shape[2:])), run, ds, budget,
+                      options.quiet or not par.is_main, {}, par, options.workers, ray_session is not None)
         log.info("%s; budget %s; device %s%s%s", ds.summary(), budget.describe(), par.device,
                  f", {par.world} processes" if par.world > 1 else "",
                  f"; candidates evaluated on Ray ({options.ray})" if ray_session else "")

@@ -31,6 +31,10 @@ INSTALL_HINT = f"install the ray extra: pip install -e '.[nas,ray]' (or pip inst
 NODE_HINT = ("every Ray node needs this tfc with the nas extra installed (the actors import nas and tfc); "
              "Ray's logs: /tmp/ray/session_latest/logs on the node")
 REACH_TIMEOUT_S = 5.0
+ADDRESS_HINT = ("give `local` (start Ray on this machine for the run), `auto` (the cluster `ray start --head` "
+                "started here) or the head node's HOST:PORT (`ray start --head` prints it)")
+AUTH_HINT = ("; a cluster with token authentication (on by default for Ray 2.60's `ray start`) needs "
+             "RAY_AUTH_MODE=token here and its token (in ~/.ray/auth_token or RAY_AUTH_TOKEN)")
 
 
 def require_ray():
@@ -66,11 +70,19 @@ def connect(address: str, cpus: int | None = None) -> Session:
     with _stderr_kept(address != "local") as said:
         try:
             ray.init(address=address, num_cpus=cpus if address == "local" else None, **quiet)
-            return Session(address, owned=True)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError, SystemExit) as e:
             failure = e
+        else:
+            session = Session(address, owned=True)
+            try:
+                actor_count(ray, cpus)            # too many for the cluster: said now, not after training
+            except ConfigError:
+                session.close()
+                raise
+            return session
     why = f"{failure or type(failure).__name__}" + (f"; Ray said: {said[0]}" if said else "")
-    raise ConfigError(f"--ray {address}: could not connect to Ray ({why})", hint=_ADDRESS_HINT + _AUTH_HINT)
+    raise ConfigError(f"--ray {address}: could not connect to Ray ({why})",
+                      hint=ADDRESS_HINT + (AUTH_HINT if "auth" in why.lower() else ""))
 
 
 @contextlib.contextmanager
@@ -95,12 +107,6 @@ def _stderr_kept(keep: bool):
             said.extend(ln.split("] ", 1)[-1] for ln in lines[-1:])
 
 
-_ADDRESS_HINT = ("give `local` (start Ray on this machine for the run), `auto` (the cluster `ray start --head` "
-                 "started here) or the head node's HOST:PORT (`ray start --head` prints it)")
-_AUTH_HINT = ("; a cluster with token authentication (Ray's default since 2.59 for `ray start`) needs "
-              "RAY_AUTH_MODE=token here and its token (in ~/.ray/auth_token or RAY_AUTH_TOKEN)")
-
-
 def _check_reachable(address: str) -> None:
     """HOST:PORT addresses are tried with a plain TCP connection first: Ray itself retries an
     unreachable one for minutes and then exits the process."""
@@ -108,11 +114,21 @@ def _check_reachable(address: str) -> None:
         return
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit():
-        raise ConfigError(f"--ray {address}: not a Ray address", hint=_ADDRESS_HINT)
+        raise ConfigError(f"--ray {address}: not a Ray address", hint=ADDRESS_HINT)
     try:
         socket.create_connection((host, int(port)), timeout=REACH_TIMEOUT_S).close()
     except OSError as e:
-        raise ConfigError(f"--ray {address}: nothing answers there ({e})", hint=_ADDRESS_HINT) from None
+        raise ConfigError(f"--ray {address}: nothing answers there ({e})", hint=ADDRESS_HINT) from None
+
+
+def actor_count(ray, wanted: int | None) -> int:
+    """`wanted` evaluators (None: one per CPU of the cluster), refused when the cluster has fewer CPUs:
+    the actors it cannot place would wait for ever."""
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    if wanted is not None and wanted > cpus:
+        raise ConfigError(f"--workers {wanted} with --ray: the Ray cluster has {cpus} CPU(s), one per evaluator",
+                          hint=f"use --workers {max(cpus, 1)} or fewer, or leave --workers out (one per CPU)")
+    return wanted or max(cpus, 1)
 
 
 class _Evaluator:
@@ -133,13 +149,10 @@ class RayPool:
     def __init__(self, payload: tuple, actors: int | None):
         ray = require_ray()
         from ray.util import ActorPool
-        cpus = int(ray.cluster_resources().get("CPU", 0))
-        if actors is not None and actors > cpus:
-            raise ConfigError(f"--workers {actors} with --ray: the Ray cluster has {cpus} CPU(s), one per evaluator",
-                              hint=f"use --workers {max(cpus, 1)} or fewer, or leave --workers out (one per CPU)")
+        n = actor_count(ray, actors)
         ref = ray.put(payload)                   # one copy in the object store, shared by every actor
         cls = ray.remote(num_cpus=1)(_Evaluator)
-        self._actors = [cls.remote(ref) for _ in range(actors or max(cpus, 1))]
+        self._actors = [cls.remote(ref) for _ in range(n)]
         self._pool = ActorPool(self._actors)
 
     def map(self, genomes: list[dict]) -> list[dict]:
@@ -153,7 +166,7 @@ class RayPool:
             raise NasError(f"a Ray evaluator failed: {first}", hint=NODE_HINT) from e
 
     def close(self, *, terminate: bool = False) -> None:
-        """Stop the actors (each holds a CPU of the cluster until it ends)."""
+        """Stop the actors at once either way (each holds a CPU of the cluster until it ends)."""
         import ray
         from ray.exceptions import RayError
         for actor in self._actors:

@@ -99,7 +99,7 @@ def worker_payload(ev: Evaluator) -> tuple:
     the cost model's target and calibration, and the data."""
     state = {k: v.cpu() for k, v in ev.net.state_dict().items()}
     return (ev.net.space.to_dict(), state, ev.budget, ev.cost_model.target, ev.cost_model.calibration, ev.x_cal,
-            ev.x_val, ev.y_val, ev.max_instructions)
+              ev.x_val, ev.y_val, ev.max_instructions)
 
 
 def evaluator_from(payload: tuple) -> Evaluator:

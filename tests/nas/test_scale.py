@@ -109,7 +109,7 @@ def test_ray_gives_the_same_searched_model_as_one_process(tmp_path, capfd):
 def test_ray_evaluators_give_the_same_records_as_one_process():
     """The Evaluator on a Ray instance this process started (ray.init before the run) keeps it running."""
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[nas,ray]')")
-    from nas.ray_cluster import connect
+    from nas.ray_cluster import actor_count, connect
     space = _evaluator(1).net.space
     genomes = initial_population(space, 4, random.Random(3))
     a = _evaluator(1).evaluate_many(genomes)
@@ -118,6 +118,8 @@ def test_ray_evaluators_give_the_same_records_as_one_process():
     try:
         session = connect("auto")
         assert not session.owned
+        with pytest.raises(ConfigError, match=r"--workers 3 with --ray: the Ray cluster has 2 CPU\(s\)"):
+            actor_count(ray, 3)                           # actors it cannot place would wait for ever
         ev = _evaluator(None)
         ev.ray = True
         try:

@@ -11,9 +11,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from tfc.kernels.add_table import rescaled_inputs, table_decline
 from tfc.quant import reference as ref
 from tfc.quant.kernel_params import (
     ActivationRange, AddParams, BatchMatmulParams, ConvParams, DepthwiseConvParams, FullyConnectedParams,
@@ -506,6 +507,43 @@ def test_elementwise_add_s8_raw_params(runtime, data):
     in_place = d(st.sampled_from([None, 1, 2]))
     assert_same(_elementwise(runtime, "add", a, b, p, in_place), ref.add(a, b, p),
                 f"arm_elementwise_add_s8 {p} in_place={in_place}")
+
+
+# tfc_add_table_s8: the tables tfc.kernels.add_table writes, any parameters it accepts.
+def _add_table(runtime, a: np.ndarray, b: np.ndarray, p: AddParams, in_place: int | None) -> np.ndarray:
+    r1, r2 = rescaled_inputs(p)
+    t1, t2 = (np.ascontiguousarray(2 * r, dtype=np.int32) for r in (r1, r2))
+    a, b = np.array(a, np.int8), np.array(b, np.int8)
+    out = {None: np.zeros_like(a), 1: a, 2: b}[in_place]
+    s8, i32 = C.POINTER(C.c_int8), C.POINTER(C.c_int32)
+    runtime.lib.tfc_add_table_s8.restype = None
+    runtime.lib.tfc_add_table_s8(a.ctypes.data_as(s8), b.ctypes.data_as(s8), t1.ctypes.data_as(i32),
+                                 t2.ctypes.data_as(i32), out.ctypes.data_as(s8), a.size, p.out_offset, p.out_mult,
+                                 p.out_shift, p.activation.min, p.activation.max)
+    return out
+
+
+@given(st.data())
+@settings(CI)
+def test_add_table_s8_raw_params(runtime, data):
+    """Any parameters the kernel accepts (offsets to 300, shifts -31..0, any non-negative
+    multiplier, output shifts that leave the fast path), every activation range, in place or not."""
+    d = data.draw
+    offsets = st.one_of(st.integers(-128, 128), st.integers(-300, 300))
+    lo = d(st.integers(-128, 127))
+    p = AddParams(input_1_offset=d(offsets), input_1_mult=d(multipliers), input_1_shift=d(st.integers(-31, 0)),
+                  input_2_offset=d(offsets), input_2_mult=d(multipliers), input_2_shift=d(st.integers(-31, 0)),
+                  left_shift=d(st.sampled_from([20, 20, 0, 12])), out_offset=d(st.integers(-128, 127)),
+                  out_mult=d(multipliers), out_shift=d(st.integers(-31, 4)),
+                  activation=d(st.sampled_from([ActivationRange(), ActivationRange(lo, d(st.integers(lo, 127)))])))
+    assume(table_decline(p) is None)
+    rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
+    n = d(st.integers(0, 40))
+    a, b = (rng.integers(-128, 128, n, dtype=np.int8) for _ in range(2))
+    a[:2], b[:2] = (-128, 127)[:min(n, 2)], (127, -128)[:min(n, 2)]
+    in_place = d(st.sampled_from([None, 1, 2]))
+    assert_same(_add_table(runtime, a, b, p, in_place), ref.add(a, b, p),
+                f"tfc_add_table_s8 {p} in_place={in_place}")
 
 
 @given(st.data())

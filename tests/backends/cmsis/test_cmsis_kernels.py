@@ -559,3 +559,20 @@ def test_elementwise_mul_s8_raw_params(runtime, data):
     in_place = d(st.sampled_from([None, 1, 2]))
     assert_same(_elementwise(runtime, "mul", a, b, p, in_place), ref.mul(a, b, p),
                 f"arm_elementwise_mul_s8 {p} in_place={in_place}")
+
+
+@given(st.data())
+@settings(CI)
+def test_transpose_s8_every_permutation(runtime, data):
+    """tfc_transpose_s8 equals numpy's transpose for every rank-4 permutation: the matrix tiles
+    (last two axes swapped), whole rows (last axis fixed, runs of any length) and the element walk."""
+    d = data.draw
+    perm = tuple(d(st.permutations(range(4))))
+    dims = tuple(d(st.integers(1, 9)) for _ in range(4))
+    x = _int8(_rng(d), dims)
+    out = np.zeros(x.size, np.int8)
+    i32, s8 = C.POINTER(C.c_int32), C.POINTER(C.c_int8)
+    runtime.lib.tfc_transpose_s8.restype = None
+    runtime.lib.tfc_transpose_s8(x.ctypes.data_as(s8), out.ctypes.data_as(s8), np.array(dims, np.int32).ctypes.data_as(i32),
+                                 np.array(perm, np.int32).ctypes.data_as(i32))
+    assert_same(out, x.transpose(perm).reshape(-1), f"tfc_transpose_s8 dims={dims} perm={perm}")

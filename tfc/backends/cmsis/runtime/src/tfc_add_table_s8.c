@@ -49,14 +49,39 @@ __STATIC_FORCEINLINE int32_t add_table1(int32_t x2, int32_t mult, int32_t k, int
     return __SSAT((tfc_smmlar(x2, mult, k) + (x2 >> 31)) >> e, 8);
 }
 
+/* `narrow` is a constant at each call: the full int8 range needs no clamp after SSAT. */
+__STATIC_FORCEINLINE void add_table_loop(const int8_t *in1, const int8_t *in2, const int32_t *t1, const int32_t *t2,
+                                         int8_t *out, int32_t n, int32_t mult, int32_t k, int32_t e,
+                                         const int narrow, int32_t act_min, int32_t act_max)
+{
+    for (; n >= 4; n -= 4, in1 += 4, in2 += 4, out += 4)
+    {
+        const int32_t v0 = add_table1(t1[in1[0]] + t2[in2[0]], mult, k, e);
+        const int32_t v1 = add_table1(t1[in1[1]] + t2[in2[1]], mult, k, e);
+        const int32_t v2 = add_table1(t1[in1[2]] + t2[in2[2]], mult, k, e);
+        const int32_t v3 = add_table1(t1[in1[3]] + t2[in2[3]], mult, k, e);
+        out[0] = (int8_t)(narrow ? tfc_clamp(v0, act_min, act_max) : v0);
+        out[1] = (int8_t)(narrow ? tfc_clamp(v1, act_min, act_max) : v1);
+        out[2] = (int8_t)(narrow ? tfc_clamp(v2, act_min, act_max) : v2);
+        out[3] = (int8_t)(narrow ? tfc_clamp(v3, act_min, act_max) : v3);
+    }
+    for (; n > 0; n--)
+    {
+        const int32_t v = add_table1(t1[*in1++] + t2[*in2++], mult, k, e);
+        *out++ = (int8_t)(narrow ? tfc_clamp(v, act_min, act_max) : v);
+    }
+}
+
 static void add_table_fast(const int8_t *in1, const int8_t *in2, const int32_t *t1, const int32_t *t2, int8_t *out,
                            int32_t n, int32_t mult, int32_t k, int32_t e, int32_t act_min, int32_t act_max)
 {
-    const int narrow = act_min > -128 || act_max < 127;
-    for (int32_t i = 0; i < n; i++)
+    if (act_min > -128 || act_max < 127)
     {
-        const int32_t v = add_table1(t1[in1[i]] + t2[in2[i]], mult, k, e);
-        out[i] = (int8_t)(narrow ? tfc_clamp(v, act_min, act_max) : v);
+        add_table_loop(in1, in2, t1, t2, out, n, mult, k, e, 1, act_min, act_max);
+    }
+    else
+    {
+        add_table_loop(in1, in2, t1, t2, out, n, mult, k, e, 0, -128, 127);
     }
 }
 #endif

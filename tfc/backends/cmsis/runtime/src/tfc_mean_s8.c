@@ -12,6 +12,10 @@
 #include "tfc_nn_dsp.h"
 #include "tfc_nn_support.h"
 
+/* The signed low and high halfwords of a pair of int16 lanes. */
+static inline int32_t lane_lo(uint32_t x) { return (int32_t)(int16_t)(uint16_t)(x & 0xFFFFU); }
+static inline int32_t lane_hi(uint32_t x) { return (int32_t)(int16_t)(uint16_t)(x >> 16); }
+
 static int8_t mean_out(int32_t acc, int32_t left_shift, int32_t mult, int32_t shift, int32_t out_offset)
 {
     return tfc_requantize_to_s8(tfc_shl_wrap(acc, left_shift), mult, shift, out_offset, -128, 127);
@@ -46,10 +50,10 @@ void tfc_mean_s8(const int8_t *input,
                     even = __SXTAB16(even, w);
                     odd = tfc_sxtab16_ror8(odd, w);
                 }
-                out[i] = mean_out(tfc_lo16(even) + offsets, left_shift, mult, shift, out_offset);
-                out[i + 1] = mean_out(tfc_lo16(odd) + offsets, left_shift, mult, shift, out_offset);
-                out[i + 2] = mean_out(tfc_hi16(even) + offsets, left_shift, mult, shift, out_offset);
-                out[i + 3] = mean_out(tfc_hi16(odd) + offsets, left_shift, mult, shift, out_offset);
+                out[i] = mean_out(lane_lo(even) + offsets, left_shift, mult, shift, out_offset);
+                out[i + 1] = mean_out(lane_lo(odd) + offsets, left_shift, mult, shift, out_offset);
+                out[i + 2] = mean_out(lane_hi(even) + offsets, left_shift, mult, shift, out_offset);
+                out[i + 3] = mean_out(lane_hi(odd) + offsets, left_shift, mult, shift, out_offset);
             }
         }
 #endif

@@ -275,6 +275,24 @@ def test_batch_matmul_s8(runtime, case):
     assert_same(got, np.broadcast_to(want, got.shape), "arm_batch_matmul_s8")
 
 
+@given(st.data())
+@settings(CI)
+def test_batch_matmul_s8_attention_shapes(runtime, data):
+    """Four or more lhs rows of whole 4-column blocks with a nonzero rhs offset (attention's q k^T
+    and p v): the path that moves the offset out of the dot products, at its int16 limits too."""
+    d = data.draw
+    rng = _rng(d)
+    rows, cols, out_cols = d(st.integers(4, 9)), 4 * d(st.integers(1, 12)), d(st.integers(1, 9))
+    (m,), (s,) = d(quant(1))
+    rhs_offset = d(st.one_of(st.integers(-128, 128).filter(lambda o: o != 0), st.sampled_from([-32640, 32640])))
+    p = BatchMatmulParams(input_offset=d(st.one_of(offsets_in, st.sampled_from([-32640, 32640]))),
+                          filter_offset=rhs_offset, output_offset=d(offsets_out), multiplier=m, shift=s,
+                          activation=d(activation()))
+    lhs, rhs = _int8(rng, (1, d(st.integers(1, 3)), rows, cols)), _int8(rng, (1, 1, out_cols, cols))
+    got = runtime.batch_matmul(lhs, rhs, p)
+    assert_same(got, np.broadcast_to(ref.batch_matmul(lhs, rhs, p), got.shape), "arm_batch_matmul_s8 (rhs offset)")
+
+
 @st.composite
 def pool_case(draw):
     rng = _rng(draw)

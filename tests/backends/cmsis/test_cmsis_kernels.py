@@ -11,9 +11,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from tfc.kernels.add_table import rescaled_inputs, table_decline
 from tfc.quant import reference as ref
 from tfc.quant.kernel_params import (
     ActivationRange, AddParams, BatchMatmulParams, ConvParams, DepthwiseConvParams, FullyConnectedParams,
@@ -274,6 +275,24 @@ def test_batch_matmul_s8(runtime, case):
     assert_same(got, np.broadcast_to(want, got.shape), "arm_batch_matmul_s8")
 
 
+@given(st.data())
+@settings(CI)
+def test_batch_matmul_s8_attention_shapes(runtime, data):
+    """Four or more lhs rows of whole 4-column blocks with a nonzero rhs offset (attention's q k^T
+    and p v): the path that moves the offset out of the dot products, at its int16 limits too."""
+    d = data.draw
+    rng = _rng(d)
+    rows, cols, out_cols = d(st.integers(4, 9)), 4 * d(st.integers(1, 12)), d(st.integers(1, 9))
+    (m,), (s,) = d(quant(1))
+    rhs_offset = d(st.one_of(st.integers(-128, 128).filter(lambda o: o != 0), st.sampled_from([-32640, 32640])))
+    p = BatchMatmulParams(input_offset=d(st.one_of(offsets_in, st.sampled_from([-32640, 32640]))),
+                          filter_offset=rhs_offset, output_offset=d(offsets_out), multiplier=m, shift=s,
+                          activation=d(activation()))
+    lhs, rhs = _int8(rng, (1, d(st.integers(1, 3)), rows, cols)), _int8(rng, (1, 1, out_cols, cols))
+    got = runtime.batch_matmul(lhs, rhs, p)
+    assert_same(got, np.broadcast_to(ref.batch_matmul(lhs, rhs, p), got.shape), "arm_batch_matmul_s8 (rhs offset)")
+
+
 @st.composite
 def pool_case(draw):
     rng = _rng(draw)
@@ -508,6 +527,43 @@ def test_elementwise_add_s8_raw_params(runtime, data):
                 f"arm_elementwise_add_s8 {p} in_place={in_place}")
 
 
+# tfc_add_table_s8: the tables tfc.kernels.add_table writes, any parameters it accepts.
+def _add_table(runtime, a: np.ndarray, b: np.ndarray, p: AddParams, in_place: int | None) -> np.ndarray:
+    r1, r2 = rescaled_inputs(p)
+    t1, t2 = (np.ascontiguousarray(2 * r, dtype=np.int32) for r in (r1, r2))
+    a, b = np.array(a, np.int8), np.array(b, np.int8)
+    out = {None: np.zeros_like(a), 1: a, 2: b}[in_place]
+    s8, i32 = C.POINTER(C.c_int8), C.POINTER(C.c_int32)
+    runtime.lib.tfc_add_table_s8.restype = None
+    runtime.lib.tfc_add_table_s8(a.ctypes.data_as(s8), b.ctypes.data_as(s8), t1.ctypes.data_as(i32),
+                                 t2.ctypes.data_as(i32), out.ctypes.data_as(s8), a.size, p.out_offset, p.out_mult,
+                                 p.out_shift, p.activation.min, p.activation.max)
+    return out
+
+
+@given(st.data())
+@settings(CI)
+def test_add_table_s8_raw_params(runtime, data):
+    """Any parameters the kernel accepts (offsets to 300, shifts -31..0, any non-negative
+    multiplier, output shifts that leave the fast path), every activation range, in place or not."""
+    d = data.draw
+    offsets = st.one_of(st.integers(-128, 128), st.integers(-300, 300))
+    lo = d(st.integers(-128, 127))
+    p = AddParams(input_1_offset=d(offsets), input_1_mult=d(multipliers), input_1_shift=d(st.integers(-31, 0)),
+                  input_2_offset=d(offsets), input_2_mult=d(multipliers), input_2_shift=d(st.integers(-31, 0)),
+                  left_shift=d(st.sampled_from([20, 20, 0, 12])), out_offset=d(st.integers(-128, 127)),
+                  out_mult=d(multipliers), out_shift=d(st.integers(-31, 4)),
+                  activation=d(st.sampled_from([ActivationRange(), ActivationRange(lo, d(st.integers(lo, 127)))])))
+    assume(table_decline(p) is None)
+    rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
+    n = d(st.integers(0, 40))
+    a, b = (rng.integers(-128, 128, n, dtype=np.int8) for _ in range(2))
+    a[:2], b[:2] = (-128, 127)[:min(n, 2)], (127, -128)[:min(n, 2)]
+    in_place = d(st.sampled_from([None, 1, 2]))
+    assert_same(_add_table(runtime, a, b, p, in_place), ref.add(a, b, p),
+                f"tfc_add_table_s8 {p} in_place={in_place}")
+
+
 @given(st.data())
 @settings(CI)
 def test_elementwise_mul_s8_raw_params(runtime, data):
@@ -521,3 +577,20 @@ def test_elementwise_mul_s8_raw_params(runtime, data):
     in_place = d(st.sampled_from([None, 1, 2]))
     assert_same(_elementwise(runtime, "mul", a, b, p, in_place), ref.mul(a, b, p),
                 f"arm_elementwise_mul_s8 {p} in_place={in_place}")
+
+
+@given(st.data())
+@settings(CI)
+def test_transpose_s8_every_permutation(runtime, data):
+    """tfc_transpose_s8 equals numpy's transpose for every rank-4 permutation: the matrix tiles
+    (last two axes swapped), whole rows (last axis fixed, runs of any length) and the element walk."""
+    d = data.draw
+    perm = tuple(d(st.permutations(range(4))))
+    dims = tuple(d(st.integers(1, 9)) for _ in range(4))
+    x = _int8(_rng(d), dims)
+    out = np.zeros(x.size, np.int8)
+    i32, s8 = C.POINTER(C.c_int32), C.POINTER(C.c_int8)
+    runtime.lib.tfc_transpose_s8.restype = None
+    runtime.lib.tfc_transpose_s8(x.ctypes.data_as(s8), out.ctypes.data_as(s8), np.array(dims, np.int32).ctypes.data_as(i32),
+                                 np.array(perm, np.int32).ctypes.data_as(i32))
+    assert_same(out, x.transpose(perm).reshape(-1), f"tfc_transpose_s8 dims={dims} perm={perm}")

@@ -134,6 +134,21 @@ typedef struct
     int32_t residual_first;
 } tfc_add_params;
 
+/* arm_elementwise_add_s8 on equal-sized inputs, each input's rescaling (TFLite's (a + offset)
+ * << 20, requantized) read from its table: table_i[a + 128] = twice the rescaled a. The sum is
+ * rescaled to the output and clamped. out may be either input (in place). */
+void tfc_add_table_s8(const int8_t *input_1,
+                      const int8_t *input_2,
+                      const int32_t table_1[256],
+                      const int32_t table_2[256],
+                      int8_t *output,
+                      int32_t size,
+                      int32_t out_offset,
+                      int32_t out_mult,
+                      int32_t out_shift,
+                      int32_t act_min,
+                      int32_t act_max);
+
 /* out = in1 - in2 of int8 operands that broadcast (walked as tfc_broadcast_mul_s8 does), with
  * TFLite Micro's SUB arithmetic: each input offset, shifted left by left_shift and rescaled as
  * arm_elementwise_add_s8 rescales it, the difference rescaled to the output and clamped.

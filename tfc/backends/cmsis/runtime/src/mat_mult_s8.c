@@ -105,7 +105,7 @@ static void widen_rows4(const int8_t *lhs, int32_t cols, int32_t cols4, uint32_t
 /* n >= 1 blocks of the weight row w against buf; returns w advanced by 4n. Written out because
  * GCC, with the channel loop's state live around it, spilled; four blocks per loop iteration
  * (after 1 and 2 odd ones) keep the compare-and-branch at 2 instructions per 60. */
-static inline const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint64_t *x, int32_t n, uint32_t acc[4])
+__STATIC_FORCEINLINE const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint64_t *x, int32_t n, uint32_t acc[4])
 {
     uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     const uint64_t *const end = x + 4 * n;
@@ -137,7 +137,7 @@ static inline const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint64_t *x,
     return w;
 }
 #else
-static inline const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint64_t *x, int32_t n, uint32_t acc[4])
+__STATIC_FORCEINLINE const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint64_t *x, int32_t n, uint32_t acc[4])
 {
     for (int32_t i = 0; i < n; i++, w += 4, x += 4)
     {
@@ -298,6 +298,54 @@ static void mm_rows4_sym(const mm_args *a, const uint64_t *buf, const int8_t *rh
     }
 }
 
+/* An rhs with an offset (a batch matmul of two activations: attention's q k^T and p v): the
+ * offset moves out of the dot products, sum (x + lo)(w + ro) = sum (x + lo) w + ro sum (x + lo),
+ * the second term one number per lhs row (from the widened rows: two SMLADs with ones per block
+ * and row), so the dot products run the symmetric loop (15 instructions per 16 MACs) instead of
+ * the offset loop GCC spills in. Equal modulo 2^32, as the accumulators are. */
+static void mm_rows4_offset(const mm_args *a, const uint64_t *buf, const int8_t *rhs, int32_t rhs_rows, int8_t *out)
+{
+    const int32_t n = a->cols4 / 4;
+    const uint32_t ones = 0x00010001U;
+    uint32_t row_term[4];
+    for (int32_t p = 0; p < 4; p++)
+    {
+        uint32_t sum = 0;
+        for (int32_t b = 0; b < n; b++)
+        {
+            sum = __SMLAD(tfc_pair_lo(buf[4 * b + p]), ones, __SMLAD(tfc_pair_hi(buf[4 * b + p]), ones, sum));
+        }
+        row_term[p] = sum * (uint32_t)a->rhs_offset;
+    }
+    const int8_t *w = rhs;
+    if (!a->per_channel && a->bias == NULL && a->all_right && a->act_min == -128 && a->act_max == 127)
+    {
+        /* A batch matmul's usual case: one requantization for every output, hoisted, and the four
+         * accumulators in registers around the dot products. */
+        const tfc_rq q = tfc_rq_make_right(a->mult[0], a->shift[0]);
+        const int32_t stride = a->out_stride, out_off = a->out_offset;
+        for (int32_t k = 0; k < rhs_rows; k++)
+        {
+            uint32_t acc[4] = {row_term[0], row_term[1], row_term[2], row_term[3]};
+            w = mm_rows4_dot_sym(w, buf, n, acc);
+            out[k] = (int8_t)tfc_rq_out_full(tfc_rq_right(&q, (int32_t)acc[0]), out_off);
+            out[k + stride] = (int8_t)tfc_rq_out_full(tfc_rq_right(&q, (int32_t)acc[1]), out_off);
+            out[k + 2 * stride] = (int8_t)tfc_rq_out_full(tfc_rq_right(&q, (int32_t)acc[2]), out_off);
+            out[k + 3 * stride] = (int8_t)tfc_rq_out_full(tfc_rq_right(&q, (int32_t)acc[3]), out_off);
+        }
+        return;
+    }
+    for (int32_t k = 0; k < rhs_rows; k++)
+    {
+        const uint32_t b = a->bias ? (uint32_t)a->bias[k] : 0U;
+        uint32_t acc[4] = {b + row_term[0], b + row_term[1], b + row_term[2], b + row_term[3]};
+        w = mm_rows4_dot_sym(w, buf, n, acc);
+        const tfc_rq q = mm_rq(a, k);
+        tfc_rq_store4(&q, acc[0], acc[1], acc[2], acc[3], out + k, a->out_stride, a->out_offset, a->act_min,
+                      a->act_max);
+    }
+}
+
 /* Four lhs rows (already widened in buf) against every rhs row: each weight word is loaded and
  * widened once for four rows (15 instructions per 16 MACs in the loop). */
 static void mm_rows4(const mm_args *a, const int8_t *lhs, const uint64_t *buf, const int8_t *rhs, int32_t rhs_rows,
@@ -306,6 +354,11 @@ static void mm_rows4(const mm_args *a, const int8_t *lhs, const uint64_t *buf, c
     if (a->rhs_offset == 0 && a->all_right && a->cols4 == a->cols && a->cols >= 4)
     {
         mm_rows4_sym(a, buf, rhs, rhs_rows, out);
+        return;
+    }
+    if (a->rhs_offset != 0 && a->cols4 == a->cols && a->cols >= 4)
+    {
+        mm_rows4_offset(a, buf, rhs, rhs_rows, out);
         return;
     }
     const int32_t cols = a->cols, cols4 = a->cols4;

@@ -238,6 +238,43 @@ SP_DW_CLAMPED(3)
 typedef void (*sp_dw_clamped_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
                                  int32_t, int32_t, int32_t, int32_t, int8_t *);
 
+/* A channel of one tap with its table (lut[(uint8)x] is the output for input byte x: bias,
+ * requantization, zero point and clamp included): a load, a table load and a store per output, four
+ * pixels per step. px: the tap's byte of the first window; STEP as in sp_dw_channel. */
+SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const int8_t *lut, const int32_t STEP,
+                                 int8_t *out)
+{
+    const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
+    const int32_t jump = im->row_step - out_w * step;
+    const int32_t quads = out_w >> 2, rest = out_w & 3;
+    int8_t *o = out;
+    for (int32_t oy = im->out_h; oy > 0; oy--, px += jump)
+    {
+        for (int32_t q = quads; q > 0; q--, px += 4 * step, o += 4 * C)
+        {
+            const int8_t y0 = lut[px[0]], y1 = lut[px[step]], y2 = lut[px[2 * step]], y3 = lut[px[3 * step]];
+            o[0] = y0;
+            o[C] = y1;
+            o[2 * C] = y2;
+            o[3 * C] = y3;
+        }
+        for (int32_t r = rest; r > 0; r--, px += step, o += C)
+        {
+            *o = lut[*px];
+        }
+    }
+}
+
+#define SP_DW_LUT(STEP)                                                                                               \
+    static __attribute__((noinline)) void sp_dw_lut##STEP(const sp_dw_image *im, const uint8_t *px,                  \
+                                                          const int8_t *lut, int8_t *out)                            \
+    {                                                                                                                 \
+        sp_dw_lut_channel(im, px, lut, STEP, out);                                                                    \
+    }
+SP_DW_LUT(4)
+SP_DW_LUT(8)
+SP_DW_LUT(0)
+
 /* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare): the
  * real (undoubled) accumulator, one pixel at a time. */
 static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int8_t *base, const int32_t *tw,
@@ -266,10 +303,27 @@ static int sp_dw_sign_fix(const tfc_sparse_dw_weights *w)
     return w->output_offset > w->activation.min;
 }
 
-/* One channel of the group whose planes are at plane (lane j). */
+/* One channel of the group whose planes are at plane (lane j); lut: its table when it has one. */
 static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const tfc_sparse_dw_channel *rec,
-                      const uint8_t *tap, const int8_t *plane, int8_t *out)
+                      const uint8_t *tap, const int8_t *lut, const int8_t *plane, int8_t *out)
 {
+    if (lut != NULL)
+    {
+        const uint8_t *px = (const uint8_t *)plane + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G;
+        if (im->step == 4)
+        {
+            sp_dw_lut4(im, px, lut, out);
+        }
+        else if (im->step == 8)
+        {
+            sp_dw_lut8(im, px, lut, out);
+        }
+        else
+        {
+            sp_dw_lut0(im, px, lut, out);
+        }
+        return;
+    }
     static const sp_dw_fast_fn fast[2][4][3] = {
         {{sp_dw_fast0_0_0, sp_dw_fast0_0_0, sp_dw_fast0_0_0},
          {sp_dw_fast1_4_0, sp_dw_fast1_8_0, sp_dw_fast1_0_0},
@@ -316,6 +370,7 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
                       int32_t in_w, int32_t top, int32_t left, int32_t fill, int8_t *plane, int8_t *out)
 {
     const uint8_t *tap = w->taps;
+    const int8_t *lut = w->luts;
     const int words = im->C % 4 == 0 && ((uintptr_t)in & 3U) == 0 && ((uintptr_t)plane & 3U) == 0;
     for (int32_t c0 = 0; c0 < im->C; c0 += SP_DW_G)
     {
@@ -349,8 +404,10 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
                 }
                 continue;
             }
-            sp_dw_one(w, im, rec, tap, plane + j, out + c);
+            const int8_t *own = rec->count == 1 ? lut : NULL;
+            sp_dw_one(w, im, rec, tap, own, plane + j, out + c);
             tap += 2 * rec->count;
+            lut += own != NULL ? 256 : 0;
         }
     }
 }

@@ -64,51 +64,43 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
  * input): plane row y, column x is the word of input (y - top, x - left), or fill4 (four zero
  * points) outside the input (top, left >= 0). in: the group's word of input pixel (0, 0); cw: words
  * per input pixel. Plane rows are wp words, one after another, so the plane is one run of words:
- * padding, input rows with their padding, padding. Not inlined: the registers are its own. */
+ * padding, input rows with their padding, padding. The padding is the same for every group: only
+ * the first (borders) writes it, the others copy the input words. Not inlined: the registers are
+ * its own. */
 static __attribute__((noinline)) void sp_dw_plane_words(const uint32_t *in, int32_t in_h, int32_t in_w, int32_t cw,
                                                         int32_t top, int32_t left, uint32_t fill4,
-                                                        const sp_dw_image *im, uint32_t *d)
+                                                        const sp_dw_image *im, uint32_t *d, int borders)
 {
     const int32_t wp = im->wp, hp = im->hp;
-    /* per input row: `lead` padding words, `n` input words, `trail` padding words */
+    /* per input row: `lead` padding words, then `n` input words */
     const int32_t lead = left < wp ? left : wp;
     const int32_t n = (in_w + left < wp ? in_w + left : wp) - lead;
-    const int32_t trail = wp - lead - (n > 0 ? n : 0);
     const int32_t above = top < hp ? top : hp;
     const int32_t rows = n > 0 ? (in_h < hp - above ? in_h : hp - above) : 0;
-    uint32_t *const end = d + hp * wp;
-    for (uint32_t *const e = d + above * wp; d != e; d++)
+    if (borders)
     {
-        *d = fill4;
-    }
-    for (int32_t y = 0; y < rows; y++)
-    {
-        for (uint32_t *const e = d + lead; d != e; d++)
+        for (uint32_t *p = d, *const end = d + hp * wp; p != end; p++)
         {
-            *d = fill4;
+            *p = fill4;
         }
-        const uint32_t *q = in + y * in_w * cw;
-        uint32_t *const quads = d + (n & ~3), *const e = d + n;
-        for (; d != quads; d += 4, q += 4 * cw)
+    }
+    d += above * wp + lead;
+    for (int32_t y = 0; y < rows; y++, d += wp, in += in_w * cw)
+    {
+        const uint32_t *q = in;
+        uint32_t *o = d;
+        for (uint32_t *const quads = d + (n & ~3); o != quads; o += 4, q += 4 * cw)
         {
             const uint32_t a = q[0], b = q[cw], c = q[2 * cw], f = q[3 * cw];
-            d[0] = a;
-            d[1] = b;
-            d[2] = c;
-            d[3] = f;
+            o[0] = a;
+            o[1] = b;
+            o[2] = c;
+            o[3] = f;
         }
-        for (; d != e; d++, q += cw)
+        for (uint32_t *const e = d + n; o != e; o++, q += cw)
         {
-            *d = *q;
+            *o = *q;
         }
-        for (uint32_t *const t = d + trail; d != t; d++)
-        {
-            *d = fill4;
-        }
-    }
-    for (; d != end; d++)
-    {
-        *d = fill4;
     }
 }
 
@@ -372,6 +364,7 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     const uint8_t *tap = w->taps;
     const int8_t *lut = w->luts;
     const int words = im->C % 4 == 0 && ((uintptr_t)in & 3U) == 0 && ((uintptr_t)plane & 3U) == 0;
+    int borders = 1; /* the word planes' padding: written by the first group, kept by the others */
     for (int32_t c0 = 0; c0 < im->C; c0 += SP_DW_G)
     {
         const int32_t g = im->C - c0 < SP_DW_G ? im->C - c0 : SP_DW_G;
@@ -384,7 +377,8 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
         {
             const uint32_t fill4 = ((uint32_t)fill & 0xFFU) * 0x01010101U;
             sp_dw_plane_words((const uint32_t *)__builtin_assume_aligned(in + c0, 4), in_h, in_w, im->C / 4, top,
-                              left, fill4, im, (uint32_t *)__builtin_assume_aligned(plane, 4));
+                              left, fill4, im, (uint32_t *)__builtin_assume_aligned(plane, 4), borders);
+            borders = 0;
         }
         else if (used)
         {

@@ -220,6 +220,21 @@ static int32_t sp_image_bytes(const sp_image *im)
     return im->hp * im->groups * im->wp * im->block * (int32_t)sizeof(int16_t);
 }
 
+/* The image zeroed (its padding, before the widening writes the input's cells): eight bytes per
+ * store, where newlib-nano's memset stores a byte at a time (the hybrid's stem: 8,712 bytes). The
+ * image starts at the scratch buffer (word-aligned, as the cells' STRD need). */
+static void sp_zero_image(const sp_image *im, int16_t *img)
+{
+    const int32_t bytes = sp_image_bytes(im);
+    uint8_t *p = (uint8_t *)img;
+    uint8_t *const end8 = p + (bytes & ~7);
+    for (; p != end8; p += 8)
+    {
+        sp_st64(p, 0, 0, 0);
+    }
+    memset(p, 0, (size_t)(bytes & 7));
+}
+
 /* img = x + input_offset at (y + top, x + left), zero elsewhere; channel c of group g sits at
  * position c % block, permuted c0 c2 c1 c3 inside each 4 when block >= 4. */
 #if SP_DSP
@@ -274,7 +289,7 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
     const int32_t full = top == 0 && left == 0 && h == im->hp && w == im->wp && cin == im->groups * B;
     if (!full)
     {
-        memset(img, 0, (size_t)sp_image_bytes(im));
+        sp_zero_image(im, img);
     }
     const int32_t row_cells = im->groups * im->wp;
 #if SP_DSP
@@ -325,22 +340,24 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
 }
 
 #if SP_DSP
-/* Channels c..c+3 of one input row (NCHW: planes `plane` bytes apart) into their cells, 4 pixels
- * per step: four loads, eight SXTAB16 and eight PKHBT/PKHTB give the 4 pixels' cells (c0 c2 c1 c3
- * each) without a separate transpose. Returns the pixels done (a multiple of 4). */
+/* Channels c..c+N-1 (N = 4, or 3: a model's RGB input, the quad's last lane zero) of one input row
+ * (NCHW: planes `plane` bytes apart) into their cells, 4 pixels per step: N loads, 2N SXTAB16 and
+ * eight PKHBT/PKHTB give the 4 pixels' cells (c0 c2 c1 c3 each) without a separate transpose.
+ * Returns the pixels done (a multiple of 4). */
 SP_INLINE int32_t sp_widen_quads(const int8_t *src, int32_t w, int32_t plane, const int32_t B, int32_t off2,
-                                 int16_t *cell)
+                                 int16_t *cell, const int N)
 {
     int32_t x = 0;
     for (; x + 4 <= w; x += 4, cell += 4 * B)
     {
         const int32_t r0 = sp_ld32(src + x), r1 = sp_ld32(src + plane + x);
-        const int32_t r2 = sp_ld32(src + 2 * plane + x), r3 = sp_ld32(src + 3 * plane + x);
+        const int32_t r2 = sp_ld32(src + 2 * plane + x);
         /* e: pixels 0 and 2, o: pixels 1 and 3, of channels 0..3 (lo, hi halves) */
         const int32_t e0 = sp_sxtab16(off2, r0), o0 = sp_sxtab16_ror8(off2, r0);
         const int32_t e1 = sp_sxtab16(off2, r1), o1 = sp_sxtab16_ror8(off2, r1);
         const int32_t e2 = sp_sxtab16(off2, r2), o2 = sp_sxtab16_ror8(off2, r2);
-        const int32_t e3 = sp_sxtab16(off2, r3), o3 = sp_sxtab16_ror8(off2, r3);
+        const int32_t r3 = N == 4 ? sp_ld32(src + 3 * plane + x) : 0;
+        const int32_t e3 = N == 4 ? sp_sxtab16(off2, r3) : 0, o3 = N == 4 ? sp_sxtab16_ror8(off2, r3) : 0;
         sp_st64(cell, 0, sp_pack_lo(e0, e2), sp_pack_lo(e1, e3));
         sp_st64(cell, 2 * B, sp_pack_lo(o0, o2), sp_pack_lo(o1, o3));
         sp_st64(cell, 4 * B, sp_pack_hi(e0, e2), sp_pack_hi(e1, e3));
@@ -358,7 +375,7 @@ static void sp_widen_planes(const int8_t *in, int32_t h, int32_t w, int32_t cin,
     const int32_t B = im->block;
     if (!(top == 0 && left == 0 && h == im->hp && w == im->wp && cin == im->groups * B))
     {
-        memset(img, 0, (size_t)sp_image_bytes(im));
+        sp_zero_image(im, img);
     }
     const int32_t row_cells = im->groups * im->wp, group_step = im->wp * B;
     for (int32_t y = 0; y < h; y++)
@@ -376,9 +393,9 @@ static void sp_widen_planes(const int8_t *in, int32_t h, int32_t w, int32_t cin,
                 int32_t x;
                 switch (B)  /* immediate store offsets */
                 {
-                case 4: x = sp_widen_quads(src, w, plane, 4, off2, cell); break;
-                case 8: x = sp_widen_quads(src, w, plane, 8, off2, cell); break;
-                default: x = sp_widen_quads(src, w, plane, 16, off2, cell); break;
+                case 4: x = sp_widen_quads(src, w, plane, 4, off2, cell, 4); break;
+                case 8: x = sp_widen_quads(src, w, plane, 8, off2, cell, 4); break;
+                default: x = sp_widen_quads(src, w, plane, 16, off2, cell, 4); break;
                 }
                 for (cell += x * B; x < w; x++, cell += B)
                 {
@@ -387,6 +404,21 @@ static void sp_widen_planes(const int8_t *in, int32_t h, int32_t w, int32_t cin,
                     cell[2] = (int16_t)(src[plane + x] + input_offset);
                     cell[3] = (int16_t)(src[3 * plane + x] + input_offset);
                 }
+            }
+            if (cin - c == 3 && B == 4)
+            {
+                /* three channels left (an RGB input): whole cells, the padding lane zero */
+                const int8_t *src = in + c * plane + y * w;
+                int16_t *cell = row + (c / B) * group_step;
+                int32_t x = sp_widen_quads(src, w, plane, 4, off2, cell, 3);
+                for (cell += x * B; x < w; x++, cell += B)
+                {
+                    cell[0] = (int16_t)(src[x] + input_offset);
+                    cell[1] = (int16_t)(src[2 * plane + x] + input_offset);
+                    cell[2] = (int16_t)(src[plane + x] + input_offset);
+                    cell[3] = 0;
+                }
+                c = cin;
             }
         }
 #endif
@@ -538,7 +570,7 @@ static void sp_conv_rows(const tfc_sparse_weights *w, const cmsis_nn_conv_params
         }
         else
         {
-            memset(img, 0, (size_t)sp_image_bytes(row));
+            sp_zero_image(row, img);
         }
         const sp_steps step = sp_output_steps(w, out->h * out->w);
         if (oy == 0 && w->code != NULL && w->code->fill != NULL)

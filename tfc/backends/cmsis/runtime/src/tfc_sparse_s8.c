@@ -220,21 +220,6 @@ static int32_t sp_image_bytes(const sp_image *im)
     return im->hp * im->groups * im->wp * im->block * (int32_t)sizeof(int16_t);
 }
 
-/* The image zeroed (its padding, before the widening writes the input's cells): eight bytes per
- * store, where newlib-nano's memset stores a byte at a time (the hybrid's stem: 8,712 bytes). The
- * image starts at the scratch buffer (word-aligned, as the cells' STRD need). */
-static void sp_zero_image(const sp_image *im, int16_t *img)
-{
-    const int32_t bytes = sp_image_bytes(im);
-    uint8_t *p = (uint8_t *)img;
-    uint8_t *const end8 = p + (bytes & ~7);
-    for (; p != end8; p += 8)
-    {
-        sp_st64(p, 0, 0, 0);
-    }
-    memset(p, 0, (size_t)(bytes & 7));
-}
-
 /* img = x + input_offset at (y + top, x + left), zero elsewhere; channel c of group g sits at
  * position c % block, permuted c0 c2 c1 c3 inside each 4 when block >= 4. */
 #if SP_DSP
@@ -289,7 +274,7 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
     const int32_t full = top == 0 && left == 0 && h == im->hp && w == im->wp && cin == im->groups * B;
     if (!full)
     {
-        sp_zero_image(im, img);
+        memset(img, 0, (size_t)sp_image_bytes(im));
     }
     const int32_t row_cells = im->groups * im->wp;
 #if SP_DSP
@@ -375,7 +360,7 @@ static void sp_widen_planes(const int8_t *in, int32_t h, int32_t w, int32_t cin,
     const int32_t B = im->block;
     if (!(top == 0 && left == 0 && h == im->hp && w == im->wp && cin == im->groups * B))
     {
-        sp_zero_image(im, img);
+        memset(img, 0, (size_t)sp_image_bytes(im));
     }
     const int32_t row_cells = im->groups * im->wp, group_step = im->wp * B;
     for (int32_t y = 0; y < h; y++)
@@ -570,7 +555,7 @@ static void sp_conv_rows(const tfc_sparse_weights *w, const cmsis_nn_conv_params
         }
         else
         {
-            sp_zero_image(row, img);
+            memset(img, 0, (size_t)sp_image_bytes(row));
         }
         const sp_steps step = sp_output_steps(w, out->h * out->w);
         if (oy == 0 && w->code != NULL && w->code->fill != NULL)

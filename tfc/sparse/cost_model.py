@@ -144,9 +144,9 @@ def expected_nonempty_rows(layer: LayerShape, block: int, density: float) -> flo
 # Per channel and output pixel: an empty channel is a store, a one-tap channel a table look-up
 # (DW_LUT); a channel of 2 or 3 taps runs a loop specialised for its count, more taps a loop over
 # its tap list; plus per-row and per-channel set-up and the copy into the four-channel
-# zero-point-padded planes (bytes). Fitted by benchmarks/sparse_depthwise.py on the emulated M7 to the in-place kernel with doubled weights
-# (four pixels per step; max error 14.3 %, the rows and planes of small layers being what the
-# linear form fits worst); refit after changing the kernel.
+# zero-point-padded planes (bytes). Fitted by benchmarks/sparse_depthwise.py on the emulated M7 to
+# the in-place kernel with doubled weights (four pixels per step; max error 14.3 %, the rows and
+# planes of small layers being what the linear form fits worst); refit after changing the kernel.
 # The generic dense loop's DENSE_DW_TAP / DENSE_DW_OUT predate the 3x3 path and were not refitted
 # (the benchmark now measures one such shape, 12x12x32 5x5: 580,775, 12 % above the estimate).
 DW_FEATURES = ("DW_EMPTY", "DW_LUT", "DW_FAST", "DW_FAST_TAP", "DW_ANY", "DW_ANY_TAP", "DW_ROW", "DW_CHANNEL",

@@ -136,8 +136,11 @@ def fit():
     print(f"UNROLLED_R4, UNROLLED_R1 = {u4[2]:.3f}, {u1[2]:.3f}")
     print("UNROLLED_C4 = {" + ", ".join(f"{b}: {u4[4 + i]:.3f}" for i, b in enumerate(BLOCKS)) + "}")
     print("UNROLLED_C1 = {" + ", ".join(f"{b}: {u1[4 + i]:.3f}" for i, b in enumerate(BLOCKS)) + "}")
-    print(f"DENSE_CONV_MAC, DENSE_CONV_OUT = {dc[0]:.4f}, {dc[1]:.3f}")
-    print(f"DENSE_FC_MAC, DENSE_FC_OUT = {df[0]:.4f}, {df[1]:.3f}")
+    # The dense constants (DENSE_1X1, DENSE_FIRST, DENSE_CONV, DENSE_FC) are the registry's dense
+    # kernels' cost entries (python -m nas.kernel_costs fit); these are CMSIS-NN's arm_convolve_s8
+    # and arm_fully_connected_s8 in the driver, for comparison only.
+    print(f"# driver's CMSIS-NN-compatible dense conv: {dc[0]:.4f} per MAC + {dc[1]:.3f} per output")
+    print(f"# driver's CMSIS-NN-compatible dense FC: {df[0]:.4f} per MAC + {df[1]:.3f} per output")
 
 
 if __name__ == "__main__":

@@ -79,9 +79,11 @@ static arm_cmsis_nn_status run_case(const case_t *c)
     {
         const tfc_sparse_dw_channel *rec = (const tfc_sparse_dw_channel *)p;
         const uint8_t *taps = p + PAD8((uint32_t)h[20]);
-        const int8_t *input = (const int8_t *)(taps + PAD8((uint32_t)h[21]));
+        const int8_t *luts = (const int8_t *)(taps + PAD8((uint32_t)h[21]));
+        const int8_t *input = luts + PAD8((uint32_t)h[22]);
         tfc_sparse_dw_weights w = {.channels = h[7], .kh = h[8], .kw = h[9], .input_offset = h[14],
-                                   .output_offset = h[15], .activation = act, .records = rec, .taps = taps};
+                                   .output_offset = h[15], .activation = act, .records = rec, .taps = taps,
+                                   .luts = h[22] > 0 ? luts : NULL};
         cmsis_nn_dw_conv_params dp = {.input_offset = h[14], .output_offset = h[15], .ch_mult = 1,
                                       .stride = {h[11], h[10]}, .padding = {h[13], h[12]}, .dilation = {1, 1},
                                       .activation = act};

@@ -127,11 +127,12 @@ def sparse_model_cost(node) -> float:
     """The SparseEngine cost model's instructions for the encoding sparsify chose for this
     node's (int8, stored) weights, from the pass's own candidate builders."""
     from tfc.passes.sparsify import block_candidates, depthwise_candidate, depthwise_shape, layer_shape
+    from tfc.sparse.depthwise import ENCODINGS as DW_ENCODINGS
     weight = node.inputs[1]
     layout = weight.sparse
     rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
-    if layout.encoding == "dw-taps":
-        return depthwise_candidate(rows, depthwise_shape(node)).sparse_instructions
+    if layout.encoding in DW_ENCODINGS:
+        return depthwise_candidate(rows, depthwise_shape(node), layout.encoding).sparse_instructions
     for choice in block_candidates(rows, layer_shape(node), (layout.block,)):
         if choice.encoding == layout.encoding:
             return choice.sparse_instructions
@@ -182,7 +183,9 @@ def _sparse_function(node) -> str:
     """The sparse kernel that would run a conv/linear with a SparseLayout."""
     if node.op == "linear":
         return "tfc_sparse_fully_connected_s8"
-    return "tfc_sparse_depthwise_conv_s8" if node.inputs[1].sparse.encoding == "dw-taps" else "tfc_sparse_convolve_s8"
+    from tfc.sparse.depthwise import ENCODINGS as DW_ENCODINGS
+    dw = node.inputs[1].sparse.encoding in DW_ENCODINGS
+    return "tfc_sparse_depthwise_conv_s8" if dw else "tfc_sparse_convolve_s8"
 
 
 def estimate(cm) -> InstructionEstimate:

@@ -1,9 +1,10 @@
 """Issue 7's end-to-end claim, measured: the CNN + transformer hybrid pruned to 85 % block
-sparsity in its conv and linear layers runs with identical outputs in at most 1/3 of the
-instructions of its dense build by default (3.05x measured against the dense build with issue
-16's dense kernels, 3.69x before them; issue 15's 1/4 goal is in
-docs/sparse-format.md), and in less flash than dense when the sparse layers are held to their
-dense forms' flash (sparsify{flash_scope=model}), then in at most 1/2.5 of the instructions (3.12x
+sparsity in its conv and linear layers runs with identical outputs in at most 1/3.2 of the
+instructions of its dense build by default (3.30x measured against the dense build with issue
+16's dense kernels: 1,737,566 vs 5,730,569; 3.05x before issue 15's second pass on the sparse
+layers; issue 15's 1/4 goal is in docs/sparse-format.md), and in less flash than dense when the
+sparse layers are held to their dense forms' flash (sparsify{flash_scope=model}), then in at most
+1/2.5 of the instructions (2.71x against 5,730,569, 2.58x before issue 15's second pass; 3.12x
 measured against the dense build before issue 16's dense kernels, 2.88x before issue 15's sparse
 kernel work: the bound was 1/3 before the wide dense kernels made the dense build faster)."""
 from __future__ import annotations
@@ -41,9 +42,9 @@ def _sparse_and_dense(pipeline=None):
 
 
 @pytest.mark.slow
-def test_pruned_hybrid_runs_in_a_third_of_the_dense_instructions(qemu):
+def test_pruned_hybrid_runs_in_under_a_third_of_the_dense_instructions(qemu):
     s, d = _sparse_and_dense()
-    assert 3 * s.instructions <= d.instructions, f"only {d.instructions / s.instructions:.2f}x fewer instructions"
+    assert 3.2 * s.instructions <= d.instructions, f"only {d.instructions / s.instructions:.2f}x fewer instructions"
 
 
 @pytest.mark.slow

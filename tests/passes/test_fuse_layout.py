@@ -21,7 +21,7 @@ from tfc.sparse.prune import random_block_sparse
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 
 
-def _conv_model(cin, cout, k, h, w, *, density, block=4, seed=0):
+def _conv_model(cin, cout, k, h, w, *, density, block=4, seed=0, stride=1):
     """A QDQ Conv model (NCHW input, onnxruntime's per-channel quantization) whose weights have
     random non-zero blocks of `block` along the reduction axis (OHWI order)."""
     from onnx import TensorProto, helper, numpy_helper
@@ -31,9 +31,11 @@ def _conv_model(cin, cout, k, h, w, *, density, block=4, seed=0):
     wr *= 1.0 / (127.0 * np.sqrt(k * k * cin * density))
     w_oihw = np.ascontiguousarray(wr.reshape(cout, k, k, cin).transpose(0, 3, 1, 2))
     bias = rng.normal(0.0, 0.2, cout).astype(np.float32)
-    node = helper.make_node("Conv", ["x", "W", "B"], ["y"], kernel_shape=[k, k], pads=[k // 2] * 4, name="conv")
+    node = helper.make_node("Conv", ["x", "W", "B"], ["y"], kernel_shape=[k, k], pads=[k // 2] * 4,
+                            strides=[stride, stride], name="conv")
+    oh, ow = (h + 2 * (k // 2) - k) // stride + 1, (w + 2 * (k // 2) - k) // stride + 1
     graph = helper.make_graph([node], "c", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, h, w])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, h, w])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, oh, ow])],
                               initializer=[numpy_helper.from_array(w_oihw, "W"), numpy_helper.from_array(bias, "B")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -44,14 +46,17 @@ def _conv_model(cin, cout, k, h, w, *, density, block=4, seed=0):
 # (cin, cout, k, h, w, density, block): a 1x1 over whole 4-pixel steps; a 3x3 with padding, a width
 # that is not a multiple of 4 and channels that are not a multiple of 4 or of the block; block 8.
 # A 1x1 on 40 channels in blocks of 16 over 5 columns: groups left partly empty, a pixel tail.
+# An RGB stem, 3x3 stride 2: three planes widened into cells with a zero lane, the generated code's
+# strided 4-pixel calls (5 output columns: one call and a single pixel).
 CASES = {"1x1": (32, 12, 1, 6, 8, 0.25, 4), "3x3": (10, 6, 3, 5, 7, 0.3, 4), "3x3-b8": (16, 8, 3, 4, 6, 0.25, 8),
-         "1x1-b16": (40, 8, 1, 3, 5, 0.25, 16)}
+         "1x1-b16": (40, 8, 1, 3, 5, 0.25, 16), "rgb-s2": (3, 8, 3, 9, 10, 0.5, 4, 2)}
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def compiled(request):
-    cin, cout, k, h, w, density, block = CASES[request.param]
-    cm = tfc.compile(_conv_model(cin, cout, k, h, w, density=density, block=block), "cortex-m7")
+    cin, cout, k, h, w, density, block, *stride = CASES[request.param]
+    cm = tfc.compile(_conv_model(cin, cout, k, h, w, density=density, block=block, stride=(stride or [1])[0]),
+                     "cortex-m7")
     samples = np.random.default_rng(3).integers(-128, 128, (3, 1, cin, h, w)).astype(np.int8)
     return cm, samples
 

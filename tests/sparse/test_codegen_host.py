@@ -73,7 +73,8 @@ def _cases(specs):
         width = H.padded_width(s["hw"], kw, s["stride"], pad[1], out_hw[1])
         layer = sparse_conv_layer(w, bias, mult, shift, block=s["block"], width=width, output_offset=-5,
                                   activation=act)
-        codes.append(layer_code(layer, f"g{len(codes)}", pixel_counts=pixel_counts_for(out_hw[1], s["stride"])))
+        counts = pixel_counts_for(out_hw[1], s["stride"], s["block"])
+        codes.append(layer_code(layer, f"g{len(codes)}", pixel_counts=counts, input_stride=s["stride"]))
         pairs.append((H.sparse_conv_case(x, layer, p, code=len(codes)), H.dense_conv_case(x, w, bias, p), s))
     return pairs, codes
 

@@ -32,7 +32,7 @@ layer_spec = st.fixed_dictionaries({
     "pad": st.sampled_from(["none", "same", "one"]), "density": st.sampled_from([0.0, 0.15, 0.3, 0.5, 1.0]),
     "hw": st.integers(5, 11), "clamp": st.booleans(), "rq": st.sampled_from(["right", "mixed"]),
     "input_offset": st.sampled_from([-127, -3, 0, 9, 128]), "batch": st.sampled_from([1, 1, 2]),
-    "seed": st.integers(0, 2**31),
+    "seed": st.integers(0, 2**31), "luts": st.booleans(),
 })
 
 
@@ -61,7 +61,7 @@ def _layer(s):
                             activation=act)
     x = rng.integers(-128, 128, (s["batch"], s["hw"], s["hw"] + 1, c)).astype(np.int8)
     layer = sparse_depthwise_layer(w, bias, mult, shift, input_offset=p.input_offset, output_offset=-4,
-                                   activation=act)
+                                   activation=act, luts=s.get("luts", False))
     return x, layer, bias, p
 
 
@@ -108,9 +108,42 @@ def test_every_requant_kind_and_tap_count_is_exercised(exes):
     _check(exes["dsp"], "dsp", specs)
 
 
-def test_flash_is_records_plus_two_bytes_per_tap():
+def test_flash_is_records_two_bytes_per_tap_and_with_luts_a_table_per_one_tap_channel():
     s = {"channels": 16, "k": 3, "stride": 1, "pad": "same", "density": 0.15, "hw": 6, "clamp": False,
          "rq": "right", "input_offset": 0, "batch": 1, "seed": 1}
-    _, layer, _, _ = _layer(s)
-    assert layer.flash_bytes() == len(layer.records_bytes()) + 2 * layer.nonzero_taps
-    assert layer.flash_bytes() == flash_bytes(16, layer.nonzero_taps) == 12 * 16 + 2 * layer.nonzero_taps
+    plain = _layer(s)[1]
+    assert plain.encoding == "dw-taps" and plain.flash_bytes() == flash_bytes(16, plain.nonzero_taps)
+    _, layer, _, _ = _layer({**s, "luts": True})
+    assert layer.encoding == "dw-taps-lut"
+    one = int((layer.records["count"] == 1).sum())
+    assert one > 0 and layer.one_tap_channels == one
+    assert layer.flash_bytes() == len(layer.records_bytes()) + 2 * layer.nonzero_taps + 256 * one
+    assert layer.flash_bytes() == flash_bytes(16, layer.nonzero_taps, one)
+    assert layer.flash_bytes() == 12 * 16 + 2 * layer.nonzero_taps + 256 * one
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**31), stride=st.sampled_from([1, 2, 3]), clamp=st.booleans(),
+       rq=st.sampled_from(["right", "mixed"]), input_offset=st.sampled_from([-127, 0, 128]))
+def test_one_tap_channels_by_table_equal_the_reference(exes, seed, stride, clamp, rq, input_offset):
+    """Layers of mostly one-tap channels (the table path: strides 1, 2 and other, every
+    requantization kind, clamps, the padding's zero point) on the DSP and sanitized builds."""
+    s = {"channels": 12, "k": 3, "stride": stride, "pad": "one", "density": 1 / 9, "hw": 9, "clamp": clamp,
+         "rq": rq, "input_offset": input_offset, "batch": 1, "seed": seed, "luts": True}
+    assert _layer(s)[1].one_tap_channels > 0 or _layer(s)[1].nonzero_taps == 0
+    for variant in ("dsp", "sanitize"):
+        _check(exes[variant], variant, [s])
+
+
+def test_one_tap_table_is_the_dense_layer_on_every_input_byte():
+    """lut[(uint8)x] equals the dense reference of a 1x1 one-tap depthwise for all 256 bytes."""
+    from tfc.sparse.depthwise import one_tap_lut
+    act = ActivationRange(-90, 100)
+    for w, bias, mult, shift, off in ((-127, 5000, 1 << 30, -3, 128), (77, -2**31 + 1, 2**31 - 1, 2, -127),
+                                      (2, 0, 1518500250, -12, 0)):
+        lut = one_tap_lut(bias, w, mult, shift, input_offset=off, output_offset=-4, activation=act)
+        x = np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 1, 256, 1)
+        p = DepthwiseConvParams(input_offset=off, output_offset=-4, ch_mult=1, multipliers=(mult,),
+                                shifts=(shift,), stride=(1, 1), padding=(0, 0), activation=act)
+        want = ref.depthwise_conv2d(x, np.full((1, 1, 1, 1), w, np.int8), np.array([bias], np.int32), p)
+        assert np.array_equal(lut, want.reshape(256))

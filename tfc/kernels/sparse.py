@@ -74,12 +74,13 @@ class SparseDepthwiseArgs:
     layer: dw.SparseDepthwiseLayer
     records: L.ConstArray                   # int32 words of the tfc_sparse_dw_channel records
     taps: L.ConstArray                      # (tap index, weight) byte pairs
+    luts: L.ConstArray | None = None        # 256 output bytes per one-tap channel
     encoding: str = dw.ENCODING
     code_bytes_estimate: int = 0
 
     @property
     def flash_arrays(self) -> tuple[L.ConstArray, ...]:
-        return (self.records, self.taps)
+        return tuple(a for a in (self.records, self.taps, self.luts) if a is not None)
 
     @property
     def density(self) -> float:
@@ -99,7 +100,8 @@ def depthwise_args(lw, i: int, node: Node, p: kp.DepthwiseConvParams) -> SparseD
     x, w, y = node.inputs[0], node.inputs[1], node.output
     bias = node.inputs[2].data if len(node.inputs) > 2 else None
     layer = dw.sparse_depthwise_layer(w.data, bias, p.multipliers, p.shifts, input_offset=p.input_offset,
-                                      output_offset=p.output_offset, activation=p.activation)
+                                      output_offset=p.output_offset, activation=p.activation,
+                                      luts=w.sparse.encoding == dw.LUT_ENCODING)
     prefix = f"tfc_{lw.name}_l{i}"
     where = f"{w.ref} : {w.type}, depthwise taps"
     records = lw.add_const(L.ConstArray(f"{prefix}_dw_records", "int32_t",
@@ -107,7 +109,12 @@ def depthwise_args(lw, i: int, node: Node, p: kp.DepthwiseConvParams) -> SparseD
                                         f"{where}: tfc_sparse_dw_channel records"))
     taps = lw.add_const(L.ConstArray(f"{prefix}_dw_taps", "uint8_t", layer.taps if layer.taps.size else
                                      np.zeros(1, np.uint8), f"{where}: (tap index, weight) per non-zero tap"))
-    return SparseDepthwiseArgs(p, L.Dims(*map(int, x.shape)), L.Dims(*map(int, y.shape)), layer, records, taps)
+    luts = None
+    if layer.luts.size:
+        luts = lw.add_const(L.ConstArray(f"{prefix}_dw_luts", "int8_t", layer.luts,
+                                         f"{where}: output per input byte, per one-tap channel"))
+    return SparseDepthwiseArgs(p, L.Dims(*map(int, x.shape)), L.Dims(*map(int, y.shape)), layer, records, taps,
+                               luts, w.sparse.encoding)
 
 
 def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
@@ -126,7 +133,7 @@ def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
         layer = sparse_conv_layer(w.data, bias, p.multipliers, p.shifts, block=layout.block, width=width,
                                   output_offset=p.output_offset, activation=p.activation)
         in_dims, out_dims = L.Dims(*map(int, x_shape)), L.Dims(*map(int, y_shape))
-        counts = codegen.pixel_counts_for(y_shape[2], stride[1])
+        counts = codegen.pixel_counts_for(y_shape[2], stride[1], layout.block)
     else:
         depth = w.shape[1]
         vectors = x.type.size // depth
@@ -138,7 +145,7 @@ def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
     where = f"{w.ref} : {w.type}, block {layout.block}"
     if layout.encoding == codegen.UNROLLED:
         code = codegen.layer_code(layer, f"{prefix}_sparse", table=f"{prefix}_sparse_table", pixel_counts=counts,
-                                  output_plane=plane)
+                                  output_plane=plane, input_stride=node.attrs["stride"][1] if conv else 1)
         table = lw.add_const(L.ConstArray(code.table, "int32_t", code.words,
                                           f"{where}: pre-widened int16 pairs read by the generated code"))
         return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, None, None, None, code, table, *nchw)
@@ -211,7 +218,8 @@ class SparseDepthwise(_Conv):
     # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
     costs = {"tfc_sparse_depthwise_conv_s8/brle": C.Cost(C.SPARSE),
              "tfc_sparse_depthwise_conv_s8/brle-unrolled": C.Cost(C.SPARSE),
-             "tfc_sparse_depthwise_conv_s8/dw-taps": C.Cost(C.SPARSE)}
+             "tfc_sparse_depthwise_conv_s8/dw-taps": C.Cost(C.SPARSE),
+             "tfc_sparse_depthwise_conv_s8/dw-taps-lut": C.Cost(C.SPARSE)}
     priority = 31
     depthwise = True
     in_place = (0,)     # each four-channel group is copied to scratch before its outputs are written

@@ -123,7 +123,7 @@ def block_candidates(w_rows: np.ndarray, shape: cm.LayerShape, blocks=BLOCK_SIZE
                                stored * (b + 1) + RECORD_BYTES * (rows + 1), dense_flash))
         out.append(LayerChoice(b, stored / mask.size, cm.unrolled_instructions(shape, b, stored, nonempty), dense,
                                codegen.table_bytes(stored, b) + codegen.code_bytes_estimate(
-                                   stored, nonempty, b, _pixel_counts(shape)), dense_flash, codegen.UNROLLED))
+                                   stored, nonempty, b, _pixel_counts(shape, b)), dense_flash, codegen.UNROLLED))
     return out
 
 
@@ -173,21 +173,34 @@ def is_sparse_depthwise_candidate(node) -> bool:
             and all(d == 1 for d in node.attrs.get("dilation", [1, 1])) and w[1] * w[2] <= dw.MAX_TAPS)
 
 
-def depthwise_candidate(w_rows: np.ndarray, shape: cm.LayerShape) -> LayerChoice:
-    """dw-taps for these [channels, taps] weights, with the dense layer's numbers beside it."""
+def depthwise_candidate(w_rows: np.ndarray, shape: cm.LayerShape, encoding: str = dw.ENCODING) -> LayerChoice:
+    """dw-taps (or dw-taps-lut, the one-tap channels by table) for these [channels, taps] weights,
+    with the dense layer's numbers beside it."""
     rows, taps = w_rows.shape
     counts = np.count_nonzero(w_rows, axis=1)
-    return LayerChoice(1, float(counts.sum()) / w_rows.size, cm.sparse_depthwise_instructions(shape, counts),
-                       cm.dense_depthwise_instructions(shape), dw.flash_bytes(rows, int(counts.sum())),
-                       dw.dense_flash_bytes(rows, taps), dw.ENCODING)
+    luts = encoding == dw.LUT_ENCODING
+    return LayerChoice(1, float(counts.sum()) / w_rows.size, cm.sparse_depthwise_instructions(shape, counts, luts),
+                       cm.dense_depthwise_instructions(shape),
+                       dw.flash_bytes(rows, int(counts.sum()), int((counts == 1).sum()) if luts else 0),
+                       dw.dense_flash_bytes(rows, taps), encoding)
+
+
+def depthwise_candidates(w_rows: np.ndarray, shape: cm.LayerShape) -> list[LayerChoice]:
+    """Both depthwise forms: dw-taps (small) and dw-taps-lut (faster where channels keep one tap)."""
+    return [depthwise_candidate(w_rows, shape, e) for e in dw.ENCODINGS]
 
 
 def choose_depthwise(w_rows: np.ndarray, shape: cm.LayerShape, *,
                      speed_over_size: bool = False) -> tuple[LayerChoice | None, str]:
-    """dw-taps for these [channels, taps] weights, or None and why dense stays."""
-    choice = depthwise_candidate(w_rows, shape)
-    why = why_not(choice, speed_over_size, f"depthwise {dw.ENCODING}")
-    return (None, why) if why else (choice, "")
+    """The fastest depthwise form that wins on its own, or None and why dense stays."""
+    best, why = None, ""
+    for choice in depthwise_candidates(w_rows, shape):
+        reason = why_not(choice, speed_over_size, f"depthwise {choice.encoding}")
+        if reason:
+            why = why or reason
+        elif best is None or choice.sparse_instructions < best.sparse_instructions:
+            best = choice
+    return (best, "") if best is not None else (None, why)
 
 
 def _faster_options(candidates: list[LayerChoice]) -> list[fb.Option]:
@@ -196,8 +209,8 @@ def _faster_options(candidates: list[LayerChoice]) -> list[fb.Option]:
             for c in candidates if c.sparse_instructions < c.dense_instructions]
 
 
-def _pixel_counts(shape: cm.LayerShape) -> tuple[int, ...]:
-    return codegen.pixel_counts_for(shape.out_w, shape.stride)
+def _pixel_counts(shape: cm.LayerShape, block: int) -> tuple[int, ...]:
+    return codegen.pixel_counts_for(shape.out_w, shape.stride, block)
 
 
 _SETTINGS = ("density", "block")
@@ -421,17 +434,18 @@ class Sparsify(Pass):
                       {b: _scratch_bytes(node, b) for b in blocks}, [])
 
     def _depthwise_options(self, node, weight, ctx: PassContext, stats: dict) -> _Layer:
-        """Prune per tap (block 1) when asked; dw-taps is an option where it is faster."""
+        """Prune per tap (block 1) when asked; dw-taps and dw-taps-lut are options where faster."""
         density, _ = _layer_settings(self.options, ctx, node.name)
         rows = np.asarray(weight.data).reshape(weight.type.shape[0], -1)
         rows = self._prune(node, weight, rows, density, 1, ctx, stats, "block 1: depthwise taps")
-        choice = depthwise_candidate(rows, depthwise_shape(node))
-        why = why_not(choice, self.options.speed_over_size, f"depthwise {dw.ENCODING}")
+        candidates = depthwise_candidates(rows, depthwise_shape(node))
+        _, why = choose_depthwise(rows, depthwise_shape(node), speed_over_size=self.options.speed_over_size)
+        choice = candidates[0]
         dense = fb.Option(choice.dense_instructions, choice.dense_flash, code=fb.dense_code_unit("dw"))
         x, w, y = node.inputs[0], node.inputs[1], node.output
         scratch = depthwise_scratch_bytes(x.shape, w.shape, y.shape, node.attrs.get("stride", [1, 1]),
                                           node.attrs.get("pad", [0, 0, 0, 0]))
-        return _Layer(node, weight, [dense, *_faster_options([choice])], why, _live_bytes(node), {1: scratch}, [])
+        return _Layer(node, weight, [dense, *_faster_options(candidates)], why, _live_bytes(node), {1: scratch}, [])
 
 
 def _live_bytes(node) -> int:

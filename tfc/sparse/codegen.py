@@ -72,6 +72,12 @@ class LayerCode:
     words: np.ndarray           # int32: the pre-widened weights
     channel_step: int = 1       # the distance between two channels' outputs (NHWC: 1; NCHW: the plane's size)
     sign_fix: bool = True       # RIGHT channels' correction for a negative accumulator (reference.sign_fix_needed)
+    input_stride: int = 1       # the conv's stride along x: pixel k of a 4-pixel call reads cells k * stride apart
+
+    @property
+    def pixel_cells(self) -> int:
+        """int16 between two output pixels' cells in the widened image."""
+        return self.block * self.input_stride
 
     @property
     def fills_planes(self) -> bool:
@@ -134,9 +140,11 @@ def widened_words(values: np.ndarray, block: int, scale: int = 1) -> list[int]:
 
 
 def layer_code(layer: SparseLayer, symbol: str, *, table: str | None = None,
-               pixel_counts: tuple[int, ...] = (4, 1), output_plane: int | None = None) -> LayerCode:
+               pixel_counts: tuple[int, ...] = (4, 1), output_plane: int | None = None,
+               input_stride: int = 1) -> LayerCode:
     """The generated code of a layer; escapes (all-zero blocks) are dropped. output_plane: the
-    output is NCHW with planes of this many pixels (None: NHWC)."""
+    output is NCHW with planes of this many pixels (None: NHWC); input_stride: the conv's stride
+    along x (pixel_counts_for says whether a strided layer gets the 4-pixel function)."""
     enc, B = layer.encoded, layer.block
     channels, words = [], []
     k = 0
@@ -162,14 +170,23 @@ def layer_code(layer: SparseLayer, symbol: str, *, table: str | None = None,
     pixel_step, channel_step = (enc.rows, 1) if output_plane is None else (1, output_plane)
     return LayerCode(symbol, table or f"{symbol}_weights", B, pixel_step, act.min, act.max, clamp,
                      tuple(pixel_counts), tuple(channels), np.asarray(words or [0], dtype=np.int32), channel_step,
-                     sref.sign_fix_needed(layer.output_offset, act.min))
+                     sref.sign_fix_needed(layer.output_offset, act.min), input_stride)
 
 
-def pixel_counts_for(out_w: int, stride_w: int) -> tuple[int, ...]:
-    """Which functions a conv with this output width and stride calls (the runtime's split)."""
+def strided_quads(block: int) -> bool:
+    """Whether the generated 4-pixel function also runs strided convs for this block: blocks of 4
+    or more read each pixel's cells with their own 64-bit loads, wherever they lie; blocks of 1 and
+    2 load two neighbouring pixels' cells at once, which a stride separates."""
+    return block >= 4
+
+
+def pixel_counts_for(out_w: int, stride_w: int, block: int = 4) -> tuple[int, ...]:
+    """Which functions a conv with this output width, stride and block calls (the runtime's split:
+    4 pixels per call along x where the stride is 1, or the generated code reads strided pixels)."""
+    quads = stride_w == 1 or strided_quads(block)
     counts = []
-    if stride_w == 1 and out_w >= 4:
+    if quads and out_w >= 4:
         counts.append(4)
-    if stride_w != 1 or out_w % 4:
+    if not quads or out_w % 4:
         counts.append(1)
     return tuple(counts)

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from tfc.sparse.codegen import strided_quads
+
 # ---- fitted constants (benchmarks/fit_sparse_cost.py; max fit error 23 % at density ~0) ---------
 SPARSE_F4 = 6.587      # per output, 4-pixel passes
 SPARSE_F1 = 12.215     # per output, single-pixel passes
@@ -28,9 +32,22 @@ UNROLLED_F4, UNROLLED_F1 = 3.284, 5.284
 UNROLLED_R4, UNROLLED_R1 = 15.004, 5.191
 UNROLLED_C4 = {1: 6.627, 2: 6.829, 4: 13.258, 8: 26.177, 16: 53.248}
 UNROLLED_C1 = {1: 2.906, 2: 3.136, 4: 4.222, 8: 8.163, 16: 15.934}
-DENSE_CONV_MAC, DENSE_CONV_OUT = 1.2908, 9.694
-DENSE_FC_MAC, DENSE_FC_OUT = 1.5610, 28.500
 # --------------------------------------------------------------------------------------------------
+
+# ---- tfc's dense kernels: what a layer left dense runs --------------------------------------------
+# The cost entries of the dense kernels the registry picks for a conv/linear layer (Kernel.costs in
+# tfc/kernels/, fitted to `tfc bench` counts by `python -m nas.kernel_costs fit`; a test checks these
+# equal them), over the features their entries name. They replace one conv form and one linear form
+# fitted before issue 16's kernels (1.29 instructions per MAC + 9.7 per output for every conv):
+# that form put the hybrid's dense 1x1 convs at 1.6x their measured count, so sparse forms looked
+# better against dense than they are. On the hybrid's dense build these are within 8 % per layer.
+DENSE_1X1 = (0.7268, 5.9261, 45.3626, 1.5486, 3440.3374)   # tfc_pointwise_wide_s8: macs, outputs, pixels, reads, 1
+DENSE_FIRST = (0.9706, 2.8918, 124.9885)                    # tfc_convolve_first_s8: macs, outputs, pixels
+DENSE_CONV = (0.8965, 4.8314, 328.3788)                     # tfc_convolve_wide_s8: macs, outputs, pixels
+DENSE_FC = (0.9855, 1.6258, 15.3437, 7.4668, 1032.1696)     # arm_fully_connected_per_channel_s8:
+                                                            # macs4, macs1, outputs, vectors, 1
+FIRST_MAX_CHANNELS, FIRST_MAX_DEPTH = 4, 64     # tfc.kernels.conv_first's MAX_CHANNELS, MAX_DEPTH
+FC_ROWS4_MAX_DEPTH = 128                        # the FC's 4-row path (nas.kernel_costs: macs4)
 
 
 @dataclass(frozen=True)
@@ -56,9 +73,10 @@ class LayerShape:
     def macs(self) -> int:
         return self.outputs * self.kh * self.kw * self.cin
 
-    def passes(self) -> tuple[int, int]:
-        """(4-pixel passes, single-pixel passes) over the output."""
-        if self.stride != 1:
+    def passes(self, strided_quads: bool = False) -> tuple[int, int]:
+        """(4-pixel passes, single-pixel passes) over the output; strided_quads: the kernel runs
+        strided convs 4 pixels per pass too (the generated code, blocks of 4 or more)."""
+        if self.stride != 1 and not strided_quads:
             return 0, self.out_h * self.out_w
         return self.out_h * (self.out_w // 4), self.out_h * (self.out_w % 4)
 
@@ -70,9 +88,20 @@ class LayerShape:
 
 
 def dense_instructions(layer: LayerShape) -> float:
+    """The dense kernel tfc runs for this layer: a linear layer the per-channel FC, a 1x1 conv
+    (channels in fours) the pointwise kernel, a conv of at most 4 input channels the first-layer
+    kernel, any other the wide conv."""
+    cols = layer.kh * layer.kw * layer.cin
     if layer.linear:
-        return DENSE_FC_MAC * layer.macs + DENSE_FC_OUT * layer.outputs
-    return DENSE_CONV_MAC * layer.macs + DENSE_CONV_OUT * layer.outputs
+        vectors = layer.out_h * layer.out_w
+        rows4 = vectors // 4 * 4 if vectors >= 4 and 4 <= cols <= FC_ROWS4_MAX_DEPTH else 0
+        macs4 = rows4 * cols * layer.cout
+        return float(np.dot(DENSE_FC, (macs4, layer.macs - macs4, layer.outputs, vectors, 1)))
+    pixels = layer.out_h * layer.out_w
+    if layer.kh == layer.kw == 1 and layer.cin % 4 == 0 and layer.cout % 4 == 0:
+        return float(np.dot(DENSE_1X1, (layer.macs, layer.outputs, pixels, pixels * cols, 1)))
+    form = DENSE_FIRST if layer.cin <= FIRST_MAX_CHANNELS and cols <= FIRST_MAX_DEPTH else DENSE_CONV
+    return float(np.dot(form, (layer.macs, layer.outputs, pixels)))
 
 
 def sparse_instructions(layer: LayerShape, block: int, stored_blocks: float,
@@ -91,7 +120,7 @@ def sparse_instructions(layer: LayerShape, block: int, stored_blocks: float,
 def unrolled_instructions(layer: LayerShape, block: int, stored_blocks: float,
                           nonempty_rows: float | None = None) -> float:
     """The per-layer generated code (tfc.sparse.codegen): the same form, its own constants."""
-    p4, p1 = layer.passes()
+    p4, p1 = layer.passes(strided_quads=strided_quads(block))
     rows = layer.cout if nonempty_rows is None else nonempty_rows
     w = SPARSE_W[4 if block >= 4 else 1]
     return (UNROLLED_F4 * 4 * p4 * layer.cout + UNROLLED_F1 * p1 * layer.cout
@@ -112,16 +141,23 @@ def expected_nonempty_rows(layer: LayerShape, block: int, density: float) -> flo
 
 
 # ---- depthwise (tfc_sparse_depthwise_conv_s8, encoding dw-taps; benchmarks/sparse_depthwise.py) ----
-# Per channel and output pixel: an empty channel is a store; a channel of 1..3 taps runs a loop
-# specialised for its count, more taps a loop over its tap list; plus per-row and per-channel
-# set-up and the copy into the four-channel zero-point-padded planes (bytes). Fitted by
-# benchmarks/sparse_depthwise.py on the emulated M7 to the in-place kernel with doubled weights
-# (four pixels per step; max error 14.3 %, the rows and planes of small layers being what the
-# linear form fits worst); refit after changing the kernel.
+# Per channel and output pixel: an empty channel is a store, a one-tap channel a table look-up
+# (DW_LUT); a channel of 2 or 3 taps runs a loop specialised for its count, more taps a loop over
+# its tap list; plus per-row and per-channel set-up and the copy into the four-channel
+# zero-point-padded planes (bytes). Fitted by benchmarks/sparse_depthwise.py on the emulated M7 to
+# the in-place kernel with doubled weights (four pixels per step; max error 14.3 %, the rows and
+# planes of small layers being what the linear form fits worst); refit after changing the kernel.
 # The generic dense loop's DENSE_DW_TAP / DENSE_DW_OUT predate the 3x3 path and were not refitted
 # (the benchmark now measures one such shape, 12x12x32 5x5: 580,775, 12 % above the estimate).
-DW_FEATURES = ("DW_EMPTY", "DW_FAST", "DW_FAST_TAP", "DW_ANY", "DW_ANY_TAP", "DW_ROW", "DW_CHANNEL", "DW_IMAGE")
+DW_FEATURES = ("DW_EMPTY", "DW_LUT", "DW_FAST", "DW_FAST_TAP", "DW_ANY", "DW_ANY_TAP", "DW_ROW", "DW_CHANNEL",
+               "DW_IMAGE")
 DW_EMPTY = 4.736
+# A one-tap channel's output by its table (encoding dw-taps-lut: a load, a table load, a store and
+# a quarter of the loop, ~4 instructions): not in the fit below; set so the form reproduces the
+# hybrid's two depthwise layers measured with and without tables (16x16x64 stride 1: 187,243 ->
+# 151,177; 8x8 stride 2: 76,381 -> 65,095; 42 of 64 channels with one tap): the table saves ~3.5
+# instructions per output, and DW_ROW and DW_IMAGE carry most of a channel's fixed cost in this form.
+DW_LUT = 0.8
 DW_FAST = 0.914
 DW_FAST_TAP = 3.425
 DW_ANY = 1.510
@@ -134,21 +170,23 @@ DENSE_DW_TAP, DENSE_DW_OUT = 3.409, 25.237    # the generic loop (kernels other 
 DENSE_DW3_OUT_S1, DENSE_DW3_OUT_S2 = 31.415, 52.907
 
 
-def depthwise_features(layer: LayerShape, taps_per_channel) -> list[float]:
-    """The DW_FEATURES of a depthwise layer (cout channels) whose channel c keeps taps_per_channel[c]."""
+def depthwise_features(layer: LayerShape, taps_per_channel, luts: bool = False) -> list[float]:
+    """The DW_FEATURES of a depthwise layer (cout channels) whose channel c keeps taps_per_channel[c];
+    luts: the one-tap channels run by table (encoding dw-taps-lut)."""
     counts = [int(t) for t in taps_per_channel]
     pixels = layer.out_h * layer.out_w
-    fast = [t for t in counts if 1 <= t <= 3]
+    lut = [t for t in counts if t == 1] if luts else []
+    fast = [t for t in counts if (2 if luts else 1) <= t <= 3]
     many = [t for t in counts if t > 3]
-    nonempty = len(fast) + len(many)
+    nonempty = len(lut) + len(fast) + len(many)
     image = ((layer.out_h - 1) * layer.stride + layer.kh) * ((layer.out_w - 1) * layer.stride + layer.kw) * layer.cout
-    return [pixels * (len(counts) - nonempty), pixels * len(fast), pixels * sum(fast), pixels * len(many),
-            pixels * sum(many), layer.out_h * nonempty, len(counts), image]
+    return [pixels * (len(counts) - nonempty), pixels * len(lut), pixels * len(fast), pixels * sum(fast),
+            pixels * len(many), pixels * sum(many), layer.out_h * nonempty, len(counts), image]
 
 
-def sparse_depthwise_instructions(layer: LayerShape, taps_per_channel) -> float:
+def sparse_depthwise_instructions(layer: LayerShape, taps_per_channel, luts: bool = False) -> float:
     coef = [globals()[name] for name in DW_FEATURES]
-    return float(sum(c * f for c, f in zip(coef, depthwise_features(layer, taps_per_channel))))
+    return float(sum(c * f for c, f in zip(coef, depthwise_features(layer, taps_per_channel, luts))))
 
 
 def dense_dw3_applies(layer: LayerShape) -> bool:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 # tfc_sparse_depthwise_s8.c as linked (its tap-count loops are picked from one table).
 KERNEL_CODE_BYTES = {"brle": 1_792, "brle/b1": 3_616, "brle/b2": 3_736, "brle/b4": 3_816, "brle/b8": 4_324,
                      "brle/b16": 5_172, "dw-taps": 3_384}
+# dw-taps-lut links the same kernel (its table loops are a few hundred bytes of it; not measured apart).
 
 
 # The dense kernels a layer links, freed when no layer needs them any more (tfc's runtime, same
@@ -64,6 +65,8 @@ def code_units(encoding: str | None, block: int) -> tuple[str, ...]:
         return ()
     if encoding == "brle-unrolled":   # the per-layer code calls brle's common drivers
         return ("brle",)
+    if encoding == "dw-taps-lut":     # the same depthwise kernel
+        return ("dw-taps",)
     per_block = f"{encoding}/b{block}"
     return (encoding, per_block) if per_block in KERNEL_CODE_BYTES else (encoding,)
 

@@ -142,10 +142,10 @@ def sparse_depthwise_case(x: np.ndarray, layer: SparseDepthwiseLayer, p: Depthwi
                           out_hw=None) -> Case:
     """tfc_sparse_depthwise_conv_s8 (p's offsets and activation must be the layer's)."""
     out_hw = out_hw or conv_out_hw(x.shape, layer.kh, layer.kw, p)
-    rec, taps = layer.records_bytes(), layer.taps.tobytes()
+    rec, taps, luts = layer.records_bytes(), layer.taps.tobytes(), layer.luts.tobytes()
     head = _header(OP_SPARSE_DW, x.shape, out_hw, layer.channels, layer.kh, layer.kw, p.stride, p.padding,
-                   p.input_offset, p.output_offset, p.activation, a=len(rec), b=len(taps))
-    data = head + _pad8(rec) + _pad8(taps) + _pad8(x.tobytes())
+                   p.input_offset, p.output_offset, p.activation, a=len(rec), b=len(taps), c=len(luts))
+    data = head + _pad8(rec) + _pad8(taps) + _pad8(luts) + _pad8(x.tobytes())
     return Case(data, x.shape[0] * out_hw[0] * out_hw[1] * layer.channels, (x.shape[0], *out_hw, layer.channels))
 
 

@@ -45,6 +45,7 @@ typedef struct
     cmsis_nn_activation activation;        /* folded into the records */
     const tfc_sparse_dw_channel *records;  /* channels */
     const uint8_t *taps;                   /* per channel count pairs (tap index, int8 weight) */
+    const int8_t *luts;                    /* per one-tap channel 256 outputs, by (uint8)input; NULL: none */
 } tfc_sparse_dw_weights;
 
 /* Scratch bytes: four channels' padded planes. */

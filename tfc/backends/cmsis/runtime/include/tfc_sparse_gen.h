@@ -93,6 +93,14 @@ SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
     return r;
 }
 SP_INLINE int32_t sp_ssat8(int32_t x) { return __ssat(x, 8); }
+/* r - (x >> 31, logical): one SUB with a shifted operand. Written out because GCC, given an
+ * immediate r, spends a MOV (LSR) and an RSB on each use instead of holding r in a register. */
+SP_INLINE int32_t sp_sub_lsr31(int32_t r, int32_t x)
+{
+    int32_t d;
+    __asm__("sub %0, %1, %2, lsr #31" : "=r"(d) : "r"(r), "r"(x));
+    return d;
+}
 #else
 SP_INLINE int32_t sp_pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)lo & 0xFFFFU) | ((uint32_t)hi << 16)); }
 SP_INLINE int32_t sp_sxtb16(int32_t x) { return sp_pack16((int8_t)(uint8_t)x, (int8_t)(uint8_t)((uint32_t)x >> 16)); }
@@ -132,6 +140,7 @@ SP_INLINE int32_t sp_smmlar(int32_t a, int32_t b, int32_t acc)
     return (int32_t)(uint32_t)(sum >> 32);
 }
 SP_INLINE int32_t sp_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+SP_INLINE int32_t sp_sub_lsr31(int32_t r, int32_t x) { return (int32_t)((uint32_t)r - ((uint32_t)x >> 31)); }
 SP_INLINE int32_t sp_pack_lo(int32_t a, int32_t b) { return (int32_t)(((uint32_t)a & 0xFFFFU) | ((uint32_t)b << 16)); }
 SP_INLINE int32_t sp_pack_hi(int32_t a, int32_t b)
 {
@@ -229,10 +238,11 @@ SP_INLINE void sp_init4(int32_t *a, int32_t bias)
     a[0] = a[1] = a[2] = a[3] = bias;
 }
 
-/* One block of B (1, 2, 4, 8, 16) channels against 4 pixels: cells at p + off (int16 units),
- * weights at w + wo (words); off and wo are immediates of the generated code. */
+/* One block of B (1, 2, 4, 8, 16) channels against 4 pixels: pixel k's cells at p + off + k * S
+ * (int16 units; S = B, or B times the conv's stride where B >= 4), weights at w + wo (words); off,
+ * wo and S are immediates of the generated code. */
 SP_INLINE void sp_gen_block4(const int16_t *p, const int32_t off, const int32_t *w, const int32_t wo,
-                             const int32_t B, int32_t *a)
+                             const int32_t B, const int32_t S, int32_t *a)
 {
     if (B >= 4)
     {
@@ -245,7 +255,7 @@ SP_INLINE void sp_gen_block4(const int16_t *p, const int32_t off, const int32_t 
             for (int k = 0; k < 4; k++)
             {
                 int32_t x02, x13;
-                sp_ld64(p, 2 * (off + k * B + 4 * q), &x02, &x13);
+                sp_ld64(p, 2 * (off + k * S + 4 * q), &x02, &x13);
                 a[k] = sp_smlad(w02, x02, a[k]);
                 a[k] = sp_smlad(w13, x13, a[k]);
             }
@@ -253,6 +263,7 @@ SP_INLINE void sp_gen_block4(const int16_t *p, const int32_t off, const int32_t 
     }
     else if (B == 2)
     {
+        (void)S; /* B: blocks of 1 and 2 run unstrided convs only (codegen.strided_quads) */
         const int32_t w01 = w[wo];
         int32_t x0, x1, x2, x3;
         sp_ld64(p, 2 * off, &x0, &x1);
@@ -265,6 +276,7 @@ SP_INLINE void sp_gen_block4(const int16_t *p, const int32_t off, const int32_t 
     else
     {
         /* Cells of one int16: pixel pairs may start at any halfword, so no LDRD. */
+        (void)S;
         const int32_t w0 = w[wo];
         const int32_t x01 = sp_ld32(p + off), x23 = sp_ld32(p + off + 2);
         a[0] = sp_smlabb(w0, x01, a[0]);
@@ -324,7 +336,7 @@ SP_INLINE int8_t sp_gen_out(int32_t acc, const int kind, int32_t m, int32_t rnd,
 SP_INLINE int8_t sp_gen_out2(int32_t acc2, int32_t m, int32_t rnd, int32_t sh, const int sign, int32_t lo, int32_t hi,
                              const int clamp)
 {
-    const int32_t r = sign ? rnd - (int32_t)((uint32_t)acc2 >> 31) : rnd;
+    const int32_t r = sign ? sp_sub_lsr31(rnd, acc2) : rnd;
     return (int8_t)sp_clamp(sp_ssat8(sp_smmlar(acc2, m, r) >> sh), lo, hi, clamp);
 }
 

@@ -64,51 +64,43 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
  * input): plane row y, column x is the word of input (y - top, x - left), or fill4 (four zero
  * points) outside the input (top, left >= 0). in: the group's word of input pixel (0, 0); cw: words
  * per input pixel. Plane rows are wp words, one after another, so the plane is one run of words:
- * padding, input rows with their padding, padding. Not inlined: the registers are its own. */
+ * padding, input rows with their padding, padding. The padding is the same for every group: only
+ * the first (borders) writes it, the others copy the input words. Not inlined: the registers are
+ * its own. */
 static __attribute__((noinline)) void sp_dw_plane_words(const uint32_t *in, int32_t in_h, int32_t in_w, int32_t cw,
                                                         int32_t top, int32_t left, uint32_t fill4,
-                                                        const sp_dw_image *im, uint32_t *d)
+                                                        const sp_dw_image *im, uint32_t *d, int borders)
 {
     const int32_t wp = im->wp, hp = im->hp;
-    /* per input row: `lead` padding words, `n` input words, `trail` padding words */
+    /* per input row: `lead` padding words, then `n` input words */
     const int32_t lead = left < wp ? left : wp;
     const int32_t n = (in_w + left < wp ? in_w + left : wp) - lead;
-    const int32_t trail = wp - lead - (n > 0 ? n : 0);
     const int32_t above = top < hp ? top : hp;
     const int32_t rows = n > 0 ? (in_h < hp - above ? in_h : hp - above) : 0;
-    uint32_t *const end = d + hp * wp;
-    for (uint32_t *const e = d + above * wp; d != e; d++)
+    if (borders)
     {
-        *d = fill4;
-    }
-    for (int32_t y = 0; y < rows; y++)
-    {
-        for (uint32_t *const e = d + lead; d != e; d++)
+        for (uint32_t *p = d, *const end = d + hp * wp; p != end; p++)
         {
-            *d = fill4;
+            *p = fill4;
         }
-        const uint32_t *q = in + y * in_w * cw;
-        uint32_t *const quads = d + (n & ~3), *const e = d + n;
-        for (; d != quads; d += 4, q += 4 * cw)
+    }
+    d += above * wp + lead;
+    for (int32_t y = 0; y < rows; y++, d += wp, in += in_w * cw)
+    {
+        const uint32_t *q = in;
+        uint32_t *o = d;
+        for (uint32_t *const quads = d + (n & ~3); o != quads; o += 4, q += 4 * cw)
         {
             const uint32_t a = q[0], b = q[cw], c = q[2 * cw], f = q[3 * cw];
-            d[0] = a;
-            d[1] = b;
-            d[2] = c;
-            d[3] = f;
+            o[0] = a;
+            o[1] = b;
+            o[2] = c;
+            o[3] = f;
         }
-        for (; d != e; d++, q += cw)
+        for (uint32_t *const e = d + n; o != e; o++, q += cw)
         {
-            *d = *q;
+            *o = *q;
         }
-        for (uint32_t *const t = d + trail; d != t; d++)
-        {
-            *d = fill4;
-        }
-    }
-    for (; d != end; d++)
-    {
-        *d = fill4;
     }
 }
 
@@ -238,6 +230,43 @@ SP_DW_CLAMPED(3)
 typedef void (*sp_dw_clamped_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
                                  int32_t, int32_t, int32_t, int32_t, int8_t *);
 
+/* A channel of one tap with its table (lut[(uint8)x] is the output for input byte x: bias,
+ * requantization, zero point and clamp included): a load, a table load and a store per output, four
+ * pixels per step. px: the tap's byte of the first window; STEP as in sp_dw_channel. */
+SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const int8_t *lut, const int32_t STEP,
+                                 int8_t *out)
+{
+    const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
+    const int32_t jump = im->row_step - out_w * step;
+    const int32_t quads = out_w >> 2, rest = out_w & 3;
+    int8_t *o = out;
+    for (int32_t oy = im->out_h; oy > 0; oy--, px += jump)
+    {
+        for (int32_t q = quads; q > 0; q--, px += 4 * step, o += 4 * C)
+        {
+            const int8_t y0 = lut[px[0]], y1 = lut[px[step]], y2 = lut[px[2 * step]], y3 = lut[px[3 * step]];
+            o[0] = y0;
+            o[C] = y1;
+            o[2 * C] = y2;
+            o[3 * C] = y3;
+        }
+        for (int32_t r = rest; r > 0; r--, px += step, o += C)
+        {
+            *o = lut[*px];
+        }
+    }
+}
+
+#define SP_DW_LUT(STEP)                                                                                               \
+    static __attribute__((noinline)) void sp_dw_lut##STEP(const sp_dw_image *im, const uint8_t *px,                  \
+                                                          const int8_t *lut, int8_t *out)                            \
+    {                                                                                                                 \
+        sp_dw_lut_channel(im, px, lut, STEP, out);                                                                    \
+    }
+SP_DW_LUT(4)
+SP_DW_LUT(8)
+SP_DW_LUT(0)
+
 /* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare): the
  * real (undoubled) accumulator, one pixel at a time. */
 static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int8_t *base, const int32_t *tw,
@@ -266,10 +295,27 @@ static int sp_dw_sign_fix(const tfc_sparse_dw_weights *w)
     return w->output_offset > w->activation.min;
 }
 
-/* One channel of the group whose planes are at plane (lane j). */
+/* One channel of the group whose planes are at plane (lane j); lut: its table when it has one. */
 static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const tfc_sparse_dw_channel *rec,
-                      const uint8_t *tap, const int8_t *plane, int8_t *out)
+                      const uint8_t *tap, const int8_t *lut, const int8_t *plane, int8_t *out)
 {
+    if (lut != NULL)
+    {
+        const uint8_t *px = (const uint8_t *)plane + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G;
+        if (im->step == 4)
+        {
+            sp_dw_lut4(im, px, lut, out);
+        }
+        else if (im->step == 8)
+        {
+            sp_dw_lut8(im, px, lut, out);
+        }
+        else
+        {
+            sp_dw_lut0(im, px, lut, out);
+        }
+        return;
+    }
     static const sp_dw_fast_fn fast[2][4][3] = {
         {{sp_dw_fast0_0_0, sp_dw_fast0_0_0, sp_dw_fast0_0_0},
          {sp_dw_fast1_4_0, sp_dw_fast1_8_0, sp_dw_fast1_0_0},
@@ -316,7 +362,9 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
                       int32_t in_w, int32_t top, int32_t left, int32_t fill, int8_t *plane, int8_t *out)
 {
     const uint8_t *tap = w->taps;
+    const int8_t *lut = w->luts;
     const int words = im->C % 4 == 0 && ((uintptr_t)in & 3U) == 0 && ((uintptr_t)plane & 3U) == 0;
+    int borders = 1; /* the word planes' padding: written by the first group, kept by the others */
     for (int32_t c0 = 0; c0 < im->C; c0 += SP_DW_G)
     {
         const int32_t g = im->C - c0 < SP_DW_G ? im->C - c0 : SP_DW_G;
@@ -329,7 +377,8 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
         {
             const uint32_t fill4 = ((uint32_t)fill & 0xFFU) * 0x01010101U;
             sp_dw_plane_words((const uint32_t *)__builtin_assume_aligned(in + c0, 4), in_h, in_w, im->C / 4, top,
-                              left, fill4, im, (uint32_t *)__builtin_assume_aligned(plane, 4));
+                              left, fill4, im, (uint32_t *)__builtin_assume_aligned(plane, 4), borders);
+            borders = 0;
         }
         else if (used)
         {
@@ -349,8 +398,10 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
                 }
                 continue;
             }
-            sp_dw_one(w, im, rec, tap, plane + j, out + c);
+            const int8_t *own = rec->count == 1 ? lut : NULL;
+            sp_dw_one(w, im, rec, tap, own, plane + j, out + c);
             tap += 2 * rec->count;
+            lut += own != NULL ? 256 : 0;
         }
     }
 }

@@ -223,20 +223,45 @@ static int32_t sp_image_bytes(const sp_image *im)
 /* img = x + input_offset at (y + top, x + left), zero elsewhere; channel c of group g sits at
  * position c % block, permuted c0 c2 c1 c3 inside each 4 when block >= 4. */
 #if SP_DSP
-/* One pixel's cin = groups * B channels into its cells, one per group (group_step int16 apart). */
-SP_INLINE void sp_widen_groups(const int8_t *src, int32_t cin, const int32_t B, int32_t group_step,
-                               int32_t input_offset, int16_t *cell)
+/* Channels c..c+3 (one word) of w consecutive NHWC pixels into their cells: src is pixel 0's word,
+ * `pitch` bytes per pixel; cell is pixel 0's cell, pixel k's B int16 after. Four pixels per step
+ * (four loads, eight SXTAB16, four STRD): one channel quad walks the whole row, so there is no
+ * per-pixel set-up; src steps pixel by pixel, which leaves GCC registers for the caller's loops. */
+SP_INLINE void sp_widen_column(const int8_t *src, int32_t w, int32_t pitch, const int32_t B, int32_t off2,
+                               int16_t *cell)
 {
-    const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
-    for (const int8_t *end = src + cin; src < end; src += B, cell += group_step)
+    int32_t x = w;
+    for (; x >= 4; x -= 4, cell += 4 * B)
     {
-        _Pragma("GCC unroll 4")
-        for (int32_t q = 0; q < B; q += 4)
+        const int32_t v0 = sp_ld32(src);
+        sp_st64(cell, 0, sp_sxtab16(off2, v0), sp_sxtab16_ror8(off2, v0));
+        const int32_t v1 = sp_ld32(src + pitch);
+        sp_st64(cell, 2 * B, sp_sxtab16(off2, v1), sp_sxtab16_ror8(off2, v1));
+        src += 2 * pitch;
+        const int32_t v2 = sp_ld32(src);
+        sp_st64(cell, 4 * B, sp_sxtab16(off2, v2), sp_sxtab16_ror8(off2, v2));
+        const int32_t v3 = sp_ld32(src + pitch);
+        sp_st64(cell, 6 * B, sp_sxtab16(off2, v3), sp_sxtab16_ror8(off2, v3));
+        src += 2 * pitch;
+    }
+    for (; x > 0; x--, src += pitch, cell += B)
+    {
+        const int32_t v = sp_ld32(src);
+        sp_st64(cell, 0, sp_sxtab16(off2, v), sp_sxtab16_ror8(off2, v));
+    }
+}
+
+/* h rows of w NHWC pixels, cin a multiple of 4, into the image whose row 0 cell of pixel 0 is at
+ * img (row_step int16 per image row, group_step per group): channel quad after channel quad. B is
+ * a constant in each caller, so the cell of a quad is shifts and masks. */
+SP_INLINE void sp_widen_nhwc(const int8_t *in, int32_t h, int32_t w, int32_t cin, int16_t *img, int32_t row_step,
+                             int32_t group_step, const int32_t B, int32_t off2)
+{
+    for (int32_t y = 0; y < h; y++, in += w * cin, img += row_step)
+    {
+        for (int32_t c = 0; c < cin; c += 4)
         {
-            const int32_t v = sp_ld32(src + q);
-            sp_word *d = (sp_word *)(cell + q);
-            d[0] = sp_sxtab16(off2, v);
-            d[1] = sp_sxtab16_ror8(off2, v);
+            sp_widen_column(in + c, w, cin, B, off2, img + (c / B) * group_step + c % B);
         }
     }
 }
@@ -252,6 +277,21 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
         memset(img, 0, (size_t)sp_image_bytes(im));
     }
     const int32_t row_cells = im->groups * im->wp;
+#if SP_DSP
+    if (B >= 4 && cin % 4 == 0 && w >= 4)
+    {
+        /* a row of pixels per channel quad (one vector: the per-pixel walk below is shorter) */
+        const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
+        int16_t *at = img + (top * row_cells + left) * B;
+        switch (B) /* immediate store offsets, shifts for the quads' cells */
+        {
+        case 4: sp_widen_nhwc(in, h, w, cin, at, row_cells * 4, im->wp * 4, 4, off2); break;
+        case 8: sp_widen_nhwc(in, h, w, cin, at, row_cells * 8, im->wp * 8, 8, off2); break;
+        default: sp_widen_nhwc(in, h, w, cin, at, row_cells * 16, im->wp * 16, 16, off2); break;
+        }
+        return;
+    }
+#endif
     for (int32_t y = 0; y < h; y++)
     {
         for (int32_t x = 0; x < w; x++)
@@ -260,20 +300,9 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
             int16_t *cell = img + ((y + top) * row_cells + x + left) * B;
             int32_t c = 0;
 #if SP_DSP
-            if (B >= 4 && cin % B == 0)
+            if (B >= 4)
             {
-                /* Whole groups: 4 channels are one load, two SXTAB16 and two stores. The 8 and 16
-                 * copies cost 180 bytes; one loop over a run-time B is no smaller (724 vs 720). */
-                switch (B)
-                {
-                case 4: sp_widen_groups(src, cin, 4, im->wp * 4, input_offset, cell); break;
-                case 8: sp_widen_groups(src, cin, 8, im->wp * 8, input_offset, cell); break;
-                default: sp_widen_groups(src, cin, 16, im->wp * 16, input_offset, cell); break;
-                }
-                c = cin;
-            }
-            else if (B >= 4)
-            {
+                /* the channels of a layer whose cin is not a multiple of 4 */
                 const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
                 for (; c + 4 <= cin; c += 4)
                 {
@@ -296,22 +325,24 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
 }
 
 #if SP_DSP
-/* Channels c..c+3 of one input row (NCHW: planes `plane` bytes apart) into their cells, 4 pixels
- * per step: four loads, eight SXTAB16 and eight PKHBT/PKHTB give the 4 pixels' cells (c0 c2 c1 c3
- * each) without a separate transpose. Returns the pixels done (a multiple of 4). */
+/* Channels c..c+N-1 (N = 4, or 3: a model's RGB input, the quad's last lane zero) of one input row
+ * (NCHW: planes `plane` bytes apart) into their cells, 4 pixels per step: N loads, 2N SXTAB16 and
+ * eight PKHBT/PKHTB give the 4 pixels' cells (c0 c2 c1 c3 each) without a separate transpose.
+ * Returns the pixels done (a multiple of 4). */
 SP_INLINE int32_t sp_widen_quads(const int8_t *src, int32_t w, int32_t plane, const int32_t B, int32_t off2,
-                                 int16_t *cell)
+                                 int16_t *cell, const int N)
 {
     int32_t x = 0;
     for (; x + 4 <= w; x += 4, cell += 4 * B)
     {
         const int32_t r0 = sp_ld32(src + x), r1 = sp_ld32(src + plane + x);
-        const int32_t r2 = sp_ld32(src + 2 * plane + x), r3 = sp_ld32(src + 3 * plane + x);
+        const int32_t r2 = sp_ld32(src + 2 * plane + x);
         /* e: pixels 0 and 2, o: pixels 1 and 3, of channels 0..3 (lo, hi halves) */
         const int32_t e0 = sp_sxtab16(off2, r0), o0 = sp_sxtab16_ror8(off2, r0);
         const int32_t e1 = sp_sxtab16(off2, r1), o1 = sp_sxtab16_ror8(off2, r1);
         const int32_t e2 = sp_sxtab16(off2, r2), o2 = sp_sxtab16_ror8(off2, r2);
-        const int32_t e3 = sp_sxtab16(off2, r3), o3 = sp_sxtab16_ror8(off2, r3);
+        const int32_t r3 = N == 4 ? sp_ld32(src + 3 * plane + x) : 0;
+        const int32_t e3 = N == 4 ? sp_sxtab16(off2, r3) : 0, o3 = N == 4 ? sp_sxtab16_ror8(off2, r3) : 0;
         sp_st64(cell, 0, sp_pack_lo(e0, e2), sp_pack_lo(e1, e3));
         sp_st64(cell, 2 * B, sp_pack_lo(o0, o2), sp_pack_lo(o1, o3));
         sp_st64(cell, 4 * B, sp_pack_hi(e0, e2), sp_pack_hi(e1, e3));
@@ -347,9 +378,9 @@ static void sp_widen_planes(const int8_t *in, int32_t h, int32_t w, int32_t cin,
                 int32_t x;
                 switch (B)  /* immediate store offsets */
                 {
-                case 4: x = sp_widen_quads(src, w, plane, 4, off2, cell); break;
-                case 8: x = sp_widen_quads(src, w, plane, 8, off2, cell); break;
-                default: x = sp_widen_quads(src, w, plane, 16, off2, cell); break;
+                case 4: x = sp_widen_quads(src, w, plane, 4, off2, cell, 4); break;
+                case 8: x = sp_widen_quads(src, w, plane, 8, off2, cell, 4); break;
+                default: x = sp_widen_quads(src, w, plane, 16, off2, cell, 4); break;
                 }
                 for (cell += x * B; x < w; x++, cell += B)
                 {
@@ -358,6 +389,21 @@ static void sp_widen_planes(const int8_t *in, int32_t h, int32_t w, int32_t cin,
                     cell[2] = (int16_t)(src[plane + x] + input_offset);
                     cell[3] = (int16_t)(src[3 * plane + x] + input_offset);
                 }
+            }
+            if (cin - c == 3 && B == 4)
+            {
+                /* three channels left (an RGB input): whole cells, the padding lane zero */
+                const int8_t *src = in + c * plane + y * w;
+                int16_t *cell = row + (c / B) * group_step;
+                int32_t x = sp_widen_quads(src, w, plane, 4, off2, cell, 3);
+                for (cell += x * B; x < w; x++, cell += B)
+                {
+                    cell[0] = (int16_t)(src[x] + input_offset);
+                    cell[1] = (int16_t)(src[2 * plane + x] + input_offset);
+                    cell[2] = (int16_t)(src[plane + x] + input_offset);
+                    cell[3] = 0;
+                }
+                c = cin;
             }
         }
 #endif
@@ -429,13 +475,14 @@ static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const 
         const int16_t *row = img + (oy * stride_y) * im->groups * im->wp * B;
         int8_t *o = out + oy * out_w * ps;
         int32_t ox = 0;
-        if (stride_x == 1)
+        /* generated 4-pixel code reads strided pixels itself (its cells' offsets are immediates) */
+        if (stride_x == 1 || code4 != NULL)
         {
             for (; ox + 4 <= out_w; ox += 4)
             {
                 if (code4 != NULL)
                 {
-                    code4(row + ox * B, o + ox * ps, ps);
+                    code4(row + ox * stride_x * B, o + ox * ps, ps);
                 }
                 else
                 {

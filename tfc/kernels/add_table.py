@@ -54,6 +54,7 @@ class AddTableArgs(R.AddArgs):
 class AddTable(Add):
     name = "add_table"
     function = "tfc_add_table_s8"
+    sources = ("tfc_add_table_s8.c",)
     priority = 1
     # Measured on the hybrid (1,536 and 4,096 elements: 18,186 and 48,265 instructions).
     costs = {"tfc_add_table_s8": C.Cost(C.ELEMENTS, (11.75, 138.0))}

@@ -2,10 +2,11 @@
 
 A kernel says which IR nodes it runs (its `ops`, and `decline(node)`: the reason it does not run
 a given node, or None), how its integer parameters are derived (`params`), what it computes in
-numpy, bit-exact with its C (`run`), its C function, argument record and template, its scratch
-rule (by the target's ISA) and which inputs it may overwrite. Lowering, the interpreter, the
-memory planner, fusion decisions and nas/ all ask `select(node)` and then the kernel; nothing
-else keeps a table keyed by op name.
+numpy, bit-exact with its C (`run`), its C function, argument record and template, the runtime
+C files that define that function (`sources`), its scratch rule (by the target's ISA) and which
+inputs it may overwrite. Lowering, the interpreter, the memory planner, fusion decisions, the C
+backend and nas/ all ask `select(node)` and then the kernel; nothing else keeps a table keyed by
+op name.
 
 Variants of one op (sparse, onnxruntime numerics, a 1x1 fast path) are kernels of their own: the
 registry tries the kernels of an op by `priority` (highest first, then registration order), and
@@ -29,6 +30,9 @@ class Kernel:
     name: ClassVar[str]
     ops: ClassVar[tuple[str, ...]]
     function: ClassVar[str] = ""        # the C function called ("" for code-free aliases)
+    # The runtime's C files (tfc/backends/cmsis/runtime/src) that define the kernel's C functions
+    # and every function those call: a generated project compiles only its layers' sources.
+    sources: ClassVar[tuple[str, ...]] = ()
     template: ClassVar[str] = ""        # templates/kernels/<template>.c.j2; default: `name`
     # Inline template text, for kernels that keep their call beside their Python (new kernels).
     template_source: ClassVar[str | None] = None

@@ -9,7 +9,7 @@ arm_elementwise_mul_s8 (its DSP path), so a channel-wise scale costs what the pl
 from __future__ import annotations
 
 from tfc.kernels.base import register_kernel
-from tfc.kernels.elementwise import WalkingBinary
+from tfc.kernels.elementwise import Mul, WalkingBinary
 from tfc.quant import node_params as npar
 from tfc.quant import reference as ref
 
@@ -19,6 +19,7 @@ class BroadcastMul(WalkingBinary):
     name = "broadcast_mul"
     ops = ("mul",)
     function = "tfc_broadcast_mul_s8"
+    sources = ("tfc_broadcast_mul_s8.c", *Mul.sources)
     priority = -1          # after `mul`, which runs equal shapes and constant operands
     call_args = ("{{ p.input_1_offset }}, {{ p.input_2_offset }}, {{ p.out_offset }}, {{ p.out_mult }}, "
                  "{{ p.out_shift }}, {{ p.activation.min }}, {{ p.activation.max }}")

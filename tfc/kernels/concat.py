@@ -21,7 +21,7 @@ import numpy as np
 from tfc.ir.types import DType
 from tfc.kernels import records as R
 from tfc.kernels.base import PlannedKernel, register_kernel
-from tfc.kernels.elementwise import arena_or_flash_operands
+from tfc.kernels.elementwise import Requantize, arena_or_flash_operands
 from tfc.quant import kernel_params as kp
 from tfc.quant import ort_numerics as ort
 from tfc.quant import reference as ref
@@ -93,6 +93,7 @@ class Concat(PlannedKernel):
     name = "concat"
     ops = ("concat",)
     function = "tfc_concat_s8"
+    sources = ("tfc_concat_s8.c", *Requantize.sources)
     template_source = """\
 {#- tfc_concat_s8: Layer with ConcatArgs; each input rescaled onto the output grid (multiplier 0: copied). -#}
 """ + _CALL_HEAD + """\
@@ -141,6 +142,7 @@ class OrtConcat(PlannedKernel):
     name = "ort_concat"
     ops = ("concat",)
     function = "tfc_concat_lut_s8"
+    sources = Concat.sources
     priority = 20
     numerics = ort.ONNXRUNTIME
     template_source = """\

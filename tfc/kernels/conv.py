@@ -13,6 +13,11 @@ from tfc.quant import node_params as npar
 from tfc.quant import reference as ref
 from tfc.kernels import cost as C
 
+# The runtime C files of CMSIS-NN's convolutions and fully connected layers, with the matrix
+# products they share (Kernel.sources).
+CONVOLVE_SOURCES = ("convolve_s8.c", "mat_mult_s8.c")
+FULLY_CONNECTED_SOURCES = ("fully_connected_s8.c", "mat_mult_s8.c")
+
 
 def dims4(shape) -> R.Dims:
     if len(shape) != 4:
@@ -93,6 +98,7 @@ class DepthwiseConv(_ConvBands, _Conv):
 
     name = "depthwise_conv"
     function = "arm_depthwise_conv_s8_opt"   # or arm_depthwise_conv_s8: c_function
+    sources = ("depthwise_conv_s8.c",)
     costs = {"arm_depthwise_conv_s8_opt": C.Cost(C.DEPTHWISE, (1.0348, 4.6106, 0.0, 19.5453, 0.8814, 0.0, 0.0, 7623.9648)),
              "arm_depthwise_conv_s8": C.Cost(C.DEPTHWISE, (0.0, 6.2272, 0.8891, 19.8686, 4.5113, 0.0, 17.5829, 3247.9875))}
     priority = 5
@@ -125,6 +131,7 @@ class Conv1x1(_ConvBands, _Conv):
 
     name = "conv_1x1"
     function = "arm_convolve_1x1_s8_fast"
+    sources = CONVOLVE_SOURCES
     costs = {"arm_convolve_1x1_s8_fast": C.Cost(C.MATMUL, (1.0243, 0.0, 15.033, 30.0609, 0.0, 0.0, 720.5588))}
     template = "conv"
     priority = 4
@@ -142,6 +149,7 @@ class Conv(_ConvBands, _Conv):
 
     name = "conv"
     function = "arm_convolve_s8"
+    sources = CONVOLVE_SOURCES
     costs = {"arm_convolve_s8": C.Cost(C.CONV, (8.3982, 0.0, 0.0, 69.0743, 0.0, 0.0, 0.0))}
 
     def scratch_bytes(self, node, p, build, lean=False):
@@ -157,6 +165,7 @@ class ConvAdd(Kernel):
     name = "conv_add"
     ops = ("conv2d_add",)
     function = "tfc_convolve_add_s8"
+    sources = ("tfc_convolve_add_s8.c", *CONVOLVE_SOURCES, "elementwise_s8.c")  # and Add's C
     costs = {"tfc_convolve_add_s8": C.Cost(C.CONV, (1.8586, 74.6655, 193.5384, 9.999, 0.0, 0.0, 1259.2497))}
     in_place = (3,)
 
@@ -202,6 +211,7 @@ class FullyConnected(Kernel):
     name = "fully_connected"
     ops = ("linear",)
     function = "arm_fully_connected_s8"      # or ..._per_channel_s8: c_function
+    sources = FULLY_CONNECTED_SOURCES
     costs = {"arm_fully_connected_per_channel_s8": C.Cost(C.MATMUL, (0.9855, 1.6258, 15.3437, 7.4668, 0.0, 0.0, 1032.1696)),
              "arm_fully_connected_s8": C.Cost(C.MATMUL)}
 

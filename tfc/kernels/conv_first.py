@@ -121,6 +121,7 @@ class ConvFirst(_ConvBands, _Conv):
 
     name = "conv_first"
     function = "tfc_convolve_first_s8"
+    sources = ("tfc_convolve_first_s8.c",)
     # fitted (exactly) on VWW's, ResNet-8's and KWS's first layers alone (the int8 range; a clamped
     # range costs 20 instructions more per 4 outputs)
     costs = {"tfc_convolve_first_s8": C.Cost(C.CONV, (0.9706, 2.8918, 124.9885, 0.0, 0.0, 0.0, 0.0))}

@@ -28,6 +28,7 @@ from tfc.errors import TfcError
 from tfc.kernels import records as R
 from tfc.kernels.base import register_kernel
 from tfc.kernels.conv import ConvAdd, _Conv, _ConvBands
+from tfc.kernels.elementwise import Add
 from tfc.kernels.fc_wide import MAX_STACK_BYTES, MAX_WIDE_BYTES
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
@@ -219,6 +220,7 @@ class ConvWide(_ConvBands, _Conv):
 
     name = "conv_wide"
     function = "tfc_convolve_wide_s8"
+    sources = ("tfc_convolve_wide_s8.c",)
     # fitted (non-negative, no per-layer constant) on the 19 layers of ResNet-8, KWS, VWW-96 and the
     # wake-word model: -20..+13 %, str_ww's 4,096-MAC 1x1 -51 %
     costs = {"tfc_convolve_wide_s8": C.Cost(C.CONV, (0.8965, 4.8314, 328.3788, 0.0, 0.0, 0.0, 0.0))}
@@ -282,6 +284,7 @@ class ConvAddWide(ConvAdd):
 
     name = "conv_add_wide"
     function = "tfc_convolve_add_wide_s8"
+    sources = ("tfc_convolve_add_wide_s8.c", *ConvWide.sources, *Add.sources)
     # fitted (non-negative, no per-layer constant) on ResNet-8's three layers (all there are)
     costs = {"tfc_convolve_add_wide_s8": C.Cost(C.CONV, (0.8135, 0.0, 62.9089, 3.7656, 0.0, 0.0, 0.0))}
     priority = 6

@@ -80,6 +80,7 @@ class DepthwiseKx1(PlaneDepthwise):
 
     name = "depthwise_kx1"
     function = "tfc_depthwise_kx1_wide_s8"
+    sources = ("tfc_depthwise_kx1_wide_s8.c",)
     # fitted (non-negative) on the streaming wake word model's four layers: -1..+6 %
     costs = {"tfc_depthwise_kx1_wide_s8": C.Cost(C.DEPTHWISE, (1.2592, 0.0, 0.0, 0.0, 4.4080, 12.1336, 0.0, 0.0))}
     template_source = """\

@@ -185,6 +185,7 @@ class DepthwiseWide(PlaneDepthwise):
     the others."""
     name = "depthwise_wide"
     function = "tfc_depthwise_3x3_wide_s8"
+    sources = ("tfc_depthwise_3x3_wide_s8.c",)
     # fitted (non-negative, no per-layer constant) on KWS's four and VWW's five layers: -15..+8 %
     costs = {"tfc_depthwise_3x3_wide_s8": C.Cost(C.DEPTHWISE, (2.5485, 0.0, 0.0, 0.0, 91.9272, 0.0, 0.0, 0.0))}
     template_source = """\
@@ -286,6 +287,7 @@ class DepthwisePlane(DepthwiseWide):
     same weights, channel records and flash as DepthwiseWide."""
     name = "depthwise_plane"
     function = "tfc_depthwise_3x3_plane_s8"
+    sources = DepthwiseWide.sources
     # fitted (non-negative, no per-layer constant) on VWW-96's eight layers: -31..+6 %
     costs = {"tfc_depthwise_3x3_plane_s8": C.Cost(C.DEPTHWISE, (3.5058, 0.0, 0.0, 0.0, 30.5097, 0.0, 0.0, 0.0))}
 

@@ -48,6 +48,7 @@ class Div(WalkingBinary):
     name = "div"
     ops = ("div",)
     function = "tfc_div_s8"
+    sources = ("tfc_div_s8.c",)
     call_args = ("{{ p.zero_points[0] }}, {{ p.scales[0] | c_float }}, {{ p.zero_points[1] }}, "
                  "{{ p.scales[1] | c_float }}, {{ p.out_scale | c_float }}, {{ p.out_offset }}")
 

@@ -186,6 +186,7 @@ class Add(_Binary):
     name = "add"
     ops = ("add",)
     function = "arm_elementwise_add_s8"
+    sources = ("elementwise_s8.c",)
     costs = {"arm_elementwise_add_s8": C.Cost(C.ELEMENTS, (17.2357, 442.709))}
     record = R.AddArgs
 
@@ -198,6 +199,7 @@ class Mul(_Binary):
     name = "mul"
     ops = ("mul",)
     function = "arm_elementwise_mul_s8"
+    sources = ("elementwise_s8.c",)
     costs = {"arm_elementwise_mul_s8": C.Cost(C.ELEMENTS)}
     record = R.MulArgs
 
@@ -212,6 +214,7 @@ class Requantize(Kernel):
     name = "requantize"
     ops = ("quantize", "relu", "clip")
     function = "tfc_requantize_s8"
+    sources = ("tfc_requantize_s8.c",)
     costs = {"tfc_requantize_s8": C.Cost(C.ELEMENTS)}
     in_place = (0,)
 

@@ -16,6 +16,7 @@ class Expand(PlannedKernel):
     name = "expand"
     ops = ("expand",)
     function = "tfc_expand_s8"
+    sources = ("tfc_expand_s8.c",)
     template_source = """\
 {#- tfc_expand_s8: Layer with a BroadcastWalk of the one input. -#}
 {% import "_macros.j2" as m %}

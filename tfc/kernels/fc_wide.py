@@ -63,6 +63,7 @@ class FullyConnectedWide(FullyConnected):
 
     name = "fully_connected_wide"
     function = "tfc_fully_connected_wide_s8"
+    sources = ("tfc_fully_connected_wide_s8.c",)
     costs = {"tfc_fully_connected_wide_s8": C.Cost(C.MATMUL)}
     priority = 10
     template_source = """\

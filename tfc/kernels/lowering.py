@@ -14,7 +14,7 @@ from tfc.errors import UnsupportedError
 from tfc.ir.graph import Graph, Node, Value
 from tfc.ir.types import DType
 from tfc.kernels import records as L
-from tfc.kernels.base import Kernel, decline_reason, kernels_for, select
+from tfc.kernels.base import Kernel, decline_reason, get_kernel, kernels_for, select
 from tfc.kernels.buffer_sizes import build_for_isa
 from tfc.kernels.tiles import TiledRegion, find_regions, row_bytes
 from tfc.memory import Allocation, Plan, graph_buffers, lower_bound, plan_memory
@@ -74,6 +74,11 @@ class LoweredModel:
     @property
     def weight_bytes(self) -> int:
         return sum(a.nbytes for a in self.weights)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The runtime C files its layers' kernels need (Kernel.sources), sorted: all a build compiles."""
+        return tuple(sorted({s for layer in self.layers for s in get_kernel(layer.kernel).sources}))
 
     @property
     def quant_param_bytes(self) -> int:

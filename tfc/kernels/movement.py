@@ -34,6 +34,7 @@ class Transpose(_Movement):
     name = "transpose"
     ops = ("transpose",)
     function = "tfc_transpose_s8"
+    sources = ("tfc_transpose_s8.c",)
     costs = {"tfc_transpose_s8": C.Cost(C.ROWS, (2.8682, 1.1671, 224.4872))}
 
     def args(self, lw, i, node, p):
@@ -58,6 +59,7 @@ class Gather(_Movement):
     name = "gather"
     ops = ("gather",)
     function = "tfc_gather_s8"
+    sources = ("tfc_gather_s8.c",)
 
     def params(self, node):
         return tp.gather_params(node)

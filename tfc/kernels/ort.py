@@ -94,6 +94,7 @@ class _Ort(Kernel):
 
     priority = 20
     numerics = ort.ONNXRUNTIME
+    sources = ("tfc_ort_s8.c",)   # every tfc_ort_* function
 
     def decline(self, node):
         return None if ort.uses_onnxruntime(node) else "numerics is not onnxruntime"
@@ -247,4 +248,5 @@ class OrtLut(_Ort, Lut):
     name = "ort_lut"
     ops = ("hardswish",)
     template = "lut"
+    sources = Lut.sources
     params_of = staticmethod(lambda node: tp.lut_params(node, float_function=True))

@@ -39,6 +39,7 @@ class OrtRequantize(Kernel):
     name = "ort_requantize"
     ops = ("quantize", "relu", "clip")
     function = "tfc_ort_requantize_s8"
+    sources = ("tfc_ort_requantize_s8.c",)
     priority = 20
     numerics = ort.ONNXRUNTIME
     pure_requantization = True

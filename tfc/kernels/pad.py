@@ -54,6 +54,7 @@ class Pad(PlannedKernel):
     name = "pad"
     ops = ("pad",)
     function = "tfc_pad_s8"
+    sources = ("tfc_pad_s8.c",)
     template_source = """\
 {#- tfc_pad_s8: Layer with PadArgs (the rank-4 walk and the quantized fill). -#}
 {% import "_macros.j2" as m %}

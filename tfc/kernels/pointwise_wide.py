@@ -117,6 +117,7 @@ class PointwiseWide(_ConvBands, _Conv):
     requantization_in_records = True
     name = "pointwise_wide"
     function = "tfc_pointwise_wide_s8"
+    sources = ("tfc_pointwise_wide_s8.c",)
     # fitted on the MLPerf models' 15 1x1 layers (KWS, wake word, VWW, ResNet-8): -3.8..+2.0 %; none
     # runs the narrower activation range (its clamp: 2 SSUB16/SEL pairs more per pixel and quad)
     costs = {"tfc_pointwise_wide_s8": C.Cost(C.CONV, (0.7268, 5.9261, 45.3626, 1.5486, 0.0, 0.0, 3440.3374))}

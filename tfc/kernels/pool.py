@@ -37,6 +37,7 @@ class AvgPool(_Pool):
     name = "avgpool"
     ops = ("avgpool2d",)
     function = "arm_avgpool_s8"
+    sources = ("pooling_s8.c",)
     costs = {"arm_avgpool_s8": C.Cost(C.POOL, (6.7233, 14.8807, 289.0465))}
 
     def run(self, node, inputs, p):
@@ -51,6 +52,7 @@ class MaxPool(_Pool):
     name = "maxpool"
     ops = ("maxpool2d",)
     function = "arm_max_pool_s8"
+    sources = ("pooling_s8.c",)
     costs = {"arm_max_pool_s8": C.Cost(C.POOL)}
 
     def run(self, node, inputs, p):

@@ -59,6 +59,7 @@ class Slice(PlannedKernel):
     name = "slice"
     ops = ("slice",)
     function = "tfc_slice_s8"
+    sources = ("tfc_slice_s8.c",)
     template_source = """\
 {#- tfc_slice_s8: Layer with SliceArgs (the rank-4 walk). -#}
 {% import "_macros.j2" as m %}

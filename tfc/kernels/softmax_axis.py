@@ -14,6 +14,7 @@ import numpy as np
 
 from tfc.kernels import records as R
 from tfc.kernels.base import Kernel, register_kernel
+from tfc.kernels.transformer import Softmax
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
 from tfc.quant import reference as ref
@@ -42,6 +43,7 @@ class SoftmaxAxis(Kernel):
     name = "softmax_axis"
     ops = ("softmax",)
     function = "tfc_softmax_axis_s8"
+    sources = ("tfc_softmax_axis_s8.c", *Softmax.sources)
     priority = -1          # after `softmax`, which runs the last axis in place
     template_source = """\
 {#- tfc_softmax_axis_s8: Layer with SoftmaxAxisArgs; one column in the scratch at a time. -#}

@@ -175,6 +175,7 @@ class SparseConv(_Conv):
 
     name = "sparse_conv"
     function = "tfc_sparse_convolve_s8"
+    sources = ("tfc_sparse_s8.c",)
     # A model's channels-first input read, or output written, directly (fuse folds the boundary
     # transpose in): the widening reads 4 channels x 4 pixels per step, the stores go plane by plane.
     layouts = ("nhwc", "nchw")
@@ -215,6 +216,7 @@ class SparseDepthwise(_Conv):
 
     name = "sparse_depthwise"
     function = "tfc_sparse_depthwise_conv_s8"
+    sources = ("tfc_sparse_depthwise_s8.c",)
     # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
     costs = {"tfc_sparse_depthwise_conv_s8/brle": C.Cost(C.SPARSE),
              "tfc_sparse_depthwise_conv_s8/brle-unrolled": C.Cost(C.SPARSE),
@@ -245,6 +247,7 @@ class SparseFullyConnected(FullyConnected):
 
     name = "sparse_fc"
     function = "tfc_sparse_fully_connected_s8"
+    sources = SparseConv.sources
     # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
     costs = {"tfc_sparse_fully_connected_s8/brle": C.Cost(C.SPARSE, (1.0268, 0.0, 292.4523)),
              "tfc_sparse_fully_connected_s8/brle-unrolled": C.Cost(C.SPARSE, (1.0641, 0.0, 298.4877)),

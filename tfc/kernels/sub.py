@@ -20,6 +20,7 @@ class Sub(WalkingBinary):
     name = "sub"
     ops = ("sub",)
     function = "tfc_sub_s8"
+    sources = ("tfc_sub_s8.c",)
     call_setup = ("        static const tfc_add_params params = {\n"
                   "            .input_1_offset = {{ p.input_1_offset }}, .input_1_mult = {{ p.input_1_mult }}, "
                   ".input_1_shift = {{ p.input_1_shift }},\n"

@@ -13,6 +13,7 @@ import numpy as np
 
 from tfc.kernels import records as R
 from tfc.kernels.base import Kernel, register_kernel
+from tfc.kernels.conv import FULLY_CONNECTED_SOURCES
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
 from tfc.quant import reference as ref
@@ -82,6 +83,7 @@ class Lut(_Transformer):
     name = "lut"
     ops = ("gelu", "hardswish", "sigmoid", "tanh", "erf", "hardsigmoid", "exp", "sqrt", "lut")
     function = "tfc_lut_s8"
+    sources = ("tfc_lut_s8.c",)
     # A word at a time: 4.0 an element (the hybrid's 3,072 and 4,096-element tables).
     costs = {"tfc_lut_s8": C.Cost(C.ELEMENTS, (4.0, 19.0))}
     in_place = (0,)
@@ -101,6 +103,7 @@ class LayerNorm(_Transformer):
     name = "layernorm"
     ops = ("layernorm",)
     function = "tfc_layernorm_s8"
+    sources = ("tfc_layernorm_s8.c",)
     costs = {"tfc_layernorm_s8": C.Cost(C.ROWS, (12.2473, 130.7202, 0.0))}
     in_place = (0,)
     params_of = staticmethod(tp.layernorm_params)
@@ -121,6 +124,7 @@ class Softmax(_Transformer):
     name = "softmax"
     ops = ("softmax",)
     function = "tfc_softmax_s8"
+    sources = ("tfc_softmax_s8.c",)
     costs = {"tfc_softmax_s8": C.Cost(C.ROWS, (27.3765, 0.0, 26.7493))}
     params_of = staticmethod(npar.softmax_params)
 
@@ -145,6 +149,7 @@ class BatchMatmul(_Transformer):
     name = "batch_matmul"
     ops = ("batch_matmul",)
     function = "arm_batch_matmul_s8"
+    sources = FULLY_CONNECTED_SOURCES
     costs = {"arm_batch_matmul_s8": C.Cost(C.BATCH_MATMUL, (1.7415, 23.2549, 0.0, 66.4714))}
     params_of = staticmethod(tp.batch_matmul_params)
 
@@ -169,6 +174,7 @@ class Attention(_Transformer):
     name = "attention"
     ops = ("attention",)
     function = "tfc_attention_s8"
+    sources = ("tfc_attention_s8.c", *BatchMatmul.sources, *Softmax.sources)
     params_of = staticmethod(tp.attention_params)
 
     def run(self, node, inputs, p):
@@ -189,6 +195,7 @@ class Mean(_Transformer):
     name = "mean"
     ops = ("reduce_mean",)
     function = "tfc_mean_s8"
+    sources = ("tfc_mean_s8.c",)
     costs = {"tfc_mean_s8": C.Cost(C.POOL)}
     params_of = staticmethod(tp.mean_params)
 

@@ -85,7 +85,7 @@ def test_a_failed_write_leaves_the_old_project_as_it_was(synthetic, tmp_path, mo
         (out / "NOTES.txt").write_text("mine")
     before = _tree(out)
 
-    def fail_midway(root, texts):
+    def fail_midway(root, *_):
         (root / "model.c").write_text("partial")
         raise OSError(28, "No space left on device")
 
@@ -97,7 +97,7 @@ def test_a_failed_write_leaves_the_old_project_as_it_was(synthetic, tmp_path, mo
 
 
 def test_a_new_folder_is_written_whole_or_not_at_all(synthetic, tmp_path, monkeypatch):
-    def fail_midway(root, texts):
+    def fail_midway(root, *_):
         (root / "model.c").write_text("partial")
         raise OSError(28, "No space left on device")
 

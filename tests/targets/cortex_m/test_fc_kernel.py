@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 
+from tfc.kernels import get_kernel
 from tfc.quant import reference as ref
 from tfc.quant.kernel_params import ActivationRange, FullyConnectedParams
 from tfc.targets.cortex_m import build_elf, run_elf
@@ -50,8 +51,8 @@ def random_case(rng, n, depth, out_c, *, with_bias=True):
 
 @pytest.fixture(scope="module", params=list(PATHS))
 def fc_elf(request, tmp_path_factory, qemu_plugins):
-    """The FC harness with the whole runtime, DSP path or portable C."""
-    sources = [PROGRAMS / "fc_s8_cases.c", *sorted((RUNTIME / "src").glob("*.c"))]
+    """The FC harness with the fully connected kernel's runtime sources, DSP path or portable C."""
+    sources = [PROGRAMS / "fc_s8_cases.c", *(RUNTIME / "src" / s for s in get_kernel("fully_connected").sources)]
     info = build_elf(sources, tmp_path_factory.mktemp(f"fc_{request.param}"),
                      include_dirs=[RUNTIME / "include"], extra_cflags=PATHS[request.param],
                      stack_size=4096)

@@ -63,16 +63,23 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def runtime_files() -> tuple[list[str], list[str], list[str]]:
-    """(headers, CMSIS-NN function sources, tfc-only kernel sources), sorted by name."""
+def runtime_files(model: LoweredModel) -> tuple[list[str], list[str], list[str]]:
+    """What the model's project copies from the runtime, sorted by name: (every header, the
+    sources of tfc's CMSIS-NN functions, which CMSIS_NN_ROOT replaces, and the tfc-only ones).
+    Only the sources its layers' kernels name (Kernel.sources), so a build compiles nothing else."""
     headers = sorted(p.name for p in (RUNTIME / "include").glob("*.h"))
-    sources = sorted(p.name for p in (RUNTIME / "src").glob("*.c"))
+    for name in model.sources:
+        if not (RUNTIME / "src" / name).is_file():
+            kernels = sorted(k.name for k in registered_kernels() if name in k.sources)
+            raise ValueError(f"kernel {', '.join(kernels)} names the runtime source {name}, which "
+                             f"{RUNTIME / 'src'} lacks")
+    sources = model.sources
     return headers, [s for s in sources if not s.startswith("tfc_")], [s for s in sources if s.startswith("tfc_")]
 
 
 def render(model: LoweredModel, *, target: str, graph_name: str, version: str) -> dict[str, str]:
     """Relative path -> text of every generated file (the runtime sources are copied separately)."""
-    _, cmsis_sources, tfc_sources = runtime_files()
+    _, cmsis_sources, tfc_sources = runtime_files(model)
     env = environment()
     # A Cortex-M target's project also builds bare-metal: tfc's start-up code, linker script, driver.
     support = project_support(target)

@@ -153,20 +153,21 @@ def write_project(graph: Graph, out_dir, *, target: str | Target, name: str = "m
     version = sys.modules["tfc"].__version__
     texts = emit.render(model, target=target_name, graph_name=graph.name, version=version)
     out = Path(os.path.abspath(out_dir))
-    files = place_project(out, lambda root: _write_tree(root, texts), force=force, protect=protect)
+    runtime = emit.runtime_files(model)
+    files = place_project(out, lambda root: _write_tree(root, texts, runtime), force=force, protect=protect)
     return _info(model, graph, target_name, files, out)
 
 
-def _write_tree(root: Path, texts: dict[str, str]) -> list[str]:
+def _write_tree(root: Path, texts: dict[str, str], runtime: tuple[list[str], list[str], list[str]]) -> list[str]:
     files = []
     for rel, text in texts.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="ascii")
         files.append(rel)
-    headers, cmsis_sources, tfc_sources = emit.runtime_files()
+    headers, cmsis_sources, tfc_sources = runtime
     for sub, names in (("include", headers), ("src", cmsis_sources + tfc_sources)):
-        (root / "runtime" / sub).mkdir(parents=True, exist_ok=True)
         for n in names:
+            (root / "runtime" / sub).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(emit.RUNTIME / sub / n, root / "runtime" / sub / n)
             files.append(f"runtime/{sub}/{n}")
     return files

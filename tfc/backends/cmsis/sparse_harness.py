@@ -19,6 +19,7 @@ from tfc.errors import BuildError
 from tfc.quant.kernel_params import (ActivationRange, ConvParams, DepthwiseConvParams, FullyConnectedParams,
                                      conv_output_size)
 from tfc.backends.cmsis.emit import environment
+from tfc.kernels import get_kernel
 from tfc.sparse.codegen import LayerCode
 from tfc.sparse.depthwise import SparseDepthwiseLayer
 from tfc.sparse.layer import SparseLayer
@@ -27,8 +28,10 @@ from tfc.sparse.scratch import padded_width  # noqa: F401 - the tests and benchm
 ROOT = Path(__file__).resolve().parents[3]   # the repository (the driver lives in benchmarks/)
 DRIVER = ROOT / "benchmarks" / "sparse_driver.c"
 RUNTIME = ROOT / "tfc" / "backends" / "cmsis" / "runtime"
-SPARSE_SOURCE = RUNTIME / "src" / "tfc_sparse_s8.c"
-SPARSE_DW_SOURCE = RUNTIME / "src" / "tfc_sparse_depthwise_s8.c"
+# The kernels whose C the driver calls: their runtime sources (Kernel.sources) are all it compiles;
+# against Arm's CMSIS-NN, the sparse kernels' only.
+SPARSE_KERNELS = ("sparse_conv", "sparse_fc", "sparse_depthwise")
+DENSE_KERNELS = ("conv", "fully_connected", "depthwise_conv")
 MAX_CASES_PER_RUN = 32
 HOST_VARIANTS = {
     "portable": ("-O2",),
@@ -178,10 +181,16 @@ def _gen_file(out_dir: Path | str, codes: Sequence[LayerCode]) -> Path:
     return path
 
 
+def runtime_sources(kernels=SPARSE_KERNELS + DENSE_KERNELS) -> list[Path]:
+    """The runtime C files `kernels` need (by default tfc's kernels of every op the driver runs)."""
+    names = {s for kernel in kernels for s in get_kernel(kernel).sources}
+    return [RUNTIME / "src" / s for s in sorted(names)]
+
+
 def build_host(variant: str, out_dir: Path | str, codes: Sequence[LayerCode] = ()) -> Path:
     """gcc build of the driver with tfc's runtime (dense and sparse kernels) and generated `codes`."""
     out = Path(out_dir) / f"sparse_driver_{variant}"
-    sources = [DRIVER, _gen_file(Path(out_dir) / f"gen_{variant}", codes), *sorted((RUNTIME / "src").glob("*.c"))]
+    sources = [DRIVER, _gen_file(Path(out_dir) / f"gen_{variant}", codes), *runtime_sources()]
     cmd = ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *HOST_VARIANTS[variant], "-DTFC_HOST",
            f"-I{RUNTIME / 'include'}", *map(str, sources), "-o", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -221,11 +230,11 @@ def build_m7(out_dir: Path | str, *, cmsis_nn: Path | str | None = None, dsp: bo
     flags = () if dsp else ("-U__ARM_FEATURE_DSP",)
     gen = _gen_file(Path(out_dir) / "gen", codes)
     if cmsis_nn is None:
-        sources = [DRIVER, gen, *sorted((RUNTIME / "src").glob("*.c"))]
+        sources = [DRIVER, gen, *runtime_sources()]
         includes = [RUNTIME / "include"]
     else:
         cm_sources, cm_includes = cmsis_nn_sources(cmsis_nn)
-        sources = [DRIVER, gen, SPARSE_SOURCE, SPARSE_DW_SOURCE, *cm_sources]
+        sources = [DRIVER, gen, *runtime_sources(SPARSE_KERNELS), *cm_sources]
         # tfc's sparse headers come from tfc's include dir, everything else from CMSIS-NN's.
         sparse_inc = Path(out_dir) / "sparse_include"
         sparse_inc.mkdir(parents=True, exist_ok=True)

@@ -188,10 +188,13 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
     # Pooling outputs take their input's params (the int8 kernels need that), through propagation:
     # the input may itself get its params only there (a pool after a transpose, say).
     propagate_params(graph)
-    # No oracle's integers to reproduce here: an op that offers a choice rounds to the nearest level.
+    # No oracle's integers to reproduce here: an op that offers a choice rounds to the nearest
+    # level, and writes onto the grid calibration gave its output.
     for node in graph.nodes:
         if "rounding" in node.spec.attrs:
             node.attrs["rounding"] = "nearest"
+        if "grid" in node.spec.attrs:
+            node.attrs["grid"] = "output"
     layernorm_constants_to_int32(graph)
     _quantize_weights(graph)
     return len(observed)

@@ -2,8 +2,8 @@
 attention normalizes its context scores over the tokens of a [B, 1, P, N] tensor).
 
 Each column along the axis is gathered into the scratch buffer, normalized there by
-tfc_softmax_s8 (arm_softmax_s8's integers, TFLite Micro's SOFTMAX, which runs over the last
-axis only) and scattered back: the integers equal transposing the axis last, the softmax kernel,
+tfc_softmax_scaled_s8 (arm_softmax_s8's integers, TFLite Micro's SOFTMAX, which runs over the
+last axis only; onto the output's own grid for grid="output") and scattered back: the integers equal transposing the axis last, the softmax kernel,
 and transposing back, which is what a TFLite conversion does, without the two transposed copies."""
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class SoftmaxAxis(Kernel):
 {% set p = layer.args.params %}
 {{ m.comment(layer) }}
     {{ layer.function }}({{ m.at(layer.inputs[0]) }}, {{ m.at(layer.output) }}, {{ p.outer }}, {{ p.length }}, {{ p.inner }},
-        {{ layer.args.table.symbol }}, {{ m.at(layer.scratch) }});
+        {{ layer.args.table.symbol }}, {{ p.softmax.out_mult }}, {{ p.softmax.out_shift }}, {{ m.at(layer.scratch) }});
 {% endmacro %}
 """
 

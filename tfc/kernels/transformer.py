@@ -125,8 +125,13 @@ class Softmax(_Transformer):
     ops = ("softmax",)
     function = "tfc_softmax_s8"
     sources = ("tfc_softmax_s8.c",)
-    costs = {"tfc_softmax_s8": C.Cost(C.ROWS, (27.3765, 0.0, 26.7493))}
+    # tfc_softmax_scaled_s8 (an output off TFLite's grid) adds one multiply per row
+    costs = {"tfc_softmax_s8": C.Cost(C.ROWS, (27.3765, 0.0, 26.7493)),
+             "tfc_softmax_scaled_s8": C.Cost(C.ROWS, (27.3765, 0.0, 26.7493))}
     params_of = staticmethod(npar.softmax_params)
+
+    def c_function(self, node, params, lean=False):
+        return "tfc_softmax_scaled_s8" if params.out_mult else self.function
 
     def decline(self, node):
         x = node.inputs[0]

@@ -5,7 +5,8 @@ quantized from the `calibration` samples the user gave `tfc.compile` (post-train
 quantization: per-channel symmetric int8 weights, int32 biases, per-tensor asymmetric int8
 activations, ranges by min/max, percentile or MSE; a mean over H and W (GlobalAveragePool)
 gets its own grid, widened by the spread of its per-sample extremes inside its input's range;
-per-channel constant multiplies and adds after a linear fold into it first).
+per-channel constant multiplies and adds after a linear fold into it first; a softmax writes onto
+its calibrated grid, a sub's range is chosen by MSE where the method is min/max).
 """
 from __future__ import annotations
 

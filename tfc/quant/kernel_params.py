@@ -189,11 +189,16 @@ class MulParams:
 
 @dataclass(frozen=True)
 class SoftmaxParams:
-    """The arguments of arm_softmax_s8 (output is fixed at scale 1/256, zero point -128)."""
+    """The arguments of arm_softmax_s8 (output is fixed at scale 1/256, zero point -128), and
+    `out_mult`, `out_shift` for an output on another scale (zero point -128): the per-row
+    reciprocal is multiplied by out_mult * 2^(out_shift - 31) ~ 1/(256 scale), so the
+    probabilities land on that grid with one rounding. out_mult 0: arm_softmax_s8's grid."""
 
     mult: int
     shift: int
     diff_min: int
+    out_mult: int = 0
+    out_shift: int = 0
 
 
 @dataclass(frozen=True)
@@ -312,27 +317,46 @@ def mul_params(input1_scale: float, input1_zero_point: int, input2_scale: float,
         activation=activation_range(activation, output_scale, output_zero_point))
 
 
+# The largest out_shift a scaled softmax takes: its per-row exponent (35 - headroom >= 23, the
+# row maximum's exp() alone fills 2^19 of the sum) less out_shift stays >= 3, as the C's merged
+# rounding needs. A calibrated grid never comes near: a row's largest probability is >= 1/row size.
+SOFTMAX_MAX_OUT_SHIFT = 20
+
+
 def softmax_params(input_scale: float, beta: float = 1.0, *,
                    output_scale: float = SOFTMAX_OUTPUT_SCALE,
-                   output_zero_point: int = SOFTMAX_OUTPUT_ZERO_POINT) -> SoftmaxParams:
+                   output_zero_point: int = SOFTMAX_OUTPUT_ZERO_POINT,
+                   any_grid: bool = False) -> SoftmaxParams:
     """Softmax Prepare (CalculateSoftmaxParams, int8 -> int8).
 
     PreprocessSoftmaxScaling gives the Q5.26 input multiplier and left shift; diff_min is minus
     CalculateInputRadius, the most negative difference to the row maximum still worth exp().
+    `any_grid`: the output may have any scale (zero point -128), reached through out_mult and
+    out_shift (tfc_softmax_scaled_s8); otherwise it must be TFLite's fixed grid.
     """
-    if np.float32(output_scale) != np.float32(SOFTMAX_OUTPUT_SCALE) \
-            or int(output_zero_point) != SOFTMAX_OUTPUT_ZERO_POINT:
+    fixed = (np.float32(output_scale) == np.float32(SOFTMAX_OUTPUT_SCALE)
+             and int(output_zero_point) == SOFTMAX_OUTPUT_ZERO_POINT)
+    if not fixed and not any_grid:
         raise QuantizationError(
             f"int8 softmax output must have scale 1/256 and zero point -128, got "
             f"{output_scale!r} and {output_zero_point}",
             hint="TFLite Micro and CMSIS-NN fix the softmax output quantization")
+    out_mult = out_shift = 0
+    if not fixed:
+        if int(output_zero_point) != SOFTMAX_OUTPUT_ZERO_POINT:
+            raise QuantizationError(f"int8 softmax output zero point must be -128 (probabilities start at 0), "
+                                    f"got {output_zero_point}")
+        out_mult, out_shift = quantize_multiplier(1.0 / (256.0 * _d(output_scale)))
+        if not 0 <= out_shift <= SOFTMAX_MAX_OUT_SHIFT:
+            raise QuantizationError(f"int8 softmax output scale {output_scale!r} is outside what the kernel "
+                                    f"scales to (1/256 x 2^-{SOFTMAX_MAX_OUT_SHIFT} .. 1/128)")
     integer_bits = SOFTMAX_INPUT_INTEGER_BITS
     real = min(_d(beta) * _d(input_scale) * (1 << (31 - integer_bits)), (1 << 31) - 1.0)
     mult, shift = quantize_multiplier_greater_than_one(real)
     max_input_rescaled = (1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits))
                           / (1 << shift))
     radius = int(np.floor(max_input_rescaled))
-    return SoftmaxParams(mult=mult, shift=shift, diff_min=-radius)
+    return SoftmaxParams(mult=mult, shift=shift, diff_min=-radius, out_mult=out_mult, out_shift=out_shift)
 
 
 def pool_params(filter_hw, *, stride=(1, 1), padding=(0, 0), activation: str | None = None,

@@ -148,13 +148,21 @@ def pool_params(node: Node) -> kp.PoolParams:
                          activation=clamp_range(a["act_min"], a["act_max"], yq))
 
 
+SOFTMAX_GRIDS = ("tflite", "output")     # the softmax op's `grid` attribute
+
+
 def softmax_params(node: Node, *, any_axis: bool = False) -> kp.SoftmaxParams:
     """TFLite's SOFTMAX Prepare; `any_axis`: the kernel walks an axis other than the last."""
     x = node.inputs[0]
     if not any_axis and node.attrs["axis"] % x.type.rank != x.type.rank - 1:
         raise UnsupportedError("int8 softmax runs over the last axis only", node=node.name, op=node.op)
+    grid = node.attrs.get("grid", "tflite")
+    if grid not in SOFTMAX_GRIDS:
+        raise QuantizationError(f"softmax grid={grid!r} (expected one of {', '.join(SOFTMAX_GRIDS)})",
+                                node=node.name, op=node.op)
     xq, yq = _per_tensor(x, "input", node), _per_tensor(node.output, "output", node)
-    return kp.softmax_params(xq.scale[0], output_scale=yq.scale[0], output_zero_point=yq.zero_point[0])
+    return kp.softmax_params(xq.scale[0], output_scale=yq.scale[0], output_zero_point=yq.zero_point[0],
+                             any_grid=grid == "output")
 
 
 def requantize_params(node: Node) -> kp.RequantizeParams:

@@ -175,7 +175,9 @@ def max_pool(x: np.ndarray, p: PoolParams, *, output_hw: tuple[int, int] | None 
 
 
 def softmax(x: np.ndarray, p: SoftmaxParams) -> np.ndarray:
-    """arm_softmax_s8 over the last axis; output scale 1/256, zero point -128."""
+    """arm_softmax_s8 over the last axis; output scale 1/256, zero point -128, or with
+    p.out_mult the scale it stands for (tfc_softmax_scaled_s8): the per-row reciprocal times
+    out_mult, the exponent less out_shift."""
     x = _check_int8("input", x)
     diff = x.astype(np.int64) - x.max(axis=-1, keepdims=True).astype(np.int64)
     live = diff >= p.diff_min
@@ -187,6 +189,9 @@ def softmax(x: np.ndarray, p: SoftmaxParams) -> np.ndarray:
     shifted = fp.wrap_int32(((total.astype(np.int64) & 0xFFFFFFFF) << (headroom & 31)) - (1 << 31))
     scale = fp.one_over_one_plus_x_for_x_in_0_1(shifted)
     exponent = (12 - headroom) + 31 - 8
+    if p.out_mult:
+        scale = fp.saturating_rounding_doubling_high_mul(scale, p.out_mult)
+        exponent = exponent - p.out_shift
     y = fp.rounding_divide_by_pot(fp.saturating_rounding_doubling_high_mul(scale, e), exponent)
     y = np.clip(y.astype(np.int64) - 128, -128, 127)
     return np.where(live, y, -128).astype(np.int8)

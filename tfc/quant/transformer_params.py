@@ -195,7 +195,7 @@ def _bmm_params(aq, bq, yq, alpha: float, node: Node) -> kp.BatchMatmulParams:
 @dataclass(frozen=True)
 class AttentionParams:
     """tfc_attention_s8: the integers of the three kernels it calls per head, exactly those of
-    batch_matmul (q, k -> scores), softmax (scores -> probabilities on 1/256, -128) and
+    batch_matmul (q, k -> scores), softmax (scores -> probabilities on probs_scale, -128) and
     batch_matmul (probabilities, vt -> output) as separate nodes."""
 
     qk: kp.BatchMatmulParams
@@ -213,9 +213,9 @@ def attention_params(node: Node) -> AttentionParams:
     qq, kq, vq = (_per_tensor(v, role, node) for v, role in zip(node.inputs, ("q", "k", "vt")))
     yq = _per_tensor(node.output, "output", node)
     sq = QuantParams((float(node.attrs["scores_scale"]),), (int(node.attrs["scores_zero_point"]),))
-    pq = QuantParams((kp.SOFTMAX_OUTPUT_SCALE,), (kp.SOFTMAX_OUTPUT_ZERO_POINT,))
+    pq = QuantParams((float(node.attrs["probs_scale"]),), (kp.SOFTMAX_OUTPUT_ZERO_POINT,))
     return AttentionParams(qk=_bmm_params(qq, kq, sq, node.attrs["alpha"], node),
-                           softmax=kp.softmax_params(sq.scale[0]),
+                           softmax=kp.softmax_params(sq.scale[0], output_scale=pq.scale[0], any_grid=True),
                            pv=_bmm_params(pq, vq, yq, node.attrs["pv_alpha"], node),
                            heads=math.prod(q.shape[:-2]), rows=q.shape[-2], cols=k.shape[-2],
                            depth=q.shape[-1], width=vt.shape[-2])

@@ -47,12 +47,14 @@ class Attention(OpSpec):
     output [..., M, D]. What fuse-attention-heads makes of batch_matmul -> softmax -> batch_matmul
     on an int8 graph, so the C can compute it one head at a time. `scores_scale` and
     `scores_zero_point` keep the int8 grid of the scores, which no longer is a value of the graph;
-    the probabilities sit on softmax's fixed grid (1/256, -128)."""
+    the probabilities sit on scale `probs_scale`, zero point -128 (softmax's fixed 1/256, or the
+    grid tfc's PTQ calibrated)."""
 
     name = "attention"
     num_inputs = (3, 3)
     attrs = {"alpha": Attr("float", 1.0), "pv_alpha": Attr("float", 1.0),
-             "scores_scale": Attr("float"), "scores_zero_point": Attr("int")}
+             "scores_scale": Attr("float"), "scores_zero_point": Attr("int"),
+             "probs_scale": Attr("float", 1 / 256, quiet=True)}
 
     def infer(self, node):
         q, k, vt = (real_type(v) for v in node.inputs)

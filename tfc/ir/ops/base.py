@@ -93,6 +93,10 @@ class OpSpec:
     # per sample and it never leaves its input's range: calibration widens its range by the
     # spread of the per-sample extremes, inside the input's range (tfc.quant.calibration).
     calibration_headroom: ClassVar[bool] = False
+    # The range method PTQ uses for the op's output where the user left the default (min/max):
+    # "mse" for a difference of correlated tensors (PoolFormer's pool(x) - x), whose bulk is
+    # narrow next to rare large differences, so min/max spends most levels on values never near.
+    calibration_method: ClassVar[str | None] = None
     # The int8 output grid TFLite Micro / CMSIS-NN fix for the op: (scale, zero point).
     fixed_int8_output: ClassVar[tuple[float, int] | None] = None
     # Whether tfc's int8 kernel writes any output grid (a table of the float function): PTQ then
@@ -238,6 +242,8 @@ def op_traits(spec: OpSpec) -> list[str]:
     if spec.fixed_int8_output:
         words.append(f"int8 output grid q({spec.fixed_int8_output[0]:g},{spec.fixed_int8_output[1]})"
                      + (" (TFLite's; PTQ calibrates it)" if spec.any_int8_output_grid else ""))
+    if spec.calibration_method:
+        words.append(f"calibrated by {spec.calibration_method}")
     if "numerics" in spec.attrs:
         words.append("numerics (cmsis/onnxruntime)")
     if spec.layout_attrs:

@@ -196,11 +196,11 @@ class BinaryOp(OpSpec):
         return [y.astype(out_dtype, copy=False)]
 
 
-def _binary(op_name, fn, doc="", fused_activation=False):
+def _binary(op_name, fn, doc="", fused_activation=False, **traits):
     cls = type(op_name.capitalize(), (BinaryOp,), {
         "name": op_name, "doc": doc, "compute": staticmethod(fn),
         "attrs": dict(ACTIVATION_ATTRS) if fused_activation else {},
-        "output_clamp": OUTPUT_CLAMP if fused_activation else None})
+        "output_clamp": OUTPUT_CLAMP if fused_activation else None, **traits})
     return register_op(cls)
 
 
@@ -211,7 +211,7 @@ def _divide(a, b):
 
 
 Add = _binary("add", np.add, fused_activation=True)
-Sub = _binary("sub", np.subtract, fused_activation=True)
+Sub = _binary("sub", np.subtract, fused_activation=True, calibration_method="mse")
 Mul = _binary("mul", np.multiply, fused_activation=True)
 Div = _binary("div", _divide)
 

@@ -283,9 +283,16 @@ class ReduceMean(OpSpec):
 class Softmax(OpSpec):
     name = "softmax"
     fixed_int8_output = (1 / 256, -128)
+    any_int8_output_grid = True      # tfc_softmax_scaled_s8, with grid="output"
+    # A row's largest probability is an extreme that moves from sample to sample (attention).
+    calibration_headroom = True
     layout_agnostic = True
     axis_attrs = ("axis",)
-    attrs = {"axis": Attr("int", -1), **NUMERICS_ATTR}
+    # int8 output grid: "tflite" = arm_softmax_s8's fixed 1/256, -128 (bit-exact with TFLite
+    # Micro; another grid on the output is reached by a requantize after it); "output" = the
+    # kernel writes onto the output's own scale (zero point -128) with one rounding, for graphs
+    # tfc's own PTQ calibrated.
+    attrs = {"axis": Attr("int", -1), **NUMERICS_ATTR, "grid": Attr("str", "tflite", quiet=True)}
 
     def infer(self, node):
         x = real_type(node.inputs[0])

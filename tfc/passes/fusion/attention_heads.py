@@ -83,7 +83,8 @@ def _fuse(graph: Graph, sm: Node) -> Node:
     vt = pv.inputs[1]
     name = pv.name
     attrs = {"alpha": qk.attrs["alpha"], "pv_alpha": pv.attrs["alpha"],
-             "scores_scale": scores.quant.scale[0], "scores_zero_point": scores.quant.zero_point[0]}
+             "scores_scale": scores.quant.scale[0], "scores_zero_point": scores.quant.zero_point[0],
+             "probs_scale": sm.output.quant.scale[0]}
     node = graph.add_node("attention", [q, k, vt], attrs, name=name + "_heads",
                           output_types=[pv.output.type], after=pv)
     node.output.quant = pv.output.quant

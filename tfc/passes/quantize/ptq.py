@@ -145,16 +145,25 @@ HEADROOM_SPREADS = 2.0
 
 def _calibrated_range(value: Value, observers: dict) -> tuple[float, float]:
     """The observed range; for an op with `calibration_headroom`, widened (HEADROOM_SPREADS
-    standard deviations of the per-sample extremes) but never past its input's observed range."""
+    standard deviations of the per-sample extremes) but never past the range of the grid TFLite
+    fixes for the op (a softmax's [0, 1)), or else its input's observed range."""
     observer, node = observers[value.name], value.producer
     if node is None or not node.spec.calibration_headroom:
         return observer.range()
     lo, hi = observer.range_with_headroom(HEADROOM_SPREADS)
-    source = observers.get(node.inputs[0].name)
-    if source is not None:
-        in_lo, in_hi = source.range()
-        lo, hi = max(lo, in_lo), min(hi, in_hi)
-    return lo, hi
+    if node.spec.fixed_int8_output:
+        scale, zero_point = node.spec.fixed_int8_output
+        bounds = ((-128 - zero_point) * scale, (127 - zero_point) * scale)
+    else:
+        source = observers.get(node.inputs[0].name)
+        bounds = source.range() if source is not None else (lo, hi)
+    return max(lo, bounds[0]), min(hi, bounds[1])
+
+
+def _method_for(value: Value, method: str) -> str:
+    """The user's range method, or the op's own (calibration_method) where the user left min/max."""
+    spec = value.producer.spec if value.producer else None
+    return spec.calibration_method if method == "minmax" and spec and spec.calibration_method else method
 
 
 def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float = 99.99) -> int:
@@ -167,7 +176,7 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
     _check_weights(graph)
     batches = _sample_list(graph, samples)
     observed = [v for v in graph.values() if not v.is_constant and v.dtype.is_float and _assigns_own_params(graph, v)]
-    observers = {v.name: cal.RangeObserver(method, percentile) for v in observed}
+    observers = {v.name: cal.RangeObserver(_method_for(v, method), percentile) for v in observed}
     for inputs in batches:
         values = run(graph, inputs, keep=True)
         for name, obs in observers.items():
@@ -188,10 +197,13 @@ def annotate(graph: Graph, samples, *, method: str = "minmax", percentile: float
     # Pooling outputs take their input's params (the int8 kernels need that), through propagation:
     # the input may itself get its params only there (a pool after a transpose, say).
     propagate_params(graph)
-    # No oracle's integers to reproduce here: an op that offers a choice rounds to the nearest level.
+    # No oracle's integers to reproduce here: an op that offers a choice rounds to the nearest
+    # level, and writes onto the grid calibration gave its output.
     for node in graph.nodes:
         if "rounding" in node.spec.attrs:
             node.attrs["rounding"] = "nearest"
+        if "grid" in node.spec.attrs:
+            node.attrs["grid"] = "output"
     layernorm_constants_to_int32(graph)
     _quantize_weights(graph)
     return len(observed)

@@ -39,11 +39,12 @@ SOFTMAX_OUTPUT = QuantParams((1 / 256,), (-128,))
 def softmax_onto_fixed_grid(graph: Graph) -> int:
     """arm_softmax_s8 writes on the grid scale 1/256, zero point -128. A softmax whose output
     carries other params (onnxruntime's QDQ uses 1/255) computes onto the fixed grid, then a
-    requantize moves it to the wanted one (one extra rounding: at most 1 LSB)."""
+    requantize moves it to the wanted one (one extra rounding: at most 1 LSB). A softmax with
+    grid="output" (tfc's PTQ) writes onto its output's grid itself."""
     fired = 0
     for node in list(graph.nodes_of("softmax")):
         out = node.output
-        if out.quant is None or out.dtype.is_float or out.quant == SOFTMAX_OUTPUT:
+        if out.quant is None or out.dtype.is_float or out.quant == SOFTMAX_OUTPUT or node.attrs["grid"] == "output":
             continue
         if node.attrs["numerics"] == "onnxruntime":
             continue  # tfc_ort_softmax_s8 writes onto any grid, as onnxruntime's QLinearSoftmax does

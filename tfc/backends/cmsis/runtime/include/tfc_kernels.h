@@ -111,15 +111,17 @@ void tfc_broadcast_mul_s8(const int8_t *input_1,
                           int32_t act_min,
                           int32_t act_max);
 
-/* tfc_softmax_s8 over the middle axis of [outer, length, inner] int8 data: each column of
- * `length` values (stride inner) is copied into `column` (length bytes of scratch), normalized
- * there and copied to the output. out must not overlap in. */
+/* tfc_softmax_scaled_s8 over the middle axis of [outer, length, inner] int8 data (out_mult 0:
+ * tfc_softmax_s8's grid): each column of `length` values (stride inner) is copied into `column`
+ * (length bytes of scratch), normalized there and copied to the output. out must not overlap in. */
 void tfc_softmax_axis_s8(const int8_t *input,
                          int8_t *output,
                          int32_t outer,
                          int32_t length,
                          int32_t inner,
                          const uint32_t exp_table[256],
+                         int32_t out_mult,
+                         int32_t out_shift,
                          int8_t *column);
 
 /* The add half of tfc_convolve_add_s8: arm_elementwise_add_s8's arguments. `residual_first`
@@ -425,7 +427,8 @@ typedef struct
 
 /* softmax(q k^T) v one head at a time: for head h,
  *   arm_batch_matmul_s8(q_h, k_h)       -> ctx->buf, one head's scores [rows, cols]
- *   tfc_softmax_s8(ctx->buf, exp_table) -> in place, the probabilities (1/256, -128)
+ *   tfc_softmax_scaled_s8(ctx->buf, exp_table, probs_mult, probs_shift)
+ *                                       -> in place, the probabilities (1/256, -128 for probs_mult 0)
  *   arm_batch_matmul_s8(ctx->buf, vt_h) -> output_h [rows, width]
  * The same calls and integers as the three layers over all heads at once (each head is
  * independent), but the scores and probabilities of all heads never exist: ctx->buf holds
@@ -437,6 +440,8 @@ arm_cmsis_nn_status tfc_attention_s8(const cmsis_nn_context *ctx,
                                      const cmsis_nn_bmm_params *pv_params,
                                      const cmsis_nn_per_tensor_quant_params *pv_quant,
                                      const uint32_t exp_table[256],
+                                     int32_t probs_mult,
+                                     int32_t probs_shift,
                                      const tfc_attention_dims *dims,
                                      const int8_t *q,
                                      const int8_t *k,

@@ -49,6 +49,17 @@ void tfc_softmax_s8(const int8_t *input,
                     const uint32_t exp_table[256],
                     int8_t *output);
 
+/* tfc_softmax_s8 onto another output scale (zero point -128), for calibrated graphs: the per-row
+ * reciprocal times out_mult (Q0.31), the final shift less out_shift, where out_mult 2^(out_shift
+ * - 31) ~ 1/(256 scale); one rounding, no other per-element cost. 0 <= out_shift <= 20. */
+void tfc_softmax_scaled_s8(const int8_t *input,
+                           int32_t num_rows,
+                           int32_t row_size,
+                           const uint32_t exp_table[256],
+                           int32_t out_mult,
+                           int32_t out_shift,
+                           int8_t *output);
+
 /* out[i] = table[in[i] + 128]: GELU, HardSwish, Sigmoid, Tanh, ... tabulated at compile time as
  * quantize(f(dequantize(q))). in and out may be the same buffer. */
 void tfc_lut_s8(const int8_t *input, int8_t *output, int32_t size, const int8_t table[256]);

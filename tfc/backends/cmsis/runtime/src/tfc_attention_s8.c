@@ -1,6 +1,6 @@
 /*
  * tfc runtime: the attention core one head at a time (see tfc_kernels.h). Built only from
- * arm_batch_matmul_s8 and tfc_softmax_s8, so it works with tfc's kernels and the real CMSIS-NN.
+ * arm_batch_matmul_s8 and tfc_softmax_scaled_s8, so it works with tfc's kernels and the real CMSIS-NN.
  * Python twin: tfc.quant.transformer_ops.attention.
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -18,6 +18,8 @@ arm_cmsis_nn_status tfc_attention_s8(const cmsis_nn_context *ctx,
                                      const cmsis_nn_bmm_params *pv_params,
                                      const cmsis_nn_per_tensor_quant_params *pv_quant,
                                      const uint32_t exp_table[256],
+                                     int32_t probs_mult,
+                                     int32_t probs_shift,
                                      const tfc_attention_dims *dims,
                                      const int8_t *q,
                                      const int8_t *k,
@@ -46,7 +48,7 @@ arm_cmsis_nn_status tfc_attention_s8(const cmsis_nn_context *ctx,
         {
             return status;
         }
-        tfc_softmax_s8(scores, rows, cols, exp_table, scores);
+        tfc_softmax_scaled_s8(scores, rows, cols, exp_table, probs_mult, probs_shift, scores);
         status = arm_batch_matmul_s8(&none, pv_params, pv_quant, &s_dims, scores, &v_dims, vt + h * width * cols,
                                      &o_dims, output + h * rows * width);
         if (status != ARM_CMSIS_NN_SUCCESS)

@@ -1,5 +1,5 @@
 /*
- * tfc runtime: tfc_softmax_axis_s8, tfc_softmax_s8 over an axis other than the last: each column
+ * tfc runtime: tfc_softmax_axis_s8, tfc_softmax_scaled_s8 over an axis other than the last: each column
  * gathered into `column` (length bytes), normalized there in place, scattered to the output.
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -11,6 +11,8 @@ void tfc_softmax_axis_s8(const int8_t *input,
                          int32_t length,
                          int32_t inner,
                          const uint32_t exp_table[256],
+                         int32_t out_mult,
+                         int32_t out_shift,
                          int8_t *column)
 {
     for (int32_t o = 0; o < outer; o++)
@@ -23,7 +25,7 @@ void tfc_softmax_axis_s8(const int8_t *input,
             {
                 column[k] = in[k * inner + i];
             }
-            tfc_softmax_s8(column, 1, length, exp_table, column);
+            tfc_softmax_scaled_s8(column, 1, length, exp_table, out_mult, out_shift, column);
             for (int32_t k = 0; k < length; k++)
             {
                 out[k * inner + i] = column[k];

@@ -70,11 +70,16 @@ static int32_t row_max(const int8_t *in, int32_t n)
     return max;
 }
 
-void tfc_softmax_s8(const int8_t *input,
-                    int32_t num_rows,
-                    int32_t row_size,
-                    const uint32_t exp_table[256],
-                    int8_t *output)
+/* Both entry points: out_mult 0 keeps arm_softmax_s8's integers (output scale 1/256); otherwise
+ * the per-row reciprocal is multiplied by out_mult (Q0.31) and the exponent lowered by out_shift,
+ * so the probabilities land on scale 1/(256 out_mult 2^(out_shift - 31)) with one rounding. */
+__STATIC_FORCEINLINE void softmax_rows(const int8_t *input,
+                                       int32_t num_rows,
+                                       int32_t row_size,
+                                       const uint32_t exp_table[256],
+                                       int32_t out_mult,
+                                       int32_t out_shift,
+                                       int8_t *output)
 {
     for (int32_t r = 0; r < num_rows; r++, input += row_size, output += row_size)
     {
@@ -87,8 +92,13 @@ void tfc_softmax_s8(const int8_t *input,
             sum += E[input[i]] >> ACCUM_BITS;
         }
         const int32_t headroom = sum == 0U ? 32 : __builtin_clz(sum);
-        const int32_t scale = one_over_one_plus_x((int32_t)((sum << (headroom & 31)) - 0x80000000U));
-        const int32_t exponent = (ACCUM_BITS - headroom) + 31 - 8;
+        int32_t scale = one_over_one_plus_x((int32_t)((sum << (headroom & 31)) - 0x80000000U));
+        int32_t exponent = (ACCUM_BITS - headroom) + 31 - 8;
+        if (out_mult != 0)
+        {
+            scale = srdhm(scale, out_mult); /* out_mult > 0: keeps the sign the test below reads */
+            exponent -= out_shift;
+        }
         if (exponent > 31 || scale < 0)
         {
             /* rdbpot(srdhm(scale, e), exponent) is 0 for a value in [0, 2^31) and exponent > 31, and
@@ -102,7 +112,7 @@ void tfc_softmax_s8(const int8_t *input,
         /* arm_softmax_s8 rounds twice: v = (scale e + 2^30) >> 31, then (v + 2^(exponent-1)) >>
          * exponent, both on values >= 0. Nested floors of positive divisions merge into one:
          * (scale e + 2^30 + 2^(30 + exponent)) >> (31 + exponent), and 31 + exponent >= 32
-         * (exponent = 35 - headroom >= 3), so only the high word is shifted. The table's bias
+         * (exponent = 35 - headroom - out_shift >= 3: headroom <= 12, out_shift <= 20), so only the high word is shifted. The table's bias
          * 2^11 is taken back out of the per-row constant (modulo 2^64; the sum itself is >= 0). */
         uint32_t s = (uint32_t)scale;
 #if defined(__GNUC__) && defined(__arm__)
@@ -118,4 +128,24 @@ void tfc_softmax_s8(const int8_t *input,
             output[i] = (int8_t)(int32_t)(saturate_u8(y) - 128U);
         }
     }
+}
+
+void tfc_softmax_s8(const int8_t *input,
+                    int32_t num_rows,
+                    int32_t row_size,
+                    const uint32_t exp_table[256],
+                    int8_t *output)
+{
+    softmax_rows(input, num_rows, row_size, exp_table, 0, 0, output);
+}
+
+void tfc_softmax_scaled_s8(const int8_t *input,
+                           int32_t num_rows,
+                           int32_t row_size,
+                           const uint32_t exp_table[256],
+                           int32_t out_mult,
+                           int32_t out_shift,
+                           int8_t *output)
+{
+    softmax_rows(input, num_rows, row_size, exp_table, out_mult, out_shift, output);
 }

@@ -23,6 +23,7 @@ INT8_VALUES = np.arange(-128, 128, dtype=np.int64)
 INT32_MAX = 2**31 - 1
 # Below this many elements the 2 KiB of tables buy fewer than ~2,000 instructions.
 MIN_ELEMENTS = 256
+TABLE_BYTES = 2 * 256 * 4   # one int32[256] per input
 
 
 def rescaled_inputs(p) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +80,9 @@ class AddTable(Add):
         if node.output.type.size < MIN_ELEMENTS:
             return f"{node.output.type.size} elements: the 2 KiB of input tables would cost more flash than they save"
         return table_decline(self.params(node))
+
+    def extra_flash_bytes(self, node):
+        return TABLE_BYTES
 
     def args(self, lw, i, node, p):
         base = super().args(lw, i, node, p)

@@ -265,6 +265,22 @@ SP_INLINE void sp_widen_nhwc(const int8_t *in, int32_t h, int32_t w, int32_t cin
         }
     }
 }
+
+/* One pixel's cin = groups * B channels into its cells, one per group (group_step int16 apart):
+ * rows narrower than 8 pixels (VWW's 6x6 and 3x3 maps), where a column walk costs more set-up. */
+SP_INLINE void sp_widen_groups(const int8_t *src, int32_t cin, const int32_t B, int32_t group_step, int32_t off2,
+                               int16_t *cell)
+{
+    for (const int8_t *end = src + cin; src < end; src += B, cell += group_step)
+    {
+        _Pragma("GCC unroll 4")
+        for (int32_t q = 0; q < B; q += 4)
+        {
+            const int32_t v = sp_ld32(src + q);
+            sp_st64(cell, 2 * q, sp_sxtab16(off2, v), sp_sxtab16_ror8(off2, v));
+        }
+    }
+}
 #endif
 
 static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_t top, int32_t left,
@@ -278,7 +294,7 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
     }
     const int32_t row_cells = im->groups * im->wp;
 #if SP_DSP
-    if (B >= 4 && cin % 4 == 0 && w >= 4)
+    if (B >= 4 && cin % 4 == 0 && w >= 8)
     {
         /* a row of pixels per channel quad (one vector: the per-pixel walk below is shorter) */
         const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
@@ -300,7 +316,19 @@ static void sp_widen(const int8_t *in, int32_t h, int32_t w, int32_t cin, int32_
             int16_t *cell = img + ((y + top) * row_cells + x + left) * B;
             int32_t c = 0;
 #if SP_DSP
-            if (B >= 4)
+            if (B >= 4 && cin % B == 0)
+            {
+                /* whole groups: 4 channels are one load, two SXTAB16 and one STRD */
+                const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));
+                switch (B)
+                {
+                case 4: sp_widen_groups(src, cin, 4, im->wp * 4, off2, cell); break;
+                case 8: sp_widen_groups(src, cin, 8, im->wp * 8, off2, cell); break;
+                default: sp_widen_groups(src, cin, 16, im->wp * 16, off2, cell); break;
+                }
+                c = cin;
+            }
+            else if (B >= 4)
             {
                 /* the channels of a layer whose cin is not a multiple of 4 */
                 const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFU) | ((uint32_t)input_offset << 16));

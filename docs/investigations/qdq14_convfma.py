@@ -1,4 +1,4 @@
-# Helper script for docs/investigations/qdq14-keras-mobilenetv2.md: can onnxruntime's float (unfused)
+# Helper script for docs/investigations/qdq14-ort-qdq-lsb.md: can onnxruntime's float (unfused)
 # 1x1 Conv units of keras_mobilenetv2.float.qdq be reproduced by float32 dequantized operands with a
 # Cin-sequential fused multiply-add (bias first or last), / s_y, rint, + z_y?
 import numpy as np, onnx, onnxruntime as ort

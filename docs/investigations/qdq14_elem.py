@@ -1,4 +1,4 @@
-# Helper script for docs/investigations/qdq14-keras-mobilenetv2.md (not part of tfc; run with PYTHONPATH=<worktree>).
+# Helper script for docs/investigations/qdq14-ort-qdq-lsb.md (not part of tfc; run with PYTHONPATH=<worktree>).
 import numpy as np, onnx, onnxruntime as ort, sys
 sys.path.insert(0,'/work/wt-qdq14')
 from onnx import numpy_helper as nh

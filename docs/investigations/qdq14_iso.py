@@ -1,4 +1,4 @@
-# Helper script for docs/investigations/qdq14-keras-mobilenetv2.md (not part of tfc; run with PYTHONPATH=<worktree>).
+# Helper script for docs/investigations/qdq14-ort-qdq-lsb.md (not part of tfc; run with PYTHONPATH=<worktree>).
 # Every Conv/Add node of the QDQ model run in isolation: tfc's int8 node on onnxruntime's own int8
 # inputs, against onnxruntime's int8 output; split by whether onnxruntime fused the node unit.
 import sys, numpy as np, onnx, onnxruntime as ort

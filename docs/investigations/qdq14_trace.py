@@ -1,4 +1,3 @@
-# Helper script for docs/investigations/qdq14-keras-mobilenetv2.md (not part of tfc; run with PYTHONPATH=<worktree>).
 import sys, numpy as np, onnx, onnxruntime as ort
 sys.path.insert(0, '/work/wt-qdq14')
 import tfc
@@ -13,7 +12,10 @@ qset=set(qouts)
 have={o.name for o in m.graph.output}
 for o in qouts:
     if o not in have: m.graph.output.append(onnx.helper.make_empty_tensor_value_info(o) if False else onnx.ValueInfoProto(name=o))
-sess=ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+import os
+so=ort.SessionOptions()
+if os.environ.get("INT8OK"): so.add_session_config_entry("session.qdqisint8allowed","1")
+sess=ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
 names=[o.name for o in sess.get_outputs()]
 cm=tfc.compile(path, target='host', input_shapes={inp:list(shape)})
 tnames={v.name: v for v in cm.ir.values()}

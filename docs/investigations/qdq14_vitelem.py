@@ -1,4 +1,4 @@
-# Helper script for docs/investigations/qdq14-keras-mobilenetv2.md: vit.legacy.qdq layer-1 k_proj/v_proj,
+# Helper script for docs/investigations/qdq14-ort-qdq-lsb.md: vit.legacy.qdq layer-1 k_proj/v_proj,
 # the exact value (float64) of onnxruntime's float MatMul unit at the elements where tfc differs.
 import sys, numpy as np, onnx, onnxruntime as ort
 from onnx import numpy_helper as nh

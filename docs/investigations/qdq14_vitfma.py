@@ -1,4 +1,4 @@
-# Helper script for docs/investigations/qdq14-keras-mobilenetv2.md: can onnxruntime's float MatMul
+# Helper script for docs/investigations/qdq14-ort-qdq-lsb.md: can onnxruntime's float MatMul
 # units of vit.legacy.qdq be reproduced? dq(x), dq(w) in float32, a K-sequential fused multiply-add
 # accumulation in float32 (MLAS SGEMM's order for K <= its K block), / s_y, rint, + z_y.
 import numpy as np, onnx, onnxruntime as ort

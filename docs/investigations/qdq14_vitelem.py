@@ -2,19 +2,13 @@
 # the exact value (float64) of onnxruntime's float MatMul unit at the elements where tfc differs.
 import sys, numpy as np, onnx, onnxruntime as ort
 from onnx import numpy_helper as nh
+from qdq14_graph import load
 import tfc
 from tfc.interp import run
 from tfc.feeds import to_int8, ports
 from benchmarks.corpus.specs import evaluation_samples
 p='/tmp/corpus-qdq/models/vit.legacy.qdq.onnx'
-m=onnx.load(p); g=m.graph; I={t.name:nh.to_array(t) for t in g.initializer}
-prod={o:n for n in g.node for o in n.output}
-cons={}
-for n in g.node:
-    for i in n.input: cons.setdefault(i,[]).append(n)
-def val(name):
-    if name in I: return I[name]
-    n=prod[name]; assert n.op_type=='Constant', n.op_type; return nh.to_array(n.attribute[0].t)
+m, I, prod, cons, val = load(p); g = m.graph
 cm=tfc.compile(p, target='host', input_shapes={'pixel_values':[1,3,32,32]})
 ins,_=ports(cm.ir, cm.graph_before)
 X=evaluation_samples((3,32,32))

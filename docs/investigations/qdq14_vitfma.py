@@ -3,16 +3,10 @@
 # accumulation in float32 (MLAS SGEMM's order for K <= its K block), / s_y, rint, + z_y.
 import numpy as np, onnx, onnxruntime as ort
 from onnx import numpy_helper as nh
+from qdq14_graph import load
 from benchmarks.corpus.specs import evaluation_samples
 p='/tmp/corpus-qdq/models/vit.legacy.qdq.onnx'
-m=onnx.load(p); g=m.graph; I={t.name:nh.to_array(t) for t in g.initializer}
-prod={o:n for n in g.node for o in n.output}
-cons={}
-for n in g.node:
-    for i in n.input: cons.setdefault(i,[]).append(n)
-def val(name):
-    if name in I: return I[name]
-    return nh.to_array(prod[name].attribute[0].t)
+m, I, prod, cons, val = load(p); g = m.graph
 f=np.float32
 units=[n for n in g.node if n.op_type=='MatMul' and any(p_ in n.name for p_ in ('q_proj','k_proj','v_proj'))]
 outs=[]

@@ -47,6 +47,18 @@ ONNXRUNTIME = "onnxruntime"
 f32 = np.float32
 
 
+def onnxruntime_session(model):
+    """The onnxruntime CPU session whose int8 arithmetic the tfc_ort_* kernels follow, for a QDQ
+    model (a path or ModelProto). session.qdqisint8allowed=1 (onnxruntime's
+    session_options_config_keys.h: 1 for Arm): int8 Q/DQ kept as int8, every node unit fused.
+    x86's default (0) rewrites int8 to uint8 only partly and runs the mixed units in float."""
+    import onnxruntime
+    opts = onnxruntime.SessionOptions()
+    opts.add_session_config_entry("session.qdqisint8allowed", "1")
+    source = model if isinstance(model, (str, bytes)) else (str(model) if hasattr(model, "is_file") else model.SerializeToString())
+    return onnxruntime.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+
+
 def uses_onnxruntime(node: Node) -> bool:
     numerics = node.attrs.get("numerics", "cmsis")
     if numerics not in ("cmsis", ONNXRUNTIME):

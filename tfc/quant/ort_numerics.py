@@ -55,7 +55,7 @@ def onnxruntime_session(model):
     import onnxruntime
     opts = onnxruntime.SessionOptions()
     opts.add_session_config_entry("session.qdqisint8allowed", "1")
-    source = model if isinstance(model, (str, bytes)) else (str(model) if hasattr(model, "is_file") else model.SerializeToString())
+    source = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
     return onnxruntime.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
 
 

@@ -55,6 +55,8 @@ def onnxruntime_session(model):
     import onnxruntime
     opts = onnxruntime.SessionOptions()
     opts.add_session_config_entry("session.qdqisint8allowed", "1")
+    opts.intra_op_num_threads = 1          # one thread: the same results, no pool per session
+    opts.log_severity_level = 3
     source = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
     return onnxruntime.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
 

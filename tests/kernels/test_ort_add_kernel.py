@@ -16,6 +16,7 @@ from onnx import numpy_helper as nh
 import tfc
 from tfc import interp
 from tests.kernels.host_check import STRICT, run_c_exact
+from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
 from tfc.backends.cmsis.host import HostRunner
 from tfc.backends.cmsis.project import write_project
 from tfc.kernels import select
@@ -95,6 +96,17 @@ def test_c_equals_onnxruntime_on_every_pair(target, tmp_path):
         info = write_project(cm.ir, tmp_path / target, target=target, name="m")
         got = HostRunner(info, cflags=STRICT, sanitize=True).run_raw([a[None], b[None]])[0][0]
     np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+def test_emulated_m7_equals_onnxruntime_on_every_pair(qemu):  # noqa: F811
+    """fmaf as the Cortex-M7's VFMA.F32 (arm-none-eabi-gcc, FPv5), on QEMU."""
+    grids = GRIDS[4]
+    a, b = _all_pairs()
+    model = _qdq_add_model(grids, [256, 1], [1, 256], [256, 256])
+    GRIDS_BY_MODEL[id(model)] = grids[2]
+    cm = tfc.compile(model, target="cortex-m7")
+    got = np.asarray(cm.run([a[None], b[None]], raw=True)[0])
+    np.testing.assert_array_equal(got.reshape(256, 256), _onnxruntime(model, a, b))
 
 
 def test_fmaf_rounds_the_exact_value_once():

@@ -23,6 +23,9 @@ onnxruntime's arithmetic instead, in float32 (the Cortex-M7 has a single-precisi
   on every LayerNorm output of the hybrid test model (its C++ reference loop, sequential with a
   division, does not); another build may sum in other lanes.
 
+- add (fused QLinearAdd, x86-64 MLAS): tfc/kernels/ort_add.py, float32 with explicit fused
+  multiply-adds (fmaf), the one exception to the rule below.
+
 Everything is float32 arithmetic, one IEEE operation at a time (numpy float32 here; plain float
 in C, no fused multiply-add by construction), so the interpreter and the C agree bit for bit.
 These are tfc_ort_* kernels; CMSIS-NN's arm_* functions keep their own arithmetic.

@@ -77,11 +77,13 @@ def _compiled(grids, a_shape, b_shape, out_shape):
 @pytest.mark.parametrize("grids", GRIDS)
 def test_twin_equals_onnxruntime_on_every_pair(grids):
     a, b = _all_pairs()
-    for a_in, b_in, shape in ((a, b, [256, 256]),                                   # broadcast
-                              (np.broadcast_to(a, (256, 256)).copy(), np.broadcast_to(b, (256, 256)).copy(), [256, 256])):
-        model, cm = _compiled(grids, list(a_in.shape), list(b_in.shape), shape)
+    full = lambda v: np.broadcast_to(v, (256, 256)).copy()  # noqa: E731
+    # a per row, b per row, a full with b broadcast either way, both full.
+    for a_in, b_in in ((a, b), (b.T.copy(), a.T.copy()), (full(a), b), (full(b), a),
+                       (full(a), full(b))):
+        model, cm = _compiled(grids, list(a_in.shape), list(b_in.shape), [256, 256])
         got = interp.run(cm.ir, [a_in, b_in])[0]
-        np.testing.assert_array_equal(got.reshape(shape), _onnxruntime(model, a_in, b_in))
+        np.testing.assert_array_equal(got.reshape(256, 256), _onnxruntime(model, a_in, b_in))
 
 
 @pytest.mark.parametrize("target", ["host", "cortex-m7"])

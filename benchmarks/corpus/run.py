@@ -87,9 +87,13 @@ def sqnr_db(reference: np.ndarray, actual: np.ndarray) -> float:
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference ** 2) / noise))
 
 
-def _ort_run(path, x: np.ndarray) -> np.ndarray:
+def _ort_run(path, x: np.ndarray, qdq: bool = False) -> np.ndarray:
+    """onnxruntime's outputs; qdq: a QDQ model's oracle, int8 Q/DQ kept as int8 as on Arm
+    (session.qdqisint8allowed=1), not x86's partial uint8 rewrite with float fallbacks."""
     import onnxruntime as ort
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    from tfc.quant.ort_numerics import onnxruntime_session
+    session = (onnxruntime_session(path) if qdq else
+               ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]))
     name = session.get_inputs()[0].name
     return np.stack([session.run(None, {name: xi})[0] for xi in x])
 
@@ -168,7 +172,7 @@ def _evaluate(entry: Entry, row: Row, models: Path, m7: bool, bench: bool) -> No
         got = np.asarray(cm.run(x_eval))
         row.int8 = True
         row.stage = "oracle"
-        want = _ort_run(path, x_eval[:, None])
+        want = _ort_run(path, x_eval[:, None], qdq=entry.kind == "qdq-ort")
         got = got.reshape(want.shape)
         if entry.kind == "qdq-ort":
             scale = float(np.ravel(cm.ir.outputs[0].quant.scale)[0])

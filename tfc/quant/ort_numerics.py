@@ -23,6 +23,9 @@ onnxruntime's arithmetic instead, in float32 (the Cortex-M7 has a single-precisi
   on every LayerNorm output of the hybrid test model (its C++ reference loop, sequential with a
   division, does not); another build may sum in other lanes.
 
+- add (fused QLinearAdd, x86-64 MLAS): tfc/kernels/ort_add.py, float32 with explicit fused
+  multiply-adds (fmaf), the one exception to the rule below.
+
 Everything is float32 arithmetic, one IEEE operation at a time (numpy float32 here; plain float
 in C, no fused multiply-add by construction), so the interpreter and the C agree bit for bit.
 These are tfc_ort_* kernels; CMSIS-NN's arm_* functions keep their own arithmetic.
@@ -45,6 +48,20 @@ from tfc.quant.transformer_params import mean_params as fixed_mean_params
 
 ONNXRUNTIME = "onnxruntime"
 f32 = np.float32
+
+
+def onnxruntime_session(model):
+    """The onnxruntime CPU session whose int8 arithmetic the tfc_ort_* kernels follow, for a QDQ
+    model (a path or ModelProto). session.qdqisint8allowed=1 (onnxruntime's
+    session_options_config_keys.h: 1 for Arm): int8 Q/DQ kept as int8, every node unit fused.
+    x86's default (0) rewrites int8 to uint8 only partly and runs the mixed units in float."""
+    import onnxruntime
+    opts = onnxruntime.SessionOptions()
+    opts.add_session_config_entry("session.qdqisint8allowed", "1")
+    opts.intra_op_num_threads = 1          # one thread: the same results, no pool per session
+    opts.log_severity_level = 3
+    source = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
+    return onnxruntime.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
 
 
 def uses_onnxruntime(node: Node) -> bool:

@@ -196,10 +196,10 @@ class BinaryOp(OpSpec):
         return [y.astype(out_dtype, copy=False)]
 
 
-def _binary(op_name, fn, doc="", fused_activation=False, **traits):
+def _binary(op_name, fn, doc="", fused_activation=False, numerics=False, **traits):
+    attrs = {**(ACTIVATION_ATTRS if fused_activation else {}), **(NUMERICS_ATTR if numerics else {})}
     cls = type(op_name.capitalize(), (BinaryOp,), {
-        "name": op_name, "doc": doc, "compute": staticmethod(fn),
-        "attrs": dict(ACTIVATION_ATTRS) if fused_activation else {},
+        "name": op_name, "doc": doc, "compute": staticmethod(fn), "attrs": attrs,
         "output_clamp": OUTPUT_CLAMP if fused_activation else None, **traits})
     return register_op(cls)
 
@@ -210,7 +210,8 @@ def _divide(a, b):
     return a / b
 
 
-Add = _binary("add", np.add, fused_activation=True)
+# numerics: onnxruntime's QLinearAdd (tfc/kernels/ort_add.py) for a QDQ model's add.
+Add = _binary("add", np.add, fused_activation=True, numerics=True)
 Sub = _binary("sub", np.subtract, fused_activation=True, calibration_method="mse")
 Mul = _binary("mul", np.multiply, fused_activation=True)
 Div = _binary("div", _divide)

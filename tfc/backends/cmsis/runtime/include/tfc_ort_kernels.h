@@ -45,6 +45,23 @@ static inline int8_t tfc_ort_requantize(int32_t acc, float scale, float lo, floa
     return tfc_ort_to_s8((float)acc * scale, lo, hi, out_offset);
 }
 
+/* out = in1 + in2 of int8 operands that broadcast (the rank-4 walk of tfc_div_s8), as onnxruntime's
+ * fused QLinearAdd on x86-64: clamp(rint(fmaf(a, ratio_1, fmaf(b, ratio_2, fixed))), act_min, act_max),
+ * the fmaf nesting swapped where swapped != 0; ratio_k = s_k / s_y, fixed the zero points' part
+ * (tfc/kernels/ort_add.py). out may be an operand of out's shape (in place). */
+void tfc_ort_add_s8(const int8_t *input_1,
+                    const int8_t *input_2,
+                    int8_t *output,
+                    const int32_t out_dims[4],
+                    const int32_t strides_1[4],
+                    const int32_t strides_2[4],
+                    float ratio_1,
+                    float ratio_2,
+                    float fixed,
+                    int32_t swapped,
+                    int32_t act_min,
+                    int32_t act_max);
+
 /* int8 -> int8 onto another grid (quantize, relu, clip) as onnxruntime computes DQ, op, Q. */
 void tfc_ort_requantize_s8(const int8_t *input, int8_t *output, int32_t size, const float *dequantized,
                            float out_scale, float lo, float hi, int32_t out_offset);

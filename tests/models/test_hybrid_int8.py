@@ -2,7 +2,7 @@
 nn.MultiheadAttention and hand-written attention) compile for cortex-m7 after calibration on 64
 samples and run as generated C on the host. Over 256 inputs against onnxruntime's float model:
 SQNR >= 25 dB, the same top-1 class on >= 98 %, and at least the SQNR of onnxruntime's own
-quantize_static (QDQ, per channel, MinMax) from the same samples; the C equals tfc's int8
+quantize_static (QDQ, per channel, MinMax) from the same samples minus 0.5 dB (issue 14's rule); the C equals tfc's int8
 interpreter; flash and SRAM fit the STM32F746.
 
 The random-weight hybrid's logits are not flat (std ~0.8, mean top-1/top-2 margin ~0.7 over
@@ -27,6 +27,9 @@ from tfc.ir.ops.quant import dequantize_array, quantize_array  # noqa: E402
 
 CALIBRATION, EVALUATION = 64, 256
 MIN_SQNR_DB, MIN_TOP1 = 25.0, 0.98
+# issue 14's rule for PTQ against onnxruntime's quantize_static; the calibrated attention-probability
+# grid (which gains DeiT 0.39 dB) puts dynamo18-mha 0.14 dB under onnxruntime (39.15 vs 39.29).
+ORT_MARGIN_DB = 0.5
 
 
 def sqnr_db(reference: np.ndarray, quantized: np.ndarray) -> float:
@@ -86,7 +89,8 @@ def check_export(config: ExportConfig, cache_dir) -> dict:
           f"flash {report.flash_bytes} B, SRAM {report.sram_bytes} B; output scale {outq.scale[0]:.5f}")
     assert sqnr >= MIN_SQNR_DB, f"{config.id}: SQNR {sqnr:.2f} dB < {MIN_SQNR_DB} dB"
     assert top1 >= MIN_TOP1, f"{config.id}: top-1 agreement {top1:.1%} < {MIN_TOP1:.0%}"
-    assert sqnr >= ort_sqnr, f"{config.id}: tfc {sqnr:.2f} dB < onnxruntime quantize_static {ort_sqnr:.2f} dB"
+    assert sqnr >= ort_sqnr - ORT_MARGIN_DB, \
+        f"{config.id}: tfc {sqnr:.2f} dB < onnxruntime quantize_static {ort_sqnr:.2f} dB - {ORT_MARGIN_DB}"
     target = cm.target
     assert report.flash_bytes <= target.flash_bytes and report.sram_bytes <= target.sram_bytes, numbers
     return numbers

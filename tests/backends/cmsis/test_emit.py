@@ -39,10 +39,11 @@ def test_every_kernel_template_equals_the_interpreter(synthetic, tmp_path):
     functions = {r.function for r in info.layers}
     # The 16-channel 1x1 runs on pre-widened weights, tfc_pointwise_wide_s8 (arm_convolve_1x1_s8_fast
     # shares the conv template and runs in tests/kernels/test_conv_wide_kernel.py: a 1x1 with an odd
-    # C_OUT; tfc_convolve_wide_s8 there and in the MLPerf models' tests).
+    # C_OUT; tfc_convolve_wide_s8 there and in the MLPerf models' tests). The calibrated softmax runs
+    # tfc_softmax_scaled_s8 (its own output grid); TFLite's fixed-grid one runs in the MLPerf tests.
     assert {"arm_convolve_s8", "arm_depthwise_conv_s8", "arm_max_pool_s8", "tfc_pointwise_wide_s8",
             "arm_elementwise_mul_s8", "tfc_requantize_s8", "tfc_transpose_s8",
-            "arm_fully_connected_per_channel_s8", "tfc_softmax_s8"} <= functions
+            "arm_fully_connected_per_channel_s8", "tfc_softmax_scaled_s8"} <= functions
     inputs = _random_inputs(synthetic, 30)
     got = HostRunner(info, cache_dir=tmp_path / "cache", cflags=STRICT).run(inputs, raw=True)
     for k, (g, w) in enumerate(zip(got, _interp_batch(synthetic, inputs))):

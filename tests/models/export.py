@@ -20,7 +20,7 @@ from tests.models.hybrid import ATTENTION_STYLES, build_hybrid, example_input
 class ExportConfig(NamedTuple):
     exporter: str  # "dynamo" | "legacy"
     opset: int
-    attention: str  # "mha" | "explicit"
+    attention: str  # one of hybrid.ATTENTION_STYLES
 
     @property
     def id(self) -> str:

@@ -3,10 +3,11 @@
 conv stem -> two inverted-residual blocks -> patch embedding -> two pre-norm transformer blocks
 (2 and 4 heads) -> mean over tokens -> LayerNorm -> linear classifier (10 classes).
 
-Attention comes in two spellings because exporters emit different graphs for each:
+Attention comes in three spellings because exporters emit different graphs for each:
 `attention="mha"` uses `nn.MultiheadAttention`, `attention="explicit"` writes q/k/v Linear,
-reshape/transpose, matmul and softmax by hand. Both spellings hold the same weights for the same
-seed, so their outputs agree.
+reshape/transpose, matmul and softmax by hand, `attention="fused"` one qkv Linear and `chunk(3)`
+(as most model code does). All spellings hold the same weights for the same seed, so their
+outputs agree.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from torch import nn
 
 INPUT_SHAPE = (1, 3, 32, 32)
 NUM_CLASSES = 10
-ATTENTION_STYLES = ("mha", "explicit")
+ATTENTION_STYLES = ("mha", "explicit", "fused")
 
 
 class InvertedResidual(nn.Module):
@@ -74,6 +75,31 @@ class ExplicitSelfAttention(nn.Module):
             self.out.bias.copy_(mha.out_proj.bias)
 
 
+class FusedQKVSelfAttention(ExplicitSelfAttention):
+    """As ExplicitSelfAttention with one qkv Linear split by chunk(3) (the exporters' Split)."""
+
+    def __init__(self, dim: int, heads: int):
+        nn.Module.__init__(self)
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = (t.reshape(b, n, self.heads, self.head_dim).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
+        scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(self.head_dim)
+        context = torch.matmul(torch.softmax(scores, dim=-1), v)
+        return self.out(context.transpose(1, 2).reshape(b, n, d))
+
+    def load_from_mha(self, mha: nn.MultiheadAttention) -> None:
+        with torch.no_grad():
+            self.qkv.weight.copy_(mha.in_proj_weight)
+            self.qkv.bias.copy_(mha.in_proj_bias)
+            self.out.weight.copy_(mha.out_proj.weight)
+            self.out.bias.copy_(mha.out_proj.bias)
+
+
 class MHASelfAttention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -89,7 +115,8 @@ class TransformerBlock(nn.Module):
     def __init__(self, dim: int, heads: int, mlp_ratio: int, attention: str):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = MHASelfAttention(dim, heads) if attention == "mha" else ExplicitSelfAttention(dim, heads)
+        self.attn = {"mha": MHASelfAttention, "explicit": ExplicitSelfAttention,
+                     "fused": FusedQKVSelfAttention}[attention](dim, heads)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, dim * mlp_ratio), nn.GELU(), nn.Linear(dim * mlp_ratio, dim))
 

@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from tests.models.compare import assert_close  # noqa: E402
 from tests.models.export import CONFIGS, cached_export, export_cache_dir, reference_output  # noqa: E402
-from tests.models.hybrid import INPUT_SHAPE, NUM_CLASSES, build_hybrid, count_parameters  # noqa: E402
+from tests.models.hybrid import ATTENTION_STYLES, INPUT_SHAPE, NUM_CLASSES, build_hybrid, count_parameters  # noqa: E402
 from tests.models.op_census import IMPORTER_OPS, census  # noqa: E402
 
 RTOL = 1e-4
@@ -36,7 +36,7 @@ def random_input(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(INPUT_SHAPE).astype(np.float32)
 
 
-@pytest.mark.parametrize("attention", ["mha", "explicit"])
+@pytest.mark.parametrize("attention", ATTENTION_STYLES)
 def test_model_is_small_and_deterministic(attention):
     import torch
     a, b = build_hybrid(attention), build_hybrid(attention)
@@ -45,10 +45,11 @@ def test_model_is_small_and_deterministic(attention):
         assert torch.equal(pa, pb), f"{name} differs between two builds with the same seed"
 
 
-def test_attention_spellings_agree():
+@pytest.mark.parametrize("attention", ["explicit", "fused"])
+def test_attention_spellings_agree(attention):
     x = random_input(0)
-    assert_close(reference_output("explicit", x), reference_output("mha", x), RTOL,
-                 "explicit attention vs nn.MultiheadAttention (same weights)")
+    assert_close(reference_output(attention, x), reference_output("mha", x), RTOL,
+                 f"{attention} attention vs nn.MultiheadAttention (same weights)")
 
 
 def test_export_matches_pytorch(export):

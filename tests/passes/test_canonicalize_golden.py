@@ -353,6 +353,75 @@ graph @m {
   output %y
 }
 """),
+    ("sliced_projection_split_per_slice", """
+graph @m {
+  input %x : f32[1,4,8]
+  const @w : f32[8,6]
+  const @b : f32[6]
+  %h = matmul(%x, @w) : f32[1,4,6] loc("h")
+  %hb = add(%h, @b) : f32[1,4,6] loc("hb")
+  %q = slice(%hb) {axes=[2], ends=[2], starts=[0], steps=[1]} : f32[1,4,2] loc("q")
+  %k = slice(%hb) {axes=[-1], ends=[4], starts=[2], steps=[1]} : f32[1,4,2] loc("k")
+  %v = slice(%hb) {axes=[2], ends=[9223372036854775807], starts=[4], steps=[1]} : f32[1,4,2] loc("v")
+  %y = mul(%q, %k) : f32[1,4,2] loc("y")
+  %z = add(%y, %v) : f32[1,4,2] loc("z")
+  output %z
+}
+""", """
+graph @m {
+  input %x : f32[1,4,8]
+  const @w_0_2 : f32[8,2]
+  const @b_0_2 : f32[2]
+  const @w_2_4 : f32[8,2]
+  const @b_2_4 : f32[2]
+  const @w_4_6 : f32[8,2]
+  const @b_4_6 : f32[2]
+  %h_0_2 = matmul(%x, @w_0_2) : f32[1,4,2] loc("h_0_2")
+  %q = add(%h_0_2, @b_0_2) {act_max=inf, act_min=-inf} : f32[1,4,2] loc("hb_0_2")
+  %h_2_4 = matmul(%x, @w_2_4) : f32[1,4,2] loc("h_2_4")
+  %k = add(%h_2_4, @b_2_4) {act_max=inf, act_min=-inf} : f32[1,4,2] loc("hb_2_4")
+  %h_4_6 = matmul(%x, @w_4_6) : f32[1,4,2] loc("h_4_6")
+  %v = add(%h_4_6, @b_4_6) {act_max=inf, act_min=-inf} : f32[1,4,2] loc("hb_4_6")
+  %y = mul(%q, %k) {act_max=inf, act_min=-inf} : f32[1,4,2] loc("y")
+  %z = add(%y, %v) {act_max=inf, act_min=-inf} : f32[1,4,2] loc("z")
+  output %z
+}
+"""),
+    ("sliced_projection_without_bias_part_unread", """
+graph @m {
+  input %x : f32[1,4,8]
+  const @w : f32[8,6]
+  %h = matmul(%x, @w) : f32[1,4,6] loc("h")
+  %k = slice(%h) {axes=[2], ends=[4], starts=[2], steps=[1]} : f32[1,4,2] loc("k")
+  output %k
+}
+""", """
+graph @m {
+  input %x : f32[1,4,8]
+  const @w_2_4 : f32[8,2]
+  %k = matmul(%x, @w_2_4) : f32[1,4,2] loc("h_2_4")
+  output %k
+}
+"""),
+    ("projection_with_other_readers_kept", """
+graph @m {
+  input %x : f32[1,4,8]
+  const @w : f32[8,6]
+  %h = matmul(%x, @w) : f32[1,4,6] loc("h")
+  %q = slice(%h) {axes=[2], ends=[2], starts=[0], steps=[1]} : f32[1,4,2] loc("q")
+  %r = relu(%h) : f32[1,4,6] loc("r")
+  output %q, %r
+}
+""", """
+graph @m {
+  input %x : f32[1,4,8]
+  const @w : f32[8,6]
+  %h = matmul(%x, @w) : f32[1,4,6] loc("h")
+  %q = slice(%h) {axes=[2], ends=[2], starts=[0], steps=[1]} : f32[1,4,2] loc("q")
+  %r = relu(%h) : f32[1,4,6] loc("r")
+  output %q, %r
+}
+"""),
     ("transpose_output_keeps_its_name", """
 graph @m {
   input %x : f32[1,4,4,3]
@@ -400,3 +469,20 @@ def test_batchnorm_not_folded_into_a_conv_with_a_fused_clamp():
     assert [n.op for n in graph.nodes] == ["conv2d", "mul", "add"]
     assert any("clamps its result" in str(d) for d in ctx.declined), [str(d) for d in ctx.declined]
     assert_same_results(before, graph)
+
+
+def test_projection_read_through_overlapping_slices_is_kept():
+    graph = parse_with_data("""
+    graph @m {
+      input %x : f32[1,4,8]
+      const @w : f32[8,6]
+      %h = matmul(%x, @w) : f32[1,4,6] loc("h")
+      %a = slice(%h) {axes=[2], ends=[4], starts=[0], steps=[1]} : f32[1,4,4] loc("a")
+      %b = slice(%h) {axes=[2], ends=[6], starts=[2], steps=[1]} : f32[1,4,4] loc("b")
+      %y = add(%a, %b) : f32[1,4,4] loc("y")
+      output %y
+    }""")
+    ctx = PassContext()
+    run_pipeline(graph, "canonicalize", ctx)
+    assert [n.op for n in graph.nodes] == ["matmul", "slice", "slice", "add"]
+    assert any(d.rule == "split-sliced-projection" and "overlap" in d.reason for d in ctx.declined), ctx.declined

@@ -1,7 +1,8 @@
 """canonicalize: the cleanup every model gets right after import.
 
 Constant folding, Q/DQ pairs into QuantParams (weights read as int8 constants), BatchNorm folded
-into the conv/linear before it, identity ops and dead code removed, and transposes cancelled or
+into the conv/linear before it, a projection read only through slices of its features split into
+one per slice (fused qkv), identity ops and dead code removed, and transposes cancelled or
 sunk through layout-agnostic ops so an NHWC CNN keeps at most one at its input and output.
 The rules run in rounds until none fires; every rewrite keeps `tfc.interp.run`'s results exactly
 (float models up to reassociation in BatchNorm folding).
@@ -12,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.passes.canonical import batchnorm, dce, fold, identity, layout, qdq
+from tfc.passes.canonical import batchnorm, dce, fold, identity, layout, projection, qdq
 
 
 @register_pass
@@ -25,6 +26,7 @@ class Canonicalize(Pass):
         fold_constants: bool = True
         fold_qdq: bool = True
         fold_batchnorm: bool = True
+        split_sliced_projections: bool = True
         batchnorm_to_affine: bool = True   # a batchnorm with nothing to fold into -> mul + add
         layout: bool = True
         max_rounds: int = 50
@@ -41,6 +43,8 @@ class Canonicalize(Pass):
         rules.append(("remove-identity", identity.remove_identities))
         if o.fold_batchnorm:
             rules.append(("fold-batchnorm", batchnorm.fold_batchnorm_into_producer))
+        if o.split_sliced_projections:
+            rules.append(("split-sliced-projection", projection.split_sliced_projections))
         if o.layout:
             rules += [("round-before-moving", layout.round_before_moving),
                       ("compose-transposes", layout.compose_transposes),

@@ -255,17 +255,21 @@ SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const
 {
     const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
     const int32_t jump = im->row_step - out_w * step;
-    const int32_t quads = out_w >> 2, rest = out_w & 3;
+    const int32_t quads = out_w >> 2, rest = out_w & 3, C2 = 2 * C;
     int8_t *o = out;
     for (int32_t oy = im->out_h; oy > 0; oy--, px += jump)
     {
-        for (int32_t q = quads; q > 0; q--, px += 4 * step, o += 4 * C)
+        /* the stores step by 2C twice per quad: two step registers instead of four, so the loop's
+         * state stays in registers */
+        for (const uint8_t *const end = px + quads * 4 * step; px != end; px += 4 * step)
         {
             const int8_t y0 = lut[px[0]], y1 = lut[px[step]], y2 = lut[px[2 * step]], y3 = lut[px[3 * step]];
             o[0] = y0;
             o[C] = y1;
-            o[2 * C] = y2;
-            o[3 * C] = y3;
+            o += C2;
+            o[0] = y2;
+            o[C] = y3;
+            o += C2;
         }
         for (int32_t r = rest; r > 0; r--, px += step, o += C)
         {

@@ -278,15 +278,13 @@ static void mm_rows4_sym_asm(const uint64_t *buf, const int8_t *w, int32_t n, in
     }
 #undef MM_SYM_OPERANDS
 #undef MM_SYM_CHANNEL_LOOP
-#undef MM_SYM_ODD_BLOCKS
-#undef MM_SYM_BLOCK
 }
 /* mm_rows4_offset's usual case (a batch matmul: no bias, one TFC_RQ_RIGHT requantization for the
  * tensor, the full int8 range), written out like mm_rows4_sym_asm: GCC kept the four accumulators'
  * start values, the output pointers and the requantization constants on the stack, ~75
  * instructions per channel around the dot products; here 4 loads start the accumulators at the
  * rows' offset terms, then the dot products, 4 loads of the constants, 4 x 6 requantization, 4
- * stores and the loop test. */
+ * stores and the loop test; the blocks are mm_rows4_sym_asm's (MM_SYM_BLOCK). */
 static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n, int32_t rhs_rows,
                                 const uint32_t row_term[4], int32_t m2, int32_t khi, int32_t e, int8_t *out,
                                 int32_t stride, int32_t out_off)
@@ -296,29 +294,6 @@ static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n,
     const uint32_t t0 = row_term[0], t1 = row_term[1], t2 = row_term[2], t3 = row_term[3];
     uint32_t a0, a1, a2, a3, x, end, wv, wo, xe, xo;
     int32_t k = 0;
-#define MM_OFF_BLOCK                                                                                               \
-    "ldr %[wv], [%[w]], #4\n\t"                                                                                    \
-    "sxtb16 %[wo], %[wv], ror #8\n\t"                                                                              \
-    "sxtb16 %[wv], %[wv]\n\t"                                                                                      \
-    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
-    "smlad %[a0], %[wv], %[xe], %[a0]\n\t"                                                                         \
-    "smlad %[a0], %[wo], %[xo], %[a0]\n\t"                                                                         \
-    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
-    "smlad %[a1], %[wv], %[xe], %[a1]\n\t"                                                                         \
-    "smlad %[a1], %[wo], %[xo], %[a1]\n\t"                                                                         \
-    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
-    "smlad %[a2], %[wv], %[xe], %[a2]\n\t"                                                                         \
-    "smlad %[a2], %[wo], %[xo], %[a2]\n\t"                                                                         \
-    "ldrd %[xe], %[xo], [%[x]], #8\n\t"                                                                            \
-    "smlad %[a3], %[wv], %[xe], %[a3]\n\t"                                                                         \
-    "smlad %[a3], %[wo], %[xo], %[a3]\n\t"
-#define MM_OFF_ODD_BLOCKS                                                                                          \
-    "ldr %[xe], %[n_odd]\n\t"                                                                                      \
-    "lsls %[xe], %[xe], #31\n\t"                                                                                   \
-    "bpl 2f\n\t" MM_OFF_BLOCK "2:\n\t"                                                                             \
-    "bcc 3f\n\t" MM_OFF_BLOCK MM_OFF_BLOCK "3:\n\t"                                                                \
-    "cmp %[x], %[end]\n\t"                                                                                         \
-    "beq 4f\n\t"
 #define MM_OFF_CHANNEL_LOOP(odd)                                                                                   \
     "1:\n\t"                                                                                                       \
     "ldr %[a0], %[t0]\n\t"                                                                                         \
@@ -326,7 +301,7 @@ static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n,
     "ldr %[a2], %[t2]\n\t"                                                                                         \
     "ldr %[a3], %[t3]\n\t"                                                                                         \
     "ldr %[x], %[buf]\n\t"                                                                                         \
-    "ldr %[end], %[xend]\n\t" odd "5:\n\t" MM_OFF_BLOCK MM_OFF_BLOCK MM_OFF_BLOCK MM_OFF_BLOCK                     \
+    "ldr %[end], %[xend]\n\t" odd "5:\n\t" MM_SYM_BLOCK MM_SYM_BLOCK MM_SYM_BLOCK MM_SYM_BLOCK                     \
     "cmp %[x], %[end]\n\t"                                                                                         \
     "bne 5b\n\t"                                                                                                   \
     "4:\n\t"                                                                                                       \
@@ -355,7 +330,7 @@ static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n,
     : "cc", "memory"
     if (n_odd != 0)
     {
-        __asm__ volatile(MM_OFF_CHANNEL_LOOP(MM_OFF_ODD_BLOCKS) MM_OFF_OPERANDS);
+        __asm__ volatile(MM_OFF_CHANNEL_LOOP(MM_SYM_ODD_BLOCKS) MM_OFF_OPERANDS);
     }
     else
     {
@@ -363,8 +338,8 @@ static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n,
     }
 #undef MM_OFF_OPERANDS
 #undef MM_OFF_CHANNEL_LOOP
-#undef MM_OFF_ODD_BLOCKS
-#undef MM_OFF_BLOCK
+#undef MM_SYM_ODD_BLOCKS
+#undef MM_SYM_BLOCK
 }
 #undef MM_M2
 #undef MM_KHI

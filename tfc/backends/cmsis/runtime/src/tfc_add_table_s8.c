@@ -55,7 +55,7 @@ __STATIC_FORCEINLINE int32_t add_table1(int32_t x2, int32_t mult, int32_t k, int
 __STATIC_FORCEINLINE void add_table_store(int8_t *out, const int32_t i, int32_t v)
 {
 #if defined(__ARM_FEATURE_DSP) && !defined(TFC_EMULATE_DSP)
-    __asm__ volatile("strb %1, [%0, %2]" : : "r"(out), "r"(v), "n"(i) : "memory");
+    __asm__ volatile("strb %1, %0" : "=m"(out[i]) : "r"(v));
 #else
     out[i] = (int8_t)v;
 #endif

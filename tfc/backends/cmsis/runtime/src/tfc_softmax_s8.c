@@ -87,7 +87,6 @@ __STATIC_FORCEINLINE void softmax_rows(const int8_t *input,
          * row maximum (0 below diff_min). */
         const uint32_t *E = exp_table + 255 - row_max(input, row_size);
         uint32_t sum = 0; /* wraps like arm_softmax_s8's */
-        _Pragma("GCC unroll 4")
         for (int32_t i = 0; i < row_size; i++)
         {
             sum += E[input[i]] >> ACCUM_BITS;
@@ -123,7 +122,6 @@ __STATIC_FORCEINLINE void softmax_rows(const int8_t *input,
 #endif
         const uint64_t round = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + exponent)) - (uint64_t)s * TERM_ROUND;
         const int32_t down = exponent - 1;
-        _Pragma("GCC unroll 4")
         for (int32_t i = 0; i < row_size; i++)
         {
             const uint32_t y = (uint32_t)(((uint64_t)s * E[input[i]] + round) >> 32) >> down;

@@ -189,6 +189,23 @@ __STATIC_FORCEINLINE const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint6
     "qadd " MM_T ", " MM_T ", " MM_OFF "\n\t"                                                                      \
     "ssat %[" acc "], #8, " MM_T "\n\t"
 
+/* After a channel's dot products, with m2, khi and e loaded: the output offset, the four
+ * requantizations, the four stores and the channel loop's test (both written-out loops below). */
+#define MM_RQ4_STORE_NEXT                                                                                          \
+    "ldr " MM_OFF ", %[out_off]\n\t" MM_RQ_FULL_ASM("a0") MM_RQ_FULL_ASM("a1") MM_RQ_FULL_ASM("a2")                \
+        MM_RQ_FULL_ASM("a3") "ldr %[x], %[out]\n\t"                                                                \
+    "add %[x], %[x], %[k]\n\t"                                                                                     \
+    "ldr %[end], %[stride]\n\t"                                                                                    \
+    "strb %[a0], [%[x]]\n\t"                                                                                       \
+    "strb %[a1], [%[x], %[end]]\n\t"                                                                               \
+    "add %[x], %[x], %[end], lsl #1\n\t"                                                                           \
+    "strb %[a2], [%[x]]\n\t"                                                                                       \
+    "strb %[a3], [%[x], %[end]]\n\t"                                                                               \
+    "add %[k], %[k], #1\n\t"                                                                                       \
+    "ldr %[xo], %[rows]\n\t"                                                                                       \
+    "cmp %[k], %[xo]\n\t"                                                                                          \
+    "blt 1b\n\t"
+
 /* The whole channel loop of mm_rows4_sym for per-channel quantization with a bias and the full
  * int8 output range (a 1x1 convolution after calibration), written out: GCC kept four output
  * pointers and the loop's constants on the stack, ~45 instructions per channel around the
@@ -249,19 +266,7 @@ static void mm_rows4_sym_asm(const uint64_t *buf, const int8_t *w, int32_t n, in
     "mov " MM_KHI ", #1\n\t"                                                                                       \
     "lsl " MM_KHI ", " MM_KHI ", %[xo]\n\t"                                                                        \
     "rsb " MM_E ", " MM_E ", #0\n\t"                                                                               \
-    "ldr " MM_OFF ", %[out_off]\n\t" MM_RQ_FULL_ASM("a0") MM_RQ_FULL_ASM("a1") MM_RQ_FULL_ASM("a2")                \
-        MM_RQ_FULL_ASM("a3") "ldr %[x], %[out]\n\t"                                                                \
-    "add %[x], %[x], %[k]\n\t"                                                                                     \
-    "ldr %[end], %[stride]\n\t"                                                                                    \
-    "strb %[a0], [%[x]]\n\t"                                                                                       \
-    "strb %[a1], [%[x], %[end]]\n\t"                                                                               \
-    "add %[x], %[x], %[end], lsl #1\n\t"                                                                           \
-    "strb %[a2], [%[x]]\n\t"                                                                                       \
-    "strb %[a3], [%[x], %[end]]\n\t"                                                                               \
-    "add %[k], %[k], #1\n\t"                                                                                       \
-    "ldr %[xo], %[rows]\n\t"                                                                                       \
-    "cmp %[k], %[xo]\n\t"                                                                                          \
-    "blt 1b\n\t"
+    MM_RQ4_STORE_NEXT
 #define MM_SYM_OPERANDS                                                                                            \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [k] "+r"(k), [x] "=&r"(x),      \
       [end] "=&r"(end), [wv] "=&r"(wv), [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)                             \
@@ -308,19 +313,7 @@ static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n,
     "ldr " MM_M2 ", %[m2]\n\t"                                                                                     \
     "ldr " MM_KHI ", %[khi]\n\t"                                                                                   \
     "ldr " MM_E ", %[e]\n\t"                                                                                       \
-    "ldr " MM_OFF ", %[out_off]\n\t" MM_RQ_FULL_ASM("a0") MM_RQ_FULL_ASM("a1") MM_RQ_FULL_ASM("a2")                \
-        MM_RQ_FULL_ASM("a3") "ldr %[x], %[out]\n\t"                                                                \
-    "add %[x], %[x], %[k]\n\t"                                                                                     \
-    "ldr %[end], %[stride]\n\t"                                                                                    \
-    "strb %[a0], [%[x]]\n\t"                                                                                       \
-    "strb %[a1], [%[x], %[end]]\n\t"                                                                               \
-    "add %[x], %[x], %[end], lsl #1\n\t"                                                                           \
-    "strb %[a2], [%[x]]\n\t"                                                                                       \
-    "strb %[a3], [%[x], %[end]]\n\t"                                                                               \
-    "add %[k], %[k], #1\n\t"                                                                                       \
-    "ldr %[xo], %[rows]\n\t"                                                                                       \
-    "cmp %[k], %[xo]\n\t"                                                                                          \
-    "blt 1b\n\t"
+    MM_RQ4_STORE_NEXT
 #define MM_OFF_OPERANDS                                                                                            \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [k] "+r"(k), [x] "=&r"(x),      \
       [end] "=&r"(end), [wv] "=&r"(wv), [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)                             \
@@ -347,6 +340,7 @@ static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n,
 #undef MM_OFF
 #undef MM_T
 #undef MM_RQ_FULL_ASM
+#undef MM_RQ4_STORE_NEXT
 #endif
 
 /* Four widened rows against every symmetric weight row (rhs_offset 0, cols a multiple of 4, at

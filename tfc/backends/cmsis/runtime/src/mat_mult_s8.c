@@ -206,6 +206,11 @@ __STATIC_FORCEINLINE const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint6
     "cmp %[k], %[xo]\n\t"                                                                                          \
     "blt 1b\n\t"
 
+/* The registers of both written-out channel loops (their outputs; the inputs are their own). */
+#define MM_LOOP_OUTPUTS                                                                                            \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [k] "+r"(k), [x] "=&r"(x),      \
+      [end] "=&r"(end), [wv] "=&r"(wv), [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)
+
 /* The whole channel loop of mm_rows4_sym for per-channel quantization with a bias and the full
  * int8 output range (a 1x1 convolution after calibration), written out: GCC kept four output
  * pointers and the loop's constants on the stack, ~45 instructions per channel around the
@@ -268,8 +273,7 @@ static void mm_rows4_sym_asm(const uint64_t *buf, const int8_t *w, int32_t n, in
     "rsb " MM_E ", " MM_E ", #0\n\t"                                                                               \
     MM_RQ4_STORE_NEXT
 #define MM_SYM_OPERANDS                                                                                            \
-    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [k] "+r"(k), [x] "=&r"(x),      \
-      [end] "=&r"(end), [wv] "=&r"(wv), [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)                             \
+    MM_LOOP_OUTPUTS                                                                                                \
     : [bias] "m"(bias), [mult] "m"(mult), [shift] "m"(shift), [out] "m"(out), [stride] "m"(stride),                \
       [out_off] "m"(out_off), [rows] "m"(rhs_rows), [buf] "m"(buf), [xend] "m"(xend), [n_odd] "m"(n_odd)           \
     : "cc", "memory"
@@ -284,6 +288,7 @@ static void mm_rows4_sym_asm(const uint64_t *buf, const int8_t *w, int32_t n, in
 #undef MM_SYM_OPERANDS
 #undef MM_SYM_CHANNEL_LOOP
 }
+
 /* mm_rows4_offset's usual case (a batch matmul: no bias, one TFC_RQ_RIGHT requantization for the
  * tensor, the full int8 range), written out like mm_rows4_sym_asm: GCC kept the four accumulators'
  * start values, the output pointers and the requantization constants on the stack, ~75
@@ -315,8 +320,7 @@ static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n,
     "ldr " MM_E ", %[e]\n\t"                                                                                       \
     MM_RQ4_STORE_NEXT
 #define MM_OFF_OPERANDS                                                                                            \
-    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [k] "+r"(k), [x] "=&r"(x),      \
-      [end] "=&r"(end), [wv] "=&r"(wv), [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)                             \
+    MM_LOOP_OUTPUTS                                                                                                \
     : [t0] "m"(t0), [t1] "m"(t1), [t2] "m"(t2), [t3] "m"(t3), [m2] "m"(m2), [khi] "m"(khi), [e] "m"(e),            \
       [out] "m"(out), [stride] "m"(stride), [out_off] "m"(out_off), [rows] "m"(rhs_rows), [buf] "m"(buf),          \
       [xend] "m"(xend), [n_odd] "m"(n_odd)                                                                         \
@@ -341,6 +345,7 @@ static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n,
 #undef MM_T
 #undef MM_RQ_FULL_ASM
 #undef MM_RQ4_STORE_NEXT
+#undef MM_LOOP_OUTPUTS
 #endif
 
 /* Four widened rows against every symmetric weight row (rhs_offset 0, cols a multiple of 4, at

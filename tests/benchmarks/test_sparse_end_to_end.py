@@ -1,9 +1,10 @@
 """Issue 7's end-to-end claim, measured: the CNN + transformer hybrid pruned to 85 % block
-sparsity in its conv and linear layers runs with identical outputs in at most 1/3.2 of the
-instructions of its dense build by default (3.30x measured against the dense build with issue
-16's dense kernels: 1,737,566 vs 5,730,569; 3.05x before issue 15's second pass on the sparse
-layers; issue 15's 1/4 goal is in docs/sparse-format.md), and in less flash than dense when the
-sparse layers are held to their dense forms' flash (sparsify{flash_scope=model}), then in at most
+sparsity in its conv and linear layers runs with identical outputs in at most 1/3.6 of the
+instructions of its dense build by default (3.67x after issue 15's third pass: 1,504,808 vs
+5,517,869; 3.53x before it; 3.30x measured against the dense build with issue 16's dense
+kernels: 1,737,566 vs 5,730,569; 3.05x before issue 15's second pass on the sparse layers;
+issue 15's 1/4 goal is not reached yet, docs/sparse-format.md), and in less flash than dense
+when the sparse layers are held to their dense forms' flash (sparsify{flash_scope=model}), then in at most
 1/2.5 of the instructions (2.71x against 5,730,569, 2.58x before issue 15's second pass; 3.12x
 measured against the dense build before issue 16's dense kernels, 2.88x before issue 15's sparse
 kernel work: the bound was 1/3 before the wide dense kernels made the dense build faster)."""
@@ -44,7 +45,8 @@ def _sparse_and_dense(pipeline=None):
 @pytest.mark.slow
 def test_pruned_hybrid_runs_in_under_a_third_of_the_dense_instructions(qemu):
     s, d = _sparse_and_dense()
-    assert 3.2 * s.instructions <= d.instructions, f"only {d.instructions / s.instructions:.2f}x fewer instructions"
+    # 3.6: a little under the measured 3.67x, so a regression of ~2 % fails here.
+    assert 3.6 * s.instructions <= d.instructions, f"only {d.instructions / s.instructions:.2f}x fewer instructions"
 
 
 @pytest.mark.slow

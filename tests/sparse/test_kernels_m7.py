@@ -50,24 +50,29 @@ def test_m7_sparse_kernels_match_reference(qemu_plugins, tmp_path, dsp):  # noqa
 
 def test_m7_sparse_depthwise_matches_reference(qemu_plugins, tmp_path):  # noqa: F811
     """tfc_sparse_depthwise_conv_s8 with real DSP instructions: 1/2/3-tap loops, the tap-list loop,
-    empty channels, strides 1 and 2, clamp, and the dense depthwise kernel beside it."""
+    empty channels, strides 1 and 2, clamp, ReLU layers (output zero point -128: no sign correction)
+    whose shifts 7 and 8 take the immediate-shift loops, and the dense depthwise kernel beside it."""
     from tfc.quant.kernel_params import DepthwiseConvParams
     from tfc.sparse.depthwise import sparse_depthwise_layer
     info = H.build_m7(tmp_path)
     rng = np.random.default_rng(3)
     cases, wants = [], []
-    for c, k, stride, density, clamp in [(12, 3, 1, 0.15, False), (9, 3, 2, 0.3, True), (8, 5, 1, 0.5, False),
-                                         (6, 3, 1, 0.0, False), (5, 7, 2, 1.0, True)]:
+    for c, k, stride, density, clamp, relu in [(12, 3, 1, 0.15, False, False), (9, 3, 2, 0.3, True, False),
+                                               (8, 5, 1, 0.5, False, False), (6, 3, 1, 0.0, False, False),
+                                               (5, 7, 2, 1.0, True, False), (16, 3, 1, 0.2, False, True),
+                                               (12, 3, 2, 0.25, False, True)]:
         w = (rng.integers(-127, 128, (c, k * k)) * (rng.random((c, k * k)) < density)).astype(np.int8)
         w = w.reshape(c, k, k)
         bias = rng.integers(-4000, 4000, c).astype(np.int32)
         act = ActivationRange(-100, 110) if clamp else ActivationRange()
-        p = DepthwiseConvParams(input_offset=-11, output_offset=3, ch_mult=1,
+        out_off = -128 if relu else 3
+        shifts = rng.choice([-7, -8], c) if relu else rng.integers(-10, 1, c)
+        p = DepthwiseConvParams(input_offset=-11, output_offset=out_off, ch_mult=1,
                                 multipliers=tuple(int(m) for m in rng.integers(1 << 30, 1 << 31, c)),
-                                shifts=tuple(int(s) for s in rng.integers(-10, 1, c)), stride=(stride, stride),
+                                shifts=tuple(int(s) for s in shifts), stride=(stride, stride),
                                 padding=(k // 2, k // 2), activation=act)
         x = rng.integers(-128, 128, (1, 7, 8, c)).astype(np.int8)
-        layer = sparse_depthwise_layer(w, bias, p.multipliers, p.shifts, input_offset=-11, output_offset=3,
+        layer = sparse_depthwise_layer(w, bias, p.multipliers, p.shifts, input_offset=-11, output_offset=out_off,
                                        activation=act)
         want = ref.depthwise_conv2d(x, layer.cmsis_weights(), bias, p)
         cases += [H.sparse_depthwise_case(x, layer, p), H.dense_depthwise_case(x, layer.cmsis_weights(), bias, p)]

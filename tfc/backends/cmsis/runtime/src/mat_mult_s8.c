@@ -49,19 +49,38 @@ __STATIC_FORCEINLINE tfc_rq mm_rq(const mm_args *a, int32_t k)
 
 /* Four rows widened to (x + lhs_offset) int16, interleaved per 4-column block: buf[4b + p] holds
  * block b of row p as the words (x0, x2) and (x1, x3), the order SXTB16 and SXTB16-ROR8 unpack
- * the weights in, so one LDRD per row feeds two SMLADs. */
-static void widen_rows4(const int8_t *lhs, int32_t cols, int32_t cols4, uint32_t lo2, uint64_t *buf)
+ * the weights in, so one LDRD per row feeds two SMLADs. sums (when not NULL: an rhs with an offset)
+ * gets each row's sum of its widened columns, modulo 2^32: two SMLADs with ones per block here
+ * instead of a second pass over buf. */
+__STATIC_FORCEINLINE void widen_rows4_sums(const int8_t *lhs, int32_t cols, int32_t cols4, uint32_t lo2,
+                                           uint64_t *buf, uint32_t *sums)
 {
+    const uint32_t ones = 0x00010001U;
     for (int32_t p = 0; p < 4; p++)
     {
         const int8_t *row = lhs + p * cols;
         uint64_t *dst = buf + p;
+        uint32_t sum = 0;
         for (int32_t c = 0; c < cols4; c += 4, dst += 4)
         {
             const uint32_t x = (uint32_t)tfc_read_s8x4(row + c);
-            *dst = tfc_pair(__SXTAB16(lo2, x), tfc_sxtab16_ror8(lo2, x));
+            const uint32_t e = __SXTAB16(lo2, x), o = tfc_sxtab16_ror8(lo2, x);
+            *dst = tfc_pair(e, o);
+            if (sums != NULL)
+            {
+                sum = __SMLAD(e, ones, __SMLAD(o, ones, sum));
+            }
+        }
+        if (sums != NULL)
+        {
+            sums[p] = sum;
         }
     }
+}
+
+static void widen_rows4(const int8_t *lhs, int32_t cols, int32_t cols4, uint32_t lo2, uint64_t *buf)
+{
+    widen_rows4_sums(lhs, cols, cols4, lo2, buf, NULL);
 }
 
 /* One 4-column block of the weight row at wp against the four widened rows at x: 15 instructions
@@ -170,6 +189,28 @@ __STATIC_FORCEINLINE const int8_t *mm_rows4_dot_sym(const int8_t *w, const uint6
     "qadd " MM_T ", " MM_T ", " MM_OFF "\n\t"                                                                      \
     "ssat %[" acc "], #8, " MM_T "\n\t"
 
+/* After a channel's dot products, with m2, khi and e loaded: the output offset, the four
+ * requantizations, the four stores and the channel loop's test (both written-out loops below). */
+#define MM_RQ4_STORE_NEXT                                                                                          \
+    "ldr " MM_OFF ", %[out_off]\n\t" MM_RQ_FULL_ASM("a0") MM_RQ_FULL_ASM("a1") MM_RQ_FULL_ASM("a2")                \
+        MM_RQ_FULL_ASM("a3") "ldr %[x], %[out]\n\t"                                                                \
+    "add %[x], %[x], %[k]\n\t"                                                                                     \
+    "ldr %[end], %[stride]\n\t"                                                                                    \
+    "strb %[a0], [%[x]]\n\t"                                                                                       \
+    "strb %[a1], [%[x], %[end]]\n\t"                                                                               \
+    "add %[x], %[x], %[end], lsl #1\n\t"                                                                           \
+    "strb %[a2], [%[x]]\n\t"                                                                                       \
+    "strb %[a3], [%[x], %[end]]\n\t"                                                                               \
+    "add %[k], %[k], #1\n\t"                                                                                       \
+    "ldr %[xo], %[rows]\n\t"                                                                                       \
+    "cmp %[k], %[xo]\n\t"                                                                                          \
+    "blt 1b\n\t"
+
+/* The registers of both written-out channel loops (their outputs; the inputs are their own). */
+#define MM_LOOP_OUTPUTS                                                                                            \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [k] "+r"(k), [x] "=&r"(x),      \
+      [end] "=&r"(end), [wv] "=&r"(wv), [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)
+
 /* The whole channel loop of mm_rows4_sym for per-channel quantization with a bias and the full
  * int8 output range (a 1x1 convolution after calibration), written out: GCC kept four output
  * pointers and the loop's constants on the stack, ~45 instructions per channel around the
@@ -230,22 +271,9 @@ static void mm_rows4_sym_asm(const uint64_t *buf, const int8_t *w, int32_t n, in
     "mov " MM_KHI ", #1\n\t"                                                                                       \
     "lsl " MM_KHI ", " MM_KHI ", %[xo]\n\t"                                                                        \
     "rsb " MM_E ", " MM_E ", #0\n\t"                                                                               \
-    "ldr " MM_OFF ", %[out_off]\n\t" MM_RQ_FULL_ASM("a0") MM_RQ_FULL_ASM("a1") MM_RQ_FULL_ASM("a2")                \
-        MM_RQ_FULL_ASM("a3") "ldr %[x], %[out]\n\t"                                                                \
-    "add %[x], %[x], %[k]\n\t"                                                                                     \
-    "ldr %[end], %[stride]\n\t"                                                                                    \
-    "strb %[a0], [%[x]]\n\t"                                                                                       \
-    "strb %[a1], [%[x], %[end]]\n\t"                                                                               \
-    "add %[x], %[x], %[end], lsl #1\n\t"                                                                           \
-    "strb %[a2], [%[x]]\n\t"                                                                                       \
-    "strb %[a3], [%[x], %[end]]\n\t"                                                                               \
-    "add %[k], %[k], #1\n\t"                                                                                       \
-    "ldr %[xo], %[rows]\n\t"                                                                                       \
-    "cmp %[k], %[xo]\n\t"                                                                                          \
-    "blt 1b\n\t"
+    MM_RQ4_STORE_NEXT
 #define MM_SYM_OPERANDS                                                                                            \
-    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w), [k] "+r"(k), [x] "=&r"(x),      \
-      [end] "=&r"(end), [wv] "=&r"(wv), [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo)                             \
+    MM_LOOP_OUTPUTS                                                                                                \
     : [bias] "m"(bias), [mult] "m"(mult), [shift] "m"(shift), [out] "m"(out), [stride] "m"(stride),                \
       [out_off] "m"(out_off), [rows] "m"(rhs_rows), [buf] "m"(buf), [xend] "m"(xend), [n_odd] "m"(n_odd)           \
     : "cc", "memory"
@@ -259,6 +287,54 @@ static void mm_rows4_sym_asm(const uint64_t *buf, const int8_t *w, int32_t n, in
     }
 #undef MM_SYM_OPERANDS
 #undef MM_SYM_CHANNEL_LOOP
+}
+
+/* mm_rows4_offset's usual case (a batch matmul: no bias, one TFC_RQ_RIGHT requantization for the
+ * tensor, the full int8 range), written out like mm_rows4_sym_asm: GCC kept the four accumulators'
+ * start values, the output pointers and the requantization constants on the stack, ~75
+ * instructions per channel around the dot products; here 4 loads start the accumulators at the
+ * rows' offset terms, then the dot products, 4 loads of the constants, 4 x 6 requantization, 4
+ * stores and the loop test; the blocks are mm_rows4_sym_asm's (MM_SYM_BLOCK). */
+static void mm_rows4_offset_asm(const uint64_t *buf, const int8_t *w, int32_t n, int32_t rhs_rows,
+                                const uint32_t row_term[4], int32_t m2, int32_t khi, int32_t e, int8_t *out,
+                                int32_t stride, int32_t out_off)
+{
+    const uint64_t *const xend = buf + 4 * n;
+    const int32_t n_odd = n & 3;
+    const uint32_t t0 = row_term[0], t1 = row_term[1], t2 = row_term[2], t3 = row_term[3];
+    uint32_t a0, a1, a2, a3, x, end, wv, wo, xe, xo;
+    int32_t k = 0;
+#define MM_OFF_CHANNEL_LOOP(odd)                                                                                   \
+    "1:\n\t"                                                                                                       \
+    "ldr %[a0], %[t0]\n\t"                                                                                         \
+    "ldr %[a1], %[t1]\n\t"                                                                                         \
+    "ldr %[a2], %[t2]\n\t"                                                                                         \
+    "ldr %[a3], %[t3]\n\t"                                                                                         \
+    "ldr %[x], %[buf]\n\t"                                                                                         \
+    "ldr %[end], %[xend]\n\t" odd "5:\n\t" MM_SYM_BLOCK MM_SYM_BLOCK MM_SYM_BLOCK MM_SYM_BLOCK                     \
+    "cmp %[x], %[end]\n\t"                                                                                         \
+    "bne 5b\n\t"                                                                                                   \
+    "4:\n\t"                                                                                                       \
+    "ldr " MM_M2 ", %[m2]\n\t"                                                                                     \
+    "ldr " MM_KHI ", %[khi]\n\t"                                                                                   \
+    "ldr " MM_E ", %[e]\n\t"                                                                                       \
+    MM_RQ4_STORE_NEXT
+#define MM_OFF_OPERANDS                                                                                            \
+    MM_LOOP_OUTPUTS                                                                                                \
+    : [t0] "m"(t0), [t1] "m"(t1), [t2] "m"(t2), [t3] "m"(t3), [m2] "m"(m2), [khi] "m"(khi), [e] "m"(e),            \
+      [out] "m"(out), [stride] "m"(stride), [out_off] "m"(out_off), [rows] "m"(rhs_rows), [buf] "m"(buf),          \
+      [xend] "m"(xend), [n_odd] "m"(n_odd)                                                                         \
+    : "cc", "memory"
+    if (n_odd != 0)
+    {
+        __asm__ volatile(MM_OFF_CHANNEL_LOOP(MM_SYM_ODD_BLOCKS) MM_OFF_OPERANDS);
+    }
+    else
+    {
+        __asm__ volatile(MM_OFF_CHANNEL_LOOP("") MM_OFF_OPERANDS);
+    }
+#undef MM_OFF_OPERANDS
+#undef MM_OFF_CHANNEL_LOOP
 #undef MM_SYM_ODD_BLOCKS
 #undef MM_SYM_BLOCK
 }
@@ -268,6 +344,8 @@ static void mm_rows4_sym_asm(const uint64_t *buf, const int8_t *w, int32_t n, in
 #undef MM_OFF
 #undef MM_T
 #undef MM_RQ_FULL_ASM
+#undef MM_RQ4_STORE_NEXT
+#undef MM_LOOP_OUTPUTS
 #endif
 
 /* Four widened rows against every symmetric weight row (rhs_offset 0, cols a multiple of 4, at
@@ -300,22 +378,17 @@ static void mm_rows4_sym(const mm_args *a, const uint64_t *buf, const int8_t *rh
 
 /* An rhs with an offset (a batch matmul of two activations: attention's q k^T and p v): the
  * offset moves out of the dot products, sum (x + lo)(w + ro) = sum (x + lo) w + ro sum (x + lo),
- * the second term one number per lhs row (from the widened rows: two SMLADs with ones per block
- * and row), so the dot products run the symmetric loop (15 instructions per 16 MACs) instead of
+ * the second term one number per lhs row (sums: the widened rows' sums, made while widening),
+ * so the dot products run the symmetric loop (15 instructions per 16 MACs) instead of
  * the offset loop GCC spills in. Equal modulo 2^32, as the accumulators are. */
-static void mm_rows4_offset(const mm_args *a, const uint64_t *buf, const int8_t *rhs, int32_t rhs_rows, int8_t *out)
+static void mm_rows4_offset(const mm_args *a, const uint64_t *buf, const uint32_t sums[4], const int8_t *rhs,
+                            int32_t rhs_rows, int8_t *out)
 {
     const int32_t n = a->cols4 / 4;
-    const uint32_t ones = 0x00010001U;
     uint32_t row_term[4];
     for (int32_t p = 0; p < 4; p++)
     {
-        uint32_t sum = 0;
-        for (int32_t b = 0; b < n; b++)
-        {
-            sum = __SMLAD(tfc_pair_lo(buf[4 * b + p]), ones, __SMLAD(tfc_pair_hi(buf[4 * b + p]), ones, sum));
-        }
-        row_term[p] = sum * (uint32_t)a->rhs_offset;
+        row_term[p] = sums[p] * (uint32_t)a->rhs_offset;
     }
     const int8_t *w = rhs;
     if (!a->per_channel && a->bias == NULL && a->all_right && a->act_min == -128 && a->act_max == 127)
@@ -324,6 +397,13 @@ static void mm_rows4_offset(const mm_args *a, const uint64_t *buf, const int8_t 
          * accumulators in registers around the dot products. */
         const tfc_rq q = tfc_rq_make_right(a->mult[0], a->shift[0]);
         const int32_t stride = a->out_stride, out_off = a->out_offset;
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+        if (rhs_rows > 0)
+        {
+            mm_rows4_offset_asm(buf, w, n, rhs_rows, row_term, q.m2, q.khi, q.shift, out, stride, out_off);
+            return;
+        }
+#endif
         for (int32_t k = 0; k < rhs_rows; k++)
         {
             uint32_t acc[4] = {row_term[0], row_term[1], row_term[2], row_term[3]};
@@ -348,8 +428,8 @@ static void mm_rows4_offset(const mm_args *a, const uint64_t *buf, const int8_t 
 
 /* Four lhs rows (already widened in buf) against every rhs row: each weight word is loaded and
  * widened once for four rows (15 instructions per 16 MACs in the loop). */
-static void mm_rows4(const mm_args *a, const int8_t *lhs, const uint64_t *buf, const int8_t *rhs, int32_t rhs_rows,
-                     int8_t *out)
+static void mm_rows4(const mm_args *a, const int8_t *lhs, const uint64_t *buf, const uint32_t sums[4],
+                     const int8_t *rhs, int32_t rhs_rows, int8_t *out)
 {
     if (a->rhs_offset == 0 && a->all_right && a->cols4 == a->cols && a->cols >= 4)
     {
@@ -358,7 +438,7 @@ static void mm_rows4(const mm_args *a, const int8_t *lhs, const uint64_t *buf, c
     }
     if (a->rhs_offset != 0 && a->cols4 == a->cols && a->cols >= 4)
     {
-        mm_rows4_offset(a, buf, rhs, rhs_rows, out);
+        mm_rows4_offset(a, buf, sums, rhs, rhs_rows, out);
         return;
     }
     const int32_t cols = a->cols, cols4 = a->cols4;
@@ -730,10 +810,20 @@ static __attribute__((noinline)) int32_t mat_mult_rows4(const mm_args *a, const 
 {
     uint64_t buf[a->cols4]; /* cols / 4 blocks x 4 rows; cols4 <= TFC_MAT_MULT_STACK_COLS */
     int32_t r = 0;
+    uint32_t sums[4] = {0, 0, 0, 0};
+    if (a->rhs_offset != 0)
+    {
+        for (; r + 3 < lhs_rows; r += 4)
+        {
+            widen_rows4_sums(lhs + r * a->cols, a->cols, a->cols4, a->lo2, buf, sums);
+            mm_rows4(a, lhs + r * a->cols, buf, sums, rhs, rhs_rows, out + r * a->out_stride);
+        }
+        return r;
+    }
     for (; r + 3 < lhs_rows; r += 4)
     {
         widen_rows4(lhs + r * a->cols, a->cols, a->cols4, a->lo2, buf);
-        mm_rows4(a, lhs + r * a->cols, buf, rhs, rhs_rows, out + r * a->out_stride);
+        mm_rows4(a, lhs + r * a->cols, buf, sums, rhs, rhs_rows, out + r * a->out_stride);
     }
     return r;
 }

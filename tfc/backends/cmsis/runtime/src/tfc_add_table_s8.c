@@ -11,7 +11,8 @@
  * e = -out_shift >= 1 and a doubled sum x2 = 2x whose magnitude bound fits:
  *     requantize(x, m, -e) + out_offset = (SMMLAR(x2, m, K) + (x2 >> 31)) >> e,
  *     K = 2^(e-1) + out_offset 2^e,
- * nine instructions per element (two byte loads, two table loads, ADD, SMMLAR, ADD, ASR, SSAT)
+ * nine instructions per element (two byte loads, two table loads, ADD, SMMLAR, ADD, ASR, SSAT;
+ * eight where e is an immediate and SSAT shifts)
  * where the add without tables takes about seventeen. The tables are monotone (TFLite's input
  * multipliers are non-negative and tfc keeps the shifted offsets inside int32), so their end
  * entries bound every sum; otherwise, and on cores without DSP, the exact loop runs.
@@ -49,23 +50,33 @@ __STATIC_FORCEINLINE int32_t add_table1(int32_t x2, int32_t mult, int32_t k, int
     return __SSAT((tfc_smmlar(x2, mult, k) + (x2 >> 31)) >> e, 8);
 }
 
-/* `narrow` is a constant at each call: the full int8 range needs no clamp after SSAT. */
+/* out[i] = v as one STRB: GCC otherwise packs the four bytes of a step with BFIs into a word,
+ * two instructions more and a register it then lacks. */
+__STATIC_FORCEINLINE void add_table_store(int8_t *out, const int32_t i, int32_t v)
+{
+#if defined(__ARM_FEATURE_DSP) && !defined(TFC_EMULATE_DSP)
+    __asm__ volatile("strb %1, %0" : "=m"(out[i]) : "r"(v));
+#else
+    out[i] = (int8_t)v;
+#endif
+}
+
+/* `narrow` is a constant at each call: the full int8 range needs no clamp after SSAT. Each output
+ * is stored after its own inputs are read (in place: out may be in1 or in2). */
 __STATIC_FORCEINLINE void add_table_loop(const int8_t *in1, const int8_t *in2, const int32_t *t1, const int32_t *t2,
                                          int8_t *out, int32_t n, int32_t mult, int32_t k, int32_t e,
                                          const int narrow, int32_t act_min, int32_t act_max)
 {
-    for (; n >= 4; n -= 4, in1 += 4, in2 += 4, out += 4)
+    for (int8_t *const end = out + (n & ~3); out != end; in1 += 4, in2 += 4, out += 4)
     {
-        const int32_t v0 = add_table1(t1[in1[0]] + t2[in2[0]], mult, k, e);
-        const int32_t v1 = add_table1(t1[in1[1]] + t2[in2[1]], mult, k, e);
-        const int32_t v2 = add_table1(t1[in1[2]] + t2[in2[2]], mult, k, e);
-        const int32_t v3 = add_table1(t1[in1[3]] + t2[in2[3]], mult, k, e);
-        out[0] = (int8_t)(narrow ? tfc_clamp(v0, act_min, act_max) : v0);
-        out[1] = (int8_t)(narrow ? tfc_clamp(v1, act_min, act_max) : v1);
-        out[2] = (int8_t)(narrow ? tfc_clamp(v2, act_min, act_max) : v2);
-        out[3] = (int8_t)(narrow ? tfc_clamp(v3, act_min, act_max) : v3);
+        _Pragma("GCC unroll 4")
+        for (int32_t i = 0; i < 4; i++)
+        {
+            const int32_t v = add_table1(t1[in1[i]] + t2[in2[i]], mult, k, e);
+            add_table_store(out, i, narrow ? tfc_clamp(v, act_min, act_max) : v);
+        }
     }
-    for (; n > 0; n--)
+    for (n &= 3; n > 0; n--)
     {
         const int32_t v = add_table1(t1[*in1++] + t2[*in2++], mult, k, e);
         *out++ = (int8_t)(narrow ? tfc_clamp(v, act_min, act_max) : v);
@@ -81,7 +92,16 @@ static void add_table_fast(const int8_t *in1, const int8_t *in2, const int32_t *
     }
     else
     {
-        add_table_loop(in1, in2, t1, t2, out, n, mult, k, e, 0, -128, 127);
+        /* TFLite's adds (inputs shifted left by 20) mostly land on these e: an immediate shift
+         * folds into SSAT, one instruction fewer per element. */
+        switch (e)
+        {
+        case 18: add_table_loop(in1, in2, t1, t2, out, n, mult, k, 18, 0, -128, 127); break;
+        case 19: add_table_loop(in1, in2, t1, t2, out, n, mult, k, 19, 0, -128, 127); break;
+        case 20: add_table_loop(in1, in2, t1, t2, out, n, mult, k, 20, 0, -128, 127); break;
+        case 21: add_table_loop(in1, in2, t1, t2, out, n, mult, k, 21, 0, -128, 127); break;
+        default: add_table_loop(in1, in2, t1, t2, out, n, mult, k, e, 0, -128, 127); break;
+        }
     }
 }
 #endif

@@ -109,6 +109,8 @@ __STATIC_FORCEINLINE void normalize_row(const int8_t *in, int8_t *out, int32_t w
                                         int32_t extra_bits, int clamp, int32_t act_min,
                                         int32_t act_max)
 {
+    /* four elements per loop test */
+    _Pragma("GCC unroll 4")
     for (int32_t i = 0; i < width; i++)
     {
         /* d_i 2^a = (C q_i - sum) 2^a, exact modulo 2^32 and below 2^31 in magnitude. */
@@ -135,6 +137,10 @@ __STATIC_FORCEINLINE void normalize_row(const int8_t *in, int8_t *out, int32_t w
         out[i] = (int8_t)y;
     }
 }
+
+/* The usual P (tfc.quant.transformer_params.LAYERNORM_MAX_EXTRA_BITS: gamma and beta leave room
+ * for all of it in most layers). */
+#define LN_USUAL_EXTRA_BITS 16
 
 void tfc_layernorm_s8(const int8_t *input,
                       int8_t *output,
@@ -172,6 +178,12 @@ void tfc_layernorm_s8(const int8_t *input,
         if (clamp)
         {
             normalize_row(in, out, width, c_shifted, minus_sum_shifted, recip, affine, extra_bits, 1, act_min, act_max);
+        }
+        else if (extra_bits == LN_USUAL_EXTRA_BITS)
+        {
+            /* an immediate shift: SSAT shifts, one instruction fewer per element */
+            normalize_row(in, out, width, c_shifted, minus_sum_shifted, recip, affine, LN_USUAL_EXTRA_BITS, 0, act_min,
+                          act_max);
         }
         else
         {

@@ -29,3 +29,14 @@ def test_cortex_m7_build_uses_dsp_instructions(tmp_path):
     assert "smlad" in disasm["mat_mult_s8"] and "sxtab16" in disasm["mat_mult_s8"]
     assert "smlad" in disasm["convolve_s8"] and "sxtb16" in disasm["convolve_s8"]
     assert "smlabb" in disasm["depthwise_conv_s8"] and "smlatt" in disasm["depthwise_conv_s8"]
+
+
+@pytest.mark.skipif(CC is None, reason="arm-none-eabi-gcc is not installed")
+@pytest.mark.parametrize("opt", ["-O0", "-Og"])
+def test_cortex_m7_debug_build_compiles(opt, tmp_path):
+    """A debug build (make ARM_CFLAGS=-O0 ...) compiles: at -O0 GCC keeps r7 as the frame pointer,
+    so the hand-scheduled asm loops (13 registers) give way to their C loops (TFC_ASM_LOOPS)."""
+    for src in sorted((RUNTIME / "src").glob("*.c")):
+        res = subprocess.run([CC, *WARNINGS, opt, *M7, f"-I{RUNTIME / 'include'}", "-c", str(src),
+                              "-o", str(tmp_path / (src.stem + ".o"))], capture_output=True, text=True)
+        assert res.returncode == 0, f"{src.name} failed for Cortex-M7 at {opt}:\n{res.stderr}"

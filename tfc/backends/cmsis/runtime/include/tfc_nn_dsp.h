@@ -37,6 +37,15 @@ __STATIC_FORCEINLINE int32_t tfc_read_s16x2(const int16_t *p)
 
 __STATIC_FORCEINLINE void tfc_write_s16x2(int16_t *p, int32_t v) { memcpy(p, &v, 4); }
 
+/* The hand-scheduled inline-asm loops (convolve, convolve_wide, mat_mult) take up to 13 core
+ * registers: at -O0 GCC keeps r7 as the frame pointer and reports "impossible constraints", so
+ * unoptimized (debug) builds run the C loops, which compute the same integers. */
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP) && defined(__OPTIMIZE__)
+#define TFC_ASM_LOOPS 1
+#else
+#define TFC_ASM_LOOPS 0
+#endif
+
 /* CMSIS-Core (cmsis_gcc.h / cmsis_armclang.h) already defines these names on a real target. */
 #if !defined(__CMSIS_GCC_H) && !defined(__CMSIS_ARMCLANG_H) && !defined(__CMSIS_ARMCC_H)
 

@@ -278,7 +278,7 @@ static uint32_t dot_w_col(const int8_t *w, const int16_t *col, int32_t cols, uin
 
 /* Full 4-value blocks of two weight rows (w0, w1) times two im2col columns (c0, c1), whose blocks
  * are the words (x0, x2), (x1, x3): acc = {w0.c0, w0.c1, w1.c0, w1.c1}. */
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#if TFC_ASM_LOOPS
 /* One block: two LDR, four SXTB16, two LDRD, eight SMLAD (16 instructions, 16 MACs). */
 #define CONV_2X2_BLOCK_ASM                                                                                         \
     "ldr %[wa], [%[w0]], #4\n\t"                                                                                    \
@@ -491,7 +491,7 @@ static void conv_fill_patch(const conv_geometry *g, const int8_t *input, int32_t
 
 /* Sums of one kernel row: for each 4-channel block i < n, the weights w[4i .. 4i + 3] times the
  * same block of each pixel's column (x0[i] .. x3[i]). Returns the advanced weight pointer. */
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#if TFC_ASM_LOOPS
 /* One block: LDR, two SXTB16, four LDRD, eight SMLAD (15 instructions, 16 MACs). */
 #define CONV_PATCH_BLOCK_ASM                                                                                       \
     "ldr %[wv], [%[w]], #4\n\t"                                                                                    \

@@ -489,7 +489,7 @@ static uint32_t mm_dot1(const mm_args *a, const int8_t *x, const int8_t *w, uint
     return acc;
 }
 
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#if TFC_ASM_LOOPS
 /* One input block (LDR, two SXTAB16) against the same block of four weight rows (LDR, two
  * SXTB16, two SMLAD each): 23 instructions for 16 MACs. Rows 1 and 3 are read at [row, cols]. */
 #define MM_ROW1_BLOCK_ASM                                                                                          \
@@ -596,7 +596,7 @@ static void mm_row1(const mm_args *a, const int8_t *x, const int8_t *rhs, int32_
             a2 = (uint32_t)bias[k + 2];
             a3 = (uint32_t)bias[k + 3];
         }
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#if TFC_ASM_LOOPS
         if (a->rhs_offset == 0 && a->cols4 > 0)
         {
             mm_row1_asm(x, w0, cols, a->cols4 / 4, a->lo2, &a0, &a1, &a2, &a3);
@@ -664,7 +664,7 @@ static void mm_row1(const mm_args *a, const int8_t *x, const int8_t *rhs, int32_
  * 4n columns, added to acc. */
 static inline void vec_dot4_sym(const int8_t *x, const int8_t *w, int32_t cols, int32_t n, uint32_t lo2, uint32_t acc[4])
 {
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#if TFC_ASM_LOOPS
     mm_row1_asm(x, w, cols, n, lo2, &acc[0], &acc[1], &acc[2], &acc[3]);
 #else
     for (int32_t c = 0; c < 4 * n; c += 4)

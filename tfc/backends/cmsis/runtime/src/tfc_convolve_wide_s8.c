@@ -83,7 +83,7 @@ static void cw_zero(int32_t n, int16_t *dst)
     }
 }
 
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#if TFC_ASM_LOOPS
 /* One block of two pixels x two channels: 4 LDRD, 8 SMLAD (12 instructions, 16 MACs). */
 #define CW_BLOCK_ASM                                                                                               \
     "ldrd %[xa0], %[xb0], [%[x]], #8\n\t"                                                                          \
@@ -315,7 +315,7 @@ __STATIC_FORCEINLINE void cw_store2(const tfc_conv_wide_channel *r, uint32_t a0,
 static void cw_pairs_of(const tfc_conv_wide_geometry *g, const int16_t *col, const int16_t *weights,
                         const tfc_conv_wide_channel *channels, int32_t blocks, int8_t *o0, int8_t *o1)
 {
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TFC_EMULATE_DSP)
+#if TFC_ASM_LOOPS
     cw_pairs(col, weights, channels, g->out_c, blocks, o0, o1, g->act_min, g->act_max);
 #else
     const int16_t *w = weights;

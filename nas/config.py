@@ -21,7 +21,7 @@ MIN_RESOLUTION = 16          # smaller images are upsampled (the stride-2 stem n
 WIDE_FROM = 24               # images this large get the wider spaces (x1, x2 channels) and fewer generations
 SUPERNET_SAMPLES = 150_000   # supernet training samples (3 epochs of Fashion-MNIST, 60 of digits)
 FINALIST_SAMPLES = 60_000    # per finalist version
-FINETUNE_SAMPLES = 816_000   # the winner's fine-tune (16 epochs of Fashion-MNIST)
+FINETUNE_SAMPLES = 1_224_000 # the winner's fine-tune (24 epochs of Fashion-MNIST)
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class RunConfig:
     finalists: int = 3                      # sub-networks pruned and briefly fine-tuned before the winner is chosen
     finalist_epochs: int | None = None      # their fine-tuning epochs (each finalist dense and sparse);
                                             # None: 3, at most FINALIST_SAMPLES samples
+    finalist_density: float = 0.25          # a finalist's sparse version: every layer pruned to this where
+                                            # tfc's sparse kernels pay (nas.refine.harden), judged after its
+                                            # fine-tune; 1: the refined record as searched
     # final model
     finetune_epochs: int | None = None      # None: 80, at most FINETUNE_SAMPLES samples
     finetune_lr: float = 1e-3
@@ -81,7 +84,7 @@ class RunConfig:
         """The config with every None default filled in for a data set of `n_train` training images
         of `image_size` pixels. The schedules are sample budgets, so that the default run fits the
         time a 2-core CPU gives it (docs/nas.md, "Measured on Fashion-MNIST"): on digits' 1,222
-        images they are 60 / 3 / 80 epochs, on Fashion-MNIST's 51,000 3 / 1 / 16."""
+        images they are 60 / 3 / 80 epochs, on Fashion-MNIST's 51,000 3 / 1 / 24."""
         def epochs(most: int, samples: int) -> int:
             return max(1, min(most, round(samples / max(1, n_train))))
         finetune = self.finetune_epochs or epochs(80, FINETUNE_SAMPLES)
@@ -136,6 +139,8 @@ class RunConfig:
         for name in ("lr", "finetune_lr", "mutation_p", "accuracy_tolerance", "instruction_weight", "refine_slack"):
             if getattr(self, name) < 0:
                 bad(f"{name} must not be negative, got {getattr(self, name)!r}")
+        if not 0 < self.finalist_density <= 1:
+            bad(f"finalist_density must be in (0, 1], got {self.finalist_density!r}")
         if not 0 <= self.prune_ramp <= 1:
             bad(f"prune_ramp must be in [0, 1], got {self.prune_ramp!r}")
         if not 0 <= self.label_smoothing < 1:

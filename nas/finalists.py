@@ -26,16 +26,16 @@ VERSION_FIELDS = ("key", "instructions", "instructions_as_compiled", "flash", "s
 
 def judge(ev, records: list[dict], floor: float, *, refined: list[dict] = (), n: int, epochs: int, lr: float, batch: int, seed: int,
           x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None, recipe: Recipe = PLAIN,
-          ramp: float = 0.0, density: float = 1.0, x_val: np.ndarray | None = None,
+          ramp: float = 0.0, density: float = 1.0, dw_density: float = 1.0, x_val: np.ndarray | None = None,
           y_val: np.ndarray | None = None) -> list[dict]:
     """For each finalist: {"arch", "sparse": version, "dense": version}, a version being its record's
     costs plus "supernet_accuracy" and "finetuned_accuracy" (on `x_val`, `y_val`; default the
-    evaluator's). With `density` < 1 the sparse version is the finalist pruned that hard where
-    tfc's kernels pay (nas.refine.harden)."""
+    evaluator's). With `density` or `dw_density` < 1 the sparse version is the finalist's
+    pointwise convs / depthwise convs pruned that hard where tfc's kernels pay (nas.refine.harden)."""
     par = Parallel(device=device) if device is not None else Parallel()
     picked = finalist_records(records, refined, floor, n)
-    if density < 1.0:
-        picked = [harden(ev, r, density) for r in picked]
+    if min(density, dw_density) < 1.0:
+        picked = [harden(ev, r, density, dw_density) for r in picked]
     val = (ev.x_val, ev.y_val) if x_val is None else (x_val, y_val)
     out = []
     for rec in (progress(picked) if progress else picked):

@@ -91,7 +91,7 @@ def test_harden_prunes_every_layer_that_pays_whatever_the_supernet_accuracy_says
     work = {n: 1000.0 for n in layers} | {big: 50_000.0, small: 40_000.0, tiny: 10.0}
     ev = FakeEvaluator(work, {n: 0.3 for n in layers})      # un-fine-tuned accuracy collapses: not a screen
     start = ev.evaluate(with_gene(Genome(arch, tuple((n, 1.0, 1) for n in layers)), kept_dense, 0.5, 4))
-    out = harden(ev, start, 0.25)
+    out = harden(ev, start, 0.25, 0.25)
     genes = Genome.from_dict(out["genome"]).sparsity_dict()
     total = out["instructions"]
     assert total < start["instructions"] and out["key"] in ev.records
@@ -115,6 +115,17 @@ def test_harden_keeps_the_start_when_the_hard_version_does_not_fit_or_is_not_fas
     dense = Genome(arch, tuple((n, 1.0, 1) for n in layers))
     ev = FakeEvaluator({n: 1000.0 for n in layers}, {n: 0.0 for n in layers}, max_instructions=0.0)
     start = {**ev.evaluate(dense), "fits": True}
-    assert harden(ev, start, 0.25) is start
-    assert hardened(dense, 0.25).sparsity_dict()[layers[1]][0] == 0.25
-    assert hardened(hardened(dense, 0.25), 0.5) == hardened(dense, 0.25), "never denser than it was"
+    assert harden(ev, start, 0.25, 0.25) is start
+    hard = hardened(dense, 0.25, 0.25)
+    assert hard.sparsity_dict()[layers[1]][0] == 0.25
+    assert hardened(hard, 0.5, 0.5) == hard, "never denser than it was"
+    assert harden(ev, start, 1.0, 1.0) is start, "nothing to prune: no compile"
+
+
+def test_hardened_prunes_depthwise_and_pointwise_layers_to_their_own_densities():
+    layers = list(_arch().prunable_layers())
+    dense = Genome(_arch(), tuple((n, 1.0, 1) for n in layers))
+    genes = hardened(dense, 1.0, 0.15).sparsity_dict()
+    assert all(genes[n] == ((0.15, 1) if n.endswith(".dw") else (1.0, 1)) for n in layers), genes
+    genes = hardened(dense, 0.35, 1.0).sparsity_dict()
+    assert all(genes[n] == ((1.0, 1) if n.endswith(".dw") else (0.35, 4)) for n in layers), genes

@@ -20,8 +20,9 @@ KIB = 1024
 MIN_RESOLUTION = 16          # smaller images are upsampled (the stride-2 stem needs room)
 WIDE_FROM = 24               # images this large get the wider spaces (x1, x2 channels) and fewer generations
 SUPERNET_SAMPLES = 150_000   # supernet training samples (3 epochs of Fashion-MNIST, 60 of digits)
-FINALIST_SAMPLES = 60_000    # per finalist version
-FINETUNE_SAMPLES = 816_000   # the winner's fine-tune (16 epochs of Fashion-MNIST)
+FINALIST_SAMPLES = 153_000   # per finalist version (3 epochs of Fashion-MNIST: a pruned version's gap to its
+                             # dense one shrinks from epoch 1 to 3, so 1 epoch judges it too harshly; docs/nas.md)
+FINETUNE_SAMPLES = 1_020_000 # the winner's fine-tune (20 epochs of Fashion-MNIST)
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,15 @@ class RunConfig:
                                             # accuracy stays this far below the band (the finalists' fine-tune judges)
     prune_ramp: float = 0.5                 # gradual pruning: densities fall from 1 to the genome's over this
                                             # share of the (non-QAT) fine-tuning steps (finalists and winner)
-    finalists: int = 3                      # sub-networks pruned and briefly fine-tuned before the winner is chosen
+    finalists: int = 2                      # sub-networks pruned and briefly fine-tuned before the winner is chosen
     finalist_epochs: int | None = None      # their fine-tuning epochs (each finalist dense and sparse);
                                             # None: 3, at most FINALIST_SAMPLES samples
+    finalist_density: float = 1.0           # a finalist's sparse version (nas.refine.harden): its pointwise
+                                            # convs and linears pruned to at most this, in blocks of 4, and
+    finalist_dw_density: float = 0.2        # its depthwise convs to at most this (per tap), where tfc's sparse
+                                            # kernels pay, judged after its fine-tune (1 and 1: the refined
+                                            # record as searched). Measured on Fashion-MNIST (docs/nas.md):
+                                            # depthwise taps buy the most instructions for the least accuracy
     # final model
     finetune_epochs: int | None = None      # None: 80, at most FINETUNE_SAMPLES samples
     finetune_lr: float = 1e-3
@@ -81,7 +88,7 @@ class RunConfig:
         """The config with every None default filled in for a data set of `n_train` training images
         of `image_size` pixels. The schedules are sample budgets, so that the default run fits the
         time a 2-core CPU gives it (docs/nas.md, "Measured on Fashion-MNIST"): on digits' 1,222
-        images they are 60 / 3 / 80 epochs, on Fashion-MNIST's 51,000 3 / 1 / 16."""
+        images they are 60 / 3 / 80 epochs, on Fashion-MNIST's 51,000 3 / 3 / 20."""
         def epochs(most: int, samples: int) -> int:
             return max(1, min(most, round(samples / max(1, n_train))))
         finetune = self.finetune_epochs or epochs(80, FINETUNE_SAMPLES)
@@ -136,6 +143,9 @@ class RunConfig:
         for name in ("lr", "finetune_lr", "mutation_p", "accuracy_tolerance", "instruction_weight", "refine_slack"):
             if getattr(self, name) < 0:
                 bad(f"{name} must not be negative, got {getattr(self, name)!r}")
+        for name in ("finalist_density", "finalist_dw_density"):
+            if not 0 < getattr(self, name) <= 1:
+                bad(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
         if not 0 <= self.prune_ramp <= 1:
             bad(f"prune_ramp must be in [0, 1], got {self.prune_ramp!r}")
         if not 0 <= self.label_smoothing < 1:

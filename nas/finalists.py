@@ -17,7 +17,7 @@ import numpy as np
 from nas.distributed import Parallel
 from nas.evolution import Genome
 from nas.prune import make_masks
-from nas.refine import candidates
+from nas.refine import candidates, harden
 from nas.train import PLAIN, Recipe, accuracy, finetune
 
 VERSION_FIELDS = ("key", "instructions", "instructions_as_compiled", "flash", "sram", "density", "sparse_kernels",
@@ -26,11 +26,17 @@ VERSION_FIELDS = ("key", "instructions", "instructions_as_compiled", "flash", "s
 
 def judge(ev, records: list[dict], floor: float, *, refined: list[dict] = (), n: int, epochs: int, lr: float, batch: int, seed: int,
           x_train: np.ndarray, y_train: np.ndarray, device=None, progress=None, recipe: Recipe = PLAIN,
-          ramp: float = 0.0) -> list[dict]:
+          ramp: float = 0.0, density: float = 1.0, dw_density: float = 1.0, x_val: np.ndarray | None = None,
+          y_val: np.ndarray | None = None) -> list[dict]:
     """For each finalist: {"arch", "sparse": version, "dense": version}, a version being its record's
-    costs plus "supernet_accuracy" and "finetuned_accuracy" (validation)."""
+    costs plus "supernet_accuracy" and "finetuned_accuracy" (on `x_val`, `y_val`; default the
+    evaluator's). With `density` or `dw_density` < 1 the sparse version is the finalist's
+    pointwise convs / depthwise convs pruned that hard where tfc's kernels pay (nas.refine.harden)."""
     par = Parallel(device=device) if device is not None else Parallel()
     picked = finalist_records(records, refined, floor, n)
+    if min(density, dw_density) < 1.0:
+        picked = [harden(ev, r, density, dw_density) for r in picked]
+    val = (ev.x_val, ev.y_val) if x_val is None else (x_val, y_val)
     out = []
     for rec in (progress(picked) if progress else picked):
         g = Genome.from_dict(rec["genome"])
@@ -44,7 +50,7 @@ def judge(ev, records: list[dict], floor: float, *, refined: list[dict] = (), n:
             elif r["fits"]:
                 v["finetuned_accuracy"] = _finetuned_accuracy(ev, genome, x_train, y_train, epochs=epochs, lr=lr,
                                                               batch=batch, seed=seed, par=par, recipe=recipe,
-                                                              ramp=ramp)
+                                                              ramp=ramp, val=val)
             versions[name] = v
         out.append({"arch": g.arch.key(), **versions})
     return out
@@ -66,13 +72,13 @@ def finalist_records(records: list[dict], refined: list[dict], floor: float, n: 
     return out
 
 
-def _finetuned_accuracy(ev, genome: Genome, x, y, *, epochs, lr, batch, seed, par, recipe, ramp) -> float:
+def _finetuned_accuracy(ev, genome: Genome, x, y, *, epochs, lr, batch, seed, par, recipe, ramp, val) -> float:
     static = ev.static(genome.arch).to(par.device)
     sparsity = genome.sparsity_dict()
     finetune(static, make_masks(static, sparsity), x, y, epochs=epochs, lr=lr, batch=batch,
              rng=np.random.default_rng(seed), par=par, recipe=recipe, sparsity=sparsity, ramp=ramp)
     static.cpu()
-    return accuracy(static, ev.x_val, ev.y_val)
+    return accuracy(static, *val)
 
 
 def choose(finalists: list[dict], tolerance: float) -> dict | None:

@@ -354,7 +354,9 @@ def _finalists(ctx: Context, ev, records: list[dict], refined: list[dict], res: 
         return []
     out = judge(ev, records, floor, refined=refined, n=cfg.finalists, epochs=cfg.finalist_epochs, lr=cfg.finetune_lr,
                 batch=cfg.batch, seed=cfg.seed + 4, x_train=ctx.x("train", res), y_train=ctx.data.y_train,
-                device=ctx.par.device, recipe=ctx.recipe, ramp=cfg.prune_ramp, progress=lambda it: _progress(it, desc="finalists", disable=ctx.quiet))
+                device=ctx.par.device, recipe=ctx.recipe, ramp=cfg.prune_ramp, density=cfg.finalist_density,
+                dw_density=cfg.finalist_dw_density,
+                x_val=ctx.x("val", res), y_val=ctx.data.y_val, progress=lambda it: _progress(it, desc="finalists", disable=ctx.quiet))
     ctx.run.write_json("finalists.json", out)
     return out
 

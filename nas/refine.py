@@ -76,3 +76,44 @@ def candidates(records: list[dict], floor: float, n: int) -> list[dict]:
             if arch not in best or r["instructions"] < best[arch]["instructions"]:
                 best[arch] = r
     return sorted(best.values(), key=lambda r: r["instructions"])[:n]
+
+
+MIN_SAVING = 0.01     # a layer stays pruned only where that saves this share of the network's instructions
+
+
+def hardened(g: Genome, density: float, dw_density: float, block: int = 4) -> Genome:
+    """`g` with every pointwise conv and linear at most at `density` (in blocks of `block`, the fast
+    brle kernels' block) and every depthwise conv at most at `dw_density` (per tap)."""
+    def gene(n, d, b):
+        target = dw_density if is_depthwise(n) else density
+        if target >= d:
+            return n, d, b
+        return n, target, 1 if is_depthwise(n) else block
+    return Genome(g.arch, tuple(gene(n, d, b) for n, d, b in g.sparsity))
+
+
+def harden(ev, start: dict, density: float, dw_density: float) -> dict:
+    """The sparse version a finalist is fine-tuned as: its pointwise convs and linears pruned to
+    `density` and its depthwise convs to `dw_density` (per tap) where tfc's kernels make that pay,
+    judged by the compiled cost alone. The supernet's accuracy of a network pruned that hard
+    without fine-tuning says little (it collapses; fine-tuning with gradual pruning recovers it), so
+    it does not screen densities here; the finalists' fine-tune judges the result. Layers whose
+    pruning saves less than MIN_SAVING of the instructions (tfc kept them dense, or their sparse
+    kernel is hardly faster) go back to `start`'s gene, so no accuracy is spent for nothing.
+    Per-layer costs add up, so each layer's revert is measured against the hardened network (one
+    batch of compiles) and the kept ones combined."""
+    g = Genome.from_dict(start["genome"])
+    hard = hardened(g, density, dw_density)
+    if hard == g:
+        return start
+    cur = ev.evaluate(hard)
+    if not cur["fits"] or cur["instructions"] >= start["instructions"]:
+        return start
+    changed = [(n, d, b) for (n, d, b), (_, hd, _) in zip(g.sparsity, hard.sparsity) if hd < d]   # start's genes
+    reverted = ev.evaluate_many([with_gene(hard, n, d, b) for n, d, b in changed])
+    keep = hard
+    for (n, d, b), rec in zip(changed, reverted):
+        if rec["fits"] and rec["instructions"] - cur["instructions"] < MIN_SAVING * cur["instructions"]:
+            keep = with_gene(keep, n, d, b)
+    out = ev.evaluate(keep)
+    return out if out["fits"] and out["instructions"] < start["instructions"] else start

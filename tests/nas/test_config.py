@@ -14,7 +14,7 @@ def _schedule(cfg):
 def test_defaults_follow_the_data_set():
     cfg = RunConfig()
     assert _schedule(cfg.for_data(1168, 8)) == ((16,), (0.5, 1.0), 60, 20, 3, 80, 10)        # digits
-    assert _schedule(cfg.for_data(51000, 28)) == ((28,), (1.0, 2.0), 3, 10, 1, 16, 2)        # Fashion-MNIST
+    assert _schedule(cfg.for_data(51000, 28)) == ((28,), (1.0, 2.0), 3, 10, 3, 20, 3)        # Fashion-MNIST
     assert _schedule(cfg.for_data(5000, 32)) == ((32,), (1.0, 2.0), 30, 10, 3, 80, 10)       # a small folder
     cfg.for_data(51000, 28).validate()
 
@@ -28,6 +28,8 @@ def test_given_values_are_kept():
 @pytest.mark.parametrize("key, value, message", [
     ("label_smoothing", 1.0, "label_smoothing must be in"),
     ("prune_ramp", 1.5, "prune_ramp must be in"),
+    ("finalist_density", 0.0, "finalist_density must be in"),
+    ("finalist_dw_density", 1.5, "finalist_dw_density must be in"),
     ("val_limit", 0, "val_limit must be a positive integer"),
     ("flip", 1, "flip must be true or false or null"),
     ("finetune_epochs", 0, "finetune_epochs must be a positive integer"),

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from nas.evolution import Genome, with_sparsity
-from nas.refine import candidates, refine, with_gene
+from nas.refine import MIN_SAVING, candidates, harden, hardened, refine, with_gene
 from nas.space import make_space, sample_arch
 
 pytest.importorskip("torch")
@@ -82,3 +82,50 @@ def test_with_gene_keeps_the_genome_consistent():
     dw = next(n for n in arch.prunable_layers() if n.endswith(".dw"))
     assert with_gene(g, dw, 0.25, 4).sparsity_dict()[dw] == (0.25, 1), "depthwise layers are pruned per tap"
     assert with_gene(g, dw, 1.0, 4).sparsity_dict()[dw] == (1.0, 1)
+
+
+def test_harden_prunes_every_layer_that_pays_whatever_the_supernet_accuracy_says():
+    arch = _arch()
+    layers = list(arch.prunable_layers())
+    big, small, kept_dense, tiny = layers[1], layers[0], layers[2], layers[3]
+    work = {n: 1000.0 for n in layers} | {big: 50_000.0, small: 40_000.0, tiny: 10.0}
+    ev = FakeEvaluator(work, {n: 0.3 for n in layers})      # un-fine-tuned accuracy collapses: not a screen
+    start = ev.evaluate(with_gene(Genome(arch, tuple((n, 1.0, 1) for n in layers)), kept_dense, 0.5, 4))
+    out = harden(ev, start, 0.25, 0.25)
+    genes = Genome.from_dict(out["genome"]).sparsity_dict()
+    total = out["instructions"]
+    assert total < start["instructions"] and out["key"] in ev.records
+    assert genes[tiny] == (1.0, 1), "a layer whose pruning saves under MIN_SAVING stays as searched"
+    assert genes[kept_dense][0] == 0.25
+    for n in (big, small):
+        assert genes[n][0] == 0.25 and (genes[n][1] == 4 or n.endswith(".dw")), (n, genes[n])
+    saving = {n: work[n] - ev.layer_cost(n, 0.25, 1 if n.endswith(".dw") else 4) for n in layers}
+    for n in layers:
+        if saving[n] < MIN_SAVING * total:
+            assert genes[n] == start_gene(start, n), f"{n} saves {saving[n]:.0f}: it keeps its searched gene"
+
+
+def start_gene(start: dict, name: str) -> tuple[float, int]:
+    return Genome.from_dict(start["genome"]).sparsity_dict()[name]
+
+
+def test_harden_keeps_the_start_when_the_hard_version_does_not_fit_or_is_not_faster():
+    arch = _arch()
+    layers = list(arch.prunable_layers())
+    dense = Genome(arch, tuple((n, 1.0, 1) for n in layers))
+    ev = FakeEvaluator({n: 1000.0 for n in layers}, {n: 0.0 for n in layers}, max_instructions=0.0)
+    start = {**ev.evaluate(dense), "fits": True}
+    assert harden(ev, start, 0.25, 0.25) is start
+    hard = hardened(dense, 0.25, 0.25)
+    assert hard.sparsity_dict()[layers[1]][0] == 0.25
+    assert hardened(hard, 0.5, 0.5) == hard, "never denser than it was"
+    assert harden(ev, start, 1.0, 1.0) is start, "nothing to prune: no compile"
+
+
+def test_hardened_prunes_depthwise_and_pointwise_layers_to_their_own_densities():
+    layers = list(_arch().prunable_layers())
+    dense = Genome(_arch(), tuple((n, 1.0, 1) for n in layers))
+    genes = hardened(dense, 1.0, 0.15).sparsity_dict()
+    assert all(genes[n] == ((0.15, 1) if n.endswith(".dw") else (1.0, 1)) for n in layers), genes
+    genes = hardened(dense, 0.35, 1.0).sparsity_dict()
+    assert all(genes[n] == ((1.0, 1) if n.endswith(".dw") else (0.35, 4)) for n in layers), genes

@@ -40,17 +40,21 @@ class InvertedResidual(nn.Module):
         return x + y if self.use_residual else y
 
 
-class ExplicitSelfAttention(nn.Module):
-    """Multi-head self-attention spelled out; parameter layout matches nn.MultiheadAttention."""
+class _SpelledOutSelfAttention(nn.Module):
+    """Multi-head self-attention written by hand; subclasses say how q, k and v are projected.
+    Parameter values match nn.MultiheadAttention's (load_from_mha)."""
 
     def __init__(self, dim: int, heads: int):
         super().__init__()
         self.heads = heads
         self.head_dim = dim // heads
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
         self.out = nn.Linear(dim, dim)
+
+    def projections(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def load_in_projection(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
@@ -58,46 +62,50 @@ class ExplicitSelfAttention(nn.Module):
         def split_heads(t: torch.Tensor) -> torch.Tensor:  # [b, n, d] -> [b, heads, n, head_dim]
             return t.reshape(b, n, self.heads, self.head_dim).transpose(1, 2)
 
-        q, k, v = split_heads(self.q(x)), split_heads(self.k(x)), split_heads(self.v(x))
+        q, k, v = (split_heads(t) for t in self.projections(x))
         scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(self.head_dim)
         context = torch.matmul(torch.softmax(scores, dim=-1), v)
         return self.out(context.transpose(1, 2).reshape(b, n, d))
 
     def load_from_mha(self, mha: nn.MultiheadAttention) -> None:
-        """Copy nn.MultiheadAttention's packed in-projection so both spellings compute the same."""
-        wq, wk, wv = mha.in_proj_weight.chunk(3)
-        bq, bk, bv = mha.in_proj_bias.chunk(3)
+        """Copy nn.MultiheadAttention's weights so every spelling computes the same."""
         with torch.no_grad():
-            for linear, w, b in ((self.q, wq, bq), (self.k, wk, bk), (self.v, wv, bv)):
-                linear.weight.copy_(w)
-                linear.bias.copy_(b)
+            self.load_in_projection(mha.in_proj_weight, mha.in_proj_bias)
             self.out.weight.copy_(mha.out_proj.weight)
             self.out.bias.copy_(mha.out_proj.bias)
 
 
-class FusedQKVSelfAttention(ExplicitSelfAttention):
-    """As ExplicitSelfAttention with one qkv Linear split by chunk(3) (the exporters' Split)."""
+class ExplicitSelfAttention(_SpelledOutSelfAttention):
+    """Separate q, k and v Linears."""
 
     def __init__(self, dim: int, heads: int):
-        nn.Module.__init__(self)
-        self.heads = heads
-        self.head_dim = dim // heads
+        super().__init__(dim, heads)
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+
+    def projections(self, x):
+        return self.q(x), self.k(x), self.v(x)
+
+    def load_in_projection(self, weight, bias):
+        for linear, w, b in zip((self.q, self.k, self.v), weight.chunk(3), bias.chunk(3)):
+            linear.weight.copy_(w)
+            linear.bias.copy_(b)
+
+
+class FusedQKVSelfAttention(_SpelledOutSelfAttention):
+    """One qkv Linear split by chunk(3) (the exporters' Split), as most model code writes it."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__(dim, heads)
         self.qkv = nn.Linear(dim, 3 * dim)
-        self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, d = x.shape
-        q, k, v = (t.reshape(b, n, self.heads, self.head_dim).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
-        scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(self.head_dim)
-        context = torch.matmul(torch.softmax(scores, dim=-1), v)
-        return self.out(context.transpose(1, 2).reshape(b, n, d))
+    def projections(self, x):
+        return self.qkv(x).chunk(3, dim=-1)
 
-    def load_from_mha(self, mha: nn.MultiheadAttention) -> None:
-        with torch.no_grad():
-            self.qkv.weight.copy_(mha.in_proj_weight)
-            self.qkv.bias.copy_(mha.in_proj_bias)
-            self.out.weight.copy_(mha.out_proj.weight)
-            self.out.bias.copy_(mha.out_proj.bias)
+    def load_in_projection(self, weight, bias):
+        self.qkv.weight.copy_(weight)
+        self.qkv.bias.copy_(bias)
 
 
 class MHASelfAttention(nn.Module):

@@ -9,7 +9,7 @@ and no slice runs at all. Exact: every output element is the same dot product.
 from __future__ import annotations
 
 from tfc.ir.graph import Graph, Node, Value
-from tfc.passes.rewrite import bypass
+from tfc.passes.rewrite import bypass, is_output
 
 
 def _float_constant(v: Value, rank: int) -> bool:
@@ -31,7 +31,7 @@ def _projection(graph: Graph, matmul: Node) -> tuple[Value, Node | None, Value |
     """(result, bias add or None, bias [N] or None) when `matmul` is x @ W with a constant float
     W, followed by `+ b` with a constant float b where that add is its only reader."""
     w, y = matmul.inputs[1], matmul.outputs[0]
-    if not _float_constant(w, 2) or matmul.inputs[0].quant is not None or y in graph.outputs:
+    if not _float_constant(w, 2) or matmul.inputs[0].quant is not None or is_output(graph, y):
         return None
     users = [n for n, _ in y.uses]
     if len(users) == 1 and users[0].op == "add":
@@ -52,7 +52,7 @@ def split_sliced_projections(graph: Graph, ctx) -> int:
         w = matmul.inputs[1]
         readers = [r for r, _ in y.uses]
         parts = [_feature_slice(r, w.shape[1]) for r in readers]
-        if not readers or y in graph.outputs or any(p is None for p in parts):
+        if not readers or is_output(graph, y) or any(p is None for p in parts):
             continue
         ordered = sorted(parts)
         if any(a[1] > b[0] for a, b in zip(ordered, ordered[1:])):

@@ -9,7 +9,8 @@ the following conv; a residual Add into the conv computing one operand (conv2d_a
 over the skip tensor, which saves the conv output buffer); on int8 graphs, attention's
 batch_matmul -> softmax -> batch_matmul into one attention node computed one head at a time,
 where that lowers the planned arena; a model-boundary NCHW<->NHWC transpose into the conv beside it
-where the conv's kernel reads or writes NCHW directly. Every rule that declines says why (`tfc compile -v`). Rules keep the
+where the conv's kernel reads or writes NCHW directly; on sparse generated-code layers, the residual
+add or activation table after them into their stores. Every rule that declines says why (`tfc compile -v`). Rules keep the
 interpreter's results exactly, integer graphs bit for bit.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.passes.fusion import activation, attention, attention_heads, gelu, layernorm, layout, pad, residual
+from tfc.passes.fusion import activation, attention, attention_heads, epilogue, gelu, layernorm, layout, pad, residual
 from tfc.passes.quantize import legalize
 
 
@@ -41,6 +42,8 @@ class Fuse(Pass):
         linear: bool = True
         pad: bool = True
         residual: bool = True        # conv + residual add -> conv2d_add, written over the skip tensor
+        # a sparse generated-code layer + the residual add or activation table after it, in its stores
+        epilogue: bool = True
         # an NCHW<->NHWC transpose into the conv beside it where its kernel reads/writes NCHW directly
         layout: bool = True
         transformer: bool = True     # decomposed GELU/LayerNorm into one op; activation matmuls -> batch_matmul
@@ -66,6 +69,8 @@ class Fuse(Pass):
             rules.append(("fuse-residual-add", residual.fuse_residual_adds))
         if o.layout:
             rules.append((layout.RULE, layout.fuse_layout_transposes))
+        if o.epilogue:
+            rules.append((epilogue.RULE, epilogue.fuse_sparse_epilogues))
         return rules
 
     def final_rules(self):

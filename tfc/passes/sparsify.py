@@ -92,11 +92,13 @@ def layer_shape(node) -> cm.LayerShape | None:
 
 
 def dense_twin(graph):
-    """A copy of a compiled graph with every weight dense (no SparseLayout) and every layout
-    transpose a sparse kernel had folded in back in place: the build sparse layers are measured
-    against."""
+    """A copy of a compiled graph with every weight dense (no SparseLayout), every node a sparse
+    layer had absorbed into its stores and every layout transpose a sparse kernel had folded in
+    back in place: the build sparse layers are measured against."""
+    from tfc.passes.fusion.epilogue import unfold_epilogues
     from tfc.passes.fusion.layout import unfold_layouts
     dense = graph.copy()
+    unfold_epilogues(dense)
     for v in dense.constants.values():
         v.sparse = None
     unfold_layouts(dense)

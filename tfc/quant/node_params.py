@@ -80,26 +80,44 @@ class ConvAddParams:
 def mid_params(node: Node) -> QuantParams:
     a = node.attrs
     if a["mid_scale"] <= 0:
-        raise QuantizationError("conv2d_add has no mid grid (mid_scale) on an int8 graph", node=node.name, op=node.op)
+        raise QuantizationError(f"{node.op} has no mid grid (mid_scale) on an int8 graph", node=node.name, op=node.op)
     return QuantParams((a["mid_scale"],), (a["mid_zero_point"],))
 
 
 def conv_add_params(node: Node) -> ConvAddParams:
-    x, w, residual, y = node.inputs[0], node.inputs[1], node.inputs[3], node.output
-    xq, rq, yq = _per_tensor(x, "input", node), _per_tensor(residual, "residual", node), _per_tensor(y, "output", node)
-    mq = mid_params(node)
     if node.attrs["group"] != 1:
         raise UnsupportedError("conv2d_add with groups", node=node.name, op=node.op)
+    return ConvAddParams(conv_mid_params(node), residual_add_params(node), node.attrs["residual_first"])
+
+
+def conv_mid_params(node: Node) -> kp.ConvParams:
+    """A fused conv2d_* node's conv: onto its mid grid, with its own clamp."""
+    x, w = node.inputs[0], node.inputs[1]
+    xq, mq = _per_tensor(x, "input", node), mid_params(node)
     a = node.attrs
     conv = kp.conv_params(xq.scale[0], xq.zero_point[0], w.quant.scale, mq.scale[0], mq.zero_point[0],
                           out_channels=w.shape[0], stride=tuple(a["stride"]), padding=(a["pad"][0], a["pad"][1]),
                           dilation=tuple(a["dilation"]))
-    conv = _with_activation(conv, clamp_range(a["act_min"], a["act_max"], mq))
+    return _with_activation(conv, clamp_range(a["act_min"], a["act_max"], mq))
+
+
+def linear_mid_params(node: Node) -> kp.FullyConnectedParams:
+    """A fused linear_* node's linear layer: onto its mid grid, with its own clamp."""
+    x, w = node.inputs[0], node.inputs[1]
+    xq, mq = _per_tensor(x, "input", node), mid_params(node)
+    p = kp.fully_connected_params(xq.scale[0], xq.zero_point[0], w.quant.scale, mq.scale[0], mq.zero_point[0])
+    return _with_activation(p, clamp_range(node.attrs["act_min"], node.attrs["act_max"], mq))
+
+
+def residual_add_params(node: Node) -> kp.AddParams:
+    """A fused *_add node's add of its residual (input 3) and the layer's result on the mid grid,
+    operands in the unfused add's order."""
+    rq, yq, mq = _per_tensor(node.inputs[3], "residual", node), _per_tensor(node.output, "output", node), mid_params(node)
+    a = node.attrs
     first, second = (rq, mq) if a["residual_first"] else (mq, rq)
     add = kp.add_params(first.scale[0], first.zero_point[0], second.scale[0], second.zero_point[0],
                         yq.scale[0], yq.zero_point[0])
-    add = _with_activation(add, clamp_range(a["add_act_min"], a["add_act_max"], yq))
-    return ConvAddParams(conv, add, a["residual_first"])
+    return _with_activation(add, clamp_range(a["add_act_min"], a["add_act_max"], yq))
 
 
 def _with_activation(p, act: kp.ActivationRange):

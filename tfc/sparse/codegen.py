@@ -58,6 +58,33 @@ class ChannelCode:
     empty: int
 
 
+LUT, ADD = "lut", "add"
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """The elementwise node a layer's generated code absorbed (tfc.kernels.sparse_epilogue): what
+    each requantized output y becomes before its store, so the node's pass over the tensor goes."""
+
+    kind: str                       # LUT: table[y]; ADD: TFLite's ADD of y and the residual's byte at y's index
+    table: str                      # LUT: the int8[256] table; ADD: y's int32[256] rescaling (times 2)
+    values: tuple[int, ...] = ()    # LUT: the table (empty channels' constants go through it here)
+    residual_table: str = ""        # ADD: the residual's int32[256] rescaling (times 2)
+    mult: int = 0                   # ADD: the sum's requantization in tfc_add_table_s8's fast form
+    k: int = 0
+    e: int = 0
+    lo: int = -128
+    hi: int = 127
+
+    @property
+    def clamp(self) -> bool:
+        return self.lo > -128 or self.hi < 127
+
+    def constant(self, y: int) -> int:
+        """LUT: what an empty channel's constant output becomes."""
+        return self.values[y + 128]
+
+
 @dataclass(frozen=True, eq=False)
 class LayerCode:
     symbol: str                 # C prefix: <symbol>_rows4, <symbol>_rows1, <symbol>_code
@@ -73,6 +100,7 @@ class LayerCode:
     channel_step: int = 1       # the distance between two channels' outputs (NHWC: 1; NCHW: the plane's size)
     sign_fix: bool = True       # RIGHT channels' correction for a negative accumulator (reference.sign_fix_needed)
     input_stride: int = 1       # the conv's stride along x: pixel k of a 4-pixel call reads cells k * stride apart
+    epilogue: Epilogue | None = None  # the elementwise node folded into the stores
 
     @property
     def pixel_cells(self) -> int:

@@ -89,6 +89,9 @@ class OpSpec:
     # The input holding a constant weight whose output channels are axis 0 (conv, linear): what
     # batchnorm folds into, sparsify prunes and the report's storage column describes.
     weight_input: ClassVar[int | None] = None
+    # A fused op's (producer, consumer) ops: what fuse folded into one node and a dense twin splits
+    # back (tfc.passes.fusion.epilogue).
+    fused_from: ClassVar[tuple[str, str] | None] = None
     # Its output is a statistic of many input values (a mean over H and W), so it has few values
     # per sample and it never leaves its input's range: calibration widens its range by the
     # spread of the per-sample extremes, inside the input's range (tfc.quant.calibration).

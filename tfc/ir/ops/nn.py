@@ -361,6 +361,51 @@ class BatchNorm(OpSpec):
         return [y.astype(np.float32)]
 
 
+# ---- sparse output epilogues (tfc.passes.fusion.epilogue) -------------------------------------------
+# A conv2d or linear with sparse generated-code weights that absorbed the elementwise node after
+# it: the layer's result is rounded onto the grid the unfused layer wrote (mid_scale,
+# mid_zero_point), then the node's integers are applied before the store. `fused_from` names the
+# two ops it replaces (dense twins of a sparse build split it back: unfold_epilogues).
+_MID_ATTRS = {"mid_scale": Attr("float", 0.0), "mid_zero_point": Attr("int", 0)}
+_ADD_EPILOGUE_ATTRS = {"residual_first": Attr("bool", True), **_MID_ATTRS,
+                       "add_act_min": Attr("float", float("-inf")), "add_act_max": Attr("float", float("inf"))}
+_LUT_EPILOGUE_ATTRS = {"table": Attr("ints"), **_MID_ATTRS}
+
+
+def _on_mid_grid(node, y):
+    """The float result y as the unfused producer wrote it (rounded onto the mid grid)."""
+    from tfc.ir.ops.quant import dequantize_array, quantize_array
+    from tfc.ir.types import QuantParams
+    a = node.attrs
+    if a["mid_scale"] <= 0:
+        return y
+    mid = QuantParams((a["mid_scale"],), (a["mid_zero_point"],))
+    return dequantize_array(quantize_array(y, mid, mid.storage), mid)
+
+
+def _add_epilogue_reference(node, y, residual):
+    a = node.attrs
+    total = _on_mid_grid(node, y).astype(np.float64) + residual.astype(np.float64)
+    return [np.clip(total, a["add_act_min"], a["add_act_max"]).astype(np.float32)]
+
+
+def _lut_epilogue_reference(node, y):
+    """table[code] with the code on the mid grid, read on the output's grid."""
+    from tfc.ir.ops.quant import dequantize_array, quantize_array
+    from tfc.ir.types import DType, QuantParams
+    a = node.attrs
+    mid = QuantParams((a["mid_scale"],), (a["mid_zero_point"],))
+    codes = quantize_array(y, mid, DType.I8).astype(np.int64) + 128
+    return [dequantize_array(np.asarray(a["table"], dtype=np.int8)[codes], node.output.quant).astype(np.float32)]
+
+
+def _residual_type(node, y):
+    residual = real_type(node.inputs[3])
+    if residual.shape != y.shape:
+        raise shape_error(node, f"residual shape {list(residual.shape)} != the layer's output {list(y.shape)}")
+    return [y.with_dtype(residual.dtype) if not residual.dtype.is_float else y]
+
+
 @register_op
 class Conv2dAdd(Conv2d):
     """conv2d whose result is added to `residual`, written over the residual's bytes.
@@ -377,25 +422,57 @@ class Conv2dAdd(Conv2d):
     output_clamp = None       # act_min/act_max clamp the conv, before the add
     num_inputs = (4, 4)
     layout_attrs = None       # NHWC only
-    attrs = {**_CONV_ATTRS, "residual_first": Attr("bool", True), "mid_scale": Attr("float", 0.0),
-             "mid_zero_point": Attr("int", 0), "add_act_min": Attr("float", float("-inf")),
-             "add_act_max": Attr("float", float("inf"))}
+    attrs = {**_CONV_ATTRS, **_ADD_EPILOGUE_ATTRS}
+    fused_from = ("conv2d", "add")
 
     def infer(self, node):
-        [conv] = super().infer(node)
-        residual = real_type(node.inputs[3])
-        if residual.shape != conv.shape:
-            raise shape_error(node, f"residual shape {list(residual.shape)} != conv output {list(conv.shape)}")
-        return [conv.with_dtype(residual.dtype) if not residual.dtype.is_float else conv]
+        return _residual_type(node, super().infer(node)[0])
 
     def reference(self, node, inputs):
-        from tfc.ir.ops.quant import dequantize_array, quantize_array
-        from tfc.ir.types import QuantParams
-        a = node.attrs
         [y] = super().reference(node, inputs[:3])
-        if a["mid_scale"] > 0:  # the grid the unfused conv2d wrote on
-            mid = QuantParams((a["mid_scale"],), (a["mid_zero_point"],))
-            y = dequantize_array(quantize_array(y, mid, mid.storage), mid)
-        total = y.astype(np.float64) + inputs[3].astype(np.float64)
-        total = np.clip(total, a["add_act_min"], a["add_act_max"])
-        return [total.astype(np.float32)]
+        return _add_epilogue_reference(node, y, inputs[3])
+
+
+@register_op
+class LinearAdd(Linear):
+    """linear whose result is added to `residual` (inputs: x, w, b, residual): conv2d_add's
+    arithmetic for a linear layer (act_min/act_max clamp the layer, add_act_min/max the sum)."""
+
+    name = "linear_add"
+    output_clamp = None
+    num_inputs = (4, 4)
+    attrs = {**ACTIVATION_ATTRS, **NUMERICS_ATTR, **_ADD_EPILOGUE_ATTRS}
+    fused_from = ("linear", "add")
+
+    def infer(self, node):
+        return _residual_type(node, super().infer(node)[0])
+
+    def reference(self, node, inputs):
+        [y] = super().reference(node, inputs[:3])
+        return _add_epilogue_reference(node, y, inputs[3])
+
+
+@register_op
+class Conv2dLut(Conv2d):
+    """conv2d whose int8 result (on the mid grid) indexes `table`: conv2d then lut."""
+
+    name = "conv2d_lut"
+    output_clamp = None
+    attrs = {**Conv2d.attrs, **_LUT_EPILOGUE_ATTRS}
+    fused_from = ("conv2d", "lut")
+
+    def reference(self, node, inputs):
+        return _lut_epilogue_reference(node, super().reference(node, inputs)[0])
+
+
+@register_op
+class LinearLut(Linear):
+    """linear whose int8 result (on the mid grid) indexes `table`: linear then lut."""
+
+    name = "linear_lut"
+    output_clamp = None
+    attrs = {**Linear.attrs, **_LUT_EPILOGUE_ATTRS}
+    fused_from = ("linear", "lut")
+
+    def reference(self, node, inputs):
+        return _lut_epilogue_reference(node, super().reference(node, inputs)[0])

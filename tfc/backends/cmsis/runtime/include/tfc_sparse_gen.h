@@ -310,9 +310,10 @@ SP_INLINE int32_t sp_gen_block1(const int16_t *p, const int32_t off, const int32
     return sp_smlabb(w[wo], (int32_t)p[off], a);
 }
 
-/* Requantize one accumulator by a record's constants (kind: TFC_SPARSE_RQ_*), clamp when asked. */
-SP_INLINE int8_t sp_gen_out(int32_t acc, const int kind, int32_t m, int32_t rnd, int32_t sh, int32_t lo,
-                            int32_t hi, const int clamp)
+/* Requantize one accumulator by a record's constants (kind: TFC_SPARSE_RQ_*), clamp when asked: the
+ * byte as an int32 (sp_gen_y: an epilogue indexes its table with it, no sign extension in between). */
+SP_INLINE int32_t sp_gen_y(int32_t acc, const int kind, int32_t m, int32_t rnd, int32_t sh, int32_t lo, int32_t hi,
+                           const int clamp)
 {
     int32_t y;
     if (kind == 0)
@@ -327,17 +328,41 @@ SP_INLINE int8_t sp_gen_out(int32_t acc, const int kind, int32_t m, int32_t rnd,
     {
         y = sp_requantize_generic(acc, m, sh, rnd);
     }
-    return (int8_t)sp_clamp(y, lo, hi, clamp);
+    return sp_clamp(y, lo, hi, clamp);
+}
+
+SP_INLINE int8_t sp_gen_out(int32_t acc, const int kind, int32_t m, int32_t rnd, int32_t sh, int32_t lo,
+                            int32_t hi, const int clamp)
+{
+    return (int8_t)sp_gen_y(acc, kind, m, rnd, sh, lo, hi, clamp);
 }
 
 /* A RIGHT channel's output from 2 * acc (its weights and bias doubled): SMMLAR, the shift and
  * saturation (one SSAT with an immediate shift), without the negative accumulator's correction
  * where the clamp hides it (sign = 0: tfc/sparse/reference.py sign_fix_needed). */
+SP_INLINE int32_t sp_gen_y2(int32_t acc2, int32_t m, int32_t rnd, int32_t sh, const int sign, int32_t lo, int32_t hi,
+                            const int clamp)
+{
+    const int32_t r = sign ? sp_sub_lsr31(rnd, acc2) : rnd;
+    return sp_clamp(sp_ssat8(sp_smmlar(acc2, m, r) >> sh), lo, hi, clamp);
+}
+
 SP_INLINE int8_t sp_gen_out2(int32_t acc2, int32_t m, int32_t rnd, int32_t sh, const int sign, int32_t lo, int32_t hi,
                              const int clamp)
 {
-    const int32_t r = sign ? sp_sub_lsr31(rnd, acc2) : rnd;
-    return (int8_t)sp_clamp(sp_ssat8(sp_smmlar(acc2, m, r) >> sh), lo, hi, clamp);
+    return (int8_t)sp_gen_y2(acc2, m, rnd, sh, sign, lo, hi, clamp);
+}
+
+/* ---- epilogues: the elementwise node after the layer, applied before the store ------------------
+ * (tfc.kernels.sparse_epilogue). A table: out = t[y] (t = table + 128). A residual add: TFLite's
+ * ADD of y and the residual's byte r with each operand's rescaling from its int32 table (twice
+ * the rescaled value, tfc_add_table_s8's tables, ty and tr at entry 0) and the sum requantized in
+ * tfc_add_table_s8's fast form (m, k, e: the compiler checked its bounds), the same bytes. */
+SP_INLINE int8_t sp_epi_add(int32_t y, int32_t r, const int32_t *ty, const int32_t *tr, int32_t m, int32_t k,
+                            const int32_t e, int32_t lo, int32_t hi, const int clamp)
+{
+    const int32_t x2 = ty[y] + tr[r];
+    return (int8_t)sp_clamp(sp_ssat8((sp_smmlar(x2, m, k) + (x2 >> 31)) >> e), lo, hi, clamp);
 }
 
 #endif /* TFC_SPARSE_GEN_H */

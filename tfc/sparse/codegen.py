@@ -29,6 +29,10 @@ CHUNK_BLOCKS = 48
 # non-empty channel, for the 4-pixel and the 1-pixel function.
 CODE_BYTES_PER_QUAD = {4: 53, 1: 15}
 CODE_BYTES_PER_CHANNEL = {4: 85, 1: 37}
+LUT, ADD = "lut", "add"   # Epilogue kinds
+# ... and per output store that applies an epilogue (Epilogue.kind), measured on the hybrid's
+# fused layers: a table lookup, or an add's loads, sum and requantization.
+CODE_BYTES_PER_EPILOGUE_STORE = {LUT: 4, ADD: 35}
 
 
 def quads(block: int) -> int:
@@ -58,7 +62,6 @@ class ChannelCode:
     empty: int
 
 
-LUT, ADD = "lut", "add"
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,9 @@ class LayerCode:
 
     def code_bytes_estimate(self) -> int:
         nonempty = sum(1 for c in self.channels if c.blocks)
-        return code_bytes_estimate(self.blocks, nonempty, self.block, self.pixel_counts)
+        stores = len(self.channels) * sum(self.pixel_counts)
+        epilogue = CODE_BYTES_PER_EPILOGUE_STORE[self.epilogue.kind] * stores if self.epilogue else 0
+        return code_bytes_estimate(self.blocks, nonempty, self.block, self.pixel_counts) + epilogue
 
 
 def _pair(lo: int, hi: int) -> int:

@@ -25,6 +25,13 @@ def sole_reader(graph: Graph, value: Value) -> Node | None:
     return value.uses[0][0]
 
 
+def storage_root(value: Value) -> Value:
+    """The value whose bytes `value` is (through reshapes, which never copy)."""
+    while value.producer is not None and value.producer.op == "reshape":
+        value = value.producer.inputs[0]
+    return value
+
+
 def other_input(node: Node, value: Value) -> Value:
     """The binary node's operand that is not `value`."""
     return node.inputs[1] if node.inputs[0] is value else node.inputs[0]

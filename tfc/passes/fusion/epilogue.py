@@ -16,8 +16,7 @@ from tfc.errors import TfcError
 from tfc.ir.graph import Graph, Node
 from tfc.ir.ops import get_op
 from tfc.ir.types import DType, QuantParams
-from tfc.passes.fusion.common import sole_reader, take_over
-from tfc.passes.fusion.residual import _storage_root
+from tfc.passes.fusion.common import sole_reader, storage_root, take_over
 
 RULE = "fuse-sparse-epilogue"
 # node meta of a fused node: the name of the node it absorbed, and whether fuse gave it its zero bias
@@ -59,7 +58,7 @@ def _add_operands(graph: Graph, layer: Node, add: Node, ctx):
     if residual.shape != y.shape or residual.quant is None or residual.quant.axis is not None:
         ctx.decline(RULE, add, "the operands' shapes differ or the other operand has no per-tensor grid")
         return None
-    if _storage_root(residual) is _storage_root(layer.inputs[0]):
+    if storage_root(residual) is storage_root(layer.inputs[0]):
         ctx.decline(RULE, add, f"the other operand {residual.ref} is the layer's own input")
         return None
     return residual, residual_first

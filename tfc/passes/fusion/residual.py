@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from tfc.ir.ops import get_op
 
+from tfc.passes.fusion.common import storage_root as _storage_root
 from tfc.passes.rewrite import is_output
-
-
-def _storage_root(value):
-    """The value whose bytes `value` is (through reshapes, which never copy)."""
-    while value.producer is not None and value.producer.op == "reshape":
-        value = value.producer.inputs[0]
-    return value
 
 
 def _last_reader_index(graph, value, order) -> int:
@@ -36,8 +30,8 @@ def _candidate(graph, add, i, order, ctx):
     elif conv.attrs["numerics"] != "cmsis":
         why = "numerics=onnxruntime: the fused kernel requantizes the conv in fixed point (arm_convolve_s8)"
     elif conv.inputs[1].sparse is not None:
-        why = ("the conv's weights are sparse (SparseLayout): the sparse kernels have no fused add, "
-               "and they save more than the fusion")
+        why = ("the conv's weights are sparse (SparseLayout): the sparse kernels save more than this "
+               "fusion (fuse-sparse-epilogue folds the add into generated code's stores instead)")
     elif len(conv_out.uses) != 1 or is_output(graph, conv_out):
         why = f"{conv_out.ref} has other readers"
     elif residual.is_constant or residual.producer is None and residual not in graph.inputs:

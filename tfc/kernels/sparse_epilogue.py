@@ -75,7 +75,7 @@ def _unrolled(node) -> str | None:
     return None
 
 
-class _Epilogue:
+class SparseEpilogue:
     """The epilogue kernels' shared part; a subclass mixes it with SparseConv or SparseFullyConnected."""
 
     priority = 40
@@ -99,7 +99,7 @@ class _Epilogue:
         return dataclasses.replace(a, code=dataclasses.replace(a.code, epilogue=self.epilogue(lw, i, node, p)))
 
 
-class _Lut(_Epilogue):
+class _Lut(SparseEpilogue):
     def params(self, node):
         return LutEpilogueParams(self.layer_params(node), tuple(int(v) for v in node.attrs["table"]))
 
@@ -113,7 +113,7 @@ class _Lut(_Epilogue):
         return codegen.Epilogue(codegen.LUT, table.symbol, p.table)
 
 
-class _Add(_Epilogue):
+class _Add(SparseEpilogue):
     in_place = (3,)   # each residual byte is read just before the output byte at its index is stored
 
     def params(self, node):

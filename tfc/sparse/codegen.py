@@ -29,7 +29,7 @@ CHUNK_BLOCKS = 48
 # non-empty channel, for the 4-pixel and the 1-pixel function.
 CODE_BYTES_PER_QUAD = {4: 53, 1: 15}
 CODE_BYTES_PER_CHANNEL = {4: 85, 1: 37}
-LUT, ADD = "lut", "add"   # Epilogue kinds
+LUT, ADD = "table", "residual"   # Epilogue kinds: an activation table, a residual add
 # ... and per output store that applies an epilogue (Epilogue.kind), measured on the hybrid's
 # fused layers: a table lookup, or an add's loads, sum and requantization.
 CODE_BYTES_PER_EPILOGUE_STORE = {LUT: 4, ADD: 35}

@@ -16,6 +16,7 @@ from tfc.errors import TfcError
 from tfc.ir.graph import Graph, Node
 from tfc.ir.ops import get_op
 from tfc.ir.types import DType, QuantParams
+from tfc.kernels.add_table import MIN_ELEMENTS
 from tfc.passes.fusion.common import sole_reader, storage_root, take_over
 
 RULE = "fuse-sparse-epilogue"
@@ -51,6 +52,9 @@ def _add_operands(graph: Graph, layer: Node, add: Node, ctx):
     residual = add.inputs[0] if residual_first else add.inputs[1]
     if residual is y:
         ctx.decline(RULE, add, f"{y.ref} is added to itself")
+        return None
+    if y.type.size < MIN_ELEMENTS:
+        ctx.decline(RULE, add, f"{y.type.size} elements: the add's 2 KiB of tables would cost more flash than they save")
         return None
     if residual.data is not None:
         ctx.decline(RULE, add, f"the other operand {residual.ref} is a constant (the epilogue adds an activation)")
@@ -113,9 +117,9 @@ def _fuse(graph: Graph, layer: Node, reader: Node, ctx) -> bool:
 
 def _runs_epilogue(node: Node) -> bool:
     from tfc.kernels import select
-    from tfc.kernels.sparse_epilogue import _Epilogue
+    from tfc.kernels.sparse_epilogue import SparseEpilogue
     try:
-        return isinstance(select(node), _Epilogue)
+        return isinstance(select(node), SparseEpilogue)
     except TfcError:
         return False
 

@@ -92,11 +92,13 @@ def layer_shape(node) -> cm.LayerShape | None:
 
 
 def dense_twin(graph):
-    """A copy of a compiled graph with every weight dense (no SparseLayout) and every layout
-    transpose a sparse kernel had folded in back in place: the build sparse layers are measured
-    against."""
+    """A copy of a compiled graph with every weight dense (no SparseLayout), every layout
+    transpose a sparse kernel had folded in back in place and every output stored as sparse cells
+    plain int8 again: the build sparse layers are measured against."""
+    from tfc.passes.fusion.cells import unfold_cells
     from tfc.passes.fusion.layout import unfold_layouts
     dense = graph.copy()
+    unfold_cells(dense)
     for v in dense.constants.values():
         v.sparse = None
     unfold_layouts(dense)

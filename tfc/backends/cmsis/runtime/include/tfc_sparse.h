@@ -108,6 +108,10 @@ struct tfc_sparse_weights
     tfc_sparse_brle_fn brle_rows1;  /* brle: tfc_sparse_brle_rows1_b<block> */
     int32_t input_nchw;             /* conv: the input is [n][cin][h][w] instead of NHWC */
     int32_t output_nchw;            /* conv: the output is [n][rows][h][w]; code must be generated for it */
+    /* The input is already this layer's widened image, its producer wrote it (tfc/sparse/cells.py):
+     * cells holding the int8 values, the input offset in the records' biases; no widening, no
+     * scratch. Linear layers, and 1x1 convs with stride 1 and no padding (cells [h][groups][w]). */
+    int32_t input_cells;
 };
 
 /* Sets w->brle_rows4/rows1 from w->block; 0 for a block size without loops. For callers that know

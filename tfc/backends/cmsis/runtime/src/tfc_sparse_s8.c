@@ -567,6 +567,13 @@ static int sp_conv_image(const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in
     im->wp = w->width;
     /* A 1x1 kernel reads one input row per output row: one widened row at a time is enough. */
     im->hp = w->kh == 1 ? 1 : TFC_SPARSE_MAX(need_h, in->h + cp->padding.h);
+    if (w->input_cells)
+    {
+        /* the producer's cells are the whole image: 1x1, stride 1, no padding, whole cells */
+        im->hp = in->h;
+        return w->kh == 1 && w->kw == 1 && cp->stride.w == 1 && cp->stride.h == 1 && cp->padding.w == 0 &&
+               cp->padding.h == 0 && w->cin % w->block == 0 && w->width == in->w && !w->input_nchw;
+    }
     return need_w <= im->wp && in->w + cp->padding.w <= im->wp;
 }
 
@@ -600,7 +607,9 @@ int32_t tfc_sparse_convolve_s8_get_buffer_size(const cmsis_nn_conv_params *conv_
                                                const cmsis_nn_dims *output_dims)
 {
     sp_image im;
-    return sp_conv_image(conv_params, input_dims, weights, output_dims, &im) ? sp_image_bytes(&im) : 0;
+    return sp_conv_image(conv_params, input_dims, weights, output_dims, &im) && !weights->input_cells
+               ? sp_image_bytes(&im)
+               : 0;
 }
 
 arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
@@ -613,14 +622,32 @@ arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
 {
     sp_image im;
     if (!sp_conv_image(conv_params, input_dims, weights, output_dims, &im) ||
-        !sp_weights_fit(weights, conv_params->output_offset, &conv_params->activation) || ctx == NULL ||
-        ctx->buf == NULL || ctx->size < sp_image_bytes(&im))
+        !sp_weights_fit(weights, conv_params->output_offset, &conv_params->activation))
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
+    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
+    if (weights->input_cells)
+    {
+        /* the input is the image already (int16 cells, in_size of them per batch item) */
+        const int16_t *cells = (const int16_t *)(const void *)input_data;
+        for (int32_t b = 0; b < input_dims->n; b++)
+        {
+            if (weights->code != NULL && weights->code->fill != NULL)
+            {
+                weights->code->fill(output_data + b * out_size);
+            }
+            sp_run_image(weights, &im, cells + b * in_size, output_dims->h, output_dims->w, 1, 1,
+                         sp_output_steps(weights, output_dims->h * output_dims->w), output_data + b * out_size);
+        }
+        return ARM_CMSIS_NN_SUCCESS;
+    }
+    if (ctx == NULL || ctx->buf == NULL || ctx->size < sp_image_bytes(&im))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     int16_t *img = (int16_t *)ctx->buf;
-    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         if (weights->kh == 1)
@@ -646,7 +673,7 @@ int32_t tfc_sparse_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *input
                                                       const tfc_sparse_weights *weights)
 {
     const int32_t groups = (weights->cin + weights->block - 1) / weights->block;
-    return groups * input_dims->n * weights->block * (int32_t)sizeof(int16_t);
+    return weights->input_cells ? 0 : groups * input_dims->n * weights->block * (int32_t)sizeof(int16_t);
 }
 
 arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
@@ -661,15 +688,28 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
     if (!sp_valid_block(weights->block) ||
         !sp_weights_fit(weights, fc_params->output_offset, &fc_params->activation) || fc_params->filter_offset != 0 ||
         weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows ||
-        weights->input_nchw || weights->output_nchw || ctx == NULL ||
-        ctx->buf == NULL || ctx->size < tfc_sparse_fully_connected_s8_get_buffer_size(input_dims, weights))
+        weights->input_nchw || weights->output_nchw)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
     const sp_image im = {1, n, (weights->cin + weights->block - 1) / weights->block, weights->block};
-    int16_t *img = (int16_t *)ctx->buf;
     const sp_steps step = {weights->rows, 1};
+    if (weights->input_cells)
+    {
+        /* the producer wrote the image (whole cells) */
+        if (weights->cin % weights->block != 0)
+        {
+            return ARM_CMSIS_NN_ARG_ERROR;
+        }
+        sp_run_image(weights, &im, (const int16_t *)(const void *)input_data, 1, n, 1, 1, step, output_data);
+        return ARM_CMSIS_NN_SUCCESS;
+    }
+    if (ctx == NULL || ctx->buf == NULL || ctx->size < tfc_sparse_fully_connected_s8_get_buffer_size(input_dims, weights))
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    int16_t *img = (int16_t *)ctx->buf;
     sp_widen(input_data, 1, n, weights->cin, 0, 0, fc_params->input_offset, &im, img);
     sp_run_image(weights, &im, img, 1, n, 1, 1, step, output_data);
     return ARM_CMSIS_NN_SUCCESS;

@@ -96,3 +96,43 @@ def test_cells_round_trip_and_layout(shape, block):
     assert list(order[:4]) == [0, 2, 1, 3]
     # the second cell: the next pixel (or vector) of the same channel group
     assert order[block] == shape[-1]
+
+
+def expand_depthwise_project(stride: int, seed: int = 0):
+    """x [1, 96, 8, 8] -> 1x1 conv (32) + ReLU -> 3x3 depthwise (stride) + ReLU -> 1x1 conv (8): a
+    MobileNetV2 block's body, NCHW as PyTorch exports it; the wide input keeps the arena's peak at
+    the first conv, so the depthwise's cells (twice its int8 output) fit under it."""
+    rng = np.random.default_rng(seed)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 96, 8, 8])
+    side = 8 // stride
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, side, side])
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, shape).astype(np.float32), name) for name, shape in
+             [("w1", (32, 96, 1, 1)), ("b1", (32,)), ("w2", (32, 1, 3, 3)), ("b2", (32,)), ("w3", (8, 32, 1, 1)),
+              ("b3", (8,))]]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["e"]), helper.make_node("Relu", ["e"], ["er"]),
+             helper.make_node("Conv", ["er", "w2", "b2"], ["d"], group=32, pads=[1, 1, 1, 1], strides=[stride] * 2),
+             helper.make_node("Relu", ["d"], ["dr"]), helper.make_node("Conv", ["dr", "w3", "b3"], ["y"])]
+    graph = helper.make_graph(nodes, "block", [x], [y], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_sparse_depthwise_writes_the_cells_of_its_1x1_reader(stride, tmp_path):
+    samples = np.random.default_rng(1).normal(0, 1, (8, 1, 96, 8, 8)).astype(np.float32)
+
+    def build(pipeline):
+        return tfc.compile(expand_depthwise_project(stride), "cortex-m7", calibration=samples, pipeline=pipeline,
+                           sparsity={"density": 0.3, "block": 4})
+
+    cm = build(PIPELINES["generated"])
+    dw = next(n for n in cm.ir.nodes if n.op == "conv2d" and n.attrs["group"] > 1)
+    assert dw.attrs[CELLS_ATTR] == 4 and select(dw).name == "sparse_depthwise"
+    [(reader, _)] = dw.output.uses
+    layers = {layer.node: layer for layer in lower_for(cm.ir, target="cortex-m7").layers}
+    assert layers[reader.name].args.input_cells and layers[reader.name].scratch is None
+    plain = build(PIPELINES["generated"].replace(",fuse,", ",fuse{sparse_cells=false},"))
+    x = np.random.default_rng(2).integers(-128, 128, (3, 1, 96, 8, 8)).astype(np.int8)
+    want = np.stack([interp.run(cm.ir, [xi])[0] for xi in x])
+    for i in range(len(x)):
+        assert_exact(want[i], interp.run(plain.ir, [x[i]])[0], f"sample {i}: with the cells vs without")
+    assert_both_host_builds_exact(cm.ir, x, want, tmp_path, "dwcells")

@@ -78,6 +78,7 @@ class SparseDepthwiseArgs:
     luts: L.ConstArray | None = None        # 256 output bytes per one-tap channel
     encoding: str = dw.ENCODING
     code_bytes_estimate: int = 0
+    cells: int = 0                          # > 0: the output stored as sparse cells of this block
 
     @property
     def flash_arrays(self) -> tuple[L.ConstArray, ...]:
@@ -115,7 +116,7 @@ def depthwise_args(lw, i: int, node: Node, p: kp.DepthwiseConvParams) -> SparseD
         luts = lw.add_const(L.ConstArray(f"{prefix}_dw_luts", "int8_t", layer.luts,
                                          f"{where}: output per input byte, per one-tap channel"))
     return SparseDepthwiseArgs(p, L.Dims(*map(int, x.shape)), L.Dims(*map(int, y.shape)), layer, records, taps,
-                               luts, w.sparse.encoding)
+                               luts, w.sparse.encoding, cells=node.attrs[cells.CELLS_ATTR])
 
 
 def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
@@ -174,8 +175,8 @@ def _cells_input(node: Node, linear: bool) -> str | None:
     if w.sparse.block != block:
         return f"its input is stored as cells of {block}, its weights have blocks of {w.sparse.block}"
     if not linear and (tuple(w.shape[1:3]) != (1, 1) or node.attrs["stride"] != [1, 1] or any(node.attrs["pad"])
-                       or conv_layouts(node) != ("nhwc", "nhwc")):
-        return "it reads an input stored as cells only as a 1x1, stride 1, unpadded NHWC conv"
+                       or conv_layouts(node)[0] != "nhwc"):
+        return "it reads an input stored as cells only as a 1x1, stride 1, unpadded conv"
     return cells.layout_decline(x.shape, block, linear)
 
 
@@ -256,13 +257,23 @@ class SparseDepthwise(_Conv):
     priority = 31
     depthwise = True
     in_place = (0,)     # each four-channel group is copied to scratch before its outputs are written
+    # its outputs stored as a sparse 1x1 conv's int16 cells where the node asks (output_cells)
+    writes_cells = True
 
     def decline(self, node):
         if node.attrs["dilation"] != [1, 1]:
             return "dilated"
         if not (npar.is_depthwise(node) and node.inputs[1].shape[0] == node.attrs["group"]):
             return "not a depthwise conv with channel multiplier 1"
-        return _sparse_weight(node)
+        block = node.attrs[cells.CELLS_ATTR]
+        if block and conv_layouts(node) != ("nhwc", "nhwc"):
+            return "writes cells from an NHWC input only"
+        return _sparse_weight(node) or (cells.layout_decline(node.output.shape, block, linear=False) if block else None)
+
+    def run(self, node, inputs, p):
+        [y] = super().run(node, inputs, p)
+        block = node.attrs[cells.CELLS_ATTR]
+        return [cells.to_cells(y, block) if block else y]
 
     def scratch_bytes(self, node, p, build, lean=False):
         x, w, y = node.inputs[0], node.inputs[1], node.output

@@ -242,6 +242,9 @@ class SparseConv(_Conv):
         return sparse_args(lw, i, node, True, p)
 
 
+DEPTHWISE_CELLS = 4   # the one cell block tfc_sparse_depthwise_conv_s8 writes (SP_DW_CELL)
+
+
 @register_kernel
 class SparseDepthwise(_Conv):
     """tfc_sparse_depthwise_conv_s8 (encoding dw-taps): a depthwise conv with channel multiplier 1."""
@@ -266,8 +269,8 @@ class SparseDepthwise(_Conv):
         if not (npar.is_depthwise(node) and node.inputs[1].shape[0] == node.attrs["group"]):
             return "not a depthwise conv with channel multiplier 1"
         block = node.attrs[cells.CELLS_ATTR]
-        if block and conv_layouts(node) != ("nhwc", "nhwc"):
-            return "writes cells from an NHWC input only"
+        if block and (conv_layouts(node) != ("nhwc", "nhwc") or block != DEPTHWISE_CELLS):
+            return f"writes cells of {DEPTHWISE_CELLS} from an NHWC input only (SP_DW_CELL: an immediate store offset)"
         return _sparse_weight(node) or (cells.layout_decline(node.output.shape, block, linear=False) if block else None)
 
     def run(self, node, inputs, p):

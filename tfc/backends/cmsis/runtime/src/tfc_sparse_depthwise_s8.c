@@ -29,6 +29,9 @@ typedef char sp_dw_arithmetic_right_shift[(-8 >> 1) == -4 ? 1 : -1];
 /* The planes the taps read: a group of G channels, zero-point padded, in scratch. Steps in bytes. */
 #define SP_DW_G 4
 
+/* The block of the cells the output may be stored as: 4 (a cell is 8 bytes, an immediate offset). */
+#define SP_DW_CELL 4
+
 typedef struct
 {
     int32_t hp, wp;   /* rows and columns the output windows cover */
@@ -64,7 +67,7 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
     im->cells = B;
     im->ostep = B > 0 ? 2 * B : im->C;
     im->ojump = B > 0 ? 2 * (im->C - B) * out->w : 0;
-    return B == 0 || ((B == 4 || B == 8 || B == 16) && im->C % B == 0);
+    return B == 0 || (B == SP_DW_CELL && im->C % B == 0);
 }
 
 /* Where channel c's output of pixel (0, 0) lies, in bytes from the output: NHWC, or its cell
@@ -209,8 +212,8 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
 {
     const int32_t o0 = n >= 1 ? tw[0] : 0, o1 = n >= 2 ? tw[2] : 0, o2 = n >= 3 ? tw[4] : 0;
     const int32_t w01 = n >= 1 ? sp_pack_lo(tw[1], n >= 2 ? tw[3] : 0) : 0, w2 = n >= 3 ? tw[5] : 0;
-    /* C: bytes between two outputs (NHWC: the channels; cells: a cell) */
-    const int32_t C = CELLS ? im->ostep : im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
+    /* C: bytes between two outputs (NHWC: the channels; cells: a cell, an immediate) */
+    const int32_t C = CELLS ? 2 * SP_DW_CELL : im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
     /* The outputs are one run of pixels C bytes apart; the windows jump at each row's end. */
     const int32_t jump = im->row_step - out_w * step;
     const int32_t quads = out_w >> 2, rest = out_w & 3;
@@ -315,7 +318,7 @@ typedef void (*sp_dw_clamped_fn)(const sp_dw_image *, const int8_t *, const int3
 SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const int8_t *lut, const int32_t STEP,
                                  const int CELLS, int8_t *out)
 {
-    const int32_t C = CELLS ? im->ostep : im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
+    const int32_t C = CELLS ? 2 * SP_DW_CELL : im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
     const int32_t jump = im->row_step - out_w * step;
     const int32_t quads = out_w >> 2, rest = out_w & 3, C2 = 2 * C;
     int8_t *o = out;

@@ -66,7 +66,7 @@ def test_layernorm_writes_the_cells_q_k_v_read(encoding, tmp_path):
     layers = {layer.node: layer for layer in model.layers}
     assert layers[ln.name].function == "tfc_layernorm_cells_s8"
     for r in readers:   # no widened image of their own
-        assert layers[r.name].scratch is None and layers[r.name].args.input_cells
+        assert layers[r.name].scratch is None and layers[r.name].function == "tfc_sparse_fully_connected_cells_s8"
     plain = _compile(layernorm_qkv(), PIPELINES[encoding].replace(",fuse,", ",fuse{sparse_cells=false},"))
     assert _layernorm(plain.ir).attrs[CELLS_ATTR] == 0
     assert lower_for(plain.ir, target="cortex-m7").arena_bytes >= model.arena_bytes
@@ -129,7 +129,7 @@ def test_sparse_depthwise_writes_the_cells_of_its_1x1_reader(stride, tmp_path):
     assert dw.attrs[CELLS_ATTR] == 4 and select(dw).name == "sparse_depthwise"
     [(reader, _)] = dw.output.uses
     layers = {layer.node: layer for layer in lower_for(cm.ir, target="cortex-m7").layers}
-    assert layers[reader.name].args.input_cells and layers[reader.name].scratch is None
+    assert layers[reader.name].function == "tfc_sparse_convolve_cells_s8" and layers[reader.name].scratch is None
     plain = build(PIPELINES["generated"].replace(",fuse,", ",fuse{sparse_cells=false},"))
     x = np.random.default_rng(2).integers(-128, 128, (3, 1, 96, 8, 8)).astype(np.int8)
     want = np.stack([interp.run(cm.ir, [xi])[0] for xi in x])

@@ -210,7 +210,10 @@ class SparseConv(_Conv):
     # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
     costs = {"tfc_sparse_convolve_s8/brle": C.Cost(C.SPARSE, (0.9872, 0.0, 653.2498)),
              "tfc_sparse_convolve_s8/brle-unrolled": C.Cost(C.SPARSE, (0.9566, 0.4256, 955.6579)),
-             "tfc_sparse_convolve_s8/dw-taps": C.Cost(C.SPARSE)}
+             "tfc_sparse_convolve_s8/dw-taps": C.Cost(C.SPARSE),
+             # reading a producer's cells: the same fit (the widening it skips is a few % of it)
+             "tfc_sparse_convolve_cells_s8/brle": C.Cost(C.SPARSE, (0.9872, 0.0, 653.2498)),
+             "tfc_sparse_convolve_cells_s8/brle-unrolled": C.Cost(C.SPARSE, (0.9566, 0.4256, 955.6579))}
     template = "sparse"
     priority = 30
     reads_cells = True
@@ -230,6 +233,9 @@ class SparseConv(_Conv):
         _, y_shape = conv_shapes(node)
         y = ref.conv2d(np.ascontiguousarray(x), inputs[1], bias_of(inputs), p, output_hw=y_shape[1:3])
         return [np.ascontiguousarray(y.transpose(TO_NCHW)) if lout == "nchw" else y]
+
+    def c_function(self, node, p, lean=False):
+        return "tfc_sparse_convolve_cells_s8" if cells.block_of(node.inputs[0]) else self.function
 
     def scratch_bytes(self, node, p, build, lean=False):
         w = node.inputs[1]
@@ -296,7 +302,9 @@ class SparseFullyConnected(FullyConnected):
     # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
     costs = {"tfc_sparse_fully_connected_s8/brle": C.Cost(C.SPARSE, (1.0268, 0.0, 292.4523)),
              "tfc_sparse_fully_connected_s8/brle-unrolled": C.Cost(C.SPARSE, (1.0641, 0.0, 298.4877)),
-             "tfc_sparse_fully_connected_s8/dw-taps": C.Cost(C.SPARSE)}
+             "tfc_sparse_fully_connected_s8/dw-taps": C.Cost(C.SPARSE),
+             "tfc_sparse_fully_connected_cells_s8/brle": C.Cost(C.SPARSE, (1.0268, 0.0, 292.4523)),
+             "tfc_sparse_fully_connected_cells_s8/brle-unrolled": C.Cost(C.SPARSE, (1.0641, 0.0, 298.4877))}
     template = "sparse"
     priority = 30
     reads_cells = True
@@ -305,7 +313,7 @@ class SparseFullyConnected(FullyConnected):
         return _sparse_weight(node) or _cells_input(node, linear=True)
 
     def c_function(self, node, p, lean=False):
-        return self.function
+        return "tfc_sparse_fully_connected_cells_s8" if cells.block_of(node.inputs[0]) else self.function
 
     def run(self, node, inputs, p):
         return super().run(node, [_plain_input(node, inputs[0]), *inputs[1:]], p)

@@ -172,7 +172,9 @@ __STATIC_FORCEINLINE void normalize_row_cells(const int8_t *in, int16_t *cells, 
 #define LN_USUAL_EXTRA_BITS 16
 
 /* One row's statistics: C q_i - sum scaled by 2^a (c_shifted, minus_sum_shifted) and the
- * reciprocal square root of its spread (recip). */
+ * reciprocal square root of its spread (recip). tfc_layernorm_s8 keeps its own copy of these
+ * lines: calling this changes GCC's scheduling of its loop (+65 instructions on the hybrid's dense
+ * build), which the dense build must not pay. */
 __STATIC_FORCEINLINE void row_scale(const int8_t *in, int32_t width, int32_t prescale, uint64_t eps_term,
                                     uint32_t *c_shifted, uint32_t *minus_sum_shifted, int32_t *recip_out)
 {

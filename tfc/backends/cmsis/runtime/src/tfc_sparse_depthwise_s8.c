@@ -397,10 +397,24 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     const int cells = im->cells != 0;
     if (lut != NULL)
     {
-        static const sp_dw_lut_fn luts[2][3] = {{sp_dw_lut4_c0, sp_dw_lut8_c0, sp_dw_lut0_c0},
-                                                {sp_dw_lut4_c1, sp_dw_lut8_c1, sp_dw_lut0_c1}};
         const uint8_t *px = (const uint8_t *)plane + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G;
-        luts[cells][im->step == 4 ? 0 : (im->step == 8 ? 1 : 2)](im, px, lut, out);
+        if (cells)
+        {
+            static const sp_dw_lut_fn luts[3] = {sp_dw_lut4_c1, sp_dw_lut8_c1, sp_dw_lut0_c1};
+            luts[im->step == 4 ? 0 : (im->step == 8 ? 1 : 2)](im, px, lut, out);
+        }
+        else if (im->step == 4)
+        {
+            sp_dw_lut4_c0(im, px, lut, out);
+        }
+        else if (im->step == 8)
+        {
+            sp_dw_lut8_c0(im, px, lut, out);
+        }
+        else
+        {
+            sp_dw_lut0_c0(im, px, lut, out);
+        }
         return;
     }
     static const sp_dw_fast_fn fast[2][2][4][3] = {

@@ -567,13 +567,6 @@ static int sp_conv_image(const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in
     im->wp = w->width;
     /* A 1x1 kernel reads one input row per output row: one widened row at a time is enough. */
     im->hp = w->kh == 1 ? 1 : TFC_SPARSE_MAX(need_h, in->h + cp->padding.h);
-    if (w->input_cells)
-    {
-        /* the producer's cells are the whole image: 1x1, stride 1, no padding, whole cells */
-        im->hp = in->h;
-        return w->kh == 1 && w->kw == 1 && cp->stride.w == 1 && cp->stride.h == 1 && cp->padding.w == 0 &&
-               cp->padding.h == 0 && w->cin % w->block == 0 && w->width == in->w && !w->input_nchw;
-    }
     return need_w <= im->wp && in->w + cp->padding.w <= im->wp;
 }
 
@@ -607,9 +600,7 @@ int32_t tfc_sparse_convolve_s8_get_buffer_size(const cmsis_nn_conv_params *conv_
                                                const cmsis_nn_dims *output_dims)
 {
     sp_image im;
-    return sp_conv_image(conv_params, input_dims, weights, output_dims, &im) && !weights->input_cells
-               ? sp_image_bytes(&im)
-               : 0;
+    return sp_conv_image(conv_params, input_dims, weights, output_dims, &im) ? sp_image_bytes(&im) : 0;
 }
 
 arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
@@ -622,32 +613,14 @@ arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
 {
     sp_image im;
     if (!sp_conv_image(conv_params, input_dims, weights, output_dims, &im) ||
-        !sp_weights_fit(weights, conv_params->output_offset, &conv_params->activation))
-    {
-        return ARM_CMSIS_NN_ARG_ERROR;
-    }
-    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
-    if (weights->input_cells)
-    {
-        /* the input is the image already (int16 cells, in_size of them per batch item) */
-        const int16_t *cells = (const int16_t *)(const void *)input_data;
-        for (int32_t b = 0; b < input_dims->n; b++)
-        {
-            if (weights->code != NULL && weights->code->fill != NULL)
-            {
-                weights->code->fill(output_data + b * out_size);
-            }
-            sp_run_image(weights, &im, cells + b * in_size, output_dims->h, output_dims->w, 1, 1,
-                         sp_output_steps(weights, output_dims->h * output_dims->w), output_data + b * out_size);
-        }
-        return ARM_CMSIS_NN_SUCCESS;
-    }
-    if (ctx == NULL || ctx->buf == NULL || ctx->size < sp_image_bytes(&im))
+        !sp_weights_fit(weights, conv_params->output_offset, &conv_params->activation) || ctx == NULL ||
+        ctx->buf == NULL || ctx->size < sp_image_bytes(&im))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     int16_t *img = (int16_t *)ctx->buf;
+    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
+    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         if (weights->kh == 1)
@@ -673,7 +646,7 @@ int32_t tfc_sparse_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *input
                                                       const tfc_sparse_weights *weights)
 {
     const int32_t groups = (weights->cin + weights->block - 1) / weights->block;
-    return weights->input_cells ? 0 : groups * input_dims->n * weights->block * (int32_t)sizeof(int16_t);
+    return groups * input_dims->n * weights->block * (int32_t)sizeof(int16_t);
 }
 
 arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
@@ -688,29 +661,78 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
     if (!sp_valid_block(weights->block) ||
         !sp_weights_fit(weights, fc_params->output_offset, &fc_params->activation) || fc_params->filter_offset != 0 ||
         weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows ||
-        weights->input_nchw || weights->output_nchw)
+        weights->input_nchw || weights->output_nchw || ctx == NULL ||
+        ctx->buf == NULL || ctx->size < tfc_sparse_fully_connected_s8_get_buffer_size(input_dims, weights))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
     const sp_image im = {1, n, (weights->cin + weights->block - 1) / weights->block, weights->block};
+    int16_t *img = (int16_t *)ctx->buf;
     const sp_steps step = {weights->rows, 1};
-    if (weights->input_cells)
-    {
-        /* the producer wrote the image (whole cells) */
-        if (weights->cin % weights->block != 0)
-        {
-            return ARM_CMSIS_NN_ARG_ERROR;
-        }
-        sp_run_image(weights, &im, (const int16_t *)(const void *)input_data, 1, n, 1, 1, step, output_data);
-        return ARM_CMSIS_NN_SUCCESS;
-    }
-    if (ctx == NULL || ctx->buf == NULL || ctx->size < tfc_sparse_fully_connected_s8_get_buffer_size(input_dims, weights))
+    sp_widen(input_data, 1, n, weights->cin, 0, 0, fc_params->input_offset, &im, img);
+    sp_run_image(weights, &im, img, 1, n, 1, 1, step, output_data);
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+/* ---- inputs their producer stored as cells (tfc/sparse/cells.py) ------------------------------ */
+
+/* The image is the input: the int16 cells [h][groups][w][block] a producer wrote (the int8 values;
+ * the input offset is in the records' biases), so there is no widening and no scratch. */
+arm_cmsis_nn_status tfc_sparse_convolve_cells_s8(const cmsis_nn_context *ctx,
+                                                 const cmsis_nn_conv_params *conv_params,
+                                                 const cmsis_nn_dims *input_dims,
+                                                 const int16_t *cells,
+                                                 const tfc_sparse_weights *weights,
+                                                 const cmsis_nn_dims *output_dims,
+                                                 int8_t *output_data)
+{
+    const cmsis_nn_conv_params *cp = conv_params;
+    const cmsis_nn_dims *in = input_dims, *out = output_dims;
+    const tfc_sparse_weights *w = weights;
+    (void)ctx;
+    if (!sp_valid_block(w->block) || !sp_weights_fit(w, cp->output_offset, &cp->activation) || w->kh != 1 ||
+        w->kw != 1 || cp->stride.w != 1 || cp->stride.h != 1 || cp->padding.w != 0 || cp->padding.h != 0 ||
+        cp->dilation.w != 1 || cp->dilation.h != 1 || w->cin % w->block != 0 || in->c != w->cin ||
+        w->width != in->w || w->input_nchw || out->c != w->rows || out->n != in->n || out->h != in->h ||
+        out->w != in->w)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
-    int16_t *img = (int16_t *)ctx->buf;
-    sp_widen(input_data, 1, n, weights->cin, 0, 0, fc_params->input_offset, &im, img);
-    sp_run_image(weights, &im, img, 1, n, 1, 1, step, output_data);
+    const sp_image im = {in->h, in->w, w->cin / w->block, w->block};
+    const int32_t in_size = in->h * in->w * in->c, out_size = out->h * out->w * out->c;
+    for (int32_t b = 0; b < in->n; b++)
+    {
+        if (w->code != NULL && w->code->fill != NULL)
+        {
+            w->code->fill(output_data + b * out_size);
+        }
+        sp_run_image(w, &im, cells + b * in_size, out->h, out->w, 1, 1, sp_output_steps(w, out->h * out->w),
+                     output_data + b * out_size);
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+arm_cmsis_nn_status tfc_sparse_fully_connected_cells_s8(const cmsis_nn_context *ctx,
+                                                        const cmsis_nn_fc_params *fc_params,
+                                                        const cmsis_nn_dims *input_dims,
+                                                        const int16_t *cells,
+                                                        const tfc_sparse_weights *weights,
+                                                        const cmsis_nn_dims *output_dims,
+                                                        int8_t *output_data)
+{
+    const int32_t n = input_dims->n;
+    (void)ctx;
+    if (!sp_valid_block(weights->block) ||
+        !sp_weights_fit(weights, fc_params->output_offset, &fc_params->activation) || fc_params->filter_offset != 0 ||
+        weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows ||
+        weights->input_nchw || weights->output_nchw || weights->cin % weights->block != 0)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
+    const sp_image im = {1, n, weights->cin / weights->block, weights->block};
+    const sp_steps step = {weights->rows, 1};
+    sp_run_image(weights, &im, cells, 1, n, 1, 1, step, output_data);
     return ARM_CMSIS_NN_SUCCESS;
 }

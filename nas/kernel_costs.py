@@ -30,7 +30,8 @@ from tfc.kernels.cost import cost_entries
 # Per backend function: the features its cost is linear in, and the coefficients FITTED to them:
 # each kernel's cost entries (Kernel.costs, tfc/kernels/cost.py), read through the registry.
 # Sparse kernels, per encoding: a correction over the SparseEngine cost model ("sparse_model").
-SPARSE_FUNCTIONS = ("tfc_sparse_convolve_s8", "tfc_sparse_fully_connected_s8", "tfc_sparse_depthwise_conv_s8")
+SPARSE_FUNCTIONS = ("tfc_sparse_convolve_s8", "tfc_sparse_fully_connected_s8", "tfc_sparse_depthwise_conv_s8",
+                    "tfc_sparse_convolve_cells_s8", "tfc_sparse_fully_connected_cells_s8")
 _ENTRIES = cost_entries()
 FEATURES: dict[str, tuple[str, ...]] = {key: c.features for key, c in _ENTRIES.items()}
 FITTED: dict[str, tuple[float, ...]] = {key: c.coefficients for key, c in _ENTRIES.items()

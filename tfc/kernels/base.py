@@ -21,6 +21,7 @@ import numpy as np
 from tfc.errors import UnsupportedError
 from tfc.ir.graph import Node
 from tfc.ir.ops import get_op
+from tfc.sparse import cells
 
 
 class Kernel:
@@ -54,6 +55,11 @@ class Kernel:
     # The activation layouts the kernel reads and writes where its op names them (OpSpec.layout_attrs):
     # select() passes over a kernel for a node whose layout attributes name another.
     layouts: ClassVar[tuple[str, ...]] = ("nhwc",)
+    # Whether the kernel stores its output as the sparse kernels' int16 cells where the node's
+    # CELLS_ATTR asks (writes_cells), or reads such an input as its widened image (reads_cells):
+    # tfc/sparse/cells.py. select() passes over the others for such nodes.
+    writes_cells: ClassVar[bool] = False
+    reads_cells: ClassVar[bool] = False
 
     def decline(self, node: Node) -> str | None:
         """Why this kernel does not run `node` (None: it does)."""
@@ -188,7 +194,16 @@ def decline_reason(kernel: Kernel, node: Node, banded: bool = False) -> str | No
     pinned = node.meta.get(KERNEL_KEY)
     if pinned is not None and pinned != kernel.name:
         return f"the node is pinned to kernel {pinned}"
-    return layout_decline(kernel, node) or kernel.decline(node)
+    return layout_decline(kernel, node) or cells_decline(kernel, node) or kernel.decline(node)
+
+
+def cells_decline(kernel: Kernel, node: Node) -> str | None:
+    """Why `kernel` cannot write or read the int16 cells the node's output or input is stored as."""
+    if node.attrs.get(cells.CELLS_ATTR, 0) and not kernel.writes_cells:
+        return "writes plain int8 only (the node's output is stored as sparse cells)"
+    if not kernel.reads_cells and any(cells.block_of(v) for v in node.inputs):
+        return "reads plain int8 only (an input is stored as sparse cells)"
+    return None
 
 
 def select(node: Node, banded: bool | None = None) -> Kernel:

@@ -24,7 +24,7 @@ from tfc.kernels.conv import FullyConnected, _Conv, bias_of
 from tfc.quant import reference as ref
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
-from tfc.sparse import codegen
+from tfc.sparse import cells, codegen
 from tfc.sparse import depthwise as dw
 from tfc.sparse.encoding import groups_of
 from tfc.sparse.layer import SparseLayer, sparse_conv_layer, sparse_linear_layer
@@ -45,6 +45,7 @@ class SparseArgs:
     table: L.ConstArray | None              # brle-unrolled: the pre-widened weights
     input_nchw: bool = False                # conv: reads its input channels-first (a folded transpose)
     output_nchw: bool = False               # conv: writes its output channels-first
+    input_cells: bool = False               # reads its producer's int16 cells, no widening (tfc/sparse/cells.py)
 
     @property
     def flash_arrays(self) -> tuple[L.ConstArray, ...]:
@@ -77,6 +78,7 @@ class SparseDepthwiseArgs:
     luts: L.ConstArray | None = None        # 256 output bytes per one-tap channel
     encoding: str = dw.ENCODING
     code_bytes_estimate: int = 0
+    cells: int = 0                          # > 0: the output stored as sparse cells of this block
 
     @property
     def flash_arrays(self) -> tuple[L.ConstArray, ...]:
@@ -114,7 +116,7 @@ def depthwise_args(lw, i: int, node: Node, p: kp.DepthwiseConvParams) -> SparseD
         luts = lw.add_const(L.ConstArray(f"{prefix}_dw_luts", "int8_t", layer.luts,
                                          f"{where}: output per input byte, per one-tap channel"))
     return SparseDepthwiseArgs(p, L.Dims(*map(int, x.shape)), L.Dims(*map(int, y.shape)), layer, records, taps,
-                               luts, w.sparse.encoding)
+                               luts, w.sparse.encoding, cells=node.attrs[cells.CELLS_ATTR])
 
 
 def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
@@ -141,6 +143,9 @@ def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
                                     output_offset=p.output_offset, activation=p.activation)
         in_dims, out_dims = L.Dims(vectors, 1, 1, depth), L.Dims(vectors, 1, 1, w.shape[0])
         counts = codegen.pixel_counts_for(vectors, 1)
+    input_cells = cells.block_of(x) > 0
+    if input_cells:   # the cells hold x, not x + input_offset: the offset goes into the biases
+        layer = cells.fold_input_offset(layer, p.input_offset)
     prefix = f"tfc_{lw.name}_l{i}"
     where = f"{w.ref} : {w.type}, block {layout.block}"
     if layout.encoding == codegen.UNROLLED:
@@ -148,14 +153,37 @@ def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
                                   output_plane=plane, input_stride=node.attrs["stride"][1] if conv else 1)
         table = lw.add_const(L.ConstArray(code.table, "int32_t", code.words,
                                           f"{where}: pre-widened int16 pairs read by the generated code"))
-        return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, None, None, None, code, table, *nchw)
+        return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, None, None, None, code, table, *nchw,
+                          input_cells)
     records = lw.add_const(L.ConstArray(f"{prefix}_records", "int32_t", _record_words(layer),
                                         f"{where}: tfc_sparse_row records (+ sentinel)"))
     skips = lw.add_const(L.ConstArray(f"{prefix}_skips", "uint8_t", layer.skips.astype(np.uint8),
                                       f"{where}: skip per stored block"))
     values = lw.add_const(L.ConstArray(f"{prefix}_values", "int8_t", layer.values,
                                        f"{where}: int8 values per stored block"))
-    return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, records, skips, values, None, None, *nchw)
+    return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, records, skips, values, None, None, *nchw,
+                      input_cells)
+
+
+def _cells_input(node: Node, linear: bool) -> str | None:
+    """Why the sparse layer cannot read its input's cells as its image (None: it can, or the input
+    is plain int8)."""
+    x, w = node.inputs[0], node.inputs[1]
+    block = cells.block_of(x)
+    if not block:
+        return None
+    if w.sparse.block != block:
+        return f"its input is stored as cells of {block}, its weights have blocks of {w.sparse.block}"
+    if not linear and (tuple(w.shape[1:3]) != (1, 1) or node.attrs["stride"] != [1, 1] or any(node.attrs["pad"])
+                       or conv_layouts(node)[0] != "nhwc"):
+        return "it reads an input stored as cells only as a 1x1, stride 1, unpadded conv"
+    return cells.layout_decline(x.shape, block, linear)
+
+
+def _plain_input(node: Node, x: np.ndarray) -> np.ndarray:
+    """The int8 input the numpy twin computes on (an input stored as cells read back)."""
+    block = cells.block_of(node.inputs[0])
+    return cells.from_cells(x, block) if block else x
 
 
 def _sparse_weight(node: Node) -> str | None:
@@ -182,32 +210,45 @@ class SparseConv(_Conv):
     # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
     costs = {"tfc_sparse_convolve_s8/brle": C.Cost(C.SPARSE, (0.9872, 0.0, 653.2498)),
              "tfc_sparse_convolve_s8/brle-unrolled": C.Cost(C.SPARSE, (0.9566, 0.4256, 955.6579)),
-             "tfc_sparse_convolve_s8/dw-taps": C.Cost(C.SPARSE)}
+             "tfc_sparse_convolve_s8/dw-taps": C.Cost(C.SPARSE),
+             # reading a producer's cells: the same fit (the widening it skips is a few % of it)
+             "tfc_sparse_convolve_cells_s8/brle": C.Cost(C.SPARSE, (0.9872, 0.0, 653.2498)),
+             "tfc_sparse_convolve_cells_s8/brle-unrolled": C.Cost(C.SPARSE, (0.9566, 0.4256, 955.6579))}
     template = "sparse"
     priority = 30
+    reads_cells = True
 
     def decline(self, node):
         if node.attrs["dilation"] != [1, 1]:
             return "dilated"
         if node.attrs["group"] != 1:
             return "grouped"
-        return _sparse_weight(node)
+        return _sparse_weight(node) or _cells_input(node, linear=False)
 
     def run(self, node, inputs, p):
         """The dense conv's integers, on NHWC views of a channels-first input or output."""
         lin, lout = conv_layouts(node)
-        x = inputs[0].transpose(TO_NHWC) if lin == "nchw" else inputs[0]
+        x = _plain_input(node, inputs[0])
+        x = x.transpose(TO_NHWC) if lin == "nchw" else x
         _, y_shape = conv_shapes(node)
         y = ref.conv2d(np.ascontiguousarray(x), inputs[1], bias_of(inputs), p, output_hw=y_shape[1:3])
         return [np.ascontiguousarray(y.transpose(TO_NCHW)) if lout == "nchw" else y]
 
+    def c_function(self, node, p, lean=False):
+        return "tfc_sparse_convolve_cells_s8" if cells.block_of(node.inputs[0]) else self.function
+
     def scratch_bytes(self, node, p, build, lean=False):
         w = node.inputs[1]
+        if cells.block_of(node.inputs[0]):
+            return 0
         x_shape, y_shape = conv_shapes(node)
         return conv_scratch_bytes(x_shape, w.shape, y_shape, node.attrs["stride"], node.attrs["pad"], w.sparse.block)
 
     def args(self, lw, i, node, p):
         return sparse_args(lw, i, node, True, p)
+
+
+DEPTHWISE_CELLS = 4   # the one cell block tfc_sparse_depthwise_conv_s8 writes (SP_DW_CELL)
 
 
 @register_kernel
@@ -225,13 +266,23 @@ class SparseDepthwise(_Conv):
     priority = 31
     depthwise = True
     in_place = (0,)     # each four-channel group is copied to scratch before its outputs are written
+    # its outputs stored as a sparse 1x1 conv's int16 cells where the node asks (output_cells)
+    writes_cells = True
 
     def decline(self, node):
         if node.attrs["dilation"] != [1, 1]:
             return "dilated"
         if not (npar.is_depthwise(node) and node.inputs[1].shape[0] == node.attrs["group"]):
             return "not a depthwise conv with channel multiplier 1"
-        return _sparse_weight(node)
+        block = node.attrs[cells.CELLS_ATTR]
+        if block and (conv_layouts(node) != ("nhwc", "nhwc") or block != DEPTHWISE_CELLS):
+            return f"writes cells of {DEPTHWISE_CELLS} from an NHWC input only (SP_DW_CELL: an immediate store offset)"
+        return _sparse_weight(node) or (cells.layout_decline(node.output.shape, block, linear=False) if block else None)
+
+    def run(self, node, inputs, p):
+        [y] = super().run(node, inputs, p)
+        block = node.attrs[cells.CELLS_ATTR]
+        return [cells.to_cells(y, block) if block else y]
 
     def scratch_bytes(self, node, p, build, lean=False):
         x, w, y = node.inputs[0], node.inputs[1], node.output
@@ -251,18 +302,26 @@ class SparseFullyConnected(FullyConnected):
     # by encoding: a fitted correction over the SparseEngine cost model (nas.kernel_costs)
     costs = {"tfc_sparse_fully_connected_s8/brle": C.Cost(C.SPARSE, (1.0268, 0.0, 292.4523)),
              "tfc_sparse_fully_connected_s8/brle-unrolled": C.Cost(C.SPARSE, (1.0641, 0.0, 298.4877)),
-             "tfc_sparse_fully_connected_s8/dw-taps": C.Cost(C.SPARSE)}
+             "tfc_sparse_fully_connected_s8/dw-taps": C.Cost(C.SPARSE),
+             "tfc_sparse_fully_connected_cells_s8/brle": C.Cost(C.SPARSE, (1.0268, 0.0, 292.4523)),
+             "tfc_sparse_fully_connected_cells_s8/brle-unrolled": C.Cost(C.SPARSE, (1.0641, 0.0, 298.4877))}
     template = "sparse"
     priority = 30
+    reads_cells = True
 
     def decline(self, node):
-        return _sparse_weight(node)
+        return _sparse_weight(node) or _cells_input(node, linear=True)
 
     def c_function(self, node, p, lean=False):
-        return self.function
+        return "tfc_sparse_fully_connected_cells_s8" if cells.block_of(node.inputs[0]) else self.function
+
+    def run(self, node, inputs, p):
+        return super().run(node, [_plain_input(node, inputs[0]), *inputs[1:]], p)
 
     def scratch_bytes(self, node, p, build, lean=False):
         x, w = node.inputs[0], node.inputs[1]
+        if cells.block_of(x):
+            return 0
         depth = w.shape[1]
         return fc_scratch_bytes(x.type.size // depth, depth, w.sparse.block)
 

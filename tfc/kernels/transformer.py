@@ -19,6 +19,7 @@ from tfc.quant import node_params as npar
 from tfc.quant import reference as ref
 from tfc.quant import transformer_ops as tops
 from tfc.quant import transformer_params as tp
+from tfc.sparse import cells
 from tfc.kernels import cost as C
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class LayerNormArgs:
     params: tp.LayerNormParams
     rows: int
     affine: R.ConstArray   # per channel: M_c, B_c interleaved (one LDRD per element)
+    cells: int = 0         # > 0: the output stored as sparse cells of this block (tfc/sparse/cells.py)
 
 
 @dataclass(frozen=True)
@@ -104,17 +106,29 @@ class LayerNorm(_Transformer):
     ops = ("layernorm",)
     function = "tfc_layernorm_s8"
     sources = ("tfc_layernorm_s8.c",)
-    costs = {"tfc_layernorm_s8": C.Cost(C.ROWS, (12.2473, 130.7202, 0.0))}
+    costs = {"tfc_layernorm_s8": C.Cost(C.ROWS, (12.2473, 130.7202, 0.0)),
+             "tfc_layernorm_cells_s8": C.Cost(C.ROWS, (12.2473, 130.7202, 0.0))}
     in_place = (0,)
     params_of = staticmethod(tp.layernorm_params)
+    # tfc_layernorm_cells_s8: the rows stored as the sparse readers' cells (no widening pass there)
+    writes_cells = True
+
+    def decline(self, node):
+        block = node.attrs[cells.CELLS_ATTR]
+        return cells.layout_decline(node.output.shape, block, linear=True) if block else None
+
+    def c_function(self, node, p, lean=False):
+        return "tfc_layernorm_cells_s8" if node.attrs[cells.CELLS_ATTR] else self.function
 
     def run(self, node, inputs, p):
-        return [tops.layernorm_rows(inputs[0], p)]
+        y = tops.layernorm_rows(inputs[0], p)
+        block = node.attrs[cells.CELLS_ATTR]
+        return [cells.to_cells(y, block) if block else y]
 
     def args(self, lw, i, node, p):
         affine = lw.flash(f"tfc_{lw.name}_l{i}_affine", "int32_t", np.stack([p.multipliers, p.biases], axis=1),
                           f"layer {i}: layernorm gamma multiplier, beta bias (with zero point and rounding) per channel")
-        return LayerNormArgs(p, math.prod(node.inputs[0].shape[:-1]), affine)
+        return LayerNormArgs(p, math.prod(node.inputs[0].shape[:-1]), affine, node.attrs[cells.CELLS_ATTR])
 
 
 @register_kernel

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.passes.fusion import activation, attention, attention_heads, epilogue, gelu, layernorm, layout, pad, residual
+from tfc.passes.fusion import activation, attention, attention_heads, cells, epilogue, gelu, layernorm, layout, pad, residual
 from tfc.passes.quantize import legalize
 
 
@@ -50,6 +50,9 @@ class Fuse(Pass):
         # int8 batch_matmul -> softmax -> batch_matmul into one attention node run one head at a time:
         # "auto" where that lowers the planned arena, "always", or "never"
         attention_heads: str = "auto"
+        # a producer (LayerNorm) stores its int8 result as the int16 cells its sparse readers
+        # multiply, so they skip their widening pass, where the planned arena does not grow
+        sparse_cells: bool = True
         max_rounds: int = 20
 
     def rules(self):
@@ -77,10 +80,13 @@ class Fuse(Pass):
         """Rules run once, after the others reach their fixpoint: they plan the arena to decide,
         so the others' results must be in it (and planning every round would cost time)."""
         o = self.options
-        if not o.transformer:
-            return []
-        return [("fuse-attention-heads",
-                 lambda graph, ctx: attention_heads.fuse_attention_heads(graph, ctx, o.attention_heads))]
+        rules = []
+        if o.transformer:
+            rules.append(("fuse-attention-heads",
+                          lambda graph, ctx: attention_heads.fuse_attention_heads(graph, ctx, o.attention_heads)))
+        if o.sparse_cells:   # last: the arena it compares is the one the other rules leave
+            rules.append((cells.RULE, cells.fuse_sparse_cells))
+        return rules
 
     def run(self, graph, ctx: PassContext) -> PassResult:
         stats: Counter[str] = Counter()

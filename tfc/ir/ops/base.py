@@ -193,6 +193,11 @@ OUTPUT_CLAMP = ("act_min", "act_max")   # an op's `output_clamp` when it has ACT
 NUMERICS = ("cmsis", "onnxruntime")
 NUMERICS_ATTR = {"numerics": Attr("str", "cmsis", quiet=True)}
 
+# An op whose int8 output its kernel can store as the sparse kernels' int16 cells of this block
+# (0: a plain int8 tensor); set by fuse where every reader is a sparse layer (tfc/sparse/cells.py).
+CELLS_ATTR = "cells"
+CELLS_ATTRS = {CELLS_ATTR: Attr("int", 0, quiet=True)}
+
 # The activation layouts an op with `layout_attrs` may name; NHWC is tfc's own.
 LAYOUTS = ("nhwc", "nchw")
 TO_NHWC = (0, 2, 3, 1)     # the transpose perm from NCHW to NHWC

@@ -6,8 +6,9 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tfc.ir.ops.base import (ACTIVATION_ATTRS, LAYOUTS, NUMERICS_ATTR, OUTPUT_CLAMP, TO_NCHW, TO_NHWC, Attr, OpSpec,
-                             apply_activation, broadcast_shapes, get_op, normalize_axis, real_type, register_op, shape_error)
+from tfc.ir.ops.base import (ACTIVATION_ATTRS, CELLS_ATTRS, LAYOUTS, NUMERICS_ATTR, OUTPUT_CLAMP, TO_NCHW, TO_NHWC,
+                             Attr, OpSpec, apply_activation, broadcast_shapes, get_op, normalize_axis, real_type,
+                             register_op, shape_error)
 from tfc.ir.types import TensorType
 
 
@@ -78,7 +79,8 @@ class Conv2d(_Windowed):
     weight_input = 1
     num_inputs = (2, 3)
     layout_attrs = ("in_layout", "out_layout")
-    attrs = {**_CONV_ATTRS, "in_layout": Attr("str", "nhwc", quiet=True), "out_layout": Attr("str", "nhwc", quiet=True)}
+    attrs = {**_CONV_ATTRS, "in_layout": Attr("str", "nhwc", quiet=True), "out_layout": Attr("str", "nhwc", quiet=True),
+             **CELLS_ATTRS}
 
     def _layouts(self, node) -> tuple[str, str]:
         if self.layout_attrs is None:
@@ -312,7 +314,7 @@ class LayerNorm(OpSpec):
 
     name = "layernorm"
     num_inputs = (2, 3)
-    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5), **NUMERICS_ATTR}
+    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5), **NUMERICS_ATTR, **CELLS_ATTRS}
 
     def infer(self, node):
         x = real_type(node.inputs[0])

@@ -160,6 +160,26 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
                                                   const cmsis_nn_dims *output_dims,
                                                   int8_t *output_data);
 
+/* The same layers reading an input their producer stored as this layer's int16 cells
+ * (tfc/sparse/cells.py: [h][cin / block][w][block], c0 c2 c1 c3 inside each four, the int8 values;
+ * the records' biases hold the input offset times their weight sums): no widening, no scratch (ctx
+ * unused). The conv: 1x1, stride 1, no padding, NHWC input, cin % block == 0; the linear layer:
+ * cin % block == 0. */
+arm_cmsis_nn_status tfc_sparse_convolve_cells_s8(const cmsis_nn_context *ctx,
+                                                 const cmsis_nn_conv_params *conv_params,
+                                                 const cmsis_nn_dims *input_dims,
+                                                 const int16_t *cells,
+                                                 const tfc_sparse_weights *weights,
+                                                 const cmsis_nn_dims *output_dims,
+                                                 int8_t *output_data);
+arm_cmsis_nn_status tfc_sparse_fully_connected_cells_s8(const cmsis_nn_context *ctx,
+                                                        const cmsis_nn_fc_params *fc_params,
+                                                        const cmsis_nn_dims *input_dims,
+                                                        const int16_t *cells,
+                                                        const tfc_sparse_weights *weights,
+                                                        const cmsis_nn_dims *output_dims,
+                                                        int8_t *output_data);
+
 #ifdef __cplusplus
 }
 #endif

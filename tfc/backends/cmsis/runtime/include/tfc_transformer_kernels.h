@@ -37,6 +37,23 @@ void tfc_layernorm_s8(const int8_t *input,
                       int32_t act_min,
                       int32_t act_max);
 
+/* tfc_layernorm_s8 with the result stored as a sparse layer's int16 cells of `block` (4, 8 or 16;
+ * width % block == 0; tfc/sparse/cells.py): row r's channel c at
+ * cells[((c / block) * rows + r) * block + p], p the channel's place in its cell (c0 c2 c1 c3 inside
+ * each four); the cells hold the int8 results, the readers' biases hold their input offset. in and
+ * cells must not overlap. Python twin: layernorm_rows, then tfc.sparse.cells.to_cells. */
+void tfc_layernorm_cells_s8(const int8_t *input,
+                            int16_t *cells,
+                            int32_t rows,
+                            int32_t width,
+                            int32_t prescale,
+                            uint64_t eps_term,
+                            const int32_t *affine,
+                            int32_t extra_bits,
+                            int32_t act_min,
+                            int32_t act_max,
+                            int32_t block);
+
 /* arm_softmax_s8's integers over rows of `row_size` int8 values (output scale 1/256, zero point
  * -128), with the layer's exp() terms tabulated at compile time: exp_table[diff + 255] is
  * e + 2^11, e the Q0.31 exp() arm_softmax_s8 computes from its mult, shift and diff_min for

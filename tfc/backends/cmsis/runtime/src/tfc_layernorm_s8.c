@@ -77,7 +77,7 @@ static int32_t clz_u64(uint64_t v)
 }
 
 /* Sum and sum of squares of n int8 values. */
-static void row_moments(const int8_t *in, int32_t n, int32_t *sum, uint32_t *sum_sq)
+__STATIC_FORCEINLINE void row_moments(const int8_t *in, int32_t n, int32_t *sum, uint32_t *sum_sq)
 {
     int32_t s = 0;
     uint32_t s2 = 0;
@@ -102,6 +102,24 @@ static void row_moments(const int8_t *in, int32_t n, int32_t *sum, uint32_t *sum
     *sum_sq = s2;
 }
 
+/* d 2^a normalized (SMMULR by the row's reciprocal square root), scaled by gamma with beta added
+ * (SMMLAR), shifted and saturated to int8, clamped where `clamp`. */
+__STATIC_FORCEINLINE int32_t scale_element(int32_t d, int32_t recip, int32_t m, int32_t b, int32_t extra_bits,
+                                           int clamp, int32_t act_min, int32_t act_max)
+{
+    const int32_t t = smmlar(smmulr(d, recip), m, b);
+#if TFC_NN_DSP
+    int32_t y = __SSAT(t >> extra_bits, 8);
+#else
+    int32_t y = tfc_clamp(t >> extra_bits, INT8_MIN, INT8_MAX);
+#endif
+    if (clamp)
+    {
+        y = tfc_clamp(y, act_min, act_max);
+    }
+    return y;
+}
+
 /* The per-element pass; `clamp` is a constant at each call, so the two copies differ only in
  * whether they clamp to an activation range inside int8. */
 __STATIC_FORCEINLINE void normalize_row(const int8_t *in, int8_t *out, int32_t width, uint32_t c_shifted,
@@ -124,23 +142,61 @@ __STATIC_FORCEINLINE void normalize_row(const int8_t *in, int8_t *out, int32_t w
         b = affine[1];
         affine += 2;
 #endif
-        const int32_t t = smmlar(smmulr(d, recip), m, b);
-#if TFC_NN_DSP
-        int32_t y = __SSAT(t >> extra_bits, 8);
-#else
-        int32_t y = tfc_clamp(t >> extra_bits, INT8_MIN, INT8_MAX);
-#endif
-        if (clamp)
+        out[i] = (int8_t)scale_element(d, recip, m, b, extra_bits, clamp, act_min, act_max);
+    }
+}
+
+/* The same values stored as a sparse layer's int16 cells (tfc/sparse/cells.py): the row's group
+ * of channels g at cells + g * group_step, c0 c2 c1 c3 inside each four (width % B == 0; B is a
+ * constant at each call, so every offset is an immediate). */
+__STATIC_FORCEINLINE void normalize_row_cells(const int8_t *in, int16_t *cells, int32_t width, uint32_t c_shifted,
+                                              uint32_t minus_sum_shifted, int32_t recip, const int32_t *affine,
+                                              int32_t extra_bits, int clamp, int32_t act_min, int32_t act_max,
+                                              const int32_t B, int32_t group_step)
+{
+    for (const int8_t *const end = in + width; in != end; in += B, affine += 2 * B, cells += group_step)
+    {
+        _Pragma("GCC unroll 16")
+        for (int32_t k = 0; k < B; k++)
         {
-            y = tfc_clamp(y, act_min, act_max);
+            const int32_t d = (int32_t)((uint32_t)in[k] * c_shifted + minus_sum_shifted);
+            const int32_t at = (k & ~3) | ((k & 1) << 1) | ((k & 2) >> 1);
+            cells[at] = (int16_t)scale_element(d, recip, affine[2 * k], affine[2 * k + 1], extra_bits, clamp, act_min,
+                                               act_max);
         }
-        out[i] = (int8_t)y;
     }
 }
 
 /* The usual P (tfc.quant.transformer_params.LAYERNORM_MAX_EXTRA_BITS: gamma and beta leave room
  * for all of it in most layers). */
 #define LN_USUAL_EXTRA_BITS 16
+
+/* One row's statistics: C q_i - sum scaled by 2^a (c_shifted, minus_sum_shifted) and the
+ * reciprocal square root of its spread (recip). tfc_layernorm_s8 keeps its own copy of these
+ * lines: calling this changes GCC's scheduling of its loop (+65 instructions on the hybrid's dense
+ * build), which the dense build must not pay. */
+__STATIC_FORCEINLINE void row_scale(const int8_t *in, int32_t width, int32_t prescale, uint64_t eps_term,
+                                    uint32_t *c_shifted, uint32_t *minus_sum_shifted, int32_t *recip_out)
+{
+    int32_t sum;
+    uint32_t sum_sq;
+    row_moments(in, width, &sum, &sum_sq);
+    /* sum_i d_i^2 = C (C sum q^2 - sum^2) */
+    const uint64_t spread = (uint64_t)width * (uint64_t)((int64_t)width * sum_sq - (int64_t)sum * sum);
+    const uint64_t v = (spread << (2 * prescale)) + eps_term;
+    int32_t recip = 0;
+    int32_t a = 0;
+    if (v != 0)
+    {
+        const int32_t k = (clz_u64(v) - 2) / 2;           /* v << 2k in [2^60, 2^62) */
+        const uint32_t r = rsqrt_q31((uint32_t)((v << (2 * k)) >> 30));
+        recip = (int32_t)TFC_MIN(r, (uint32_t)NN_Q31_MAX);
+        a = TFC_MIN(k + prescale, 31);
+    }
+    *c_shifted = (uint32_t)width << a;
+    *minus_sum_shifted = (0U - (uint32_t)sum) << a;
+    *recip_out = recip;
+}
 
 void tfc_layernorm_s8(const int8_t *input,
                       int8_t *output,
@@ -189,5 +245,52 @@ void tfc_layernorm_s8(const int8_t *input,
         {
             normalize_row(in, out, width, c_shifted, minus_sum_shifted, recip, affine, extra_bits, 0, act_min, act_max);
         }
+    }
+}
+
+/* Rows of cells of B int16 (B = 4, 8, 16): row r's channel c in cell (c / B) * rows + r. */
+#define LN_CELLS_ROWS(B)                                                                                              \
+    for (int32_t row = 0; row < rows; row++)                                                                          \
+    {                                                                                                                 \
+        const int8_t *in = input + row * width;                                                                       \
+        uint32_t c_shifted, minus_sum_shifted;                                                                        \
+        int32_t recip;                                                                                                \
+        row_scale(in, width, prescale, eps_term, &c_shifted, &minus_sum_shifted, &recip);                            \
+        if (clamp)                                                                                                    \
+        {                                                                                                             \
+            normalize_row_cells(in, cells + row * (B), width, c_shifted, minus_sum_shifted, recip, affine,            \
+                                extra_bits, 1, act_min, act_max, B, rows * (B));                                      \
+        }                                                                                                             \
+        else if (extra_bits == LN_USUAL_EXTRA_BITS)                                                                   \
+        {                                                                                                             \
+            normalize_row_cells(in, cells + row * (B), width, c_shifted, minus_sum_shifted, recip, affine,            \
+                                LN_USUAL_EXTRA_BITS, 0, act_min, act_max, B, rows * (B));                             \
+        }                                                                                                             \
+        else                                                                                                          \
+        {                                                                                                             \
+            normalize_row_cells(in, cells + row * (B), width, c_shifted, minus_sum_shifted, recip, affine,            \
+                                extra_bits, 0, act_min, act_max, B, rows * (B));                                      \
+        }                                                                                                             \
+    }
+
+void tfc_layernorm_cells_s8(const int8_t *input,
+                            int16_t *cells,
+                            int32_t rows,
+                            int32_t width,
+                            int32_t prescale,
+                            uint64_t eps_term,
+                            const int32_t *affine,
+                            int32_t extra_bits,
+                            int32_t act_min,
+                            int32_t act_max,
+                            int32_t block)
+{
+    const int clamp = act_min > INT8_MIN || act_max < INT8_MAX;
+    switch (block)
+    {
+    case 4: LN_CELLS_ROWS(4) break;
+    case 8: LN_CELLS_ROWS(8) break;
+    case 16: LN_CELLS_ROWS(16) break;
+    default: break; /* tfc writes cells of these blocks only (tfc/sparse/cells.py BLOCKS) */
     }
 }

@@ -29,6 +29,9 @@ typedef char sp_dw_arithmetic_right_shift[(-8 >> 1) == -4 ? 1 : -1];
 /* The planes the taps read: a group of G channels, zero-point padded, in scratch. Steps in bytes. */
 #define SP_DW_G 4
 
+/* The block of the cells the output may be stored as: 4 (a cell is 8 bytes, an immediate offset). */
+#define SP_DW_CELL 4
+
 typedef struct
 {
     int32_t hp, wp;   /* rows and columns the output windows cover */
@@ -37,6 +40,9 @@ typedef struct
     int32_t step;     /* between two output pixels' windows along x */
     int32_t row_step; /* between two output rows' windows */
     int32_t out_h, out_w;
+    int32_t cells;    /* > 0: the output is stored as a sparse layer's int16 cells of this block */
+    int32_t ostep;    /* bytes between two output pixels along x: C, or 2 * cells */
+    int32_t ojump;    /* bytes skipped at each output row's end: 0, or the row's other cell groups */
 } sp_dw_image;
 
 static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims *in, const tfc_sparse_dw_weights *w,
@@ -57,7 +63,47 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
     im->pitch = im->wp * SP_DW_G;
     im->step = p->stride.w * SP_DW_G;
     im->row_step = p->stride.h * im->pitch;
-    return 1;
+    const int32_t B = w->output_cells;
+    im->cells = B;
+    im->ostep = B > 0 ? 2 * B : im->C;
+    im->ojump = B > 0 ? 2 * (im->C - B) * out->w : 0;
+    return B == 0 || (B == SP_DW_CELL && im->C % B == 0);
+}
+
+/* Where channel c's output of pixel (0, 0) lies, in bytes from the output: NHWC, or its cell
+ * (cells [out_h][C / B][out_w][B], c0 c2 c1 c3 inside each four; tfc/sparse/cells.py). */
+SP_INLINE int32_t sp_dw_out_offset(const sp_dw_image *im, int32_t c)
+{
+    const int32_t B = im->cells;
+    if (B == 0)
+    {
+        return c;
+    }
+    const int32_t r = c % B;
+    return 2 * ((c / B) * im->out_w * B + (r & ~3) + ((r & 1) << 1) + ((r & 2) >> 1));
+}
+
+/* sp_gen_out2 without its int8 cast: the saturated value stores as a cell's int16 as it is (the
+ * cast would add a sign extension per output). */
+SP_INLINE int32_t sp_dw_out2(int32_t acc2, int32_t m, int32_t rnd, int32_t sh, const int sign, int32_t lo, int32_t hi,
+                             const int clamp)
+{
+    const int32_t r = sign ? sp_sub_lsr31(rnd, acc2) : rnd;
+    return sp_clamp(sp_ssat8(sp_smmlar(acc2, m, r) >> sh), lo, hi, clamp);
+}
+
+/* One output at o: an int8 byte, or (CELLS) the int16 of a cell holding it. */
+SP_INLINE void sp_dw_put(int8_t *o, int32_t v, const int CELLS)
+{
+    if (CELLS)
+    {
+        const int16_t h = (int16_t)v;
+        memcpy(o, &h, sizeof h);
+    }
+    else
+    {
+        *o = (int8_t)v;
+    }
 }
 
 /* The padded planes of a group of four whole channels at a word-aligned offset (C % 4 == 0, aligned
@@ -162,11 +208,12 @@ SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *tw, int32_t count,
  * window's top-left; tw's weights and bias2 are doubled. */
 SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, const int n,
                              const int32_t STEP, uint32_t bias2, int32_t m, int32_t rnd, int32_t sh, const int sign,
-                             int32_t lo, int32_t hi, const int clamp, int8_t *out)
+                             int32_t lo, int32_t hi, const int clamp, const int CELLS, int8_t *out)
 {
     const int32_t o0 = n >= 1 ? tw[0] : 0, o1 = n >= 2 ? tw[2] : 0, o2 = n >= 3 ? tw[4] : 0;
     const int32_t w01 = n >= 1 ? sp_pack_lo(tw[1], n >= 2 ? tw[3] : 0) : 0, w2 = n >= 3 ? tw[5] : 0;
-    const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
+    /* C: bytes between two outputs (NHWC: the channels; cells: a cell, an immediate) */
+    const int32_t C = CELLS ? 2 * SP_DW_CELL : im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
     /* The outputs are one run of pixels C bytes apart; the windows jump at each row's end. */
     const int32_t jump = im->row_step - out_w * step;
     const int32_t quads = out_w >> 2, rest = out_w & 3;
@@ -180,69 +227,87 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
             for (int32_t k = 0; k < 4; k++)
             {
                 const uint32_t acc = sp_dw_acc(px + k * step, tw, count, n, bias2, o0, o1, w01, o2, w2);
-                o[k * C] = sp_gen_out2((int32_t)acc, m, rnd, sh, sign, lo, hi, clamp);
+                sp_dw_put(o + k * C, sp_dw_out2((int32_t)acc, m, rnd, sh, sign, lo, hi, clamp), CELLS);
             }
         }
         for (int32_t r = rest; r > 0; r--, px += step, o += C)
         {
-            *o = sp_gen_out2((int32_t)sp_dw_acc(px, tw, count, n, bias2, o0, o1, w01, o2, w2), m, rnd, sh, sign,
-                             lo, hi, clamp);
+            sp_dw_put(o, sp_dw_out2((int32_t)sp_dw_acc(px, tw, count, n, bias2, o0, o1, w01, o2, w2), m, rnd, sh,
+                                    sign, lo, hi, clamp), CELLS);
+        }
+        if (CELLS)
+        {
+            o += im->ojump;
         }
     }
 }
 
 /* Separate functions, so each specialised loop gets the registers to itself: N taps (0: any
- * count), STEP (0: any stride), SIGN; no clamp. */
-#define SP_DW_FAST(N, STEP, SIGN)                                                                                    \
-    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_##SIGN(                                           \
+ * count), STEP (0: any stride), SIGN; no clamp; int8 outputs (_c0) or cells (_c1). */
+#define SP_DW_FAST(N, STEP, SIGN, CELLS)                                                                             \
+    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_##SIGN##_c##CELLS(                               \
         const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, uint32_t bias2, int32_t m,      \
         int32_t rnd, int32_t sh, int8_t *out)                                                                       \
     {                                                                                                                 \
-        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, sh, SIGN, -128, 127, 0, out);                     \
+        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, sh, SIGN, -128, 127, 0, CELLS, out);              \
     }
-#define SP_DW_FAST_STEPS(N, SIGN) SP_DW_FAST(N, 4, SIGN) SP_DW_FAST(N, 8, SIGN) SP_DW_FAST(N, 0, SIGN)
-SP_DW_FAST_STEPS(1, 0)
-SP_DW_FAST_STEPS(1, 1)
-SP_DW_FAST_STEPS(2, 0)
-SP_DW_FAST_STEPS(2, 1)
-SP_DW_FAST_STEPS(3, 0)
-SP_DW_FAST_STEPS(3, 1)
-SP_DW_FAST(0, 0, 0)
-SP_DW_FAST(0, 0, 1)
+#define SP_DW_FAST_STEPS(N, SIGN, CELLS)                                                                              \
+    SP_DW_FAST(N, 4, SIGN, CELLS) SP_DW_FAST(N, 8, SIGN, CELLS) SP_DW_FAST(N, 0, SIGN, CELLS)
+#define SP_DW_FAST_ALL(CELLS)                                                                                         \
+    SP_DW_FAST_STEPS(1, 0, CELLS)                                                                                     \
+    SP_DW_FAST_STEPS(1, 1, CELLS)                                                                                     \
+    SP_DW_FAST_STEPS(2, 0, CELLS)                                                                                     \
+    SP_DW_FAST_STEPS(2, 1, CELLS)                                                                                     \
+    SP_DW_FAST_STEPS(3, 0, CELLS)                                                                                     \
+    SP_DW_FAST_STEPS(3, 1, CELLS)                                                                                     \
+    SP_DW_FAST(0, 0, 0, CELLS)                                                                                        \
+    SP_DW_FAST(0, 0, 1, CELLS)
+SP_DW_FAST_ALL(0)
+SP_DW_FAST_ALL(1)
 
 /* The same with the requantization's shift an immediate (SSAT shifts: one instruction fewer per
  * output, and a register freed for the multiplier): the shifts ReLU layers' RIGHT channels mostly
  * have. Strides 1 and 2, no sign correction. */
-#define SP_DW_FAST_SH(N, STEP, SH)                                                                                   \
-    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_sh##SH(                                           \
+#define SP_DW_FAST_SH(N, STEP, SH, CELLS)                                                                            \
+    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_sh##SH##_c##CELLS(                               \
         const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, uint32_t bias2, int32_t m,      \
         int32_t rnd, int32_t sh, int8_t *out)                                                                       \
     {                                                                                                                 \
         (void)sh;                                                                                                     \
-        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, SH, 0, -128, 127, 0, out);                        \
+        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, SH, 0, -128, 127, 0, CELLS, out);                 \
     }
-#define SP_DW_FAST_SHIFTS(N) SP_DW_FAST_SH(N, 4, 7) SP_DW_FAST_SH(N, 4, 8) SP_DW_FAST_SH(N, 8, 7) SP_DW_FAST_SH(N, 8, 8)
-SP_DW_FAST_SHIFTS(1)
-SP_DW_FAST_SHIFTS(2)
-SP_DW_FAST_SHIFTS(3)
+#define SP_DW_FAST_SHIFTS(N, CELLS)                                                                                   \
+    SP_DW_FAST_SH(N, 4, 7, CELLS) SP_DW_FAST_SH(N, 4, 8, CELLS) SP_DW_FAST_SH(N, 8, 7, CELLS)                         \
+    SP_DW_FAST_SH(N, 8, 8, CELLS)
+SP_DW_FAST_SHIFTS(1, 0)
+SP_DW_FAST_SHIFTS(2, 0)
+SP_DW_FAST_SHIFTS(3, 0)
+SP_DW_FAST_SHIFTS(1, 1)
+SP_DW_FAST_SHIFTS(2, 1)
+SP_DW_FAST_SHIFTS(3, 1)
 #define SP_DW_SH_MIN 7 /* the shifts with their own loops: SP_DW_SH_MIN and SP_DW_SH_MIN + 1 */
 
 typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
                               int32_t, int32_t, int8_t *);
 
 /* RIGHT channels of a layer that clamps (any stride, the sign correction kept): N taps, 0 any. */
-#define SP_DW_CLAMPED(N)                                                                                              \
-    static __attribute__((noinline)) void sp_dw_clamped##N(const sp_dw_image *im, const int8_t *base,               \
-                                                           const int32_t *tw, int32_t count, uint32_t bias2,         \
-                                                           int32_t m, int32_t rnd, int32_t sh, int32_t lo,           \
-                                                           int32_t hi, int8_t *out)                                  \
+#define SP_DW_CLAMPED(N, CELLS)                                                                                       \
+    static __attribute__((noinline)) void sp_dw_clamped##N##_c##CELLS(const sp_dw_image *im, const int8_t *base,    \
+                                                                      const int32_t *tw, int32_t count,              \
+                                                                      uint32_t bias2, int32_t m, int32_t rnd,        \
+                                                                      int32_t sh, int32_t lo, int32_t hi,            \
+                                                                      int8_t *out)                                   \
     {                                                                                                                 \
-        sp_dw_channel(im, base, tw, count, N, 0, bias2, m, rnd, sh, 1, lo, hi, 1, out);                             \
+        sp_dw_channel(im, base, tw, count, N, 0, bias2, m, rnd, sh, 1, lo, hi, 1, CELLS, out);                      \
     }
-SP_DW_CLAMPED(0)
-SP_DW_CLAMPED(1)
-SP_DW_CLAMPED(2)
-SP_DW_CLAMPED(3)
+SP_DW_CLAMPED(0, 0)
+SP_DW_CLAMPED(1, 0)
+SP_DW_CLAMPED(2, 0)
+SP_DW_CLAMPED(3, 0)
+SP_DW_CLAMPED(0, 1)
+SP_DW_CLAMPED(1, 1)
+SP_DW_CLAMPED(2, 1)
+SP_DW_CLAMPED(3, 1)
 
 typedef void (*sp_dw_clamped_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
                                  int32_t, int32_t, int32_t, int32_t, int8_t *);
@@ -251,9 +316,9 @@ typedef void (*sp_dw_clamped_fn)(const sp_dw_image *, const int8_t *, const int3
  * requantization, zero point and clamp included): a load, a table load and a store per output, four
  * pixels per step. px: the tap's byte of the first window; STEP as in sp_dw_channel. */
 SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const int8_t *lut, const int32_t STEP,
-                                 int8_t *out)
+                                 const int CELLS, int8_t *out)
 {
-    const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
+    const int32_t C = CELLS ? 2 * SP_DW_CELL : im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
     const int32_t jump = im->row_step - out_w * step;
     const int32_t quads = out_w >> 2, rest = out_w & 3, C2 = 2 * C;
     int8_t *o = out;
@@ -264,29 +329,38 @@ SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const
         for (const uint8_t *const end = px + quads * 4 * step; px != end; px += 4 * step)
         {
             const int8_t y0 = lut[px[0]], y1 = lut[px[step]], y2 = lut[px[2 * step]], y3 = lut[px[3 * step]];
-            o[0] = y0;
-            o[C] = y1;
+            sp_dw_put(o, y0, CELLS);
+            sp_dw_put(o + C, y1, CELLS);
             o += C2;
-            o[0] = y2;
-            o[C] = y3;
+            sp_dw_put(o, y2, CELLS);
+            sp_dw_put(o + C, y3, CELLS);
             o += C2;
         }
         for (int32_t r = rest; r > 0; r--, px += step, o += C)
         {
-            *o = lut[*px];
+            sp_dw_put(o, lut[*px], CELLS);
+        }
+        if (CELLS)
+        {
+            o += im->ojump;
         }
     }
 }
 
-#define SP_DW_LUT(STEP)                                                                                               \
-    static __attribute__((noinline)) void sp_dw_lut##STEP(const sp_dw_image *im, const uint8_t *px,                  \
-                                                          const int8_t *lut, int8_t *out)                            \
+#define SP_DW_LUT(STEP, CELLS)                                                                                        \
+    static __attribute__((noinline)) void sp_dw_lut##STEP##_c##CELLS(const sp_dw_image *im, const uint8_t *px,       \
+                                                                     const int8_t *lut, int8_t *out)                 \
     {                                                                                                                 \
-        sp_dw_lut_channel(im, px, lut, STEP, out);                                                                    \
+        sp_dw_lut_channel(im, px, lut, STEP, CELLS, out);                                                             \
     }
-SP_DW_LUT(4)
-SP_DW_LUT(8)
-SP_DW_LUT(0)
+SP_DW_LUT(4, 0)
+SP_DW_LUT(8, 0)
+SP_DW_LUT(0, 0)
+SP_DW_LUT(4, 1)
+SP_DW_LUT(8, 1)
+SP_DW_LUT(0, 1)
+
+typedef void (*sp_dw_lut_fn)(const sp_dw_image *, const uint8_t *, const int8_t *, int8_t *);
 
 /* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare): the
  * real (undoubled) accumulator, one pixel at a time. */
@@ -294,16 +368,16 @@ static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int
                                                 int32_t count, int32_t bias, int32_t m, int32_t rnd, int32_t sh,
                                                 int32_t kind, int32_t lo, int32_t hi, int8_t *out)
 {
-    const int32_t C = im->C, step = im->step, out_w = im->out_w;
+    const int32_t C = im->ostep, step = im->step, out_w = im->out_w;
     const int gkind = kind == TFC_SPARSE_RQ_LEFT ? 1 : 2;
     for (int32_t oy = 0; oy < im->out_h; oy++)
     {
         const int8_t *px = base + oy * im->row_step;
-        int8_t *o = out + oy * out_w * C;
+        int8_t *o = out + oy * (out_w * C + im->ojump);
         for (int8_t *const o_end = o + out_w * C; o != o_end; o += C, px += step)
         {
             const uint32_t acc = sp_dw_acc(px, tw, count, 0, (uint32_t)bias, 0, 0, 0, 0, 0);
-            *o = sp_gen_out((int32_t)acc, gkind, m, rnd, sh, lo, hi, 1);
+            sp_dw_put(o, sp_gen_out((int32_t)acc, gkind, m, rnd, sh, lo, hi, 1), im->cells != 0);
         }
     }
 }
@@ -320,32 +394,46 @@ static int sp_dw_sign_fix(const tfc_sparse_dw_weights *w)
 static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const tfc_sparse_dw_channel *rec,
                       const uint8_t *tap, const int8_t *lut, const int8_t *plane, int8_t *out)
 {
+    const int cells = im->cells != 0;
     if (lut != NULL)
     {
         const uint8_t *px = (const uint8_t *)plane + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G;
-        if (im->step == 4)
+        if (cells)
         {
-            sp_dw_lut4(im, px, lut, out);
+            static const sp_dw_lut_fn luts[3] = {sp_dw_lut4_c1, sp_dw_lut8_c1, sp_dw_lut0_c1};
+            luts[im->step == 4 ? 0 : (im->step == 8 ? 1 : 2)](im, px, lut, out);
+        }
+        else if (im->step == 4)
+        {
+            sp_dw_lut4_c0(im, px, lut, out);
         }
         else if (im->step == 8)
         {
-            sp_dw_lut8(im, px, lut, out);
+            sp_dw_lut8_c0(im, px, lut, out);
         }
         else
         {
-            sp_dw_lut0(im, px, lut, out);
+            sp_dw_lut0_c0(im, px, lut, out);
         }
         return;
     }
-    static const sp_dw_fast_fn fast[2][4][3] = {
-        {{sp_dw_fast0_0_0, sp_dw_fast0_0_0, sp_dw_fast0_0_0},
-         {sp_dw_fast1_4_0, sp_dw_fast1_8_0, sp_dw_fast1_0_0},
-         {sp_dw_fast2_4_0, sp_dw_fast2_8_0, sp_dw_fast2_0_0},
-         {sp_dw_fast3_4_0, sp_dw_fast3_8_0, sp_dw_fast3_0_0}},
-        {{sp_dw_fast0_0_1, sp_dw_fast0_0_1, sp_dw_fast0_0_1},
-         {sp_dw_fast1_4_1, sp_dw_fast1_8_1, sp_dw_fast1_0_1},
-         {sp_dw_fast2_4_1, sp_dw_fast2_8_1, sp_dw_fast2_0_1},
-         {sp_dw_fast3_4_1, sp_dw_fast3_8_1, sp_dw_fast3_0_1}}};
+    static const sp_dw_fast_fn fast[2][2][4][3] = {
+        {{{sp_dw_fast0_0_0_c0, sp_dw_fast0_0_0_c0, sp_dw_fast0_0_0_c0},
+          {sp_dw_fast1_4_0_c0, sp_dw_fast1_8_0_c0, sp_dw_fast1_0_0_c0},
+          {sp_dw_fast2_4_0_c0, sp_dw_fast2_8_0_c0, sp_dw_fast2_0_0_c0},
+          {sp_dw_fast3_4_0_c0, sp_dw_fast3_8_0_c0, sp_dw_fast3_0_0_c0}},
+         {{sp_dw_fast0_0_1_c0, sp_dw_fast0_0_1_c0, sp_dw_fast0_0_1_c0},
+          {sp_dw_fast1_4_1_c0, sp_dw_fast1_8_1_c0, sp_dw_fast1_0_1_c0},
+          {sp_dw_fast2_4_1_c0, sp_dw_fast2_8_1_c0, sp_dw_fast2_0_1_c0},
+          {sp_dw_fast3_4_1_c0, sp_dw_fast3_8_1_c0, sp_dw_fast3_0_1_c0}}},
+        {{{sp_dw_fast0_0_0_c1, sp_dw_fast0_0_0_c1, sp_dw_fast0_0_0_c1},
+          {sp_dw_fast1_4_0_c1, sp_dw_fast1_8_0_c1, sp_dw_fast1_0_0_c1},
+          {sp_dw_fast2_4_0_c1, sp_dw_fast2_8_0_c1, sp_dw_fast2_0_0_c1},
+          {sp_dw_fast3_4_0_c1, sp_dw_fast3_8_0_c1, sp_dw_fast3_0_0_c1}},
+         {{sp_dw_fast0_0_1_c1, sp_dw_fast0_0_1_c1, sp_dw_fast0_0_1_c1},
+          {sp_dw_fast1_4_1_c1, sp_dw_fast1_8_1_c1, sp_dw_fast1_0_1_c1},
+          {sp_dw_fast2_4_1_c1, sp_dw_fast2_8_1_c1, sp_dw_fast2_0_1_c1},
+          {sp_dw_fast3_4_1_c1, sp_dw_fast3_8_1_c1, sp_dw_fast3_0_1_c1}}}};
     const int32_t lo = w->activation.min, hi = w->activation.max, out_off = w->output_offset;
     const int clamp = !(lo <= -128 && hi >= 127);
     const int32_t count = rec->count, sh = rec->shift, kind = rec->kind;
@@ -368,22 +456,40 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     const uint32_t bias2 = (uint32_t)rec->bias << 1;
     if (clamp)
     {
-        static const sp_dw_clamped_fn clamped[4] = {sp_dw_clamped0, sp_dw_clamped1, sp_dw_clamped2, sp_dw_clamped3};
-        clamped[count <= 3 ? count : 0](im, plane, tw, count, bias2, rec->multiplier, rnd, sh, lo, hi, out);
+        static const sp_dw_clamped_fn clamped[2][4] = {
+            {sp_dw_clamped0_c0, sp_dw_clamped1_c0, sp_dw_clamped2_c0, sp_dw_clamped3_c0},
+            {sp_dw_clamped0_c1, sp_dw_clamped1_c1, sp_dw_clamped2_c1, sp_dw_clamped3_c1}};
+        clamped[cells][count <= 3 ? count : 0](im, plane, tw, count, bias2, rec->multiplier, rnd, sh, lo, hi, out);
         return;
     }
     const int32_t steps = im->step == 4 ? 0 : (im->step == 8 ? 1 : 2);
     if (!sp_dw_sign_fix(w) && count >= 1 && count <= 3 && steps < 2 && sh >= SP_DW_SH_MIN && sh <= SP_DW_SH_MIN + 1)
     {
-        static const sp_dw_fast_fn fast_sh[3][2][2] = {
-            {{sp_dw_fast1_4_sh7, sp_dw_fast1_4_sh8}, {sp_dw_fast1_8_sh7, sp_dw_fast1_8_sh8}},
-            {{sp_dw_fast2_4_sh7, sp_dw_fast2_4_sh8}, {sp_dw_fast2_8_sh7, sp_dw_fast2_8_sh8}},
-            {{sp_dw_fast3_4_sh7, sp_dw_fast3_4_sh8}, {sp_dw_fast3_8_sh7, sp_dw_fast3_8_sh8}}};
-        fast_sh[count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier, rnd, sh, out);
+        static const sp_dw_fast_fn fast_sh[2][3][2][2] = {
+            {{{sp_dw_fast1_4_sh7_c0, sp_dw_fast1_4_sh8_c0}, {sp_dw_fast1_8_sh7_c0, sp_dw_fast1_8_sh8_c0}},
+             {{sp_dw_fast2_4_sh7_c0, sp_dw_fast2_4_sh8_c0}, {sp_dw_fast2_8_sh7_c0, sp_dw_fast2_8_sh8_c0}},
+             {{sp_dw_fast3_4_sh7_c0, sp_dw_fast3_4_sh8_c0}, {sp_dw_fast3_8_sh7_c0, sp_dw_fast3_8_sh8_c0}}},
+            {{{sp_dw_fast1_4_sh7_c1, sp_dw_fast1_4_sh8_c1}, {sp_dw_fast1_8_sh7_c1, sp_dw_fast1_8_sh8_c1}},
+             {{sp_dw_fast2_4_sh7_c1, sp_dw_fast2_4_sh8_c1}, {sp_dw_fast2_8_sh7_c1, sp_dw_fast2_8_sh8_c1}},
+             {{sp_dw_fast3_4_sh7_c1, sp_dw_fast3_4_sh8_c1}, {sp_dw_fast3_8_sh7_c1, sp_dw_fast3_8_sh8_c1}}}};
+        fast_sh[cells][count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier, rnd, sh,
+                                                            out);
         return;
     }
-    fast[sp_dw_sign_fix(w)][count <= 3 ? count : 0][steps](im, plane, tw, count, bias2, rec->multiplier, rnd, sh,
-                                                          out);
+    fast[cells][sp_dw_sign_fix(w)][count <= 3 ? count : 0][steps](im, plane, tw, count, bias2, rec->multiplier, rnd,
+                                                                 sh, out);
+}
+
+/* A channel without taps stored as cells: its constant in every pixel's cell. */
+static void sp_dw_fill_cells(const sp_dw_image *im, int8_t empty, int8_t *o)
+{
+    for (int32_t oy = 0; oy < im->out_h; oy++, o += im->ojump)
+    {
+        for (int8_t *const o_end = o + im->out_w * im->ostep; o != o_end; o += im->ostep)
+        {
+            sp_dw_put(o, empty, 1);
+        }
+    }
 }
 
 /* Every channel of one image, four at a time: their planes into scratch, then their outputs
@@ -418,6 +524,11 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
         {
             const tfc_sparse_dw_channel *rec = &w->records[c0 + j];
             const int32_t c = c0 + j;
+            if (rec->count == 0 && im->cells)
+            {
+                sp_dw_fill_cells(im, rec->empty, out + sp_dw_out_offset(im, c));
+                continue;
+            }
             if (rec->count == 0)
             {
                 const int8_t empty = rec->empty;
@@ -429,7 +540,7 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
                 continue;
             }
             const int8_t *own = rec->count == 1 ? lut : NULL;
-            sp_dw_one(w, im, rec, tap, own, plane + j, out + c);
+            sp_dw_one(w, im, rec, tap, own, plane + j, out + sp_dw_out_offset(im, c));
             tap += 2 * rec->count;
             lut += own != NULL ? 256 : 0;
         }
@@ -471,7 +582,8 @@ arm_cmsis_nn_status tfc_sparse_depthwise_conv_s8(const cmsis_nn_context *ctx,
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
+    /* bytes per output image: int8, or cells of int16 */
+    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c * (im.cells ? 2 : 1);
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         sp_dw_run(weights, &im, input_data + b * in_size, input_dims->h, input_dims->w, p->padding.h, p->padding.w,

@@ -674,3 +674,65 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
     sp_run_image(weights, &im, img, 1, n, 1, 1, step, output_data);
     return ARM_CMSIS_NN_SUCCESS;
 }
+
+/* ---- inputs their producer stored as cells (tfc/sparse/cells.py) ------------------------------ */
+
+/* The image is the input: the int16 cells [h][groups][w][block] a producer wrote (the int8 values;
+ * the input offset is in the records' biases), so there is no widening and no scratch. */
+arm_cmsis_nn_status tfc_sparse_convolve_cells_s8(const cmsis_nn_context *ctx,
+                                                 const cmsis_nn_conv_params *conv_params,
+                                                 const cmsis_nn_dims *input_dims,
+                                                 const int16_t *cells,
+                                                 const tfc_sparse_weights *weights,
+                                                 const cmsis_nn_dims *output_dims,
+                                                 int8_t *output_data)
+{
+    const cmsis_nn_conv_params *cp = conv_params;
+    const cmsis_nn_dims *in = input_dims, *out = output_dims;
+    const tfc_sparse_weights *w = weights;
+    (void)ctx;
+    if (!sp_valid_block(w->block) || !sp_weights_fit(w, cp->output_offset, &cp->activation) || w->kh != 1 ||
+        w->kw != 1 || cp->stride.w != 1 || cp->stride.h != 1 || cp->padding.w != 0 || cp->padding.h != 0 ||
+        cp->dilation.w != 1 || cp->dilation.h != 1 || w->cin % w->block != 0 || in->c != w->cin ||
+        w->width != in->w || w->input_nchw || out->c != w->rows || out->n != in->n || out->h != in->h ||
+        out->w != in->w)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    const sp_image im = {in->h, in->w, w->cin / w->block, w->block};
+    const int32_t in_size = in->h * in->w * in->c, out_size = out->h * out->w * out->c;
+    for (int32_t b = 0; b < in->n; b++)
+    {
+        if (w->code != NULL && w->code->fill != NULL)
+        {
+            w->code->fill(output_data + b * out_size);
+        }
+        sp_run_image(w, &im, cells + b * in_size, out->h, out->w, 1, 1, sp_output_steps(w, out->h * out->w),
+                     output_data + b * out_size);
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+arm_cmsis_nn_status tfc_sparse_fully_connected_cells_s8(const cmsis_nn_context *ctx,
+                                                        const cmsis_nn_fc_params *fc_params,
+                                                        const cmsis_nn_dims *input_dims,
+                                                        const int16_t *cells,
+                                                        const tfc_sparse_weights *weights,
+                                                        const cmsis_nn_dims *output_dims,
+                                                        int8_t *output_data)
+{
+    const int32_t n = input_dims->n;
+    (void)ctx;
+    if (!sp_valid_block(weights->block) ||
+        !sp_weights_fit(weights, fc_params->output_offset, &fc_params->activation) || fc_params->filter_offset != 0 ||
+        weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows ||
+        weights->input_nchw || weights->output_nchw || weights->cin % weights->block != 0)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
+    const sp_image im = {1, n, weights->cin / weights->block, weights->block};
+    const sp_steps step = {weights->rows, 1};
+    sp_run_image(weights, &im, cells, 1, n, 1, 1, step, output_data);
+    return ARM_CMSIS_NN_SUCCESS;
+}

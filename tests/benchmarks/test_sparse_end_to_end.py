@@ -1,6 +1,7 @@
 """Issue 7's end-to-end claim, measured: the CNN + transformer hybrid pruned to 85 % block
-sparsity in its conv and linear layers runs with identical outputs in at most 1/3.6 of the
-instructions of its dense build by default (3.67x after issue 15's third pass: 1,504,808 vs
+sparsity in its conv and linear layers runs with identical outputs in at most 1/3.7 of the
+instructions of its dense build by default (3.74x after issue 15's producers that write the sparse
+layers' cells, docs/sparse-format.md: 1,473,401 vs 5,517,882; 3.67x after its third pass: 1,504,808 vs
 5,517,869; 3.53x before it; 3.30x measured against the dense build with issue 16's dense
 kernels: 1,737,566 vs 5,730,569; 3.05x before issue 15's second pass on the sparse layers;
 issue 15's 1/4 goal is not reached yet, docs/sparse-format.md), and in less flash than dense
@@ -45,8 +46,8 @@ def _sparse_and_dense(pipeline=None):
 @pytest.mark.slow
 def test_pruned_hybrid_runs_in_under_a_third_of_the_dense_instructions(qemu):
     s, d = _sparse_and_dense()
-    # 3.6: a little under the measured 3.67x, so a regression of ~2 % fails here.
-    assert 3.6 * s.instructions <= d.instructions, f"only {d.instructions / s.instructions:.2f}x fewer instructions"
+    # 3.7: a little under the measured 3.745x, so a regression of ~1 % fails here.
+    assert 3.7 * s.instructions <= d.instructions, f"only {d.instructions / s.instructions:.2f}x fewer instructions"
 
 
 @pytest.mark.slow

@@ -85,6 +85,40 @@ static __attribute__((noinline)) void sp_dw_plane_words(const uint32_t *in, int3
         }
     }
     d += above * wp + lead;
+    if (n == in_w && n % 8 == 0 && rows > 0)
+    {
+        /* whole input rows of a multiple of 8 pixels: the input is one run, eight words per step,
+         * the plane's padding skipped at each row's end */
+        const uint32_t *q = in;
+        uint32_t *row_end = d + n;
+        const int32_t skip = wp - n;
+        for (int32_t y = rows;;)
+        {
+            const uint32_t a = q[0], b = q[cw], c = q[2 * cw], f = q[3 * cw];
+            d[0] = a;
+            d[1] = b;
+            d[2] = c;
+            d[3] = f;
+            q += 4 * cw;
+            const uint32_t a4 = q[0], b4 = q[cw], c4 = q[2 * cw], f4 = q[3 * cw];
+            d[4] = a4;
+            d[5] = b4;
+            d[6] = c4;
+            d[7] = f4;
+            q += 4 * cw;
+            d += 8;
+            if (d == row_end)
+            {
+                if (--y == 0)
+                {
+                    break;
+                }
+                d += skip;
+                row_end += wp;
+            }
+        }
+        return;
+    }
     for (int32_t y = 0; y < rows; y++, d += wp, in += in_w * cw)
     {
         const uint32_t *q = in;
@@ -162,7 +196,7 @@ SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *tw, int32_t count,
  * window's top-left; tw's weights and bias2 are doubled. */
 SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, const int n,
                              const int32_t STEP, uint32_t bias2, int32_t m, int32_t rnd, int32_t sh, const int sign,
-                             int32_t lo, int32_t hi, const int clamp, int8_t *out)
+                             int32_t lo, int32_t hi, const int clamp, const int EIGHTS, int8_t *out)
 {
     const int32_t o0 = n >= 1 ? tw[0] : 0, o1 = n >= 2 ? tw[2] : 0, o2 = n >= 3 ? tw[4] : 0;
     const int32_t w01 = n >= 1 ? sp_pack_lo(tw[1], n >= 2 ? tw[3] : 0) : 0, w2 = n >= 3 ? tw[5] : 0;
@@ -172,6 +206,48 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
     const int32_t quads = out_w >> 2, rest = out_w & 3;
     const int8_t *px = base;
     int8_t *o = out;
+    if (EIGHTS && n >= 1)
+    {
+        /* out_w a multiple of 8: one loop over the outputs, eight per step, the windows' jump at
+         * a row's end a test per step (a row loop's state would not fit the registers); a pointer
+         * per tap, so the loads take immediate offsets */
+        const int32_t row_step = im->row_step;
+        const int8_t *t0 = px + o0, *t1 = px + o1, *t2 = px + o2;
+        const int8_t *row_end = t0 + out_w * step;
+        for (int32_t rows = im->out_h;;)
+        {
+            _Pragma("GCC unroll 8")
+            for (int32_t k = 0; k < 8; k++)
+            {
+                int32_t acc = sp_smlabb(w01, t0[k * step], (int32_t)bias2);
+                if (n >= 2)
+                {
+                    acc = sp_smlatb(w01, t1[k * step], acc);
+                }
+                if (n >= 3)
+                {
+                    acc = sp_smlabb(w2, t2[k * step], acc);
+                }
+                *o = sp_gen_out2(acc, m, rnd, sh, sign, lo, hi, clamp);
+                o += C;
+            }
+            t0 += 8 * step;
+            t1 += 8 * step;
+            t2 += 8 * step;
+            if (t0 == row_end)
+            {
+                if (--rows == 0)
+                {
+                    break;
+                }
+                t0 += jump;
+                t1 += jump;
+                t2 += jump;
+                row_end += row_step;
+            }
+        }
+        return;
+    }
     for (int32_t oy = im->out_h; oy > 0; oy--, px += jump)
     {
         for (int32_t q = quads; q > 0; q--, px += 4 * step, o += 4 * C)
@@ -198,7 +274,7 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
         const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, uint32_t bias2, int32_t m,      \
         int32_t rnd, int32_t sh, int8_t *out)                                                                       \
     {                                                                                                                 \
-        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, sh, SIGN, -128, 127, 0, out);                     \
+        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, sh, SIGN, -128, 127, 0, 0, out);                  \
     }
 #define SP_DW_FAST_STEPS(N, SIGN) SP_DW_FAST(N, 4, SIGN) SP_DW_FAST(N, 8, SIGN) SP_DW_FAST(N, 0, SIGN)
 SP_DW_FAST_STEPS(1, 0)
@@ -213,18 +289,22 @@ SP_DW_FAST(0, 0, 1)
 /* The same with the requantization's shift an immediate (SSAT shifts: one instruction fewer per
  * output, and a register freed for the multiplier): the shifts ReLU layers' RIGHT channels mostly
  * have. Strides 1 and 2, no sign correction. */
-#define SP_DW_FAST_SH(N, STEP, SH)                                                                                   \
-    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_sh##SH(                                           \
+#define SP_DW_FAST_SH(N, STEP, SH, EIGHTS)                                                                           \
+    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_sh##SH##_##EIGHTS(                                \
         const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, uint32_t bias2, int32_t m,      \
         int32_t rnd, int32_t sh, int8_t *out)                                                                       \
     {                                                                                                                 \
         (void)sh;                                                                                                     \
-        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, SH, 0, -128, 127, 0, out);                        \
+        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, SH, 0, -128, 127, 0, EIGHTS, out);                \
     }
-#define SP_DW_FAST_SHIFTS(N) SP_DW_FAST_SH(N, 4, 7) SP_DW_FAST_SH(N, 4, 8) SP_DW_FAST_SH(N, 8, 7) SP_DW_FAST_SH(N, 8, 8)
-SP_DW_FAST_SHIFTS(1)
-SP_DW_FAST_SHIFTS(2)
-SP_DW_FAST_SHIFTS(3)
+#define SP_DW_FAST_SHIFTS(N, E)                                                                                      \
+    SP_DW_FAST_SH(N, 4, 7, E) SP_DW_FAST_SH(N, 4, 8, E) SP_DW_FAST_SH(N, 8, 7, E) SP_DW_FAST_SH(N, 8, 8, E)
+SP_DW_FAST_SHIFTS(1, 0)
+SP_DW_FAST_SHIFTS(2, 0)
+SP_DW_FAST_SHIFTS(3, 0)
+SP_DW_FAST_SHIFTS(1, 1)
+SP_DW_FAST_SHIFTS(2, 1)
+SP_DW_FAST_SHIFTS(3, 1)
 #define SP_DW_SH_MIN 7 /* the shifts with their own loops: SP_DW_SH_MIN and SP_DW_SH_MIN + 1 */
 
 typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
@@ -237,7 +317,7 @@ typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t
                                                            int32_t m, int32_t rnd, int32_t sh, int32_t lo,           \
                                                            int32_t hi, int8_t *out)                                  \
     {                                                                                                                 \
-        sp_dw_channel(im, base, tw, count, N, 0, bias2, m, rnd, sh, 1, lo, hi, 1, out);                             \
+        sp_dw_channel(im, base, tw, count, N, 0, bias2, m, rnd, sh, 1, lo, hi, 1, 0, out);                             \
     }
 SP_DW_CLAMPED(0)
 SP_DW_CLAMPED(1)
@@ -248,15 +328,51 @@ typedef void (*sp_dw_clamped_fn)(const sp_dw_image *, const int8_t *, const int3
                                  int32_t, int32_t, int32_t, int32_t, int8_t *);
 
 /* A channel of one tap with its table (lut[(uint8)x] is the output for input byte x: bias,
- * requantization, zero point and clamp included): a load, a table load and a store per output, four
- * pixels per step. px: the tap's byte of the first window; STEP as in sp_dw_channel. */
+ * requantization, zero point and clamp included): a load, a table load and a store per output.
+ * px: the tap's byte of the first window; STEP as in sp_dw_channel. EIGHTS: out_w is a multiple of
+ * 8, eight pixels per step and no remainder loop (the row's state is small enough to stay in
+ * registers); else four pixels per step. */
 SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const int8_t *lut, const int32_t STEP,
-                                 int8_t *out)
+                                 const int EIGHTS, int8_t *out)
 {
     const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
     const int32_t jump = im->row_step - out_w * step;
     const int32_t quads = out_w >> 2, rest = out_w & 3, C2 = 2 * C;
     int8_t *o = out;
+    if (EIGHTS)
+    {
+        /* one loop over the outputs (one run, C bytes apart); the windows jump at each row's end */
+        const int32_t C3 = 3 * C, C4 = 4 * C, row_step = im->row_step;
+        const uint8_t *row_end = px + out_w * step;
+        for (int32_t rows = im->out_h;;)
+        {
+            const int8_t y0 = lut[px[0]], y1 = lut[px[step]], y2 = lut[px[2 * step]], y3 = lut[px[3 * step]];
+            o[0] = y0;
+            o[C] = y1;
+            o[C2] = y2;
+            o[C3] = y3;
+            o += C4;
+            __asm__("" : "+r"(o)); /* one output pointer: GCC would keep a second at o + 4C */
+            const int8_t y4 = lut[px[4 * step]], y5 = lut[px[5 * step]], y6 = lut[px[6 * step]],
+                         y7 = lut[px[7 * step]];
+            px += 8 * step;
+            o[0] = y4;
+            o[C] = y5;
+            o[C2] = y6;
+            o[C3] = y7;
+            o += C4;
+            if (px == row_end)
+            {
+                if (--rows == 0)
+                {
+                    break;
+                }
+                px += jump;
+                row_end += row_step;
+            }
+        }
+        return;
+    }
     for (int32_t oy = im->out_h; oy > 0; oy--, px += jump)
     {
         /* the stores step by 2C twice per quad: two step registers instead of four, so the loop's
@@ -278,15 +394,19 @@ SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const
     }
 }
 
-#define SP_DW_LUT(STEP)                                                                                               \
-    static __attribute__((noinline)) void sp_dw_lut##STEP(const sp_dw_image *im, const uint8_t *px,                  \
-                                                          const int8_t *lut, int8_t *out)                            \
+#define SP_DW_LUT(STEP, EIGHTS)                                                                                       \
+    static __attribute__((noinline)) void sp_dw_lut##STEP##_##EIGHTS(const sp_dw_image *im, const uint8_t *px,       \
+                                                                     const int8_t *lut, int8_t *out)                 \
     {                                                                                                                 \
-        sp_dw_lut_channel(im, px, lut, STEP, out);                                                                    \
+        sp_dw_lut_channel(im, px, lut, STEP, EIGHTS, out);                                                            \
     }
-SP_DW_LUT(4)
-SP_DW_LUT(8)
-SP_DW_LUT(0)
+SP_DW_LUT(4, 0)
+SP_DW_LUT(8, 0)
+SP_DW_LUT(0, 0)
+SP_DW_LUT(4, 1)
+SP_DW_LUT(8, 1)
+
+typedef void (*sp_dw_lut_fn)(const sp_dw_image *, const uint8_t *, const int8_t *, int8_t *);
 
 /* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare): the
  * real (undoubled) accumulator, one pixel at a time. */
@@ -323,18 +443,9 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     if (lut != NULL)
     {
         const uint8_t *px = (const uint8_t *)plane + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G;
-        if (im->step == 4)
-        {
-            sp_dw_lut4(im, px, lut, out);
-        }
-        else if (im->step == 8)
-        {
-            sp_dw_lut8(im, px, lut, out);
-        }
-        else
-        {
-            sp_dw_lut0(im, px, lut, out);
-        }
+        static const sp_dw_lut_fn luts[2][3] = {{sp_dw_lut4_0, sp_dw_lut8_0, sp_dw_lut0_0},
+                                                 {sp_dw_lut4_1, sp_dw_lut8_1, sp_dw_lut0_0}};
+        luts[im->out_w % 8 == 0][im->step == 4 ? 0 : (im->step == 8 ? 1 : 2)](im, px, lut, out);
         return;
     }
     static const sp_dw_fast_fn fast[2][4][3] = {
@@ -375,11 +486,15 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     const int32_t steps = im->step == 4 ? 0 : (im->step == 8 ? 1 : 2);
     if (!sp_dw_sign_fix(w) && count >= 1 && count <= 3 && steps < 2 && sh >= SP_DW_SH_MIN && sh <= SP_DW_SH_MIN + 1)
     {
-        static const sp_dw_fast_fn fast_sh[3][2][2] = {
-            {{sp_dw_fast1_4_sh7, sp_dw_fast1_4_sh8}, {sp_dw_fast1_8_sh7, sp_dw_fast1_8_sh8}},
-            {{sp_dw_fast2_4_sh7, sp_dw_fast2_4_sh8}, {sp_dw_fast2_8_sh7, sp_dw_fast2_8_sh8}},
-            {{sp_dw_fast3_4_sh7, sp_dw_fast3_4_sh8}, {sp_dw_fast3_8_sh7, sp_dw_fast3_8_sh8}}};
-        fast_sh[count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier, rnd, sh, out);
+        static const sp_dw_fast_fn fast_sh[2][3][2][2] = {
+            {{{sp_dw_fast1_4_sh7_0, sp_dw_fast1_4_sh8_0}, {sp_dw_fast1_8_sh7_0, sp_dw_fast1_8_sh8_0}},
+             {{sp_dw_fast2_4_sh7_0, sp_dw_fast2_4_sh8_0}, {sp_dw_fast2_8_sh7_0, sp_dw_fast2_8_sh8_0}},
+             {{sp_dw_fast3_4_sh7_0, sp_dw_fast3_4_sh8_0}, {sp_dw_fast3_8_sh7_0, sp_dw_fast3_8_sh8_0}}},
+            {{{sp_dw_fast1_4_sh7_1, sp_dw_fast1_4_sh8_1}, {sp_dw_fast1_8_sh7_1, sp_dw_fast1_8_sh8_1}},
+             {{sp_dw_fast2_4_sh7_1, sp_dw_fast2_4_sh8_1}, {sp_dw_fast2_8_sh7_1, sp_dw_fast2_8_sh8_1}},
+             {{sp_dw_fast3_4_sh7_1, sp_dw_fast3_4_sh8_1}, {sp_dw_fast3_8_sh7_1, sp_dw_fast3_8_sh8_1}}}};
+        fast_sh[im->out_w % 8 == 0][count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier,
+                                                                         rnd, sh, out);
         return;
     }
     fast[sp_dw_sign_fix(w)][count <= 3 ? count : 0][steps](im, plane, tw, count, bias2, rec->multiplier, rnd, sh,

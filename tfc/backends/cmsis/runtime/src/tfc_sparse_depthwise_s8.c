@@ -29,7 +29,11 @@ typedef char sp_dw_arithmetic_right_shift[(-8 >> 1) == -4 ? 1 : -1];
 /* The planes the taps read: a group of G channels, zero-point padded, in scratch. Steps in bytes. */
 #define SP_DW_G 4
 
-typedef struct
+typedef struct sp_dw_image sp_dw_image;
+/* a one-tap channel by its table: px its tap's byte of the first window */
+typedef void (*sp_dw_lut_fn)(const sp_dw_image *im, const uint8_t *px, const int8_t *lut, int8_t *out);
+
+struct sp_dw_image
 {
     int32_t hp, wp;   /* rows and columns the output windows cover */
     int32_t C;
@@ -37,7 +41,10 @@ typedef struct
     int32_t step;     /* between two output pixels' windows along x */
     int32_t row_step; /* between two output rows' windows */
     int32_t out_h, out_w;
-} sp_dw_image;
+    int32_t steps;    /* the specialised loops: 0 step 4 (stride 1), 1 step 8 (stride 2), 2 other */
+    int32_t eights;   /* out_w a multiple of 8: the eight-per-step loops */
+    sp_dw_lut_fn lut; /* the one-tap table loop for these */
+};
 
 static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims *in, const tfc_sparse_dw_weights *w,
                           const cmsis_nn_dims *out, sp_dw_image *im)
@@ -57,7 +64,67 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
     im->pitch = im->wp * SP_DW_G;
     im->step = p->stride.w * SP_DW_G;
     im->row_step = p->stride.h * im->pitch;
+    im->steps = im->step == 4 ? 0 : (im->step == 8 ? 1 : 2);
+    im->eights = out->w % 8 == 0;
     return 1;
+}
+
+/* sp_dw_plane_words' copy of the input rows (the padding written already) when every input row
+ * lies whole in the plane and is n = 8k words long: the input is one run, eight words per
+ * step, the plane's padding skipped at each row's end. q: the group's word of input pixel (0, 0);
+ * d: its plane word. */
+static __attribute__((noinline)) void sp_dw_plane_eights(const uint32_t *q, int32_t n, int32_t cw, int32_t rows,
+                                                         int32_t wp, uint32_t *d)
+{
+    uint32_t *row_end = d + n;
+    const int32_t skip = wp - n;
+#if SP_ARM
+    const int32_t s1 = 4 * cw, s3 = 12 * cw;
+#endif
+    for (int32_t y = rows;;)
+    {
+#if SP_ARM
+        /* eight loads at register offsets and one STM (GCC spills instead: the words and the
+         * offsets take every register); r7 left alone, Thumb's frame pointer where there is one */
+        __asm__ volatile("ldr r4, [%[q]]\n\t"
+                         "ldr r5, [%[q], %[s1]]\n\t"
+                         "ldr r6, [%[q], %[s1], lsl #1]\n\t"
+                         "ldr r8, [%[q], %[s3]]\n\t"
+                         "add %[q], %[q], %[s1], lsl #2\n\t"
+                         "ldr r9, [%[q]]\n\t"
+                         "ldr r10, [%[q], %[s1]]\n\t"
+                         "ldr r11, [%[q], %[s1], lsl #1]\n\t"
+                         "ldr lr, [%[q], %[s3]]\n\t"
+                         "add %[q], %[q], %[s1], lsl #2\n\t"
+                         "stmia %[d]!, {r4, r5, r6, r8, r9, r10, r11, lr}"
+                         : [q] "+r"(q), [d] "+r"(d)
+                         : [s1] "r"(s1), [s3] "r"(s3)
+                         : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "lr", "memory");
+#else
+        const uint32_t a = q[0], b = q[cw], c = q[2 * cw], f = q[3 * cw];
+        d[0] = a;
+        d[1] = b;
+        d[2] = c;
+        d[3] = f;
+        q += 4 * cw;
+        const uint32_t a4 = q[0], b4 = q[cw], c4 = q[2 * cw], f4 = q[3 * cw];
+        d[4] = a4;
+        d[5] = b4;
+        d[6] = c4;
+        d[7] = f4;
+        q += 4 * cw;
+        d += 8;
+#endif
+        if (d == row_end)
+        {
+            if (--y == 0)
+            {
+                break;
+            }
+            d += skip;
+            row_end += wp;
+        }
+    }
 }
 
 /* The padded planes of a group of four whole channels at a word-aligned offset (C % 4 == 0, aligned
@@ -85,40 +152,6 @@ static __attribute__((noinline)) void sp_dw_plane_words(const uint32_t *in, int3
         }
     }
     d += above * wp + lead;
-    if (n == in_w && n % 8 == 0 && rows > 0)
-    {
-        /* whole input rows of a multiple of 8 pixels: the input is one run, eight words per step,
-         * the plane's padding skipped at each row's end */
-        const uint32_t *q = in;
-        uint32_t *row_end = d + n;
-        const int32_t skip = wp - n;
-        for (int32_t y = rows;;)
-        {
-            const uint32_t a = q[0], b = q[cw], c = q[2 * cw], f = q[3 * cw];
-            d[0] = a;
-            d[1] = b;
-            d[2] = c;
-            d[3] = f;
-            q += 4 * cw;
-            const uint32_t a4 = q[0], b4 = q[cw], c4 = q[2 * cw], f4 = q[3 * cw];
-            d[4] = a4;
-            d[5] = b4;
-            d[6] = c4;
-            d[7] = f4;
-            q += 4 * cw;
-            d += 8;
-            if (d == row_end)
-            {
-                if (--y == 0)
-                {
-                    break;
-                }
-                d += skip;
-                row_end += wp;
-            }
-        }
-        return;
-    }
     for (int32_t y = 0; y < rows; y++, d += wp, in += in_w * cw)
     {
         const uint32_t *q = in;
@@ -406,7 +439,13 @@ SP_DW_LUT(0, 0)
 SP_DW_LUT(4, 1)
 SP_DW_LUT(8, 1)
 
-typedef void (*sp_dw_lut_fn)(const sp_dw_image *, const uint8_t *, const int8_t *, int8_t *);
+/* The table loop for the layer's stride and width, picked once per layer. */
+static void sp_dw_pick_lut(sp_dw_image *im)
+{
+    static const sp_dw_lut_fn luts[2][3] = {{sp_dw_lut4_0, sp_dw_lut8_0, sp_dw_lut0_0},
+                                             {sp_dw_lut4_1, sp_dw_lut8_1, sp_dw_lut0_0}};
+    im->lut = luts[im->eights][im->steps];
+}
 
 /* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare): the
  * real (undoubled) accumulator, one pixel at a time. */
@@ -443,9 +482,7 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     if (lut != NULL)
     {
         const uint8_t *px = (const uint8_t *)plane + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G;
-        static const sp_dw_lut_fn luts[2][3] = {{sp_dw_lut4_0, sp_dw_lut8_0, sp_dw_lut0_0},
-                                                 {sp_dw_lut4_1, sp_dw_lut8_1, sp_dw_lut0_0}};
-        luts[im->out_w % 8 == 0][im->step == 4 ? 0 : (im->step == 8 ? 1 : 2)](im, px, lut, out);
+        im->lut(im, px, lut, out);
         return;
     }
     static const sp_dw_fast_fn fast[2][4][3] = {
@@ -483,7 +520,7 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
         clamped[count <= 3 ? count : 0](im, plane, tw, count, bias2, rec->multiplier, rnd, sh, lo, hi, out);
         return;
     }
-    const int32_t steps = im->step == 4 ? 0 : (im->step == 8 ? 1 : 2);
+    const int32_t steps = im->steps;
     if (!sp_dw_sign_fix(w) && count >= 1 && count <= 3 && steps < 2 && sh >= SP_DW_SH_MIN && sh <= SP_DW_SH_MIN + 1)
     {
         static const sp_dw_fast_fn fast_sh[2][3][2][2] = {
@@ -493,7 +530,7 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
             {{{sp_dw_fast1_4_sh7_1, sp_dw_fast1_4_sh8_1}, {sp_dw_fast1_8_sh7_1, sp_dw_fast1_8_sh8_1}},
              {{sp_dw_fast2_4_sh7_1, sp_dw_fast2_4_sh8_1}, {sp_dw_fast2_8_sh7_1, sp_dw_fast2_8_sh8_1}},
              {{sp_dw_fast3_4_sh7_1, sp_dw_fast3_4_sh8_1}, {sp_dw_fast3_8_sh7_1, sp_dw_fast3_8_sh8_1}}}};
-        fast_sh[im->out_w % 8 == 0][count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier,
+        fast_sh[im->eights][count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier,
                                                                          rnd, sh, out);
         return;
     }
@@ -510,6 +547,8 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     const int8_t *lut = w->luts;
     const int words = im->C % 4 == 0 && ((uintptr_t)in & 3U) == 0 && ((uintptr_t)plane & 3U) == 0;
     int borders = 1; /* the word planes' padding: written by the first group, kept by the others */
+    /* every input row whole in the plane, 8k words: copied eight per step */
+    const int eights = in_h > 0 && in_w > 0 && top + in_h <= im->hp && left + in_w <= im->wp && in_w % 8 == 0;
     for (int32_t c0 = 0; c0 < im->C; c0 += SP_DW_G)
     {
         const int32_t g = im->C - c0 < SP_DW_G ? im->C - c0 : SP_DW_G;
@@ -521,8 +560,21 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
         if (used && words)
         {
             const uint32_t fill4 = ((uint32_t)fill & 0xFFU) * 0x01010101U;
-            sp_dw_plane_words((const uint32_t *)__builtin_assume_aligned(in + c0, 4), in_h, in_w, im->C / 4, top,
-                              left, fill4, im, (uint32_t *)__builtin_assume_aligned(plane, 4), borders);
+            uint32_t *const words_plane = (uint32_t *)__builtin_assume_aligned(plane, 4);
+            const uint32_t *const words_in = (const uint32_t *)__builtin_assume_aligned(in + c0, 4);
+            if (eights)
+            {
+                if (borders)
+                {
+                    /* no input rows: the padding only */
+                    sp_dw_plane_words(words_in, 0, in_w, im->C / 4, top, left, fill4, im, words_plane, 1);
+                }
+                sp_dw_plane_eights(words_in, in_w, im->C / 4, in_h, im->wp, words_plane + top * im->wp + left);
+            }
+            else
+            {
+                sp_dw_plane_words(words_in, in_h, in_w, im->C / 4, top, left, fill4, im, words_plane, borders);
+            }
             borders = 0;
         }
         else if (used)
@@ -585,6 +637,7 @@ arm_cmsis_nn_status tfc_sparse_depthwise_conv_s8(const cmsis_nn_context *ctx,
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
+    sp_dw_pick_lut(&im);
     const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
     const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
     for (int32_t b = 0; b < input_dims->n; b++)

@@ -375,7 +375,9 @@ SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const
     if (EIGHTS)
     {
         /* one loop over the outputs (one run, C bytes apart); the windows jump at each row's end */
-        const int32_t C3 = 3 * C, C4 = 4 * C, row_step = im->row_step;
+        int32_t C3 = 3 * C;
+        const int32_t C4 = 4 * C, row_step = im->row_step;
+        __asm__("" : "+r"(C3)); /* 3C in a register: a store each, not an add and a store */
         const uint8_t *row_end = px + out_w * step;
         for (int32_t rows = im->out_h;;)
         {

@@ -9,8 +9,11 @@
  * those channels, so the output may overwrite the input (in place, TinyEngine's trick): the arena
  * holds one tensor and a four-channel plane instead of two tensors and a padded image. Channels of
  * 1, 2 or 3 taps (what pruning to ~15 % leaves of a 3x3 kernel) run loops specialised for that
- * count and for strides 1 and 2 (immediate load offsets), four pixels per step; more taps run a
- * loop over the tap list. A RIGHT channel's weights and bias are doubled so SMMLAR takes the
+ * count and for strides 1 and 2 (immediate load offsets), four pixels per step; where the output
+ * rows are a multiple of 8 pixels, one-tap tables and the immediate-shift loops run eight per step
+ * in one flat loop (a test per step for the row's end instead of a row loop whose state spills),
+ * and the planes' input rows copy eight words per step (an STM on Arm); more taps run a loop over
+ * the tap list. A RIGHT channel's weights and bias are doubled so SMMLAR takes the
  * accumulator as it is, and ReLU layers skip the negative accumulator's rounding correction
  * (sp_gen_out2): a one-tap output is a load, SMLABB, SMMLAR, ASR, SSAT and a store. Channels whose
  * requantization needs the other forms run one pixel at a time. Integer sums wrap modulo 2^32
@@ -101,19 +104,10 @@ static __attribute__((noinline)) void sp_dw_plane_eights(const uint32_t *q, int3
                          : [s1] "r"(s1), [s3] "r"(s3)
                          : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "lr", "memory");
 #else
-        const uint32_t a = q[0], b = q[cw], c = q[2 * cw], f = q[3 * cw];
-        d[0] = a;
-        d[1] = b;
-        d[2] = c;
-        d[3] = f;
-        q += 4 * cw;
-        const uint32_t a4 = q[0], b4 = q[cw], c4 = q[2 * cw], f4 = q[3 * cw];
-        d[4] = a4;
-        d[5] = b4;
-        d[6] = c4;
-        d[7] = f4;
-        q += 4 * cw;
-        d += 8;
+        for (int32_t k = 0; k < 8; k++, q += cw)
+        {
+            *d++ = *q;
+        }
 #endif
         if (d == row_end)
         {

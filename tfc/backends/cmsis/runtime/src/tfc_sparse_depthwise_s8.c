@@ -72,6 +72,32 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
     return 1;
 }
 
+/* The plane's zero-point padding alone (fill4: four zero points), around input rows that lie
+ * whole in it: the rows above and below, the columns left and right of each input row. */
+static void sp_dw_plane_padding(uint32_t *d, const sp_dw_image *im, int32_t top, int32_t left, int32_t in_h,
+                                int32_t in_w, uint32_t fill4)
+{
+    const int32_t wp = im->wp, right = wp - left - in_w;
+    uint32_t *p = d;
+    for (uint32_t *const end = d + top * wp + left; p != end; p++)
+    {
+        *p = fill4; /* the rows above, and the first input row's left padding */
+    }
+    for (int32_t y = 0; y < in_h; y++)
+    {
+        p += in_w;
+        /* this row's right padding, then the next row's left (or the rows below) */
+        for (uint32_t *const end = p + right + (y + 1 < in_h ? left : 0); p != end; p++)
+        {
+            *p = fill4;
+        }
+    }
+    for (uint32_t *const end = d + im->hp * wp; p != end; p++)
+    {
+        *p = fill4;
+    }
+}
+
 /* sp_dw_plane_words' copy of the input rows (the padding written already) when every input row
  * lies whole in the plane and is n = 8k words long: the input is one run, eight words per
  * step, the plane's padding skipped at each row's end. q: the group's word of input pixel (0, 0);
@@ -562,8 +588,7 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
             {
                 if (borders)
                 {
-                    /* no input rows: the padding only */
-                    sp_dw_plane_words(words_in, 0, in_w, im->C / 4, top, left, fill4, im, words_plane, 1);
+                    sp_dw_plane_padding(words_plane, im, top, left, in_h, in_w, fill4);
                 }
                 sp_dw_plane_eights(words_in, in_w, im->C / 4, in_h, im->wp, words_plane + top * im->wp + left);
             }

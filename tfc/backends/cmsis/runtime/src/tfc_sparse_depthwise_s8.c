@@ -45,7 +45,7 @@ struct sp_dw_image
     int32_t row_step; /* between two output rows' windows */
     int32_t out_h, out_w;
     int32_t steps;    /* the specialised loops: 0 step 4 (stride 1), 1 step 8 (stride 2), 2 other */
-    int32_t eights;   /* out_w a multiple of 8: the eight-per-step loops */
+    int32_t eights;   /* out_w a multiple of 16: 2, of 8: 1 (the loops of that many eights per step) */
     sp_dw_lut_fn lut; /* the one-tap table loop for these */
 };
 
@@ -68,7 +68,7 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
     im->step = p->stride.w * SP_DW_G;
     im->row_step = p->stride.h * im->pitch;
     im->steps = im->step == 4 ? 0 : (im->step == 8 ? 1 : 2);
-    im->eights = out->w % 8 == 0;
+    im->eights = out->w % 16 == 0 ? 2 : out->w % 8 == 0;
     return 1;
 }
 
@@ -401,21 +401,19 @@ SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const
         const uint8_t *row_end = px + out_w * step;
         for (int32_t rows = im->out_h;;)
         {
-            const int8_t y0 = lut[px[0]], y1 = lut[px[step]], y2 = lut[px[2 * step]], y3 = lut[px[3 * step]];
-            o[0] = y0;
-            o[C] = y1;
-            o[C2] = y2;
-            o[C3] = y3;
-            o += C4;
-            __asm__("" : "+r"(o)); /* one output pointer: GCC would keep a second at o + 4C */
-            const int8_t y4 = lut[px[4 * step]], y5 = lut[px[5 * step]], y6 = lut[px[6 * step]],
-                         y7 = lut[px[7 * step]];
-            px += 8 * step;
-            o[0] = y4;
-            o[C] = y5;
-            o[C2] = y6;
-            o[C3] = y7;
-            o += C4;
+            /* EIGHTS blocks of eight pixels, four at a time */
+            _Pragma("GCC unroll 4")
+            for (int32_t b = 0; b < 2 * EIGHTS; b++)
+            {
+                const int8_t y0 = lut[px[0]], y1 = lut[px[step]], y2 = lut[px[2 * step]], y3 = lut[px[3 * step]];
+                px += 4 * step;
+                o[0] = y0;
+                o[C] = y1;
+                o[C2] = y2;
+                o[C3] = y3;
+                o += C4;
+                __asm__("" : "+r"(o)); /* one output pointer: GCC would keep a second at o + 4C */
+            }
             if (px == row_end)
             {
                 if (--rows == 0)
@@ -460,12 +458,15 @@ SP_DW_LUT(8, 0)
 SP_DW_LUT(0, 0)
 SP_DW_LUT(4, 1)
 SP_DW_LUT(8, 1)
+SP_DW_LUT(4, 2)
+SP_DW_LUT(8, 2)
 
 /* The table loop for the layer's stride and width, picked once per layer. */
 static void sp_dw_pick_lut(sp_dw_image *im)
 {
-    static const sp_dw_lut_fn luts[2][3] = {{sp_dw_lut4_0, sp_dw_lut8_0, sp_dw_lut0_0},
-                                             {sp_dw_lut4_1, sp_dw_lut8_1, sp_dw_lut0_0}};
+    static const sp_dw_lut_fn luts[3][3] = {{sp_dw_lut4_0, sp_dw_lut8_0, sp_dw_lut0_0},
+                                             {sp_dw_lut4_1, sp_dw_lut8_1, sp_dw_lut0_0},
+                                             {sp_dw_lut4_2, sp_dw_lut8_2, sp_dw_lut0_0}};
     im->lut = luts[im->eights][im->steps];
 }
 
@@ -552,7 +553,7 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
             {{{sp_dw_fast1_4_sh7_1, sp_dw_fast1_4_sh8_1}, {sp_dw_fast1_8_sh7_1, sp_dw_fast1_8_sh8_1}},
              {{sp_dw_fast2_4_sh7_1, sp_dw_fast2_4_sh8_1}, {sp_dw_fast2_8_sh7_1, sp_dw_fast2_8_sh8_1}},
              {{sp_dw_fast3_4_sh7_1, sp_dw_fast3_4_sh8_1}, {sp_dw_fast3_8_sh7_1, sp_dw_fast3_8_sh8_1}}}};
-        fast_sh[im->eights][count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier,
+        fast_sh[im->eights != 0][count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier,
                                                                          rnd, sh, out);
         return;
     }

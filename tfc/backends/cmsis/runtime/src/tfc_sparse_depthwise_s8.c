@@ -267,6 +267,8 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
         const int32_t row_step = im->row_step;
         const int8_t *t0 = px + o0, *t1 = px + o1, *t2 = px + o2;
         const int8_t *row_end = t0 + out_w * step;
+        int32_t C3 = 3 * C;
+        __asm__("" : "+r"(C3)); /* 3C in a register: a store each, not an add and a store */
         for (int32_t rows = im->out_h;;)
         {
             _Pragma("GCC unroll 8")
@@ -281,8 +283,12 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
                 {
                     acc = sp_smlabb(w2, t2[k * step], acc);
                 }
-                *o = sp_gen_out2(acc, m, rnd, sh, sign, lo, hi, clamp);
-                o += C;
+                o[(k & 3) == 3 ? C3 : (k & 3) * C] = sp_gen_out2(acc, m, rnd, sh, sign, lo, hi, clamp);
+                if (k == 3 || k == 7)
+                {
+                    o += 4 * C;
+                    __asm__("" : "+r"(o)); /* one output pointer: GCC would keep a second at o + 4C */
+                }
             }
             t0 += 8 * step;
             t1 += 8 * step;

@@ -504,16 +504,11 @@ static int sp_dw_sign_fix(const tfc_sparse_dw_weights *w)
     return w->output_offset > w->activation.min;
 }
 
-/* One channel of the group whose planes are at plane (lane j); lut: its table when it has one. */
+/* One channel of taps (a one-tap channel with a table runs it from sp_dw_run) of the group whose
+ * planes are at plane (lane j). */
 static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const tfc_sparse_dw_channel *rec,
-                      const uint8_t *tap, const int8_t *lut, const int8_t *plane, int8_t *out)
+                      const uint8_t *tap, const int8_t *plane, int8_t *out)
 {
-    if (lut != NULL)
-    {
-        const uint8_t *px = (const uint8_t *)plane + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G;
-        im->lut(im, px, lut, out);
-        return;
-    }
     static const sp_dw_fast_fn fast[2][4][3] = {
         {{sp_dw_fast0_0_0, sp_dw_fast0_0_0, sp_dw_fast0_0_0},
          {sp_dw_fast1_4_0, sp_dw_fast1_8_0, sp_dw_fast1_0_0},
@@ -623,10 +618,17 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
                 }
                 continue;
             }
-            const int8_t *own = rec->count == 1 ? lut : NULL;
-            sp_dw_one(w, im, rec, tap, own, plane + j, out + c);
+            if (rec->count == 1 && lut != NULL)
+            {
+                /* its table, called from here: sp_dw_one's frame is the tap list's */
+                im->lut(im, (const uint8_t *)plane + j + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G,
+                        lut, out + c);
+                tap += 2;
+                lut += 256;
+                continue;
+            }
+            sp_dw_one(w, im, rec, tap, plane + j, out + c);
             tap += 2 * rec->count;
-            lut += own != NULL ? 256 : 0;
         }
     }
 }

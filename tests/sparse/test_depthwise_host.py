@@ -147,3 +147,53 @@ def test_one_tap_table_is_the_dense_layer_on_every_input_byte():
                                 shifts=(shift,), stride=(1, 1), padding=(0, 0), activation=act)
         want = ref.depthwise_conv2d(x, np.full((1, 1, 1, 1), w, np.int8), np.array([bias], np.int32), p)
         assert np.array_equal(lut, want.reshape(256))
+
+
+def whole_row_layer(seed: int, stride: int, relu: bool, luts: bool, out_w: int, channels: int = 12, pad: int = 1):
+    """(input, layer, bias, params): a 3x3 layer on input rows of out_w * stride pixels, so rows of
+    out_w outputs with pad 1 (a multiple of 8: the eight-per-step loops); taps 1..3 per channel
+    mostly; relu: output zero point -128 and shifts 7..9 (the immediate-shift loops, no sign
+    correction)."""
+    rng = np.random.default_rng(seed)
+    c = channels
+    w = np.zeros((c, 9), np.int8)
+    for ch in range(c):
+        idx = rng.choice(9, size=1 + ch % 3 if ch % 5 else 4, replace=False)
+        w[ch, idx] = rng.integers(1, 128, len(idx)) * rng.choice([-1, 1], len(idx))
+    bias = rng.integers(-4000, 4000, c).astype(np.int32)
+    out_off = -128 if relu else 5
+    shifts = rng.choice([-7, -8, -9], c) if relu else rng.integers(-10, -3, c)
+    p = DepthwiseConvParams(input_offset=128 if relu else -11, output_offset=out_off, ch_mult=1,
+                            multipliers=tuple(int(m) for m in rng.integers(1 << 30, 1 << 31, c)),
+                            shifts=tuple(int(s) for s in shifts), stride=(stride, stride), padding=(pad, pad))
+    x = rng.integers(-128, 128, (1, 3 * stride, out_w * stride, c)).astype(np.int8)
+    layer = sparse_depthwise_layer(w.reshape(c, 3, 3), bias, p.multipliers, p.shifts, input_offset=p.input_offset,
+                                   output_offset=out_off, luts=luts)
+    return x, layer, bias, p
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("relu", [True, False], ids=["relu", "plain"])
+@pytest.mark.parametrize("luts", [True, False], ids=["luts", "taps"])
+def test_rows_of_eight_equal_the_reference(exes, stride, relu, luts):
+    """Output rows of 8 and 16 pixels take the eight-per-step loops (one-tap tables, 1..3-tap
+    immediate-shift loops): plain C, DSP and sanitized builds give the reference's bytes."""
+    items = [whole_row_layer(seed, stride, relu, luts, out_w) for seed, out_w in ((1, 8), (2, 16), (3, 24))]
+    for variant in ("portable", "dsp", "sanitize"):
+        outs = H.run_host(exes[variant], [H.sparse_depthwise_case(x, layer, p) for x, layer, _, p in items])
+        for (x, layer, bias, p), got in zip(items, outs):
+            want = ref.depthwise_conv2d(x, layer.cmsis_weights(), bias, p)
+            assert np.array_equal(got, want), f"{variant}: {np.count_nonzero(got != want)} outputs differ"
+
+
+@pytest.mark.parametrize("pad", [0, 2])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_whole_input_rows_with_other_paddings_equal_the_reference(exes, pad, stride):
+    """Input rows of 8k pixels copy into the planes eight words per step after the padding alone is
+    written: no padding and two rows and columns of it, plain C, DSP and sanitized builds."""
+    items = [whole_row_layer(seed, stride, True, luts, 16 // stride, pad=pad) for seed, luts in ((4, True), (5, False))]
+    for variant in ("portable", "dsp", "sanitize"):
+        outs = H.run_host(exes[variant], [H.sparse_depthwise_case(x, layer, p) for x, layer, _, p in items])
+        for (x, layer, bias, p), got in zip(items, outs):
+            want = ref.depthwise_conv2d(x, layer.cmsis_weights(), bias, p)
+            assert np.array_equal(got, want), f"{variant}: {np.count_nonzero(got != want)} outputs differ"

@@ -82,3 +82,22 @@ def test_m7_sparse_depthwise_matches_reference(qemu_plugins, tmp_path):  # noqa:
         bad = np.argwhere(got != want)
         assert bad.size == 0, f"case {i} ({'sparse' if i % 2 == 0 else 'dense'}): {len(bad)} outputs differ, " \
                               f"first at {tuple(bad[0])}: {got[tuple(bad[0])]} != {want[tuple(bad[0])]}"
+
+
+def test_m7_sparse_depthwise_rows_of_eight_match_reference(qemu_plugins, tmp_path):  # noqa: F811
+    """Output rows of 8 and 16 pixels (the eight-per-step loops of one-tap tables and 1..3-tap
+    immediate-shift channels), strides 1 and 2, ReLU and plain layers, input rows of 8k pixels
+    copied by LDRs and an STM around 0, 1 and 2 rows and columns of padding, on the emulated M7."""
+    from tests.sparse.test_depthwise_host import whole_row_layer
+    info = H.build_m7(tmp_path)
+    cases, wants = [], []
+    for i, (stride, relu, luts, out_w, pad) in enumerate([(1, True, True, 16, 1), (2, True, True, 8, 1),
+                                                           (1, True, False, 8, 1), (2, True, False, 16, 1),
+                                                           (1, False, True, 8, 1), (2, False, False, 8, 1),
+                                                           (1, True, True, 16, 0), (2, True, False, 8, 2)]):
+        x, layer, bias, p = whole_row_layer(i, stride, relu, luts, out_w, channels=8, pad=pad)
+        cases.append(H.sparse_depthwise_case(x, layer, p))
+        wants.append(ref.depthwise_conv2d(x, layer.cmsis_weights(), bias, p))
+    outs, _ = H.run_m7(info, cases, count=False)
+    for i, (got, want) in enumerate(zip(outs, wants)):
+        assert np.array_equal(got, want), f"case {i}: {np.count_nonzero(got != want)} outputs differ"

@@ -78,7 +78,6 @@ class SparseDepthwiseArgs:
     luts: L.ConstArray | None = None        # 256 output bytes per one-tap channel
     encoding: str = dw.ENCODING
     code_bytes_estimate: int = 0
-    cells: int = 0                          # > 0: the output stored as sparse cells of this block
 
     @property
     def flash_arrays(self) -> tuple[L.ConstArray, ...]:
@@ -116,7 +115,7 @@ def depthwise_args(lw, i: int, node: Node, p: kp.DepthwiseConvParams) -> SparseD
         luts = lw.add_const(L.ConstArray(f"{prefix}_dw_luts", "int8_t", layer.luts,
                                          f"{where}: output per input byte, per one-tap channel"))
     return SparseDepthwiseArgs(p, L.Dims(*map(int, x.shape)), L.Dims(*map(int, y.shape)), layer, records, taps,
-                               luts, w.sparse.encoding, cells=node.attrs[cells.CELLS_ATTR])
+                               luts, w.sparse.encoding)
 
 
 def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
@@ -248,9 +247,6 @@ class SparseConv(_Conv):
         return sparse_args(lw, i, node, True, p)
 
 
-DEPTHWISE_CELLS = 4   # the one cell block tfc_sparse_depthwise_conv_s8 writes (SP_DW_CELL)
-
-
 @register_kernel
 class SparseDepthwise(_Conv):
     """tfc_sparse_depthwise_conv_s8 (encoding dw-taps): a depthwise conv with channel multiplier 1."""
@@ -266,23 +262,13 @@ class SparseDepthwise(_Conv):
     priority = 31
     depthwise = True
     in_place = (0,)     # each four-channel group is copied to scratch before its outputs are written
-    # its outputs stored as a sparse 1x1 conv's int16 cells where the node asks (output_cells)
-    writes_cells = True
 
     def decline(self, node):
         if node.attrs["dilation"] != [1, 1]:
             return "dilated"
         if not (npar.is_depthwise(node) and node.inputs[1].shape[0] == node.attrs["group"]):
             return "not a depthwise conv with channel multiplier 1"
-        block = node.attrs[cells.CELLS_ATTR]
-        if block and (conv_layouts(node) != ("nhwc", "nhwc") or block != DEPTHWISE_CELLS):
-            return f"writes cells of {DEPTHWISE_CELLS} from an NHWC input only (SP_DW_CELL: an immediate store offset)"
-        return _sparse_weight(node) or (cells.layout_decline(node.output.shape, block, linear=False) if block else None)
-
-    def run(self, node, inputs, p):
-        [y] = super().run(node, inputs, p)
-        block = node.attrs[cells.CELLS_ATTR]
-        return [cells.to_cells(y, block) if block else y]
+        return _sparse_weight(node)
 
     def scratch_bytes(self, node, p, build, lean=False):
         x, w, y = node.inputs[0], node.inputs[1], node.output

@@ -79,8 +79,7 @@ class Conv2d(_Windowed):
     weight_input = 1
     num_inputs = (2, 3)
     layout_attrs = ("in_layout", "out_layout")
-    attrs = {**_CONV_ATTRS, "in_layout": Attr("str", "nhwc", quiet=True), "out_layout": Attr("str", "nhwc", quiet=True),
-             **CELLS_ATTRS}
+    attrs = {**_CONV_ATTRS, "in_layout": Attr("str", "nhwc", quiet=True), "out_layout": Attr("str", "nhwc", quiet=True)}
 
     def _layouts(self, node) -> tuple[str, str]:
         if self.layout_attrs is None:

@@ -46,10 +46,6 @@ typedef struct
     const tfc_sparse_dw_channel *records;  /* channels */
     const uint8_t *taps;                   /* per channel count pairs (tap index, int8 weight) */
     const int8_t *luts;                    /* per one-tap channel 256 outputs, by (uint8)input; NULL: none */
-    /* > 0: the output is stored as a sparse layer's int16 cells of this block (4; channels %
-     * block == 0): cells [h][c / block][w][block], c0 c2 c1 c3 inside each four, holding the int8
-     * outputs (tfc/sparse/cells.py); output_data then points at int16 storage. 0: NHWC int8. */
-    int32_t output_cells;
 } tfc_sparse_dw_weights;
 
 /* Scratch bytes: four channels' padded planes. */

@@ -9,8 +9,11 @@
  * those channels, so the output may overwrite the input (in place, TinyEngine's trick): the arena
  * holds one tensor and a four-channel plane instead of two tensors and a padded image. Channels of
  * 1, 2 or 3 taps (what pruning to ~15 % leaves of a 3x3 kernel) run loops specialised for that
- * count and for strides 1 and 2 (immediate load offsets), four pixels per step; more taps run a
- * loop over the tap list. A RIGHT channel's weights and bias are doubled so SMMLAR takes the
+ * count and for strides 1 and 2 (immediate load offsets), four pixels per step; where the output
+ * rows are a multiple of 8 pixels, one-tap tables and the immediate-shift loops run eight per step
+ * in one flat loop (a test per step for the row's end instead of a row loop whose state spills),
+ * and the planes' input rows copy eight words per step (an STM on Arm); more taps run a loop over
+ * the tap list. A RIGHT channel's weights and bias are doubled so SMMLAR takes the
  * accumulator as it is, and ReLU layers skip the negative accumulator's rounding correction
  * (sp_gen_out2): a one-tap output is a load, SMLABB, SMMLAR, ASR, SSAT and a store. Channels whose
  * requantization needs the other forms run one pixel at a time. Integer sums wrap modulo 2^32
@@ -29,10 +32,11 @@ typedef char sp_dw_arithmetic_right_shift[(-8 >> 1) == -4 ? 1 : -1];
 /* The planes the taps read: a group of G channels, zero-point padded, in scratch. Steps in bytes. */
 #define SP_DW_G 4
 
-/* The block of the cells the output may be stored as: 4 (a cell is 8 bytes, an immediate offset). */
-#define SP_DW_CELL 4
+typedef struct sp_dw_image sp_dw_image;
+/* a one-tap channel by its table: px its tap's byte of the first window */
+typedef void (*sp_dw_lut_fn)(const sp_dw_image *im, const uint8_t *px, const int8_t *lut, int8_t *out);
 
-typedef struct
+struct sp_dw_image
 {
     int32_t hp, wp;   /* rows and columns the output windows cover */
     int32_t C;
@@ -40,10 +44,10 @@ typedef struct
     int32_t step;     /* between two output pixels' windows along x */
     int32_t row_step; /* between two output rows' windows */
     int32_t out_h, out_w;
-    int32_t cells;    /* > 0: the output is stored as a sparse layer's int16 cells of this block */
-    int32_t ostep;    /* bytes between two output pixels along x: C, or 2 * cells */
-    int32_t ojump;    /* bytes skipped at each output row's end: 0, or the row's other cell groups */
-} sp_dw_image;
+    int32_t steps;    /* the specialised loops: 0 step 4 (stride 1), 1 step 8 (stride 2), 2 other */
+    int32_t eights;   /* out_w a multiple of 16: 2, of 8: 1 (the loops of that many eights per step) */
+    sp_dw_lut_fn lut; /* the one-tap table loop for these */
+};
 
 static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims *in, const tfc_sparse_dw_weights *w,
                           const cmsis_nn_dims *out, sp_dw_image *im)
@@ -63,46 +67,83 @@ static int sp_dw_geometry(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims 
     im->pitch = im->wp * SP_DW_G;
     im->step = p->stride.w * SP_DW_G;
     im->row_step = p->stride.h * im->pitch;
-    const int32_t B = w->output_cells;
-    im->cells = B;
-    im->ostep = B > 0 ? 2 * B : im->C;
-    im->ojump = B > 0 ? 2 * (im->C - B) * out->w : 0;
-    return B == 0 || (B == SP_DW_CELL && im->C % B == 0);
+    im->steps = im->step == 4 ? 0 : (im->step == 8 ? 1 : 2);
+    im->eights = out->w % 16 == 0 ? 2 : out->w % 8 == 0;
+    return 1;
 }
 
-/* Where channel c's output of pixel (0, 0) lies, in bytes from the output: NHWC, or its cell
- * (cells [out_h][C / B][out_w][B], c0 c2 c1 c3 inside each four; tfc/sparse/cells.py). */
-SP_INLINE int32_t sp_dw_out_offset(const sp_dw_image *im, int32_t c)
+/* The plane's zero-point padding alone (fill4: four zero points), around input rows that lie
+ * whole in it: the rows above and below, the columns left and right of each input row. */
+static void sp_dw_plane_padding(uint32_t *d, const sp_dw_image *im, int32_t top, int32_t left, int32_t in_h,
+                                int32_t in_w, uint32_t fill4)
 {
-    const int32_t B = im->cells;
-    if (B == 0)
+    const int32_t wp = im->wp, right = wp - left - in_w;
+    uint32_t *p = d;
+    for (uint32_t *const end = d + top * wp + left; p != end; p++)
     {
-        return c;
+        *p = fill4; /* the rows above, and the first input row's left padding */
     }
-    const int32_t r = c % B;
-    return 2 * ((c / B) * im->out_w * B + (r & ~3) + ((r & 1) << 1) + ((r & 2) >> 1));
-}
-
-/* sp_gen_out2 without its int8 cast: the saturated value stores as a cell's int16 as it is (the
- * cast would add a sign extension per output). */
-SP_INLINE int32_t sp_dw_out2(int32_t acc2, int32_t m, int32_t rnd, int32_t sh, const int sign, int32_t lo, int32_t hi,
-                             const int clamp)
-{
-    const int32_t r = sign ? sp_sub_lsr31(rnd, acc2) : rnd;
-    return sp_clamp(sp_ssat8(sp_smmlar(acc2, m, r) >> sh), lo, hi, clamp);
-}
-
-/* One output at o: an int8 byte, or (CELLS) the int16 of a cell holding it. */
-SP_INLINE void sp_dw_put(int8_t *o, int32_t v, const int CELLS)
-{
-    if (CELLS)
+    for (int32_t y = 0; y < in_h; y++)
     {
-        const int16_t h = (int16_t)v;
-        memcpy(o, &h, sizeof h);
+        p += in_w;
+        /* this row's right padding, then the next row's left (or the rows below) */
+        for (uint32_t *const end = p + right + (y + 1 < in_h ? left : 0); p != end; p++)
+        {
+            *p = fill4;
+        }
     }
-    else
+    for (uint32_t *const end = d + im->hp * wp; p != end; p++)
     {
-        *o = (int8_t)v;
+        *p = fill4;
+    }
+}
+
+/* sp_dw_plane_words' copy of the input rows (the padding written already) when every input row
+ * lies whole in the plane and is n = 8k words long: the input is one run, eight words per
+ * step, the plane's padding skipped at each row's end. q: the group's word of input pixel (0, 0);
+ * d: its plane word. */
+static __attribute__((noinline)) void sp_dw_plane_eights(const uint32_t *q, int32_t n, int32_t cw, int32_t rows,
+                                                         int32_t wp, uint32_t *d)
+{
+    uint32_t *row_end = d + n;
+    const int32_t skip = wp - n;
+#if SP_ARM
+    const int32_t s1 = 4 * cw, s3 = 12 * cw;
+#endif
+    for (int32_t y = rows;;)
+    {
+#if SP_ARM
+        /* eight loads at register offsets and one STM (GCC spills instead: the words and the
+         * offsets take every register); r7 left alone, Thumb's frame pointer where there is one */
+        __asm__ volatile("ldr r4, [%[q]]\n\t"
+                         "ldr r5, [%[q], %[s1]]\n\t"
+                         "ldr r6, [%[q], %[s1], lsl #1]\n\t"
+                         "ldr r8, [%[q], %[s3]]\n\t"
+                         "add %[q], %[q], %[s1], lsl #2\n\t"
+                         "ldr r9, [%[q]]\n\t"
+                         "ldr r10, [%[q], %[s1]]\n\t"
+                         "ldr r11, [%[q], %[s1], lsl #1]\n\t"
+                         "ldr lr, [%[q], %[s3]]\n\t"
+                         "add %[q], %[q], %[s1], lsl #2\n\t"
+                         "stmia %[d]!, {r4, r5, r6, r8, r9, r10, r11, lr}"
+                         : [q] "+r"(q), [d] "+r"(d)
+                         : [s1] "r"(s1), [s3] "r"(s3)
+                         : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "lr", "memory");
+#else
+        for (int32_t k = 0; k < 8; k++, q += cw)
+        {
+            *d++ = *q;
+        }
+#endif
+        if (d == row_end)
+        {
+            if (--y == 0)
+            {
+                break;
+            }
+            d += skip;
+            row_end += wp;
+        }
     }
 }
 
@@ -208,17 +249,64 @@ SP_INLINE uint32_t sp_dw_acc(const int8_t *px, const int32_t *tw, int32_t count,
  * window's top-left; tw's weights and bias2 are doubled. */
 SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, const int n,
                              const int32_t STEP, uint32_t bias2, int32_t m, int32_t rnd, int32_t sh, const int sign,
-                             int32_t lo, int32_t hi, const int clamp, const int CELLS, int8_t *out)
+                             int32_t lo, int32_t hi, const int clamp, const int EIGHTS, int8_t *out)
 {
     const int32_t o0 = n >= 1 ? tw[0] : 0, o1 = n >= 2 ? tw[2] : 0, o2 = n >= 3 ? tw[4] : 0;
     const int32_t w01 = n >= 1 ? sp_pack_lo(tw[1], n >= 2 ? tw[3] : 0) : 0, w2 = n >= 3 ? tw[5] : 0;
-    /* C: bytes between two outputs (NHWC: the channels; cells: a cell, an immediate) */
-    const int32_t C = CELLS ? 2 * SP_DW_CELL : im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
+    const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
     /* The outputs are one run of pixels C bytes apart; the windows jump at each row's end. */
     const int32_t jump = im->row_step - out_w * step;
     const int32_t quads = out_w >> 2, rest = out_w & 3;
     const int8_t *px = base;
     int8_t *o = out;
+    if (EIGHTS && n >= 1)
+    {
+        /* out_w a multiple of 8: one loop over the outputs, eight per step, the windows' jump at
+         * a row's end a test per step (a row loop's state would not fit the registers); a pointer
+         * per tap, so the loads take immediate offsets */
+        const int32_t row_step = im->row_step;
+        const int8_t *t0 = px + o0, *t1 = px + o1, *t2 = px + o2;
+        const int8_t *row_end = t0 + out_w * step;
+        int32_t C3 = 3 * C;
+        __asm__("" : "+r"(C3)); /* 3C in a register: a store each, not an add and a store */
+        for (int32_t rows = im->out_h;;)
+        {
+            _Pragma("GCC unroll 8")
+            for (int32_t k = 0; k < 8; k++)
+            {
+                int32_t acc = sp_smlabb(w01, t0[k * step], (int32_t)bias2);
+                if (n >= 2)
+                {
+                    acc = sp_smlatb(w01, t1[k * step], acc);
+                }
+                if (n >= 3)
+                {
+                    acc = sp_smlabb(w2, t2[k * step], acc);
+                }
+                o[(k & 3) == 3 ? C3 : (k & 3) * C] = sp_gen_out2(acc, m, rnd, sh, sign, lo, hi, clamp);
+                if (k == 3 || k == 7)
+                {
+                    o += 4 * C;
+                    __asm__("" : "+r"(o)); /* one output pointer: GCC would keep a second at o + 4C */
+                }
+            }
+            t0 += 8 * step;
+            t1 += 8 * step;
+            t2 += 8 * step;
+            if (t0 == row_end)
+            {
+                if (--rows == 0)
+                {
+                    break;
+                }
+                t0 += jump;
+                t1 += jump;
+                t2 += jump;
+                row_end += row_step;
+            }
+        }
+        return;
+    }
     for (int32_t oy = im->out_h; oy > 0; oy--, px += jump)
     {
         for (int32_t q = quads; q > 0; q--, px += 4 * step, o += 4 * C)
@@ -227,58 +315,49 @@ SP_INLINE void sp_dw_channel(const sp_dw_image *im, const int8_t *base, const in
             for (int32_t k = 0; k < 4; k++)
             {
                 const uint32_t acc = sp_dw_acc(px + k * step, tw, count, n, bias2, o0, o1, w01, o2, w2);
-                sp_dw_put(o + k * C, sp_dw_out2((int32_t)acc, m, rnd, sh, sign, lo, hi, clamp), CELLS);
+                o[k * C] = sp_gen_out2((int32_t)acc, m, rnd, sh, sign, lo, hi, clamp);
             }
         }
         for (int32_t r = rest; r > 0; r--, px += step, o += C)
         {
-            sp_dw_put(o, sp_dw_out2((int32_t)sp_dw_acc(px, tw, count, n, bias2, o0, o1, w01, o2, w2), m, rnd, sh,
-                                    sign, lo, hi, clamp), CELLS);
-        }
-        if (CELLS)
-        {
-            o += im->ojump;
+            *o = sp_gen_out2((int32_t)sp_dw_acc(px, tw, count, n, bias2, o0, o1, w01, o2, w2), m, rnd, sh, sign,
+                             lo, hi, clamp);
         }
     }
 }
 
 /* Separate functions, so each specialised loop gets the registers to itself: N taps (0: any
- * count), STEP (0: any stride), SIGN; no clamp; int8 outputs (_c0) or cells (_c1). */
-#define SP_DW_FAST(N, STEP, SIGN, CELLS)                                                                             \
-    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_##SIGN##_c##CELLS(                               \
+ * count), STEP (0: any stride), SIGN; no clamp. */
+#define SP_DW_FAST(N, STEP, SIGN)                                                                                    \
+    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_##SIGN(                                           \
         const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, uint32_t bias2, int32_t m,      \
         int32_t rnd, int32_t sh, int8_t *out)                                                                       \
     {                                                                                                                 \
-        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, sh, SIGN, -128, 127, 0, CELLS, out);              \
+        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, sh, SIGN, -128, 127, 0, 0, out);                  \
     }
-#define SP_DW_FAST_STEPS(N, SIGN, CELLS)                                                                              \
-    SP_DW_FAST(N, 4, SIGN, CELLS) SP_DW_FAST(N, 8, SIGN, CELLS) SP_DW_FAST(N, 0, SIGN, CELLS)
-#define SP_DW_FAST_ALL(CELLS)                                                                                         \
-    SP_DW_FAST_STEPS(1, 0, CELLS)                                                                                     \
-    SP_DW_FAST_STEPS(1, 1, CELLS)                                                                                     \
-    SP_DW_FAST_STEPS(2, 0, CELLS)                                                                                     \
-    SP_DW_FAST_STEPS(2, 1, CELLS)                                                                                     \
-    SP_DW_FAST_STEPS(3, 0, CELLS)                                                                                     \
-    SP_DW_FAST_STEPS(3, 1, CELLS)                                                                                     \
-    SP_DW_FAST(0, 0, 0, CELLS)                                                                                        \
-    SP_DW_FAST(0, 0, 1, CELLS)
-SP_DW_FAST_ALL(0)
-SP_DW_FAST_ALL(1)
+#define SP_DW_FAST_STEPS(N, SIGN) SP_DW_FAST(N, 4, SIGN) SP_DW_FAST(N, 8, SIGN) SP_DW_FAST(N, 0, SIGN)
+SP_DW_FAST_STEPS(1, 0)
+SP_DW_FAST_STEPS(1, 1)
+SP_DW_FAST_STEPS(2, 0)
+SP_DW_FAST_STEPS(2, 1)
+SP_DW_FAST_STEPS(3, 0)
+SP_DW_FAST_STEPS(3, 1)
+SP_DW_FAST(0, 0, 0)
+SP_DW_FAST(0, 0, 1)
 
 /* The same with the requantization's shift an immediate (SSAT shifts: one instruction fewer per
  * output, and a register freed for the multiplier): the shifts ReLU layers' RIGHT channels mostly
  * have. Strides 1 and 2, no sign correction. */
-#define SP_DW_FAST_SH(N, STEP, SH, CELLS)                                                                            \
-    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_sh##SH##_c##CELLS(                               \
+#define SP_DW_FAST_SH(N, STEP, SH, EIGHTS)                                                                           \
+    static __attribute__((noinline)) void sp_dw_fast##N##_##STEP##_sh##SH##_##EIGHTS(                                \
         const sp_dw_image *im, const int8_t *base, const int32_t *tw, int32_t count, uint32_t bias2, int32_t m,      \
         int32_t rnd, int32_t sh, int8_t *out)                                                                       \
     {                                                                                                                 \
         (void)sh;                                                                                                     \
-        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, SH, 0, -128, 127, 0, CELLS, out);                 \
+        sp_dw_channel(im, base, tw, count, N, STEP, bias2, m, rnd, SH, 0, -128, 127, 0, EIGHTS, out);                \
     }
-#define SP_DW_FAST_SHIFTS(N, CELLS)                                                                                   \
-    SP_DW_FAST_SH(N, 4, 7, CELLS) SP_DW_FAST_SH(N, 4, 8, CELLS) SP_DW_FAST_SH(N, 8, 7, CELLS)                         \
-    SP_DW_FAST_SH(N, 8, 8, CELLS)
+#define SP_DW_FAST_SHIFTS(N, E)                                                                                      \
+    SP_DW_FAST_SH(N, 4, 7, E) SP_DW_FAST_SH(N, 4, 8, E) SP_DW_FAST_SH(N, 8, 7, E) SP_DW_FAST_SH(N, 8, 8, E)
 SP_DW_FAST_SHIFTS(1, 0)
 SP_DW_FAST_SHIFTS(2, 0)
 SP_DW_FAST_SHIFTS(3, 0)
@@ -291,37 +370,68 @@ typedef void (*sp_dw_fast_fn)(const sp_dw_image *, const int8_t *, const int32_t
                               int32_t, int32_t, int8_t *);
 
 /* RIGHT channels of a layer that clamps (any stride, the sign correction kept): N taps, 0 any. */
-#define SP_DW_CLAMPED(N, CELLS)                                                                                       \
-    static __attribute__((noinline)) void sp_dw_clamped##N##_c##CELLS(const sp_dw_image *im, const int8_t *base,    \
-                                                                      const int32_t *tw, int32_t count,              \
-                                                                      uint32_t bias2, int32_t m, int32_t rnd,        \
-                                                                      int32_t sh, int32_t lo, int32_t hi,            \
-                                                                      int8_t *out)                                   \
+#define SP_DW_CLAMPED(N)                                                                                              \
+    static __attribute__((noinline)) void sp_dw_clamped##N(const sp_dw_image *im, const int8_t *base,               \
+                                                           const int32_t *tw, int32_t count, uint32_t bias2,         \
+                                                           int32_t m, int32_t rnd, int32_t sh, int32_t lo,           \
+                                                           int32_t hi, int8_t *out)                                  \
     {                                                                                                                 \
-        sp_dw_channel(im, base, tw, count, N, 0, bias2, m, rnd, sh, 1, lo, hi, 1, CELLS, out);                      \
+        sp_dw_channel(im, base, tw, count, N, 0, bias2, m, rnd, sh, 1, lo, hi, 1, 0, out);                             \
     }
-SP_DW_CLAMPED(0, 0)
-SP_DW_CLAMPED(1, 0)
-SP_DW_CLAMPED(2, 0)
-SP_DW_CLAMPED(3, 0)
-SP_DW_CLAMPED(0, 1)
-SP_DW_CLAMPED(1, 1)
-SP_DW_CLAMPED(2, 1)
-SP_DW_CLAMPED(3, 1)
+SP_DW_CLAMPED(0)
+SP_DW_CLAMPED(1)
+SP_DW_CLAMPED(2)
+SP_DW_CLAMPED(3)
 
 typedef void (*sp_dw_clamped_fn)(const sp_dw_image *, const int8_t *, const int32_t *, int32_t, uint32_t, int32_t,
                                  int32_t, int32_t, int32_t, int32_t, int8_t *);
 
 /* A channel of one tap with its table (lut[(uint8)x] is the output for input byte x: bias,
- * requantization, zero point and clamp included): a load, a table load and a store per output, four
- * pixels per step. px: the tap's byte of the first window; STEP as in sp_dw_channel. */
+ * requantization, zero point and clamp included): a load, a table load and a store per output.
+ * px: the tap's byte of the first window; STEP as in sp_dw_channel. EIGHTS: out_w is a multiple of
+ * 8, eight pixels per step and no remainder loop (the row's state is small enough to stay in
+ * registers); else four pixels per step. */
 SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const int8_t *lut, const int32_t STEP,
-                                 const int CELLS, int8_t *out)
+                                 const int EIGHTS, int8_t *out)
 {
-    const int32_t C = CELLS ? 2 * SP_DW_CELL : im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
+    const int32_t C = im->C, step = STEP != 0 ? STEP : im->step, out_w = im->out_w;
     const int32_t jump = im->row_step - out_w * step;
     const int32_t quads = out_w >> 2, rest = out_w & 3, C2 = 2 * C;
     int8_t *o = out;
+    if (EIGHTS)
+    {
+        /* one loop over the outputs (one run, C bytes apart); the windows jump at each row's end */
+        int32_t C3 = 3 * C;
+        const int32_t C4 = 4 * C, row_step = im->row_step;
+        __asm__("" : "+r"(C3)); /* 3C in a register: a store each, not an add and a store */
+        const uint8_t *row_end = px + out_w * step;
+        for (int32_t rows = im->out_h;;)
+        {
+            /* EIGHTS blocks of eight pixels, four at a time */
+            _Pragma("GCC unroll 4")
+            for (int32_t b = 0; b < 2 * EIGHTS; b++)
+            {
+                const int8_t y0 = lut[px[0]], y1 = lut[px[step]], y2 = lut[px[2 * step]], y3 = lut[px[3 * step]];
+                px += 4 * step;
+                o[0] = y0;
+                o[C] = y1;
+                o[C2] = y2;
+                o[C3] = y3;
+                o += C4;
+                __asm__("" : "+r"(o)); /* one output pointer: GCC would keep a second at o + 4C */
+            }
+            if (px == row_end)
+            {
+                if (--rows == 0)
+                {
+                    break;
+                }
+                px += jump;
+                row_end += row_step;
+            }
+        }
+        return;
+    }
     for (int32_t oy = im->out_h; oy > 0; oy--, px += jump)
     {
         /* the stores step by 2C twice per quad: two step registers instead of four, so the loop's
@@ -329,38 +439,42 @@ SP_INLINE void sp_dw_lut_channel(const sp_dw_image *im, const uint8_t *px, const
         for (const uint8_t *const end = px + quads * 4 * step; px != end; px += 4 * step)
         {
             const int8_t y0 = lut[px[0]], y1 = lut[px[step]], y2 = lut[px[2 * step]], y3 = lut[px[3 * step]];
-            sp_dw_put(o, y0, CELLS);
-            sp_dw_put(o + C, y1, CELLS);
+            o[0] = y0;
+            o[C] = y1;
             o += C2;
-            sp_dw_put(o, y2, CELLS);
-            sp_dw_put(o + C, y3, CELLS);
+            o[0] = y2;
+            o[C] = y3;
             o += C2;
         }
         for (int32_t r = rest; r > 0; r--, px += step, o += C)
         {
-            sp_dw_put(o, lut[*px], CELLS);
-        }
-        if (CELLS)
-        {
-            o += im->ojump;
+            *o = lut[*px];
         }
     }
 }
 
-#define SP_DW_LUT(STEP, CELLS)                                                                                        \
-    static __attribute__((noinline)) void sp_dw_lut##STEP##_c##CELLS(const sp_dw_image *im, const uint8_t *px,       \
+#define SP_DW_LUT(STEP, EIGHTS)                                                                                       \
+    static __attribute__((noinline)) void sp_dw_lut##STEP##_##EIGHTS(const sp_dw_image *im, const uint8_t *px,       \
                                                                      const int8_t *lut, int8_t *out)                 \
     {                                                                                                                 \
-        sp_dw_lut_channel(im, px, lut, STEP, CELLS, out);                                                             \
+        sp_dw_lut_channel(im, px, lut, STEP, EIGHTS, out);                                                            \
     }
 SP_DW_LUT(4, 0)
 SP_DW_LUT(8, 0)
 SP_DW_LUT(0, 0)
 SP_DW_LUT(4, 1)
 SP_DW_LUT(8, 1)
-SP_DW_LUT(0, 1)
+SP_DW_LUT(4, 2)
+SP_DW_LUT(8, 2)
 
-typedef void (*sp_dw_lut_fn)(const sp_dw_image *, const uint8_t *, const int8_t *, int8_t *);
+/* The table loop for the layer's stride and width, picked once per layer. */
+static void sp_dw_pick_lut(sp_dw_image *im)
+{
+    static const sp_dw_lut_fn luts[3][3] = {{sp_dw_lut4_0, sp_dw_lut8_0, sp_dw_lut0_0},
+                                             {sp_dw_lut4_1, sp_dw_lut8_1, sp_dw_lut0_0},
+                                             {sp_dw_lut4_2, sp_dw_lut8_2, sp_dw_lut0_0}};
+    im->lut = luts[im->eights][im->steps];
+}
 
 /* Channels whose requantization is LEFT or GENERIC (large multipliers or accumulators: rare): the
  * real (undoubled) accumulator, one pixel at a time. */
@@ -368,16 +482,16 @@ static __attribute__((noinline)) void sp_dw_any(const sp_dw_image *im, const int
                                                 int32_t count, int32_t bias, int32_t m, int32_t rnd, int32_t sh,
                                                 int32_t kind, int32_t lo, int32_t hi, int8_t *out)
 {
-    const int32_t C = im->ostep, step = im->step, out_w = im->out_w;
+    const int32_t C = im->C, step = im->step, out_w = im->out_w;
     const int gkind = kind == TFC_SPARSE_RQ_LEFT ? 1 : 2;
     for (int32_t oy = 0; oy < im->out_h; oy++)
     {
         const int8_t *px = base + oy * im->row_step;
-        int8_t *o = out + oy * (out_w * C + im->ojump);
+        int8_t *o = out + oy * out_w * C;
         for (int8_t *const o_end = o + out_w * C; o != o_end; o += C, px += step)
         {
             const uint32_t acc = sp_dw_acc(px, tw, count, 0, (uint32_t)bias, 0, 0, 0, 0, 0);
-            sp_dw_put(o, sp_gen_out((int32_t)acc, gkind, m, rnd, sh, lo, hi, 1), im->cells != 0);
+            *o = sp_gen_out((int32_t)acc, gkind, m, rnd, sh, lo, hi, 1);
         }
     }
 }
@@ -390,50 +504,20 @@ static int sp_dw_sign_fix(const tfc_sparse_dw_weights *w)
     return w->output_offset > w->activation.min;
 }
 
-/* One channel of the group whose planes are at plane (lane j); lut: its table when it has one. */
+/* One channel of taps (a one-tap channel with a table runs it from sp_dw_run) of the group whose
+ * planes are at plane (lane j). */
 static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, const tfc_sparse_dw_channel *rec,
-                      const uint8_t *tap, const int8_t *lut, const int8_t *plane, int8_t *out)
+                      const uint8_t *tap, const int8_t *plane, int8_t *out)
 {
-    const int cells = im->cells != 0;
-    if (lut != NULL)
-    {
-        const uint8_t *px = (const uint8_t *)plane + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G;
-        if (cells)
-        {
-            static const sp_dw_lut_fn luts[3] = {sp_dw_lut4_c1, sp_dw_lut8_c1, sp_dw_lut0_c1};
-            luts[im->step == 4 ? 0 : (im->step == 8 ? 1 : 2)](im, px, lut, out);
-        }
-        else if (im->step == 4)
-        {
-            sp_dw_lut4_c0(im, px, lut, out);
-        }
-        else if (im->step == 8)
-        {
-            sp_dw_lut8_c0(im, px, lut, out);
-        }
-        else
-        {
-            sp_dw_lut0_c0(im, px, lut, out);
-        }
-        return;
-    }
-    static const sp_dw_fast_fn fast[2][2][4][3] = {
-        {{{sp_dw_fast0_0_0_c0, sp_dw_fast0_0_0_c0, sp_dw_fast0_0_0_c0},
-          {sp_dw_fast1_4_0_c0, sp_dw_fast1_8_0_c0, sp_dw_fast1_0_0_c0},
-          {sp_dw_fast2_4_0_c0, sp_dw_fast2_8_0_c0, sp_dw_fast2_0_0_c0},
-          {sp_dw_fast3_4_0_c0, sp_dw_fast3_8_0_c0, sp_dw_fast3_0_0_c0}},
-         {{sp_dw_fast0_0_1_c0, sp_dw_fast0_0_1_c0, sp_dw_fast0_0_1_c0},
-          {sp_dw_fast1_4_1_c0, sp_dw_fast1_8_1_c0, sp_dw_fast1_0_1_c0},
-          {sp_dw_fast2_4_1_c0, sp_dw_fast2_8_1_c0, sp_dw_fast2_0_1_c0},
-          {sp_dw_fast3_4_1_c0, sp_dw_fast3_8_1_c0, sp_dw_fast3_0_1_c0}}},
-        {{{sp_dw_fast0_0_0_c1, sp_dw_fast0_0_0_c1, sp_dw_fast0_0_0_c1},
-          {sp_dw_fast1_4_0_c1, sp_dw_fast1_8_0_c1, sp_dw_fast1_0_0_c1},
-          {sp_dw_fast2_4_0_c1, sp_dw_fast2_8_0_c1, sp_dw_fast2_0_0_c1},
-          {sp_dw_fast3_4_0_c1, sp_dw_fast3_8_0_c1, sp_dw_fast3_0_0_c1}},
-         {{sp_dw_fast0_0_1_c1, sp_dw_fast0_0_1_c1, sp_dw_fast0_0_1_c1},
-          {sp_dw_fast1_4_1_c1, sp_dw_fast1_8_1_c1, sp_dw_fast1_0_1_c1},
-          {sp_dw_fast2_4_1_c1, sp_dw_fast2_8_1_c1, sp_dw_fast2_0_1_c1},
-          {sp_dw_fast3_4_1_c1, sp_dw_fast3_8_1_c1, sp_dw_fast3_0_1_c1}}}};
+    static const sp_dw_fast_fn fast[2][4][3] = {
+        {{sp_dw_fast0_0_0, sp_dw_fast0_0_0, sp_dw_fast0_0_0},
+         {sp_dw_fast1_4_0, sp_dw_fast1_8_0, sp_dw_fast1_0_0},
+         {sp_dw_fast2_4_0, sp_dw_fast2_8_0, sp_dw_fast2_0_0},
+         {sp_dw_fast3_4_0, sp_dw_fast3_8_0, sp_dw_fast3_0_0}},
+        {{sp_dw_fast0_0_1, sp_dw_fast0_0_1, sp_dw_fast0_0_1},
+         {sp_dw_fast1_4_1, sp_dw_fast1_8_1, sp_dw_fast1_0_1},
+         {sp_dw_fast2_4_1, sp_dw_fast2_8_1, sp_dw_fast2_0_1},
+         {sp_dw_fast3_4_1, sp_dw_fast3_8_1, sp_dw_fast3_0_1}}};
     const int32_t lo = w->activation.min, hi = w->activation.max, out_off = w->output_offset;
     const int clamp = !(lo <= -128 && hi >= 127);
     const int32_t count = rec->count, sh = rec->shift, kind = rec->kind;
@@ -456,40 +540,26 @@ static void sp_dw_one(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     const uint32_t bias2 = (uint32_t)rec->bias << 1;
     if (clamp)
     {
-        static const sp_dw_clamped_fn clamped[2][4] = {
-            {sp_dw_clamped0_c0, sp_dw_clamped1_c0, sp_dw_clamped2_c0, sp_dw_clamped3_c0},
-            {sp_dw_clamped0_c1, sp_dw_clamped1_c1, sp_dw_clamped2_c1, sp_dw_clamped3_c1}};
-        clamped[cells][count <= 3 ? count : 0](im, plane, tw, count, bias2, rec->multiplier, rnd, sh, lo, hi, out);
+        static const sp_dw_clamped_fn clamped[4] = {sp_dw_clamped0, sp_dw_clamped1, sp_dw_clamped2, sp_dw_clamped3};
+        clamped[count <= 3 ? count : 0](im, plane, tw, count, bias2, rec->multiplier, rnd, sh, lo, hi, out);
         return;
     }
-    const int32_t steps = im->step == 4 ? 0 : (im->step == 8 ? 1 : 2);
+    const int32_t steps = im->steps;
     if (!sp_dw_sign_fix(w) && count >= 1 && count <= 3 && steps < 2 && sh >= SP_DW_SH_MIN && sh <= SP_DW_SH_MIN + 1)
     {
         static const sp_dw_fast_fn fast_sh[2][3][2][2] = {
-            {{{sp_dw_fast1_4_sh7_c0, sp_dw_fast1_4_sh8_c0}, {sp_dw_fast1_8_sh7_c0, sp_dw_fast1_8_sh8_c0}},
-             {{sp_dw_fast2_4_sh7_c0, sp_dw_fast2_4_sh8_c0}, {sp_dw_fast2_8_sh7_c0, sp_dw_fast2_8_sh8_c0}},
-             {{sp_dw_fast3_4_sh7_c0, sp_dw_fast3_4_sh8_c0}, {sp_dw_fast3_8_sh7_c0, sp_dw_fast3_8_sh8_c0}}},
-            {{{sp_dw_fast1_4_sh7_c1, sp_dw_fast1_4_sh8_c1}, {sp_dw_fast1_8_sh7_c1, sp_dw_fast1_8_sh8_c1}},
-             {{sp_dw_fast2_4_sh7_c1, sp_dw_fast2_4_sh8_c1}, {sp_dw_fast2_8_sh7_c1, sp_dw_fast2_8_sh8_c1}},
-             {{sp_dw_fast3_4_sh7_c1, sp_dw_fast3_4_sh8_c1}, {sp_dw_fast3_8_sh7_c1, sp_dw_fast3_8_sh8_c1}}}};
-        fast_sh[cells][count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier, rnd, sh,
-                                                            out);
+            {{{sp_dw_fast1_4_sh7_0, sp_dw_fast1_4_sh8_0}, {sp_dw_fast1_8_sh7_0, sp_dw_fast1_8_sh8_0}},
+             {{sp_dw_fast2_4_sh7_0, sp_dw_fast2_4_sh8_0}, {sp_dw_fast2_8_sh7_0, sp_dw_fast2_8_sh8_0}},
+             {{sp_dw_fast3_4_sh7_0, sp_dw_fast3_4_sh8_0}, {sp_dw_fast3_8_sh7_0, sp_dw_fast3_8_sh8_0}}},
+            {{{sp_dw_fast1_4_sh7_1, sp_dw_fast1_4_sh8_1}, {sp_dw_fast1_8_sh7_1, sp_dw_fast1_8_sh8_1}},
+             {{sp_dw_fast2_4_sh7_1, sp_dw_fast2_4_sh8_1}, {sp_dw_fast2_8_sh7_1, sp_dw_fast2_8_sh8_1}},
+             {{sp_dw_fast3_4_sh7_1, sp_dw_fast3_4_sh8_1}, {sp_dw_fast3_8_sh7_1, sp_dw_fast3_8_sh8_1}}}};
+        fast_sh[im->eights != 0][count - 1][steps][sh - SP_DW_SH_MIN](im, plane, tw, count, bias2, rec->multiplier,
+                                                                         rnd, sh, out);
         return;
     }
-    fast[cells][sp_dw_sign_fix(w)][count <= 3 ? count : 0][steps](im, plane, tw, count, bias2, rec->multiplier, rnd,
-                                                                 sh, out);
-}
-
-/* A channel without taps stored as cells: its constant in every pixel's cell. */
-static void sp_dw_fill_cells(const sp_dw_image *im, int8_t empty, int8_t *o)
-{
-    for (int32_t oy = 0; oy < im->out_h; oy++, o += im->ojump)
-    {
-        for (int8_t *const o_end = o + im->out_w * im->ostep; o != o_end; o += im->ostep)
-        {
-            sp_dw_put(o, empty, 1);
-        }
-    }
+    fast[sp_dw_sign_fix(w)][count <= 3 ? count : 0][steps](im, plane, tw, count, bias2, rec->multiplier, rnd, sh,
+                                                          out);
 }
 
 /* Every channel of one image, four at a time: their planes into scratch, then their outputs
@@ -501,6 +571,8 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
     const int8_t *lut = w->luts;
     const int words = im->C % 4 == 0 && ((uintptr_t)in & 3U) == 0 && ((uintptr_t)plane & 3U) == 0;
     int borders = 1; /* the word planes' padding: written by the first group, kept by the others */
+    /* every input row whole in the plane, 8k words: copied eight per step */
+    const int eights = in_h > 0 && in_w > 0 && top + in_h <= im->hp && left + in_w <= im->wp && in_w % 8 == 0;
     for (int32_t c0 = 0; c0 < im->C; c0 += SP_DW_G)
     {
         const int32_t g = im->C - c0 < SP_DW_G ? im->C - c0 : SP_DW_G;
@@ -512,8 +584,20 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
         if (used && words)
         {
             const uint32_t fill4 = ((uint32_t)fill & 0xFFU) * 0x01010101U;
-            sp_dw_plane_words((const uint32_t *)__builtin_assume_aligned(in + c0, 4), in_h, in_w, im->C / 4, top,
-                              left, fill4, im, (uint32_t *)__builtin_assume_aligned(plane, 4), borders);
+            uint32_t *const words_plane = (uint32_t *)__builtin_assume_aligned(plane, 4);
+            const uint32_t *const words_in = (const uint32_t *)__builtin_assume_aligned(in + c0, 4);
+            if (eights)
+            {
+                if (borders)
+                {
+                    sp_dw_plane_padding(words_plane, im, top, left, in_h, in_w, fill4);
+                }
+                sp_dw_plane_eights(words_in, in_w, im->C / 4, in_h, im->wp, words_plane + top * im->wp + left);
+            }
+            else
+            {
+                sp_dw_plane_words(words_in, in_h, in_w, im->C / 4, top, left, fill4, im, words_plane, borders);
+            }
             borders = 0;
         }
         else if (used)
@@ -524,11 +608,6 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
         {
             const tfc_sparse_dw_channel *rec = &w->records[c0 + j];
             const int32_t c = c0 + j;
-            if (rec->count == 0 && im->cells)
-            {
-                sp_dw_fill_cells(im, rec->empty, out + sp_dw_out_offset(im, c));
-                continue;
-            }
             if (rec->count == 0)
             {
                 const int8_t empty = rec->empty;
@@ -539,10 +618,17 @@ static void sp_dw_run(const tfc_sparse_dw_weights *w, const sp_dw_image *im, con
                 }
                 continue;
             }
-            const int8_t *own = rec->count == 1 ? lut : NULL;
-            sp_dw_one(w, im, rec, tap, own, plane + j, out + sp_dw_out_offset(im, c));
+            if (rec->count == 1 && lut != NULL)
+            {
+                /* its table, called from here: sp_dw_one's frame is the tap list's */
+                im->lut(im, (const uint8_t *)plane + j + (tap[0] / w->kw) * im->pitch + (tap[0] % w->kw) * SP_DW_G,
+                        lut, out + c);
+                tap += 2;
+                lut += 256;
+                continue;
+            }
+            sp_dw_one(w, im, rec, tap, plane + j, out + c);
             tap += 2 * rec->count;
-            lut += own != NULL ? 256 : 0;
         }
     }
 }
@@ -581,9 +667,9 @@ arm_cmsis_nn_status tfc_sparse_depthwise_conv_s8(const cmsis_nn_context *ctx,
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
+    sp_dw_pick_lut(&im);
     const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    /* bytes per output image: int8, or cells of int16 */
-    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c * (im.cells ? 2 : 1);
+    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         sp_dw_run(weights, &im, input_data + b * in_size, input_dims->h, input_dims->w, p->padding.h, p->padding.w,

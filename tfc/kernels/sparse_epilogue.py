@@ -88,9 +88,6 @@ class SparseEpilogue:
     def decline(self, node):
         return super().decline(node) or _unrolled(node)
 
-    def c_function(self, node, p, lean=False):
-        return self.function
-
     def run_layer(self, node, inputs, p) -> np.ndarray:
         return super().run(node, inputs[:3], p.layer)[0]
 

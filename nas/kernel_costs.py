@@ -60,7 +60,8 @@ def requantization(node) -> tuple[np.ndarray, bool]:
         return np.ones(rows, bool), True
     from tfc.kernels import select
     p = select(node).params(node)
-    p = getattr(p, "conv", p)            # conv2d_add: the conv's requantization
+    # conv2d_add: the conv's requantization; a sparse layer with an epilogue (tfc/kernels/sparse_epilogue.py): its layer's
+    p = getattr(p, "conv", None) or getattr(p, "layer", None) or p
     right = np.array([_rq_right(m, s, p.output_offset, p.activation.max) for m, s in zip(p.multipliers, p.shifts)])
     return np.resize(right, rows), (p.activation.min, p.activation.max) == (-128, 127)
 

@@ -138,7 +138,8 @@ def test_compiled_hybrid_has_no_unknown_kernels():
     cm = _hybrid(dense=False)
     est = estimate(cm)
     functions = {layer.function for layer in cm.report.memory.layers}
-    assert {"tfc_layernorm_s8", "arm_batch_matmul_s8"} <= functions
+    assert "arm_batch_matmul_s8" in functions
+    assert functions & {"tfc_layernorm_s8", "tfc_layernorm_cells_s8"}   # cells: read by sparse layers
     assert functions & {"tfc_softmax_s8", "tfc_softmax_scaled_s8"}   # PTQ: onto its calibrated grid
     assert est.unknown == () and est.as_compiled > 0, f"unknown: {est.unknown}"
 

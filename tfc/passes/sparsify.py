@@ -81,7 +81,7 @@ def layer_shape(node) -> cm.LayerShape | None:
     """The cost model's view of a conv2d/linear node (None when its shapes are not static)."""
     w = node.inputs[1].type.shape
     out = node.output.type.shape
-    if node.op == "linear":
+    if len(w) == 2:                     # [out, in]: linear, or a sparse linear with an epilogue (linear_add ...)
         vectors = int(np.prod(out[:-1])) if len(out) > 1 else 1
         return cm.LayerShape(w[0], w[1], out_h=1, out_w=vectors, in_h=1, in_w=vectors, linear=True)
     x, out = conv_shapes(node)          # NHWC, also where the conv reads or writes NCHW

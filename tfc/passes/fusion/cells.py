@@ -2,7 +2,7 @@
 so they skip their widening pass.
 
 Fires where the producer's op has the cells attribute (CELLS_ATTR) and its kernel writes cells
-(Kernel.writes_cells), its output is no graph output, and every reader is a sparse conv/linear
+(Kernel.writes_cells: LayerNorm, and sparse layers' generated code, epilogue table included), its output is no graph output, and every reader is a sparse conv/linear
 layer that reads the cells as its image (Kernel.reads_cells) with one block size: q, k and v
 reading one LayerNorm share its cells, so nothing is widened three times. Only where the planned
 arena does not grow: the cells take twice the int8 bytes, the readers' widened images go.
@@ -51,6 +51,8 @@ def _readers_block(graph: Graph, node: Node) -> tuple[int, str | None]:
     x = node.output
     if not x.uses:
         return 0, None
+    if not any(len(r.inputs) > 1 and r.inputs[1].sparse is not None for r, _ in x.uses):
+        return 0, None   # no sparse reader: the question does not arise
     if is_output(graph, x):
         return 0, f"{x.ref} is a graph output (read as int8)"
     blocks = set()

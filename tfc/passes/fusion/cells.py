@@ -2,10 +2,11 @@
 so they skip their widening pass.
 
 Fires where the producer's op has the cells attribute (CELLS_ATTR) and its kernel writes cells
-(Kernel.writes_cells: LayerNorm, and sparse layers' generated code, epilogue table included), its output is no graph output, and every reader is a sparse conv/linear
-layer that reads the cells as its image (Kernel.reads_cells) with one block size: q, k and v
-reading one LayerNorm share its cells, so nothing is widened three times. Only where the planned
-arena does not grow: the cells take twice the int8 bytes, the readers' widened images go.
+(Kernel.writes_cells: LayerNorm; a sparse conv/linear layer's generated code, its table epilogue
+included), its output is no graph output, and every reader is a sparse conv/linear layer that
+reads the cells as its image (Kernel.reads_cells) with one block size: q, k and v reading one
+LayerNorm share its cells, so nothing is widened three times. Only where the planned arena does
+not grow: the cells take twice the int8 bytes, the readers' widened images go.
 `unfold_cells` undoes it (a graph whose weights are made dense again).
 """
 from __future__ import annotations
@@ -27,6 +28,8 @@ def fuse_sparse_cells(graph: Graph, ctx) -> int:
         if CELLS_ATTR not in node.spec.attrs or node.attrs[CELLS_ATTR] or node.output.dtype != DType.I8:
             continue
         block, why = _readers_block(graph, node)
+        if block and not _kernel(node).writes_cells:   # e.g. a sparse depthwise conv
+            block, why = 0, f"its kernel {_kernel(node).name} does not write cells"
         if block:
             target = ctx.target or "cortex-m7"
             before = plan_arena(graph, target=target).arena_bytes

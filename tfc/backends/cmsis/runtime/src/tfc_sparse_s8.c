@@ -474,8 +474,8 @@ static int sp_weights_fit(const tfc_sparse_weights *w, int32_t output_offset, co
 {
     const int brle = w->records != NULL && w->brle_rows4 != NULL && w->brle_rows1 != NULL;
     const int cells_out = w->output_cells == 0 || (w->code != NULL && !w->output_nchw);
-    return (brle || w->code != NULL) && cells_out && w->output_offset == output_offset && w->activation.min == act->min &&
-           w->activation.max == act->max && w->rows > 0 && w->cin > 0;
+    return (brle || w->code != NULL) && cells_out && w->output_offset == output_offset &&
+           w->activation.min == act->min && w->activation.max == act->max && w->rows > 0 && w->cin > 0;
 }
 
 /* Where output channel c of pixel k goes: out[k * pixel + c * channel]; output row y starts at out[y * row]. */
@@ -578,6 +578,7 @@ static int sp_conv_image(const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in
 static void sp_conv_rows(const tfc_sparse_weights *w, const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in,
                          const int8_t *x, const cmsis_nn_dims *out, const sp_image *row, int16_t *img, int8_t *y)
 {
+    const sp_steps step = sp_output_steps(w, out->h * out->w, out->w);
     for (int32_t oy = 0; oy < out->h; oy++)
     {
         const int32_t iy = oy * cp->stride.h - cp->padding.h;
@@ -589,7 +590,6 @@ static void sp_conv_rows(const tfc_sparse_weights *w, const cmsis_nn_conv_params
         {
             memset(img, 0, (size_t)sp_image_bytes(row));
         }
-        const sp_steps step = sp_output_steps(w, out->h * out->w, out->w);
         if (oy == 0 && w->code != NULL && w->code->fill != NULL)
         {
             w->code->fill(y);
@@ -624,7 +624,8 @@ arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
     }
     int16_t *img = (int16_t *)ctx->buf;
     const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c * (weights->output_cells ? 2 : 1);
+    const int32_t out_bytes = weights->output_cells ? 2 : 1; /* an output stored as cells: int16 */
+    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c * out_bytes;
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         if (weights->kh == 1)

@@ -46,6 +46,7 @@ class SparseArgs:
     input_nchw: bool = False                # conv: reads its input channels-first (a folded transpose)
     output_nchw: bool = False               # conv: writes its output channels-first
     input_cells: bool = False               # reads its producer's int16 cells, no widening (tfc/sparse/cells.py)
+    output_cells: int = 0                   # > 0: writes its readers' int16 cells of this block (generated code)
 
     @property
     def flash_arrays(self) -> tuple[L.ConstArray, ...]:
@@ -148,12 +149,14 @@ def sparse_args(lw, i: int, node: Node, conv: bool, p) -> SparseArgs:
     prefix = f"tfc_{lw.name}_l{i}"
     where = f"{w.ref} : {w.type}, block {layout.block}"
     if layout.encoding == codegen.UNROLLED:
+        out_cells = node.attrs.get(cells.CELLS_ATTR, 0)
         code = codegen.layer_code(layer, f"{prefix}_sparse", table=f"{prefix}_sparse_table", pixel_counts=counts,
-                                  output_plane=plane, input_stride=node.attrs["stride"][1] if conv else 1)
+                                  output_plane=plane, input_stride=node.attrs["stride"][1] if conv else 1,
+                                  cells=out_cells, cells_cols=out_dims.w if conv else out_dims.n)
         table = lw.add_const(L.ConstArray(code.table, "int32_t", code.words,
                                           f"{where}: pre-widened int16 pairs read by the generated code"))
         return SparseArgs(p, in_dims, out_dims, layer, layout.encoding, None, None, None, code, table, *nchw,
-                          input_cells)
+                          input_cells, out_cells)
     records = lw.add_const(L.ConstArray(f"{prefix}_records", "int32_t", _record_words(layer),
                                         f"{where}: tfc_sparse_row records (+ sentinel)"))
     skips = lw.add_const(L.ConstArray(f"{prefix}_skips", "uint8_t", layer.skips.astype(np.uint8),
@@ -177,6 +180,26 @@ def _cells_input(node: Node, linear: bool) -> str | None:
                        or conv_layouts(node)[0] != "nhwc"):
         return "it reads an input stored as cells only as a 1x1, stride 1, unpadded conv"
     return cells.layout_decline(x.shape, block, linear)
+
+
+def _cells_output(node: Node, conv: bool) -> str | None:
+    """Why the sparse layer cannot store its output as its readers' cells (None: it can, or the
+    node asks for plain int8)."""
+    block = node.attrs.get(cells.CELLS_ATTR, 0)
+    if not block:
+        return None
+    w = node.inputs[1]
+    if w.sparse is None or w.sparse.encoding != codegen.UNROLLED:
+        return f"only generated code ({codegen.UNROLLED}) stores its outputs as cells"
+    if conv and conv_layouts(node)[1] != "nhwc":
+        return "a channels-first output is not stored as cells"
+    return cells.layout_decline(node.output.shape, block, linear=not conv)
+
+
+def output_as_stored(node: Node, y: np.ndarray) -> np.ndarray:
+    """The numpy twin's int8 result as the node stores it (its readers' cells where it writes them)."""
+    block = node.attrs.get(cells.CELLS_ATTR, 0)
+    return cells.to_cells(y, block) if block else y
 
 
 def _plain_input(node: Node, x: np.ndarray) -> np.ndarray:
@@ -216,22 +239,26 @@ class SparseConv(_Conv):
     template = "sparse"
     priority = 30
     reads_cells = True
+    writes_cells = True   # generated code only (_cells_output)
 
     def decline(self, node):
         if node.attrs["dilation"] != [1, 1]:
             return "dilated"
         if node.attrs["group"] != 1:
             return "grouped"
-        return _sparse_weight(node) or _cells_input(node, linear=False)
+        return _sparse_weight(node) or _cells_input(node, linear=False) or _cells_output(node, conv=True)
 
     def run(self, node, inputs, p):
+        return [output_as_stored(node, self.run_plain(node, inputs, p))]
+
+    def run_plain(self, node, inputs, p) -> np.ndarray:
         """The dense conv's integers, on NHWC views of a channels-first input or output."""
         lin, lout = conv_layouts(node)
         x = _plain_input(node, inputs[0])
         x = x.transpose(TO_NHWC) if lin == "nchw" else x
         _, y_shape = conv_shapes(node)
         y = ref.conv2d(np.ascontiguousarray(x), inputs[1], bias_of(inputs), p, output_hw=y_shape[1:3])
-        return [np.ascontiguousarray(y.transpose(TO_NCHW)) if lout == "nchw" else y]
+        return np.ascontiguousarray(y.transpose(TO_NCHW)) if lout == "nchw" else y
 
     def c_function(self, node, p, lean=False):
         return "tfc_sparse_convolve_cells_s8" if cells.block_of(node.inputs[0]) else self.function
@@ -294,15 +321,19 @@ class SparseFullyConnected(FullyConnected):
     template = "sparse"
     priority = 30
     reads_cells = True
+    writes_cells = True   # generated code only (_cells_output)
 
     def decline(self, node):
-        return _sparse_weight(node) or _cells_input(node, linear=True)
+        return _sparse_weight(node) or _cells_input(node, linear=True) or _cells_output(node, conv=False)
 
     def c_function(self, node, p, lean=False):
         return "tfc_sparse_fully_connected_cells_s8" if cells.block_of(node.inputs[0]) else self.function
 
     def run(self, node, inputs, p):
-        return super().run(node, [_plain_input(node, inputs[0]), *inputs[1:]], p)
+        return [output_as_stored(node, self.run_plain(node, inputs, p))]
+
+    def run_plain(self, node, inputs, p) -> np.ndarray:
+        return super().run(node, [_plain_input(node, inputs[0]), *inputs[1:]], p)[0]
 
     def scratch_bytes(self, node, p, build, lean=False):
         x, w = node.inputs[0], node.inputs[1]

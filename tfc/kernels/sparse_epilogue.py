@@ -19,7 +19,7 @@ import numpy as np
 
 from tfc.kernels.add_table import INT32_MAX, rescaled_inputs, table_decline
 from tfc.kernels.base import Kernel, register_kernel
-from tfc.kernels.sparse import SparseConv, SparseFullyConnected, sparse_args
+from tfc.kernels.sparse import SparseConv, SparseFullyConnected, output_as_stored, sparse_args
 from tfc.quant import kernel_params as kp
 from tfc.quant import node_params as npar
 from tfc.quant import reference as ref
@@ -89,7 +89,7 @@ class SparseEpilogue:
         return super().decline(node) or _unrolled(node)
 
     def run_layer(self, node, inputs, p) -> np.ndarray:
-        return super().run(node, inputs[:3], p.layer)[0]
+        return self.run_plain(node, inputs[:3], p.layer)
 
     def args(self, lw, i, node, p):
         a = sparse_args(lw, i, node, self.conv, p.layer)
@@ -102,7 +102,7 @@ class _Lut(SparseEpilogue):
 
     def run(self, node, inputs, p):
         y = self.run_layer(node, inputs, p)
-        return [np.asarray(p.table, dtype=np.int8)[y.astype(np.int64) + 128]]
+        return [output_as_stored(node, np.asarray(p.table, dtype=np.int8)[y.astype(np.int64) + 128])]
 
     def epilogue(self, lw, i, node, p) -> codegen.Epilogue:
         table = lw.flash(f"tfc_{lw.name}_l{i}_epilogue_table", "int8_t", p.table,

@@ -20,6 +20,7 @@ import numpy as np
 
 from tfc.quant import fixed_point as fp
 from tfc.sparse import reference as sref
+from tfc.sparse.cells import position as cell_position
 from tfc.sparse.layer import SparseLayer
 
 UNROLLED = "brle-unrolled"
@@ -104,6 +105,8 @@ class LayerCode:
     sign_fix: bool = True       # RIGHT channels' correction for a negative accumulator (reference.sign_fix_needed)
     input_stride: int = 1       # the conv's stride along x: pixel k of a 4-pixel call reads cells k * stride apart
     epilogue: Epilogue | None = None  # the elementwise node folded into the stores
+    cells: int = 0              # > 0: the outputs stored as the int16 cells of this block (tfc/sparse/cells.py)
+    cells_cols: int = 0         # cells: the pixels of an output row (a row's cells: [C/cells][cols][cells])
 
     @property
     def pixel_cells(self) -> int:
@@ -121,7 +124,11 @@ class LayerCode:
         return self.channel_step
 
     def out_offset(self, pixel: int, channel: int) -> int:
-        """Where channel `channel` of the call's pixel `pixel` goes, from the call's output pointer."""
+        """Where channel `channel` of the call's pixel `pixel` goes, from the call's output pointer
+        (cells: in int16, the runtime steps the pointer by a pixel's cell and by rows)."""
+        if self.cells:
+            b = self.cells
+            return pixel * b + (channel // b) * self.cells_cols * b + cell_position(channel, b)
         return pixel * self.stride + channel * self.channel_step
 
     def chunks(self) -> list[tuple[int, tuple[ChannelCode, ...]]]:
@@ -174,10 +181,11 @@ def widened_words(values: np.ndarray, block: int, scale: int = 1) -> list[int]:
 
 def layer_code(layer: SparseLayer, symbol: str, *, table: str | None = None,
                pixel_counts: tuple[int, ...] = (4, 1), output_plane: int | None = None,
-               input_stride: int = 1) -> LayerCode:
+               input_stride: int = 1, cells: int = 0, cells_cols: int = 0) -> LayerCode:
     """The generated code of a layer; escapes (all-zero blocks) are dropped. output_plane: the
     output is NCHW with planes of this many pixels (None: NHWC); input_stride: the conv's stride
-    along x (pixel_counts_for says whether a strided layer gets the 4-pixel function)."""
+    along x (pixel_counts_for says whether a strided layer gets the 4-pixel function); cells: the
+    output stored as int16 cells of this block, rows of cells_cols pixels (NHWC only)."""
     enc, B = layer.encoded, layer.block
     channels, words = [], []
     k = 0
@@ -203,7 +211,8 @@ def layer_code(layer: SparseLayer, symbol: str, *, table: str | None = None,
     pixel_step, channel_step = (enc.rows, 1) if output_plane is None else (1, output_plane)
     return LayerCode(symbol, table or f"{symbol}_weights", B, pixel_step, act.min, act.max, clamp,
                      tuple(pixel_counts), tuple(channels), np.asarray(words or [0], dtype=np.int32), channel_step,
-                     sref.sign_fix_needed(layer.output_offset, act.min), input_stride)
+                     sref.sign_fix_needed(layer.output_offset, act.min), input_stride, cells=cells,
+                     cells_cols=cells_cols)
 
 
 def strided_quads(block: int) -> bool:

@@ -79,7 +79,8 @@ class Conv2d(_Windowed):
     weight_input = 1
     num_inputs = (2, 3)
     layout_attrs = ("in_layout", "out_layout")
-    attrs = {**_CONV_ATTRS, "in_layout": Attr("str", "nhwc", quiet=True), "out_layout": Attr("str", "nhwc", quiet=True)}
+    attrs = {**_CONV_ATTRS, "in_layout": Attr("str", "nhwc", quiet=True), "out_layout": Attr("str", "nhwc", quiet=True),
+             **CELLS_ATTRS}
 
     def _layouts(self, node) -> tuple[str, str]:
         if self.layout_attrs is None:
@@ -146,7 +147,7 @@ class Linear(OpSpec):
     output_clamp = OUTPUT_CLAMP
     weight_input = 1
     num_inputs = (2, 3)
-    attrs = {**ACTIVATION_ATTRS, **NUMERICS_ATTR}
+    attrs = {**ACTIVATION_ATTRS, **NUMERICS_ATTR, **CELLS_ATTRS}
 
     def infer(self, node):
         x, w = real_type(node.inputs[0]), real_type(node.inputs[1])

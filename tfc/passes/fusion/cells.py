@@ -2,10 +2,11 @@
 so they skip their widening pass.
 
 Fires where the producer's op has the cells attribute (CELLS_ATTR) and its kernel writes cells
-(Kernel.writes_cells), its output is no graph output, and every reader is a sparse conv/linear
-layer that reads the cells as its image (Kernel.reads_cells) with one block size: q, k and v
-reading one LayerNorm share its cells, so nothing is widened three times. Only where the planned
-arena does not grow: the cells take twice the int8 bytes, the readers' widened images go.
+(Kernel.writes_cells: LayerNorm; a sparse conv/linear layer's generated code, its table epilogue
+included), its output is no graph output, and every reader is a sparse conv/linear layer that
+reads the cells as its image (Kernel.reads_cells) with one block size: q, k and v reading one
+LayerNorm share its cells, so nothing is widened three times. Only where the planned arena does
+not grow: the cells take twice the int8 bytes, the readers' widened images go.
 `unfold_cells` undoes it (a graph whose weights are made dense again).
 """
 from __future__ import annotations
@@ -27,6 +28,8 @@ def fuse_sparse_cells(graph: Graph, ctx) -> int:
         if CELLS_ATTR not in node.spec.attrs or node.attrs[CELLS_ATTR] or node.output.dtype != DType.I8:
             continue
         block, why = _readers_block(graph, node)
+        if block and not _kernel(node).writes_cells:   # e.g. a sparse depthwise conv
+            block, why = 0, f"its kernel {_kernel(node).name} does not write cells"
         if block:
             target = ctx.target or "cortex-m7"
             before = plan_arena(graph, target=target).arena_bytes
@@ -51,6 +54,8 @@ def _readers_block(graph: Graph, node: Node) -> tuple[int, str | None]:
     x = node.output
     if not x.uses:
         return 0, None
+    if not any(len(r.inputs) > 1 and r.inputs[1].sparse is not None for r, _ in x.uses):
+        return 0, None   # no sparse reader: the question does not arise
     if is_output(graph, x):
         return 0, f"{x.ref} is a graph output (read as int8)"
     blocks = set()

@@ -108,6 +108,8 @@ struct tfc_sparse_weights
     tfc_sparse_brle_fn brle_rows1;  /* brle: tfc_sparse_brle_rows1_b<block> */
     int32_t input_nchw;             /* conv: the input is [n][cin][h][w] instead of NHWC */
     int32_t output_nchw;            /* conv: the output is [n][rows][h][w]; code must be generated for it */
+    int32_t output_cells;           /* > 0: the output is the int16 cells of this block its sparse readers
+                                     * multiply (tfc/sparse/cells.py); generated code only, it addresses them */
 };
 
 /* Sets w->brle_rows4/rows1 from w->block; 0 for a block size without loops. For callers that know

@@ -473,21 +473,25 @@ static int sp_valid_block(int32_t block)
 static int sp_weights_fit(const tfc_sparse_weights *w, int32_t output_offset, const cmsis_nn_activation *act)
 {
     const int brle = w->records != NULL && w->brle_rows4 != NULL && w->brle_rows1 != NULL;
-    return (brle || w->code != NULL) && w->output_offset == output_offset && w->activation.min == act->min &&
-           w->activation.max == act->max && w->rows > 0 && w->cin > 0;
+    const int cells_out = w->output_cells == 0 || (w->code != NULL && !w->output_nchw);
+    return (brle || w->code != NULL) && cells_out && w->output_offset == output_offset &&
+           w->activation.min == act->min && w->activation.max == act->max && w->rows > 0 && w->cin > 0;
 }
 
-/* Where output channel c of pixel k goes: out[k * pixel + c * channel]. */
+/* Where output channel c of pixel k goes: out[k * pixel + c * channel]; output row y starts at out[y * row]. */
 typedef struct
 {
-    int32_t pixel, channel;
+    int32_t pixel, channel, row;
 } sp_steps;
 
-/* NHWC: a pixel's channels side by side; NCHW: one plane of `pixels` per channel. */
-static sp_steps sp_output_steps(const tfc_sparse_weights *w, int32_t pixels)
+/* NHWC: a pixel's channels side by side; NCHW: one plane of `pixels` per channel; cells of B
+ * (output_cells, generated code): a pixel's B int16 (2B bytes) apart, a row's W x rows int16 (the
+ * generated code adds each channel's place in the row). */
+static sp_steps sp_output_steps(const tfc_sparse_weights *w, int32_t pixels, int32_t out_w)
 {
-    const sp_steps nhwc = {w->rows, 1}, nchw = {1, pixels};
-    return w->output_nchw ? nchw : nhwc;
+    const sp_steps nhwc = {w->rows, 1, out_w * w->rows}, nchw = {1, pixels, out_w};
+    const sp_steps cells = {2 * w->output_cells, 1, 2 * out_w * w->rows};
+    return w->output_cells ? cells : w->output_nchw ? nchw : nhwc;
 }
 
 /* Every output pixel of one image: rows of 4 pixels along x where the stride allows. */
@@ -501,7 +505,7 @@ static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const 
     for (int32_t oy = 0; oy < out_h; oy++)
     {
         const int16_t *row = img + (oy * stride_y) * im->groups * im->wp * B;
-        int8_t *o = out + oy * out_w * ps;
+        int8_t *o = out + oy * step.row;
         int32_t ox = 0;
         /* generated 4-pixel code reads strided pixels itself (its cells' offsets are immediates) */
         if (stride_x == 1 || code4 != NULL)
@@ -574,6 +578,7 @@ static int sp_conv_image(const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in
 static void sp_conv_rows(const tfc_sparse_weights *w, const cmsis_nn_conv_params *cp, const cmsis_nn_dims *in,
                          const int8_t *x, const cmsis_nn_dims *out, const sp_image *row, int16_t *img, int8_t *y)
 {
+    const sp_steps step = sp_output_steps(w, out->h * out->w, out->w);
     for (int32_t oy = 0; oy < out->h; oy++)
     {
         const int32_t iy = oy * cp->stride.h - cp->padding.h;
@@ -585,12 +590,11 @@ static void sp_conv_rows(const tfc_sparse_weights *w, const cmsis_nn_conv_params
         {
             memset(img, 0, (size_t)sp_image_bytes(row));
         }
-        const sp_steps step = sp_output_steps(w, out->h * out->w);
         if (oy == 0 && w->code != NULL && w->code->fill != NULL)
         {
             w->code->fill(y);
         }
-        sp_run_image(w, row, img, 1, out->w, 1, cp->stride.w, step, y + oy * out->w * step.pixel);
+        sp_run_image(w, row, img, 1, out->w, 1, cp->stride.w, step, y + oy * step.row);
     }
 }
 
@@ -620,7 +624,8 @@ arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
     }
     int16_t *img = (int16_t *)ctx->buf;
     const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
+    const int32_t out_bytes = weights->output_cells ? 2 : 1; /* an output stored as cells: int16 */
+    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c * out_bytes;
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         if (weights->kh == 1)
@@ -636,7 +641,7 @@ arm_cmsis_nn_status tfc_sparse_convolve_s8(const cmsis_nn_context *ctx,
         sp_widen_input(weights, input_data + b * in_size, input_dims, 0, input_dims->h, conv_params->padding.h,
                        conv_params->padding.w, conv_params->input_offset, &im, img);
         sp_run_image(weights, &im, img, output_dims->h, output_dims->w, conv_params->stride.h,
-                     conv_params->stride.w, sp_output_steps(weights, output_dims->h * output_dims->w),
+                     conv_params->stride.w, sp_output_steps(weights, output_dims->h * output_dims->w, output_dims->w),
                      output_data + b * out_size);
     }
     return ARM_CMSIS_NN_SUCCESS;
@@ -669,7 +674,7 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
     /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
     const sp_image im = {1, n, (weights->cin + weights->block - 1) / weights->block, weights->block};
     int16_t *img = (int16_t *)ctx->buf;
-    const sp_steps step = {weights->rows, 1};
+    const sp_steps step = sp_output_steps(weights, n, n);
     sp_widen(input_data, 1, n, weights->cin, 0, 0, fc_params->input_offset, &im, img);
     sp_run_image(weights, &im, img, 1, n, 1, 1, step, output_data);
     return ARM_CMSIS_NN_SUCCESS;
@@ -700,14 +705,14 @@ arm_cmsis_nn_status tfc_sparse_convolve_cells_s8(const cmsis_nn_context *ctx,
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     const sp_image im = {in->h, in->w, w->cin / w->block, w->block};
-    const int32_t in_size = in->h * in->w * in->c, out_size = out->h * out->w * out->c;
+    const int32_t in_size = in->h * in->w * in->c, out_size = out->h * out->w * out->c * (w->output_cells ? 2 : 1);
     for (int32_t b = 0; b < in->n; b++)
     {
         if (w->code != NULL && w->code->fill != NULL)
         {
             w->code->fill(output_data + b * out_size);
         }
-        sp_run_image(w, &im, cells + b * in_size, out->h, out->w, 1, 1, sp_output_steps(w, out->h * out->w),
+        sp_run_image(w, &im, cells + b * in_size, out->h, out->w, 1, 1, sp_output_steps(w, out->h * out->w, out->w),
                      output_data + b * out_size);
     }
     return ARM_CMSIS_NN_SUCCESS;
@@ -732,7 +737,7 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_cells_s8(const cmsis_nn_context *
     }
     /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
     const sp_image im = {1, n, weights->cin / weights->block, weights->block};
-    const sp_steps step = {weights->rows, 1};
+    const sp_steps step = sp_output_steps(weights, n, n);
     sp_run_image(weights, &im, cells, 1, n, 1, 1, step, output_data);
     return ARM_CMSIS_NN_SUCCESS;
 }

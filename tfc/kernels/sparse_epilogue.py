@@ -89,7 +89,8 @@ class SparseEpilogue:
         return super().decline(node) or _unrolled(node)
 
     def c_function(self, node, p, lean=False):
-        return self.function
+        # the layer's function: the cells variant where its input is a producer's cells
+        return super().c_function(node, p.layer, lean)
 
     def run_layer(self, node, inputs, p) -> np.ndarray:
         return super().run(node, inputs[:3], p.layer)[0]

@@ -46,6 +46,7 @@ class SparseArgs:
     input_nchw: bool = False                # conv: reads its input channels-first (a folded transpose)
     output_nchw: bool = False               # conv: writes its output channels-first
     input_cells: bool = False               # reads its producer's int16 cells, no widening (tfc/sparse/cells.py)
+    output_pixel_step: int = 0              # linear: > 0, its code stores a transposed layout (sparse_heads)
 
     @property
     def flash_arrays(self) -> tuple[L.ConstArray, ...]:

@@ -98,10 +98,12 @@ def dense_twin(graph):
     measured against."""
     from tfc.passes.fusion.cells import unfold_cells
     from tfc.passes.fusion.epilogue import unfold_epilogues
+    from tfc.passes.fusion.heads import unfold_heads
     from tfc.passes.fusion.layout import unfold_layouts
     dense = graph.copy()
     unfold_cells(dense)
     unfold_epilogues(dense)
+    unfold_heads(dense)
     for v in dense.constants.values():
         v.sparse = None
     unfold_layouts(dense)

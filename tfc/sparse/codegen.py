@@ -104,6 +104,9 @@ class LayerCode:
     sign_fix: bool = True       # RIGHT channels' correction for a negative accumulator (reference.sign_fix_needed)
     input_stride: int = 1       # the conv's stride along x: pixel k of a 4-pixel call reads cells k * stride apart
     epilogue: Epilogue | None = None  # the elementwise node folded into the stores
+    # each channel's own output offset instead of channel * channel_step (a linear layer storing a
+    # head-split layout: tfc.kernels.sparse_heads); stride is then the step between two vectors
+    channel_offsets: tuple[int, ...] = ()
 
     @property
     def pixel_cells(self) -> int:
@@ -122,7 +125,8 @@ class LayerCode:
 
     def out_offset(self, pixel: int, channel: int) -> int:
         """Where channel `channel` of the call's pixel `pixel` goes, from the call's output pointer."""
-        return pixel * self.stride + channel * self.channel_step
+        at = self.channel_offsets[channel] if self.channel_offsets else channel * self.channel_step
+        return pixel * self.stride + at
 
     def chunks(self) -> list[tuple[int, tuple[ChannelCode, ...]]]:
         """(first table word, channels) per generated function: consecutive channels of about

@@ -108,6 +108,9 @@ struct tfc_sparse_weights
     tfc_sparse_brle_fn brle_rows1;  /* brle: tfc_sparse_brle_rows1_b<block> */
     int32_t input_nchw;             /* conv: the input is [n][cin][h][w] instead of NHWC */
     int32_t output_nchw;            /* conv: the output is [n][rows][h][w]; code must be generated for it */
+    /* linear, generated code only: > 0, the distance between two vectors' outputs, whose code stores
+     * each channel at its own offset (a folded head-split transpose); 0: rows (row-major) */
+    int32_t output_pixel_step;
 };
 
 /* Sets w->brle_rows4/rows1 from w->block; 0 for a block size without loops. For callers that know

@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 
 import tfc
-from tests.backends.cmsis.compare import assert_exact
-from tests.kernels.host_check import assert_both_host_builds_exact
+from tests.kernels.host_check import assert_both_host_builds_exact, assert_outputs_exact, interp_outputs
 from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
-from tfc import interp
 from tfc.ir.graph import Graph
 from tfc.ir.types import DType, TensorType
 from tfc.kernels.lowering import lower
@@ -66,10 +64,6 @@ def samples():
     return np.random.default_rng(2).integers(-128, 128, (3, 1, 16, 32)).astype(np.int8)
 
 
-def _interp(graph, x):
-    return [np.stack(o) for o in zip(*(interp.run(graph, [s]) for s in x))]
-
-
 def test_output_order_is_one_step_per_vector_or_none():
     assert output_order(16, 32, [1, 16, 2, 16], [0, 2, 1, 3]) == (16, tuple(h * 256 + d for h in range(2)
                                                                           for d in range(16)))
@@ -87,26 +81,24 @@ def test_fires_where_the_transpose_is_the_only_reader_and_one_step_per_vector(fu
 
 
 def test_c_equals_the_interpreter_under_sanitizers(fused, samples, tmp_path):
-    assert_both_host_builds_exact(fused.ir, samples, _interp(fused.ir, samples)[0], tmp_path, "m")
+    assert_both_host_builds_exact(fused.ir, samples, interp_outputs(fused.ir, samples)[0], tmp_path, "m")
 
 
 def test_fused_integers_equal_the_unfused_and_the_dense_twin(fused, samples):
     unfused = _compile(False)
     assert not unfused.ir.nodes_of("linear_heads")
-    want = _interp(unfused.ir, samples)
+    want = interp_outputs(unfused.ir, samples)
     twin = dense_twin(fused.ir)
     assert not twin.nodes_of("linear_heads")
     functions = [[layer.function for layer in lower(g, name="m", build="dsp").layers] for g in (twin, dense_twin(unfused.ir))]
     assert functions[0] == functions[1]
-    for got, what in ((_interp(fused.ir, samples), "fused"), (_interp(twin, samples), "dense twin")):
-        for k, (g, w) in enumerate(zip(got, want)):
-            assert_exact(g, w, f"output {k}: {what} vs unfused")
+    for got, what in ((interp_outputs(fused.ir, samples), "fused"), (interp_outputs(twin, samples), "dense twin")):
+        assert_outputs_exact(got, want, f"{what} vs unfused")
 
 
 def test_emulated_cortex_m7_equals_the_interpreter(fused, samples, qemu):  # noqa: F811
-    got = fused.run(samples, raw=True)
-    for k, (g, w) in enumerate(zip(got, _interp(fused.ir, samples))):
-        assert_exact(g, w, f"output {k}: emulated Cortex-M7 vs the int8 interpreter")
+    assert_outputs_exact(fused.run(samples, raw=True), interp_outputs(fused.ir, samples),
+                         "emulated Cortex-M7 vs the int8 interpreter")
 
 
 def test_the_hybrid_stores_q_k_v_in_the_attention_layout():
@@ -120,5 +112,5 @@ def test_the_hybrid_stores_q_k_v_in_the_attention_layout():
     heads = sparse.ir.nodes_of("linear_heads")
     assert sorted(n.name for n in heads) == sorted(f"node_MatMul_{k}" for k in (86, 88, 90, 129, 131, 133))
     x = np.random.default_rng(1).integers(-128, 128, (1, *shape)).astype(np.int8)
-    for got, want in zip(interp.run(sparse.ir, [x[0]]), interp.run(dense_twin(sparse.ir), [x[0]])):
-        assert_exact(got, want, "hybrid: sparse build vs its dense twin")
+    assert_outputs_exact(interp_outputs(sparse.ir, x), interp_outputs(dense_twin(sparse.ir), x),
+                         "hybrid: sparse build vs its dense twin")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from tfc.errors import TfcError
 from tfc.ir.graph import Graph, Node
 from tfc.ir.ops import get_op
-from tfc.passes.fusion.common import sole_reader, take_over
+from tfc.passes.fusion.common import sole_reader, split_back, take_over
 
 RULE = "fuse-sparse-heads"
 HEADS = "linear_heads"
@@ -24,8 +24,8 @@ def _chain(graph: Graph, layer: Node):
     reshapes, v = [], layer.output
     while True:
         reader = sole_reader(graph, v)
-        if reader is None:
-            return None, f"{v.ref} has other readers or is a graph output"
+        if reader is None:   # at the layer itself fuse-sparse-epilogue already says so
+            return None, f"{v.ref} has other readers or is a graph output" if reshapes else None
         if reader.op != "reshape":
             break
         reshapes.append(reader)
@@ -101,12 +101,7 @@ def unfold_heads(graph: Graph) -> int:
         view.output.quant = node.output.quant
         t = graph.add_node("transpose", [view.output], {"perm": list(a["perm"])},
                            name=graph.fresh_name(node.meta[ABSORBED]), before=node, output_types=[node.output.type])
-        t.output.quant = node.output.quant
-        take_over(graph, node.output, t.output)
-        name = node.name
-        graph.remove_node(node)
-        graph.rename_node(layer, name)
-        graph.rename_node(t, node.meta[ABSORBED])
+        split_back(graph, node, layer, t, node.meta[ABSORBED])
         changed += 1
     graph.remove_unused_constants()
     return changed

@@ -92,3 +92,13 @@ def compile_tflite_oracle(name: str):
     cm = tfc.compile(str(onnx_path), target="host")
     x = np.random.default_rng(14).integers(-128, 128, size=(16, *cm.ir.inputs[0].shape), dtype=np.int8)
     return cm, x, onnx_path.with_suffix("")
+
+
+def interp_outputs(graph: Graph, x: np.ndarray) -> list[np.ndarray]:
+    """The int8 interpreter's outputs for each sample of x, stacked per output."""
+    return [np.stack(o) for o in zip(*(interp.run(graph, [s]) for s in x))]
+
+
+def assert_outputs_exact(got: list[np.ndarray], want: list[np.ndarray], what: str) -> None:
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert_exact(g, w, f"output {k}: {what}")

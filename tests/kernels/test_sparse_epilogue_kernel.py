@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 
 import tfc
-from tests.backends.cmsis.compare import assert_exact
-from tests.kernels.host_check import assert_both_host_builds_exact
+from tests.kernels.host_check import assert_both_host_builds_exact, assert_outputs_exact, interp_outputs
 from tests.targets.cortex_m.conftest import qemu, toolchain  # noqa: F401
-from tfc import interp
 from tfc.ir.graph import Graph
 from tfc.ir.types import DType, TensorType
 from tfc.kernels.lowering import lower
@@ -68,10 +66,6 @@ def samples():
     return np.random.default_rng(2).integers(-128, 128, (3, 1, 8, 8, 16)).astype(np.int8)
 
 
-def _interp(graph, x):
-    return [np.stack(o) for o in zip(*(interp.run(graph, [s]) for s in x))]
-
-
 def test_each_epilogue_fires_where_the_layer_is_the_only_reader(fused):
     kernels = [layer.kernel for layer in lower(fused.ir, name="m", build="dsp").layers]
     assert sorted(k for k in kernels if k in EPILOGUE_KERNELS) == sorted(EPILOGUE_KERNELS), kernels
@@ -81,7 +75,7 @@ def test_each_epilogue_fires_where_the_layer_is_the_only_reader(fused):
 
 
 def test_c_equals_the_interpreter_under_sanitizers(fused, samples, tmp_path):
-    want = _interp(fused.ir, samples)
+    want = interp_outputs(fused.ir, samples)
     # assert_both_host_builds_exact compares the first output; the others through run_raw below
     assert_both_host_builds_exact(fused.ir, samples, want[0], tmp_path, "m")
 
@@ -89,20 +83,18 @@ def test_c_equals_the_interpreter_under_sanitizers(fused, samples, tmp_path):
 def test_fused_integers_equal_the_unfused_and_the_dense_twin(fused, samples):
     unfused = _compile(False)
     assert not any(n.spec.fused_from for n in unfused.ir.nodes)
-    want = _interp(unfused.ir, samples)
+    want = interp_outputs(unfused.ir, samples)
     twin = dense_twin(fused.ir)
     # the same C functions as the unfused graph's dense twin (an activation comes back as its table)
     functions = [[layer.function for layer in lower(g, name="m", build="dsp").layers] for g in (twin, dense_twin(unfused.ir))]
     assert functions[0] == functions[1]
-    for got, what in ((_interp(fused.ir, samples), "fused"), (_interp(twin, samples), "dense twin")):
-        for k, (g, w) in enumerate(zip(got, want)):
-            assert_exact(g, w, f"output {k}: {what} vs unfused")
+    for got, what in ((interp_outputs(fused.ir, samples), "fused"), (interp_outputs(twin, samples), "dense twin")):
+        assert_outputs_exact(got, want, f"{what} vs unfused")
 
 
 def test_emulated_cortex_m7_equals_the_interpreter(fused, samples, qemu):  # noqa: F811
-    got = fused.run(samples, raw=True)
-    for k, (g, w) in enumerate(zip(got, _interp(fused.ir, samples))):
-        assert_exact(g, w, f"output {k}: emulated Cortex-M7 vs the int8 interpreter")
+    assert_outputs_exact(fused.run(samples, raw=True), interp_outputs(fused.ir, samples),
+                         "emulated Cortex-M7 vs the int8 interpreter")
 
 
 def test_an_add_off_the_fast_form_is_left_apart():

@@ -47,6 +47,7 @@ class SparseArgs:
     output_nchw: bool = False               # conv: writes its output channels-first
     input_cells: bool = False               # reads its producer's int16 cells, no widening (tfc/sparse/cells.py)
     output_cells: int = 0                   # > 0: writes its readers' int16 cells of this block (generated code)
+    output_pixel_step: int = 0              # linear: > 0, its code stores a transposed layout (sparse_heads)
 
     @property
     def flash_arrays(self) -> tuple[L.ConstArray, ...]:

@@ -88,6 +88,10 @@ class SparseEpilogue:
     def decline(self, node):
         return super().decline(node) or _unrolled(node)
 
+    def c_function(self, node, p, lean=False):
+        # the layer's function: the cells variant where its input is a producer's cells
+        return super().c_function(node, p.layer, lean)
+
     def run_layer(self, node, inputs, p) -> np.ndarray:
         return self.run_plain(node, inputs[:3], p.layer)
 

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tfc.passes.base import Pass, PassContext, PassResult, register_pass
-from tfc.passes.fusion import activation, attention, attention_heads, cells, epilogue, gelu, layernorm, layout, pad, residual
+from tfc.passes.fusion import activation, attention, attention_heads, cells, epilogue, gelu, heads, layernorm, layout, pad, residual
 from tfc.passes.quantize import legalize
 
 
@@ -44,6 +44,8 @@ class Fuse(Pass):
         residual: bool = True        # conv + residual add -> conv2d_add, written over the skip tensor
         # a sparse generated-code layer + the residual add or activation table after it, in its stores
         epilogue: bool = True
+        # a sparse generated-code linear + the reshape -> transpose after it (q/k/v heads), in its stores
+        heads: bool = True
         # an NCHW<->NHWC transpose into the conv beside it where its kernel reads/writes NCHW directly
         layout: bool = True
         transformer: bool = True     # decomposed GELU/LayerNorm into one op; activation matmuls -> batch_matmul
@@ -74,6 +76,8 @@ class Fuse(Pass):
             rules.append((layout.RULE, layout.fuse_layout_transposes))
         if o.epilogue:
             rules.append((epilogue.RULE, epilogue.fuse_sparse_epilogues))
+        if o.heads:
+            rules.append((heads.RULE, heads.fuse_sparse_heads))
         return rules
 
     def final_rules(self):

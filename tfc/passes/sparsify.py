@@ -93,15 +93,17 @@ def layer_shape(node) -> cm.LayerShape | None:
 
 def dense_twin(graph):
     """A copy of a compiled graph with every weight dense (no SparseLayout), every node a sparse
-    layer had absorbed into its stores, every layout transpose a sparse kernel had folded in back
-    in place and every output stored as sparse cells plain int8 again: the build sparse layers are
-    measured against."""
+    layer had absorbed into its stores (a q/k/v projection's head-split transpose included), every
+    layout transpose a sparse kernel had folded in back in place and every output stored as sparse
+    cells plain int8 again: the build sparse layers are measured against."""
     from tfc.passes.fusion.cells import unfold_cells
     from tfc.passes.fusion.epilogue import unfold_epilogues
+    from tfc.passes.fusion.heads import unfold_heads
     from tfc.passes.fusion.layout import unfold_layouts
     dense = graph.copy()
     unfold_cells(dense)
     unfold_epilogues(dense)
+    unfold_heads(dense)
     for v in dense.constants.values():
         v.sparse = None
     unfold_layouts(dense)

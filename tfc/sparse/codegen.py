@@ -107,6 +107,9 @@ class LayerCode:
     epilogue: Epilogue | None = None  # the elementwise node folded into the stores
     cells: int = 0              # > 0: the outputs stored as the int16 cells of this block (tfc/sparse/cells.py)
     cells_cols: int = 0         # cells: the pixels of an output row (a row's cells: [C/cells][cols][cells])
+    # each channel's own output offset instead of channel * channel_step (a linear layer storing a
+    # head-split layout: tfc.kernels.sparse_heads); stride is then the step between two vectors
+    channel_offsets: tuple[int, ...] = ()
 
     @property
     def pixel_cells(self) -> int:
@@ -129,7 +132,8 @@ class LayerCode:
         if self.cells:
             b = self.cells
             return pixel * b + (channel // b) * self.cells_cols * b + cell_position(channel, b)
-        return pixel * self.stride + channel * self.channel_step
+        at = self.channel_offsets[channel] if self.channel_offsets else channel * self.channel_step
+        return pixel * self.stride + at
 
     def chunks(self) -> list[tuple[int, tuple[ChannelCode, ...]]]:
         """(first table word, channels) per generated function: consecutive channels of about

@@ -478,3 +478,26 @@ class LinearLut(Linear):
 
     def reference(self, node, inputs):
         return _lut_epilogue_reference(node, super().reference(node, inputs)[0])
+
+
+@register_op
+class LinearHeads(Linear):
+    """linear whose result is stored as reshape(split) then transpose(perm) of it (a q/k/v projection
+    storing its heads apart, or transposed): linear, the reshapes, then the transpose. Made in sparse
+    builds only (tfc.passes.fusion.heads), where the generated code stores each channel at its own
+    offset; unfold_heads splits it again."""
+
+    name = "linear_heads"
+    producer = "linear"   # the op it folds (tfc.passes.fusion.heads)
+    attrs = {**Linear.attrs, "split": Attr("ints"), "perm": Attr("ints")}
+
+    def infer(self, node):
+        [y] = super().infer(node)
+        split, perm = tuple(node.attrs["split"]), tuple(node.attrs["perm"])
+        if math.prod(split) != math.prod(y.shape) or sorted(perm) != list(range(len(split))):
+            raise shape_error(node, f"split {list(split)} / perm {list(perm)} do not fit the result {list(y.shape)}")
+        return [y.with_shape(tuple(split[p] for p in perm))]
+
+    def reference(self, node, inputs):
+        [y] = super().reference(node, inputs)
+        return [np.ascontiguousarray(y.reshape(node.attrs["split"]).transpose(node.attrs["perm"]))]

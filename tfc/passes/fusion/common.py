@@ -68,3 +68,14 @@ def take_over(graph: Graph, old: Value, new: Value) -> None:
     if old.producer is not None:
         graph.rename_value(old, graph.fresh_name(name + "_dead"))
     graph.rename_value(new, name)
+
+
+def split_back(graph: Graph, fused: Node, first: Node, last: Node, absorbed: str) -> None:
+    """A fused node's replacement, first ... last, takes its place: last's result (on the fused
+    node's grid) is read instead, first takes the fused node's name and last the absorbed node's."""
+    last.output.quant = fused.output.quant
+    take_over(graph, fused.output, last.output)
+    name = fused.name
+    graph.remove_node(fused)
+    graph.rename_node(first, name)
+    graph.rename_node(last, absorbed)

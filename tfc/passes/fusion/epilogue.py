@@ -17,7 +17,7 @@ from tfc.ir.graph import Graph, Node
 from tfc.ir.ops import get_op
 from tfc.ir.types import DType, QuantParams
 from tfc.kernels.add_table import MIN_ELEMENTS
-from tfc.passes.fusion.common import sole_reader, storage_root, take_over
+from tfc.passes.fusion.common import sole_reader, split_back, storage_root, take_over
 
 RULE = "fuse-sparse-epilogue"
 # node meta of a fused node: the name of the node it absorbed, and whether fuse gave it its zero bias
@@ -167,12 +167,7 @@ def unfold_epilogues(graph: Graph) -> int:
             after = graph.add_node("lut", [layer.output], {"table": list(a["table"])},
                                    name=graph.fresh_name(node.meta[ABSORBED]), before=node,
                                    output_types=[node.output.type])
-        after.output.quant = node.output.quant
-        take_over(graph, node.output, after.output)
-        name = node.name
-        graph.remove_node(node)
-        graph.rename_node(layer, name)
-        graph.rename_node(after, node.meta[ABSORBED])
+        split_back(graph, node, layer, after, node.meta[ABSORBED])
         changed += 1
     graph.remove_unused_constants()
     return changed

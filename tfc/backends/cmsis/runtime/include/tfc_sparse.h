@@ -110,6 +110,9 @@ struct tfc_sparse_weights
     int32_t output_nchw;            /* conv: the output is [n][rows][h][w]; code must be generated for it */
     int32_t output_cells;           /* > 0: the output is the int16 cells of this block its sparse readers
                                      * multiply (tfc/sparse/cells.py); generated code only, it addresses them */
+    /* linear, generated code only: > 0, the distance between two vectors' outputs, whose code stores
+     * each channel at its own offset (a folded head-split transpose); 0: rows (row-major) */
+    int32_t output_pixel_step;
 };
 
 /* Sets w->brle_rows4/rows1 from w->block; 0 for a block size without loops. For callers that know

@@ -494,6 +494,18 @@ static sp_steps sp_output_steps(const tfc_sparse_weights *w, int32_t pixels, int
     return w->output_cells ? cells : w->output_nchw ? nchw : nhwc;
 }
 
+/* A linear layer's n vectors: row-major, its readers' cells, or the generated code's own layout
+ * (output_pixel_step: each channel at its own offset). */
+static sp_steps sp_vector_steps(const tfc_sparse_weights *w, int32_t n)
+{
+    if (w->output_pixel_step > 0)
+    {
+        const sp_steps steps = {w->output_pixel_step, 1, 0};
+        return steps;
+    }
+    return sp_output_steps(w, n, n);
+}
+
 /* Every output pixel of one image: rows of 4 pixels along x where the stride allows. */
 static void sp_run_image(const tfc_sparse_weights *w, const sp_image *im, const int16_t *img, int32_t out_h,
                          int32_t out_w, int32_t stride_y, int32_t stride_x, sp_steps step, int8_t *out)
@@ -666,7 +678,8 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
     if (!sp_valid_block(weights->block) ||
         !sp_weights_fit(weights, fc_params->output_offset, &fc_params->activation) || fc_params->filter_offset != 0 ||
         weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows ||
-        weights->input_nchw || weights->output_nchw || ctx == NULL ||
+        weights->input_nchw || weights->output_nchw || (weights->output_pixel_step != 0 && weights->code == NULL) ||
+        ctx == NULL ||
         ctx->buf == NULL || ctx->size < tfc_sparse_fully_connected_s8_get_buffer_size(input_dims, weights))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
@@ -674,7 +687,7 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_s8(const cmsis_nn_context *ctx,
     /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
     const sp_image im = {1, n, (weights->cin + weights->block - 1) / weights->block, weights->block};
     int16_t *img = (int16_t *)ctx->buf;
-    const sp_steps step = sp_output_steps(weights, n, n);
+    const sp_steps step = sp_vector_steps(weights, n);
     sp_widen(input_data, 1, n, weights->cin, 0, 0, fc_params->input_offset, &im, img);
     sp_run_image(weights, &im, img, 1, n, 1, 1, step, output_data);
     return ARM_CMSIS_NN_SUCCESS;
@@ -731,13 +744,14 @@ arm_cmsis_nn_status tfc_sparse_fully_connected_cells_s8(const cmsis_nn_context *
     if (!sp_valid_block(weights->block) ||
         !sp_weights_fit(weights, fc_params->output_offset, &fc_params->activation) || fc_params->filter_offset != 0 ||
         weights->kh != 1 || weights->kw != 1 || weights->width != n || output_dims->c != weights->rows ||
-        weights->input_nchw || weights->output_nchw || weights->cin % weights->block != 0)
+        weights->input_nchw || weights->output_nchw || (weights->output_pixel_step != 0 && weights->code == NULL) ||
+        weights->cin % weights->block != 0)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     /* N vectors are a 1 x N image with cin channels, the weights a 1x1 convolution. */
     const sp_image im = {1, n, weights->cin / weights->block, weights->block};
-    const sp_steps step = sp_output_steps(weights, n, n);
+    const sp_steps step = sp_vector_steps(weights, n);
     sp_run_image(weights, &im, cells, 1, n, 1, 1, step, output_data);
     return ARM_CMSIS_NN_SUCCESS;
 }

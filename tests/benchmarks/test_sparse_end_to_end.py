@@ -1,6 +1,6 @@
 """Issue 7's end-to-end claim, measured: the CNN + transformer hybrid pruned to 85 % block
-sparsity in its conv and linear layers runs with identical outputs in at most 1/3.7 of the
-instructions of its dense build by default (3.74x after issue 15's producers that write the sparse
+sparsity in its conv and linear layers runs with identical outputs in at most 1/4 of the
+instructions of its dense build by default (4.03x after session 11: 1,367,510 vs 5,517,870, the sparse layers storing epilogues, cells and head-split layouts; 3.74x after issue 15's producers that write the sparse
 layers' cells, docs/sparse-format.md: 1,473,401 vs 5,517,882; 3.67x after its third pass: 1,504,808 vs
 5,517,869; 3.53x before it; 3.30x measured against the dense build with issue 16's dense
 kernels: 1,737,566 vs 5,730,569; 3.05x before issue 15's second pass on the sparse layers;
@@ -46,8 +46,8 @@ def _sparse_and_dense(pipeline=None):
 @pytest.mark.slow
 def test_pruned_hybrid_runs_in_under_a_third_of_the_dense_instructions(qemu):
     s, d = _sparse_and_dense()
-    # 3.7: a little under the measured 3.745x, so a regression of ~1 % fails here.
-    assert 3.7 * s.instructions <= d.instructions, f"only {d.instructions / s.instructions:.2f}x fewer instructions"
+    # 4.0: issue 15's acceptance (measured 4.03x: sparse 1,367,510 vs dense 5,517,870).
+    assert 4.0 * s.instructions <= d.instructions, f"only {d.instructions / s.instructions:.2f}x fewer instructions"
 
 
 @pytest.mark.slow

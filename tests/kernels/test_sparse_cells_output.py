@@ -53,8 +53,9 @@ def test_generated_layers_store_their_readers_cells(tmp_path):
     cm, plain = _compile(True), _compile(False)
     writers = [n for n in cm.ir.nodes if n.attrs.get(CELLS_ATTR, 0)]
     kernels = sorted(select(n).name for n in writers)
-    # conv1+hardswish -> conv2 -> conv3; linear4+gelu -> linear5 -> linear6
-    assert kernels == ["sparse_conv", "sparse_conv_lut", "sparse_fc", "sparse_fc_lut"], kernels
+    # linear4+gelu -> linear5 -> linear6; the convs write no cells (SparseConv.writes_cells: lowering may
+    # still store a conv as brle to fit flash after fuse, and brle writes plain int8)
+    assert kernels == ["sparse_fc", "sparse_fc_lut"], kernels
     for n in writers:
         assert n.output.dtype == DType.I16 and n.attrs[CELLS_ATTR] == 4
         assert all(select(r).c_function(r, None).endswith("_cells_s8") for r, _ in n.output.uses)
@@ -62,7 +63,7 @@ def test_generated_layers_store_their_readers_cells(tmp_path):
     model = lower_for(cm.ir, target="cortex-m7")
     assert model.arena_bytes <= lower_for(plain.ir, target="cortex-m7").arena_bytes
     code = [layer.args.code for layer in model.layers if getattr(layer.args, "output_cells", 0)]
-    assert len(code) == 4 and all(c.cells == 4 for c in code)
+    assert len(code) == 2 and all(c.cells == 4 for c in code)
 
     x = np.random.default_rng(2).integers(-128, 128, (3, 1, 4, 6, 16)).astype(np.int8)
     twin = dense_twin(cm.ir)
